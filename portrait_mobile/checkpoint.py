@@ -1,0 +1,81 @@
+"""One-file checkpoints: weights + model config + metrics (+ optional training state)."""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .atomic import write_bytes
+from .config import ModelConfig
+from .errors import CheckpointError
+from .model import PortraitNet, build_model
+
+FORMAT = "portrait-mobile-checkpoint/1"
+DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "portrait-s-256.pt"
+
+
+@dataclass
+class Checkpoint:
+    config: ModelConfig
+    state_dict: dict[str, torch.Tensor]
+    metrics: dict[str, Any] = field(default_factory=dict)
+    train_info: dict[str, Any] = field(default_factory=dict)
+    # Present only in training checkpoints, for --resume.
+    train_state: dict[str, Any] | None = None
+
+    def build(self) -> PortraitNet:
+        model = build_model(self.config)
+        try:
+            model.load_state_dict(self.state_dict)
+        except RuntimeError as e:
+            raise CheckpointError(f"weights do not match config {self.config.name}: {e}") from None
+        return model.eval()
+
+    def save(self, path: str | Path, include_train_state: bool = True) -> None:
+        payload = {
+            "format": FORMAT,
+            "config": self.config.to_dict(),
+            "state_dict": {k: v.detach().cpu() for k, v in self.state_dict.items()},
+            "metrics": self.metrics,
+            "train_info": self.train_info,
+        }
+        if include_train_state and self.train_state is not None:
+            payload["train_state"] = self.train_state
+        buf = io.BytesIO()
+        torch.save(payload, buf)
+        write_bytes(path, buf.getvalue())
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Checkpoint":
+        path = Path(path)
+        if not path.is_file():
+            raise CheckpointError(f"checkpoint not found: {path}")
+        try:
+            payload = torch.load(path, map_location="cpu", weights_only=False)
+        except Exception as e:  # torch raises many types for a non-checkpoint file
+            raise CheckpointError(f"{path} is not a readable checkpoint ({type(e).__name__}: {e})") from None
+        if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+            raise CheckpointError(f"{path} is not a portrait-mobile checkpoint (format {FORMAT!r} expected)")
+        try:
+            config = ModelConfig.from_dict(payload["config"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise CheckpointError(f"{path}: bad model config: {e}") from None
+        return cls(config, payload["state_dict"], payload.get("metrics", {}), payload.get("train_info", {}),
+                   payload.get("train_state"))
+
+
+def load_checkpoint(path: str | Path | None = None) -> Checkpoint:
+    """Load `path`, or the shipped default weights when `path` is None."""
+    if path is None:
+        if not DEFAULT_WEIGHTS.is_file():
+            raise CheckpointError(f"shipped default weights missing: {DEFAULT_WEIGHTS}")
+        path = DEFAULT_WEIGHTS
+    return Checkpoint.load(path)
+
+
+def load_model(path: str | Path | None = None) -> PortraitNet:
+    """The eval-mode PyTorch model from `path` (default: the shipped weights)."""
+    return load_checkpoint(path).build()

@@ -1,0 +1,107 @@
+"""Named model configurations: one config drives training, export and benchmarks."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Shape of one member of the model family.
+
+    widths: encoder channels per stage; stage 0 is the stride-2 stem, each later stage halves again.
+    hdc_stages: indices of the encoder stages that end with a hybrid dilated conv block.
+    dilations: the HDC sawtooth (no common factor > 1, so no gridding).
+    refine_scale: resolution of the refinement stage relative to the input (1 = full, 2 = half):
+        design.md measured a full-resolution refinement as 75% of the latency.
+    """
+
+    name: str
+    widths: tuple[int, ...] = (8, 16, 32, 64, 96)
+    hdc_stages: tuple[int, ...] = (3, 4)
+    dilations: tuple[int, ...] = (1, 2, 3)
+    blocks_per_stage: tuple[int, ...] = (0, 1, 1, 1, 1)
+    decoder_widths: tuple[int, ...] = (64, 32, 16)
+    refine_width: int = 8
+    refine_scale: int = 2
+    input_size: tuple[int, int] = (256, 256)
+    activation: str = "relu"
+
+    def __post_init__(self) -> None:
+        if len(self.widths) < 3:
+            raise ValueError(f"{self.name}: need at least 3 encoder stages, got {len(self.widths)}")
+        if len(self.blocks_per_stage) != len(self.widths):
+            raise ValueError(f"{self.name}: blocks_per_stage must have one entry per stage")
+        if len(self.decoder_widths) > len(self.widths) - 1:
+            raise ValueError(f"{self.name}: more decoder stages than skips")
+        if any(s < 0 or s >= len(self.widths) for s in self.hdc_stages):
+            raise ValueError(f"{self.name}: hdc_stages out of range: {self.hdc_stages}")
+        if self.refine_scale not in (1, 2, 4):
+            raise ValueError(f"{self.name}: refine_scale must be 1, 2 or 4")
+        stride = 2 ** len(self.widths)
+        h, w = self.input_size
+        if h % stride or w % stride:
+            raise ValueError(f"{self.name}: input size {h}x{w} must be a multiple of {stride}")
+        if self.activation not in ("relu", "relu6", "hardswish"):
+            raise ValueError(f"{self.name}: unsupported activation {self.activation!r}")
+
+    @property
+    def coarse_stride(self) -> int:
+        """Downsampling factor of the coarse (decoder) output."""
+        return 2 ** (len(self.widths) - len(self.decoder_widths))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown model config keys: {sorted(unknown)}")
+        kw = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+        return cls(**kw)
+
+    def with_input_size(self, h: int, w: int) -> "ModelConfig":
+        return ModelConfig.from_dict({**self.to_dict(), "input_size": (h, w)})
+
+
+_REGISTRY: dict[str, ModelConfig] = {}
+
+
+def register(cfg: ModelConfig) -> ModelConfig:
+    _REGISTRY[cfg.name] = cfg
+    return cfg
+
+
+def get_config(name: str) -> ModelConfig:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown model config {name!r}; known: {', '.join(sorted(_REGISTRY))}") from None
+
+
+def list_configs() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+DEFAULT_CONFIG = "portrait-s-256"
+
+register(ModelConfig(name="portrait-s-256"))
+register(
+    ModelConfig(
+        name="portrait-m-256",
+        widths=(12, 24, 48, 80, 128),
+        decoder_widths=(80, 48, 24),
+        blocks_per_stage=(0, 1, 2, 2, 2),
+        refine_width=12,
+    )
+)
+register(
+    ModelConfig(
+        name="portrait-xs-256",
+        widths=(8, 12, 24, 48, 64),
+        decoder_widths=(48, 24, 12),
+        refine_width=6,
+    )
+)

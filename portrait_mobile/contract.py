@@ -1,0 +1,77 @@
+"""The model contract every exported artifact carries: what goes in, what comes out.
+
+Written by the exporters (ONNX metadata_props, TFLite metadata, Core ML user_defined_metadata and
+a sidecar JSON), read by the runtime and the demo apps; nothing else hard-codes these facts.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+CONTRACT_KEY = "portrait_mobile_contract"
+SCHEMA = "portrait-mobile-contract/1"
+
+
+@dataclass(frozen=True)
+class TensorQuant:
+    """Affine quantization of an int tensor: real = scale * (q - zero_point)."""
+
+    dtype: str  # "uint8" | "int8"
+    scale: float
+    zero_point: int
+
+
+@dataclass(frozen=True)
+class ModelContract:
+    model_name: str
+    version: str
+    input_height: int
+    input_width: int
+    # Input as the artifact takes it; the runtime converts an RGB uint8 image to this.
+    input_layout: str = "NHWC"  # "NHWC" | "NCHW"
+    input_dtype: str = "float32"  # "float32" | "uint8" | "int8"
+    color_order: str = "RGB"
+    # After scaling to [0, 1]: x = (pixel / 255 - mean) / std, per channel.
+    mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    std: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    resize: str = "squash"  # the whole image is resized to the input size, aspect not kept
+    input_name: str = "image"
+    output_name: str = "mask"
+    output_layout: str = "NHWC"
+    output_height: int = 0
+    output_width: int = 0
+    output_dtype: str = "float32"
+    output_meaning: str = "person probability in [0, 1]; threshold 0.5 for a binary mask"
+    input_quant: TensorQuant | None = None
+    output_quant: TensorQuant | None = None
+    precision: str = "fp32"  # weights/activations: fp32 | fp16 | int8
+    target: str = "pytorch"  # onnx | tflite | coreml | pytorch
+    license: str = "Apache-2.0"
+    author: str = "portrait-mobile"
+    metrics: dict[str, Any] = field(default_factory=dict)
+    schema: str = SCHEMA
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ModelContract":
+        if d.get("schema") != SCHEMA:
+            raise ValueError(f"not a portrait-mobile contract (schema {d.get('schema')!r}, expected {SCHEMA!r})")
+        known = {f.name for f in fields(cls)}
+        kw = {k: v for k, v in d.items() if k in known}
+        for k in ("mean", "std"):
+            if k in kw:
+                kw[k] = tuple(kw[k])
+        for k in ("input_quant", "output_quant"):
+            if kw.get(k) is not None:
+                kw[k] = TensorQuant(**kw[k])
+        return cls(**kw)
+
+    @classmethod
+    def from_json(cls, text: str) -> "ModelContract":
+        return cls.from_dict(json.loads(text))

@@ -1,0 +1,107 @@
+"""A labelled portrait folder: `images/<id>.jpg`, `masks/<id>.png`, optional `<split>.txt`."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..errors import DatasetError
+
+IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+
+
+def read_image_rgb(path: str | Path) -> np.ndarray:
+    """Read an image file as RGB uint8 HxWx3 (grayscale and RGBA converted); DatasetError if unreadable."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"image not found: {path}")
+    data = np.fromfile(path, dtype=np.uint8)
+    img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if img is None:
+        raise DatasetError(f"cannot decode image: {path}")
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def read_mask(path: str | Path) -> np.ndarray:
+    """Read a mask as uint8 HxW with values {0, 255} (anything > 127 is person)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"mask not found: {path}")
+    data = np.fromfile(path, dtype=np.uint8)
+    m = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE) if data.size else None
+    if m is None:
+        raise DatasetError(f"cannot decode mask: {path}")
+    return np.where(m > 127, 255, 0).astype(np.uint8)
+
+
+@dataclass(frozen=True)
+class Sample:
+    id: str
+    image: np.ndarray  # RGB uint8 HxWx3
+    mask: np.ndarray | None  # uint8 HxW {0,255}; None for an unlabelled set
+
+
+class PortraitFolder:
+    """Index of one dataset folder. `labelled=False` accepts a folder without masks/."""
+
+    def __init__(self, root: str | Path, split: str | None = None, labelled: bool = True) -> None:
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise DatasetError(f"dataset folder not found: {self.root}")
+        self.image_dir = self.root / "images"
+        self.mask_dir = self.root / "masks"
+        if not self.image_dir.is_dir():
+            raise DatasetError(f"{self.root} has no images/ folder (expected images/<id>.jpg)")
+        self.labelled = labelled
+        if labelled and not self.mask_dir.is_dir():
+            raise DatasetError(f"{self.root} has no masks/ folder (expected masks/<id>.png)")
+        self.split = split
+        images = {p.stem: p for p in sorted(self.image_dir.iterdir()) if p.suffix.lower() in IMAGE_EXTS}
+        if split is not None:
+            split_file = self.root / f"{split}.txt"
+            if not split_file.is_file():
+                raise DatasetError(f"split list not found: {split_file}")
+            ids = [ln.strip() for ln in split_file.read_text().splitlines() if ln.strip()]
+            missing = [i for i in ids if i not in images]
+            if missing:
+                raise DatasetError(f"{split_file}: {len(missing)} ids have no image in {self.image_dir}, "
+                                   f"e.g. {missing[0]}")
+        else:
+            ids = sorted(images)
+        if not ids:
+            raise DatasetError(f"no images in {self.image_dir}" + (f" for split {split!r}" if split else ""))
+        self.ids = ids
+        self._images = images
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def name(self) -> str:
+        return self.root.name + (f"/{self.split}" if self.split else "")
+
+    def image_path(self, i: int) -> Path:
+        return self._images[self.ids[i]]
+
+    def mask_path(self, i: int) -> Path:
+        return self.mask_dir / f"{self.ids[i]}.png"
+
+    def __getitem__(self, i: int) -> Sample:
+        img = read_image_rgb(self.image_path(i))
+        mask = None
+        if self.labelled:
+            mask = read_mask(self.mask_path(i))
+            if mask.shape != img.shape[:2]:
+                raise DatasetError(f"mask {self.mask_path(i)} is {mask.shape[1]}x{mask.shape[0]} but its image "
+                                   f"{self.image_path(i).name} is {img.shape[1]}x{img.shape[0]}")
+        return Sample(self.ids[i], img, mask)
+
+
+def parse_source(spec: str) -> tuple[Path, str | None]:
+    """'path/to/set:split' -> (path, split); 'path/to/set' -> (path, None)."""
+    root, sep, split = spec.rpartition(":")
+    if not sep or "/" in split:
+        return Path(spec), None
+    return Path(root), split or None

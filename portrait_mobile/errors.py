@@ -1,0 +1,29 @@
+"""Exception types the library raises; CLIs turn them into one-line messages and exit codes."""
+
+
+class PortraitError(Exception):
+    """Base class of every error portrait-mobile raises on purpose."""
+
+
+class DatasetError(PortraitError):
+    """A dataset folder, split list, image or mask is missing or malformed."""
+
+
+class CheckpointError(PortraitError):
+    """A checkpoint file is missing, unreadable or not a portrait-mobile checkpoint."""
+
+
+class ImageError(PortraitError, ValueError):
+    """An input image is empty, corrupt, or of an unsupported shape/dtype."""
+
+
+class ModelLoadError(PortraitError):
+    """A model artifact is missing, not a model, or cannot run on this platform."""
+
+
+class ExportError(PortraitError):
+    """An export failed or its parity gate refused the artifact."""
+
+
+class BudgetError(PortraitError):
+    """A latency/size budget was broken."""

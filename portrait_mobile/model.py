@@ -1,0 +1,129 @@
+"""The portrait model: a channel-slimmed U-Net with HDC deep stages and a cheap refinement stage."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from .config import DEFAULT_CONFIG, ModelConfig, get_config
+from .layers import ConvBNAct, DSConv, HDCBlock, ResidualDS, up2
+
+
+class Encoder(nn.Module):
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        stages: list[nn.Module] = []
+        cin = 3
+        for i, cout in enumerate(cfg.widths):
+            layers: list[nn.Module] = []
+            if i == 0:
+                layers.append(ConvBNAct(cin, cout, 3, stride=2, act=cfg.activation))
+            else:
+                layers.append(DSConv(cin, cout, stride=2, act=cfg.activation))
+            for _ in range(cfg.blocks_per_stage[i]):
+                layers.append(ResidualDS(cout, act=cfg.activation))
+            if i in cfg.hdc_stages:
+                layers.append(HDCBlock(cout, cfg.dilations, act=cfg.activation))
+            stages.append(nn.Sequential(*layers))
+            cin = cout
+        self.stages = nn.ModuleList(stages)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        feats = []
+        for stage in self.stages:
+            x = stage(x)
+            feats.append(x)
+        return feats
+
+
+class Decoder(nn.Module):
+    """Bilinear upsampling + concatenated skip + depthwise-separable fusion, then a 1x1 head."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        cin = cfg.widths[-1]
+        skips = list(reversed(cfg.widths[:-1]))
+        self.fuse = nn.ModuleList()
+        for skip_ch, cout in zip(skips, cfg.decoder_widths):
+            self.fuse.append(DSConv(cin + skip_ch, cout, act=cfg.activation))
+            cin = cout
+        self.head = nn.Conv2d(cin, 1, 1)
+
+    def forward(self, feats: list[torch.Tensor]) -> torch.Tensor:
+        x = feats[-1]
+        skips = list(reversed(feats[:-1]))
+        for block, skip in zip(self.fuse, skips):
+            x = block(torch.cat([up2(x), skip], dim=1))
+        return self.head(x)
+
+
+class Refiner(nn.Module):
+    """Sharpens the coarse logits using the image (and the stem features at that scale).
+
+    Runs at input/refine_scale resolution and predicts a residual on the upsampled coarse logits,
+    so it only has to learn the edge correction.
+    """
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.scale = cfg.refine_scale
+        # Encoder stage i has stride 2**(i+1); reuse the one at the refinement's scale if any.
+        self.skip_stage = {2: 0, 4: 1}.get(self.scale)
+        skip_ch = cfg.widths[self.skip_stage] if self.skip_stage is not None else 0
+        cin = 1 + 3 + skip_ch
+        w = cfg.refine_width
+        self.body = nn.Sequential(
+            DSConv(cin, w, act=cfg.activation),
+            DSConv(w, w, act=cfg.activation),
+            nn.Conv2d(w, 1, 1),
+        )
+
+    def forward(self, image: torch.Tensor, coarse: torch.Tensor, feats: list[torch.Tensor]) -> torch.Tensor:
+        h, w = image.shape[-2:]
+        size = (h // self.scale, w // self.scale)
+        img = image if self.scale == 1 else F.avg_pool2d(image, self.scale)
+        base = up2(coarse, size)
+        parts = [base, img]
+        if self.skip_stage is not None:
+            parts.append(feats[self.skip_stage])
+        return base + self.body(torch.cat(parts, dim=1))
+
+
+class PortraitNet(nn.Module):
+    """Input: RGB float in [0, 1], NCHW. `forward` returns the person probability at input size."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.config = cfg
+        self.encoder = Encoder(cfg)
+        self.decoder = Decoder(cfg)
+        self.refiner = Refiner(cfg)
+
+    def forward_train(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(refined logits at input size, coarse logits at 1/coarse_stride)."""
+        feats = self.encoder(x)
+        coarse = self.decoder(feats)
+        refined = self.refiner(x, coarse, feats)
+        if refined.shape[-2:] != x.shape[-2:]:
+            refined = up2(refined, tuple(x.shape[-2:]))
+        return refined, coarse
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.forward_train(x)[0])
+
+    def fuse_for_export(self) -> "PortraitNet":
+        """Fold every BatchNorm into its conv (in place); call on an eval-mode copy."""
+        self.eval()
+        for m in self.modules():
+            if isinstance(m, ConvBNAct):
+                m.fuse()
+        return self
+
+
+def build_model(config: str | ModelConfig = DEFAULT_CONFIG) -> PortraitNet:
+    cfg = get_config(config) if isinstance(config, str) else config
+    return PortraitNet(cfg)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
