@@ -1,0 +1,187 @@
+"""portrait-eval: design.md's metrics for checkpoints, exported artifacts and the MediaPipe reference.
+
+Example (the benchmark split, our shipped weights beside the reference):
+    portrait-eval --data ../shared/datasets/pfcn:test --reference mediapipe
+"""
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import sys
+from pathlib import Path
+from typing import Any, NoReturn, Sequence
+
+from ..errors import CheckpointError, ModelLoadError, PortraitError
+from ..metrics import BOUNDARY_RATIO, THRESHOLD
+
+PROG = "portrait-eval"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One line, like every other failure of this CLI; the usage block is one --help away.
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog=PROG, description="Evaluate portrait segmentation models with the metrics of docs/design.md "
+                "(fg IoU, 2-class mIoU, boundary IoU; original resolution, threshold 0.5).",
+                epilog="example: portrait-eval --data ../shared/datasets/pfcn:test --reference mediapipe")
+    p.add_argument("--data", action="append", required=True, metavar="PATH[:SPLIT]",
+                   help="labelled folder (images/, masks/, <split>.txt), e.g. ../shared/datasets/pfcn:test; "
+                        "repeatable")
+    p.add_argument("--weights", action="append", default=[], metavar="CKPT",
+                   help="PyTorch checkpoint; repeatable (default: the shipped weights, unless --model or "
+                        "--only-reference is given)")
+    p.add_argument("--model", action="append", default=[], metavar="PATH",
+                   help="exported artifact (.onnx/.tflite/.mlpackage) run through portrait_mobile.runtime; "
+                        "repeatable")
+    p.add_argument("--reference", choices=["mediapipe"], help="also evaluate this reference model")
+    p.add_argument("--anchors", type=Path, metavar="DIR",
+                   help="folder with the reference .tflite (default: ../shared/anchors next to the cwd or "
+                        "the repository)")
+    p.add_argument("--only-reference", action="store_true", help="evaluate the reference model alone")
+    p.add_argument("--threads", type=_positive_int, metavar="N", help="CPU threads per model (default: backend's)")
+    p.add_argument("--limit", type=_positive_int, metavar="N", help="only the first N images of each set")
+    p.add_argument("--worst", type=int, default=0, metavar="N",
+                   help="list the N images with the lowest fg IoU per model and set")
+    p.add_argument("--json", action="store_true", help="print machine-readable results to stdout (no table)")
+    p.add_argument("--out", type=Path, metavar="FILE.json", help="also write the JSON results to this file")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def _find_anchors(explicit: Path | None) -> Path:
+    if explicit is not None:
+        return explicit
+    candidates = [Path.cwd().parent / "shared" / "anchors", REPO_ROOT.parent / "shared" / "anchors"]
+    for c in candidates:
+        if c.is_dir():
+            return c
+    raise ModelLoadError("MediaPipe reference not found in " + " or ".join(str(c) for c in candidates)
+                         + "; pass --anchors DIR")
+
+
+def _load_artifact(path: Path, threads: int | None) -> Any:
+    from .predictors import ArtifactPredictor
+
+    if not path.exists():
+        raise ModelLoadError(f"model artifact not found: {path}")
+    try:
+        from ..runtime import Segmenter  # type: ignore[attr-defined]
+    except ImportError as e:
+        raise ModelLoadError(f"--model needs portrait_mobile.runtime.Segmenter, which this install lacks ({e})") \
+            from None
+    kwargs: dict[str, Any] = {}
+    if threads is not None and "num_threads" in inspect.signature(Segmenter.from_file).parameters:
+        kwargs["num_threads"] = threads
+    try:
+        segmenter = Segmenter.from_file(path, **kwargs)
+    except PortraitError:
+        raise
+    except Exception as e:  # backends (onnxruntime, LiteRT, coremltools) raise many types for a bad file
+        raise ModelLoadError(f"cannot load {path} ({type(e).__name__}: {e})") from None
+    return ArtifactPredictor(segmenter, name=path.name)
+
+
+def _load_predictors(args: argparse.Namespace) -> list[Any]:
+    from .predictors import MediaPipePredictor, TorchPredictor
+
+    predictors: list[Any] = []
+    if not args.only_reference:
+        from ..checkpoint import load_checkpoint
+
+        weights: list[Path | None] = list(args.weights)
+        if not weights and not args.model:
+            weights = [None]
+        for w in weights:
+            try:
+                ckpt = load_checkpoint(w)
+            except CheckpointError as e:
+                if w is None:
+                    raise CheckpointError(f"{e} (pass --weights CKPT or --model PATH)") from None
+                raise
+            predictors.append(TorchPredictor(ckpt, name=None if w is None else Path(w).name,
+                                             num_threads=args.threads))
+        predictors.extend(_load_artifact(Path(m), args.threads) for m in args.model)
+    if args.reference == "mediapipe":
+        predictors.append(MediaPipePredictor(_find_anchors(args.anchors), num_threads=args.threads))
+    return predictors
+
+
+def _table(results: list[Any]) -> str:
+    header = ["model", "set", "n", "fg IoU", "mIoU", "boundary IoU", "params", "s"]
+    rows = [[r.model, r.dataset, str(r.metrics.n_images), f"{r.metrics.fg_iou:.2f}", f"{r.metrics.miou:.2f}",
+             f"{r.metrics.boundary_iou:.2f}", "-" if r.params is None else f"{r.params:,}", f"{r.seconds:.1f}"]
+            for r in results]
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
+    # Text columns left-aligned, numbers right-aligned so digits line up.
+    fmt = lambda cells: "  ".join(c.ljust(w) if i < 2 else c.rjust(w)  # noqa: E731
+                                  for i, (c, w) in enumerate(zip(cells, widths)))
+    lines = [fmt(header), "  ".join("-" * w for w in widths), *(fmt(r) for r in rows)]
+    for r in results:
+        if r.worst:
+            worst = ", ".join(f"{s.id} ({s.fg_iou:.1f})" for s in r.worst)
+            lines.append(f"worst fg IoU, {r.model} on {r.dataset}: {worst}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    from ..atomic import write_text
+    from ..data.folder import PortraitFolder, parse_source
+    from .evaluate import evaluate
+
+    if args.only_reference and not args.reference:
+        raise PortraitError("--only-reference needs --reference mediapipe")
+    if args.only_reference and (args.weights or args.model):
+        raise PortraitError("--only-reference cannot be combined with --weights or --model")
+    # Open every set and model first: a typo should fail in a second, not after an hour of evaluation.
+    folders = [PortraitFolder(*parse_source(spec)) for spec in args.data]
+    predictors = _load_predictors(args)
+    progress = not args.no_progress and sys.stderr.isatty()
+    results = [evaluate(p, f, progress=progress, limit=args.limit, worst=max(0, args.worst))
+               for p in predictors for f in folders]
+    report = {
+        "definitions": {"source": "docs/design.md", "threshold": THRESHOLD, "boundary_ratio": BOUNDARY_RATIO,
+                        "fg_iou": "mean over images", "miou": "2-class, confusion summed over the set",
+                        "boundary_iou": "mean over images", "units": "percent"},
+        "results": [r.to_dict() for r in results],
+    }
+    text = json.dumps(report, indent=2)
+    if args.out is not None:
+        write_text(args.out, text + "\n")
+    if args.json:
+        print(text)
+    else:
+        print(_table(results))
+    return report
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        run(args)
+    except (PortraitError, OSError) as e:
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        print(f"{PROG}: error: {msg}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,190 @@
+"""Predictors, evaluate() and the portrait-eval CLI, on generated data (and real data where present)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from portrait_mobile.checkpoint import Checkpoint
+from portrait_mobile.data.folder import PortraitFolder
+from portrait_mobile.errors import ModelLoadError
+from portrait_mobile.evaluation import ArtifactPredictor, TorchPredictor, evaluate
+from portrait_mobile.evaluation.cli import main
+
+
+class OraclePredictor:
+    """Answers with the ground truth of the folder it was given: every metric must be 100."""
+
+    name = "oracle"
+    params = None
+
+    def __init__(self, folder: PortraitFolder) -> None:
+        self._masks = {folder[i].image.tobytes(): folder[i].mask for i in range(len(folder))}
+
+    def predict(self, image: np.ndarray) -> np.ndarray:
+        return self._masks[image.tobytes()].astype(np.float32) / 255
+
+
+def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    try:
+        rc = main(argv)
+    except SystemExit as e:  # argparse
+        rc = int(e.code or 0)
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def assert_one_line_error(rc: int, err: str) -> None:
+    assert rc == 2
+    assert "Traceback" not in err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("portrait-eval: error: "), err
+
+
+def test_torch_predictor_returns_probability_at_image_size(random_checkpoint: Path) -> None:
+    pred = TorchPredictor(Checkpoint.load(random_checkpoint), num_threads=1)
+    prob = pred.predict(np.zeros((37, 53, 3), np.uint8))
+    assert prob.shape == (37, 53) and prob.dtype == np.float32
+    assert 0.0 <= prob.min() <= prob.max() <= 1.0
+    assert pred.params and pred.params > 1000
+
+
+def test_artifact_predictor_checks_the_output_shape() -> None:
+    class Fake:
+        def __init__(self, shape: tuple[int, int] | None = None) -> None:
+            self.shape = shape
+
+        def segment(self, image: np.ndarray) -> np.ndarray:
+            return np.full(self.shape or image.shape[:2], 0.7, np.float32)
+
+    image = np.zeros((10, 12, 3), np.uint8)
+    assert ArtifactPredictor(Fake(), "fake").predict(image).shape == (10, 12)
+    with pytest.raises(ModelLoadError):
+        ArtifactPredictor(Fake((256, 256)), "fake").predict(image)
+    with pytest.raises(TypeError):
+        ArtifactPredictor(object(), "nothing")
+
+
+def test_evaluate_oracle_is_perfect(tiny_dataset: Path) -> None:
+    folder = PortraitFolder(tiny_dataset, "train")
+    r = evaluate(OraclePredictor(folder), folder, progress=False, worst=2)
+    assert r.metrics.n_images == 3
+    assert r.metrics.fg_iou == r.metrics.miou == r.metrics.boundary_iou == 100.0
+    assert len(r.per_image) == 3 and len(r.worst) == 2
+    assert evaluate(OraclePredictor(folder), folder, progress=False, limit=1).metrics.n_images == 1
+
+
+def test_cli_json_on_tiny_dataset(tiny_dataset: Path, random_checkpoint: Path, tmp_path: Path,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    out_file = tmp_path / "res" / "eval.json"
+    rc, out, _ = run_cli(["--data", f"{tiny_dataset}:train", "--weights", str(random_checkpoint), "--threads", "1",
+                          "--json", "--out", str(out_file)], capsys)
+    assert rc == 0
+    report = json.loads(out)
+    assert json.loads(out_file.read_text()) == report
+    (res,) = report["results"]
+    assert res["model"] == "random.pt" and res["set"] == "tiny/train" and res["n_images"] == 3
+    for key in ("fg_iou", "miou", "boundary_iou"):
+        assert 0.0 <= res[key] <= 100.0
+    assert len(res["per_image"]) == 3
+
+
+def test_cli_table(tiny_dataset: Path, random_checkpoint: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rc, out, _ = run_cli(["--data", str(tiny_dataset), "--weights", str(random_checkpoint), "--threads", "1",
+                          "--limit", "2", "--worst", "1"], capsys)
+    assert rc == 0
+    header = out.splitlines()[0].split()
+    assert header[:3] == ["model", "set", "n"] and "boundary" in header
+    assert "random.pt" in out and "worst fg IoU" in out
+
+
+def _corrupt(tiny: Path, what: str) -> None:
+    if what == "image":
+        (tiny / "images" / "0001.jpg").write_bytes(b"not a jpeg")
+    else:
+        cv2.imwrite(str(tiny / "masks" / "0001.png"), np.zeros((10, 10), np.uint8))
+
+
+@pytest.mark.parametrize("case", ["missing folder", "empty folder", "missing split", "unreadable image",
+                                  "mismatched mask", "missing checkpoint", "corrupt checkpoint",
+                                  "missing artifact", "bad flag", "bad limit", "only-reference alone"])
+def test_cli_bad_input_is_one_line(case: str, tiny_dataset: Path, random_checkpoint: Path, tmp_path: Path,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    data, weights = f"{tiny_dataset}:train", str(random_checkpoint)
+    extra: list[str] = []
+    if case == "missing folder":
+        data = str(tmp_path / "nope") + ":test"
+    elif case == "empty folder":
+        (tmp_path / "empty" / "images").mkdir(parents=True)
+        (tmp_path / "empty" / "masks").mkdir()
+        data = str(tmp_path / "empty")
+    elif case == "missing split":
+        data = f"{tiny_dataset}:test"
+    elif case == "unreadable image":
+        _corrupt(tiny_dataset, "image")
+    elif case == "mismatched mask":
+        _corrupt(tiny_dataset, "mask")
+    elif case == "missing checkpoint":
+        weights = str(tmp_path / "nope.pt")
+    elif case == "corrupt checkpoint":
+        weights = str(tmp_path / "corrupt.pt")
+        Path(weights).write_bytes(b"\x00garbage")
+    elif case == "missing artifact":
+        extra = ["--model", str(tmp_path / "nope.tflite")]
+    elif case == "bad flag":
+        extra = ["--bogus"]
+    elif case == "bad limit":
+        extra = ["--limit", "0"]
+    elif case == "only-reference alone":
+        extra = ["--only-reference"]
+        weights = ""
+    argv = ["--data", data, "--threads", "1", *extra] + (["--weights", weights] if weights else [])
+    rc, _, err = run_cli(argv, capsys)
+    assert_one_line_error(rc, err)
+
+
+def test_cli_entry_point_error_in_a_real_process(tmp_path: Path) -> None:
+    # The installed script path: stderr is exactly one line, no traceback, exit code 2.
+    p = subprocess.run([sys.executable, "-m", "portrait_mobile.evaluation.cli", "--data", str(tmp_path / "nope")],
+                       capture_output=True, text=True, timeout=120)
+    assert_one_line_error(p.returncode, p.stderr)
+    assert "dataset folder not found" in p.stderr
+
+
+# --- the MediaPipe reference on real data -------------------------------------------------------------------
+
+
+@pytest.fixture
+def anchors(shared_datasets: Path) -> Path:
+    pytest.importorskip("ai_edge_litert")
+    path = shared_datasets.parent / "anchors"
+    if not (path / "selfie_segmentation.tflite").is_file():
+        pytest.skip(f"MediaPipe reference not available in {path}")
+    return path
+
+
+def test_mediapipe_on_three_pfcn_test_images(shared_datasets: Path, anchors: Path) -> None:
+    from portrait_mobile.evaluation import MediaPipePredictor
+
+    folder = PortraitFolder(shared_datasets / "pfcn", "test")
+    r = evaluate(MediaPipePredictor(anchors, num_threads=1), folder, progress=False, limit=3)
+    assert r.metrics.n_images == 3
+    assert r.metrics.fg_iou > 80
+
+
+@pytest.mark.slow
+def test_mediapipe_reproduces_design_md(shared_datasets: Path, anchors: Path) -> None:
+    # design.md's reference row: if this fails, our metric definitions have drifted from the project's.
+    from portrait_mobile.evaluation import MediaPipePredictor
+
+    folder = PortraitFolder(shared_datasets / "pfcn", "test")
+    m = evaluate(MediaPipePredictor(anchors, num_threads=1), folder, progress=False).metrics
+    assert m.n_images == 264
+    assert m.fg_iou == pytest.approx(96.13, abs=0.05)
+    assert m.miou == pytest.approx(94.94, abs=0.05)
+    assert m.boundary_iou == pytest.approx(71.37, abs=0.05)
