@@ -1,7 +1,8 @@
 """Segmentation metrics exactly as docs/design.md defines them, so numbers compare across the project.
 
 All metrics take masks at the *original image resolution*: a predictor's probability map is resized
-back to the image (bilinear, `preprocess.resize_prob`) and then binarized with `binarize` (prob > 0.5).
+back to the image (bilinear, `preprocess.resize_prob`) and then binarized with `binarize`
+(prob >= 0.5, as the runtime's binary_mask).
 
 - fg IoU: person-class IoU per image, averaged over images (PortraitNet's "mIoU"). Headline number.
 - mIoU (2-class): one confusion matrix summed over the whole set, then the mean of the person IoU and
@@ -30,8 +31,8 @@ BOUNDARY_RATIO = 0.02
 def binarize(pred: np.ndarray) -> np.ndarray:
     """Probability or mask -> bool HxW person mask.
 
-    Floating arrays are probabilities, person where > THRESHOLD; bool arrays are taken as they are;
-    integer arrays are masks ({0,1} or {0,255}) where any nonzero value is person.
+    Floating arrays are probabilities, person where >= THRESHOLD (as runtime.binary_mask); bool
+    arrays are taken as they are; integer arrays are masks ({0,1} or {0,255}), nonzero = person.
     """
     pred = np.asarray(pred)
     if pred.ndim == 3 and pred.shape[-1] == 1:
@@ -41,7 +42,7 @@ def binarize(pred: np.ndarray) -> np.ndarray:
     if pred.dtype == np.bool_:
         return pred
     if np.issubdtype(pred.dtype, np.floating):
-        return pred > THRESHOLD
+        return pred >= THRESHOLD
     if np.issubdtype(pred.dtype, np.integer):
         return pred != 0
     raise ValueError(f"unsupported mask dtype {pred.dtype}")

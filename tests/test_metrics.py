@@ -20,8 +20,8 @@ PRED4 = square(4, 4, slice(0, 1), slice(0, 4))
 
 
 def test_binarize_threshold_and_dtypes() -> None:
-    prob = np.array([[0.5, 0.51], [0.0, 1.0]], np.float32)
-    assert binarize(prob).tolist() == [[False, True], [False, True]]  # strictly above 0.5
+    prob = np.array([[0.49, 0.5], [0.0, 1.0]], np.float32)
+    assert binarize(prob).tolist() == [[False, True], [False, True]]  # 0.5 is person, as in runtime.binary_mask
     assert binarize(np.array([[0, 255]], np.uint8)).tolist() == [[False, True]]
     assert binarize(np.array([[0, 1]], np.uint8)).tolist() == [[False, True]]
     assert binarize(prob[..., None]).shape == (2, 2)

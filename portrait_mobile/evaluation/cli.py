@@ -85,8 +85,11 @@ def _load_artifact(path: Path, threads: int | None) -> Any:
         raise ModelLoadError(f"--model needs portrait_mobile.runtime.Segmenter, which this install lacks ({e})") \
             from None
     kwargs: dict[str, Any] = {}
-    if threads is not None and "num_threads" in inspect.signature(Segmenter.from_file).parameters:
-        kwargs["num_threads"] = threads
+    if threads is not None:
+        params = inspect.signature(Segmenter.from_file).parameters
+        key = next((k for k in ("threads", "num_threads") if k in params), None)
+        if key:
+            kwargs[key] = threads
     try:
         segmenter = Segmenter.from_file(path, **kwargs)
     except PortraitError:
