@@ -1,0 +1,137 @@
+"""Batched portrait augmentation in torch: runs on the training device (CPU or GPU) with no loader.
+
+Geometry (scale / rotate / shift / flip) is one affine warp shared by image, mask and teacher map.
+Photometric changes (colour, lighting, blur, noise, grey) touch the image only. Background swap
+pastes each person onto another sample's background with that sample's person painted out.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    scale: tuple[float, float] = (0.6, 1.25)  # < 1 zooms out: small/full-body people
+    max_rotate_deg: float = 20.0
+    max_shift: float = 0.15
+    flip_p: float = 0.5
+    background_swap_p: float = 0.25
+    brightness: float = 0.3
+    contrast: float = 0.3
+    saturation: float = 0.4
+    hue_gain: float = 0.08
+    gamma: tuple[float, float] = (0.7, 1.4)
+    blur_p: float = 0.2
+    noise_p: float = 0.3
+    noise_std: float = 0.04
+    gray_p: float = 0.05
+
+
+@dataclass
+class Batch:
+    image: torch.Tensor  # B x 3 x H x W float in [0, 1]
+    mask: torch.Tensor  # B x 1 x H x W soft target in [0, 1]
+    teacher: torch.Tensor  # B x 1 x H x W
+    mask_weight: torch.Tensor  # B: 1 where the ground truth exists
+    teacher_weight: torch.Tensor  # B: 1 where the teacher map is valid for this image
+
+
+def to_batch(images: torch.Tensor, masks: torch.Tensor, teacher: torch.Tensor,
+             has_mask: torch.Tensor, has_teacher: torch.Tensor) -> Batch:
+    """uint8 NHWC / NHW tensors (on any device) -> float Batch, no augmentation."""
+    return Batch(images.permute(0, 3, 1, 2).float() / 255.0, masks[:, None].float() / 255.0,
+                 teacher[:, None].float() / 255.0, has_mask.float(), has_teacher.float())
+
+
+def _box_blur(x: torch.Tensor, k: int) -> torch.Tensor:
+    if k <= 1:
+        return x
+    pad = k // 2
+    return F.avg_pool2d(F.pad(x, (pad, pad, pad, pad), mode="replicate"), k, stride=1)
+
+
+def _paint_out_person(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Fill the person region with the blurred surrounding background (a cheap inpaint)."""
+    bg = (1.0 - (mask > 0.1).float())
+    bg = 1.0 - F.max_pool2d(1.0 - bg, 9, stride=1, padding=4)  # shrink bg off the person's halo
+    k = max(3, image.shape[-1] // 6) | 1
+    num = _box_blur(image * bg, k)
+    den = _box_blur(bg, k).clamp_min(1e-3)
+    fill = num / den
+    mean_bg = (image * bg).sum((2, 3), keepdim=True) / bg.sum((2, 3), keepdim=True).clamp_min(1.0)
+    fill = torch.where(_box_blur(bg, k) > 1e-3, fill, mean_bg)
+    return image * bg + fill * (1.0 - bg)
+
+
+def _affine(batch: Batch, cfg: AugmentConfig, g: torch.Generator) -> Batch:
+    b, dev = batch.image.shape[0], batch.image.device
+    rnd = lambda *s: torch.rand(*s, generator=g, device="cpu").to(dev)  # noqa: E731
+    s = cfg.scale[0] + (cfg.scale[1] - cfg.scale[0]) * rnd(b)
+    a = (rnd(b) * 2 - 1) * math.radians(cfg.max_rotate_deg)
+    tx, ty = (rnd(b) * 2 - 1) * cfg.max_shift, (rnd(b) * 2 - 1) * cfg.max_shift
+    flip = torch.where(rnd(b) < cfg.flip_p, -1.0, 1.0)
+    # affine_grid maps output coords to input coords: scale s>1 means zoom in, so divide.
+    cos, sin = torch.cos(a) / s, torch.sin(a) / s
+    theta = torch.stack([torch.stack([cos * flip, -sin, tx], 1), torch.stack([sin * flip, cos, ty], 1)], 1)
+    grid = F.affine_grid(theta, list(batch.image.shape), align_corners=False)
+    warp = lambda t: F.grid_sample(t, grid, mode="bilinear", padding_mode="reflection",  # noqa: E731
+                                   align_corners=False)
+    stacked = warp(torch.cat([batch.image, batch.mask, batch.teacher], 1))
+    return Batch(stacked[:, :3], stacked[:, 3:4], stacked[:, 4:5], batch.mask_weight, batch.teacher_weight)
+
+
+def _photometric(x: torch.Tensor, cfg: AugmentConfig, g: torch.Generator) -> torch.Tensor:
+    b, dev = x.shape[0], x.device
+    rnd = lambda *s: torch.rand(*s, generator=g, device="cpu").to(dev)  # noqa: E731
+    u = lambda n, r: (1.0 + (rnd(b, *n) * 2 - 1) * r)  # noqa: E731
+    x = x * u((1, 1, 1), cfg.brightness)
+    mean = x.mean((1, 2, 3), keepdim=True)
+    x = (x - mean) * u((1, 1, 1), cfg.contrast) + mean
+    grey = x.mean(1, keepdim=True)
+    x = (x - grey) * u((1, 1, 1), cfg.saturation) + grey
+    x = x * u((3, 1, 1), cfg.hue_gain)  # per-channel gain: white balance / colour cast
+    x = x.clamp(0, 1)
+    gamma = cfg.gamma[0] + (cfg.gamma[1] - cfg.gamma[0]) * rnd(b, 1, 1, 1)
+    x = x.clamp_min(1e-6) ** gamma
+    if cfg.blur_p > 0:
+        sel = rnd(b) < cfg.blur_p
+        if sel.any():
+            k = int(3 + 2 * torch.randint(0, 3, (1,), generator=g).item())
+            x = torch.where(sel[:, None, None, None], _box_blur(x, k), x)
+    if cfg.noise_p > 0:
+        sel = (rnd(b) < cfg.noise_p).float()[:, None, None, None]
+        noise = torch.randn(x.shape, generator=g, device="cpu").to(dev) * cfg.noise_std
+        x = x + sel * noise * rnd(b, 1, 1, 1)
+    if cfg.gray_p > 0:
+        sel = (rnd(b) < cfg.gray_p)[:, None, None, None]
+        x = torch.where(sel, x.mean(1, keepdim=True).expand_as(x), x)
+    return x.clamp(0, 1)
+
+
+def background_swap(batch: Batch, p: float, g: torch.Generator) -> Batch:
+    """Paste each selected labelled person onto another sample's (person-free) background."""
+    b, dev = batch.image.shape[0], batch.image.device
+    if b < 2 or p <= 0:
+        return batch
+    sel = (torch.rand(b, generator=g).to(dev) < p) & (batch.mask_weight > 0)
+    if not sel.any():
+        return batch
+    perm = torch.roll(torch.arange(b, device=dev), 1)
+    bg = _paint_out_person(batch.image[perm], torch.maximum(batch.mask[perm], batch.teacher[perm]))
+    alpha = batch.mask
+    swapped = alpha * batch.image + (1 - alpha) * bg
+    s = sel[:, None, None, None]
+    # The teacher saw the original background, so its map no longer applies to a swapped image.
+    return Batch(torch.where(s, swapped, batch.image), batch.mask, batch.teacher, batch.mask_weight,
+                 torch.where(sel, torch.zeros_like(batch.teacher_weight), batch.teacher_weight))
+
+
+def augment(batch: Batch, cfg: AugmentConfig, g: torch.Generator) -> Batch:
+    batch = background_swap(batch, cfg.background_swap_p, g)
+    batch = _affine(batch, cfg, g)
+    return Batch(_photometric(batch.image, cfg, g), batch.mask, batch.teacher, batch.mask_weight,
+                 batch.teacher_weight)

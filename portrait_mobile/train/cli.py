@@ -1,0 +1,122 @@
+"""portrait-train: build the training cache, train, and ship a checkpoint as the default weights.
+
+    portrait-train cache --source ../shared/datasets/pfcn:train --source ../shared/datasets/picsart:train \
+        --out .traincache/train256.npz
+    portrait-train fit --cache .traincache/train256.npz --model portrait-s-256 --epochs 100 --out runs/s256
+    portrait-train ship runs/s256/best.pt
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from ..cli_support import OneLineParser, positive_float, positive_int, run_cli
+from ..config import DEFAULT_CONFIG, list_configs
+from ..errors import PortraitError
+
+PROG = "portrait-train"
+
+
+def build_parser() -> OneLineParser:
+    p = OneLineParser(prog=PROG, description="Train the portrait model on folders of images + masks.")
+    sub = p.add_subparsers(dest="cmd", required=True, parser_class=OneLineParser)
+
+    c = sub.add_parser("cache", help="pre-resize datasets into one compact training cache (.npz)")
+    c.add_argument("--source", action="append", required=True, metavar="PATH[:SPLIT]",
+                   help="labelled folder (images/, masks/, optional <split>.txt); repeatable")
+    c.add_argument("--unlabeled", action="append", default=[], metavar="PATH[:SPLIT]",
+                   help="folder of images without masks, used through the teacher only; repeatable")
+    c.add_argument("--val-fraction", type=float, default=0.1,
+                   help="share of each labelled source carved out (deterministically) for validation")
+    c.add_argument("--size", type=positive_int, default=256, help="cached square size (the model input)")
+    c.add_argument("--teacher", choices=["mediapipe", "none"], default="none",
+                   help="store MediaPipe's predictions as soft targets for distillation")
+    c.add_argument("--anchors", metavar="DIR", help="folder with the MediaPipe .tflite (default ../shared/anchors)")
+    c.add_argument("--out", required=True, type=Path, help="output .npz")
+
+    f = sub.add_parser("fit", help="train a model from a cache")
+    f.add_argument("--cache", required=True, type=Path)
+    f.add_argument("--model", default=DEFAULT_CONFIG, choices=list_configs())
+    f.add_argument("--out", default="runs/train", type=Path, help="folder for best.pt, last.pt, curve.png")
+    f.add_argument("--epochs", type=positive_int, default=100)
+    f.add_argument("--batch-size", type=positive_int, default=32)
+    f.add_argument("--lr", type=positive_float, default=3e-3)
+    f.add_argument("--weight-decay", type=float, default=1e-4)
+    f.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--sources", nargs="+", default=[], metavar="NAME",
+                   help="train only on these cache sources (e.g. pfcn/train picsart/train)")
+    f.add_argument("--no-teacher", action="store_true", help="ignore the cache's teacher maps")
+    f.add_argument("--time-budget", type=positive_float, default=0.0, metavar="MIN",
+                   help="fit the epoch count (and LR schedule) to this many minutes after epoch 1")
+    f.add_argument("--max-steps-per-epoch", type=int, default=0, help=argparse_hidden())
+    f.add_argument("--resume", type=Path, metavar="CKPT", help="continue from a last.pt")
+    f.add_argument("--no-progress", action="store_true")
+
+    s = sub.add_parser("ship", help="strip a checkpoint to weights+config+metrics (e.g. as the shipped default)")
+    s.add_argument("checkpoint", type=Path)
+    s.add_argument("--dest", type=Path, help="default: portrait_mobile/weights/<model name>.pt")
+    return p
+
+
+def argparse_hidden() -> str:
+    import argparse
+
+    return argparse.SUPPRESS
+
+
+def _cache(args) -> None:
+    from ..data.cache import CacheSource, build_cache
+    from ..data.folder import parse_source
+
+    sources = [CacheSource(*parse_source(s), labelled=True, val_fraction=args.val_fraction) for s in args.source]
+    sources += [CacheSource(*parse_source(s), labelled=False) for s in args.unlabeled]
+    teacher = None
+    if args.teacher == "mediapipe":
+        from ..evaluation.predictors import MediaPipePredictor
+        from ..paths import find_shared
+
+        teacher = MediaPipePredictor(find_shared("anchors", args.anchors, "--anchors")).predict
+    elif args.unlabeled:
+        raise PortraitError("--unlabeled images need --teacher mediapipe (they have no masks)")
+    out = build_cache(sources, args.out, size=args.size, teacher=teacher)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
+
+
+def _fit(args) -> None:
+    from .trainer import TrainConfig, train
+
+    if not 0 <= args.weight_decay:
+        raise PortraitError("--weight-decay must be >= 0")
+    cfg = TrainConfig(cache=str(args.cache), out_dir=str(args.out), model=args.model, epochs=args.epochs,
+                      batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay, seed=args.seed,
+                      device=args.device, sources=tuple(args.sources), use_teacher=not args.no_teacher,
+                      time_budget_min=args.time_budget, max_steps_per_epoch=args.max_steps_per_epoch,
+                      resume=str(args.resume) if args.resume else None, progress=not args.no_progress)
+    best = train(cfg)
+    print(f"best checkpoint: {best}")
+
+
+def _ship(args) -> None:
+    from ..atomic import write_text
+    from ..checkpoint import DEFAULT_WEIGHTS, Checkpoint
+
+    ck = Checkpoint.load(args.checkpoint)
+    dest = args.dest or DEFAULT_WEIGHTS.with_name(f"{ck.config.name}.pt")
+    ck.train_state = None
+    ck.save(dest, include_train_state=False)
+    card = {"model": ck.config.name, "config": ck.config.to_dict(), "metrics": ck.metrics,
+            "train_info": ck.train_info}
+    write_text(dest.with_suffix(".json"), json.dumps(card, indent=2))
+    print(f"shipped {dest} ({dest.stat().st_size / 1e3:.0f} KB)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return run_cli(PROG, lambda: {"cache": _cache, "fit": _fit, "ship": _ship}[args.cmd](args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,298 @@
+"""The training loop: cached data on the device, batched augmentation, AdamW + warmup/cosine, EMA
+weights, per-epoch validation, best/last checkpoints, resume, and DDP under torchrun."""
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+from tqdm import tqdm
+
+from ..atomic import write_text
+from ..checkpoint import Checkpoint
+from ..config import DEFAULT_CONFIG, ModelConfig, get_config
+from ..data.augment import AugmentConfig, augment, to_batch
+from ..data.cache import CachedSet, load_cache
+from ..errors import DatasetError, PortraitError
+from ..model import PortraitNet, build_model, count_parameters
+from .losses import LossConfig, boundary_band, portrait_loss
+
+
+@dataclass
+class TrainConfig:
+    cache: str
+    out_dir: str = "runs/train"
+    model: str = DEFAULT_CONFIG
+    epochs: int = 100
+    batch_size: int = 32
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    warmup_epochs: float = 2.0
+    ema_decay: float = 0.999
+    seed: int = 0
+    device: str = "cpu"
+    sources: tuple[str, ...] = ()  # cache source names to train on; empty = all
+    use_teacher: bool = True
+    max_steps_per_epoch: int = 0  # 0 = full epoch; >0 for quick runs and tests
+    time_budget_min: float = 0.0  # >0: after epoch 1, cut `epochs` to fit and re-plan the LR schedule
+    resume: str | None = None
+    amp: bool = True  # bf16 autocast on CUDA
+    progress: bool = True
+    loss: LossConfig = field(default_factory=LossConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+
+class _TrainForward(nn.Module):
+    """DDP wraps forward(); this makes forward() return the training outputs."""
+
+    def __init__(self, model: PortraitNet) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.model.forward_train(x)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _dist_info() -> tuple[int, int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    return world, rank, local
+
+
+@torch.no_grad()
+def validate(model: nn.Module, data: CachedSet, device: torch.device, batch_size: int = 64) -> dict[str, float]:
+    """fg IoU and boundary IoU at the cache resolution (a proxy: portrait-eval measures at the
+    original resolution). Boundary band: 2% of the diagonal, as design.md defines."""
+    model.eval()
+    fg, bd = [], []
+    inter_fg = union_fg = inter_bg = union_bg = 0.0
+    size = data.images.shape[1]
+    radius = max(1, round(0.02 * math.hypot(size, size)))
+    for s in range(0, len(data), batch_size):
+        imgs = torch.from_numpy(data.images[s:s + batch_size]).to(device)
+        gt = torch.from_numpy(data.masks[s:s + batch_size]).to(device)[:, None].float() / 255.0
+        x = imgs.permute(0, 3, 1, 2).float() / 255.0
+        pred = (model(x.contiguous(memory_format=torch.channels_last)) > 0.5).float()
+        g = (gt > 0.5).float()
+        inter = (pred * g).flatten(1).sum(1)
+        union = ((pred + g) > 0).float().flatten(1).sum(1)
+        fg.append(torch.where(union > 0, inter / union.clamp_min(1), torch.ones_like(union)))
+        inter_fg += inter.sum().item()
+        union_fg += union.sum().item()
+        inter_bg += ((1 - pred) * (1 - g)).sum().item()
+        union_bg += (((1 - pred) + (1 - g)) > 0).float().sum().item()
+        # Inner boundary band of each mask (mask minus its erosion), Cheng et al. 2021.
+        gb = g * boundary_band(g, radius)
+        pb = pred * boundary_band(pred, radius)
+        bi = (gb * pb).flatten(1).sum(1)
+        bu = ((gb + pb) > 0).float().flatten(1).sum(1)
+        bd.append(torch.where(bu > 0, bi / bu.clamp_min(1), torch.ones_like(bu)))
+    return {
+        "val_fg_iou": 100 * torch.cat(fg).mean().item(),
+        "val_miou": 50 * (inter_fg / max(union_fg, 1) + inter_bg / max(union_bg, 1)),
+        "val_boundary_iou": 100 * torch.cat(bd).mean().item(),
+        "val_images": len(data),
+    }
+
+
+def plot_history(history: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ep = [h["epoch"] for h in history]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
+    a.plot(ep, [h["train_loss"] for h in history], label="train loss")
+    a.set_xlabel("epoch")
+    a.set_yscale("log")
+    a.legend()
+    b.plot(ep, [h["val_fg_iou"] for h in history], label="val fg IoU")
+    b.plot(ep, [h["val_boundary_iou"] for h in history], label="val boundary IoU")
+    b.set_xlabel("epoch")
+    b.legend()
+    b.grid(alpha=0.3)
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.stem}.tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def _select(data: CachedSet, sources: tuple[str, ...], use_teacher: bool) -> tuple[CachedSet, CachedSet]:
+    keep = np.ones(len(data), bool)
+    if sources:
+        known = sorted(set(data.sources.tolist()))
+        unknown = [s for s in sources if s not in known]
+        if unknown:
+            raise DatasetError(f"sources {unknown} not in the cache; it has {known}")
+        keep = np.isin(data.sources, list(sources))
+    if not use_teacher:
+        keep &= data.has_mask  # unlabelled samples carry only a teacher signal
+        data.has_teacher[:] = False
+    train = data.subset(np.flatnonzero(keep & ~data.is_val))
+    val = data.subset(np.flatnonzero(keep & data.is_val & data.has_mask))
+    if len(train) == 0:
+        raise DatasetError("no training samples after filtering")
+    if len(val) == 0:
+        raise DatasetError("no validation samples: build the cache with a validation fraction > 0")
+    return train, val
+
+
+def train(cfg: TrainConfig, model_config: ModelConfig | None = None) -> Path:
+    """Train; returns the path of the best checkpoint."""
+    world, rank, local = _dist_info()
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if cfg.device == "cuda" else "gloo")
+    if cfg.device == "cuda":
+        if not torch.cuda.is_available():
+            raise PortraitError("--device cuda asked for but CUDA is not available")
+        device = torch.device("cuda", local)
+        torch.cuda.set_device(device)
+        torch.backends.cudnn.benchmark = True
+    else:
+        device = torch.device("cpu")
+    main = rank == 0
+    out = Path(cfg.out_dir)
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+
+    seed_everything(cfg.seed)
+    data = load_cache(cfg.cache, progress=cfg.progress and main)
+    train_set, val_set = _select(data, tuple(cfg.sources), cfg.use_teacher)
+    del data
+    t = lambda a: torch.from_numpy(a).to(device)  # noqa: E731
+    tr_img, tr_mask, tr_teach = t(train_set.images), t(train_set.masks), t(train_set.teacher)
+    tr_hm, tr_ht = t(train_set.has_mask), t(train_set.has_teacher)
+
+    mcfg = model_config or get_config(cfg.model)
+    model = build_model(mcfg).to(device).to(memory_format=torch.channels_last)
+    ema = torch.optim.swa_utils.AveragedModel(
+        model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+    per_rank = len(train_set) // world
+    steps_per_epoch = max(1, per_rank // cfg.batch_size)
+    if cfg.max_steps_per_epoch:
+        steps_per_epoch = min(steps_per_epoch, cfg.max_steps_per_epoch)
+    total_steps = steps_per_epoch * cfg.epochs
+    warmup = int(cfg.warmup_epochs * steps_per_epoch)
+
+    def lr_at(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, total_steps - warmup)
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, progress))) * 0.99 + 0.01
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
+    start_epoch, history, best = 0, [], -1.0
+    if cfg.resume:
+        ck = Checkpoint.load(cfg.resume)
+        if ck.train_state is None:
+            raise PortraitError(f"{cfg.resume} has no training state to resume from (a shipped/best checkpoint?)")
+        if ck.config != mcfg:
+            raise PortraitError(f"{cfg.resume} is a {ck.config.name} checkpoint, not {mcfg.name}")
+        st = ck.train_state
+        model.load_state_dict(st["model"])
+        ema.load_state_dict(st["ema"])
+        opt.load_state_dict(st["optimizer"])
+        sched.load_state_dict(st["scheduler"])
+        start_epoch, history, best = st["epoch"], st["history"], st["best"]
+        torch.set_rng_state(st["torch_rng"])
+
+    net: nn.Module = _TrainForward(model)
+    if world > 1:
+        net = nn.parallel.DistributedDataParallel(net, device_ids=[local] if device.type == "cuda" else None)
+    amp = cfg.amp and device.type == "cuda"
+    params = count_parameters(model)
+    if main:
+        print(f"training {mcfg.name} ({params:,} params) on {device} x{world}: {len(train_set)} train / "
+              f"{len(val_set)} val images, {steps_per_epoch} steps/epoch, {cfg.epochs} epochs", flush=True)
+    started = time.time() - (history[-1]["elapsed_s"] if history else 0.0)
+    best_path, last_path = out / "best.pt", out / "last.pt"
+    epoch = start_epoch
+    while epoch < cfg.epochs:
+        model.train()
+        g = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
+        perm = torch.randperm(len(train_set), generator=g)[rank * per_rank:(rank + 1) * per_rank]
+        gaug = torch.Generator().manual_seed(cfg.seed * 7_919 + epoch * 31 + rank)
+        running = 0.0
+        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False,
+                   disable=not (cfg.progress and main))
+        for step in bar:
+            idx = perm[step * cfg.batch_size:(step + 1) * cfg.batch_size].to(device)
+            batch = augment(to_batch(tr_img[idx], tr_mask[idx], tr_teach[idx], tr_hm[idx], tr_ht[idx]),
+                            cfg.augment, gaug)
+            x = batch.image.contiguous(memory_format=torch.channels_last)
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
+                refined, coarse = net(x)
+            losses = portrait_loss(refined, coarse, batch.mask, batch.teacher, batch.mask_weight,
+                                   batch.teacher_weight, cfg.loss)
+            opt.zero_grad(set_to_none=True)
+            losses["total"].backward()
+            opt.step()
+            sched.step()
+            ema.update_parameters(model)
+            running += losses["total"].item()
+            bar.set_postfix(loss=f"{running / (step + 1):.4f}")
+        if cfg.time_budget_min > 0 and epoch == start_epoch:
+            # Every rank computes the same cut from rank 0's timing so DDP stays in step.
+            per_epoch = torch.tensor([time.time() - started], dtype=torch.float64)
+            if world > 1:
+                dist.broadcast(per_epoch, 0)
+            fit = max(epoch + 1, int(cfg.time_budget_min * 60 / (per_epoch.item() * 1.1)))
+            if fit < cfg.epochs:
+                cfg.epochs = fit
+                total_steps = steps_per_epoch * cfg.epochs
+                if main:
+                    print(f"time budget {cfg.time_budget_min} min: training {cfg.epochs} epochs", flush=True)
+        if not main:
+            epoch += 1
+            continue
+        metrics = validate(ema.module, val_set, device)
+        rec = {"epoch": epoch + 1, "train_loss": running / steps_per_epoch, "lr": sched.get_last_lr()[0],
+               "elapsed_s": round(time.time() - started, 1), **metrics}
+        history.append(rec)
+        print(json.dumps(rec), flush=True)
+        info = {"train_config": _jsonable(asdict(cfg)), "params": params, "epochs_done": epoch + 1,
+                "device": str(device), "world_size": world, "elapsed_s": rec["elapsed_s"],
+                "train_images": len(train_set), "sources": sorted(set(train_set.sources.tolist()))}
+        ema_state = {k: v.detach().cpu() for k, v in ema.module.state_dict().items()}
+        if metrics["val_fg_iou"] > best:
+            best = metrics["val_fg_iou"]
+            Checkpoint(mcfg, ema_state, metrics, info).save(best_path)
+        state = {"model": model.state_dict(), "ema": ema.state_dict(), "optimizer": opt.state_dict(),
+                 "scheduler": sched.state_dict(), "epoch": epoch + 1, "history": history, "best": best,
+                 "torch_rng": torch.get_rng_state()}
+        Checkpoint(mcfg, ema_state, metrics, info, state).save(last_path)
+        write_text(out / "history.json", json.dumps(history, indent=1))
+        plot_history(history, out / "curve.png")
+        epoch += 1
+    if world > 1:
+        dist.barrier()
+    return best_path
+
+
+def _jsonable(d: Any) -> Any:
+    if isinstance(d, dict):
+        return {k: _jsonable(v) for k, v in d.items()}
+    if isinstance(d, (list, tuple)):
+        return [_jsonable(v) for v in d]
+    return d
