@@ -1,0 +1,240 @@
+"""One small class per inference engine, all with the same `run(x) -> raw output` interface.
+
+A backend only loads an artifact and runs it: it takes the tensor `preprocess.to_model_input` +
+`quantize_input` made (already in the artifact's layout and dtype) and returns the raw output tensor.
+All pre- and post-processing lives in `Segmenter`, through `portrait_mobile.preprocess`, so every
+engine sees exactly the same numbers.
+
+Engines are imported lazily: the runtime imports with only NumPy + OpenCV installed, and a missing
+engine is a `ModelLoadError` that names the package to install.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..contract import ModelContract
+from ..errors import ModelLoadError
+
+BACKENDS = ("onnx", "litert", "coreml", "torch")
+SUFFIX_BACKEND = {".onnx": "onnx", ".tflite": "litert", ".mlpackage": "coreml", ".mlmodel": "coreml",
+                  ".pt": "torch", ".pth": "torch"}
+
+
+class Backend:
+    """Runs one loaded model. Subclasses set `name`, `path` and implement `run`."""
+
+    name = "backend"
+
+    def __init__(self, path: str | os.PathLike | None) -> None:
+        self.path = Path(path) if path is not None else None
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        """One input tensor (batch of one, the artifact's layout/dtype) -> the raw output tensor."""
+        raise NotImplementedError
+
+    def embedded_contract(self) -> ModelContract | None:
+        """The contract this engine can read from the loaded model itself, if any."""
+        return None
+
+    def close(self) -> None:
+        """Release the engine's resources (optional; garbage collection does it too)."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self.path)!r})"
+
+
+def _need_file(path: str | os.PathLike, what: str) -> Path:
+    p = Path(path)
+    if not p.exists():
+        raise ModelLoadError(f"model not found: {p}")
+    if not p.is_file():
+        raise ModelLoadError(f"{p} is not a {what} file")
+    if p.stat().st_size == 0:
+        raise ModelLoadError(f"{p} is empty, not a {what} model")
+    return p
+
+
+def _short(e: BaseException) -> str:
+    msg = " ".join(str(e).split())
+    return (msg[:300] + "...") if len(msg) > 300 else msg
+
+
+class OnnxBackend(Backend):
+    """An .onnx model through ONNX Runtime, CPU execution provider."""
+
+    name = "onnx"
+
+    def __init__(self, path: str | os.PathLike, threads: int | None = None) -> None:
+        p = _need_file(path, "ONNX")
+        super().__init__(p)
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise ModelLoadError("running .onnx models needs onnxruntime "
+                                 "(pip install 'portrait-mobile[runtime]')") from None
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 3
+        if threads:
+            opts.intra_op_num_threads = int(threads)
+            opts.inter_op_num_threads = 1
+        try:
+            self.session = ort.InferenceSession(str(p), sess_options=opts, providers=["CPUExecutionProvider"])
+        except Exception as e:  # onnxruntime raises its own Fail/InvalidProtobuf/... types
+            raise ModelLoadError(f"{p} is not a loadable ONNX model: {_short(e)}") from None
+        inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
+        if len(inputs) != 1 or not outputs:
+            raise ModelLoadError(f"{p}: expected one image input, got {len(inputs)} inputs")
+        self.input_name = inputs[0].name
+        self.output_name = outputs[0].name
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        return self.session.run([self.output_name], {self.input_name: x})[0]
+
+    def embedded_contract(self) -> ModelContract | None:
+        from ..contract import CONTRACT_KEY
+
+        meta = self.session.get_modelmeta().custom_metadata_map
+        if CONTRACT_KEY not in meta:
+            return None
+        try:
+            return ModelContract.from_json(meta[CONTRACT_KEY])
+        except (ValueError, TypeError) as e:
+            raise ModelLoadError(f"{self.path}: bad {CONTRACT_KEY} metadata: {e}") from None
+
+
+class LiteRTBackend(Backend):
+    """A .tflite model through LiteRT (ai_edge_litert), with the default XNNPACK delegate.
+
+    ``xnnpack=False`` runs the built-in reference kernels without the default delegate.
+    """
+
+    name = "litert"
+
+    def __init__(self, path: str | os.PathLike, threads: int | None = None, xnnpack: bool = True) -> None:
+        p = _need_file(path, "TFLite")
+        super().__init__(p)
+        # The interpreter is native code that does not validate everything; refuse what is clearly not
+        # a TFLite flatbuffer (file identifier "TFL3" at bytes 4..8) before handing it over.
+        with open(p, "rb") as f:
+            head = f.read(8)
+        if len(head) < 8 or head[4:8] != b"TFL3":
+            raise ModelLoadError(f"{p} is not a TFLite model (no TFL3 flatbuffer identifier)")
+        try:
+            from ai_edge_litert.interpreter import Interpreter, OpResolverType
+        except ImportError:
+            raise ModelLoadError("running .tflite models needs ai-edge-litert "
+                                 "(pip install 'portrait-mobile[runtime]')") from None
+        resolver = OpResolverType.AUTO if xnnpack else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+        try:
+            self.interpreter = Interpreter(model_path=str(p), num_threads=threads,
+                                           experimental_op_resolver_type=resolver)
+            self.interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as e:
+            raise ModelLoadError(f"{p} is not a loadable TFLite model: {_short(e)}") from None
+        ins, outs = self.interpreter.get_input_details(), self.interpreter.get_output_details()
+        if len(ins) != 1 or not outs:
+            raise ModelLoadError(f"{p}: expected one image input, got {len(ins)} inputs")
+        self._in = ins[0]
+        self._out = outs[0]
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        if tuple(x.shape) != tuple(self._in["shape"]) or x.dtype != self._in["dtype"]:
+            raise ModelLoadError(f"{self.path}: the contract says {x.dtype} {list(x.shape)} but the model "
+                                 f"takes {np.dtype(self._in['dtype'])} {self._in['shape'].tolist()}")
+        self.interpreter.set_tensor(self._in["index"], x)
+        self.interpreter.invoke()
+        return self.interpreter.get_tensor(self._out["index"]).copy()
+
+
+class CoreMLBackend(Backend):
+    """A .mlpackage / .mlmodel through coremltools. Core ML runs models on macOS only."""
+
+    name = "coreml"
+
+    def __init__(self, path: str | os.PathLike, threads: int | None = None,
+                 compute_units: str = "ALL") -> None:
+        p = Path(path)
+        if not p.exists():
+            raise ModelLoadError(f"model not found: {p}")
+        super().__init__(p)
+        if sys.platform != "darwin":
+            raise ModelLoadError(f"{p.name}: Core ML models run only on macOS (this is {sys.platform}); "
+                                 "use the .onnx or .tflite export of the same model here")
+        try:
+            import coremltools as ct
+        except ImportError:
+            raise ModelLoadError("running Core ML models needs coremltools (pip install coremltools)") from None
+        try:
+            self.model = ct.models.MLModel(str(p), compute_units=getattr(ct.ComputeUnit, compute_units))
+            spec = self.model.get_spec()
+        except Exception as e:  # coremltools raises many types for a bad package
+            raise ModelLoadError(f"{p} is not a loadable Core ML model: {_short(e)}") from None
+        self.input_name = spec.description.input[0].name
+        self.output_name = spec.description.output[0].name
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        out = self.model.predict({self.input_name: x})
+        return np.asarray(out[self.output_name])
+
+
+class TorchBackend(Backend):
+    """A portrait-mobile checkpoint (.pt) through PyTorch, fp32 on CPU. Needs the `train` extra."""
+
+    name = "torch"
+
+    def __init__(self, path: str | os.PathLike | None = None, threads: int | None = None) -> None:
+        try:
+            import torch
+        except ImportError:
+            raise ModelLoadError("running a PyTorch checkpoint needs torch (pip install 'portrait-mobile[train]'); "
+                                 "or pass an exported .onnx/.tflite model") from None
+        from ..checkpoint import load_checkpoint
+        from ..errors import CheckpointError
+
+        if path is not None and not Path(path).exists():
+            raise ModelLoadError(f"model not found: {path}")
+        try:
+            ckpt = load_checkpoint(path)
+            self.model = ckpt.build()
+        except CheckpointError as e:
+            raise ModelLoadError(str(e)) from None
+        super().__init__(path)
+        if threads:
+            torch.set_num_threads(int(threads))  # process-wide in torch; asked for explicitly
+        self._torch = torch
+        cfg = self.model.config
+        h, w = cfg.input_size
+        # PortraitNet takes RGB in [0, 1], NCHW, squashed to the input size (see model.PortraitNet).
+        self.contract = ModelContract(model_name=cfg.name, version=str(ckpt.train_info.get("version", "pytorch")),
+                                      input_height=h, input_width=w, input_layout="NCHW",
+                                      output_layout="NCHW", output_height=h, output_width=w,
+                                      target="pytorch", metrics=dict(ckpt.metrics))
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        with self._torch.inference_mode():
+            return self.model(self._torch.from_numpy(x)).numpy()
+
+    def embedded_contract(self) -> ModelContract | None:
+        return self.contract
+
+
+def backend_for(path: str | os.PathLike, backend: str | None = None, threads: int | None = None,
+                **kwargs: Any) -> Backend:
+    """Open `path` with the named backend, or the one its suffix implies."""
+    p = Path(path)
+    if backend is None:
+        backend = SUFFIX_BACKEND.get(p.suffix.lower())
+        if backend is None:
+            if not p.exists():
+                raise ModelLoadError(f"model not found: {p}")
+            raise ModelLoadError(f"{p}: unknown model type {p.suffix!r}; expected "
+                                 + ", ".join(sorted(SUFFIX_BACKEND)))
+    if backend not in BACKENDS:
+        raise ModelLoadError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+    cls = {"onnx": OnnxBackend, "litert": LiteRTBackend, "coreml": CoreMLBackend, "torch": TorchBackend}[backend]
+    return cls(p, threads=threads, **kwargs)

@@ -1,0 +1,218 @@
+"""portrait-segment: segment images, folders and videos, and write a mask or an effect.
+
+    portrait-segment photo.jpg photos/ clip.mp4 --effect blur --out out/
+    portrait-segment photos/ --model portrait-s-256_int8.tflite --effect cutout --out cutouts/
+
+Outputs are `<out>/<name>_<effect>.png` for images and `<out>/<name>_<effect>.mp4` for videos, each
+written to a temp file and renamed when complete. Errors are one line on stderr; exit status 0 when
+everything was written, 1 when something failed (the other inputs are still processed), 2 for a
+usage error.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import cv2
+import numpy as np
+
+PROG = "portrait-segment"
+IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+
+
+class UsageError(Exception):
+    pass
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from ..effects import EFFECTS
+
+    p = argparse.ArgumentParser(prog=PROG, description="Portrait segmentation of images, folders and videos: "
+                                "write the person mask, a transparent cutout, portrait-mode blur or a new background.")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders of images/videos, video files")
+    p.add_argument("--model", metavar="PATH", help=".onnx, .tflite, .mlpackage (macOS) or .pt checkpoint "
+                   "(default: the shipped portrait-s-256)")
+    p.add_argument("--backend", choices=("onnx", "litert", "coreml", "torch"),
+                   help="force an engine (default: from the model's file type)")
+    p.add_argument("--effect", required=True, choices=EFFECTS,
+                   help="mask: 8-bit confidence mask (binary with --threshold); cutout: RGBA PNG; "
+                   "blur: portrait-mode background blur; replace: new background (--background)")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder (created if missing)")
+    p.add_argument("--threshold", type=float, metavar="T",
+                   help="binary mask at this probability (mask/cutout effects; default: soft confidence)")
+    p.add_argument("--refine", action="store_true", help="snap mask edges to the image (guided filter)")
+    p.add_argument("--largest", action="store_true", help="keep only the largest person")
+    p.add_argument("--rotate", type=int, default=0, choices=(0, 90, 180, 270),
+                   help="turn the input this many degrees clockwise to make the person upright")
+    p.add_argument("--no-exif", action="store_true", help="ignore the EXIF orientation of image files")
+    p.add_argument("--background", default="#00B140", metavar="PATH|COLOR",
+                   help="replace effect: an image file, '#RRGGBB' or 'R,G,B' (default: green #00B140)")
+    p.add_argument("--blur-strength", type=float, default=0.015, metavar="S",
+                   help="blur effect: Gaussian sigma as a fraction of the image diagonal (default 0.015)")
+    p.add_argument("--smoothing", type=float, default=0.6, metavar="A",
+                   help="videos: temporal mask smoothing in [0, 1), 0 = off (default 0.6)")
+    p.add_argument("--max-frames", type=int, metavar="N", help="videos: stop after N frames")
+    p.add_argument("--threads", type=int, metavar="N", help="inference threads (default: the engine's)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summary")
+    return p
+
+
+def collect_inputs(inputs: Sequence[str]) -> list[tuple[Path, str]]:
+    """[(path, 'image'|'video')]: files as given, folders searched recursively (hidden files skipped)."""
+    from .video import VIDEO_EXTS
+
+    out: list[tuple[Path, str]] = []
+    for spec in inputs:
+        p = Path(spec)
+        if p.is_dir():
+            found = [f for f in sorted(p.rglob("*")) if f.is_file()
+                     and not any(part.startswith(".") for part in f.relative_to(p).parts)
+                     and f.suffix.lower() in IMAGE_EXTS + VIDEO_EXTS]
+            if not found:
+                raise UsageError(f"no images or videos in folder {p}")
+            out += [(f, "video" if f.suffix.lower() in VIDEO_EXTS else "image") for f in found]
+        elif p.exists():
+            out.append((p, "video" if p.suffix.lower() in VIDEO_EXTS else "image"))
+        else:
+            raise UsageError(f"input not found: {p}")
+    return out
+
+
+def output_path(out_dir: Path, src: Path, effect: str, kind: str, taken: set[Path]) -> Path:
+    ext = ".mp4" if kind == "video" else ".png"
+    dest = out_dir / f"{src.stem}_{effect}{ext}"
+    i = 2
+    while dest in taken:  # two inputs with one name (from different folders)
+        dest = out_dir / f"{src.stem}_{effect}-{i}{ext}"
+        i += 1
+    taken.add(dest)
+    return dest
+
+
+def make_effect(args: argparse.Namespace) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    from .. import effects
+    from .image_input import read_image
+
+    if args.effect == "blur":
+        if not (args.blur_strength > 0 and np.isfinite(args.blur_strength)):
+            raise UsageError(f"--blur-strength must be a positive number, got {args.blur_strength}")
+        strength = args.blur_strength
+        return lambda im, m: effects.blur_background(im, m, strength=strength)
+    if args.effect == "replace":
+        bg_spec = args.background
+        background: Any
+        if Path(bg_spec).is_file():
+            background = read_image(bg_spec)
+        else:
+            try:
+                background = effects.parse_color(bg_spec)
+            except ValueError as e:
+                raise UsageError(f"--background: not an image file or a colour: {e}") from None
+        return lambda im, m: effects.replace_background(im, m, background)
+    threshold = args.threshold
+
+    def _mask(m: np.ndarray) -> np.ndarray:
+        return (m >= threshold).astype(np.float32) if threshold is not None else m
+
+    if args.effect == "cutout":
+        return lambda im, m: effects.cutout(im, _mask(m))
+    return lambda im, m: effects.mask_image(_mask(m))
+
+
+def encode_png(picture: np.ndarray) -> bytes:
+    """RGB / RGBA / gray uint8 -> PNG bytes."""
+    if picture.ndim == 3 and picture.shape[2] == 3:
+        picture = cv2.cvtColor(picture, cv2.COLOR_RGB2BGR)
+    elif picture.ndim == 3 and picture.shape[2] == 4:
+        picture = cv2.cvtColor(picture, cv2.COLOR_RGBA2BGRA)
+    ok, buf = cv2.imencode(".png", picture)
+    if not ok:
+        raise RuntimeError("PNG encoding failed")
+    return buf.tobytes()
+
+
+def _error(msg: str) -> None:
+    from tqdm import tqdm
+
+    tqdm.write(f"{PROG}: error: {' '.join(str(msg).split())}", file=sys.stderr)
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from ..atomic import write_bytes
+    from ..errors import PortraitError
+    from .image_input import read_image
+    from .segmenter import Segmenter
+    from .video import VideoSegmenter
+
+    if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
+        raise UsageError(f"--threshold must be in [0, 1], got {args.threshold}")
+    if not 0.0 <= args.smoothing < 1.0:
+        raise UsageError(f"--smoothing must be in [0, 1), got {args.smoothing}")
+    if args.threads is not None and args.threads < 1:
+        raise UsageError(f"--threads must be >= 1, got {args.threads}")
+    if args.max_frames is not None and args.max_frames < 1:
+        raise UsageError(f"--max-frames must be >= 1, got {args.max_frames}")
+    items = collect_inputs(args.inputs)
+    if args.effect == "cutout" and any(kind == "video" for _, kind in items):
+        raise UsageError("--effect cutout makes transparent PNGs; for videos use mask, blur or replace")
+    out_dir = Path(args.out)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"--out {out_dir} exists and is not a folder")
+    effect = make_effect(args)
+
+    seg = (Segmenter.from_file(args.model, threads=args.threads, backend=args.backend) if args.model
+           else Segmenter.default(threads=args.threads))
+    video_seg = VideoSegmenter(seg, smoothing=args.smoothing, refine=args.refine, keep_largest=args.largest,
+                               rotation=args.rotate)
+    taken: set[Path] = set()
+    written = failed = 0
+    show = not args.quiet
+    for src, kind in tqdm(items, unit="file", disable=not show or len(items) < 2, desc=PROG):
+        dest = output_path(out_dir, src, args.effect, kind, taken)
+        try:
+            if kind == "video":
+                video_seg.process_file(src, dest, effect=effect, progress=show, max_frames=args.max_frames)
+            else:
+                image = read_image(src, exif=not args.no_exif)
+                mask = seg.segment(image, rotation=args.rotate, refine=args.refine, keep_largest=args.largest)
+                write_bytes(dest, encode_png(effect(image, mask)))
+            written += 1
+        except PortraitError as e:
+            failed += 1
+            _error(e)
+    if show:
+        tqdm.write(f"{PROG}: wrote {written} file{'s' * (written != 1)} to {out_dir}"
+                   + (f", {failed} failed" if failed else ""), file=sys.stderr)
+    return 1 if failed else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)  # exits 2 with a one-line usage error
+    from ..errors import PortraitError
+
+    try:
+        return run(args)
+    except UsageError as e:
+        _error(e)
+        return 2
+    except PortraitError as e:
+        _error(e)
+        return 1
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return 130
+    except Exception as e:  # no tracebacks for users; PORTRAIT_DEBUG=1 shows them
+        if os.environ.get("PORTRAIT_DEBUG"):
+            raise
+        _error(f"unexpected {type(e).__name__}: {e}")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,175 @@
+"""`Segmenter`: one API over ONNX Runtime, LiteRT, Core ML and the PyTorch checkpoint.
+
+    from portrait_mobile.runtime import Segmenter, read_image
+    seg = Segmenter.from_file("portrait-s-256.onnx")        # or .tflite / .mlpackage, or Segmenter.default()
+    mask = seg.segment(read_image("me.jpg"))                  # float32 HxW person probability
+
+The artifact's own metadata contract (`portrait_mobile.contract.ModelContract`) says the input size,
+layout, dtype, colour order, normalization and quantization: the Segmenter reads it and does all
+pre/post-processing through `portrait_mobile.preprocess`, so no engine-specific numbers live here.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from ..contract import ModelContract
+from ..errors import ModelLoadError
+from ..preprocess import output_to_prob, quantize_input, resize_prob, to_model_input
+from . import postprocess
+from .backends import Backend, backend_for
+from .image_input import check_rgb_uint8, check_rotation, read_image, rotate
+
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+DEFAULT_MODEL = "portrait-s-256"
+
+
+def read_contract_for(path: str | os.PathLike, backend: Backend) -> ModelContract:
+    """The contract of the artifact at `path`.
+
+    First what the loaded engine reads from the model itself (ONNX Runtime's metadata map, a
+    checkpoint's config: no second load), then `portrait_mobile.contract_io.read_contract`, the
+    exporters' reader (TFLite metadata, Core ML user metadata, the sidecar `<artifact>.json`).
+    """
+    embedded = backend.embedded_contract()
+    if embedded is not None:
+        return embedded
+    from ..contract_io import read_contract
+
+    try:
+        return read_contract(path)
+    except ModelLoadError as e:
+        raise ModelLoadError(f"{e}; export the model with portrait-export, or pass "
+                             "contract=ModelContract(...)") from None
+
+
+class Segmenter:
+    """Person segmentation with one loaded model.
+
+    `segment(image)` takes an RGB ``uint8`` NumPy array of shape ``(H, W, 3)`` and returns a float32
+    ``(H, W)`` person-probability map at the image's own size. Convert other inputs explicitly with
+    `read_image` (files, EXIF-aware) or `to_rgb_uint8` (BGR, grayscale, RGBA, 16-bit, float).
+    """
+
+    def __init__(self, backend: Backend, contract: ModelContract) -> None:
+        self.backend = backend
+        self.contract = contract
+        h, w = contract.input_height, contract.input_width
+        if h < 1 or w < 1:
+            raise ModelLoadError(f"contract of {backend.path} has input size {w}x{h}")
+
+    # --- construction ---------------------------------------------------------------------------
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike, threads: int | None = None, backend: str | None = None,
+                  contract: ModelContract | None = None, **backend_kwargs: Any) -> "Segmenter":
+        """Load an .onnx (ONNX Runtime), .tflite (LiteRT, XNNPACK), .mlpackage (Core ML, macOS only) or a
+        .pt checkpoint (PyTorch). `backend` forces an engine ("onnx", "litert", "coreml", "torch");
+        `contract` overrides the artifact's metadata (for models not made by portrait-export).
+        """
+        b = backend_for(path, backend, threads=threads, **backend_kwargs)
+        return cls(b, contract if contract is not None else read_contract_for(path, b))
+
+    @classmethod
+    def default(cls, threads: int | None = None) -> "Segmenter":
+        """The shipped model, `portrait-s-256`.
+
+        Uses an exported artifact packaged in `portrait_mobile/weights/` if there is one (``.onnx``
+        first, then ``.tflite``), so that only the `runtime` extra is needed; otherwise the PyTorch
+        checkpoint ``weights/portrait-s-256.pt`` through PyTorch (the `train` extra). ModelLoadError when
+        neither can run here.
+        """
+        problems: list[str] = []
+        for suffix in (".onnx", ".tflite"):
+            p = WEIGHTS_DIR / f"{DEFAULT_MODEL}{suffix}"
+            if p.is_file():
+                try:
+                    return cls.from_file(p, threads=threads)
+                except ModelLoadError as e:
+                    problems.append(str(e))
+        pt = WEIGHTS_DIR / f"{DEFAULT_MODEL}.pt"
+        if not pt.is_file():
+            raise ModelLoadError(f"the shipped model is missing: no {DEFAULT_MODEL}.onnx/.tflite/.pt in {WEIGHTS_DIR}"
+                                 + (f" ({'; '.join(problems)})" if problems else "") + "; pass a model file")
+        return cls.from_file(pt, threads=threads, backend="torch")
+
+    def close(self) -> None:
+        self.backend.close()
+
+    def __enter__(self) -> "Segmenter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        c = self.contract
+        return (f"Segmenter({self.backend.name}, {c.model_name} {c.precision} "
+                f"{c.input_width}x{c.input_height}, path={str(self.backend.path)!r})")
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        """(height, width) the model runs at."""
+        return self.contract.input_height, self.contract.input_width
+
+    # --- inference ------------------------------------------------------------------------------
+
+    def predict_lowres(self, image: np.ndarray, rotation: int = 0) -> np.ndarray:
+        """Person probability at the model's resolution, oriented like `image` (float32 h x w).
+
+        The building block of `segment` and of the video smoother: cheap to store and to smooth.
+        """
+        check_rgb_uint8(image)
+        k = check_rotation(rotation)
+        upright = rotate(image, k)
+        # to_model_input resizes first (INTER_AREA), so a huge photo is never copied as float.
+        x = quantize_input(to_model_input(upright, self.contract), self.contract)
+        y = self.backend.run(x)
+        try:
+            prob = output_to_prob(y, self.contract)
+        except ValueError as e:
+            raise ModelLoadError(f"{self.backend.path}: {e}") from None
+        if k:
+            prob = np.ascontiguousarray(np.rot90(prob, k=k // 90))  # undo the clockwise rotation
+        return prob
+
+    def finish(self, image: np.ndarray, prob_lowres: np.ndarray, refine: bool = False,
+               keep_largest: bool = False) -> np.ndarray:
+        """Model-resolution probability -> image-size probability, with optional post-processing."""
+        if keep_largest:
+            prob_lowres = postprocess.keep_largest(prob_lowres)
+        h, w = image.shape[:2]
+        prob = resize_prob(prob_lowres.astype(np.float32, copy=False), h, w)
+        if refine:
+            prob = postprocess.refine_edges(image, prob)
+        return np.ascontiguousarray(prob, dtype=np.float32)
+
+    def segment(self, image: np.ndarray, *, rotation: int = 0, refine: bool = False,
+                keep_largest: bool = False) -> np.ndarray:
+        """RGB uint8 HxWx3 -> float32 HxW person probability in [0, 1], at the image's size.
+
+        rotation: degrees (0/90/180/270) to turn the image *clockwise* so the person is upright before
+            the model sees it; the returned mask is still aligned with `image` as given.
+        refine: snap the mask's edges to the image with a guided filter at full resolution.
+        keep_largest: keep only the largest person region.
+        Raises ImageError for anything but a non-empty RGB uint8 HxWx3 array.
+        """
+        prob = self.predict_lowres(image, rotation)
+        return self.finish(image, prob, refine=refine, keep_largest=keep_largest)
+
+    def segment_binary(self, image: np.ndarray, threshold: float = 0.5, **kwargs: Any) -> np.ndarray:
+        """bool HxW person mask: `segment(image, **kwargs) >= threshold`."""
+        return postprocess.binary_mask(self.segment(image, **kwargs), threshold)
+
+    def segment_batch(self, images: Iterable[np.ndarray], **kwargs: Any) -> list[np.ndarray]:
+        """`segment` for each image (any sizes); the exported models have a fixed batch of one."""
+        return [self.segment(im, **kwargs) for im in images]
+
+    def segment_file(self, path: str | os.PathLike, exif: bool = True,
+                     **kwargs: Any) -> tuple[np.ndarray, np.ndarray]:
+        """(RGB image, probability) for an image file, EXIF orientation applied unless `exif=False`."""
+        image = read_image(path, exif=exif)
+        return image, self.segment(image, **kwargs)

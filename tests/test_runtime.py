@@ -1,0 +1,306 @@
+"""Runtime SDK: Segmenter over the engines, post-processing, CLI, and cross-backend agreement."""
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from portrait_mobile.errors import ImageError, ModelLoadError
+from portrait_mobile.runtime import Segmenter, binary_mask, keep_largest, read_image, refine_edges
+from portrait_mobile.runtime.cli import main as cli_main
+from portrait_mobile.runtime.image_input import decode_image
+
+try:  # tests/ may or may not be a package
+    from .runtime_fixtures import (PFCN, TINY_H, TINY_W, iou, make_tiny_onnx, pfcn_test_ids, red_person,
+                                   tiny_contract)
+except ImportError:
+    from runtime_fixtures import (PFCN, TINY_H, TINY_W, iou, make_tiny_onnx, pfcn_test_ids,  # type: ignore
+                                  red_person, tiny_contract)
+
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "portrait_mobile" / "weights" / "portrait-s-256.pt"
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_tiny_onnx(tmp_path_factory.mktemp("tiny") / "tiny.onnx")
+
+
+@pytest.fixture(scope="module")
+def seg(tiny_model: Path) -> Segmenter:
+    return Segmenter.from_file(tiny_model)
+
+
+# --- Segmenter on the tiny ONNX model --------------------------------------------------------------
+
+def test_reads_contract_from_artifact(seg: Segmenter) -> None:
+    assert seg.contract.model_name == "tiny-red"
+    assert seg.input_size == (TINY_H, TINY_W)
+    assert seg.backend.name == "onnx"
+
+
+def test_segment_returns_prob_at_image_size(seg: Segmenter) -> None:
+    img, gt = red_person(150, 100)
+    prob = seg.segment(img)
+    assert prob.shape == (150, 100) and prob.dtype == np.float32
+    assert 0.0 <= prob.min() and prob.max() <= 1.0
+    assert iou(prob >= 0.5, gt) > 0.9
+    assert seg.segment_binary(img).dtype == bool
+    batch = seg.segment_batch([img, img[:50, :70].copy()])
+    assert [b.shape for b in batch] == [(150, 100), (50, 70)]
+    np.testing.assert_array_equal(batch[0], prob)
+
+
+@pytest.mark.parametrize("degrees", [90, 180, 270])
+def test_rotation_gives_mask_aligned_with_input(seg: Segmenter, degrees: int) -> None:
+    img, _ = red_person(150, 100, box=(10, 10, 60, 40))
+    upright = seg.segment(img)
+    # A phone held sideways: the camera image is the upright scene turned counter-clockwise.
+    turned = np.ascontiguousarray(np.rot90(img, k=degrees // 90))
+    mask = seg.segment(turned, rotation=degrees)
+    assert mask.shape == turned.shape[:2]
+    np.testing.assert_allclose(np.rot90(mask, k=-(degrees // 90)), upright, atol=1e-5)
+
+
+def test_exif_orientation_read_upright(tmp_path: Path) -> None:
+    pil = pytest.importorskip("PIL.Image")
+    img, _ = red_person(80, 60)
+    turned = np.ascontiguousarray(np.rot90(img, k=1))  # stored sideways, EXIF 6 = "turn clockwise"
+    im = pil.fromarray(turned)
+    exif = im.getexif()
+    exif[0x0112] = 6
+    path = tmp_path / "phone.png"
+    im.save(path, exif=exif)
+    np.testing.assert_array_equal(read_image(path), img)
+    np.testing.assert_array_equal(read_image(path, exif=False), turned)
+
+
+def test_keep_largest_and_binary() -> None:
+    prob = np.zeros((100, 100), np.float32)
+    prob[10:60, 10:60] = 0.9
+    prob[70:80, 70:80] = 0.8
+    prob[69, 70:80] = 0.3  # soft edge of the small region
+    prob[60, 10:60] = 0.3  # soft edge of the large region
+    out = keep_largest(prob)
+    assert out[30, 30] == pytest.approx(0.9) and out[75, 75] == 0 and out[69, 75] == 0
+    assert out[60, 30] == pytest.approx(0.3)
+    assert binary_mask(out).sum() == 50 * 50
+    with pytest.raises(ValueError):
+        binary_mask(prob, 1.5)
+
+
+def test_segment_keep_largest(seg: Segmenter) -> None:
+    img, _ = red_person(160, 120, box=(20, 10, 120, 60))
+    img[130:150, 90:110, 0] = 255  # a second, smaller "person"
+    assert (seg.segment(img)[135:145, 95:105] > 0.5).all()
+    only = seg.segment(img, keep_largest=True)
+    assert (only[135:145, 95:105] < 0.5).all() and (only[40:100, 20:50] > 0.5).all()
+
+
+def test_refine_edges_snaps_to_image_edges() -> None:
+    # A sharp-edged disc in the image; a mask that is blurred and 4 px off, as an upsampled model gives.
+    h, w = 240, 200
+    yy, xx = np.mgrid[:h, :w]
+    truth = (yy - 120) ** 2 + (xx - 100) ** 2 < 60 ** 2
+    img = np.where(truth[..., None], 200, 40).astype(np.uint8).repeat(3, axis=2)
+    rough = cv2.GaussianBlur(((yy - 124) ** 2 + (xx - 100) ** 2 < 60 ** 2).astype(np.float32), (0, 0), 6)
+    refined = refine_edges(img, rough, radius=8, eps=1e-3)
+    assert refined.shape == (h, w) and refined.dtype == np.float32
+    assert iou(rough >= 0.5, truth) < 0.93
+    assert iou(refined >= 0.5, truth) > 0.98
+    with pytest.raises(ImageError):
+        refine_edges(img, rough[:10])
+
+
+def test_refine_on_huge_image_keeps_size(seg: Segmenter) -> None:
+    img = np.zeros((4500, 5000, 3), np.uint8)
+    img[1000:3000, 1500:3500, 0] = 255
+    prob = seg.segment(img, refine=True)
+    assert prob.shape == (4500, 5000) and prob.dtype == np.float32
+    assert prob[2000, 2500] > 0.9 and prob[100, 100] < 0.1
+
+
+def test_explicit_contract_for_foreign_model(tmp_path: Path) -> None:
+    bare = make_tiny_onnx(tmp_path / "bare.onnx", with_contract=False)
+    with pytest.raises(ModelLoadError, match="contract"):
+        Segmenter.from_file(bare)
+    s = Segmenter.from_file(bare, contract=tiny_contract())
+    img, gt = red_person()
+    assert iou(s.segment(img) >= 0.5, gt) > 0.9
+
+
+def test_contract_from_sidecar_json(tmp_path: Path) -> None:
+    """A model without embedded metadata is read through contract_io's sidecar `<file>.json`."""
+    metadata = pytest.importorskip("portrait_export.metadata", reason="portrait_export not available")
+    bare = make_tiny_onnx(tmp_path / "side.onnx", with_contract=False)
+    metadata.write_sidecar(bare, tiny_contract(), {}, {})
+    assert Segmenter.from_file(bare).contract == tiny_contract()
+
+
+def test_model_load_errors(tmp_path: Path) -> None:
+    with pytest.raises(ModelLoadError, match="not found"):
+        Segmenter.from_file(tmp_path / "missing.onnx")
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"this is not a model" * 10)
+    with pytest.raises(ModelLoadError, match="not a loadable ONNX"):
+        Segmenter.from_file(junk)
+    tfl = tmp_path / "junk.tflite"
+    tfl.write_bytes(b"\x00" * 64)
+    with pytest.raises(ModelLoadError, match="TFLite"):
+        Segmenter.from_file(tfl)
+    (tmp_path / "empty.tflite").write_bytes(b"")
+    with pytest.raises(ModelLoadError, match="empty"):
+        Segmenter.from_file(tmp_path / "empty.tflite")
+    with pytest.raises(ModelLoadError, match="unknown backend"):
+        Segmenter.from_file(junk, backend="tensorrt")
+    txt = tmp_path / "model.txt"
+    txt.write_text("hello")
+    with pytest.raises(ModelLoadError, match="unknown model type"):
+        Segmenter.from_file(txt)
+
+
+@pytest.mark.skipif(sys.platform == "darwin", reason="checks the non-macOS error")
+def test_coreml_off_macos_is_a_clear_error(tmp_path: Path) -> None:
+    pkg = tmp_path / "m.mlpackage"
+    pkg.mkdir()
+    with pytest.raises(ModelLoadError, match="only on macOS"):
+        Segmenter.from_file(pkg)
+
+
+def test_runtime_imports_without_torch() -> None:
+    """The `runtime` extra has no torch: importing the runtime must not pull it in."""
+    import subprocess
+
+    code = ("import sys; sys.modules['torch'] = None; sys.modules['coremltools'] = None\n"
+            "import portrait_mobile.runtime, portrait_mobile.effects, portrait_mobile.runtime.cli\n"
+            "print('ok')")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "ok" in r.stdout, r.stderr
+
+
+# --- CLI ------------------------------------------------------------------------------------------
+
+def _write_png(path: Path, rgb: np.ndarray) -> Path:
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    assert ok
+    path.write_bytes(buf.tobytes())
+    return path
+
+
+@pytest.mark.parametrize("effect", ["mask", "cutout", "blur", "replace"])
+def test_cli_effects(tiny_model: Path, tmp_path: Path, effect: str) -> None:
+    img, gt = red_person(90, 70)
+    src = _write_png(tmp_path / "p.png", img)
+    out = tmp_path / "out"
+    rc = cli_main([str(src), "--model", str(tiny_model), "--effect", effect, "--out", str(out), "-q"])
+    assert rc == 0
+    files = sorted(out.iterdir())
+    assert [f.name for f in files] == [f"p_{effect}.png"]
+    res = cv2.imdecode(np.fromfile(files[0], np.uint8), cv2.IMREAD_UNCHANGED)
+    assert res.shape[:2] == (90, 70)
+    assert res.ndim == {"mask": 2, "cutout": 3, "blur": 3, "replace": 3}[effect]
+    if effect == "cutout":
+        assert res.shape[2] == 4 and iou(res[..., 3] > 127, gt) > 0.9
+
+
+def test_cli_errors_are_one_line_and_write_nothing(tiny_model: Path, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    good = _write_png(tmp_path / "good.png", red_person(40, 30)[0])
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0 truncated jpeg")
+    out = tmp_path / "out"
+
+    rc = cli_main([str(good), "--model", str(tmp_path / "nope.onnx"), "--effect", "mask", "--out", str(out)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 1 and len(err) == 1 and err[0].startswith("portrait-segment: error: model not found")
+    assert not out.exists() or not any(out.iterdir())
+
+    rc = cli_main([str(bad), str(good), "--model", str(tiny_model), "--effect", "blur", "--out", str(out), "-q"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 1 and len(err) == 1 and "bad.jpg" in err[0] and "Traceback" not in err[0]
+    assert sorted(p.name for p in out.iterdir()) == ["good_blur.png"]  # no partial or temp file
+
+    rc = cli_main([str(tmp_path / "missing.png"), "--model", str(tiny_model), "--effect", "mask", "--out", str(out)])
+    assert rc == 2 and "input not found" in capsys.readouterr().err
+
+    with pytest.raises(SystemExit) as e:
+        cli_main([str(good), "--effect", "sparkle", "--out", str(out)])
+    assert e.value.code == 2
+
+    rc = cli_main([str(good), "--model", str(tiny_model), "--effect", "replace", "--background", "#12",
+                   "--out", str(out)])
+    assert rc == 2 and "--background" in capsys.readouterr().err
+
+
+def test_cli_folder_with_progress(tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for i in range(3):
+        _write_png(folder / f"im{i}.png", red_person(50, 40, seed=i)[0])
+    (folder / "notes.txt").write_text("ignored")
+    rc = cli_main([str(folder), "--model", str(tiny_model), "--effect", "mask", "--threshold", "0.5",
+                   "--out", str(tmp_path / "o")])
+    assert rc == 0
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == [f"im{i}_mask.png" for i in range(3)]
+    m = cv2.imread(str(tmp_path / "o" / "im0_mask.png"), cv2.IMREAD_UNCHANGED)
+    assert set(np.unique(m)) <= {0, 255}
+    assert "wrote 3 files" in capsys.readouterr().err
+
+
+# --- the shipped model and cross-backend agreement ----------------------------------------------------
+
+def _need_weights() -> None:
+    if not DEFAULT_WEIGHTS.is_file():
+        pytest.skip(f"shipped default weights not present yet ({DEFAULT_WEIGHTS})")
+
+
+def _pfcn_images(n: int) -> list[np.ndarray]:
+    if not (PFCN / "test.txt").is_file():
+        pytest.skip(f"real images not available ({PFCN})")
+    return [read_image(PFCN / "images" / f"{i}.jpg") for i in pfcn_test_ids(n)]
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The shipped weights exported once per module to ONNX and int8 TFLite (about a minute)."""
+    _need_weights()
+    api = pytest.importorskip("portrait_export.api", reason="portrait_export not available")
+    out = tmp_path_factory.mktemp("export")
+    # Calibration/validation images: the exporter's defaults (training splits of ../shared/datasets).
+    results = api.export(targets=["onnx", "tflite"], weights=DEFAULT_WEIGHTS, out_dir=out, precision="int8",
+                         raise_on_failure=False)
+    paths: dict[str, Path] = {}
+    for r in results:
+        assert r.passed, f"{r.target} {r.precision} export refused: {r.error}"
+        paths[r.target] = Path(r.path)
+    assert set(paths) == {"onnx", "tflite"}
+    return paths
+
+
+@pytest.mark.slow
+def test_default_segmenter_runs() -> None:
+    _need_weights()
+    s = Segmenter.default(threads=1)
+    img = _pfcn_images(1)[0]
+    prob = s.segment(img)
+    assert prob.shape == img.shape[:2] and 0.05 < (prob > 0.5).mean() < 0.95
+
+
+@pytest.mark.slow
+def test_backends_agree_on_real_images(exported: dict[str, Path]) -> None:
+    """ONNX fp32, int8 TFLite and PyTorch give the same masks: IoU >= 0.98 between every pair."""
+    images = _pfcn_images(5)
+    segs = {"torch": Segmenter.from_file(DEFAULT_WEIGHTS, threads=1),
+            "onnx": Segmenter.from_file(exported["onnx"], threads=1),
+            "tflite-int8": Segmenter.from_file(exported["tflite"], threads=1)}
+    assert segs["tflite-int8"].contract.input_quant is not None or segs["tflite-int8"].contract.precision == "int8"
+    masks = {k: [s.segment(im) >= 0.5 for im in images] for k, s in segs.items()}
+    names = list(masks)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            ious = [iou(x, y) for x, y in zip(masks[a], masks[b])]
+            print(f"IoU {a} vs {b}: min {min(ious):.4f} mean {np.mean(ious):.4f}")
+            assert min(ious) >= 0.98, (a, b, ious)

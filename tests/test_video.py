@@ -1,0 +1,136 @@
+"""VideoSegmenter: temporal smoothing on a jittered real sequence, frame iterators and video files."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from portrait_mobile.errors import ImageError
+from portrait_mobile import effects
+from portrait_mobile.runtime import Segmenter, VideoSegmenter, read_frames, read_image
+
+try:  # tests/ may or may not be a package
+    from .runtime_fixtures import PFCN, iou, make_tiny_onnx, pfcn_test_ids, red_person
+except ImportError:
+    from runtime_fixtures import PFCN, iou, make_tiny_onnx, pfcn_test_ids, red_person  # type: ignore
+
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "portrait_mobile" / "weights" / "portrait-s-256.pt"
+
+
+@pytest.fixture(scope="module")
+def tiny_seg(tmp_path_factory: pytest.TempPathFactory) -> Segmenter:
+    return Segmenter.from_file(make_tiny_onnx(tmp_path_factory.mktemp("tiny") / "tiny.onnx"))
+
+
+def jittered(image: np.ndarray, n: int, seed: int = 0, shift: int = 2, noise: float = 8.0) -> list[np.ndarray]:
+    """A 'still' clip: the same picture with hand-shake (+-shift px) and sensor noise per frame."""
+    rng = np.random.default_rng(seed)
+    h, w = image.shape[:2]
+    frames = []
+    for _ in range(n):
+        dx, dy = rng.integers(-shift, shift + 1, 2)
+        m = np.float32([[1, 0, dx], [0, 1, dy]])
+        f = cv2.warpAffine(image, m, (w, h), borderMode=cv2.BORDER_REFLECT).astype(np.float32)
+        f += rng.normal(0, noise, f.shape).astype(np.float32)
+        frames.append(np.clip(f, 0, 255).astype(np.uint8))
+    return frames
+
+
+def flicker(masks: list[np.ndarray]) -> float:
+    """Mean absolute frame-to-frame change of the mask."""
+    return float(np.mean([np.abs(a - b).mean() for a, b in zip(masks, masks[1:])]))
+
+
+def _smoothing_lowers_flicker(seg: Segmenter, image: np.ndarray) -> tuple[float, float, float]:
+    frames = jittered(image, 12)
+    raw = list(VideoSegmenter(seg, smoothing=0.0).stream(frames))
+    ema = list(VideoSegmenter(seg, smoothing=0.7, motion_aware=False).stream(frames))
+    motion = list(VideoSegmenter(seg, smoothing=0.7, motion_aware=True).stream(frames))
+    # Smoothing off is exactly the per-frame segmentation.
+    np.testing.assert_array_equal(raw[3], seg.segment(frames[3]))
+    return flicker(raw), flicker(ema), flicker(motion)
+
+
+def test_smoothing_lowers_flicker_tiny_model(tiny_seg: Segmenter) -> None:
+    img, _ = red_person(200, 160)
+    f_raw, f_ema, f_motion = _smoothing_lowers_flicker(tiny_seg, img)
+    assert f_ema < 0.7 * f_raw and f_motion < f_raw, (f_raw, f_ema, f_motion)
+
+
+@pytest.mark.slow
+def test_smoothing_lowers_flicker_real_sequence() -> None:
+    if not DEFAULT_WEIGHTS.is_file():
+        pytest.skip(f"shipped default weights not present yet ({DEFAULT_WEIGHTS})")
+    if not (PFCN / "test.txt").is_file():
+        pytest.skip(f"real images not available ({PFCN})")
+    seg = Segmenter.default(threads=1)
+    img = read_image(PFCN / "images" / f"{pfcn_test_ids(1)[0]}.jpg")
+    f_raw, f_ema, f_motion = _smoothing_lowers_flicker(seg, img)
+    print(f"frame-to-frame mask change: raw {f_raw:.5f}, EMA {f_ema:.5f}, motion-aware {f_motion:.5f}")
+    assert f_ema < 0.8 * f_raw and f_motion < f_raw
+
+
+def test_smoothing_follows_real_motion(tiny_seg: Segmenter) -> None:
+    """Motion-aware smoothing does not drag the mask behind a person who moves."""
+    frames = [red_person(120, 160, box=(30, 10 + 12 * t, 90, 50 + 12 * t), seed=t) for t in range(6)]
+    vs_ema = VideoSegmenter(tiny_seg, smoothing=0.8, motion_aware=False)
+    vs_motion = VideoSegmenter(tiny_seg, smoothing=0.8, motion_aware=True)
+    last_ema = last_motion = None
+    for img, _ in frames:
+        last_ema, last_motion = vs_ema.process(img), vs_motion.process(img)
+    truth = frames[-1][1]
+    assert iou(last_motion >= 0.5, truth) > iou(last_ema >= 0.5, truth)
+    assert iou(last_motion >= 0.5, truth) > 0.85
+
+
+def test_stream_bgr_and_reset(tiny_seg: Segmenter) -> None:
+    img, gt = red_person()
+    vs = VideoSegmenter(tiny_seg, smoothing=0.5)
+    (m,) = list(vs.stream([np.ascontiguousarray(img[..., ::-1])], bgr=True))
+    assert iou(m >= 0.5, gt) > 0.9
+    vs.reset()
+    np.testing.assert_array_equal(vs.process(img), tiny_seg.segment(img))  # first frame after reset: unsmoothed
+    with pytest.raises(ValueError):
+        VideoSegmenter(tiny_seg, smoothing=1.0)
+    with pytest.raises(ImageError):
+        vs.process(np.zeros((4, 4), np.uint8))
+
+
+def _write_video(path: Path, frames: list[np.ndarray], fps: float = 10.0) -> Path:
+    h, w = frames[0].shape[:2]
+    wr = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))
+    assert wr.isOpened()
+    for f in frames:
+        wr.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+    wr.release()
+    return path
+
+
+def test_video_file_roundtrip(tiny_seg: Segmenter, tmp_path: Path) -> None:
+    img, gt = red_person(96, 128)
+    src = _write_video(tmp_path / "clip.avi", jittered(img, 8, shift=1))
+    dst = tmp_path / "out" / "clip_blur.mp4"
+    res = VideoSegmenter(tiny_seg).process_file(src, dst, effect=effects.blur_background)
+    assert res.frames == 8 and (res.width, res.height) == (128, 96) and dst.is_file()
+    assert [p.name for p in dst.parent.iterdir()] == ["clip_blur.mp4"]
+    out_frames = list(read_frames(dst))
+    assert len(out_frames) == 8 and out_frames[0].shape == (96, 128, 3)
+    masks = list(read_frames(VideoSegmenter(tiny_seg).process_file(src, tmp_path / "m.mp4").path))
+    assert iou(masks[4][..., 0] > 127, gt) > 0.85
+
+
+def test_video_errors_leave_no_file(tiny_seg: Segmenter, tmp_path: Path) -> None:
+    vs = VideoSegmenter(tiny_seg)
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"\x00\x00\x00\x18ftypmp42 this is not really a video" * 3)
+    with pytest.raises(ImageError):
+        vs.process_file(bad, tmp_path / "out" / "bad_mask.mp4")
+    with pytest.raises(ImageError, match="not found"):
+        vs.process_file(tmp_path / "missing.mp4", tmp_path / "out" / "x.mp4")
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    src = _write_video(tmp_path / "c.avi", [red_person(48, 64)[0]] * 3)
+    with pytest.raises(ValueError, match="cutouts"):
+        vs.process_file(src, tmp_path / "out" / "c.mp4", effect=effects.cutout)
+    assert not any((tmp_path / "out").iterdir())
