@@ -111,8 +111,11 @@ def test_refine_edges_snaps_to_image_edges() -> None:
     assert refined.shape == (h, w) and refined.dtype == np.float32
     assert iou(rough >= 0.5, truth) < 0.93
     assert iou(refined >= 0.5, truth) > 0.98
+    # The model-resolution mask can be given directly: it is upsampled as it is refined.
+    small = cv2.resize(rough, (50, 60), interpolation=cv2.INTER_AREA)
+    assert iou(refine_edges(img, small, radius=8) >= 0.5, truth) > 0.97
     with pytest.raises(ImageError):
-        refine_edges(img, rough[:10])
+        refine_edges(img, np.zeros((4, 4, 2), np.float32))
 
 
 def test_refine_on_huge_image_keeps_size(seg: Segmenter) -> None:

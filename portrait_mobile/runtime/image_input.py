@@ -199,7 +199,10 @@ def decode_image(data: bytes, exif: bool = True, source: str = "image") -> np.nd
         raise ImageError(f"{source}: cannot decode image ({str(e).strip().splitlines()[-1]})") from None
     if img is None or img.size == 0:
         raise ImageError(f"{source}: not an image OpenCV can decode (corrupt or unsupported format)")
-    rgb = to_rgb_uint8(img, bgr=True)
+    if img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3:
+        rgb = cv2.cvtColor(img, cv2.COLOR_BGR2RGB, dst=img)  # in place: the decoded buffer is ours
+    else:
+        rgb = to_rgb_uint8(img, bgr=True)
     if exif:
         rgb = np.ascontiguousarray(apply_orientation(rgb, exif_orientation(data)))
     return rgb

@@ -40,11 +40,12 @@ def check_prob(mask: object, shape: tuple[int, int] | None = None, name: str = "
         return m.astype(np.float32) * np.float32(1 / 255)
     if np.issubdtype(m.dtype, np.floating):
         m = m.astype(np.float32, copy=False)
-        if not np.isfinite(m).all():
+        lo, hi = float(m.min()), float(m.max())  # NaN and inf propagate: no full-size temporary
+        if not (np.isfinite(lo) and np.isfinite(hi)):
             raise ImageError(f"{name} contains NaN or infinite values")
-        if m.min() < -1e-3 or m.max() > 1 + 1e-3:
-            raise ImageError(f"{name} values must be in [0, 1], got [{m.min():g}, {m.max():g}]")
-        return np.clip(m, 0.0, 1.0)
+        if lo < -1e-3 or hi > 1 + 1e-3:
+            raise ImageError(f"{name} values must be in [0, 1], got [{lo:g}, {hi:g}]")
+        return np.clip(m, 0.0, 1.0) if lo < 0 or hi > 1 else m
     raise ImageError(f"{name} dtype {m.dtype} not supported: expected float in [0, 1], bool or uint8")
 
 
@@ -119,27 +120,34 @@ def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float = 
 
 def refine_edges(image: np.ndarray, prob: np.ndarray, radius: int | None = None, eps: float = 1e-3,
                  max_side: int = REFINE_MAX_SIDE) -> np.ndarray:
-    """Snap a (bilinearly upsampled, hence soft) mask to the image's edges with a guided filter.
+    """Snap a soft (e.g. bilinearly upsampled) mask to the image's edges with a guided filter.
 
-    image: RGB uint8 HxWx3 (the guide); prob: float32 HxW at the image's size. `radius` defaults to
-    1% of the image's long side (at least 2 px). Images larger than `max_side` are refined at that size
-    and the result is upsampled. Returns float32 HxW in [0, 1].
+    image: RGB uint8 HxWx3, the guide. prob: float32 person probability at the image's size *or
+    smaller* (the model's own output can be passed directly: it is upsampled as part of the
+    filtering). Returns float32 HxW in [0, 1] at the image's size.
+
+    radius: filter radius in pixels, default 1% of the image's long side (at least 2 px); eps: the
+    regularization (for a [0, 1] guide: smaller follows weaker edges). Images larger than `max_side`
+    are refined at that size and the result upsampled, which bounds memory and time for 8000x6000
+    photos.
     """
     check_rgb_uint8(image)
-    prob = check_prob(prob, image.shape[:2])
-    h, w = prob.shape
+    prob = check_prob(prob)
+    h, w = image.shape[:2]
     scale = min(1.0, max_side / max(h, w))
-    if scale < 1.0:
-        size = (max(1, round(w * scale)), max(1, round(h * scale)))
-        small_img = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-        small_prob = cv2.resize(prob, size, interpolation=cv2.INTER_AREA)
-        out = refine_edges(small_img, small_prob, None if radius is None else max(1, round(radius * scale)),
-                           eps, max_side)
-        return np.clip(cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
+    wh, ww = max(1, round(h * scale)), max(1, round(w * scale))
+    guide_rgb = image if scale == 1.0 else cv2.resize(image, (ww, wh), interpolation=cv2.INTER_AREA)
+    if prob.shape != (wh, ww):
+        shrink = prob.shape[0] > wh or prob.shape[1] > ww
+        prob = cv2.resize(prob, (ww, wh), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
     if radius is None:
-        radius = max(2, round(0.01 * max(h, w)))
-    guide = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        radius = max(2, round(0.01 * max(wh, ww)))
+    else:
+        radius = max(1, round(radius * scale))
+    guide = cv2.cvtColor(guide_rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
     guide *= np.float32(1 / 255)
-    subsample = max(1, radius // 4)
-    q = guided_filter(guide, prob, radius, eps, subsample)
-    return np.clip(q, 0.0, 1.0, out=q)
+    q = guided_filter(guide, prob, radius, eps, subsample=max(1, radius // 4))
+    np.clip(q, 0.0, 1.0, out=q)
+    if scale < 1.0:
+        q = cv2.resize(q, (w, h), interpolation=cv2.INTER_LINEAR)  # bilinear stays within [0, 1]
+    return q

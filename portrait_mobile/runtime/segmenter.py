@@ -141,11 +141,12 @@ class Segmenter:
         """Model-resolution probability -> image-size probability, with optional post-processing."""
         if keep_largest:
             prob_lowres = postprocess.keep_largest(prob_lowres)
+        prob_lowres = prob_lowres.astype(np.float32, copy=False)
+        if refine:  # upsamples as it refines: no extra full-size copy
+            return postprocess.refine_edges(image, prob_lowres)
         h, w = image.shape[:2]
-        prob = resize_prob(prob_lowres.astype(np.float32, copy=False), h, w)
-        if refine:
-            prob = postprocess.refine_edges(image, prob)
-        return np.ascontiguousarray(prob, dtype=np.float32)
+        prob = resize_prob(prob_lowres, h, w)
+        return prob.copy() if prob is prob_lowres else prob  # the caller owns what it gets
 
     def segment(self, image: np.ndarray, *, rotation: int = 0, refine: bool = False,
                 keep_largest: bool = False) -> np.ndarray:
