@@ -134,3 +134,18 @@ def test_video_errors_leave_no_file(tiny_seg: Segmenter, tmp_path: Path) -> None
     with pytest.raises(ValueError, match="cutouts"):
         vs.process_file(src, tmp_path / "out" / "c.mp4", effect=effects.cutout)
     assert not any((tmp_path / "out").iterdir())
+
+
+def test_cli_video(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from portrait_mobile.runtime.cli import main as cli_main
+
+    model = make_tiny_onnx(tmp_path / "tiny.onnx")
+    src = _write_video(tmp_path / "clip.avi", jittered(red_person(48, 64)[0], 5, shift=1))
+    out = tmp_path / "out"
+    rc = cli_main([str(src), "--model", str(model), "--effect", "replace", "--background", "0,0,255",
+                   "--smoothing", "0.5", "--out", str(out)])
+    assert rc == 0 and [p.name for p in out.iterdir()] == ["clip_replace.mp4"]
+    assert len(list(read_frames(out / "clip_replace.mp4"))) == 5
+    assert "wrote 1 file" in capsys.readouterr().err
+    rc = cli_main([str(src), "--model", str(model), "--effect", "cutout", "--out", str(tmp_path / "o2")])
+    assert rc == 2 and "videos" in capsys.readouterr().err and not (tmp_path / "o2").exists()
