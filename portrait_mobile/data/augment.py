@@ -69,7 +69,7 @@ def _paint_out_person(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 def _affine(batch: Batch, cfg: AugmentConfig, g: torch.Generator) -> Batch:
     b, dev = batch.image.shape[0], batch.image.device
-    rnd = lambda *s: torch.rand(*s, generator=g, device="cpu").to(dev)  # noqa: E731
+    rnd = lambda *s: torch.rand(*s, generator=g, device=g.device)  # noqa: E731
     s = cfg.scale[0] + (cfg.scale[1] - cfg.scale[0]) * rnd(b)
     a = (rnd(b) * 2 - 1) * math.radians(cfg.max_rotate_deg)
     tx, ty = (rnd(b) * 2 - 1) * cfg.max_shift, (rnd(b) * 2 - 1) * cfg.max_shift
@@ -86,7 +86,7 @@ def _affine(batch: Batch, cfg: AugmentConfig, g: torch.Generator) -> Batch:
 
 def _photometric(x: torch.Tensor, cfg: AugmentConfig, g: torch.Generator) -> torch.Tensor:
     b, dev = x.shape[0], x.device
-    rnd = lambda *s: torch.rand(*s, generator=g, device="cpu").to(dev)  # noqa: E731
+    rnd = lambda *s: torch.rand(*s, generator=g, device=g.device)  # noqa: E731
     u = lambda n, r: (1.0 + (rnd(b, *n) * 2 - 1) * r)  # noqa: E731
     x = x * u((1, 1, 1), cfg.brightness)
     mean = x.mean((1, 2, 3), keepdim=True)
@@ -100,11 +100,11 @@ def _photometric(x: torch.Tensor, cfg: AugmentConfig, g: torch.Generator) -> tor
     if cfg.blur_p > 0:
         sel = rnd(b) < cfg.blur_p
         if sel.any():
-            k = int(3 + 2 * torch.randint(0, 3, (1,), generator=g).item())
+            k = int(3 + 2 * torch.randint(0, 3, (1,), generator=g, device=g.device).item())
             x = torch.where(sel[:, None, None, None], _box_blur(x, k), x)
     if cfg.noise_p > 0:
         sel = (rnd(b) < cfg.noise_p).float()[:, None, None, None]
-        noise = torch.randn(x.shape, generator=g, device="cpu").to(dev) * cfg.noise_std
+        noise = torch.randn(x.shape, generator=g, device=g.device) * cfg.noise_std
         x = x + sel * noise * rnd(b, 1, 1, 1)
     if cfg.gray_p > 0:
         sel = (rnd(b) < cfg.gray_p)[:, None, None, None]
@@ -117,7 +117,7 @@ def background_swap(batch: Batch, p: float, g: torch.Generator) -> Batch:
     b, dev = batch.image.shape[0], batch.image.device
     if b < 2 or p <= 0:
         return batch
-    sel = (torch.rand(b, generator=g).to(dev) < p) & (batch.mask_weight > 0)
+    sel = (torch.rand(b, generator=g, device=g.device) < p) & (batch.mask_weight > 0)
     if not sel.any():
         return batch
     perm = torch.roll(torch.arange(b, device=dev), 1)
@@ -131,6 +131,7 @@ def background_swap(batch: Batch, p: float, g: torch.Generator) -> Batch:
 
 
 def augment(batch: Batch, cfg: AugmentConfig, g: torch.Generator) -> Batch:
+    """`g` must live on the batch's device: random draws stay there (no host round trips)."""
     batch = background_swap(batch, cfg.background_swap_p, g)
     batch = _affine(batch, cfg, g)
     return Batch(_photometric(batch.image, cfg, g), batch.mask, batch.teacher, batch.mask_weight,

@@ -184,8 +184,12 @@ def train(cfg: TrainConfig, model_config: ModelConfig | None = None) -> Path:
 
     mcfg = model_config or get_config(cfg.model)
     model = build_model(mcfg).to(device).to(memory_format=torch.channels_last)
-    ema = torch.optim.swa_utils.AveragedModel(
-        model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
+    def ema_avg(avg: torch.Tensor, cur: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
+        # Warm-up of the decay: early on the average must follow the model, not its random init.
+        d = min(cfg.ema_decay, (1.0 + float(n)) / (10.0 + float(n)))
+        return d * avg + (1.0 - d) * cur
+
+    ema = torch.optim.swa_utils.AveragedModel(model, avg_fn=ema_avg, use_buffers=True)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
     per_rank = len(train_set) // world
@@ -227,12 +231,13 @@ def train(cfg: TrainConfig, model_config: ModelConfig | None = None) -> Path:
               f"{len(val_set)} val images, {steps_per_epoch} steps/epoch, {cfg.epochs} epochs", flush=True)
     started = time.time() - (history[-1]["elapsed_s"] if history else 0.0)
     best_path, last_path = out / "best.pt", out / "last.pt"
+    requested_epochs, run_started = cfg.epochs, time.time()
     epoch = start_epoch
     while epoch < cfg.epochs:
         model.train()
         g = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
         perm = torch.randperm(len(train_set), generator=g)[rank * per_rank:(rank + 1) * per_rank]
-        gaug = torch.Generator().manual_seed(cfg.seed * 7_919 + epoch * 31 + rank)
+        gaug = torch.Generator(device=device).manual_seed(cfg.seed * 7_919 + epoch * 31 + rank)
         running = 0.0
         bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False,
                    disable=not (cfg.progress and main))
@@ -252,13 +257,17 @@ def train(cfg: TrainConfig, model_config: ModelConfig | None = None) -> Path:
             ema.update_parameters(model)
             running += losses["total"].item()
             bar.set_postfix(loss=f"{running / (step + 1):.4f}")
-        if cfg.time_budget_min > 0 and epoch == start_epoch:
-            # Every rank computes the same cut from rank 0's timing so DDP stays in step.
-            per_epoch = torch.tensor([time.time() - started], dtype=torch.float64)
+        if cfg.time_budget_min > 0 and epoch < start_epoch + 3:
+            # Re-planned over the first epochs (the first one pays for warm-up). Every rank uses
+            # rank 0's timing so DDP stays in step.
+            per_epoch = torch.tensor([(time.time() - run_started) / (epoch + 1 - start_epoch)],
+                                     dtype=torch.float64)
             if world > 1:
                 dist.broadcast(per_epoch, 0)
-            fit = max(epoch + 1, int(cfg.time_budget_min * 60 / (per_epoch.item() * 1.1)))
-            if fit < cfg.epochs:
+            budget_s = cfg.time_budget_min * 60 - (epoch + 1 - start_epoch) * per_epoch.item()
+            fit = epoch + 1 + int(budget_s / (per_epoch.item() * 1.1))
+            fit = min(requested_epochs, max(epoch + 1, fit))
+            if fit != cfg.epochs:
                 cfg.epochs = fit
                 total_steps = steps_per_epoch * cfg.epochs
                 if main:
