@@ -1,0 +1,171 @@
+"""`export()`: checkpoint -> ONNX / TFLite / Core ML artifacts, each gated by its parity check.
+
+    from portrait_export.api import export
+    results = export(["onnx", "tflite"], weights="run/best.pt", out_dir="exported")
+
+Each artifact is written only if its check passes (temp file, check, rename); its sidecar JSON
+(`<artifact>.json`) holds the contract, the parity report and how it was made.
+"""
+from __future__ import annotations
+
+import copy
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+from portrait_mobile.errors import CheckpointError, DatasetError, ExportError
+
+from .base import (DEFAULT_PRECISION, PRECISIONS, SUPPORTED_PRECISIONS, TARGETS, ExportContext,
+                   ExportResult, ExportUsageError, GateError, Thresholds)
+
+__all__ = ["export", "ExportResult", "Thresholds", "plan", "TARGETS", "PRECISIONS"]
+
+
+def plan(targets: Iterable[str] | str, precision: Sequence[str] | str | None = None) -> list[tuple[str, str]]:
+    """(target, precision) pairs to make, in order. ONNX is always fp32 (--precision does not apply)."""
+    if isinstance(targets, str):
+        targets = [targets]
+    names: list[str] = []
+    for t in targets:
+        t = t.lower()
+        expanded = list(TARGETS) if t == "all" else [t]
+        for x in expanded:
+            if x not in TARGETS:
+                raise ExportUsageError(f"unknown target {t!r} (choose from {', '.join(TARGETS)}, all)")
+            if x not in names:
+                names.append(x)
+    if not names:
+        raise ExportUsageError("no target given")
+    if isinstance(precision, str):
+        precision = [precision]
+    precs = [p.lower() for p in precision] if precision else []
+    for p in precs:
+        if p not in PRECISIONS:
+            raise ExportUsageError(f"unknown precision {p!r} (choose from {', '.join(PRECISIONS)})")
+    out: list[tuple[str, str]] = []
+    for t in names:
+        chosen = [p for p in dict.fromkeys(precs) if p in SUPPORTED_PRECISIONS[t]]
+        if t == "onnx" or not chosen:
+            chosen = [DEFAULT_PRECISION[t]]
+        out += [(t, p) for p in chosen]
+    return out
+
+
+def prepare_model(checkpoint: Any, imgsz: tuple[int, int] | None) -> Any:
+    """The eval-mode fp32 model with BatchNorm folded, at `imgsz` if given (weights are size-free)."""
+    from portrait_mobile.model import build_model
+
+    cfg = checkpoint.config
+    if imgsz is not None:
+        try:
+            cfg = cfg.with_input_size(int(imgsz[0]), int(imgsz[1]))
+        except ValueError as e:
+            raise ExportUsageError(f"--imgsz: {e}") from None
+    model = build_model(cfg)
+    try:
+        model.load_state_dict(checkpoint.state_dict)
+    except RuntimeError as e:
+        raise CheckpointError(f"weights do not match config {cfg.name}: {str(e).splitlines()[0]}") from None
+    model.eval()
+    return copy.deepcopy(model).fuse_for_export().eval()
+
+
+def check_writable(out_dir: Path) -> None:
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-test.", dir=out_dir)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise ExportUsageError(f"output folder {out_dir} is not writable: {e.strerror or e}") from None
+
+
+def _exporters() -> dict[str, Callable[[ExportContext, str], ExportResult]]:
+    from .coreml_export import export_coreml
+    from .onnx_export import export_onnx
+    from .tflite_export import export_tflite
+
+    return {"onnx": export_onnx, "tflite": export_tflite, "coreml": export_coreml}
+
+
+def export(targets: Iterable[str] | str = "all", weights: str | Path | Any | None = None,
+           out_dir: str | Path = "exported", precision: Sequence[str] | str | None = None,
+           imgsz: tuple[int, int] | None = None, calib: str | Path | None = None,
+           thresholds: Thresholds | None = None, demo_assets: bool = False, *, val: str | Path | None = None,
+           n_calib: int = 100, n_val: int = 100, dynamic_batch: bool = False, opset: int = 17,
+           raise_on_failure: bool = True,
+           on_result: Callable[[ExportResult], None] | None = None) -> list[ExportResult]:
+    """Export `weights` (a checkpoint path, a Checkpoint, or None for the shipped default).
+
+    Every target is attempted; a failed one is reported in its ExportResult (passed=False, nothing
+    written). With `raise_on_failure` an ExportError naming every failure (and carrying `.results`)
+    is raised at the end. Bad arguments raise ExportUsageError; a bad checkpoint CheckpointError;
+    missing images DatasetError.
+    """
+    from portrait_mobile.checkpoint import Checkpoint, load_checkpoint
+
+    from .calibration import load_image_sets
+    from .parity import Reference
+
+    jobs = plan(targets, precision)
+    thresholds = thresholds or Thresholds()
+    if opset < 11 or opset > 21:
+        raise ExportUsageError(f"--opset {opset} out of the supported range 11..21")
+    if imgsz is not None and (len(imgsz) != 2 or min(int(v) for v in imgsz) <= 0):
+        raise ExportUsageError(f"--imgsz needs two positive sizes H W, got {list(imgsz)}")
+    out = Path(out_dir)
+    check_writable(out)
+    ckpt = weights if isinstance(weights, Checkpoint) else load_checkpoint(weights)
+    model = prepare_model(ckpt, imgsz)
+    need_calib = any(t == "tflite" and p == "int8" for t, p in jobs)
+    images = load_image_sets(calib, val, n_calib=n_calib, n_val=n_val, need_calib=need_calib)
+    samples = images.validation_samples()
+    reference = Reference(model, samples, images.val_source)
+    ctx = ExportContext(checkpoint=ckpt, model=model, out_dir=out, thresholds=thresholds, images=images,
+                        reference=reference, dynamic_batch=dynamic_batch, opset=opset)
+    exporters = _exporters()
+    results: list[ExportResult] = []
+    for target, prec in jobs:
+        t0 = time.perf_counter()
+        try:
+            res = exporters[target](ctx, prec)
+        except GateError as e:
+            res = _failed(ctx, target, prec, t0, str(e), e.report)
+        except (ExportError, DatasetError) as e:
+            res = _failed(ctx, target, prec, t0, str(e), {})
+        except Exception as e:  # a converter crash must not hide the other targets' results
+            res = _failed(ctx, target, prec, t0, f"{target} {prec}: {type(e).__name__}: {e}", {})
+        results.append(res)
+        if on_result is not None:
+            on_result(res)
+    failed = [r for r in results if not r.passed]
+    if demo_assets and not failed:
+        _copy_demo_assets(results)
+    if failed and raise_on_failure:
+        err = ExportError("; ".join(r.error for r in failed))
+        err.results = results  # type: ignore[attr-defined]
+        raise err
+    return results
+
+
+def _failed(ctx: ExportContext, target: str, prec: str, t0: float, msg: str, report: dict) -> ExportResult:
+    path = ctx.artifact_path(target, prec)
+    from portrait_mobile.contract_io import sidecar_path
+
+    return ExportResult(target, prec, path, sidecar_path(path), None, report, 0, time.perf_counter() - t0,
+                        passed=False, error=msg)
+
+
+def _copy_demo_assets(results: list[ExportResult]) -> list[Path]:
+    try:
+        from . import demo_assets as da
+    except ImportError as e:
+        raise ExportUsageError(f"--demo-assets needs portrait_export.demo_assets (export/demo_assets.py), "
+                               f"which is not available: {e}") from None
+    copy_fn = getattr(da, "copy_to_demos", None)
+    if copy_fn is None:
+        raise ExportUsageError("portrait_export.demo_assets has no copy_to_demos(results, repo_root)")
+    repo_root = Path(__file__).resolve().parents[1]
+    return list(copy_fn(results, repo_root))

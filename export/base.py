@@ -1,0 +1,171 @@
+"""Types shared by the exporters: thresholds, the export context, one target's result."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from portrait_mobile.contract import ModelContract
+from portrait_mobile.errors import ExportError
+
+if TYPE_CHECKING:
+    from portrait_mobile.checkpoint import Checkpoint
+    from portrait_mobile.model import PortraitNet
+
+    from .calibration import ImageSets
+    from .parity import Reference
+
+TARGETS = ("onnx", "tflite", "coreml")
+PRECISIONS = ("fp32", "fp16", "int8")
+# What each target makes when --precision is not given; ONNX is always fp32.
+DEFAULT_PRECISION = {"onnx": "fp32", "tflite": "int8", "coreml": "fp16"}
+SUPPORTED_PRECISIONS = {"onnx": ("fp32",), "tflite": ("fp32", "fp16", "int8"), "coreml": ("fp32", "fp16", "int8")}
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Parity gates; an artifact that misses one is not written.
+
+    max_abs_*: largest |artifact - PyTorch| of the probability at model resolution, on the sample
+    (float precisions only; int8 is judged by masks). mask_iou: mean IoU between the artifact's mask
+    and the PyTorch fp32 mask at image resolution (every target). fg_iou_drop: PyTorch fg IoU minus
+    the artifact's, in points, on the labelled validation sample (every target).
+    """
+
+    onnx_max_abs: float = 1e-4
+    fp32_max_abs: float = 1e-4  # TFLite / Core ML fp32
+    fp16_max_abs: float = 1e-2  # TFLite / Core ML fp16 (Core ML: macOS only)
+    mask_iou: float = 0.98
+    fg_iou_drop: float = 0.5
+
+    def max_abs_for(self, target: str, precision: str) -> float | None:
+        if precision == "int8":
+            return None
+        if target == "onnx":
+            return self.onnx_max_abs
+        return self.fp32_max_abs if precision == "fp32" else self.fp16_max_abs
+
+    def to_dict(self) -> dict[str, float]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def replace(self, **kw: float) -> "Thresholds":
+        return replace(self, **kw)
+
+
+@dataclass
+class ExportResult:
+    """One exported artifact (or one refused by its gate: then `passed` is False, nothing written)."""
+
+    target: str
+    precision: str
+    path: Path
+    json_path: Path
+    contract: ModelContract | None
+    parity: dict[str, Any]
+    size_bytes: int
+    seconds: float
+    passed: bool = True
+    error: str = ""
+
+    @property
+    def size_kb(self) -> float:
+        return self.size_bytes / 1024.0
+
+
+@dataclass
+class ExportContext:
+    """Everything a target exporter needs, built once per `export()` call."""
+
+    checkpoint: "Checkpoint"
+    model: "PortraitNet"  # eval-mode fp32 with BatchNorm folded
+    out_dir: Path
+    thresholds: Thresholds
+    images: "ImageSets"
+    reference: "Reference"
+    dynamic_batch: bool = False
+    opset: int = 17
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.model.config.name
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        return tuple(self.model.config.input_size)  # type: ignore[return-value]
+
+    def artifact_path(self, target: str, precision: str) -> Path:
+        """portrait-s-256.onnx, portrait-s-256_int8.tflite, portrait-s-256.mlpackage (fp16), ...
+
+        The default precision of a target keeps the plain name, except TFLite, whose name always
+        says its precision (int8 and fp32 files are both common).
+        """
+        suffix = {"onnx": ".onnx", "tflite": ".tflite", "coreml": ".mlpackage"}[target]
+        h, w = self.input_size
+        stem = self.name
+        cfg_h, cfg_w = self.checkpoint.config.input_size
+        if (h, w) != (cfg_h, cfg_w):
+            stem += f"_{h}x{w}"
+        if target == "tflite" or precision != DEFAULT_PRECISION[target]:
+            stem += f"_{precision}"
+        return self.out_dir / f"{stem}{suffix}"
+
+    def base_contract(self, target: str, precision: str, **kw: Any) -> ModelContract:
+        h, w = self.input_size
+        metrics = dict(self.checkpoint.metrics or {})
+        return ModelContract(model_name=self.name, version=model_version(self.checkpoint), input_height=h,
+                             input_width=w, output_height=h, output_width=w, target=target,
+                             precision=precision, metrics=_jsonable(metrics), **kw)
+
+
+def model_version(ckpt: "Checkpoint") -> str:
+    """`<train_info version or package version>+<first 8 hex of the weights' sha256>`."""
+    import numpy as np
+
+    from portrait_mobile import __version__
+
+    h = hashlib.sha256()
+    for k in sorted(ckpt.state_dict):
+        v = ckpt.state_dict[k]
+        h.update(k.encode())
+        h.update(np.ascontiguousarray(v.detach().cpu().numpy()).tobytes())
+    base = str((ckpt.train_info or {}).get("version") or __version__)
+    return f"{base}+{h.hexdigest()[:8]}"
+
+
+def _jsonable(obj: Any) -> Any:
+    """Metrics as plain JSON types (checkpoints may hold numpy/torch scalars)."""
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, (str, int, float, bool)) or obj is None:
+        return obj
+    item = getattr(obj, "item", None)
+    if callable(item):
+        try:
+            return item()
+        except (ValueError, RuntimeError):
+            pass
+    return str(obj)
+
+
+class ExportUsageError(ExportError):
+    """Bad arguments or inputs (flags, weights, folders): the CLI exits 2."""
+
+
+class GateError(ExportError):
+    """A parity gate refused the artifact (nothing was written); carries the measured report."""
+
+    def __init__(self, target: str, precision: str, report: dict[str, Any]) -> None:
+        from .parity import summarize
+
+        self.target, self.precision, self.report = target, precision, report
+        super().__init__(f"{target} {precision} refused by the parity gate: {'; '.join(report['failures'])} "
+                         f"[{summarize(report)}]")
+
+
+def raise_if_failed(target: str, precision: str, report: dict[str, Any]) -> None:
+    if not report["passed"]:
+        raise GateError(target, precision, report)

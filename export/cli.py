@@ -1,0 +1,142 @@
+"""portrait-export: the exported model files, each checked against PyTorch before it is written.
+
+    portrait-export                                   # every target, default weights -> ./exported/
+    portrait-export --target tflite --precision int8 fp32 --weights run/best.pt
+    portrait-export --target onnx --dynamic-batch --out build/models
+
+Exit status: 0 all written; 1 an export failed or a parity gate refused an artifact (the measured
+figures are printed; nothing is written for that target); 2 bad usage (flags, weights, folders).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+PROG = "portrait-export"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, no usage dump
+        print(f"{PROG}: error: {message} (see --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .base import PRECISIONS, TARGETS, Thresholds
+
+    d = Thresholds()
+    p = _Parser(prog=PROG, description="Export a portrait-mobile checkpoint to ONNX, int8 TFLite and Core ML, "
+                "each gated by a parity check against the PyTorch model on real images.",
+                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--target", nargs="+", default=["all"], metavar="T",
+                   help=f"what to export: {', '.join(TARGETS)} or all")
+    p.add_argument("--weights", default=None, metavar="CKPT",
+                   help="checkpoint file (default: the shipped portrait_mobile/weights/portrait-s-256.pt)")
+    p.add_argument("--out", default="exported", metavar="DIR", help="output folder")
+    p.add_argument("--imgsz", nargs="+", type=int, default=None, metavar="N",
+                   help="input size H W (or one N for NxN); default: the checkpoint's")
+    p.add_argument("--precision", nargs="+", default=None, choices=PRECISIONS, metavar="P",
+                   help="fp32, fp16 and/or int8 for tflite (default int8) and coreml (default fp16; int8 = "
+                        "8-bit weights); ONNX is always fp32")
+    p.add_argument("--calib", default=None, metavar="DIR",
+                   help="calibration images (folder of images, or a dataset folder DIR[:split]); default: a "
+                        "deterministic sample of ../shared/datasets pfcn/train + picsart/train")
+    p.add_argument("--calib-n", type=int, default=100, metavar="N", help="calibration images to use")
+    p.add_argument("--val", default=None, metavar="DIR",
+                   help="parity images (with masks/ for the fg IoU figures); default: held out from the "
+                        "calibration pool")
+    p.add_argument("--val-n", type=int, default=100, metavar="N", help="parity images to use")
+    p.add_argument("--dynamic-batch", action="store_true", help="ONNX: symbolic batch dimension")
+    p.add_argument("--opset", type=int, default=17, help="ONNX opset")
+    g = p.add_argument_group("parity gates (an artifact that misses one is not written)")
+    g.add_argument("--onnx-max-abs", type=float, default=d.onnx_max_abs, metavar="X",
+                   help="ONNX: max |prob - PyTorch|")
+    g.add_argument("--fp32-max-abs", type=float, default=d.fp32_max_abs, metavar="X",
+                   help="TFLite/Core ML fp32: max |prob - PyTorch|")
+    g.add_argument("--fp16-max-abs", type=float, default=d.fp16_max_abs, metavar="X",
+                   help="TFLite/Core ML fp16: max |prob - PyTorch| (Core ML: macOS only)")
+    g.add_argument("--min-mask-iou", type=float, default=d.mask_iou, metavar="X",
+                   help="every target: mean IoU of its mask vs the PyTorch fp32 mask")
+    g.add_argument("--max-fg-iou-drop", type=float, default=d.fg_iou_drop, metavar="PTS",
+                   help="every target: PyTorch fg IoU minus the artifact's, in points, on the labelled sample")
+    p.add_argument("--demo-assets", action="store_true",
+                   help="copy the exported models and contracts into the demo apps (export/demo_assets.py)")
+    return p
+
+
+def _fmt_table(results) -> str:
+    from .parity import summarize
+
+    rows = [("target", "precision", "file", "KB", "time s", "status", "parity")]
+    for r in results:
+        status = "ok" if r.passed else "REFUSED" if r.parity.get("failures") else "FAILED"
+        rows.append((r.target, r.precision, r.path.name if r.passed else f"({r.path.name} not written)",
+                     f"{r.size_kb:.1f}" if r.passed else "-", f"{r.seconds:.1f}", status,
+                     summarize(r.parity) if r.parity else r.error))
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]) - 1)]
+    lines = []
+    for j, row in enumerate(rows):
+        cells = [str(c).ljust(widths[i]) if i != 3 else str(c).rjust(widths[i]) for i, c in enumerate(row[:-1])]
+        lines.append("  ".join(cells + [str(row[-1])]))
+        if j == 0:
+            lines.append("-" * (sum(widths) + 2 * len(widths) + 6))
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from portrait_mobile.errors import CheckpointError, DatasetError, ExportError
+
+    from .api import export
+    from .base import ExportUsageError, Thresholds
+
+    imgsz = None
+    if args.imgsz is not None:
+        if len(args.imgsz) not in (1, 2):
+            parser.error("--imgsz takes H W or a single N")
+        imgsz = (args.imgsz[0], args.imgsz[-1])
+    thresholds = Thresholds(onnx_max_abs=args.onnx_max_abs, fp32_max_abs=args.fp32_max_abs,
+                            fp16_max_abs=args.fp16_max_abs, mask_iou=args.min_mask_iou,
+                            fg_iou_drop=args.max_fg_iou_drop)
+    t0 = time.perf_counter()
+
+    def progress(r) -> None:
+        mark = "ok" if r.passed else "refused" if r.parity.get("failures") else "failed"
+        print(f"  {r.target} {r.precision}: {mark} ({r.seconds:.1f} s)", file=sys.stderr, flush=True)
+
+    results = None
+    try:
+        results = export(args.target, weights=args.weights, out_dir=args.out, precision=args.precision,
+                         imgsz=imgsz, calib=args.calib, thresholds=thresholds, demo_assets=args.demo_assets,
+                         val=args.val, n_calib=args.calib_n, n_val=args.val_n, dynamic_batch=args.dynamic_batch,
+                         opset=args.opset, on_result=progress)
+    except (ExportUsageError, CheckpointError, DatasetError) as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 2
+    except ExportError as e:
+        results = getattr(e, "results", None)
+        if results:
+            _print_summary(results, args.out, time.perf_counter() - t0)
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted (nothing half-written: artifacts are renamed into place only when checked)",
+              file=sys.stderr)
+        return 130
+    _print_summary(results, args.out, time.perf_counter() - t0)
+    return 0
+
+
+def _print_summary(results, out: str, seconds: float) -> None:
+    print(_fmt_table(results))
+    written = [r for r in results if r.passed]
+    print(f"{len(written)}/{len(results)} artifacts written to {Path(out)}/ with their .json contracts "
+          f"in {seconds:.1f} s")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,118 @@
+"""ONNX: torch.onnx.export (TorchScript exporter), simplified with onnxsim, one self-contained file.
+
+Input `image` float32 NCHW RGB in [0, 1]; output `mask` float32 NCHW (N,1,H,W) person probability.
+Static shape by default; `dynamic_batch` makes dim 0 symbolic ("batch"). The opset is recorded in
+metadata_props and in the sidecar.
+"""
+from __future__ import annotations
+
+import io
+import time
+
+import numpy as np
+
+from portrait_mobile.atomic import atomic_path
+from portrait_mobile.errors import ExportError
+
+from . import parity as parity_mod
+from .base import ExportContext, ExportResult, raise_if_failed
+from .metadata import embed_onnx, tool_versions, write_sidecar
+from .util import path_size, quiet
+
+MAX_BYTES = 2**31 - 1  # protobuf limit: above it ONNX needs external data, which we never write
+
+
+def to_onnx_model(model, input_size: tuple[int, int], opset: int, dynamic_batch: bool):
+    """Export + simplify; returns an onnx.ModelProto."""
+    import onnx
+    import onnxsim
+    import torch
+
+    h, w = input_size
+    x = torch.zeros(1, 3, h, w)
+    buf = io.BytesIO()
+    dynamic_axes = {"image": {0: "batch"}, "mask": {0: "batch"}} if dynamic_batch else None
+    with quiet() as cap:
+        try:
+            torch.onnx.export(model, (x,), buf, input_names=["image"], output_names=["mask"],
+                              opset_version=opset, dynamo=False, dynamic_axes=dynamic_axes,
+                              do_constant_folding=True)
+        except Exception as e:
+            raise ExportError(f"onnx: torch.onnx.export failed: {type(e).__name__}: {e}") from None
+    if not buf.getvalue():
+        raise ExportError(f"onnx: torch.onnx.export wrote nothing ({cap.tail()})")
+    proto = onnx.load_from_string(buf.getvalue())
+    with quiet() as cap:
+        try:
+            kw = {"test_input_shapes": {"image": [1, 3, h, w]}} if dynamic_batch else {}
+            simplified, ok = onnxsim.simplify(proto, **kw)
+        except Exception as e:
+            raise ExportError(f"onnx: onnxsim failed: {type(e).__name__}: {e} ({cap.tail()})") from None
+    if not ok:
+        raise ExportError("onnx: onnxsim could not validate the simplified model")
+    # Name the batch dimension and keep the others fixed: onnxsim leaves symbolic names on every
+    # output dimension of a dynamic-batch graph.
+    for vi, dims in ((simplified.graph.input[0], (3, h, w)), (simplified.graph.output[0], (1, h, w))):
+        shape = vi.type.tensor_type.shape
+        if dynamic_batch:
+            shape.dim[0].ClearField("dim_value")
+            shape.dim[0].dim_param = "batch"
+        else:
+            shape.dim[0].dim_value = 1
+        for d, v in zip(shape.dim[1:], dims):
+            d.ClearField("dim_param")
+            d.dim_value = v
+    onnx.checker.check_model(simplified, full_check=True)
+    return simplified
+
+
+def export_onnx(ctx: ExportContext, precision: str = "fp32") -> ExportResult:
+    if precision != "fp32":
+        raise ExportError(f"onnx: precision {precision} is not supported (ONNX is exported in fp32)")
+    import onnxruntime as ort
+
+    t0 = time.perf_counter()
+    dest = ctx.artifact_path("onnx", precision)
+    h, w = ctx.input_size
+    contract = ctx.base_contract("onnx", precision, input_layout="NCHW", output_layout="NCHW",
+                                 input_dtype="float32", output_dtype="float32")
+    proto = to_onnx_model(ctx.model, (h, w), ctx.opset, ctx.dynamic_batch)
+    embed_onnx(proto, contract, ctx.opset)
+    data = proto.SerializeToString()
+    if len(data) > MAX_BYTES:
+        raise ExportError(f"onnx: model is {len(data)} bytes, over the 2 GB single-file limit")
+    n_nodes = len(proto.graph.node)
+    ops = sorted({n.op_type for n in proto.graph.node})
+    with atomic_path(dest) as tmp:
+        tmp.write_bytes(data)
+        sess = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
+        inp, out = sess.get_inputs()[0], sess.get_outputs()[0]
+        spec_failures = []
+        if inp.name != "image" or inp.shape[1:] != [3, h, w]:
+            spec_failures.append(f"input {inp.name} {inp.shape}, expected image [N,3,{h},{w}]")
+        if out.name != "mask" or out.shape[1:] != [1, h, w]:
+            spec_failures.append(f"output {out.name} {out.shape}, expected mask [N,1,{h},{w}]")
+        if ctx.dynamic_batch:
+            y2 = sess.run(None, {"image": np.zeros((2, 3, h, w), np.float32)})[0]
+            if y2.shape != (2, 1, h, w):
+                spec_failures.append(f"dynamic batch of 2 gave output {list(y2.shape)}")
+
+        def predict(x: np.ndarray) -> np.ndarray:
+            return sess.run(None, {"image": x})[0]
+
+        report = parity_mod.compare(ctx.reference, predict, contract, target="onnx", precision=precision,
+                                    thresholds=ctx.thresholds)
+        if spec_failures:
+            report = parity_mod.gate(report, target="onnx", precision=precision, thresholds=ctx.thresholds,
+                                     extra_failures=spec_failures)
+        report["spec_checks"] = {"input": [inp.name, inp.shape], "output": [out.name, out.shape],
+                                 "nodes": n_nodes, "ops": ops}
+        report["spec_failures"] = spec_failures
+        raise_if_failed("onnx", precision, report)
+    seconds = time.perf_counter() - t0
+    info = {"target": "onnx", "precision": precision, "opset": ctx.opset, "dynamic_batch": ctx.dynamic_batch,
+            "size_bytes": path_size(dest), "seconds": round(seconds, 2), "external_data": False,
+            "tools": tool_versions("torch", "onnx", "onnxsim", "onnxruntime")}
+    json_path = write_sidecar(dest, contract, report, info)
+    return ExportResult("onnx", precision, dest, json_path, contract, report, path_size(dest),
+                        time.perf_counter() - t0)

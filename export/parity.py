@@ -1,0 +1,138 @@
+"""The one parity check every target runs: the artifact vs the PyTorch fp32 model on real images.
+
+Each artifact is driven exactly as the runtime drives it, through its own contract
+(`preprocess.to_model_input` / `quantize_input` / `output_to_prob`), so a wrong layout, scale or
+dtype in the contract fails here instead of in an app. Figures:
+
+- max_abs_diff / mean_abs_diff: |artifact - PyTorch| of the probability at model resolution.
+- mask_iou_mean / mask_iou_min: IoU of the two binary masks at image resolution (design.md's
+  "export fidelity"), per image.
+- fg_iou_pytorch / fg_iou_artifact / fg_iou_drop: fg IoU (design.md) against the ground truth of the
+  labelled sample, in points; drop = PyTorch - artifact.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from portrait_mobile.contract import ModelContract
+from portrait_mobile.data.folder import Sample
+from portrait_mobile.metrics import iou
+from portrait_mobile.preprocess import output_to_prob, quantize_input, resize_prob, to_model_input
+
+from .base import Thresholds
+
+# Runs the artifact on one input already in the contract's layout/dtype; returns the raw output.
+RawPredict = Callable[[np.ndarray], np.ndarray]
+
+
+def torch_contract(model: Any) -> ModelContract:
+    """How the PyTorch model takes its input: RGB [0,1] float, NCHW, squashed to the input size."""
+    h, w = model.config.input_size
+    return ModelContract(model_name=model.config.name, version="pytorch", input_height=h, input_width=w,
+                         input_layout="NCHW", output_layout="NCHW", output_height=h, output_width=w,
+                         target="pytorch")
+
+
+class Reference:
+    """PyTorch fp32 predictions on the validation sample, computed once and shared by every target."""
+
+    def __init__(self, model: Any, samples: Sequence[Sample], source: str = "") -> None:
+        import torch
+
+        self.samples = list(samples)
+        self.source = source
+        self.contract = torch_contract(model)
+        self.labelled = bool(self.samples) and all(s.mask is not None for s in self.samples)
+        self.probs: list[np.ndarray] = []  # model resolution
+        self.masks: list[np.ndarray] = []  # bool, image resolution
+        fg: list[float] = []
+        with torch.inference_mode():
+            for s in self.samples:
+                x = torch.from_numpy(to_model_input(s.image, self.contract))
+                prob = output_to_prob(model(x).numpy(), self.contract)
+                self.probs.append(prob)
+                mask = resize_prob(prob, *s.image.shape[:2]) > 0.5
+                self.masks.append(mask)
+                if self.labelled:
+                    fg.append(iou(mask, s.mask))
+        self.fg_iou = 100.0 * float(np.mean(fg)) if fg else None
+
+
+def compare(reference: Reference, predict: RawPredict, contract: ModelContract, *, target: str, precision: str,
+            thresholds: Thresholds) -> dict[str, Any]:
+    """Run the artifact on the reference sample; figures, the gates applied, failures, passed."""
+    if not reference.samples:
+        raise ValueError("parity needs at least one image")
+    diffs_max, diffs_mean, mask_ious, fg = [], [], [], []
+    expected = (contract.output_height or contract.input_height, contract.output_width or contract.input_width)
+    for s, ref_prob, ref_mask in zip(reference.samples, reference.probs, reference.masks):
+        x = quantize_input(to_model_input(s.image, contract), contract)
+        raw = np.asarray(predict(x))
+        prob = output_to_prob(raw, contract)
+        if prob.shape != ref_prob.shape or prob.shape != expected:
+            raise ValueError(f"{target} output is {prob.shape[0]}x{prob.shape[1]} (raw {list(raw.shape)}), "
+                             f"expected {expected[0]}x{expected[1]}: layout or size mismatch")
+        d = np.abs(prob.astype(np.float64) - ref_prob)
+        diffs_max.append(float(d.max()) if np.isfinite(d).all() else math.inf)
+        diffs_mean.append(float(d.mean()) if np.isfinite(d).all() else math.inf)
+        mask = resize_prob(np.nan_to_num(prob, nan=0.0), *s.image.shape[:2]) > 0.5
+        mask_ious.append(iou(mask, ref_mask))
+        if reference.labelled:
+            fg.append(iou(mask, s.mask))
+    report: dict[str, Any] = {
+        "n_images": len(reference.samples),
+        "sample": reference.source,
+        "max_abs_diff": max(diffs_max),
+        "mean_abs_diff": float(np.mean(diffs_mean)),
+        "mask_iou_mean": float(np.mean(mask_ious)),
+        "mask_iou_min": float(np.min(mask_ious)),
+    }
+    if reference.labelled:
+        art = 100.0 * float(np.mean(fg))
+        report.update(fg_iou_pytorch=reference.fg_iou, fg_iou_artifact=art, fg_iou_drop=reference.fg_iou - art)
+    return gate(report, target=target, precision=precision, thresholds=thresholds)
+
+
+def gate(report: dict[str, Any], *, target: str, precision: str, thresholds: Thresholds,
+         extra_failures: Sequence[str] = ()) -> dict[str, Any]:
+    """Apply the thresholds to a report's figures; adds `gates`, `failures` and `passed`."""
+    gates: dict[str, float] = {}
+    failures = list(extra_failures)
+    max_abs = thresholds.max_abs_for(target, precision)
+    if max_abs is not None and "max_abs_diff" in report:
+        gates["max_abs_diff"] = max_abs
+        if not report["max_abs_diff"] < max_abs:
+            failures.append(f"max abs diff {report['max_abs_diff']:.3g} >= {max_abs:g}")
+    if "mask_iou_mean" in report:
+        gates["mask_iou_mean"] = thresholds.mask_iou
+        if not report["mask_iou_mean"] >= thresholds.mask_iou:
+            failures.append(f"mask IoU vs PyTorch {report['mask_iou_mean']:.4f} < {thresholds.mask_iou:g}")
+    if report.get("fg_iou_drop") is not None:
+        gates["fg_iou_drop"] = thresholds.fg_iou_drop
+        if not report["fg_iou_drop"] <= thresholds.fg_iou_drop:
+            failures.append(f"fg IoU drop {report['fg_iou_drop']:.2f} points > {thresholds.fg_iou_drop:g} "
+                            f"({report['fg_iou_pytorch']:.2f} -> {report['fg_iou_artifact']:.2f})")
+    report["gates"] = gates
+    report["failures"] = failures
+    report["passed"] = not failures
+    return report
+
+
+def summarize(parity: dict[str, Any]) -> str:
+    """One short line of the figures, for the summary table."""
+    parts = []
+    if parity.get("numeric") and "mask_iou_mean" not in parity:
+        parts.append(str(parity["numeric"]))
+    if "max_abs_diff" in parity:
+        parts.append(f"max|d| {parity['max_abs_diff']:.2g}")
+    if "mask_iou_mean" in parity:
+        parts.append(f"mask IoU {parity['mask_iou_mean']:.4f} (min {parity['mask_iou_min']:.3f})")
+    if parity.get("fg_iou_drop") is not None:
+        parts.append(f"fg IoU {parity['fg_iou_pytorch']:.2f}->{parity['fg_iou_artifact']:.2f} "
+                     f"(drop {parity['fg_iou_drop']:+.2f})")
+    if "spec_checks" in parity:
+        parts.append("spec ok" if not parity.get("spec_failures") else "spec FAILED")
+    return ", ".join(parts)
