@@ -1,0 +1,369 @@
+"""The benchmark itself, as a library: time our models beside the reference per device profile.
+
+``run_benchmark`` is what ``portrait-bench`` and the pytest fixture call. For every profile it pins the
+process, builds one LiteRT interpreter per model with the profile's thread count and kernels, times
+them interleaved run by run (:mod:`portrait_bench.timing`), and records median / p90 / min / std, the
+ratio to the reference, memory, per-op time (:mod:`portrait_bench.op_profile`) and the delegate check
+(:mod:`portrait_bench.compat`) the profile asks for.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from portrait_bench import memprobe
+from portrait_bench.compat import CompatReport, DelegateReport, check_graph, read_graph
+from portrait_bench.models import ModelSpec, default_model_paths, resolve_models, resolve_reference, random_input
+from portrait_bench.op_profile import OpProfile, OpProfileError, profile_ops
+from portrait_bench.profiles import DeviceProfile, load_profiles, select_profiles
+from portrait_bench.timing import Pinning, Ratio, Stats, compute_stats, median_ratio, peak_rss_bytes, pinned, time_interleaved
+
+Progress = Callable[[str], None]
+
+
+class BenchError(RuntimeError):
+    """The benchmark could not run (no model, a model that does not load, ...)."""
+
+
+@dataclass
+class ModelTiming:
+    model: ModelSpec
+    stats: Stats
+    samples_ms: list[float]
+    memory: dict[str, float] | None = None  # from a fresh process, see portrait_bench.memprobe
+    ratio: Ratio | None = None
+    estimate: dict[str, Any] | None = None
+
+    @property
+    def peak_mb(self) -> float | None:
+        return None if not self.memory else self.memory["peak_delta_kb"] / 1024.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model.label,
+            "path": str(self.model.path),
+            "precision": self.model.precision,
+            "is_reference": self.model.is_reference,
+            "stats": self.stats.to_dict(),
+            "ratio_to_reference": self.ratio.to_dict() if self.ratio else None,
+            "estimate": self.estimate,
+            "memory": self.memory,
+            "samples_ms": [round(x, 4) for x in self.samples_ms],
+        }
+
+
+@dataclass
+class ProfileResult:
+    profile: DeviceProfile
+    pinning: Pinning
+    timings: list[ModelTiming]
+    reference: ModelTiming | None
+    runs: int = 0
+    warmup: int = 0
+    compat: dict[str, DelegateReport] = field(default_factory=dict)  # model label -> report
+    op_profiles: dict[str, dict[str, OpProfile]] = field(default_factory=dict)  # label -> mode -> profile
+    notes: list[str] = field(default_factory=list)
+
+    def measured(self) -> str:
+        p = self.profile
+        return (f"{p.threads} thread{'s' if p.threads > 1 else ''}, "
+                f"{'XNNPACK' if p.kernels == 'xnnpack' else 'TFLite builtin kernels'}, "
+                f"warm-up {self.warmup}, {self.runs} runs, interleaved; {self.pinning.note}")
+
+    def timing(self, label: str) -> ModelTiming | None:
+        return next((t for t in self.timings if t.model.label == label), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "profile": self.profile.to_dict(),
+            "emulation": {
+                "measured": self.measured(),
+                "pinning": self.pinning.to_dict(),
+                "proxy_note": self.profile.proxy_note,
+            },
+            "timings": [t.to_dict() for t in self.timings],
+            "reference": self.reference.to_dict() if self.reference else None,
+            "compat": {k: v.to_dict() for k, v in self.compat.items()},
+            "op_profiles": {k: {m: p.to_dict() for m, p in v.items()} for k, v in self.op_profiles.items()},
+            "notes": self.notes,
+        }
+
+
+@dataclass
+class BenchResult:
+    machine: dict[str, Any]
+    models: list[ModelSpec]
+    reference: ModelSpec | None
+    profiles: list[ProfileResult]
+    compat: dict[str, CompatReport]
+    settings: dict[str, Any]
+    peak_rss_kb: float = 0.0
+
+    def profile(self, name: str) -> ProfileResult | None:
+        return next((p for p in self.profiles if p.profile.name == name), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": "portrait-bench-result/1",
+            "created": self.settings.get("created"),
+            "machine": self.machine,
+            "settings": self.settings,
+            "models": [m.to_dict() for m in self.models],
+            "reference": self.reference.to_dict() if self.reference else None,
+            "peak_rss_kb": round(self.peak_rss_kb, 1),
+            "profiles": [p.to_dict() for p in self.profiles],
+            "compat": {k: v.to_dict() for k, v in self.compat.items()},
+        }
+
+
+# ------------------------------------------------------------------ machine
+
+def _cpu_model() -> str:
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
+        for line in out.splitlines():
+            if line.strip().startswith("Model name:"):
+                return line.split(":", 1)[1].strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def machine_info() -> dict[str, Any]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    def ver(pkg: str) -> str:
+        try:
+            return version(pkg)
+        except PackageNotFoundError:
+            return "not installed"
+
+    try:
+        avail = sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        avail = list(range(os.cpu_count() or 1))
+    return {
+        "cpu": _cpu_model(),
+        "arch": platform.machine(),
+        "logical_cpus": os.cpu_count(),
+        "cpus_available": avail,
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "ai_edge_litert": ver("ai-edge-litert"),
+        "numpy": ver("numpy"),
+        "runtime": "ai_edge_litert Interpreter (LiteRT), XNNPACK delegate unless a profile says builtin kernels",
+    }
+
+
+# ------------------------------------------------------------------ running
+
+def _make_interpreter(spec: ModelSpec, threads: int, kernels: str, rng: np.random.Generator) -> Any:
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    kw: dict[str, Any] = {"model_path": str(spec.path), "num_threads": threads}
+    if kernels == "builtin":
+        kw["experimental_op_resolver_type"] = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    try:
+        it = Interpreter(**kw)
+        it.allocate_tensors()
+        for d in it.get_input_details():
+            it.set_tensor(d["index"], random_input(d, rng))
+        it.invoke()
+    except (RuntimeError, ValueError) as e:
+        raise BenchError(f"{spec.label}: cannot run with {kernels} kernels, {threads} thread(s): {e}") from None
+    return it
+
+
+def _estimate(profile: DeviceProfile, t: ModelTiming) -> dict[str, Any] | None:
+    if profile.reference_on_device is not None and t.ratio is not None:
+        r = profile.reference_on_device
+        return {
+            "kind": "ratio x published reference time",
+            "ms": t.ratio.value * r.ms,
+            "ms_low": t.ratio.ci_low * r.ms,
+            "ms_high": t.ratio.ci_high * r.ms,
+            "device": r.device,
+            "reference_ms": r.ms,
+            "source": r.source,
+            "caveat": r.caveat,
+        }
+    if profile.slowdown is not None:
+        s = profile.slowdown
+        return {
+            "kind": "measured median x published slowdown factor",
+            "ms": t.stats.median_ms * s.factor,
+            "factor": s.factor,
+            "source": s.source,
+            "caveat": s.note,
+        }
+    return None
+
+
+def _compat_for(profile: DeviceProfile, graph_cache: dict[str, Any], spec: ModelSpec) -> DelegateReport | None:
+    dc = profile.delegate_check
+    if dc is None:
+        return None
+    g = graph_cache.setdefault(str(spec.path), read_graph(spec.path))
+    rep = check_graph(
+        g,
+        delegates=(dc.delegate,),
+        android_api_level=dc.android_api_level,
+        allow_quant_ops=dc.allow_quant_ops,
+        gpu_max_partitions=dc.max_delegated_partitions if dc.delegate == "gpu" else None,
+        nnapi_max_partitions=dc.max_delegated_partitions if dc.delegate == "nnapi" else None,
+    )
+    return rep.delegates[dc.delegate]
+
+
+def run_benchmark(
+    models: list[str | Path] | None = None,
+    profiles: list[str] | None = None,
+    reference: str | None = "mediapipe",
+    runs: int | None = None,
+    warmup: int | None = None,
+    with_siblings: bool = True,
+    op_profile: str = "both",
+    op_runs: int = 20,
+    memory: bool = True,
+    profiles_file: str | Path | None = None,
+    seed: int = 0,
+    progress: Progress | None = None,
+    root: str | Path = ".",
+) -> BenchResult:
+    """Time our models (and the reference) on each selected profile. See the module docstring."""
+    say = progress or (lambda _msg: None)
+    paths = list(models) if models else default_model_paths(root)
+    if not paths:
+        raise BenchError(
+            "no model given and none found at exported/<default>_int8.tflite; run portrait-export or pass --model"
+        )
+    specs = resolve_models(paths, with_siblings=with_siblings)
+    ref = resolve_reference(reference)
+    all_profiles = load_profiles(profiles_file)
+    chosen = select_profiles(profiles, all_profiles)
+    if op_profile not in ("both", "xnnpack", "builtin", "none"):
+        raise BenchError(f"op_profile must be both, xnnpack, builtin or none (got {op_profile!r})")
+    rng = np.random.default_rng(seed)
+    graph_cache: dict[str, Any] = {}
+    op_cache: dict[tuple[str, int, str], OpProfile | str] = {}
+    mem_cache: dict[tuple[str, int, str], dict[str, float] | None] = {}
+
+    compat: dict[str, CompatReport] = {}
+    for s in specs:
+        g = graph_cache.setdefault(str(s.path), read_graph(s.path))
+        compat[s.label] = check_graph(g)
+
+    results: list[ProfileResult] = []
+    for k, prof in enumerate(chosen, 1):
+        ours = [s for s in specs if s.precision in prof.precisions]
+        if not ours:
+            results.append(
+                ProfileResult(prof, Pinning(prof.cpus, None, (), "skipped"), [], None,
+                              notes=[f"no model in precisions {prof.precisions}"])
+            )
+            continue
+        n_runs = runs if runs is not None else prof.runs
+        n_warm = warmup if warmup is not None else prof.warmup
+        timed = ours + ([ref] if ref is not None else [])
+        say(f"[{k}/{len(chosen)}] {prof.name}: {len(timed)} models x {n_runs} runs (+{n_warm} warm-up), "
+            f"{prof.threads} thread(s), {prof.kernels}")
+        notes: list[str] = []
+        with pinned(prof.cpus, prof.threads) as pin:
+            interps = []
+            usable = []
+            for spec in timed:
+                try:
+                    interps.append(_make_interpreter(spec, prof.threads, prof.kernels, rng))
+                except BenchError as e:
+                    if spec.is_reference:
+                        notes.append(f"reference not timed: {e}")
+                        continue
+                    raise
+                usable.append(spec)
+            samples = time_interleaved([it.invoke for it in interps], runs=n_runs, warmup=n_warm)
+        del interps
+        timings = [ModelTiming(spec, compute_stats(smp), smp) for spec, smp in zip(usable, samples)]
+        if memory:
+            for t in timings:
+                key = (str(t.model.path), prof.threads, prof.kernels)
+                if key not in mem_cache:
+                    mem_cache[key] = memprobe.probe(t.model.path, prof.threads, prof.kernels)
+                t.memory = mem_cache[key]
+        ref_t = next((t for t in timings if t.model.is_reference), None)
+        ours_t = [t for t in timings if not t.model.is_reference]
+        for t in ours_t:
+            if ref_t is not None:
+                t.ratio = median_ratio(t.samples_ms, ref_t.samples_ms)
+            t.estimate = _estimate(prof, t)
+        if ref_t is None and ref is not None:
+            notes.append("no ratio: the reference could not be timed with these kernels")
+        pr = ProfileResult(prof, pin, ours_t, ref_t, runs=n_runs, warmup=n_warm, notes=notes)
+        for spec in ours:
+            rep = _compat_for(prof, graph_cache, spec)
+            if rep is not None:
+                pr.compat[spec.label] = rep
+        if op_profile != "none":
+            modes = ("xnnpack", "builtin") if op_profile == "both" else (op_profile,)
+            if prof.kernels == "builtin":
+                modes = ("builtin",)
+            for spec in ours:
+                for mode in modes:
+                    key = (str(spec.path), prof.threads, mode)
+                    if key not in op_cache:
+                        try:
+                            op_cache[key] = profile_ops(spec.path, prof.threads, mode, runs=op_runs, cpus=pin.applied)
+                        except OpProfileError as e:
+                            op_cache[key] = str(e)
+                    got = op_cache[key]
+                    if isinstance(got, OpProfile):
+                        pr.op_profiles.setdefault(spec.label, {})[mode] = got
+                    elif f"per-op profiling unavailable: {got}" not in pr.notes:
+                        pr.notes.append(f"per-op profiling unavailable: {got}")
+        results.append(pr)
+
+    settings = {
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv else "",
+        "profiles": [p.name for p in chosen],
+        "reference": reference,
+        "runs_override": runs,
+        "warmup_override": warmup,
+        "op_profile": op_profile,
+        "op_runs": op_runs,
+        "timed_call": "Interpreter.invoke() only (input set once before timing; no pre/post-processing)",
+        "memory": "per model, in a fresh process: RSS added by loading and running it (interpreter, arena, "
+                  "packed weights, runtime pages touched); peak = highest RSS reached above the pre-load baseline",
+        "ratio": "our median / reference median, same process, interleaved run by run, same threads and pinning",
+    }
+    return BenchResult(machine_info(), specs, ref, results, compat, settings, peak_rss_bytes() / 1024.0)
+
+
+def check_budget(
+    model: str | Path | list[str | Path] | None,
+    budget: str | Path | None = None,
+    **options: Any,
+) -> tuple[BenchResult, list[Any]]:
+    """Run the benchmark a budget file asks for and evaluate it: (result, verdicts)."""
+    from portrait_bench.budgets import DEFAULT_BUDGET, evaluate_budget, load_budget
+
+    b = load_budget(budget or DEFAULT_BUDGET)
+    models = None if model is None else ([model] if isinstance(model, (str, Path)) else list(model))
+    options.setdefault("profiles", b.profiles())
+    options.setdefault("reference", b.reference)
+    options.setdefault("op_profile", "none")
+    result = run_benchmark(models, **options)
+    return result, evaluate_budget(b, result)

@@ -1,0 +1,203 @@
+"""portrait-bench: latency per emulated device profile, side by side with the MediaPipe reference.
+
+  portrait-bench --model exported/portrait-s-256_int8.tflite --profile all --reference mediapipe
+  portrait-bench --model exported/portrait-s-256_int8.tflite --budget benchmarks/budgets/default.json
+  portrait-bench --compat exported/portrait-s-256_int8.tflite --api-level 30
+  portrait-bench --list-profiles
+
+Exit status: 0 all good; 1 a budget is broken (or, with --compat, a delegate would fall back to the
+CPU); 2 the benchmark could not run (bad arguments, missing model, ...).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+EXIT_OK, EXIT_BROKEN, EXIT_ERROR = 0, 1, 2
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name, dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="portrait-bench",
+        description=__doc__.split("\n\n")[0],
+        epilog="\n".join(__doc__.split("\n\n")[1:]),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ap.add_argument("--model", action="append", default=None, metavar="TFLITE",
+                    help="our model (repeatable); its _int8/_fp32 siblings are added (default: exported/<default>_int8.tflite)")
+    ap.add_argument("--no-siblings", action="store_true", help="time only the files given, not their other precisions")
+    ap.add_argument("--profile", action="append", default=None, metavar="NAME",
+                    help="device profile(s), comma-separated or repeated, or 'all' (default: all, or those the budget names)")
+    ap.add_argument("--reference", default=None, metavar="mediapipe|PATH|none",
+                    help="model timed interleaved with ours for the ratio (default: mediapipe, or the budget's)")
+    ap.add_argument("--runs", type=int, default=None, help="timed runs per model (default: each profile's)")
+    ap.add_argument("--warmup", type=int, default=None, help="warm-up runs per model (default: each profile's)")
+    ap.add_argument("--op-profile", choices=("both", "xnnpack", "builtin", "none"), default="both",
+                    help="per-op time view(s) from LiteRT's op profiler (default: both)")
+    ap.add_argument("--op-runs", type=int, default=20, help="runs for the per-op profile (default 20)")
+    ap.add_argument("--no-memory", action="store_true", help="skip the per-model memory probe (a child process each)")
+    ap.add_argument("--top-ops", type=int, default=8, help="slowest ops to print per model (default 8)")
+    ap.add_argument("--budget", metavar="FILE", help="check this budget file; exit 1 naming each broken budget")
+    ap.add_argument("--out", metavar="DIR", help="write result.json, report.txt and bench.png here (default: runs/bench/<time>)")
+    ap.add_argument("--json", metavar="FILE", help="also write the JSON result to FILE")
+    ap.add_argument("--plot", metavar="PNG", help="also write the plot to PNG")
+    ap.add_argument("--no-plot", action="store_true", help="do not draw the plot")
+    ap.add_argument("--profiles-file", metavar="FILE", help="device profiles JSON (default: the shipped devices.json)")
+    ap.add_argument("--compat", nargs="+", metavar="TFLITE", help="only check delegate compatibility of these models, op by op")
+    ap.add_argument("--delegates", default="nnapi,gpu,coreml", help="delegates for --compat (default nnapi,gpu,coreml)")
+    ap.add_argument("--api-level", type=int, default=30, help="Android API level for the NNAPI check (default 30)")
+    ap.add_argument("--list-profiles", action="store_true", help="list the device profiles and what they emulate")
+    ap.add_argument("--full-compat", action="store_true", help="print every op in the compatibility tables")
+    ap.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    return ap
+
+
+def _list_profiles(profiles_file: str | None) -> int:
+    from portrait_bench.profiles import load_profiles
+    from portrait_bench.report import table
+
+    profs = load_profiles(profiles_file)
+    rows = []
+    for p in profs.values():
+        check = p.delegate_check.describe() if p.delegate_check else "-"
+        est = "ratio x published ref time" if p.reference_on_device else ("slowdown factor" if p.slowdown else "-")
+        rows.append([p.name, p.title, p.how(), f"{p.native_precision} (runs {','.join(p.precisions)})", check, est])
+    print(table(["profile", "emulates", "measured here as", "precision", "delegate check", "device estimate"], rows))
+    for p in profs.values():
+        print(f"\n{p.name}: {p.emulates}")
+        if p.proxy_note:
+            print(f"  {p.proxy_note}")
+        if p.reference_on_device:
+            r = p.reference_on_device
+            print(f"  device estimate anchor: {r.ms} ms, {r.device}: {r.what} ({r.source}). {r.caveat}")
+    return EXIT_OK
+
+
+def _compat_only(args: argparse.Namespace) -> int:
+    from portrait_bench.compat import check_model
+    from portrait_bench.report import format_compat
+
+    delegates = tuple(d.strip() for d in args.delegates.split(",") if d.strip())
+    failed = False
+    payload = {}
+    for m in args.compat:
+        rep = check_model(m, delegates=delegates, android_api_level=args.api_level)
+        print(format_compat(rep, full=True))
+        print()
+        payload[m] = rep.to_dict()
+        failed |= not rep.passed
+    if args.json:
+        _write_atomic(Path(args.json), json.dumps(payload, indent=2))
+    if failed:
+        print("portrait-bench: compatibility check FAILED: some ops would fall back to the CPU (see 'why not')",
+              file=sys.stderr)
+        return EXIT_BROKEN
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from portrait_bench.budgets import BudgetError
+    from portrait_bench.compat import CompatError
+    from portrait_bench.models import ModelError
+    from portrait_bench.profiles import ProfileError
+
+    try:
+        if args.list_profiles:
+            return _list_profiles(args.profiles_file)
+        if args.compat:
+            return _compat_only(args)
+        return _bench(args)
+    except (BudgetError, CompatError, ModelError, ProfileError) as e:
+        print(f"portrait-bench: error: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as e:  # the library's own failures (BenchError) and anything the runtime raises
+        from portrait_bench.api import BenchError
+
+        if isinstance(e, BenchError):
+            print(f"portrait-bench: error: {e}", file=sys.stderr)
+            return EXIT_ERROR
+        raise
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from portrait_bench.api import run_benchmark
+    from portrait_bench.budgets import evaluate_budget, load_budget
+    from portrait_bench.report import format_result, format_verdicts
+
+    budget = load_budget(args.budget) if args.budget else None
+    profiles = args.profile
+    if profiles is None and budget is not None:
+        profiles = budget.profiles()
+    reference = args.reference if args.reference is not None else (budget.reference if budget else "mediapipe")
+    progress = None if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
+    result = run_benchmark(
+        models=args.model,
+        profiles=profiles,
+        reference=reference,
+        runs=args.runs,
+        warmup=args.warmup,
+        with_siblings=not args.no_siblings,
+        op_profile=args.op_profile,
+        op_runs=args.op_runs,
+        memory=not args.no_memory,
+        profiles_file=args.profiles_file,
+        progress=progress,
+    )
+    verdicts = evaluate_budget(budget, result) if budget else []
+    text = format_result(result, top_ops=args.top_ops, compat_full=args.full_compat)
+    if verdicts:
+        text += "\n" + format_verdicts(verdicts) + "\n"
+    print(text, end="")
+
+    out_dir = Path(args.out) if args.out else Path("runs") / "bench" / _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    payload = result.to_dict()
+    if budget:
+        payload["budget"] = {"file": budget.path, "verdicts": [v.to_dict() for v in verdicts]}
+    blob = json.dumps(payload, indent=1)
+    written = []
+    for p in [out_dir / "result.json", *( [Path(args.json)] if args.json else [])]:
+        _write_atomic(p, blob)
+        written.append(str(p))
+    _write_atomic(out_dir / "report.txt", text)
+    written.append(str(out_dir / "report.txt"))
+    if not args.no_plot:
+        from portrait_bench.plot import plot_result
+
+        for p in [out_dir / "bench.png", *([Path(args.plot)] if args.plot else [])]:
+            try:
+                plot_result(result, p, verdicts)
+                written.append(str(p))
+            except (ValueError, ImportError) as e:
+                print(f"portrait-bench: no plot: {e}", file=sys.stderr)
+                break
+    if not args.quiet:
+        print(f"wrote {', '.join(written)}", file=sys.stderr)
+    broken = [v for v in verdicts if not v.ok]
+    if broken:
+        print(f"portrait-bench: {len(broken)} budget(s) broken:", file=sys.stderr)
+        for v in broken:
+            print(f"  {v.message}", file=sys.stderr)
+        return EXIT_BROKEN
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,170 @@
+"""Readable tables for benchmark results, per-op profiles and compatibility reports."""
+from __future__ import annotations
+
+from typing import Any, Iterable, Sequence
+
+from portrait_bench.compat import CompatReport, op_params
+from portrait_bench.op_profile import OpProfile, short_layer_name
+
+_STATUS = {"ok": "ok", "unsupported": "NO", "uncertain": "?", "n/a": "n/a"}
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], align: str | None = None, indent: str = "  ") -> str:
+    """A plain-text table; ``align`` is one char per column, 'l' or 'r'."""
+    rows = [["" if c is None else str(c) for c in r] for r in rows]
+    heads = list(headers)
+    widths = [max([len(heads[i])] + [len(r[i]) for r in rows]) for i in range(len(heads))]
+    align = align or "l" * len(heads)
+
+    def fmt(cells: Sequence[str]) -> str:
+        out = []
+        for i, c in enumerate(cells):
+            out.append(c.rjust(widths[i]) if align[i] == "r" else c.ljust(widths[i]))
+        return indent + "  ".join(out).rstrip()
+
+    lines = [fmt(heads), indent + "  ".join("-" * w for w in widths)]
+    lines += [fmt(r) for r in rows]
+    return "\n".join(lines)
+
+
+def _ms(v: float | None) -> str:
+    return "" if v is None else (f"{v:.2f}" if v < 100 else f"{v:.0f}")
+
+
+def format_profile_result(pr: Any) -> str:
+    p = pr.profile
+    lines = [f"== {p.name}: {p.title} ==", f"  emulates : {p.emulates}"]
+    lines.append(f"  measured : {pr.measured()}")
+    if p.proxy_note:
+        lines.append(f"  proxy    : {p.proxy_note}")
+    rows = []
+    for t in [*pr.timings, *([pr.reference] if pr.reference else [])]:
+        s = t.stats
+        native = "*" if (not t.model.is_reference and t.model.precision == p.native_precision) else ""
+        ratio = ""
+        if t.model.is_reference:
+            ratio = "1.00 (ref)"
+        elif t.ratio is not None:
+            ratio = f"{t.ratio.value:.2f} ({t.ratio.ci_low:.2f}-{t.ratio.ci_high:.2f})"
+        est = ""
+        if t.estimate:
+            est = f"~{t.estimate['ms']:.1f} ms"
+        mem = "" if t.peak_mb is None else f"{t.peak_mb:.1f}"
+        rows.append([t.model.label, t.model.precision + native, _ms(s.median_ms), _ms(s.p90_ms), _ms(s.min_ms),
+                     f"{s.std_ms:.2f}", ratio, est, f"{t.model.size_kb:.0f}", mem])
+    if rows:
+        lines.append(table(
+            ["model", "prec", "median ms", "p90 ms", "min ms", "std", "ratio to ref (95% CI)", "est. on device",
+             "size KB", "peak MB"],
+            rows, "llrrrrlrrr"))
+        lines.append(f"  * native precision of this target ({p.native_precision}); other rows are run for comparison."
+                     " peak MB: RSS a fresh process adds to load and run the model")
+    est = next((t.estimate for t in pr.timings if t.estimate), None)
+    if est:
+        lines.append(f"  est. on device = {est['kind']}: {est.get('reference_ms', est.get('factor'))} "
+                     f"({est.get('device', '')}; {est['source']}). ESTIMATE, not measured: {est['caveat']}")
+    for label, rep in pr.compat.items():
+        lines.append(f"  delegate check [{label}]: {rep.summary()} ({rep.settings})")
+    for n in pr.notes:
+        lines.append(f"  note: {n}")
+    return "\n".join(lines)
+
+
+def format_op_profile(prof: OpProfile, model: str, top: int = 10) -> str:
+    if prof.mode == "xnnpack":
+        title = (f"XNNPACK kernels (what runs on a phone's CPU path; XNNPACK fuses ops, so rows are its operators), "
+                 f"{prof.threads} thread(s), sum {prof.total_ms:.2f} ms/run")
+    else:
+        title = (f"TFLite ops with builtin kernels (one row per layer; these kernels are slower than XNNPACK: "
+                 f"read shares, not ms), {prof.threads} thread(s), sum {prof.total_ms:.2f} ms/run")
+    lines = [f"  {model} - {title}"]
+    bt = prof.by_type()[:6]
+    lines.append("    by type : " + "; ".join(f"{t.replace('Delegate/', '')} {pct:.0f}% (x{n})" for t, n, _ms_, pct in bt))
+    if prof.mode == "builtin" or any(r.layer for r in prof.rows):
+        blocks = prof.by_block(depth=1)
+        named = [b for b in blocks if b[0] != "(unnamed)"]
+        if named and prof.mode == "builtin":
+            lines.append("    by block: " + "; ".join(f"{b} {pct:.0f}%" for b, n, _m, pct in named[:6]))
+    rows = []
+    for r in prof.top(top):
+        rows.append([f"#{r.index}", r.node_type.replace("Delegate/", "xnn:"), r.layer, f"{r.avg_ms:.3f}",
+                     f"{100 * r.avg_ms / (prof.total_ms or 1):.1f}%"])
+    lines.append(table(["node", "kernel / op", "layer", "avg ms", "share"], rows, "lllrr", indent="    "))
+    return "\n".join(lines)
+
+
+def format_compat(rep: CompatReport, full: bool = True) -> str:
+    g = rep.graph
+    lines = [f"== Delegate compatibility: {rep.model} ({len(g.ops)} ops) =="]
+    for d in rep.delegates.values():
+        lines.append(f"  {d.summary()}")
+        lines.append(f"      settings: {d.settings}")
+        for n in d.notes:
+            lines.append(f"      note: {n}")
+    show = range(len(g.ops)) if full else [
+        i for i in range(len(g.ops)) if any(d.verdicts[i].status not in ("ok", "n/a") for d in rep.delegates.values())
+    ]
+    rows = []
+    for i in show:
+        op = g.ops[i]
+        cells = [str(i), op.label, str(op.version), op_params(op, g), short_layer_name(op.output_name)]
+        reasons = []
+        for name, d in rep.delegates.items():
+            v = d.verdicts[i]
+            cells.append(_STATUS.get(v.status, v.status))
+            if v.status not in ("ok", "n/a") and v.reason:
+                reasons.append(f"{name}: {v.reason}")
+        cells.append("; ".join(reasons))
+        rows.append(cells)
+    if rows:
+        heads = ["#", "op", "v", "params", "layer", *[n.upper() if n != "coreml" else "CoreML/ANE" for n in rep.delegates], "why not"]
+        lines.append(table(heads, rows, "rlrll" + "l" * len(rep.delegates) + "l"))
+        lines.append("  ok = runs on the delegate, NO = falls back to CPU, ? = uncertain (heuristic), n/a = not in that export")
+    elif not full:
+        lines.append("  every op is taken by every delegate checked")
+    return "\n".join(lines)
+
+
+def format_result(result: Any, top_ops: int = 8, compat_full: bool = False) -> str:
+    m = result.machine
+    out = [
+        f"portrait-bench  {result.settings.get('created', '')}",
+        f"host: {m['cpu']} ({m['arch']}), {len(m['cpus_available'])} CPUs available to this process, "
+        f"{m['os']}, Python {m['python']}, ai_edge_litert {m['ai_edge_litert']}",
+        "timed: Interpreter.invoke() only, in-process; ratio = our median / reference median, interleaved run by run, "
+        "same threads and pinning. On this noisy shared host the ratio is the number to trust, not the ms.",
+        "nothing here ran on a phone: ms are this x86 host's; 'est. on device' is an estimate; NNAPI / GPU / Core ML "
+        "support comes from op tables, not from running those delegates.",
+        "",
+    ]
+    if result.reference is None:
+        out.append("no reference timed (--reference none): no ratios\n")
+    for pr in result.profiles:
+        out.append(format_profile_result(pr))
+        out.append("")
+    seen: set[tuple[str, str]] = set()
+    op_lines = []
+    for pr in result.profiles:
+        for label, modes in pr.op_profiles.items():
+            for mode, prof in modes.items():
+                key = (label, mode)  # first profile's thread count; every view is in the JSON
+                if key in seen:
+                    continue
+                seen.add(key)
+                op_lines.append(format_op_profile(prof, label, top=top_ops))
+    if op_lines:
+        out.append("== Per-op time (LiteRT's op profiler, first profile's thread count; all in the JSON) ==")
+        out.extend(op_lines)
+        out.append("")
+    for label, rep in result.compat.items():
+        out.append(format_compat(rep, full=compat_full))
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def format_verdicts(verdicts: Sequence[Any]) -> str:
+    broken = [v for v in verdicts if not v.ok]
+    lines = [f"== Budgets: {len(verdicts) - len(broken)}/{len(verdicts)} ok =="]
+    for v in verdicts:
+        lines.append(f"  {v.message}")
+    return "\n".join(lines)
