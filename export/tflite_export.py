@@ -100,11 +100,71 @@ def quantize_fp16(fp32: bytes) -> bytes:
     return bytes(out)
 
 
+def tensorwise_candidates(fp32: bytes, tolerance: float) -> dict[str, str]:
+    """Conv ops whose weights lose almost nothing with one scale instead of one per channel.
+
+    Per-channel int8 costs 24 bytes a channel in the file (a float32 scale and an int64 zero point,
+    for the weights and again for the int32 bias). For each conv, the weights' RMS quantization
+    error is computed both ways; where the per-tensor error is at most `tolerance` times the
+    per-channel error (the channels' ranges are alike), one scale is harmless.
+    Returns {output tensor name (the quantizer's op scope): op name}.
+    """
+    from ai_edge_litert import schema_py_generated as schema
+    from ai_edge_litert.tools import flatbuffer_utils as fbu
+
+    m = fbu.read_model_from_bytearray(bytearray(fp32))
+    sg = m.subgraphs[0]
+    kinds = {schema.BuiltinOperator.CONV_2D: ("CONV_2D", 0), schema.BuiltinOperator.DEPTHWISE_CONV_2D:
+             ("DEPTHWISE_CONV_2D", 3)}
+    out: dict[str, str] = {}
+    for op in sg.operators:
+        c = m.operatorCodes[op.opcodeIndex]
+        kind = kinds.get(max(c.builtinCode, c.deprecatedBuiltinCode))
+        if kind is None or len(op.inputs) < 2:
+            continue
+        wt = sg.tensors[op.inputs[1]]
+        data = m.buffers[wt.buffer].data
+        if data is None or wt.type != schema.TensorType.FLOAT32:
+            continue
+        w = np.frombuffer(bytes(data), np.float32).reshape(wt.shape)
+        axis = kind[1]
+        other = tuple(i for i in range(w.ndim) if i != axis)
+        ch_max = np.maximum(np.abs(w).max(axis=other, keepdims=True), 1e-12)
+        err_c = w - np.round(w / (ch_max / 127)) * (ch_max / 127)
+        t_max = max(float(np.abs(w).max()), 1e-12)
+        err_t = w - np.round(w / (t_max / 127)) * (t_max / 127)
+        rms_c, rms_t = float(np.sqrt(np.mean(err_c ** 2))), float(np.sqrt(np.mean(err_t ** 2)))
+        if rms_t <= tolerance * max(rms_c, 1e-12):
+            out[_s(sg.tensors[op.outputs[0]].name)] = kind[0]
+    return out
+
+
+def int8_recipe(fp32: bytes, tensorwise_tolerance: float | None) -> tuple[list[dict], int]:
+    """static_wi8_ai8, with per-tensor weights for the convs `tensorwise_candidates` picks."""
+    import copy
+    import re
+
+    with quiet():
+        from ai_edge_quantizer import recipe
+
+    rec = recipe.static_wi8_ai8()
+    if not tensorwise_tolerance:
+        return rec, 0
+    picked = tensorwise_candidates(fp32, tensorwise_tolerance)
+    for name, op in picked.items():
+        entry = copy.deepcopy(rec[0])
+        entry["regex"] = "^" + re.escape(name) + ";$"
+        entry["operation"] = op
+        entry["op_config"]["weight_tensor_config"]["granularity"] = "TENSORWISE"
+        rec.append(entry)
+    return rec, len(picked)
+
+
 def quantize_int8(fp32: bytes, calib_images: list[np.ndarray], input_size: tuple[int, int],
-                  progress: bool = True) -> bytes:
+                  progress: bool = True, tensorwise_tolerance: float | None = None) -> bytes:
     """Full-integer static quantization (ai-edge-quantizer `static_wi8_ai8`) calibrated on images."""
     with quiet():
-        from ai_edge_quantizer import quantizer, recipe
+        from ai_edge_quantizer import quantizer
 
     if not calib_images:
         raise ExportError("tflite int8: no calibration images")
@@ -112,7 +172,8 @@ def quantize_int8(fp32: bytes, calib_images: list[np.ndarray], input_size: tuple
     sig_key, in_name = _signature(fp32)
     float_nhwc = ModelContract(model_name="calib", version="", input_height=h, input_width=w)
     batches = [{in_name: to_model_input(img, float_nhwc)} for img in calib_images]
-    q = quantizer.Quantizer(bytearray(fp32), recipe.static_wi8_ai8())
+    rec, _ = int8_recipe(fp32, tensorwise_tolerance)
+    q = quantizer.Quantizer(bytearray(fp32), rec)
     qsvs = None
     bar = None
     if progress:
@@ -299,8 +360,8 @@ def inspect_tflite(path: Path) -> dict[str, Any]:
     # DEQUANTIZE outputs are fp16 weights expanded at load time, not activations.
     dequant_out = {i for o in ops if o["op_name"] == "DEQUANTIZE" for i in o["outputs"]}
     acts = Counter(np.dtype(details[i]["dtype"]).name for i in written if i not in dequant_out)
-    per_channel = sum(1 for i in weight_roles
-                      if len(details[i]["quantization_parameters"]["scales"]) > 1)
+    per_channel = sum(1 for i, role in weight_roles.items()
+                      if role == "weight" and len(details[i]["quantization_parameters"]["scales"]) > 1)
     inp, out = it.get_input_details()[0], it.get_output_details()[0]
     return {
         "input": {"name": inp["name"], "shape": inp["shape"].tolist(), "dtype": np.dtype(inp["dtype"]).name,
