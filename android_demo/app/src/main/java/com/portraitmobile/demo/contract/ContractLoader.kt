@@ -1,0 +1,130 @@
+package com.portraitmobile.demo.contract
+
+import android.content.res.AssetManager
+import java.io.FileNotFoundException
+import org.json.JSONArray
+import org.json.JSONException
+import org.json.JSONObject
+
+/**
+ * Finds the exported models in the APK and reads their contracts.
+ *
+ * `portrait-export --demo-assets` copies each `<name>.tflite` and its contract `<name>.tflite.json`
+ * (the exporter's sidecar) into `app/src/main/assets/models/` (export/demo_assets.py). The app lists
+ * that folder, so a new export needs no code change.
+ */
+object ContractLoader {
+    /** Folder inside the assets; export/demo_assets.py's ANDROID_ASSET_SUBDIR names the same one. */
+    const val MODELS_ASSET_DIR = "models"
+    const val MODEL_SUFFIX = ".tflite"
+    const val CONTRACT_SUFFIX = ".json"
+
+    /** The contract schema this app understands (portrait_mobile.contract.SCHEMA). */
+    const val SCHEMA = "portrait-mobile-contract/1"
+
+    /** Every `.tflite` in the models folder that has a contract, int8 models first. */
+    fun discover(assets: AssetManager): List<ModelAsset> {
+        val names = assets.list(MODELS_ASSET_DIR).orEmpty().sorted()
+        return names
+            .filter { it.endsWith(MODEL_SUFFIX) }
+            .mapNotNull { modelName ->
+                val contractName = contractFileName(modelName)
+                if (contractName !in names) return@mapNotNull null
+                val text = assets.open("$MODELS_ASSET_DIR/$contractName").bufferedReader().use { it.readText() }
+                ModelAsset("$MODELS_ASSET_DIR/$modelName", parse(text))
+            }
+            .sortedWith(compareBy({ it.contract.precision != "int8" }, { it.fileName }))
+    }
+
+    /** The exporter's sidecar name: `portrait-s-256_int8.tflite` -> `portrait-s-256_int8.tflite.json`. */
+    fun contractFileName(modelFileName: String): String = modelFileName + CONTRACT_SUFFIX
+
+    /** Loads one contract by the model's asset path. */
+    fun load(assets: AssetManager, modelPath: String): ModelContract {
+        val dir = modelPath.substringBeforeLast('/', "")
+        val file = contractFileName(modelPath.substringAfterLast('/'))
+        val path = if (dir.isEmpty()) file else "$dir/$file"
+        val text = try {
+            assets.open(path).bufferedReader().use { it.readText() }
+        } catch (e: FileNotFoundException) {
+            throw ContractException("no contract $path next to $modelPath", e)
+        }
+        return parse(text)
+    }
+
+    /** Parses the JSON that `ModelContract.to_dict()` writes. Unknown keys are ignored. */
+    fun parse(text: String): ModelContract {
+        val json = try {
+            JSONObject(text)
+        } catch (e: JSONException) {
+            throw ContractException("the contract is not JSON: ${e.message}", e)
+        }
+        val schema = json.optString("schema")
+        if (schema != SCHEMA) {
+            throw ContractException("not a portrait-mobile contract (schema '$schema', expected '$SCHEMA')")
+        }
+        try {
+            val contract = ModelContract(
+                modelName = json.getString("model_name"),
+                version = json.getString("version"),
+                inputHeight = json.getInt("input_height"),
+                inputWidth = json.getInt("input_width"),
+                inputLayout = json.getString("input_layout"),
+                inputDtype = json.getString("input_dtype"),
+                colorOrder = json.getString("color_order"),
+                mean = floats(json.getJSONArray("mean")),
+                std = floats(json.getJSONArray("std")),
+                resize = json.getString("resize"),
+                inputName = json.getString("input_name"),
+                outputName = json.getString("output_name"),
+                outputLayout = json.getString("output_layout"),
+                outputHeight = json.optInt("output_height", 0),
+                outputWidth = json.optInt("output_width", 0),
+                outputDtype = json.getString("output_dtype"),
+                outputMeaning = json.optString("output_meaning"),
+                inputQuant = quant(json.optJSONObject("input_quant")),
+                outputQuant = quant(json.optJSONObject("output_quant")),
+                precision = json.getString("precision"),
+                target = json.getString("target"),
+                metrics = metrics(json.optJSONObject("metrics")),
+            )
+            validate(contract)
+            return contract
+        } catch (e: JSONException) {
+            throw ContractException("incomplete contract: ${e.message}", e)
+        }
+    }
+
+    private fun quant(obj: JSONObject?): TensorQuant? = obj?.let {
+        TensorQuant(
+            dtype = it.getString("dtype"),
+            scale = it.getDouble("scale").toFloat(),
+            zeroPoint = it.getInt("zero_point"),
+        )
+    }
+
+    private fun floats(array: JSONArray): List<Float> = List(array.length()) { array.getDouble(it).toFloat() }
+
+    private fun metrics(obj: JSONObject?): Map<String, Any> {
+        if (obj == null) return emptyMap()
+        return obj.keys().asSequence().associateWith { obj.get(it) }
+    }
+
+    private fun validate(c: ModelContract) {
+        fun ensure(ok: Boolean, message: () -> String) {
+            if (!ok) throw ContractException("${c.modelName}: ${message()}")
+        }
+        ensure(c.target == "tflite") { "this contract is for target '${c.target}', the app runs tflite models" }
+        ensure(c.inputHeight > 0 && c.inputWidth > 0) { "input size ${c.inputWidth}x${c.inputHeight}" }
+        ensure(c.inputLayout == "NHWC" || c.inputLayout == "NCHW") { "input layout '${c.inputLayout}'" }
+        ensure(c.colorOrder == "RGB" || c.colorOrder == "BGR") { "color order '${c.colorOrder}'" }
+        ensure(c.mean.size == 3 && c.std.size == 3 && c.std.none { it == 0f }) { "mean/std need 3 values" }
+        ensure(c.resize == "squash") { "resize '${c.resize}' is not supported (only 'squash')" }
+        ensure(c.inputDtype in SUPPORTED_DTYPES) { "input dtype '${c.inputDtype}'" }
+        ensure(c.outputDtype in SUPPORTED_DTYPES) { "output dtype '${c.outputDtype}'" }
+        ensure(!c.inputIsQuantized || c.inputQuant != null) { "integer input without input_quant" }
+        ensure(!c.outputIsQuantized || c.outputQuant != null) { "integer output without output_quant" }
+    }
+
+    private val SUPPORTED_DTYPES = setOf("float32", "uint8", "int8")
+}

@@ -1,0 +1,57 @@
+package com.portraitmobile.demo.contract
+
+import org.junit.Assert.assertEquals
+import org.junit.Assert.assertNull
+import org.junit.Test
+
+class ContractLoaderTest {
+    // As ModelContract.to_json() writes it (portrait_mobile/contract.py).
+    private val json = """
+        {
+          "author": "portrait-mobile", "color_order": "RGB", "input_dtype": "uint8",
+          "input_height": 256, "input_layout": "NHWC", "input_name": "image",
+          "input_quant": {"dtype": "uint8", "scale": 0.00392156862745098, "zero_point": 0},
+          "input_width": 192, "license": "Apache-2.0", "mean": [0.0, 0.0, 0.0], "metrics": {"fg_iou": 0.95},
+          "model_name": "portrait-s-256", "output_dtype": "int8", "output_height": 0, "output_layout": "NHWC",
+          "output_meaning": "person probability in [0, 1]; threshold 0.5 for a binary mask",
+          "output_name": "mask", "output_quant": {"dtype": "int8", "scale": 0.00390625, "zero_point": -128},
+          "output_width": 0, "precision": "int8", "resize": "squash",
+          "schema": "portrait-mobile-contract/1", "std": [1.0, 1.0, 1.0], "target": "tflite", "version": "0.1.0"
+        }
+    """.trimIndent()
+
+    @Test
+    fun parsesWhatTheExporterWrites() {
+        val c = ContractLoader.parse(json)
+        assertEquals(256, c.inputHeight)
+        assertEquals(192, c.inputWidth)
+        assertEquals(192, c.maskWidth)
+        assertEquals(TensorQuant("uint8", 1f / 255f, 0), c.inputQuant)
+        assertEquals(-128, c.outputQuant?.zeroPoint)
+        assertEquals("int8", c.precision)
+    }
+
+    @Test
+    fun missingQuantIsNull() {
+        val c = ContractLoader.parse(
+            json.replace("\"input_dtype\": \"uint8\"", "\"input_dtype\": \"float32\"")
+                .replace(Regex("\"input_quant\": \\{[^}]*\\}"), "\"input_quant\": null"),
+        )
+        assertNull(c.inputQuant)
+    }
+
+    @Test(expected = ContractException::class)
+    fun anotherSchemaIsRefused() {
+        ContractLoader.parse(json.replace("portrait-mobile-contract/1", "something-else/9"))
+    }
+
+    @Test(expected = ContractException::class)
+    fun aCoreMlContractIsRefused() {
+        ContractLoader.parse(json.replace("\"target\": \"tflite\"", "\"target\": \"coreml\""))
+    }
+
+    @Test
+    fun contractFileNameFollowsTheExportNaming() {
+        assertEquals("portrait-s-256_int8.tflite.json", ContractLoader.contractFileName("portrait-s-256_int8.tflite"))
+    }
+}

@@ -1,0 +1,219 @@
+"""Copy exported artifacts and their contract JSON into the Android and iOS demo apps.
+
+`portrait-export --target all --demo-assets` calls `copy_to_demos` after the parity gates pass.
+Which artifact goes where:
+
+- ``*.tflite`` (LiteRT)        -> ``android_demo/app/src/main/assets/models/``
+- ``*.mlpackage`` (Core ML)    -> ``ios_demo/PortraitDemo/Models/``
+- ``*.onnx``                   -> no demo (ONNX Runtime is the Python/desktop runtime's target)
+
+Each artifact travels with its contract, named as the exporter names sidecars
+(``portrait_mobile.contract_io.sidecar_path``): the artifact's full file name plus ``.json``, so the
+contract of ``portrait-s-256_int8.tflite`` is ``portrait-s-256_int8.tflite.json`` and the one of
+``portrait-s-256.mlpackage`` is ``portrait-s-256.mlpackage.json``. The demos list their model folder
+and pair files by that rule; no model file name is compiled into them.
+
+Files exported earlier can be copied without exporting again:
+``python -m portrait_export.demo_assets [exported/]``.
+
+Every write is atomic: a file is copied to a temp name beside its destination and renamed, and an
+``.mlpackage`` directory is copied to a temp directory that replaces the old one only when complete.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Protocol
+
+from portrait_mobile.atomic import atomic_dir, atomic_path
+from portrait_mobile.contract import ModelContract
+from portrait_mobile.contract_io import sidecar_path
+from portrait_mobile.errors import ExportError
+
+# Folders inside the repository (relative to its root); the demo sources name the same folders:
+# android_demo/.../ContractLoader.kt (MODELS_ASSET_DIR) and ios_demo/.../ContractLoader.swift
+# (modelsFolder). tests/test_demo_apps.py checks that they agree.
+ANDROID_MODELS_DIR = Path("android_demo/app/src/main/assets/models")
+IOS_MODELS_DIR = Path("ios_demo/PortraitDemo/Models")
+ANDROID_ASSET_SUBDIR = "models"  # the path inside the APK's assets
+IOS_BUNDLE_SUBDIR = "Models"  # the folder reference's name inside the app bundle
+
+# artifact suffix -> (demo folder, target the contract must name)
+DEMO_TARGETS: dict[str, tuple[Path, str]] = {
+    ".tflite": (ANDROID_MODELS_DIR, "tflite"),
+    ".mlpackage": (IOS_MODELS_DIR, "coreml"),
+}
+
+
+class DemoAssetError(ExportError):
+    """An artifact or its contract cannot be shipped to a demo app."""
+
+
+class ArtifactLike(Protocol):
+    """What `copy_to_demos` needs from an export result (portrait_export's ExportResult)."""
+
+    path: Path
+    json_path: Path
+
+
+@dataclass(frozen=True)
+class DemoAsset:
+    """One artifact placed in a demo: where its model and contract now are."""
+
+    demo: str  # "android" | "ios"
+    model: Path
+    contract: Path
+
+
+def contract_name(artifact: Path) -> str:
+    """The contract's file name next to an artifact: the exporter's sidecar name, `<full name>.json`."""
+    return sidecar_path(artifact).name
+
+
+def _demo_of(folder: Path) -> str:
+    return "android" if folder == ANDROID_MODELS_DIR else "ios"
+
+
+def _check_contract(json_path: Path, expected_target: str, artifact: Path) -> ModelContract:
+    try:
+        data = json.loads(json_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DemoAssetError(f"{artifact.name}: its contract {json_path} does not exist") from None
+    except (OSError, json.JSONDecodeError) as e:
+        raise DemoAssetError(f"{artifact.name}: cannot read its contract {json_path}: {e}") from e
+    try:
+        contract = ModelContract.from_dict(data)
+    except (TypeError, ValueError) as e:
+        raise DemoAssetError(f"{artifact.name}: {json_path} is not a model contract: {e}") from e
+    if contract.target != expected_target:
+        raise DemoAssetError(
+            f"{artifact.name}: its contract says target {contract.target!r}, expected {expected_target!r}")
+    return contract
+
+
+def _copy_file(src: Path, dest: Path) -> None:
+    with atomic_path(dest) as tmp:
+        shutil.copyfile(src, tmp)
+
+
+def _copy_dir(src: Path, dest: Path) -> None:
+    """Copy a directory (an .mlpackage) into a temp directory beside `dest`, then swap it in."""
+    with atomic_dir(dest) as tmp:
+        shutil.copytree(src, tmp, dirs_exist_ok=True)
+
+
+def copy_to_demos(results: Iterable[ArtifactLike], repo_root: Path) -> list[Path]:
+    """Copy each .tflite / .mlpackage result and its contract JSON into the matching demo app.
+
+    Returns the written paths (model, then contract, per artifact). Results of other kinds (ONNX)
+    and results whose parity gate failed (``passed`` False) are skipped. Raises DemoAssetError when an artifact or its contract is missing or the contract
+    names another target; nothing is copied for that artifact then.
+    """
+    repo_root = Path(repo_root)
+    written: list[Path] = []
+    for result in results:
+        artifact = Path(result.path)
+        suffix = artifact.suffix.lower()
+        if suffix not in DEMO_TARGETS or not getattr(result, "passed", True):
+            continue
+        folder, target = DEMO_TARGETS[suffix]
+        if not artifact.exists():
+            raise DemoAssetError(f"{artifact} does not exist: export it before copying it to the demos")
+        if (suffix == ".mlpackage") != artifact.is_dir():
+            kind = "a directory" if suffix == ".mlpackage" else "a file"
+            raise DemoAssetError(f"{artifact} should be {kind}")
+        json_path = getattr(result, "json_path", None)
+        if json_path is None:
+            raise DemoAssetError(f"{artifact.name}: the export result names no contract JSON")
+        _check_contract(Path(json_path), target, artifact)
+
+        dest_dir = repo_root / folder
+        model_dest = dest_dir / artifact.name
+        contract_dest = dest_dir / contract_name(artifact)
+        if artifact.is_dir():
+            _copy_dir(artifact, model_dest)
+        else:
+            _copy_file(artifact, model_dest)
+        _copy_file(Path(json_path), contract_dest)
+        written += [model_dest, contract_dest]
+    return written
+
+
+def demo_assets(repo_root: Path) -> list[DemoAsset]:
+    """The models now in the demos' folders, paired with their contracts (what the apps will list)."""
+    found: list[DemoAsset] = []
+    for suffix, (folder, _) in DEMO_TARGETS.items():
+        base = Path(repo_root) / folder
+        if not base.is_dir():
+            continue
+        for model in sorted(base.glob(f"*{suffix}")):
+            contract = base / contract_name(model)
+            if contract.is_file():
+                found.append(DemoAsset(_demo_of(folder), model, contract))
+    return found
+
+
+@dataclass(frozen=True)
+class ExportedArtifact:
+    """An artifact already on disk with its sidecar contract (what `find_exported` returns)."""
+
+    path: Path
+    json_path: Path
+
+
+def find_exported(out_dir: Path) -> list[ExportedArtifact]:
+    """The .tflite and .mlpackage artifacts in an export folder that have a sidecar contract."""
+    out_dir = Path(out_dir)
+    found = []
+    for suffix in DEMO_TARGETS:
+        for artifact in sorted(out_dir.glob(f"*{suffix}")):
+            sidecar = artifact.parent / contract_name(artifact)
+            if sidecar.is_file():
+                found.append(ExportedArtifact(artifact, sidecar))
+    return found
+
+
+def default_repo_root() -> Path:
+    """The checkout whose demo apps to fill: the current folder when it has them, else this source tree."""
+    for candidate in (Path.cwd(), Path(__file__).resolve().parents[1]):
+        if (candidate / "android_demo").is_dir() and (candidate / "ios_demo").is_dir():
+            return candidate
+    raise DemoAssetError("cannot find android_demo/ and ios_demo/: run from the repository root")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m portrait_export.demo_assets",
+        description="Copy already exported .tflite / .mlpackage models and their contracts into the "
+                    "Android and iOS demo apps (what `portrait-export --demo-assets` does after an export).")
+    parser.add_argument("exported", nargs="?", default="exported", help="the export folder (portrait-export --out)")
+    parser.add_argument("--repo-root", default=None,
+                        help="the repository holding android_demo/ and ios_demo/ (default: the current "
+                             "folder if it holds them, else the source tree this module is in)")
+    args = parser.parse_args(argv)
+    try:
+        repo_root = Path(args.repo_root) if args.repo_root else default_repo_root()
+    except DemoAssetError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    artifacts = find_exported(Path(args.exported))
+    if not artifacts:
+        print(f"error: no .tflite or .mlpackage with its .json contract in {args.exported}/ "
+              f"(run portrait-export first)", file=sys.stderr)
+        return 1
+    try:
+        written = copy_to_demos(artifacts, repo_root)
+    except (DemoAssetError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+import CoreImage
+import CoreImage.CIFilterBuiltins
+
+enum Effect: String, CaseIterable, Identifiable {
+    case none = "Camera"
+    case blur = "Blur"
+    case backdrop = "Backdrop"
+    case mask = "Mask"
+
+    var id: String { rawValue }
+}
+
+/// Portrait effects in Core Image: the smoothed mask, upsampled bilinearly to the frame, blends the
+/// frame over a background (CIGaussianBlur of the frame, a gradient backdrop, or a dimmed frame)
+/// with CIBlendWithMask.
+final class EffectRenderer {
+    var blurSigma: Double = 16
+    private let context = CIContext(options: [.cacheIntermediates: false])
+
+    /// The composited frame, or nil for `.none` (the live preview shows through).
+    func render(frame: CVPixelBuffer, mask: [Float], maskWidth: Int, maskHeight: Int, effect: Effect) -> CGImage? {
+        guard effect != .none else { return nil }
+        let image = CIImage(cvPixelBuffer: frame)
+        let extent = image.extent
+        guard let maskImage = makeMask(mask, width: maskWidth, height: maskHeight, to: extent) else { return nil }
+
+        let background: CIImage
+        switch effect {
+        case .blur:
+            let blur = CIFilter.gaussianBlur()
+            blur.inputImage = image.clampedToExtent()
+            blur.radius = Float(blurSigma)
+            background = (blur.outputImage ?? image).cropped(to: extent)
+        case .backdrop:
+            let gradient = CIFilter.linearGradient()
+            gradient.point0 = CGPoint(x: extent.midX, y: extent.minY)
+            gradient.point1 = CGPoint(x: extent.midX, y: extent.maxY)
+            gradient.color0 = CIColor(red: 0.91, green: 0.77, blue: 0.42)
+            gradient.color1 = CIColor(red: 0.15, green: 0.27, blue: 0.33)
+            background = (gradient.outputImage ?? CIImage(color: .gray)).cropped(to: extent)
+        case .mask:
+            let dim = CIFilter.colorControls()
+            dim.inputImage = image
+            dim.brightness = -0.6
+            background = dim.outputImage ?? image
+        case .none:
+            return nil
+        }
+
+        let blend = CIFilter.blendWithMask()
+        blend.inputImage = image
+        blend.backgroundImage = background
+        blend.maskImage = maskImage
+        guard let output = blend.outputImage else { return nil }
+        return context.createCGImage(output, from: extent)
+    }
+
+    /// The probability map as a one-channel float image stretched over `extent`.
+    private func makeMask(_ mask: [Float], width: Int, height: Int, to extent: CGRect) -> CIImage? {
+        guard width > 0, height > 0, mask.count == width * height else { return nil }
+        let data = mask.withUnsafeBufferPointer { Data(buffer: $0) }
+        let small = CIImage(bitmapData: data, bytesPerRow: width * MemoryLayout<Float>.size,
+                            size: CGSize(width: width, height: height), format: .Lf, colorSpace: nil)
+        let scale = CGAffineTransform(scaleX: extent.width / CGFloat(width), y: extent.height / CGFloat(height))
+        return small.clampedToExtent()
+            .samplingLinear()
+            .transformed(by: scale)
+            .transformed(by: CGAffineTransform(translationX: extent.minX, y: extent.minY))
+            .cropped(to: extent)
+    }
+}

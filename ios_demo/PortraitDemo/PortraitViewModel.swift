@@ -1,0 +1,159 @@
+import AVFoundation
+import CoreGraphics
+import QuartzCore
+import SwiftUI
+
+/// The readout drawn over the preview.
+struct FrameStats {
+    var fps: Double = 0
+    var inferenceMs: Double = 0
+    var effectMs: Double = 0
+    var compute = ""
+}
+
+/// Camera frame -> segmentation -> temporal smoothing -> effect, on the camera's frame queue.
+/// Settings and the current segmenter are swapped in from the main actor under a lock.
+final class FramePipeline {
+    struct Output {
+        let image: CGImage?
+        let stats: FrameStats
+        let error: String?
+    }
+
+    private let lock = NSLock()
+    private var segmenter: Segmenter?
+    private var effect: Effect = .blur
+    private var smoothing: Float = 0.5
+    private let smoother = MaskSmoother()
+    private let renderer = EffectRenderer()
+    private var lastFrameTime: CFTimeInterval = 0
+    private var fps: Double = 0
+
+    func setSegmenter(_ newSegmenter: Segmenter?) {
+        lock.lock()
+        segmenter = newSegmenter
+        lock.unlock()
+    }
+
+    func update(effect: Effect, smoothing: Float) {
+        lock.lock()
+        self.effect = effect
+        self.smoothing = smoothing
+        lock.unlock()
+    }
+
+    func process(_ pixelBuffer: CVPixelBuffer) -> Output? {
+        lock.lock()
+        let segmenter = self.segmenter
+        let effect = self.effect
+        let smoothing = self.smoothing
+        lock.unlock()
+        guard let segmenter else { return nil }
+        do {
+            let result = try segmenter.segment(pixelBuffer)
+            smoother.alpha = 1 - smoothing
+            let mask = smoother.smooth(result.mask)
+            let start = CACurrentMediaTime()
+            let image = renderer.render(frame: pixelBuffer, mask: mask, maskWidth: result.width,
+                                        maskHeight: result.height, effect: effect)
+            let now = CACurrentMediaTime()
+            if lastFrameTime > 0 {
+                let instant = 1 / max(now - lastFrameTime, 1e-6)
+                fps = fps == 0 ? instant : fps + 0.1 * (instant - fps)
+            }
+            lastFrameTime = now
+            let stats = FrameStats(fps: fps, inferenceMs: result.inferenceMs, effectMs: (now - start) * 1000,
+                                   compute: segmenter.computeChoice.rawValue)
+            return Output(image: image, stats: stats, error: nil)
+        } catch {
+            return Output(image: nil, stats: FrameStats(compute: segmenter.computeChoice.rawValue),
+                          error: error.localizedDescription)
+        }
+    }
+}
+
+@MainActor
+final class PortraitViewModel: ObservableObject {
+    @Published private(set) var models: [ModelAsset] = []
+    @Published var selectedModel: ModelAsset? { didSet { if oldValue != selectedModel { reloadSegmenter() } } }
+    @Published var compute: ComputeChoice = .all { didSet { if oldValue != compute { reloadSegmenter() } } }
+    @Published var effect: Effect = .blur { didSet { pushSettings() } }
+    /// 0 = follow every frame, 0.95 = very steady (the smoother's alpha is 1 - smoothing).
+    @Published var smoothing: Double = 0.5 { didSet { pushSettings() } }
+    @Published var frontCamera = true { didSet { camera.start(position: frontCamera ? .front : .back) } }
+
+    @Published private(set) var cameraAuthorized: Bool?
+    @Published private(set) var outputImage: CGImage?
+    @Published private(set) var stats = FrameStats()
+    @Published private(set) var status: String?
+
+    let camera = CameraController()
+    private let pipeline = FramePipeline()
+    private var loadTask: Task<Void, Never>?
+
+    func start() async {
+        do {
+            models = try ContractLoader.discover()
+            if models.isEmpty {
+                status = "No model in the app's Models folder. Run `portrait-export --target all --demo-assets`, then build again."
+            }
+        } catch {
+            status = "Cannot read a model contract: \(error.localizedDescription)"
+        }
+        pushSettings()
+        if selectedModel == nil { selectedModel = models.first }
+
+        let authorized = await CameraController.requestAccess()
+        cameraAuthorized = authorized
+        guard authorized else { return }
+        camera.onFrame = Self.frameHandler(pipeline: pipeline) { [weak self] output in
+            DispatchQueue.main.async { self?.show(output) }
+        }
+        camera.start(position: frontCamera ? .front : .back)
+    }
+
+    func stop() {
+        camera.stop()
+    }
+
+    /// The per-frame work, built outside the main actor: it runs on the camera's frame queue.
+    nonisolated private static func frameHandler(
+        pipeline: FramePipeline,
+        deliver: @escaping @Sendable (FramePipeline.Output) -> Void
+    ) -> (CVPixelBuffer) -> Void {
+        return { pixelBuffer in
+            if let output = pipeline.process(pixelBuffer) { deliver(output) }
+        }
+    }
+
+    private func show(_ output: FramePipeline.Output) {
+        outputImage = output.image
+        stats = output.stats
+        if let error = output.error { status = error }
+    }
+
+    private func pushSettings() {
+        pipeline.update(effect: effect, smoothing: Float(smoothing))
+        if effect == .none { outputImage = nil }
+    }
+
+    private func reloadSegmenter() {
+        loadTask?.cancel()
+        pipeline.setSegmenter(nil)
+        outputImage = nil
+        guard let asset = selectedModel else { return }
+        let compute = self.compute
+        status = "Loading \(asset.name) on \(compute.rawValue)…"
+        loadTask = Task { [weak self, pipeline] in
+            do {
+                let segmenter = try await Segmenter.load(asset, compute: compute)
+                guard !Task.isCancelled else { return }
+                pipeline.setSegmenter(segmenter)
+                self?.status = nil
+            } catch {
+                guard !Task.isCancelled else { return }
+                self?.status = "\(asset.name) on \(compute.rawValue): \(error.localizedDescription)"
+            }
+        }
+    }
+}
