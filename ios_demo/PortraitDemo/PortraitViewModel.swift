@@ -107,7 +107,7 @@ final class PortraitViewModel: ObservableObject {
         cameraAuthorized = authorized
         guard authorized else { return }
         camera.onFrame = Self.frameHandler(pipeline: pipeline) { [weak self] output in
-            DispatchQueue.main.async { self?.show(output) }
+            Task { @MainActor in self?.show(output) }
         }
         camera.start(position: frontCamera ? .front : .back)
     }
