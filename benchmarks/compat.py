@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -640,5 +640,3 @@ def check_model(path: str | Path, delegates: tuple[str, ...] = DELEGATES, **kw: 
     """Read a .tflite and check it against the delegate tables (see :func:`check_graph`)."""
     return check_graph(read_graph(path), delegates=delegates, **kw)
 
-
-CheckFn = Callable[[OpInfo, Graph], OpVerdict]

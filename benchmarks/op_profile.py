@@ -50,7 +50,8 @@ class OpRow:
     first_ms: float
     pct: float
     times_called: int
-    layer: str = ""  # builtin mode: the TFLite op's output tensor, shortened
+    layer: str = ""  # '[Builtin]' rows: the TFLite op's output tensor, shortened ('' if names were stripped)
+    out_shape: str = ""  # '[Builtin]' rows: the op's output shape, e.g. 1x128x128x8
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -79,11 +80,22 @@ class OpProfile:
         out = [(k, len(v), sum(v), 100.0 * sum(v) / tot) for k, v in agg.items()]
         return sorted(out, key=lambda t: t[2], reverse=True)
 
+    def has_layer_names(self) -> bool:
+        """Most TFLite-op rows carry a layer name (exports that strip tensor names keep a few)."""
+        rows = [r for r in self.rows if r.out_shape]
+        return bool(rows) and sum(bool(r.layer) for r in rows) > len(rows) / 2
+
     def by_block(self, depth: int = 2) -> list[tuple[str, int, float, float]]:
-        """builtin mode: time per model block (first ``depth`` parts of the layer name)."""
+        """Time per model block (first ``depth`` parts of the layer name); when the export stripped the
+        tensor names, per output resolution instead ('@128x128'): a stage of a U-Net is a resolution."""
+        named = self.has_layer_names()
         agg: dict[str, list[float]] = {}
         for r in self.rows:
-            key = ".".join(r.layer.split(".")[:depth]) if r.layer else "(unnamed)"
+            if named:
+                key = ".".join(r.layer.split(".")[:depth]) if r.layer else "(unnamed)"
+            else:
+                dims = r.out_shape.split("x")
+                key = f"@{dims[1]}x{dims[2]}" if len(dims) == 4 else "(unknown)"
             agg.setdefault(key, []).append(r.avg_ms)
         tot = self.total_ms or 1.0
         out = [(k, len(v), sum(v), 100.0 * sum(v) / tot) for k, v in agg.items()]
@@ -137,6 +149,9 @@ def parse_summary(text: str) -> list[OpRow]:
     if not rows:
         raise OpProfileError("profile summary has an empty 'Run Order' table")
     return rows
+
+
+_STRIPPED_RE = re.compile(r"^t\d+$")
 
 
 def short_layer_name(tensor_name: str) -> str:
@@ -302,10 +317,17 @@ def _run_profiler(model_path: str, threads: int, mode: str, runs: int, warmup: i
     return text
 
 
-def _layer_names(model_path: str) -> list[str]:
+def _layer_names(model_path: str) -> list[tuple[str, str]]:
+    """(short layer name or '' when the export stripped names to t<index>, output shape) per op."""
     from portrait_bench.compat import read_graph
 
-    return [short_layer_name(op.output_name) for op in read_graph(model_path).ops]
+    g = read_graph(model_path)
+    out = []
+    for op in g.ops:
+        name = short_layer_name(op.output_name)
+        t = g.t(op.outputs[0]) if op.outputs else None
+        out.append(("" if _STRIPPED_RE.match(name) else name, "x".join(map(str, t.shape)) if t else ""))
+    return out
 
 
 def _profile_here(model_path: str, threads: int, mode: str, runs: int, warmup: int) -> OpProfile:
@@ -316,7 +338,7 @@ def _profile_here(model_path: str, threads: int, mode: str, runs: int, warmup: i
     names = _layer_names(model_path)
     for r in rows:
         if r.name.startswith("[Builtin]") and 0 <= r.index < len(names):
-            r.layer = names[r.index]
+            r.layer, r.out_shape = names[r.index]
     return OpProfile(mode=mode, threads=threads, runs=runs, rows=rows)
 
 

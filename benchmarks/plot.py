@@ -24,7 +24,7 @@ def plot_result(result: Any, path: str | Path, verdicts: Sequence[Any] | None = 
                 labels.append(t.model.label)
     colors = plt.get_cmap("tab10")
     has_ref = any(p.reference for p in profs)
-    fig, axes = plt.subplots(1, 2 if has_ref else 1, figsize=(13 if has_ref else 8, 4.8), squeeze=False)
+    fig, axes = plt.subplots(1, 2 if has_ref else 1, figsize=(13 if has_ref else 8, 5.6), squeeze=False)
     ax = axes[0][0]
     x = np.arange(len(profs))
     w = 0.8 / max(len(labels), 1)
@@ -41,7 +41,7 @@ def plot_result(result: Any, path: str | Path, verdicts: Sequence[Any] | None = 
     ax.set_xticks(x, [p.profile.name for p in profs], rotation=20, ha="right")
     ax.set_ylabel("ms per inference on this host (bar: median, whisker: p90)")
     ax.set_title("Latency per profile (measured on the x86 host)")
-    ax.legend(fontsize=7, loc="upper left")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, frameon=False)
     ax.grid(axis="y", alpha=0.3)
     if has_ref:
         ax2 = axes[0][1]
@@ -75,7 +75,7 @@ def plot_result(result: Any, path: str | Path, verdicts: Sequence[Any] | None = 
         ax2.set_xticks(x, [p.profile.name for p in profs], rotation=20, ha="right")
         ax2.set_ylabel("our median / reference median (95% CI)")
         ax2.set_title("Ratio to the MediaPipe reference (same process, interleaved)")
-        ax2.legend(fontsize=7, loc="upper left")
+        ax2.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, frameon=False)
         ax2.grid(axis="y", alpha=0.3)
     m = result.machine
     fig.suptitle(f"portrait-bench on {m['cpu']}, {len(m['cpus_available'])} CPUs, ai_edge_litert {m['ai_edge_litert']}",

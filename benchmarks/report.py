@@ -1,11 +1,13 @@
 """Readable tables for benchmark results, per-op profiles and compatibility reports."""
 from __future__ import annotations
 
+import re
 from typing import Any, Iterable, Sequence
 
 from portrait_bench.compat import CompatReport, op_params
 from portrait_bench.op_profile import OpProfile, short_layer_name
 
+_STRIPPED = re.compile(r"^t\d+$")  # exports that rename tensors to t<index>
 _STATUS = {"ok": "ok", "unsupported": "NO", "uncertain": "?", "n/a": "n/a"}
 
 
@@ -80,16 +82,17 @@ def format_op_profile(prof: OpProfile, model: str, top: int = 10) -> str:
     lines = [f"  {model} - {title}"]
     bt = prof.by_type()[:6]
     lines.append("    by type : " + "; ".join(f"{t.replace('Delegate/', '')} {pct:.0f}% (x{n})" for t, n, _ms_, pct in bt))
-    if prof.mode == "builtin" or any(r.layer for r in prof.rows):
-        blocks = prof.by_block(depth=1)
-        named = [b for b in blocks if b[0] != "(unnamed)"]
-        if named and prof.mode == "builtin":
-            lines.append("    by block: " + "; ".join(f"{b} {pct:.0f}%" for b, n, _m, pct in named[:6]))
+    if prof.mode == "builtin":
+        named = prof.has_layer_names()
+        blocks = [b for b in prof.by_block(depth=1 if named else 2) if b[0] not in ("(unnamed)", "(unknown)")]
+        if blocks:
+            what = "by block" if named else "by output resolution (export stripped layer names)"
+            lines.append(f"    {what}: " + "; ".join(f"{b} {pct:.0f}%" for b, n, _m, pct in blocks[:7]))
     rows = []
     for r in prof.top(top):
-        rows.append([f"#{r.index}", r.node_type.replace("Delegate/", "xnn:"), r.layer, f"{r.avg_ms:.3f}",
+        rows.append([f"#{r.index}", r.node_type.replace("Delegate/", "xnn:"), r.layer, r.out_shape, f"{r.avg_ms:.3f}",
                      f"{100 * r.avg_ms / (prof.total_ms or 1):.1f}%"])
-    lines.append(table(["node", "kernel / op", "layer", "avg ms", "share"], rows, "lllrr", indent="    "))
+    lines.append(table(["node", "kernel / op", "layer", "output", "avg ms", "share"], rows, "llllrr", indent="    "))
     return "\n".join(lines)
 
 
@@ -107,7 +110,10 @@ def format_compat(rep: CompatReport, full: bool = True) -> str:
     rows = []
     for i in show:
         op = g.ops[i]
-        cells = [str(i), op.label, str(op.version), op_params(op, g), short_layer_name(op.output_name)]
+        out_t = g.t(op.outputs[0]) if op.outputs else None
+        layer = short_layer_name(op.output_name)
+        cells = [str(i), op.label, str(op.version), op_params(op, g), "" if _STRIPPED.match(layer) else layer,
+                 "x".join(map(str, out_t.shape)) if out_t is not None else ""]
         reasons = []
         for name, d in rep.delegates.items():
             v = d.verdicts[i]
@@ -117,8 +123,8 @@ def format_compat(rep: CompatReport, full: bool = True) -> str:
         cells.append("; ".join(reasons))
         rows.append(cells)
     if rows:
-        heads = ["#", "op", "v", "params", "layer", *[n.upper() if n != "coreml" else "CoreML/ANE" for n in rep.delegates], "why not"]
-        lines.append(table(heads, rows, "rlrll" + "l" * len(rep.delegates) + "l"))
+        heads = ["#", "op", "v", "params", "layer", "output", *[n.upper() if n != "coreml" else "CoreML/ANE" for n in rep.delegates], "why not"]
+        lines.append(table(heads, rows, "rlrlll" + "l" * len(rep.delegates) + "l"))
         lines.append("  ok = runs on the delegate, NO = falls back to CPU, ? = uncertain (heuristic), n/a = not in that export")
     elif not full:
         lines.append("  every op is taken by every delegate checked")

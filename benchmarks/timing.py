@@ -13,7 +13,7 @@ import os
 import resource
 import time
 from dataclasses import asdict, dataclass
-from typing import Callable, Iterator, Protocol, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -81,10 +81,6 @@ def median_ratio(ours_ms: Sequence[float], ref_ms: Sequence[float], n_boot: int 
     boots = np.median(a[:n][idx], axis=1) / np.maximum(np.median(b[:n][idx], axis=1), 1e-12)
     lo, hi = np.percentile(boots, [2.5, 97.5])
     return Ratio(value, float(lo), float(hi))
-
-
-class Invokable(Protocol):
-    def invoke(self) -> None: ...
 
 
 def time_interleaved(
