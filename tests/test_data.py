@@ -1,0 +1,113 @@
+"""Dataset folders (and their errors), the training cache, batched augmentation."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from conftest import make_portrait_folder
+from portrait_mobile.data.augment import AugmentConfig, augment, background_swap, to_batch
+from portrait_mobile.data.cache import CacheSource, build_cache, is_validation, load_cache
+from portrait_mobile.data.folder import PortraitFolder, parse_source
+from portrait_mobile.errors import DatasetError
+
+
+def test_folder_reads_pairs(tiny_dataset: Path) -> None:
+    ds = PortraitFolder(tiny_dataset, "train")
+    assert len(ds) == 3
+    s = ds[0]
+    assert s.image.dtype == np.uint8 and s.image.shape == (48, 40, 3)
+    assert s.mask.shape == (48, 40) and set(np.unique(s.mask)) <= {0, 255}
+
+
+def test_folder_errors_name_the_file(tmp_path: Path) -> None:
+    root = make_portrait_folder(tmp_path / "d", n=2)
+    with pytest.raises(DatasetError, match="not found"):
+        PortraitFolder(tmp_path / "missing")
+    with pytest.raises(DatasetError, match="split list not found"):
+        PortraitFolder(root, "val")
+    cv2.imwrite(str(root / "masks" / "0001.png"), np.zeros((10, 10), np.uint8))
+    with pytest.raises(DatasetError, match="0001.png is 10x10"):
+        PortraitFolder(root, "train")[1]
+    (root / "masks" / "0000.png").unlink()
+    with pytest.raises(DatasetError, match="mask not found: .*0000.png"):
+        PortraitFolder(root, "train")[0]
+    (root / "images" / "0000.jpg").write_bytes(b"not a jpeg")
+    with pytest.raises(DatasetError, match="cannot decode image: .*0000.jpg"):
+        PortraitFolder(root, "train", labelled=False)[0]
+    empty = tmp_path / "empty"
+    (empty / "images").mkdir(parents=True)
+    (empty / "masks").mkdir()
+    with pytest.raises(DatasetError, match="no images"):
+        PortraitFolder(empty)
+
+
+def test_parse_source() -> None:
+    assert parse_source("../shared/datasets/pfcn:test") == (Path("../shared/datasets/pfcn"), "test")
+    assert parse_source("/data/set") == (Path("/data/set"), None)
+
+
+def test_cache_round_trip_and_validation_carve(tmp_path: Path) -> None:
+    a = make_portrait_folder(tmp_path / "a", n=6, size=(80, 60))
+    b = make_portrait_folder(tmp_path / "b", n=4, size=(50, 70), seed=1)
+    teacher = lambda img: img[..., 0].astype(np.float32) / 255.0  # noqa: E731
+    out = build_cache([CacheSource(a, "train", val_fraction=0.5), CacheSource(b, "train", labelled=False)],
+                      tmp_path / "c.npz", size=32, teacher=teacher, progress=False)
+    c = load_cache(out, progress=False)
+    assert c.images.shape == (10, 32, 32, 3) and c.masks.shape == (10, 32, 32)
+    assert c.has_mask.tolist() == [True] * 6 + [False] * 4
+    assert not c.is_val[6:].any()  # unlabelled samples never validate
+    assert c.is_val[:6].tolist() == [is_validation(f"{i:04d}", "a/train", 0.5) for i in range(6)]
+    # The person is where the mask says, after resizing.
+    img = c.images[0].astype(int)
+    assert img[c.masks[0] > 200].mean() > img[c.masks[0] < 50].mean() + 50
+    assert c.teacher[0].max() > 0 and c.teacher[9].max() > 0
+    with pytest.raises(DatasetError, match="not found"):
+        load_cache(tmp_path / "nope.npz")
+    (tmp_path / "bad.npz").write_bytes(b"junk")
+    with pytest.raises(DatasetError, match="not a training cache"):
+        load_cache(tmp_path / "bad.npz")
+
+
+def _batch(n: int = 4, size: int = 32) -> tuple:
+    g = torch.Generator().manual_seed(0)
+    mask = torch.zeros(n, size, size, dtype=torch.uint8)
+    mask[:, 8:24, 10:22] = 255
+    img = torch.randint(0, 60, (n, size, size, 3), generator=g, dtype=torch.uint8)
+    img[mask > 0] = 200
+    return img, mask, mask.clone(), torch.ones(n, dtype=torch.bool), torch.ones(n, dtype=torch.bool)
+
+
+def test_augment_moves_image_and_mask_together() -> None:
+    no_photo = AugmentConfig(brightness=0, contrast=0, saturation=0, hue_gain=0, gamma=(1, 1), blur_p=0,
+                             noise_p=0, gray_p=0, background_swap_p=0)
+    b = augment(to_batch(*_batch()), no_photo, torch.Generator().manual_seed(3))
+    assert b.image.shape == (4, 3, 32, 32) and b.mask.shape == (4, 1, 32, 32)
+    bright = b.image.mean(1, keepdim=True) > 0.5
+    person = b.mask > 0.5
+    agreement = (bright == person).float().mean()
+    assert agreement > 0.95
+    assert not torch.equal(b.mask, to_batch(*_batch()).mask)  # something really moved
+
+
+def test_augment_is_seeded_and_bounded() -> None:
+    cfg = AugmentConfig()
+    a = augment(to_batch(*_batch()), cfg, torch.Generator().manual_seed(5))
+    b = augment(to_batch(*_batch()), cfg, torch.Generator().manual_seed(5))
+    assert torch.equal(a.image, b.image)
+    assert a.image.min() >= 0 and a.image.max() <= 1
+
+
+def test_background_swap_keeps_person_changes_background() -> None:
+    img, mask, teacher, hm, ht = _batch()
+    img[1] = 10  # a different scene for sample 0's new background
+    img[1][mask[1] > 0] = 200
+    orig = to_batch(img, mask, teacher, hm, ht)
+    out = background_swap(orig, 1.0, torch.Generator().manual_seed(0))
+    person = orig.mask[0, 0] > 0.5
+    assert torch.allclose(out.image[0][:, person], orig.image[0][:, person])
+    assert not torch.allclose(out.image[0][:, ~person], orig.image[0][:, ~person])
+    assert out.teacher_weight.sum() == 0  # the teacher never saw the swapped images

@@ -1,0 +1,59 @@
+"""The losses: boundary weighting really weights the band; Dice/BCE behave; distillation term."""
+from __future__ import annotations
+
+import torch
+
+from portrait_mobile.train.losses import LossConfig, boundary_band, boundary_weighted_bce, dice_loss, portrait_loss
+
+
+def _square_mask(size: int = 64) -> torch.Tensor:
+    m = torch.zeros(1, 1, size, size)
+    m[..., 8:size - 8, 8:size - 8] = 1
+    return m
+
+
+def test_boundary_band_is_the_contour_ring() -> None:
+    band = boundary_band(_square_mask(), radius=2)
+    assert band[0, 0, 32, 32] == 0  # deep inside
+    assert band[0, 0, 0, 0] == 0  # far outside
+    # Edge at row 8: the ring spans rows 6..9 (2 outside, 2 inside).
+    assert [int(band[0, 0, r, 32]) for r in range(4, 12)] == [0, 0, 1, 1, 1, 1, 0, 0]
+
+
+def test_boundary_errors_cost_more_than_interior_errors() -> None:
+    target = _square_mask()
+    band = boundary_band(target, 2).bool()
+    good = target * 20 - 10  # confident and right everywhere
+    edge_err, inner_err = good.clone(), good.clone()
+    n = int(band.sum())
+    edge_err[band] = -good[band]  # wrong on the band
+    interior = (~band) & (target > 0.5)
+    idx = interior.flatten().nonzero()[:n, 0]  # the same number of wrong pixels inside
+    inner_err.view(-1)[idx] = -good.view(-1)[idx]
+    weighted_edge = boundary_weighted_bce(edge_err, target, 2, 4.0)
+    weighted_inner = boundary_weighted_bce(inner_err, target, 2, 4.0)
+    assert weighted_edge > 2 * weighted_inner
+    # Without weighting the two cost the same.
+    assert torch.isclose(boundary_weighted_bce(edge_err, target, 2, 0.0),
+                         boundary_weighted_bce(inner_err, target, 2, 0.0), rtol=0.05)
+
+
+def test_dice() -> None:
+    t = _square_mask()
+    assert dice_loss(t * 40 - 20, t).item() < 1e-3
+    assert dice_loss(-t * 40 + 20, t).item() > 0.95
+
+
+def test_portrait_loss_terms_and_weights() -> None:
+    t = _square_mask()
+    refined = torch.zeros(2, 1, 64, 64, requires_grad=True)
+    coarse = torch.zeros(2, 1, 16, 16, requires_grad=True)
+    mask = t.repeat(2, 1, 1, 1)
+    out = portrait_loss(refined, coarse, mask, mask, torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0]),
+                        LossConfig())
+    assert set(out) == {"coarse", "refined", "teacher", "total"}
+    out["total"].backward()
+    assert refined.grad.abs().sum() > 0 and coarse.grad.abs().sum() > 0
+    # No teacher anywhere: no teacher term.
+    out = portrait_loss(refined, coarse, mask, mask, torch.ones(2), torch.zeros(2), LossConfig())
+    assert "teacher" not in out

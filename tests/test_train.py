@@ -1,0 +1,128 @@
+"""Training: loss goes down, checkpoints round-trip, resume continues exactly, DDP with 2 CPU ranks."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import make_portrait_folder
+from portrait_mobile.checkpoint import Checkpoint, load_checkpoint
+from portrait_mobile.config import ModelConfig
+from portrait_mobile.data.augment import to_batch
+from portrait_mobile.data.cache import CacheSource, build_cache, load_cache
+from portrait_mobile.errors import CheckpointError
+from portrait_mobile.model import build_model
+from portrait_mobile.train.cli import main as train_main
+from portrait_mobile.train.losses import LossConfig, portrait_loss
+from portrait_mobile.train.trainer import TrainConfig, train
+
+TINY = ModelConfig(name="tiny-64", widths=(4, 8, 8, 16, 16), decoder_widths=(8, 8, 4), refine_width=4,
+                   input_size=(64, 64))
+
+
+@pytest.fixture(scope="module")
+def tiny_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("data")
+    folder = make_portrait_folder(root / "set", n=16, size=(80, 64))
+    return build_cache([CacheSource(folder, "train", val_fraction=0.3)], root / "cache.npz", size=64,
+                       progress=False)
+
+
+def test_steps_lower_the_loss(tiny_cache: Path) -> None:
+    torch.manual_seed(0)
+    c = load_cache(tiny_cache, progress=False)
+    t = lambda a: torch.from_numpy(a[:8])  # noqa: E731
+    b = to_batch(t(c.images), t(c.masks), t(c.teacher), t(c.has_mask), t(c.has_teacher))
+    model = build_model(TINY)
+    opt = torch.optim.AdamW(model.parameters(), 1e-2)
+    losses = []
+    for _ in range(30):
+        refined, coarse = model.forward_train(b.image)
+        loss = portrait_loss(refined, coarse, b.mask, b.teacher, b.mask_weight, b.teacher_weight, LossConfig())
+        opt.zero_grad()
+        loss["total"].backward()
+        opt.step()
+        losses.append(loss["total"].item())
+    assert losses[-1] < 0.6 * losses[0]
+
+
+def _cfg(cache: Path, out: Path, epochs: int, **kw) -> TrainConfig:
+    return TrainConfig(cache=str(cache), out_dir=str(out), epochs=epochs, batch_size=4, lr=5e-3,
+                       progress=False, **kw)
+
+
+def test_train_writes_checkpoints_and_resume_is_exact(tiny_cache: Path, tmp_path: Path) -> None:
+    straight = train(_cfg(tiny_cache, tmp_path / "a", 2), TINY)
+    ck = Checkpoint.load(straight)
+    assert ck.config == TINY
+    assert {"val_fg_iou", "val_miou", "val_boundary_iou"} <= set(ck.metrics)
+    assert ck.train_state is None  # best.pt: weights, config, metrics only
+    assert (tmp_path / "a" / "curve.png").stat().st_size > 0
+    history = json.loads((tmp_path / "a" / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2]
+    model = ck.build()
+    assert model(torch.rand(1, 3, 64, 64)).shape == (1, 1, 64, 64)
+
+    train(_cfg(tiny_cache, tmp_path / "b", 1), TINY)
+    # The schedule is planned for 2 epochs in both runs; only the interruption differs.
+    last = tmp_path / "b" / "last.pt"
+    state = Checkpoint.load(last)
+    assert state.train_state is not None and state.train_state["epoch"] == 1
+    train(_cfg(tiny_cache, tmp_path / "b", 2, resume=str(last)), TINY)
+    a = Checkpoint.load(tmp_path / "a" / "last.pt").state_dict
+    b = Checkpoint.load(tmp_path / "b" / "last.pt").state_dict
+    assert all(torch.allclose(a[k].float(), b[k].float(), atol=1e-6) for k in a)
+
+
+def test_checkpoint_errors(tmp_path: Path, random_checkpoint: Path) -> None:
+    with pytest.raises(CheckpointError, match="not found"):
+        Checkpoint.load(tmp_path / "missing.pt")
+    (tmp_path / "junk.pt").write_bytes(b"junk")
+    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+        Checkpoint.load(tmp_path / "junk.pt")
+    torch.save({"weights": 1}, tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match="not a portrait-mobile checkpoint"):
+        Checkpoint.load(tmp_path / "other.pt")
+    ck = Checkpoint.load(random_checkpoint)
+    ck.state_dict.pop(next(iter(ck.state_dict)))
+    with pytest.raises(CheckpointError, match="do not match"):
+        ck.build()
+
+
+def test_default_weights_load_with_no_arguments() -> None:
+    import portrait_mobile
+
+    model = portrait_mobile.load_model()
+    assert model.config.name == "portrait-s-256"
+    assert load_checkpoint().metrics  # shipped with its metrics
+
+
+def test_cli_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert train_main(["fit", "--cache", str(tmp_path / "nope.npz")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "training cache not found" in err
+    assert train_main(["cache", "--source", str(tmp_path / "missing"), "--out", str(tmp_path / "c.npz")]) == 2
+    assert "dataset folder not found" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        train_main(["fit", "--cache", "x.npz", "--epochs", "zero"])
+    assert e.value.code == 2
+    assert not (tmp_path / "c.npz").exists()
+
+
+def test_ddp_two_cpu_processes(tiny_cache: Path, tmp_path: Path) -> None:
+    """torchrun with 2 CPU ranks on gloo: both ranks train, rank 0 writes the checkpoint."""
+    out = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "portrait_mobile.train.cli", "fit", "--cache", str(tiny_cache), "--model", "portrait-xs-256",
+           "--epochs", "1", "--batch-size", "2", "--out", str(out), "--no-progress"]
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    ck = Checkpoint.load(out / "best.pt")
+    assert ck.train_info["world_size"] == 2
+    assert "x2" in r.stdout
