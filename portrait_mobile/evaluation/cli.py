@@ -6,37 +6,21 @@ Example (the benchmark split, our shipped weights beside the reference):
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import sys
 from pathlib import Path
-from typing import Any, NoReturn, Sequence
+from typing import Any, Sequence
 
+from ..cli_support import OneLineParser, positive_int, run_cli
 from ..errors import CheckpointError, ModelLoadError, PortraitError
+from ..paths import find_shared
 from ..metrics import BOUNDARY_RATIO, THRESHOLD
 
 PROG = "portrait-eval"
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        # One line, like every other failure of this CLI; the usage block is one --help away.
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return v
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog=PROG, description="Evaluate portrait segmentation models with the metrics of docs/design.md "
+    p = OneLineParser(prog=PROG, description="Evaluate portrait segmentation models with the metrics of docs/design.md "
                 "(fg IoU, 2-class mIoU, boundary IoU; original resolution, threshold 0.5).",
                 epilog="example: portrait-eval --data ../shared/datasets/pfcn:test --reference mediapipe")
     p.add_argument("--data", action="append", required=True, metavar="PATH[:SPLIT]",
@@ -53,25 +37,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folder with the reference .tflite (default: ../shared/anchors next to the cwd or "
                         "the repository)")
     p.add_argument("--only-reference", action="store_true", help="evaluate the reference model alone")
-    p.add_argument("--threads", type=_positive_int, metavar="N", help="CPU threads per model (default: backend's)")
-    p.add_argument("--limit", type=_positive_int, metavar="N", help="only the first N images of each set")
+    p.add_argument("--threads", type=positive_int, metavar="N", help="CPU threads per model (default: backend's)")
+    p.add_argument("--limit", type=positive_int, metavar="N", help="only the first N images of each set")
     p.add_argument("--worst", type=int, default=0, metavar="N",
                    help="list the N images with the lowest fg IoU per model and set")
     p.add_argument("--json", action="store_true", help="print machine-readable results to stdout (no table)")
     p.add_argument("--out", type=Path, metavar="FILE.json", help="also write the JSON results to this file")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
-
-
-def _find_anchors(explicit: Path | None) -> Path:
-    if explicit is not None:
-        return explicit
-    candidates = [Path.cwd().parent / "shared" / "anchors", REPO_ROOT.parent / "shared" / "anchors"]
-    for c in candidates:
-        if c.is_dir():
-            return c
-    raise ModelLoadError("MediaPipe reference not found in " + " or ".join(str(c) for c in candidates)
-                         + "; pass --anchors DIR")
 
 
 def _load_artifact(path: Path, threads: int | None) -> Any:
@@ -84,14 +57,8 @@ def _load_artifact(path: Path, threads: int | None) -> Any:
     except ImportError as e:
         raise ModelLoadError(f"--model needs portrait_mobile.runtime.Segmenter, which this install lacks ({e})") \
             from None
-    kwargs: dict[str, Any] = {}
-    if threads is not None:
-        params = inspect.signature(Segmenter.from_file).parameters
-        key = next((k for k in ("threads", "num_threads") if k in params), None)
-        if key:
-            kwargs[key] = threads
     try:
-        segmenter = Segmenter.from_file(path, **kwargs)
+        segmenter = Segmenter.from_file(path, threads=threads)
     except PortraitError:
         raise
     except Exception as e:  # backends (onnxruntime, LiteRT, coremltools) raise many types for a bad file
@@ -120,7 +87,8 @@ def _load_predictors(args: argparse.Namespace) -> list[Any]:
                                              num_threads=args.threads))
         predictors.extend(_load_artifact(Path(m), args.threads) for m in args.model)
     if args.reference == "mediapipe":
-        predictors.append(MediaPipePredictor(_find_anchors(args.anchors), num_threads=args.threads))
+        predictors.append(MediaPipePredictor(find_shared("anchors", args.anchors, "--anchors"),
+                                             num_threads=args.threads))
     return predictors
 
 
@@ -174,16 +142,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        run(args)
-    except (PortraitError, OSError) as e:
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        print(f"{PROG}: error: {msg}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
-    return 0
+    return run_cli(PROG, lambda: run(args) and 0)
 
 
 if __name__ == "__main__":
