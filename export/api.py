@@ -95,7 +95,7 @@ def export(targets: Iterable[str] | str = "all", weights: str | Path | Any | Non
            imgsz: tuple[int, int] | None = None, calib: str | Path | None = None,
            thresholds: Thresholds | None = None, demo_assets: bool = False, *, val: str | Path | None = None,
            n_calib: int = 100, n_val: int = 100, dynamic_batch: bool = False, opset: int = 17,
-           raise_on_failure: bool = True,
+           int8_granularity: str = "auto", raise_on_failure: bool = True,
            on_result: Callable[[ExportResult], None] | None = None) -> list[ExportResult]:
     """Export `weights` (a checkpoint path, a Checkpoint, or None for the shipped default).
 
@@ -111,6 +111,8 @@ def export(targets: Iterable[str] | str = "all", weights: str | Path | Any | Non
 
     jobs = plan(targets, precision)
     thresholds = thresholds or Thresholds()
+    if int8_granularity not in ("channel", "auto", "tensor"):
+        raise ExportUsageError(f"unknown int8 granularity {int8_granularity!r} (channel, auto, tensor)")
     if opset < 11 or opset > 21:
         raise ExportUsageError(f"--opset {opset} out of the supported range 11..21")
     if imgsz is not None and (len(imgsz) != 2 or min(int(v) for v in imgsz) <= 0):
@@ -124,7 +126,8 @@ def export(targets: Iterable[str] | str = "all", weights: str | Path | Any | Non
     samples = images.validation_samples()
     reference = Reference(model, samples, images.val_source)
     ctx = ExportContext(checkpoint=ckpt, model=model, out_dir=out, thresholds=thresholds, images=images,
-                        reference=reference, dynamic_batch=dynamic_batch, opset=opset)
+                        reference=reference, dynamic_batch=dynamic_batch, opset=opset,
+                        int8_granularity=int8_granularity)
     exporters = _exporters()
     results: list[ExportResult] = []
     for target, prec in jobs:

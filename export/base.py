@@ -85,6 +85,7 @@ class ExportContext:
     reference: "Reference"
     dynamic_batch: bool = False
     opset: int = 17
+    int8_granularity: str = "auto"  # TFLite int8 weights: "channel" | "auto" | "tensor"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

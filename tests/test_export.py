@@ -136,6 +136,9 @@ def test_tflite_int8_is_integer_with_uint8_io(exported):
     assert spec["weights_dtype"] == {"int8": spec["weight_tensors"]}
     assert set(spec["activations_dtype"]) <= {"int8", "uint8"} and spec["activations_dtype"]["int8"] > 10
     assert set(spec["biases_dtype"]) == {"int32"}
+    # --int8-granularity auto (the default): some convs use one weight scale instead of one per channel
+    assert spec["per_channel_weight_tensors"] < spec["weight_tensors"]
+    assert json.loads(r.json_path.read_text())["export"]["int8_granularity"] == "auto"
     # trimmed: no PyTorch scope names, no quantization min/max left
     names = [d["name"] for d in it.get_tensor_details()]
     assert max(len(n) for n in names) <= 6 and "image" in names and "mask" in names
@@ -344,6 +347,19 @@ def test_demo_assets_flag_calls_copy_to_demos(tiny, tmp_path, monkeypatch):
     assert seen and seen[0][0] == results and (seen[0][1] / "pyproject.toml").is_file()
 
 
+def test_int8_granularity_recipes(exported, tiny):
+    from portrait_export import tflite_export as te
+
+    model = api.prepare_model(Checkpoint.load(tiny["ckpt"]), None)
+    fp32 = te.convert_fp32(model, (64, 64))
+    assert len(te.int8_recipe(fp32, None)[0]) == 1  # static_wi8_ai8 as published
+    rec, n_all = te.int8_recipe(fp32, float("inf"))
+    # every conv and depthwise conv of the model
+    assert n_all == exported["results"]["tflite", "fp32"].parity["spec_checks"]["weight_tensors"]
+    assert all(e["op_config"]["weight_tensor_config"]["granularity"] == "TENSORWISE" for e in rec[1:])
+    assert 0 < te.int8_recipe(fp32, 2.0)[1] <= n_all
+
+
 def test_plan_precisions():
     assert api.plan("all") == [("onnx", "fp32"), ("tflite", "int8"), ("coreml", "fp16")]
     assert api.plan(["tflite", "onnx"], ["fp32", "int8"]) == [("tflite", "fp32"), ("tflite", "int8"),
@@ -367,5 +383,6 @@ def test_default_model_all_targets(tmp_path):
     assert int8.parity["mask_iou_mean"] >= 0.98 and int8.parity["fg_iou_drop"] <= 0.5
     spec = int8.parity["spec_checks"]
     assert set(spec["weights_dtype"]) == {"int8"} and set(spec["activations_dtype"]) <= {"int8", "uint8"}
+    assert 0 < spec["per_channel_weight_tensors"] < spec["weight_tensors"]  # auto: mixed scales
     assert results["onnx"].parity["max_abs_diff"] < 1e-4
     assert all(r.passed for r in results.values())
