@@ -118,6 +118,16 @@ def test_refine_edges_snaps_to_image_edges() -> None:
         refine_edges(img, np.zeros((4, 4, 2), np.float32))
 
 
+def test_banded_upsampling_matches_resize() -> None:
+    """refine_edges applies its coefficients in row bands; the bands must equal one cv2.resize."""
+    from portrait_mobile.runtime.postprocess import _upsample_rows
+
+    low = np.random.default_rng(0).random((37, 53, 3), dtype=np.float32)
+    full = cv2.resize(low, (530, 370), interpolation=cv2.INTER_LINEAR)
+    bands = np.concatenate([_upsample_rows(low, 370, 530, r, min(370, r + 100)) for r in range(0, 370, 100)])
+    np.testing.assert_allclose(bands, full, atol=1e-4)
+
+
 def test_refine_on_huge_image_keeps_size(seg: Segmenter) -> None:
     img = np.zeros((4500, 5000, 3), np.uint8)
     img[1000:3000, 1500:3500, 0] = 255
@@ -294,16 +304,25 @@ def test_default_segmenter_runs() -> None:
 
 @pytest.mark.slow
 def test_backends_agree_on_real_images(exported: dict[str, Path]) -> None:
-    """ONNX fp32, int8 TFLite and PyTorch give the same masks: IoU >= 0.98 between every pair."""
+    """ONNX fp32, int8 TFLite and PyTorch give the same masks on real photos.
+
+    Agreement is the mean IoU over the images >= 0.98 for every pair of backends (the definition of the
+    export parity gate, `Thresholds.mask_iou`), and no single image below 0.95. int8 is not bit-exact:
+    measured on all 264 PFCN test images with the interim weights, PyTorch vs int8 TFLite had mean IoU
+    0.991, min 0.937, 92% of images >= 0.98; PyTorch vs ONNX 1.0000 on every image.
+    """
     images = _pfcn_images(5)
     segs = {"torch": Segmenter.from_file(DEFAULT_WEIGHTS, threads=1),
             "onnx": Segmenter.from_file(exported["onnx"], threads=1),
             "tflite-int8": Segmenter.from_file(exported["tflite"], threads=1)}
-    assert segs["tflite-int8"].contract.input_quant is not None or segs["tflite-int8"].contract.precision == "int8"
+    assert segs["tflite-int8"].contract.precision == "int8"
+    assert segs["tflite-int8"].backend.name == "litert" and segs["onnx"].backend.name == "onnx"
     masks = {k: [s.segment(im) >= 0.5 for im in images] for k, s in segs.items()}
     names = list(masks)
     for i, a in enumerate(names):
         for b in names[i + 1:]:
             ious = [iou(x, y) for x, y in zip(masks[a], masks[b])]
-            print(f"IoU {a} vs {b}: min {min(ious):.4f} mean {np.mean(ious):.4f}")
-            assert min(ious) >= 0.98, (a, b, ious)
+            print(f"IoU {a} vs {b}: mean {np.mean(ious):.4f} min {min(ious):.4f}")
+            assert np.mean(ious) >= 0.98 and min(ious) >= 0.95, (a, b, ious)
+    # fp32 ONNX is the same computation as PyTorch: near-identical masks on every image.
+    assert min(iou(x, y) for x, y in zip(masks["torch"], masks["onnx"])) >= 0.999

@@ -2,8 +2,9 @@
 
 All functions take a float32 HxW person probability in [0, 1] and return a new array.
 
-The edge refinement is the guided filter of He, Sun and Tang (ECCV 2010 / TPAMI 2013), in its fast
-form (He & Sun 2015: coefficients computed on a subsampled grid, applied at full resolution). OpenCV's
+The edge refinement is the guided filter of He, Sun and Tang (ECCV 2010 / TPAMI 2013) with a colour
+guide, in its fast form (He & Sun 2015: coefficients computed on a subsampled grid, applied at full
+resolution). OpenCV's
 implementation lives in opencv-contrib (`cv2.ximgproc.guidedFilter`), which cannot be installed next to
 the opencv-python-headless this package depends on, so it is written here with `cv2.boxFilter`.
 """
@@ -16,10 +17,6 @@ import numpy as np
 
 from ..errors import ImageError
 from .image_input import check_rgb_uint8
-
-# Above this many pixels on the long side the refinement runs at a reduced size and the refined mask
-# is upsampled bilinearly: bounds memory for 8000x6000 photos (each full-size float32 map is 192 MB).
-REFINE_MAX_SIDE = 4096
 
 
 def check_prob(mask: object, shape: tuple[int, int] | None = None, name: str = "mask") -> np.ndarray:
@@ -84,13 +81,86 @@ def _box(x: np.ndarray, r: int) -> np.ndarray:
     return cv2.boxFilter(x, cv2.CV_32F, (2 * r + 1, 2 * r + 1), normalize=True, borderType=cv2.BORDER_REFLECT)
 
 
+def _coefficients(g: np.ndarray, p: np.ndarray, r: int, eps: float) -> tuple[np.ndarray, np.ndarray]:
+    """Box-averaged linear coefficients (mean_a HxWxC, mean_b HxW) of the guided filter."""
+    e = np.float32(eps)
+    mean_p = _box(p, r)
+    if g.ndim == 2:
+        mean_i = _box(g, r)
+        var = _box(g * g, r) - mean_i * mean_i
+        a = (_box(g * p, r) - mean_i * mean_p) / (var + e)
+        b = mean_p - a * mean_i
+        return _box(a, r)[..., None], _box(b, r)
+    # Colour guide (He et al. eq. 14): a = (Sigma + eps U)^-1 cov(I, p), Sigma the 3x3 colour covariance.
+    mean_i = _box(g, r)
+    cov = _box(g * p[..., None], r) - mean_i * mean_p[..., None]
+
+    def var(i: int, j: int) -> np.ndarray:
+        return _box(g[..., i] * g[..., j], r) - mean_i[..., i] * mean_i[..., j]
+
+    a11, a12, a13 = var(0, 0) + e, var(0, 1), var(0, 2)
+    a22, a23, a33 = var(1, 1) + e, var(1, 2), var(2, 2) + e
+    i11, i12, i13 = a22 * a33 - a23 * a23, a13 * a23 - a12 * a33, a12 * a23 - a13 * a22
+    i22, i23, i33 = a11 * a33 - a13 * a13, a12 * a13 - a11 * a23, a11 * a22 - a12 * a12
+    det = a11 * i11 + a12 * i12 + a13 * i13  # > 0: Sigma + eps U is positive definite
+    c0, c1, c2 = cov[..., 0], cov[..., 1], cov[..., 2]
+    a = np.stack([i11 * c0 + i12 * c1 + i13 * c2, i12 * c0 + i22 * c1 + i23 * c2,
+                  i13 * c0 + i23 * c1 + i33 * c2], axis=-1) / det[..., None]
+    b = mean_p - (a * mean_i).sum(axis=-1)
+    return _box(a, r), _box(b, r)
+
+
+def _upsample_rows(low: np.ndarray, h: int, w: int, r0: int, r1: int) -> np.ndarray:
+    """Rows r0..r1 of `low` resized bilinearly to h x w (cv2.resize's pixel-centre convention)."""
+    hl, wl = low.shape[:2]
+    xs = (np.arange(w, dtype=np.float32) + 0.5) * np.float32(wl / w) - 0.5
+    ys = (np.arange(r0, r1, dtype=np.float32) + 0.5) * np.float32(hl / h) - 0.5
+    map_x = np.ascontiguousarray(np.broadcast_to(xs, (r1 - r0, w)))
+    map_y = np.ascontiguousarray(np.broadcast_to(ys[:, None], (r1 - r0, w)))
+    return cv2.remap(low, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def _apply(mean_a: np.ndarray, mean_b: np.ndarray, guide: np.ndarray, guide_scale: float,
+           contrast: float = 1.0) -> np.ndarray:
+    """q = mean_a . I + mean_b at the guide's full size, in row bands (coefficients upsampled per band),
+    so no full-size float copy of the guide or of the coefficients is ever made."""
+    h, w = guide.shape[:2]
+    out = np.empty((h, w), np.float32)
+    same = mean_b.shape == (h, w)
+    rows = max(1, 1_000_000 // max(1, w))
+    for r0 in range(0, h, rows):
+        r1 = min(h, r0 + rows)
+        g = guide[r0:r1].astype(np.float32)
+        g *= np.float32(guide_scale)
+        if g.ndim == 2:
+            g = g[..., None]
+        if same:
+            a, b = mean_a[r0:r1].copy(), mean_b[r0:r1]
+        elif r0 == 0 and r1 == h:  # one band: a plain resize is the same and faster
+            a = cv2.resize(mean_a, (w, h), interpolation=cv2.INTER_LINEAR)
+            b = cv2.resize(mean_b, (w, h), interpolation=cv2.INTER_LINEAR)
+        else:
+            a = _upsample_rows(mean_a, h, w, r0, r1)
+            b = _upsample_rows(mean_b, h, w, r0, r1)
+        a = a.reshape(r1 - r0, w, -1)
+        a *= g
+        q = cv2.transform(a, np.ones((1, a.shape[2]), np.float32)) if a.shape[2] > 1 else a[..., 0]
+        q += b
+        if contrast != 1.0:
+            q -= 0.5
+            q *= np.float32(contrast)
+            q += 0.5
+        out[r0:r1] = q
+    return out
+
+
 def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float = 1e-3,
                   subsample: int = 1) -> np.ndarray:
-    """Gray-guide guided filter (He et al.): edge-preserving smoothing of `src` that follows `guide`.
+    """Guided filter (He et al.): edge-preserving smoothing of `src` that follows `guide`.
 
-    guide: HxW float32 in [0, 1]; src: HxW float32. `radius` and `eps` as in the paper (eps relative to
-    a [0, 1] guide). With `subsample` > 1 the linear coefficients are computed on a grid that much
-    coarser and upsampled (fast guided filter), which costs little accuracy for a smooth `src`.
+    guide: HxW (gray) or HxWx3 (colour) float32 in [0, 1]; src: HxW float32. `radius` and `eps` as in
+    the paper. With `subsample` > 1 the coefficients are computed on a grid that much coarser and
+    upsampled (the fast guided filter, He & Sun 2015), which costs little for a smooth `src`.
     """
     h, w = src.shape
     s = max(1, int(subsample))
@@ -98,56 +168,42 @@ def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float = 
         size = (max(1, w // s), max(1, h // s))
         g = cv2.resize(guide, size, interpolation=cv2.INTER_AREA)
         p = cv2.resize(src, size, interpolation=cv2.INTER_AREA)
-        r = max(1, round(radius / s))
     else:
-        g, p, r = guide, src, max(1, int(radius))
-    mean_i = _box(g, r)
-    mean_p = _box(p, r)
-    cov_ip = _box(g * p, r) - mean_i * mean_p
-    var_i = _box(g * g, r) - mean_i * mean_i
-    a = cov_ip / (var_i + np.float32(eps))
-    b = mean_p - a * mean_i
-    mean_a = _box(a, r)
-    mean_b = _box(b, r)
-    if s > 1:
-        mean_a = cv2.resize(mean_a, (w, h), interpolation=cv2.INTER_LINEAR)
-        mean_b = cv2.resize(mean_b, (w, h), interpolation=cv2.INTER_LINEAR)
-    q = mean_a
-    q *= guide
-    q += mean_b
-    return q
+        g, p = guide.astype(np.float32, copy=False), src.astype(np.float32, copy=False)
+    mean_a, mean_b = _coefficients(g, p, max(1, round(radius / s)), eps)
+    return _apply(mean_a, mean_b, guide, 1.0)
 
 
 def refine_edges(image: np.ndarray, prob: np.ndarray, radius: int | None = None, eps: float = 1e-3,
-                 max_side: int = REFINE_MAX_SIDE) -> np.ndarray:
-    """Snap a soft (e.g. bilinearly upsampled) mask to the image's edges with a guided filter.
+                 contrast: float = 2.0) -> np.ndarray:
+    """Snap a soft mask to the image's edges with a colour-guided filter, at full resolution.
 
     image: RGB uint8 HxWx3, the guide. prob: float32 person probability at the image's size *or
-    smaller* (the model's own output can be passed directly: it is upsampled as part of the
-    filtering). Returns float32 HxW in [0, 1] at the image's size.
+    smaller*: the model's own output can be passed directly, it is upsampled as part of the filtering.
+    Returns float32 HxW in [0, 1] at the image's size.
 
-    radius: filter radius in pixels, default 1% of the image's long side (at least 2 px); eps: the
-    regularization (for a [0, 1] guide: smaller follows weaker edges). Images larger than `max_side`
-    are refined at that size and the result upsampled, which bounds memory and time for 8000x6000
-    photos.
+    radius: in pixels, default 2% of the image's long side; eps: regularization for a [0, 1] guide
+    (smaller follows weaker edges); contrast: the output is steepened around 0.5 by this factor, which
+    removes the faint halo a guided filter leaves in low-contrast background without moving the 0.5
+    boundary (1 = off). The coefficients are computed on a grid radius/4 coarser (fast guided filter)
+    and applied to the full-size image in row bands, so an 8000x6000 photo costs its output mask and
+    little else. Defaults chosen on PFCN *train* images (boundary IoU +4.8 points on 120 of them).
     """
     check_rgb_uint8(image)
     prob = check_prob(prob)
+    if not (math.isfinite(contrast) and contrast > 0):
+        raise ValueError(f"contrast must be a positive number, got {contrast}")
     h, w = image.shape[:2]
-    scale = min(1.0, max_side / max(h, w))
-    wh, ww = max(1, round(h * scale)), max(1, round(w * scale))
-    guide_rgb = image if scale == 1.0 else cv2.resize(image, (ww, wh), interpolation=cv2.INTER_AREA)
-    if prob.shape != (wh, ww):
-        shrink = prob.shape[0] > wh or prob.shape[1] > ww
-        prob = cv2.resize(prob, (ww, wh), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
     if radius is None:
-        radius = max(2, round(0.01 * max(wh, ww)))
-    else:
-        radius = max(1, round(radius * scale))
-    guide = cv2.cvtColor(guide_rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    guide *= np.float32(1 / 255)
-    q = guided_filter(guide, prob, radius, eps, subsample=max(1, radius // 4))
-    np.clip(q, 0.0, 1.0, out=q)
-    if scale < 1.0:
-        q = cv2.resize(q, (w, h), interpolation=cv2.INTER_LINEAR)  # bilinear stays within [0, 1]
-    return q
+        radius = max(2, round(0.02 * max(h, w)))
+    radius = max(1, int(radius))
+    s = max(1, radius // 4)
+    size = (max(1, w // s), max(1, h // s))
+    g = image if size == (w, h) else cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    g = g.astype(np.float32) * np.float32(1 / 255)
+    if prob.shape != (size[1], size[0]):
+        shrink = prob.shape[0] > size[1] or prob.shape[1] > size[0]
+        prob = cv2.resize(prob, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    mean_a, mean_b = _coefficients(g, prob, max(1, round(radius / s)), eps)
+    q = _apply(mean_a, mean_b, image, 1 / 255, contrast)
+    return np.clip(q, 0.0, 1.0, out=q)
