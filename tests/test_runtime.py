@@ -309,7 +309,7 @@ def test_backends_agree_on_real_images(exported: dict[str, Path]) -> None:
     Agreement is the mean IoU over the images >= 0.98 for every pair of backends (the definition of the
     export parity gate, `Thresholds.mask_iou`), and no single image below 0.95. int8 is not bit-exact:
     measured on all 264 PFCN test images with the interim weights, PyTorch vs int8 TFLite had mean IoU
-    0.991, min 0.937, 92% of images >= 0.98; PyTorch vs ONNX 1.0000 on every image.
+    0.991, min 0.934, 92% of images >= 0.98; PyTorch vs ONNX 1.0000 on every image.
     """
     images = _pfcn_images(5)
     segs = {"torch": Segmenter.from_file(DEFAULT_WEIGHTS, threads=1),
