@@ -174,11 +174,21 @@ class CoreMLBackend(Backend):
             spec = self.model.get_spec()
         except Exception as e:  # coremltools raises many types for a bad package
             raise ModelLoadError(f"{p} is not a loadable Core ML model: {_short(e)}") from None
-        self.input_name = spec.description.input[0].name
+        inp = spec.description.input[0]
+        self.input_name = inp.name
         self.output_name = spec.description.output[0].name
+        # portrait-export makes an ImageType input (Core ML scales the 8-bit pixels itself), which
+        # coremltools feeds as a PIL image; a MultiArray input takes the tensor as it is.
+        self.image_input = inp.type.WhichOneof("Type") == "imageType"
 
     def run(self, x: np.ndarray) -> np.ndarray:
-        out = self.model.predict({self.input_name: x})
+        feed: Any = x
+        if self.image_input:
+            from PIL import Image
+
+            hwc = x[0] if x.shape[-1] == 3 else np.transpose(x[0], (1, 2, 0))
+            feed = Image.fromarray(np.ascontiguousarray(hwc).astype(np.uint8), "RGB")
+        out = self.model.predict({self.input_name: feed})
         return np.asarray(out[self.output_name])
 
 
