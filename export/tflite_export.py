@@ -74,7 +74,8 @@ def convert_fp32(model: Any, input_size: tuple[int, int]) -> bytes:
 def _signature(model_bytes: bytes) -> tuple[str, str]:
     from ai_edge_litert.interpreter import Interpreter
 
-    sigs = Interpreter(model_content=model_bytes).get_signature_list()
+    with quiet():
+        sigs = Interpreter(model_content=model_bytes).get_signature_list()
     if len(sigs) != 1:
         raise ExportError(f"tflite: expected one signature, got {sorted(sigs)}")
     key, sig = next(iter(sigs.items()))
@@ -218,7 +219,8 @@ def quantize_int8(fp32: bytes, calib_images: list[np.ndarray], input_size: tuple
 def _input_tensor_name(model_bytes: bytes) -> str:
     from ai_edge_litert.interpreter import Interpreter
 
-    return Interpreter(model_content=model_bytes).get_input_details()[0]["name"]
+    with quiet():
+        return Interpreter(model_content=model_bytes).get_input_details()[0]["name"]
 
 
 # --- flatbuffer rewrite ----------------------------------------------------------------------------
@@ -337,8 +339,9 @@ def inspect_tflite(path: Path) -> dict[str, Any]:
     """Tensor dtypes by role, read back through the LiteRT Interpreter: weights, biases, activations."""
     from ai_edge_litert.interpreter import Interpreter
 
-    it = Interpreter(model_path=str(path))
-    it.allocate_tensors()
+    with quiet():  # LiteRT prints an INFO line when it creates the XNNPACK delegate
+        it = Interpreter(model_path=str(path))
+        it.allocate_tensors()
     details = {d["index"]: d for d in it.get_tensor_details()}
     ops = it._get_ops_details()  # the only API listing op inputs/outputs
     written = {i for o in ops for i in o["outputs"]}
@@ -450,8 +453,9 @@ def export_tflite(ctx: ExportContext, precision: str = "int8") -> ExportResult:
                 if abs(s - q.scale) > 1e-6 * q.scale or z != q.zero_point:
                     spec_failures.append(f"{key} quantization ({s:.8g}, {z}) differs from the contract "
                                          f"({q.scale:.8g}, {q.zero_point})")
-        interp = Interpreter(model_path=str(tmp), num_threads=2)
-        interp.allocate_tensors()
+        with quiet():
+            interp = Interpreter(model_path=str(tmp), num_threads=2)
+            interp.allocate_tensors()
         i_idx = interp.get_input_details()[0]["index"]
         o_idx = interp.get_output_details()[0]["index"]
 
