@@ -14,10 +14,11 @@ as broken: a CI budget that silently checks nothing is worse than none.
 from __future__ import annotations
 
 import fnmatch
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from .datafile import load_json_file
 
 DEFAULT_BUDGET = Path(__file__).resolve().parent / "budgets" / "default.json"
 SCHEMA = "portrait-bench-budget/1"
@@ -84,14 +85,7 @@ class Verdict:
 
 def load_budget(path: str | Path) -> Budget:
     p = Path(path)
-    try:
-        d = json.loads(p.read_text())
-    except FileNotFoundError:
-        raise BudgetError(f"budget file not found: {p}") from None
-    except json.JSONDecodeError as e:
-        raise BudgetError(f"budget file {p} is not valid JSON: {e}") from None
-    if d.get("schema") != SCHEMA:
-        raise BudgetError(f"{p}: schema {d.get('schema')!r}, expected {SCHEMA!r}")
+    d = load_json_file(p, SCHEMA, "budget", BudgetError)
     rules = []
     for i, r in enumerate(d.get("budgets", [])):
         limits = {k: r[k] for k in METRICS if k in r and r[k] is not None}

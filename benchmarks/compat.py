@@ -14,11 +14,12 @@ Nothing here runs a delegate: on this x86 host there is no NNAPI driver, GPU del
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+from .datafile import load_json_file
 
 import numpy as np
 
@@ -207,10 +208,7 @@ def _short_dtype(d: str) -> str:
 
 @lru_cache(maxsize=4)
 def _load_table(path: str) -> dict[str, Any]:
-    d = json.loads(Path(path).read_text())
-    if d.get("schema") != "portrait-bench-delegate-ops/1":
-        raise CompatError(f"{path}: not a delegate op table")
-    return d
+    return load_json_file(path, "portrait-bench-delegate-ops/1", "delegate op table", CompatError)
 
 
 def load_table(path: str | Path | None = None) -> dict[str, Any]:

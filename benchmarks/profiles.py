@@ -6,10 +6,11 @@ either a slowdown factor or a published on-device time of the reference model, e
 """
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from .datafile import load_json_file
 
 PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
 DEFAULT_PROFILES_FILE = PROFILES_DIR / "devices.json"
@@ -130,14 +131,7 @@ class DeviceProfile:
 def load_profiles(path: str | Path | None = None) -> dict[str, DeviceProfile]:
     """Profiles by name, in file order. ``path`` defaults to the shipped devices.json."""
     p = Path(path) if path is not None else DEFAULT_PROFILES_FILE
-    try:
-        data = json.loads(p.read_text())
-    except FileNotFoundError:
-        raise ProfileError(f"profile file not found: {p}") from None
-    except json.JSONDecodeError as e:
-        raise ProfileError(f"profile file {p} is not valid JSON: {e}") from None
-    if data.get("schema") != SCHEMA:
-        raise ProfileError(f"{p}: schema {data.get('schema')!r}, expected {SCHEMA!r}")
+    data = load_json_file(p, SCHEMA, "profile", ProfileError)
     out: dict[str, DeviceProfile] = {}
     for d in data.get("profiles", []):
         prof = DeviceProfile.from_dict(d)

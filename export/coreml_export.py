@@ -25,7 +25,7 @@ from portrait_mobile.contract import CONTRACT_KEY, ModelContract, TensorQuant
 from portrait_mobile.errors import ExportError
 
 from . import parity as parity_mod
-from .base import ExportContext, ExportResult, raise_if_failed
+from .base import ExportContext, ExportResult
 from .metadata import embed_coreml, tool_versions, write_sidecar
 from .util import path_size, quiet
 
@@ -172,11 +172,8 @@ def export_coreml(ctx: ExportContext, precision: str = "fp16") -> ExportResult:
             report = _macos_parity(ctx, tmp, contract, precision)
         else:
             report = {"numeric": NUMERIC_SKIPPED, "n_images": 0}
-        report = parity_mod.gate(report, target="coreml", precision=precision, thresholds=ctx.thresholds,
-                                 extra_failures=spec_failures)
-        report["spec_checks"] = info
-        report["spec_failures"] = spec_failures
-        raise_if_failed("coreml", precision, report)
+        report = parity_mod.finalize(report, target="coreml", precision=precision, thresholds=ctx.thresholds,
+                                     spec_checks=info, spec_failures=spec_failures)
     seconds = time.perf_counter() - t0
     size = path_size(dest)
     export_info = {"target": "coreml", "precision": precision, "size_bytes": size, "seconds": round(seconds, 2),

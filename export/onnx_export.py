@@ -15,7 +15,7 @@ from portrait_mobile.atomic import atomic_path
 from portrait_mobile.errors import ExportError
 
 from . import parity as parity_mod
-from .base import ExportContext, ExportResult, raise_if_failed
+from .base import ExportContext, ExportResult
 from .metadata import embed_onnx, tool_versions, write_sidecar
 from .util import path_size, quiet
 
@@ -102,13 +102,10 @@ def export_onnx(ctx: ExportContext, precision: str = "fp32") -> ExportResult:
 
         report = parity_mod.compare(ctx.reference, predict, contract, target="onnx", precision=precision,
                                     thresholds=ctx.thresholds)
-        if spec_failures:
-            report = parity_mod.gate(report, target="onnx", precision=precision, thresholds=ctx.thresholds,
-                                     extra_failures=spec_failures)
-        report["spec_checks"] = {"input": [inp.name, inp.shape], "output": [out.name, out.shape],
-                                 "nodes": n_nodes, "ops": ops}
-        report["spec_failures"] = spec_failures
-        raise_if_failed("onnx", precision, report)
+        report = parity_mod.finalize(report, target="onnx", precision=precision, thresholds=ctx.thresholds,
+                                     spec_checks={"input": [inp.name, inp.shape], "output": [out.name, out.shape],
+                                                  "nodes": n_nodes, "ops": ops},
+                                     spec_failures=spec_failures)
     seconds = time.perf_counter() - t0
     info = {"target": "onnx", "precision": precision, "opset": ctx.opset, "dynamic_batch": ctx.dynamic_batch,
             "size_bytes": path_size(dest), "seconds": round(seconds, 2), "external_data": False,

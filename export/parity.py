@@ -22,7 +22,7 @@ from portrait_mobile.data.folder import Sample
 from portrait_mobile.metrics import iou
 from portrait_mobile.preprocess import output_to_prob, quantize_input, resize_prob, to_model_input
 
-from .base import Thresholds
+from .base import Thresholds, raise_if_failed
 
 # Runs the artifact on one input already in the contract's layout/dtype; returns the raw output.
 RawPredict = Callable[[np.ndarray], np.ndarray]
@@ -118,6 +118,17 @@ def gate(report: dict[str, Any], *, target: str, precision: str, thresholds: Thr
     report["gates"] = gates
     report["failures"] = failures
     report["passed"] = not failures
+    return report
+
+
+def finalize(report: dict[str, Any], *, target: str, precision: str, thresholds: Thresholds,
+             spec_checks: dict[str, Any], spec_failures: Sequence[str]) -> dict[str, Any]:
+    """Gate the figures together with the spec checks, record both, and refuse a failing artifact."""
+    report = gate(report, target=target, precision=precision, thresholds=thresholds,
+                  extra_failures=spec_failures)
+    report["spec_checks"] = spec_checks
+    report["spec_failures"] = list(spec_failures)
+    raise_if_failed(target, precision, report)
     return report
 
 

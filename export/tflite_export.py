@@ -33,7 +33,7 @@ from portrait_mobile.errors import ExportError
 from portrait_mobile.preprocess import to_model_input
 
 from . import parity as parity_mod
-from .base import ExportContext, ExportResult, raise_if_failed
+from .base import ExportContext, ExportResult
 from .metadata import description, tool_versions, write_sidecar
 from .util import path_size, quiet
 
@@ -466,12 +466,8 @@ def export_tflite(ctx: ExportContext, precision: str = "int8") -> ExportResult:
 
         report = parity_mod.compare(ctx.reference, predict, contract, target="tflite", precision=precision,
                                     thresholds=ctx.thresholds)
-        if spec_failures:
-            report = parity_mod.gate(report, target="tflite", precision=precision, thresholds=ctx.thresholds,
-                                     extra_failures=spec_failures)
-        report["spec_checks"] = info
-        report["spec_failures"] = spec_failures
-        raise_if_failed("tflite", precision, report)
+        report = parity_mod.finalize(report, target="tflite", precision=precision, thresholds=ctx.thresholds,
+                                     spec_checks=info, spec_failures=spec_failures)
     seconds = time.perf_counter() - t0
     export_info = {"target": "tflite", "precision": precision, "size_bytes": len(data),
                    "seconds": round(seconds, 2), "description": description(contract),

@@ -1,7 +1,7 @@
 """Named model configurations: one config drives training, export and benchmarks."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 

@@ -61,3 +61,18 @@ def random_checkpoint(tmp_path: Path) -> Path:
     path = tmp_path / "random.pt"
     Checkpoint(cfg, build_model(cfg).state_dict()).save(path)
     return path
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny hand-built ONNX segmenter with its contract (no torch needed)."""
+    from runtime_fixtures import make_tiny_onnx
+
+    return make_tiny_onnx(tmp_path_factory.mktemp("tiny") / "tiny.onnx")
+
+
+@pytest.fixture(scope="module")
+def seg(tiny_model: Path):
+    from portrait_mobile.runtime import Segmenter
+
+    return Segmenter.from_file(tiny_model)

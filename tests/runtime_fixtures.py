@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from portrait_mobile.metrics import iou  # noqa: F401  (re-exported for the runtime tests)
 from portrait_mobile.contract import CONTRACT_KEY, ModelContract
 
 REPO = Path(__file__).resolve().parent.parent
@@ -75,9 +76,3 @@ def pfcn_test_ids(n: int) -> list[str]:
     ids = [ln.strip() for ln in (PFCN / "test.txt").read_text().splitlines() if ln.strip()]
     step = max(1, len(ids) // n)
     return ids[::step][:n]
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    a, b = a.astype(bool), b.astype(bool)
-    union = np.logical_or(a, b).sum()
-    return 1.0 if union == 0 else float(np.logical_and(a, b).sum() / union)

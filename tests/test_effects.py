@@ -10,10 +10,7 @@ from portrait_mobile.data.folder import read_mask
 from portrait_mobile.errors import ImageError
 from portrait_mobile.runtime import read_image
 
-try:  # tests/ may or may not be a package
-    from .runtime_fixtures import PFCN, pfcn_test_ids, red_person
-except ImportError:
-    from runtime_fixtures import PFCN, pfcn_test_ids, red_person  # type: ignore
+from runtime_fixtures import PFCN, pfcn_test_ids, red_person
 
 
 @pytest.fixture(scope="module")

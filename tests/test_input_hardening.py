@@ -19,22 +19,10 @@ from portrait_mobile.runtime import Segmenter, read_image, to_rgb_uint8
 from portrait_mobile.runtime.cli import main as cli_main
 from portrait_mobile.runtime.image_input import decode_image, exif_orientation
 
-try:  # tests/ may or may not be a package
-    from .runtime_fixtures import make_tiny_onnx, red_person
-except ImportError:
-    from runtime_fixtures import make_tiny_onnx, red_person  # type: ignore
+from runtime_fixtures import red_person
 
 SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_tiny_onnx(tmp_path_factory.mktemp("tiny") / "tiny.onnx")
-
-
-@pytest.fixture(scope="module")
-def seg(tiny_model: Path) -> Segmenter:
-    return Segmenter.from_file(tiny_model)
 
 
 DTYPES = st.sampled_from([np.uint8, np.uint16, np.int8, np.int16, np.int32, np.int64, np.float16, np.float32,

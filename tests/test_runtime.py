@@ -1,7 +1,6 @@
 """Runtime SDK: Segmenter over the engines, post-processing, CLI, and cross-backend agreement."""
 from __future__ import annotations
 
-import io
 import sys
 from pathlib import Path
 
@@ -12,26 +11,11 @@ import pytest
 from portrait_mobile.errors import ImageError, ModelLoadError
 from portrait_mobile.runtime import Segmenter, binary_mask, keep_largest, read_image, refine_edges
 from portrait_mobile.runtime.cli import main as cli_main
-from portrait_mobile.runtime.image_input import decode_image
 
-try:  # tests/ may or may not be a package
-    from .runtime_fixtures import (PFCN, TINY_H, TINY_W, iou, make_tiny_onnx, pfcn_test_ids, red_person,
-                                   tiny_contract)
-except ImportError:
-    from runtime_fixtures import (PFCN, TINY_H, TINY_W, iou, make_tiny_onnx, pfcn_test_ids,  # type: ignore
-                                  red_person, tiny_contract)
+from portrait_mobile.checkpoint import DEFAULT_WEIGHTS
+from runtime_fixtures import (PFCN, TINY_H, TINY_W, iou, make_tiny_onnx, pfcn_test_ids, red_person,
+                              tiny_contract)
 
-DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "portrait_mobile" / "weights" / "portrait-s-256.pt"
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_tiny_onnx(tmp_path_factory.mktemp("tiny") / "tiny.onnx")
-
-
-@pytest.fixture(scope="module")
-def seg(tiny_model: Path) -> Segmenter:
-    return Segmenter.from_file(tiny_model)
 
 
 # --- Segmenter on the tiny ONNX model --------------------------------------------------------------

@@ -126,3 +126,17 @@ def test_ddp_two_cpu_processes(tiny_cache: Path, tmp_path: Path) -> None:
     ck = Checkpoint.load(out / "best.pt")
     assert ck.train_info["world_size"] == 2
     assert "x2" in r.stdout
+
+
+def test_init_starts_from_given_weights(tiny_cache: Path, tmp_path: Path) -> None:
+    first = train(_cfg(tiny_cache, tmp_path / "a", 1), TINY)
+    ck = Checkpoint.load(first)
+    # Zero learning progress (lr tiny): the fine-tune's EMA stays at the init weights.
+    cfg = _cfg(tiny_cache, tmp_path / "ft", 1, init=str(first))
+    cfg.lr = 1e-12
+    tuned = Checkpoint.load(train(cfg, TINY)).state_dict
+    assert all(torch.allclose(ck.state_dict[k].float(), tuned[k].float(), atol=1e-4)
+               for k in tuned if "running" not in k and "num_batches" not in k)
+    other = ModelConfig(**{**TINY.to_dict(), "name": "other", "refine_width": 6})
+    with pytest.raises(Exception, match="not other"):
+        train(_cfg(tiny_cache, tmp_path / "x", 1, init=str(first)), other)

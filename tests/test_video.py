@@ -7,16 +7,13 @@ import cv2
 import numpy as np
 import pytest
 
+from portrait_mobile.checkpoint import DEFAULT_WEIGHTS
 from portrait_mobile.errors import ImageError
 from portrait_mobile import effects
 from portrait_mobile.runtime import Segmenter, VideoSegmenter, read_frames, read_image
 
-try:  # tests/ may or may not be a package
-    from .runtime_fixtures import PFCN, iou, make_tiny_onnx, pfcn_test_ids, red_person
-except ImportError:
-    from runtime_fixtures import PFCN, iou, make_tiny_onnx, pfcn_test_ids, red_person  # type: ignore
+from runtime_fixtures import PFCN, iou, make_tiny_onnx, pfcn_test_ids, red_person
 
-DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "portrait_mobile" / "weights" / "portrait-s-256.pt"
 
 
 @pytest.fixture(scope="module")

@@ -76,7 +76,7 @@ def _paint_out_person(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 def _affine(batch: Batch, cfg: AugmentConfig, g: torch.Generator) -> Batch:
-    b, dev = batch.image.shape[0], batch.image.device
+    b = batch.image.shape[0]
     rnd = lambda *s: torch.rand(*s, generator=g, device=g.device)  # noqa: E731
     s = cfg.scale[0] + (cfg.scale[1] - cfg.scale[0]) * rnd(b)
     a = (rnd(b) * 2 - 1) * math.radians(cfg.max_rotate_deg)
@@ -93,7 +93,7 @@ def _affine(batch: Batch, cfg: AugmentConfig, g: torch.Generator) -> Batch:
 
 
 def _photometric(x: torch.Tensor, cfg: AugmentConfig, g: torch.Generator) -> torch.Tensor:
-    b, dev = x.shape[0], x.device
+    b = x.shape[0]
     rnd = lambda *s: torch.rand(*s, generator=g, device=g.device)  # noqa: E731
     u = lambda n, r: (1.0 + (rnd(b, *n) * 2 - 1) * r)  # noqa: E731
     x = x * u((1, 1, 1), cfg.brightness)

@@ -53,6 +53,8 @@ def build_parser() -> OneLineParser:
                    help="fit the epoch count (and LR schedule) to this many minutes after epoch 1")
     f.add_argument("--max-steps-per-epoch", type=int, default=0, help=argparse_hidden())
     f.add_argument("--resume", type=Path, metavar="CKPT", help="continue from a last.pt")
+    f.add_argument("--init", type=Path, metavar="CKPT",
+                   help="start from these weights with a fresh schedule (fine-tune, e.g. the shipped model)")
     f.add_argument("--no-progress", action="store_true")
 
     s = sub.add_parser("ship", help="strip a checkpoint to weights+config+metrics (e.g. as the shipped default)")
@@ -94,7 +96,8 @@ def _fit(args) -> None:
                       batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay, seed=args.seed,
                       device=args.device, sources=tuple(args.sources), use_teacher=not args.no_teacher,
                       time_budget_min=args.time_budget, max_steps_per_epoch=args.max_steps_per_epoch,
-                      resume=str(args.resume) if args.resume else None, progress=not args.no_progress)
+                      resume=str(args.resume) if args.resume else None,
+                      init=str(args.init) if args.init else None, progress=not args.no_progress)
     best = train(cfg)
     print(f"best checkpoint: {best}")
 

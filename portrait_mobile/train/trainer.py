@@ -2,7 +2,6 @@
 weights, per-epoch validation, best/last checkpoints, resume, and DDP under torchrun."""
 from __future__ import annotations
 
-import copy
 import json
 import math
 import os
@@ -46,6 +45,7 @@ class TrainConfig:
     max_steps_per_epoch: int = 0  # 0 = full epoch; >0 for quick runs and tests
     time_budget_min: float = 0.0  # >0: after epoch 1, cut `epochs` to fit and re-plan the LR schedule
     resume: str | None = None
+    init: str | None = None  # start from these weights with a fresh schedule (fine-tuning)
     amp: bool = True  # bf16 autocast on CUDA
     progress: bool = True
     loss: LossConfig = field(default_factory=LossConfig)
@@ -207,6 +207,14 @@ def train(cfg: TrainConfig, model_config: ModelConfig | None = None) -> Path:
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
     start_epoch, history, best = 0, [], -1.0
+    if cfg.init and cfg.resume:
+        raise PortraitError("--init and --resume exclude each other")
+    if cfg.init:
+        init = Checkpoint.load(cfg.init)
+        if init.config != mcfg:
+            raise PortraitError(f"{cfg.init} is a {init.config.name} checkpoint, not {mcfg.name}")
+        model.load_state_dict(init.state_dict)
+        ema.module.load_state_dict(init.state_dict)
     if cfg.resume:
         ck = Checkpoint.load(cfg.resume)
         if ck.train_state is None:
