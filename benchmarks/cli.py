@@ -20,6 +20,8 @@ from pathlib import Path
 
 EXIT_OK, EXIT_BROKEN, EXIT_ERROR = 0, 1, 2
 
+from portrait_mobile.cli_support import OneLineParser
+
 
 def _write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -34,7 +36,7 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
+    ap = OneLineParser(
         prog="portrait-bench",
         description=__doc__.split("\n\n")[0],
         epilog="\n".join(__doc__.split("\n\n")[1:]),

@@ -17,18 +17,14 @@ from typing import Sequence
 
 PROG = "portrait-export"
 
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, no usage dump
-        print(f"{PROG}: error: {message} (see --help)", file=sys.stderr)
-        raise SystemExit(2)
+from portrait_mobile.cli_support import OneLineParser
 
 
 def build_parser() -> argparse.ArgumentParser:
     from .base import PRECISIONS, TARGETS, Thresholds
 
     d = Thresholds()
-    p = _Parser(prog=PROG, description="Export a portrait-mobile checkpoint to ONNX, int8 TFLite and Core ML, "
+    p = OneLineParser(prog=PROG, description="Export a portrait-mobile checkpoint to ONNX, int8 TFLite and Core ML, "
                 "each gated by a parity check against the PyTorch model on real images.",
                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--target", nargs="+", default=["all"], metavar="T",

@@ -22,6 +22,8 @@ import numpy as np
 PROG = "portrait-segment"
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
+from ..cli_support import OneLineParser
+
 
 class UsageError(Exception):
     pass
@@ -30,7 +32,7 @@ class UsageError(Exception):
 def build_parser() -> argparse.ArgumentParser:
     from ..effects import EFFECTS
 
-    p = argparse.ArgumentParser(prog=PROG, description="Portrait segmentation of images, folders and videos: "
+    p = OneLineParser(prog=PROG, description="Portrait segmentation of images, folders and videos: "
                                 "write the person mask, a transparent cutout, portrait-mode blur or a new background.")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders of images/videos, video files")
     p.add_argument("--model", metavar="PATH", help=".onnx, .tflite, .mlpackage (macOS) or .pt checkpoint "
