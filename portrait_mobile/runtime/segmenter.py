@@ -78,12 +78,13 @@ class Segmenter:
         """The shipped model, `portrait-s-256`.
 
         Uses an exported artifact packaged in `portrait_mobile/weights/` if there is one (``.onnx``
-        first, then ``.tflite``), so that only the `runtime` extra is needed; otherwise the PyTorch
+        first, then the int8 ``.tflite`` the package ships), so that only the `runtime` extra is
+        needed; otherwise the PyTorch
         checkpoint ``weights/portrait-s-256.pt`` through PyTorch (the `train` extra). ModelLoadError when
         neither can run here.
         """
         problems: list[str] = []
-        for suffix in (".onnx", ".tflite"):
+        for suffix in (".onnx", "_int8.tflite", ".tflite"):
             p = WEIGHTS_DIR / f"{DEFAULT_MODEL}{suffix}"
             if p.is_file():
                 try:
@@ -92,7 +93,7 @@ class Segmenter:
                     problems.append(str(e))
         pt = WEIGHTS_DIR / f"{DEFAULT_MODEL}.pt"
         if not pt.is_file():
-            raise ModelLoadError(f"the shipped model is missing: no {DEFAULT_MODEL}.onnx/.tflite/.pt in {WEIGHTS_DIR}"
+            raise ModelLoadError(f"the shipped model is missing: no {DEFAULT_MODEL}.onnx/_int8.tflite/.pt in {WEIGHTS_DIR}"
                                  + (f" ({'; '.join(problems)})" if problems else "") + "; pass a model file")
         return cls.from_file(pt, threads=threads, backend="torch")
 
