@@ -70,6 +70,19 @@ def test_artifact_predictor_checks_the_output_shape() -> None:
         ArtifactPredictor(object(), "nothing")
 
 
+def test_artifact_predictor_passes_runtime_options() -> None:
+    seen: list[dict] = []
+
+    class Recorder:
+        def segment(self, image: np.ndarray, **kw: object) -> np.ndarray:
+            seen.append(kw)
+            return np.zeros(image.shape[:2], np.float32)
+
+    ArtifactPredictor(Recorder(), "r", refine=True).predict(np.zeros((4, 4, 3), np.uint8))
+    ArtifactPredictor(Recorder(), "r").predict(np.zeros((4, 4, 3), np.uint8))
+    assert seen == [{"refine": True}, {}]
+
+
 def test_evaluate_oracle_is_perfect(tiny_dataset: Path) -> None:
     folder = PortraitFolder(tiny_dataset, "train")
     r = evaluate(OraclePredictor(folder), folder, progress=False, worst=2)

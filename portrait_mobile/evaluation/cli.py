@@ -32,6 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", action="append", default=[], metavar="PATH",
                    help="exported artifact (.onnx/.tflite/.mlpackage) run through portrait_mobile.runtime; "
                         "repeatable")
+    p.add_argument("--refine", action="store_true",
+                   help="run --model artifacts with the runtime's guided-filter edge refinement "
+                        "(Segmenter.segment(refine=True))")
     p.add_argument("--reference", choices=["mediapipe"], help="also evaluate this reference model")
     p.add_argument("--anchors", type=Path, metavar="DIR",
                    help="folder with the reference .tflite (default: ../shared/anchors next to the cwd or "
@@ -47,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _load_artifact(path: Path, threads: int | None) -> Any:
+def _load_artifact(path: Path, threads: int | None, refine: bool) -> Any:
     from .predictors import ArtifactPredictor
 
     if not path.exists():
@@ -63,6 +66,8 @@ def _load_artifact(path: Path, threads: int | None) -> Any:
         raise
     except Exception as e:  # backends (onnxruntime, LiteRT, coremltools) raise many types for a bad file
         raise ModelLoadError(f"cannot load {path} ({type(e).__name__}: {e})") from None
+    if refine:
+        return ArtifactPredictor(segmenter, name=f"{path.name} +refine", refine=True)
     return ArtifactPredictor(segmenter, name=path.name)
 
 
@@ -85,7 +90,7 @@ def _load_predictors(args: argparse.Namespace) -> list[Any]:
                 raise
             predictors.append(TorchPredictor(ckpt, name=None if w is None else Path(w).name,
                                              num_threads=args.threads))
-        predictors.extend(_load_artifact(Path(m), args.threads) for m in args.model)
+        predictors.extend(_load_artifact(Path(m), args.threads, args.refine) for m in args.model)
     if args.reference == "mediapipe":
         predictors.append(MediaPipePredictor(find_shared("anchors", args.anchors, "--anchors"),
                                              num_threads=args.threads))

@@ -137,16 +137,17 @@ def _tflite_params(interpreter: Any) -> int | None:
 class ArtifactPredictor:
     """Adapter for anything with `.segment(image) -> HxW probability` (the runtime's Segmenter)."""
 
-    def __init__(self, segmenter: Any, name: str, params: int | None = None) -> None:
+    def __init__(self, segmenter: Any, name: str, params: int | None = None, **segment_kwargs: Any) -> None:
         if not callable(getattr(segmenter, "segment", None)):
             raise TypeError(f"{type(segmenter).__name__} has no segment(image) method")
         self.segmenter = segmenter
+        self.segment_kwargs = segment_kwargs  # e.g. refine=True: the runtime's post-processing
         self.name = name
         self.params = params if params is not None else getattr(segmenter, "params", None)
 
     def predict(self, image: np.ndarray) -> np.ndarray:
         _check_image(image)
-        prob = np.asarray(self.segmenter.segment(image), dtype=np.float32)
+        prob = np.asarray(self.segmenter.segment(image, **self.segment_kwargs), dtype=np.float32)
         if prob.ndim == 3 and prob.shape[-1] == 1:
             prob = prob[..., 0]
         if prob.shape != image.shape[:2]:
