@@ -102,6 +102,39 @@ def test_default_weights_load_with_no_arguments() -> None:
     assert load_checkpoint().metrics  # shipped with its metrics
 
 
+def test_packaged_artifacts_serve_the_shipped_weights() -> None:
+    """A .tflite/.onnx packaged for Segmenter.default() must be an export of the shipped checkpoint."""
+    from portrait_mobile.checkpoint import DEFAULT_WEIGHTS
+    from portrait_mobile.contract_io import read_contract
+
+    packaged = [p for p in DEFAULT_WEIGHTS.parent.iterdir() if p.suffix in (".onnx", ".tflite")]
+    if not packaged:
+        pytest.skip("no exported artifact packaged beside the shipped weights")
+    from portrait_export.base import model_version
+
+    version = model_version(load_checkpoint())  # carries a hash of the weights
+    for p in packaged:
+        assert read_contract(p).version == version, (
+            f"{p.name} was exported from other weights than {DEFAULT_WEIGHTS.name}: re-export and package it")
+
+
+def test_ship_strips_and_drops_stale_packaged_artifacts(random_checkpoint: Path, tmp_path: Path) -> None:
+    name = Checkpoint.load(random_checkpoint).config.name
+    dest = tmp_path / "weights" / f"{name}.pt"
+    dest.parent.mkdir()
+    stale = [dest.with_name(f"{name}_int8.tflite"), dest.with_name(f"{name}_int8.tflite.json")]
+    for p in stale:
+        p.write_bytes(b"old")
+    other = dest.with_name("unrelated.tflite")
+    other.write_bytes(b"keep")
+    assert train_main(["ship", str(random_checkpoint), "--dest", str(dest)]) == 0
+    ck = Checkpoint.load(dest)
+    assert ck.config.name == name and ck.train_state is None
+    card = json.loads(dest.with_suffix(".json").read_text())
+    assert card["model"] == name and "metrics" in card
+    assert not any(p.exists() for p in stale) and other.exists()
+
+
 def test_cli_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert train_main(["fit", "--cache", str(tmp_path / "nope.npz")]) == 2
     err = capsys.readouterr().err

@@ -114,6 +114,15 @@ def _ship(args) -> None:
             "train_info": ck.train_info}
     write_text(dest.with_suffix(".json"), json.dumps(card, indent=2))
     print(f"shipped {dest} ({dest.stat().st_size / 1e3:.0f} KB)")
+    # An exported artifact packaged beside the old weights would keep serving the old model through
+    # Segmenter.default(): remove it and say how to package the new one.
+    stale = [p for p in dest.parent.glob(f"{ck.config.name}*") if p.name.endswith((".onnx", ".tflite", ".onnx.json", ".tflite.json"))]
+    for p in stale:
+        p.unlink()
+    if stale:
+        print(f"removed the stale packaged {', '.join(sorted(p.name for p in stale))}; package the new model with "
+              f"`portrait-export --target tflite --weights {dest}` and copy exported/{ck.config.name}_int8.tflite(.json) "
+              f"into {dest.parent}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,111 @@
+"""Write the README's results and latency tables from the JSON that refresh.sh measured.
+
+The tables sit between ``<!-- results:begin -->`` / ``<!-- results:end -->`` and
+``<!-- bench:begin -->`` / ``<!-- bench:end -->``; everything else in the README is left alone, so a
+number in those tables always comes from the last recorded run.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+README = HERE.parents[1] / "README.md"
+
+
+def _load(path: Path) -> dict:
+    if not path.is_file():
+        raise SystemExit(f"render_readme: {path} is missing: run docs/results/refresh.sh first")
+    return json.loads(path.read_text())
+
+
+def _kb(path: Path) -> str:
+    return f"{path.stat().st_size / 1000:.1f} KB" if path.is_file() else "-"
+
+
+def results_table(evals: dict, refined: dict | None, sizes: dict[str, str]) -> str:
+    rows = ["| model | what runs | params | file | fg IoU | mIoU | boundary IoU |",
+            "|---|---|---|---|---|---|---|"]
+
+    def row(r: dict, what: str, size: str, bold: bool = False) -> str:
+        f = (lambda v: f"**{v:.2f}**") if bold else (lambda v: f"{v:.2f}")
+        return (f"| {r['model']} | {what} | {r.get('params') or '-':,} | {size} | {f(r['fg_iou'])} | "
+                f"{f(r['miou'])} | {f(r['boundary_iou'])} |")
+
+    for r in evals["results"]:
+        name = r["model"]
+        if name.startswith("mediapipe"):
+            rows.append(row(r, "MediaPipe selfie_segmenter.tflite (fp16), the reference", sizes.get("mediapipe", "-")))
+        elif name.endswith(".tflite"):
+            rows.append(row(r, "int8 TFLite through the runtime", sizes.get(name, "-"), bold=True))
+        elif name.endswith(".onnx"):
+            rows.append(row(r, "ONNX through the runtime", sizes.get(name, "-")))
+        else:
+            rows.append(row(r, "PyTorch checkpoint (shipped weights)", sizes.get("pt", "-")))
+    for r in (refined or {}).get("results", []):
+        if not r["model"].startswith("mediapipe"):
+            rows.append(row(r, "same, `--refine` (runtime's guided-filter edges)", sizes.get(r["model"], "-")))
+    return "\n".join(rows)
+
+
+def bench_table(bench: dict) -> str:
+    rows = ["| profile (what it emulates) | int8 median / p90 ms | int8 ratio | fp32 median / p90 ms | fp32 ratio | MediaPipe median / p90 ms |",
+            "|---|---|---|---|---|---|"]
+    for p in bench["profiles"]:
+        prof = p["profile"]
+        by_prec = {t["precision"]: t for t in p["timings"] if not t["is_reference"]}
+        ref = p["reference"]
+
+        def cell(t: dict | None) -> tuple[str, str]:
+            if t is None:
+                return "-", "-"
+            s, r = t["stats"], t["ratio_to_reference"]
+            ratio = f"**{r['value']:.2f}** ({r['ci_low']:.2f}-{r['ci_high']:.2f})" if r else "-"
+            return f"{s['median_ms']:.2f} / {s['p90_ms']:.2f}", ratio
+
+        i8, f32 = cell(by_prec.get("int8")), cell(by_prec.get("fp32"))
+        refc = f"{ref['stats']['median_ms']:.2f} / {ref['stats']['p90_ms']:.2f}" if ref else "-"
+        threads = f"{prof['threads']} thread{'s' if prof['threads'] > 1 else ''}"
+        rows.append(f"| `{prof['name']}` ({prof['title']}; {threads}) | {i8[0]} | {i8[1]} | {f32[0]} | {f32[1]} | {refc} |")
+    machine = bench.get("machine", {})
+    cpu = machine.get("cpu") or machine.get("cpu_model") or "x86"
+    rows.append("")
+    rows.append(f"Measured {str(bench.get('created', ''))[:10]} on {cpu}, "
+                f"{machine.get('logical_cpus', machine.get('cpu_count', '?'))} cores, shared; "
+                f"{bench['settings'].get('runs', '?')} interleaved runs per model and profile.")
+    return "\n".join(rows)
+
+
+def replace_block(text: str, name: str, body: str) -> str:
+    pattern = re.compile(rf"(<!-- {name}:begin -->\n).*?(\n<!-- {name}:end -->)", re.S)
+    if not pattern.search(text):
+        raise SystemExit(f"render_readme: README has no <!-- {name}:begin/end --> markers")
+    return pattern.sub(lambda m: m.group(1) + body + m.group(2), text)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--results", type=Path, default=HERE)
+    ap.add_argument("--exported", type=Path, default=Path("exported"))
+    ap.add_argument("--readme", type=Path, default=README)
+    a = ap.parse_args()
+    evals = _load(a.results / "pfcn_test.json")
+    refined_path = a.results / "pfcn_test_refine.json"
+    refined = _load(refined_path) if refined_path.is_file() else None
+    bench = _load(a.results / "bench.json")
+    sizes = {m["label"]: f"{m['size_kb']:.1f} KB" for m in bench["models"]}
+    if bench.get("reference"):
+        sizes["mediapipe"] = f"{bench['reference']['size_kb']:.1f} KB"
+    for f in a.exported.glob("*.onnx"):
+        sizes[f.name] = _kb(f)
+    text = a.readme.read_text()
+    text = replace_block(text, "results", results_table(evals, refined, sizes))
+    text = replace_block(text, "bench", bench_table(bench))
+    a.readme.write_text(text)
+    print(f"render_readme: updated {a.readme}")
+
+
+if __name__ == "__main__":
+    main()
