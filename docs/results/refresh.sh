@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# Re-measure every figure in the README's results and latency tables, then rewrite the tables.
+# Re-measure every figure in the README's results and latency tables, rewrite the tables, package the
+# int8 model beside the shipped weights and redraw the effect pictures.
 # Run from the repository root after `pip install -e ".[all]"`; needs ../shared (datasets, anchors).
 # Takes ~15 minutes on the 2-core machine (export ~2 min, evaluations ~5 min, benchmark ~8 min).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 R=docs/results
 portrait-export --target all --out exported
+# fp32 TFLite too: the benchmark times both precisions and the budgets cover both.
+portrait-export --target tflite --precision fp32 --out exported
+# The int8 file Segmenter.default() serves with only the runtime extra installed.
+cp exported/portrait-s-256_int8.tflite exported/portrait-s-256_int8.tflite.json portrait_mobile/weights/
 portrait-eval --data ../shared/datasets/pfcn:test --weights portrait_mobile/weights/portrait-s-256.pt \
     --model exported/portrait-s-256_int8.tflite --model exported/portrait-s-256.onnx \
     --reference mediapipe --no-progress --out "$R/pfcn_test.json"
@@ -15,3 +20,9 @@ portrait-bench --model exported/portrait-s-256_int8.tflite --profile all --refer
     --budget benchmarks/budgets/default.json --json "$R/bench.json" --plot docs/benchmarks/bench-portrait-s-256.png \
     --out runs/bench/readme
 python docs/results/render_readme.py
+# The README's effect pictures, written by the CLI with the packaged model.
+for effect in mask cutout blur; do
+    portrait-segment docs/effects/pfcn-00887.png --effect "$effect" --refine --out docs/effects
+done
+portrait-segment docs/effects/pfcn-00887.png --effect replace --refine --background "#3A7BD5" --out docs/effects
+portrait-segment docs/effects/pfcn-00766.png --effect blur --refine --out docs/effects

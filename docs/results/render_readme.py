@@ -31,7 +31,8 @@ def results_table(evals: dict, refined: dict | None, sizes: dict[str, str]) -> s
 
     def row(r: dict, what: str, size: str, bold: bool = False) -> str:
         f = (lambda v: f"**{v:.2f}**") if bold else (lambda v: f"{v:.2f}")
-        return (f"| {r['model']} | {what} | {r.get('params') or '-':,} | {size} | {f(r['fg_iou'])} | "
+        params = f"{r['params']:,}" if r.get("params") else "-"
+        return (f"| {r['model']} | {what} | {params} | {size} | {f(r['fg_iou'])} | "
                 f"{f(r['miou'])} | {f(r['boundary_iou'])} |")
 
     for r in evals["results"]:
@@ -43,10 +44,11 @@ def results_table(evals: dict, refined: dict | None, sizes: dict[str, str]) -> s
         elif name.endswith(".onnx"):
             rows.append(row(r, "ONNX through the runtime", sizes.get(name, "-")))
         else:
-            rows.append(row(r, "PyTorch checkpoint (shipped weights)", sizes.get("pt", "-")))
+            rows.append(row(r, "PyTorch checkpoint (shipped weights, fp32)", sizes.get("pt", "-")))
     for r in (refined or {}).get("results", []):
         if not r["model"].startswith("mediapipe"):
-            rows.append(row(r, "same, `--refine` (runtime's guided-filter edges)", sizes.get(r["model"], "-")))
+            file = r["model"].split(" ")[0]
+            rows.append(row(r, "int8 TFLite, `--refine` (runtime's guided-filter edges)", sizes.get(file, "-")))
     return "\n".join(rows)
 
 
@@ -67,22 +69,25 @@ def bench_table(bench: dict) -> str:
 
         i8, f32 = cell(by_prec.get("int8")), cell(by_prec.get("fp32"))
         refc = f"{ref['stats']['median_ms']:.2f} / {ref['stats']['p90_ms']:.2f}" if ref else "-"
-        threads = f"{prof['threads']} thread{'s' if prof['threads'] > 1 else ''}"
-        rows.append(f"| `{prof['name']}` ({prof['title']}; {threads}) | {i8[0]} | {i8[1]} | {f32[0]} | {f32[1]} | {refc} |")
+        how = f"{prof['threads']} thread{'s' if prof['threads'] > 1 else ''}"
+        if p["emulation"].get("proxy_note"):
+            how += ", timed on this CPU as a proxy"
+        rows.append(f"| `{prof['name']}` ({prof['title']}; {how}) | {i8[0]} | {i8[1]} | {f32[0]} | {f32[1]} | {refc} |")
     machine = bench.get("machine", {})
     cpu = machine.get("cpu") or machine.get("cpu_model") or "x86"
     rows.append("")
     rows.append(f"Measured {str(bench.get('created', ''))[:10]} on {cpu}, "
                 f"{machine.get('logical_cpus', machine.get('cpu_count', '?'))} cores, shared; "
-                f"{bench['settings'].get('runs', '?')} interleaved runs per model and profile.")
+                f"{bench['settings'].get('runs_override') or 'the profile'} interleaved runs per model and profile; "
+                f"ratio = our median / MediaPipe's (95% bootstrap interval).")
     return "\n".join(rows)
 
 
 def replace_block(text: str, name: str, body: str) -> str:
-    pattern = re.compile(rf"(<!-- {name}:begin -->\n).*?(\n<!-- {name}:end -->)", re.S)
+    pattern = re.compile(rf"(<!-- {name}:begin -->\n).*?(<!-- {name}:end -->)", re.S)
     if not pattern.search(text):
         raise SystemExit(f"render_readme: README has no <!-- {name}:begin/end --> markers")
-    return pattern.sub(lambda m: m.group(1) + body + m.group(2), text)
+    return pattern.sub(lambda m: m.group(1) + body + "\n" + m.group(2), text)
 
 
 def main() -> None:
@@ -100,6 +105,9 @@ def main() -> None:
         sizes["mediapipe"] = f"{bench['reference']['size_kb']:.1f} KB"
     for f in a.exported.glob("*.onnx"):
         sizes[f.name] = _kb(f)
+    for r in evals["results"]:
+        if r["model"].endswith(".pt"):
+            sizes["pt"] = _kb(a.readme.parent / "portrait_mobile" / "weights" / r["model"])
     text = a.readme.read_text()
     text = replace_block(text, "results", results_table(evals, refined, sizes))
     text = replace_block(text, "bench", bench_table(bench))
