@@ -22,7 +22,7 @@ def _load(path: Path) -> dict:
 
 
 def _kb(path: Path) -> str:
-    return f"{path.stat().st_size / 1000:.1f} KB" if path.is_file() else "-"
+    return f"{path.stat().st_size / 1024:.1f} KiB" if path.is_file() else "-"
 
 
 def results_table(evals: dict, refined: dict | None, sizes: dict[str, str]) -> str:
@@ -38,7 +38,7 @@ def results_table(evals: dict, refined: dict | None, sizes: dict[str, str]) -> s
     for r in evals["results"]:
         name = r["model"]
         if name.startswith("mediapipe"):
-            rows.append(row(r, "MediaPipe selfie_segmenter.tflite (fp16), the reference", sizes.get("mediapipe", "-")))
+            rows.append(row(r, "MediaPipe `selfie_segmentation.tflite` (general, 256x256), the reference", sizes.get("mediapipe", "-")))
         elif name.endswith(".tflite"):
             rows.append(row(r, "int8 TFLite through the runtime", sizes.get(name, "-"), bold=True))
         elif name.endswith(".onnx"):
@@ -100,9 +100,10 @@ def main() -> None:
     refined_path = a.results / "pfcn_test_refine.json"
     refined = _load(refined_path) if refined_path.is_file() else None
     bench = _load(a.results / "bench.json")
-    sizes = {m["label"]: f"{m['size_kb']:.1f} KB" for m in bench["models"]}
+    # portrait-bench's size_kb is size_bytes / 1024
+    sizes = {m["label"]: f"{m['size_bytes'] / 1024:.1f} KiB" for m in bench["models"]}
     if bench.get("reference"):
-        sizes["mediapipe"] = f"{bench['reference']['size_kb']:.1f} KB"
+        sizes["mediapipe"] = f"{bench['reference']['size_bytes'] / 1024:.1f} KiB"
     for f in a.exported.glob("*.onnx"):
         sizes[f.name] = _kb(f)
     for r in evals["results"]:
