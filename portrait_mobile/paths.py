@@ -6,6 +6,13 @@ from pathlib import Path
 from .errors import PortraitError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# Exported artifacts that may be packaged beside a model's weights, in the order Segmenter.default() tries them.
+PACKAGED_SUFFIXES = (".onnx", "_int8.tflite", ".tflite")
+
+
+def packaged_artifacts(weights_dir: Path, name: str) -> list[Path]:
+    """The exported artifacts of model `name` present in `weights_dir`, in PACKAGED_SUFFIXES order."""
+    return [p for s in PACKAGED_SUFFIXES if (p := Path(weights_dir) / f"{name}{s}").is_file()]
 
 
 def find_shared(sub: str, explicit: str | Path | None = None, flag: str = "") -> Path:

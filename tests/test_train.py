@@ -107,12 +107,15 @@ def test_packaged_artifacts_serve_the_shipped_weights() -> None:
     from portrait_mobile.checkpoint import DEFAULT_WEIGHTS
     from portrait_mobile.contract_io import read_contract
 
-    packaged = [p for p in DEFAULT_WEIGHTS.parent.iterdir() if p.suffix in (".onnx", ".tflite")]
+    from portrait_mobile.paths import packaged_artifacts
+
+    shipped = load_checkpoint()
+    packaged = packaged_artifacts(DEFAULT_WEIGHTS.parent, shipped.config.name)
     if not packaged:
         pytest.skip("no exported artifact packaged beside the shipped weights")
     from portrait_export.base import model_version
 
-    version = model_version(load_checkpoint())  # carries a hash of the weights
+    version = model_version(shipped)  # carries a hash of the weights
     for p in packaged:
         assert read_contract(p).version == version, (
             f"{p.name} was exported from other weights than {DEFAULT_WEIGHTS.name}: re-export and package it")

@@ -21,8 +21,12 @@ def _load(path: Path) -> dict:
     return json.loads(path.read_text())
 
 
-def _kb(path: Path) -> str:
-    return f"{path.stat().st_size / 1024:.1f} KiB" if path.is_file() else "-"
+def _kib(nbytes: int) -> str:
+    return f"{nbytes / 1024:.1f} KiB"
+
+
+def _file_kib(path: Path) -> str:
+    return _kib(path.stat().st_size) if path.is_file() else "-"
 
 
 def results_table(evals: dict, refined: dict | None, sizes: dict[str, str]) -> str:
@@ -74,10 +78,9 @@ def bench_table(bench: dict) -> str:
             how += ", timed on this CPU as a proxy"
         rows.append(f"| `{prof['name']}` ({prof['title']}; {how}) | {i8[0]} | {i8[1]} | {f32[0]} | {f32[1]} | {refc} |")
     machine = bench.get("machine", {})
-    cpu = machine.get("cpu") or machine.get("cpu_model") or "x86"
     rows.append("")
-    rows.append(f"Measured {str(bench.get('created', ''))[:10]} on {cpu}, "
-                f"{machine.get('logical_cpus', machine.get('cpu_count', '?'))} cores, shared; "
+    rows.append(f"Measured {str(bench.get('created', ''))[:10]} on {machine.get('cpu', 'x86')}, "
+                f"{machine.get('logical_cpus', '?')} cores, shared; "
                 f"{bench['settings'].get('runs_override') or 'the profile'} interleaved runs per model and profile; "
                 f"ratio = our median / MediaPipe's (95% bootstrap interval).")
     return "\n".join(rows)
@@ -100,15 +103,14 @@ def main() -> None:
     refined_path = a.results / "pfcn_test_refine.json"
     refined = _load(refined_path) if refined_path.is_file() else None
     bench = _load(a.results / "bench.json")
-    # portrait-bench's size_kb is size_bytes / 1024
-    sizes = {m["label"]: f"{m['size_bytes'] / 1024:.1f} KiB" for m in bench["models"]}
+    sizes = {m["label"]: _kib(m["size_bytes"]) for m in bench["models"]}
     if bench.get("reference"):
-        sizes["mediapipe"] = f"{bench['reference']['size_bytes'] / 1024:.1f} KiB"
+        sizes["mediapipe"] = _kib(bench["reference"]["size_bytes"])
     for f in a.exported.glob("*.onnx"):
-        sizes[f.name] = _kb(f)
+        sizes[f.name] = _file_kib(f)
     for r in evals["results"]:
         if r["model"].endswith(".pt"):
-            sizes["pt"] = _kb(a.readme.parent / "portrait_mobile" / "weights" / r["model"])
+            sizes["pt"] = _file_kib(a.readme.parent / "portrait_mobile" / "weights" / r["model"])
     text = a.readme.read_text()
     text = replace_block(text, "results", results_table(evals, refined, sizes))
     text = replace_block(text, "bench", bench_table(bench))

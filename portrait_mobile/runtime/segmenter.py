@@ -18,6 +18,7 @@ import numpy as np
 
 from ..contract import ModelContract
 from ..errors import ModelLoadError
+from ..paths import packaged_artifacts
 from ..preprocess import output_to_prob, quantize_input, resize_prob, to_model_input
 from . import postprocess
 from .backends import Backend, backend_for
@@ -84,13 +85,11 @@ class Segmenter:
         neither can run here.
         """
         problems: list[str] = []
-        for suffix in (".onnx", "_int8.tflite", ".tflite"):
-            p = WEIGHTS_DIR / f"{DEFAULT_MODEL}{suffix}"
-            if p.is_file():
-                try:
-                    return cls.from_file(p, threads=threads)
-                except ModelLoadError as e:
-                    problems.append(str(e))
+        for p in packaged_artifacts(WEIGHTS_DIR, DEFAULT_MODEL):
+            try:
+                return cls.from_file(p, threads=threads)
+            except ModelLoadError as e:
+                problems.append(str(e))
         pt = WEIGHTS_DIR / f"{DEFAULT_MODEL}.pt"
         if not pt.is_file():
             raise ModelLoadError(f"the shipped model is missing: no {DEFAULT_MODEL}.onnx/_int8.tflite/.pt in {WEIGHTS_DIR}"

@@ -105,6 +105,8 @@ def _fit(args) -> None:
 def _ship(args) -> None:
     from ..atomic import write_text
     from ..checkpoint import DEFAULT_WEIGHTS, Checkpoint
+    from ..contract_io import sidecar_path
+    from ..paths import packaged_artifacts
 
     ck = Checkpoint.load(args.checkpoint)
     dest = args.dest or DEFAULT_WEIGHTS.with_name(f"{ck.config.name}.pt")
@@ -116,7 +118,8 @@ def _ship(args) -> None:
     print(f"shipped {dest} ({dest.stat().st_size / 1e3:.0f} KB)")
     # An exported artifact packaged beside the old weights would keep serving the old model through
     # Segmenter.default(): remove it and say how to package the new one.
-    stale = [p for p in dest.parent.glob(f"{ck.config.name}*") if p.name.endswith((".onnx", ".tflite", ".onnx.json", ".tflite.json"))]
+    stale = packaged_artifacts(dest.parent, ck.config.name)
+    stale += [s for p in stale if (s := sidecar_path(p)).is_file()]
     for p in stale:
         p.unlink()
     if stale:
