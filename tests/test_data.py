@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from conftest import make_portrait_folder
-from portrait_mobile.data.augment import AugmentConfig, augment, background_swap, to_batch
+from portrait_mobile.data.augment import AUGMENT_PRESETS, AugmentConfig, augment, background_swap, to_batch
 from portrait_mobile.data.cache import CacheSource, build_cache, is_validation, load_cache
 from portrait_mobile.data.folder import PortraitFolder, parse_source
 from portrait_mobile.errors import DatasetError
@@ -99,6 +99,18 @@ def test_augment_is_seeded_and_bounded() -> None:
     b = augment(to_batch(*_batch()), cfg, torch.Generator().manual_seed(5))
     assert torch.equal(a.image, b.image)
     assert a.image.min() >= 0 and a.image.max() <= 1
+
+
+def test_light_preset_changes_less_than_full() -> None:
+    """The fine-tune preset keeps the framing: masks and pixels move less than under the full one."""
+    def change(name: str) -> tuple[float, float]:
+        ref = to_batch(*_batch(64))
+        b = augment(to_batch(*_batch(64)), AUGMENT_PRESETS[name], torch.Generator().manual_seed(11))
+        return (b.mask - ref.mask).abs().mean().item(), (b.image - ref.image).abs().mean().item()
+
+    light, full = change("light"), change("full")
+    assert 0 < light[0] < 0.8 * full[0]
+    assert 0 < light[1] < full[1]
 
 
 def test_background_swap_keeps_person_changes_background() -> None:

@@ -176,3 +176,17 @@ def test_init_starts_from_given_weights(tiny_cache: Path, tmp_path: Path) -> Non
     other = ModelConfig(**{**TINY.to_dict(), "name": "other", "refine_width": 6})
     with pytest.raises(Exception, match="not other"):
         train(_cfg(tiny_cache, tmp_path / "x", 1, init=str(first)), other)
+
+
+def test_cli_augment_preset_reaches_the_checkpoint(tiny_cache: Path, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "light"
+    assert train_main(["fit", "--cache", str(tiny_cache), "--model", "portrait-xs-256", "--epochs", "1",
+                       "--batch-size", "2", "--max-steps-per-epoch", "1", "--augment", "light",
+                       "--out", str(out), "--no-progress"]) == 0
+    aug = Checkpoint.load(out / "best.pt").train_info["train_config"]["augment"]
+    assert aug["scale"] == [0.85, 1.15] and aug["background_swap_p"] == 0.1
+    with pytest.raises(SystemExit) as e:
+        train_main(["fit", "--cache", str(tiny_cache), "--augment", "heavy"])
+    assert e.value.code == 2
+    assert "invalid choice: 'heavy'" in capsys.readouterr().err

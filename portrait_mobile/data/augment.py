@@ -12,23 +12,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-
-@dataclass(frozen=True)
-class AugmentConfig:
-    scale: tuple[float, float] = (0.6, 1.25)  # < 1 zooms out: small/full-body people
-    max_rotate_deg: float = 20.0
-    max_shift: float = 0.15
-    flip_p: float = 0.5
-    background_swap_p: float = 0.25
-    brightness: float = 0.3
-    contrast: float = 0.3
-    saturation: float = 0.4
-    hue_gain: float = 0.08
-    gamma: tuple[float, float] = (0.7, 1.4)
-    blur_p: float = 0.2
-    noise_p: float = 0.3
-    noise_std: float = 0.04
-    gray_p: float = 0.05
+from .augment_config import AUGMENT_PRESETS, AugmentConfig  # noqa: F401  (re-exported)
 
 
 @dataclass

@@ -14,6 +14,7 @@ from typing import Sequence
 
 from ..cli_support import OneLineParser, positive_float, positive_int, run_cli
 from ..config import DEFAULT_CONFIG, list_configs
+from ..data.augment_config import AUGMENT_PRESETS
 from ..errors import PortraitError
 
 PROG = "portrait-train"
@@ -48,6 +49,8 @@ def build_parser() -> OneLineParser:
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("--sources", nargs="+", default=[], metavar="NAME",
                    help="train only on these cache sources (e.g. pfcn/train picsart/train)")
+    f.add_argument("--augment", choices=list(AUGMENT_PRESETS), default="full",
+                   help="augmentation preset: full (training from scratch) or light (final fine-tune)")
     f.add_argument("--no-teacher", action="store_true", help="ignore the cache's teacher maps")
     f.add_argument("--time-budget", type=positive_float, default=0.0, metavar="MIN",
                    help="fit the epoch count (and LR schedule) to this many minutes after epoch 1")
@@ -97,7 +100,8 @@ def _fit(args) -> None:
                       device=args.device, sources=tuple(args.sources), use_teacher=not args.no_teacher,
                       time_budget_min=args.time_budget, max_steps_per_epoch=args.max_steps_per_epoch,
                       resume=str(args.resume) if args.resume else None,
-                      init=str(args.init) if args.init else None, progress=not args.no_progress)
+                      init=str(args.init) if args.init else None, progress=not args.no_progress,
+                      augment=AUGMENT_PRESETS[args.augment])
     best = train(cfg)
     print(f"best checkpoint: {best}")
 

@@ -1,0 +1,32 @@
+"""Augmentation settings, kept free of torch so the CLIs can list the presets without importing it."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    scale: tuple[float, float] = (0.6, 1.25)  # < 1 zooms out: small/full-body people
+    max_rotate_deg: float = 20.0
+    max_shift: float = 0.15
+    flip_p: float = 0.5
+    background_swap_p: float = 0.25
+    brightness: float = 0.3
+    contrast: float = 0.3
+    saturation: float = 0.4
+    hue_gain: float = 0.08
+    gamma: tuple[float, float] = (0.7, 1.4)
+    blur_p: float = 0.2
+    noise_p: float = 0.3
+    noise_std: float = 0.04
+    gray_p: float = 0.05
+
+
+# "full" trains from scratch with hard cases (small people, odd light); "light" is for the final
+# low-LR fine-tune, closer to the selfie framing the model serves.
+AUGMENT_PRESETS: dict[str, AugmentConfig] = {
+    "full": AugmentConfig(),
+    "light": AugmentConfig(scale=(0.85, 1.15), max_rotate_deg=10.0, max_shift=0.08, background_swap_p=0.1,
+                           brightness=0.2, contrast=0.2, saturation=0.25, hue_gain=0.04, gamma=(0.8, 1.25),
+                           blur_p=0.1, noise_p=0.15, gray_p=0.02),
+}
