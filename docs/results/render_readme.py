@@ -1,8 +1,8 @@
-"""Write the README's results and latency tables from the JSON that refresh.sh measured.
+"""Write the README's and docs/benchmarks.md's result tables from the JSON that refresh.sh measured.
 
-The tables sit between ``<!-- results:begin -->`` / ``<!-- results:end -->`` and
-``<!-- bench:begin -->`` / ``<!-- bench:end -->``; everything else in the README is left alone, so a
-number in those tables always comes from the last recorded run.
+Each table sits between ``<!-- NAME:begin -->`` / ``<!-- NAME:end -->`` markers (README: results,
+bench; docs/benchmarks.md: bench, sizes); everything else is left alone, so a number in those tables
+always comes from the last recorded run.
 """
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 README = HERE.parents[1] / "README.md"
+BENCH_DOC = HERE.parents[1] / "docs" / "benchmarks.md"
 
 
 def _load(path: Path) -> dict:
@@ -86,10 +87,36 @@ def bench_table(bench: dict) -> str:
     return "\n".join(rows)
 
 
+def sizes_table(bench: dict) -> str:
+    """File size, memory a fresh process adds, and the phone estimate, per model, from one bench run."""
+    first = bench["profiles"][0]
+    timings = {t["model"]: t for t in first["timings"]}
+    models = [m for m in bench["models"]] + ([bench["reference"]] if bench.get("reference") else [])
+    names = [m["label"] if not m["is_reference"] else "MediaPipe" for m in models]
+    rows = ["| | " + " | ".join(names) + " |", "|---" * (len(models) + 1) + "|"]
+    rows.append("| file size | " + " | ".join(f"{m['size_bytes']:,} B ({_kib(m['size_bytes'])})" for m in models) + " |")
+
+    def mem(m: dict) -> str:
+        t = timings.get(m["label"]) or (first["reference"] if m["is_reference"] else None)
+        return f"{t['memory']['peak_delta_kb'] / 1024:.1f} MiB" if t and t.get("memory") else "-"
+
+    def est(m: dict) -> str:
+        t = timings.get(m["label"])
+        if m["is_reference"]:
+            e = next((t["estimate"] for t in first["timings"] if t.get("estimate")), None)
+            return f"{e['reference_ms']:.2f} ms (published)" if e else "-"
+        return f"~{t['estimate']['ms']:.0f} ms" if t and t.get("estimate") else "-"
+
+    rows.append("| memory added by loading + running (fresh process) | " + " | ".join(mem(m) for m in models) + " |")
+    rows.append(f"| estimated on-device time ({first['profile']['name']}: ratio x published MediaPipe time; "
+                "an estimate, see above) | " + " | ".join(est(m) for m in models) + " |")
+    return "\n".join(rows)
+
+
 def replace_block(text: str, name: str, body: str) -> str:
     pattern = re.compile(rf"(<!-- {name}:begin -->\n).*?(<!-- {name}:end -->)", re.S)
     if not pattern.search(text):
-        raise SystemExit(f"render_readme: README has no <!-- {name}:begin/end --> markers")
+        raise SystemExit(f"render_readme: no <!-- {name}:begin/end --> markers")
     return pattern.sub(lambda m: m.group(1) + body + "\n" + m.group(2), text)
 
 
@@ -98,6 +125,7 @@ def main() -> None:
     ap.add_argument("--results", type=Path, default=HERE)
     ap.add_argument("--exported", type=Path, default=Path("exported"))
     ap.add_argument("--readme", type=Path, default=README)
+    ap.add_argument("--bench-doc", type=Path, default=BENCH_DOC)
     a = ap.parse_args()
     evals = _load(a.results / "pfcn_test.json")
     refined_path = a.results / "pfcn_test_refine.json"
@@ -115,7 +143,11 @@ def main() -> None:
     text = replace_block(text, "results", results_table(evals, refined, sizes))
     text = replace_block(text, "bench", bench_table(bench))
     a.readme.write_text(text)
-    print(f"render_readme: updated {a.readme}")
+    doc = a.bench_doc.read_text()
+    doc = replace_block(doc, "bench", bench_table(bench))
+    doc = replace_block(doc, "sizes", sizes_table(bench))
+    a.bench_doc.write_text(doc)
+    print(f"render_readme: updated {a.readme} and {a.bench_doc}")
 
 
 if __name__ == "__main__":
