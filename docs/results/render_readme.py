@@ -11,6 +11,8 @@ import json
 import re
 from pathlib import Path
 
+from portrait_mobile.atomic import write_text
+
 HERE = Path(__file__).resolve().parent
 README = HERE.parents[1] / "README.md"
 BENCH_DOC = HERE.parents[1] / "docs" / "benchmarks.md"
@@ -91,7 +93,7 @@ def sizes_table(bench: dict) -> str:
     """File size, memory a fresh process adds, and the phone estimate, per model, from one bench run."""
     first = bench["profiles"][0]
     timings = {t["model"]: t for t in first["timings"]}
-    models = [m for m in bench["models"]] + ([bench["reference"]] if bench.get("reference") else [])
+    models = bench["models"] + ([bench["reference"]] if bench.get("reference") else [])
     names = [m["label"] if not m["is_reference"] else "MediaPipe" for m in models]
     rows = ["| | " + " | ".join(names) + " |", "|---" * (len(models) + 1) + "|"]
     rows.append("| file size | " + " | ".join(f"{m['size_bytes']:,} B ({_kib(m['size_bytes'])})" for m in models) + " |")
@@ -103,7 +105,7 @@ def sizes_table(bench: dict) -> str:
     def est(m: dict) -> str:
         t = timings.get(m["label"])
         if m["is_reference"]:
-            e = next((t["estimate"] for t in first["timings"] if t.get("estimate")), None)
+            e = next((x["estimate"] for x in first["timings"] if x.get("estimate")), None)
             return f"{e['reference_ms']:.2f} ms (published)" if e else "-"
         return f"~{t['estimate']['ms']:.0f} ms" if t and t.get("estimate") else "-"
 
@@ -139,16 +141,15 @@ def main() -> None:
     for r in evals["results"]:
         if r["model"].endswith(".pt"):
             sizes["pt"] = _file_kib(a.readme.parent / "portrait_mobile" / "weights" / r["model"])
-    text = a.readme.read_text()
-    text = replace_block(text, "results", results_table(evals, refined, sizes))
-    text = replace_block(text, "bench", bench_table(bench))
-    a.readme.write_text(text)
-    doc = a.bench_doc.read_text()
-    doc = replace_block(doc, "bench", bench_table(bench))
-    doc = replace_block(doc, "sizes", sizes_table(bench))
-    a.bench_doc.write_text(doc)
-    print(f"render_readme: updated {a.readme} and {a.bench_doc}")
-
+    bench_md = bench_table(bench)
+    targets = {a.readme: {"results": results_table(evals, refined, sizes), "bench": bench_md},
+               a.bench_doc: {"bench": bench_md, "sizes": sizes_table(bench)}}
+    for path, blocks in targets.items():
+        text = path.read_text()
+        for name, body in blocks.items():
+            text = replace_block(text, name, body)
+        write_text(path, text)
+    print(f"render_readme: updated {', '.join(str(p) for p in targets)}")
 
 if __name__ == "__main__":
     main()

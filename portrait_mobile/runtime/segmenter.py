@@ -18,7 +18,7 @@ import numpy as np
 
 from ..contract import ModelContract
 from ..errors import ModelLoadError
-from ..paths import packaged_artifacts
+from ..paths import PACKAGED_SUFFIXES, packaged_artifacts
 from ..preprocess import output_to_prob, quantize_input, resize_prob, to_model_input
 from . import postprocess
 from .backends import Backend, backend_for
@@ -92,7 +92,8 @@ class Segmenter:
                 problems.append(str(e))
         pt = WEIGHTS_DIR / f"{DEFAULT_MODEL}.pt"
         if not pt.is_file():
-            raise ModelLoadError(f"the shipped model is missing: no {DEFAULT_MODEL}.onnx/_int8.tflite/.pt in {WEIGHTS_DIR}"
+            names = "/".join(f"{DEFAULT_MODEL}{s}" for s in (*PACKAGED_SUFFIXES, ".pt"))
+            raise ModelLoadError(f"the shipped model is missing: no {names} in {WEIGHTS_DIR}"
                                  + (f" ({'; '.join(problems)})" if problems else "") + "; pass a model file")
         return cls.from_file(pt, threads=threads, backend="torch")
 
