@@ -8,6 +8,9 @@ A budget file is a list of rules. Each rule selects profiles and models (``profi
 * ``size_kb``: the .tflite file size;
 * ``delegate_coverage``: ``{"nnapi": 100, "gpu": 100}``, percent of ops each delegate would take.
 
+A rule with ``"gate": false`` is information: it is evaluated and printed, but never fails the run
+(x86 wall-clock ratios depend on which kernels the host CPU gets, so they cannot gate CI).
+
 A rule that cannot be evaluated (no reference timed, profile not run, no matching model) is reported
 as broken: a CI budget that silently checks nothing is worse than none.
 """
@@ -39,6 +42,7 @@ class BudgetRule:
     model: str = "*"
     limits: dict[str, Any] = field(default_factory=dict)
     note: str = ""
+    gate: bool = True  # False: reported, never fails the run
 
     def matches_model(self, label: str, precision: str, family: str) -> bool:
         if self.precision not in ("*", precision):
@@ -78,9 +82,15 @@ class Verdict:
     value: float | None
     limit: float
     message: str
+    gate: bool = True
+
+    @property
+    def broken(self) -> bool:
+        """A gating rule that failed (an informational one never is)."""
+        return self.gate and not self.ok
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ("ok", "rule", "metric", "subject", "value", "limit", "message")}
+        return {k: getattr(self, k) for k in ("ok", "gate", "rule", "metric", "subject", "value", "limit", "message")}
 
 
 def load_budget(path: str | Path) -> Budget:
@@ -89,7 +99,7 @@ def load_budget(path: str | Path) -> Budget:
     rules = []
     for i, r in enumerate(d.get("budgets", [])):
         limits = {k: r[k] for k in METRICS if k in r and r[k] is not None}
-        unknown = set(r) - set(METRICS) - {"name", "profile", "precision", "model", "note"}
+        unknown = set(r) - set(METRICS) - {"name", "profile", "precision", "model", "note", "gate"}
         if unknown:
             raise BudgetError(f"{p}: budget #{i + 1} has unknown keys {sorted(unknown)} (known metrics: {METRICS})")
         if not limits:
@@ -100,6 +110,8 @@ def load_budget(path: str | Path) -> Budget:
                     raise BudgetError(f"{p}: budget #{i + 1}: delegate_coverage must map delegate -> percent")
             elif not isinstance(v, (int, float)) or v <= 0:
                 raise BudgetError(f"{p}: budget #{i + 1}: {k} must be a positive number")
+        if not isinstance(r.get("gate", True), bool):
+            raise BudgetError(f"{p}: budget #{i + 1}: gate must be true or false")
         name = r.get("name") or f"{r.get('profile', '*')}/{r.get('precision', '*')}"
         rules.append(
             BudgetRule(
@@ -109,6 +121,7 @@ def load_budget(path: str | Path) -> Budget:
                 model=r.get("model", "*"),
                 limits=limits,
                 note=r.get("note", ""),
+                gate=r.get("gate", True),
             )
         )
     if not rules:
@@ -126,17 +139,18 @@ def evaluate_budget(budget: Budget, result: Any) -> list[Verdict]:
     out: list[Verdict] = []
 
     def add(rule: BudgetRule, metric: str, subject: str, value: float | None, limit: float, why: str = "") -> None:
+        tag = "" if rule.gate else " (information, not a gate)"
         if value is None:
-            msg = f"budget '{rule.name}' [{subject}] {metric} <= {_fmt(limit)}: could not be evaluated ({why})"
-            out.append(Verdict(False, rule.name, metric, subject, None, limit, msg))
+            msg = f"budget '{rule.name}' [{subject}] {metric} <= {_fmt(limit)}: could not be evaluated ({why}){tag}"
+            out.append(Verdict(False, rule.name, metric, subject, None, limit, msg, rule.gate))
             return
         ok = value <= limit
         rel = "<=" if ok else ">"
-        word = "ok" if ok else "BROKEN"
-        msg = f"{word}: budget '{rule.name}' [{subject}] {metric} = {_fmt(value)} {rel} {_fmt(limit)}"
-        if not ok:
+        word = "ok" if ok else ("BROKEN" if rule.gate else "over")
+        msg = f"{word}: budget '{rule.name}' [{subject}] {metric} = {_fmt(value)} {rel} {_fmt(limit)}{tag}"
+        if not ok and rule.gate:
             msg += f"  ({budget.path})"
-        out.append(Verdict(ok, rule.name, metric, subject, value, limit, msg))
+        out.append(Verdict(ok, rule.name, metric, subject, value, limit, msg, rule.gate))
 
     for rule in budget.rules:
         models = [m for m in result.models if rule.matches_model(m.label, m.precision, m.family)]
@@ -165,7 +179,8 @@ def evaluate_budget(budget: Budget, result: Any) -> list[Verdict]:
                             if not ok:
                                 bad = [f"#{i} {result.compat[m.label].graph.ops[i].label}" for i in d.fallback_ops[:5]]
                                 msg += f" (falls back: {', '.join(bad)}{' ...' if len(d.fallback_ops) > 5 else ''})  ({budget.path})"
-                            out.append(Verdict(ok, rule.name, f"delegate_coverage.{deleg}", m.label, d.coverage_pct, float(pct), msg))
+                            out.append(Verdict(ok, rule.name, f"delegate_coverage.{deleg}", m.label, d.coverage_pct, float(pct), msg,
+                                               rule.gate))
                 continue
             profs = [p for p in result.profiles if rule.matches_profile(p.profile.name)]
             if not profs:

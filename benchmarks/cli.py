@@ -192,7 +192,7 @@ def _bench(args: argparse.Namespace) -> int:
                 break
     if not args.quiet:
         print(f"wrote {', '.join(written)}", file=sys.stderr)
-    broken = [v for v in verdicts if not v.ok]
+    broken = [v for v in verdicts if v.broken]
     if broken:
         print(f"portrait-bench: {len(broken)} budget(s) broken:", file=sys.stderr)
         for v in broken:

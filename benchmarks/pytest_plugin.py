@@ -45,7 +45,7 @@ def portrait_budget(request: pytest.FixtureRequest) -> Callable[..., Any]:
         if default_runs is not None:
             options.setdefault("runs", default_runs)
         result, verdicts = check_budget(model, budget, **options)
-        broken = [v for v in verdicts if not v.ok]
+        broken = [v for v in verdicts if v.broken]
         if broken:
             pytest.fail("latency budget broken:\n" + "\n".join(f"  {v.message}" for v in broken), pytrace=False)
         return result

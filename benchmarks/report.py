@@ -169,8 +169,11 @@ def format_result(result: Any, top_ops: int = 8, compat_full: bool = False) -> s
 
 
 def format_verdicts(verdicts: Sequence[Any]) -> str:
-    broken = [v for v in verdicts if not v.ok]
-    lines = [f"== Budgets: {len(verdicts) - len(broken)}/{len(verdicts)} ok =="]
+    gates = [v for v in verdicts if v.gate]
+    broken = [v for v in gates if not v.ok]
+    info = len(verdicts) - len(gates)
+    lines = [f"== Budgets: {len(gates) - len(broken)}/{len(gates)} gates ok"
+             + (f", {info} for information only" if info else "") + " =="]
     for v in verdicts:
         lines.append(f"  {v.message}")
     return "\n".join(lines)
