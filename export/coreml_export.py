@@ -136,6 +136,8 @@ def validate_spec(package: Path, contract: ModelContract, precision: str) -> tup
     for k in ("author", "license", "version", "short_description"):
         if not info["metadata"][k]:
             fails.append(f"metadata {k} is empty")
+    if meta.license != contract.license:  # what Xcode shows must be the card's statement
+        fails.append(f"metadata license {meta.license!r} differs from the contract's {contract.license!r}")
     weights = package / "Data" / "com.apple.CoreML" / "weights" / "weight.bin"
     info["weights_bytes"] = weights.stat().st_size if weights.is_file() else 0
     if not info["weights_bytes"]:

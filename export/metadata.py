@@ -8,6 +8,8 @@
 - Sidecar `<artifact file name>.json`: the contract's fields at the top level (it parses as a
   ModelContract) plus "parity" (the report) and "export" (tools, time, size); see
   `portrait_mobile.contract_io.sidecar_path`.
+- The model card (`model_card.CARD_NAME`, from the installed package) copied next to the artifacts;
+  every format's licence field is the contract's `license`, the statement the card makes.
 """
 from __future__ import annotations
 
@@ -17,9 +19,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from portrait_mobile.atomic import write_text
+from portrait_mobile.atomic import write_bytes, write_text
 from portrait_mobile.contract import CONTRACT_KEY, ModelContract
 from portrait_mobile.contract_io import sidecar_path
+from portrait_mobile.errors import ExportError
+from portrait_mobile.model_card import CARD_NAME, packaged_card
 
 SIDECAR_SCHEMA = "portrait-mobile-export-report/1"
 
@@ -55,6 +59,8 @@ def readable_props(contract: ModelContract) -> dict[str, str]:
         "version": contract.version,
         "author": contract.author,
         "license": contract.license,
+        "model_card": contract.model_card,
+        "model_card_version": contract.model_card_version,
         "description": description(contract),
         "input": input_description(contract),
         "output": output_description(contract),
@@ -91,6 +97,20 @@ def embed_coreml(mlmodel: Any, contract: ModelContract) -> None:
         if k in ("author", "license", "description", "version"):
             continue  # already in the standard fields
         mlmodel.user_defined_metadata[k] = v
+
+
+def copy_model_card(out_dir: Path) -> Path:
+    """Write the installed package's model card into `out_dir` (atomically); returns its path.
+
+    The artifacts' metadata points to the card by name, so it travels with them.
+    """
+    src = packaged_card()
+    if not src.is_file():
+        raise ExportError(f"the model card {CARD_NAME} is missing from the installed package ({src}); "
+                          "reinstall portrait-mobile or run docs/results/render_model_card.py")
+    dest = Path(out_dir) / CARD_NAME
+    write_bytes(dest, src.read_bytes())
+    return dest
 
 
 def tool_versions(*names: str) -> dict[str, str]:

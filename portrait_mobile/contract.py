@@ -9,6 +9,8 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from .model_card import CARD_NAME, CARD_VERSION, WEIGHTS_LICENSE
+
 CONTRACT_KEY = "portrait_mobile_contract"
 SCHEMA = "portrait-mobile-contract/1"
 
@@ -47,8 +49,13 @@ class ModelContract:
     output_quant: TensorQuant | None = None
     precision: str = "fp32"  # weights/activations: fp32 | fp16 | int8
     target: str = "pytorch"  # onnx | tflite | coreml | pytorch
-    license: str = "Apache-2.0"
+    # The shipped weights' terms (not the code's Apache-2.0): see model_card.WEIGHTS_LICENSE.
+    license: str = WEIGHTS_LICENSE
     author: str = "portrait-mobile"
+    # The card that describes the model and its terms: a file name and its edition, no URL (an app
+    # may be offline; the exporter copies the card next to the artifacts).
+    model_card: str = CARD_NAME
+    model_card_version: str = CARD_VERSION
     metrics: dict[str, Any] = field(default_factory=dict)
     schema: str = SCHEMA
 

@@ -27,6 +27,7 @@ from portrait_mobile.config import ModelConfig  # noqa: E402
 from portrait_mobile.contract import CONTRACT_KEY, ModelContract  # noqa: E402
 from portrait_mobile.contract_io import read_contract, sidecar_path, tflite_metadata  # noqa: E402
 from portrait_mobile.model import build_model  # noqa: E402
+from portrait_mobile.model_card import CARD_NAME, WEIGHTS_LICENSE, packaged_card  # noqa: E402
 
 TINY = ModelConfig(name="tiny-64", widths=(4, 8, 8, 16, 16), decoder_widths=(16, 8, 8), refine_width=4,
                    input_size=(64, 64))
@@ -99,6 +100,8 @@ def test_all_targets_written_with_sidecars(exported):
     assert res["tflite", "int8"].path.name == "tiny-64_int8.tflite"
     assert res["coreml", "fp16"].path.name == "tiny-64.mlpackage"
     assert res["onnx", "fp32"].path.name == "tiny-64.onnx"
+    # the card every contract names travels with the artifacts
+    assert (exported["out"] / CARD_NAME).read_bytes() == packaged_card().read_bytes()
 
 
 def test_onnx_single_file_static_shape_and_parity(exported):
@@ -169,7 +172,7 @@ def test_coreml_spec_validated(exported):
                                 "dtype": "FLOAT32"}]
     assert spec["spec_version"] >= 7 and spec["ops"]["conv"] > 10
     meta = spec["metadata"]
-    assert meta["author"] and meta["license"] == "Apache-2.0" and meta["version"] == r.contract.version
+    assert meta["author"] and meta["license"] == WEIGHTS_LICENSE and meta["version"] == r.contract.version
     assert CONTRACT_KEY in meta["user_defined_keys"]
     assert "constexpr_affine_dequantize" in exported["results"]["coreml", "int8"].parity["spec_checks"]["ops"] \
         or "constexpr_blockwise_shift_scale" in exported["results"]["coreml", "int8"].parity["spec_checks"]["ops"]

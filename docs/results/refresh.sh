@@ -20,6 +20,10 @@ portrait-bench --model exported/portrait-s-256_int8.tflite --profile all --refer
     --budget benchmarks/budgets/default.json --json "$R/bench.json" --plot docs/benchmarks/bench-portrait-s-256.png \
     --out runs/bench/readme
 python docs/results/render_readme.py
+# The model card: framings and per-source carves, its failure pictures (drawn by the CLI), then the card.
+python docs/results/eval_card.py
+python docs/results/card_pictures.py
+python docs/results/render_model_card.py
 # The README's effect pictures, written by the CLI with the packaged model.
 for effect in mask cutout blur; do
     portrait-segment docs/effects/pfcn-00887.png --effect "$effect" --refine --out docs/effects

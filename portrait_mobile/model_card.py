@@ -1,0 +1,87 @@
+"""The model card's identity and the licence terms it states: one home for both.
+
+Read by the contract (its `license` and card pointer), the exporters (ONNX/TFLite/Core ML metadata,
+the card copied next to the artifacts), docs/results/render_model_card.py (which writes the card) and
+the tests, so the metadata, Xcode's licence field and the card can never say different things.
+
+The terms below are what each source's publishers state; the weights cannot be licensed more
+widely than the data they were trained on allows, so the statement for the weights is the narrowest
+one that every source supports (research and evaluation), not the code's Apache-2.0.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+CODE_LICENSE = "Apache-2.0"  # SPDX id of LICENSE (the code); pyproject declares the same
+CARD_NAME = "MODEL_CARD.md"
+# The card's edition: bump it when its statements (licence, intended use, sections) change; figures
+# re-rendered from new recorded runs do not change it (the card names the model version it measures).
+CARD_VERSION = "1"
+
+# What every exported artifact's metadata (ONNX metadata_props, TFLite contract, Core ML `license`
+# that Xcode shows, sidecar JSON) and the card say about the shipped weights. URL-free on purpose.
+WEIGHTS_LICENSE = (
+    f"Weights: research and evaluation use only (trained on PFCN, PicsArt AI Hackathon 2018 and "
+    f"Pascal VOC 2012 photos, released for research without a licence for other use); "
+    f"code: {CODE_LICENSE}; see {CARD_NAME} version {CARD_VERSION}"
+)
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """One set the shipped weights learned from, and the terms its publishers state."""
+
+    name: str  # as train_info["sources"] names it (folder/split)
+    title: str
+    provenance: str
+    terms: str  # the publishers' own terms, paraphrased or quoted; nothing added
+    use: str  # what training used it for
+
+
+TRAINING_SOURCES: tuple[DataSource, ...] = (
+    DataSource(
+        name="pfcn/train",
+        title="PFCN portraits (Shen et al., \"Automatic Portrait Segmentation for Image Stylization\", "
+              "Eurographics 2016)",
+        provenance="head-and-shoulder portraits the authors collected from Flickr, with their masks",
+        terms="released by the authors for research; no licence for other use is published, and each "
+              "photo stays its Flickr owner's",
+        use="labelled training pairs (the authors' test list is the benchmark, never trained on)",
+    ),
+    DataSource(
+        name="picsart/train",
+        title="PicsArt AI Hackathon 2018 (online stage) person segmentation set",
+        provenance="phone selfies and portraits with person masks, handed to hackathon participants",
+        terms="distributed to participants for the competition; no licence is published",
+        use="labelled training pairs",
+    ),
+    DataSource(
+        name="voc_person/train",
+        title="Pascal VOC 2012 (Everingham et al.), the segmentation images with people",
+        provenance="Flickr photos of everyday scenes: full bodies, groups, small and partly hidden people",
+        terms="VOC states that its images come from Flickr and that their use must respect Flickr's "
+              "terms of use; no licence beyond that is granted",
+        use="labelled training pairs",
+    ),
+    DataSource(
+        name="picsart_unlabeled",
+        title="PicsArt AI Hackathon 2018 test images (no masks)",
+        provenance="more selfies of the same kind, without labels",
+        terms="as the PicsArt set above",
+        use="unlabelled images with MediaPipe's maps as soft targets (distillation)",
+    ),
+)
+
+TEACHER = DataSource(
+    name="mediapipe",
+    title="MediaPipe Selfie Segmentation (general, 256x256), Google, from the mediapipe 0.10.21 wheel",
+    provenance="its person probability maps on the training images, used as soft targets",
+    terms="Apache License 2.0, Copyright Google LLC",
+    use="teacher (distillation), and the side-by-side reference in every evaluation",
+)
+
+
+def packaged_card() -> Path:
+    """The card inside the installed package (package data), identical to the repository's MODEL_CARD.md."""
+    return Path(__file__).resolve().parent / CARD_NAME
