@@ -1,0 +1,280 @@
+"""The web demo (web_demo/) in a real headless Chromium, held to the Python runtime.
+
+The page runs the packaged int8 .tflite with LiteRT.js; these tests drive it through
+web_demo/tools/drive.mjs (playwright-core on the system Chromium) and compare what it computes with
+ai-edge-litert and the runtime's own pre-processing here. The pure-JS modules (pre-processing, smoothing,
+contract checks) are also run directly in node against OpenCV and the runtime.
+
+Needs node, Chromium (/usr/bin/chromium or $CHROMIUM_PATH) and `npm ci` in web_demo/; outside CI each
+test skips saying which is missing, in CI (CI=true, as .ci/run runs) a missing tool is a failure.
+"""
+from __future__ import annotations
+
+import base64
+import inspect
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from portrait_mobile.metrics import iou
+from portrait_mobile.preprocess import quantize_input, to_model_input
+from portrait_mobile.runtime import Segmenter, read_image
+
+REPO = Path(__file__).resolve().parents[1]
+WEB = REPO / "web_demo"
+MODEL = REPO / "portrait_mobile" / "weights" / "portrait-s-256_int8.tflite"
+PHOTO = REPO / "docs" / "effects" / "pfcn-00887.png"  # a PFCN test photo already in the repo (320 px)
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+
+
+def _need(ok: bool, why: str) -> None:
+    if ok:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{why} (CI must install it: see .ci/run)")
+    pytest.skip(why)
+
+
+@pytest.fixture(scope="module")
+def node() -> str:
+    exe = shutil.which("node")
+    _need(exe is not None, "node is not installed")
+    return exe  # type: ignore[return-value]
+
+
+@pytest.fixture(scope="module")
+def browser(node: str) -> str:
+    _need(Path(CHROMIUM).is_file(), f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+    _need((WEB / "node_modules" / "@litertjs" / "core").is_dir() and (WEB / "node_modules" / "playwright-core").is_dir(),
+          "web_demo/node_modules is missing (cd web_demo && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci)")
+    return node
+
+
+def drive(node: str, *args: str | Path, models: Path = MODEL.parent, timeout: int = 240) -> dict:
+    """Run a drive.mjs command against a server of `models` (default: the packaged model only)."""
+    proc = subprocess.run([node, str(WEB / "tools" / "drive.mjs"), *map(str, args), "--models", str(models)], cwd=WEB,
+                          capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, f"drive.mjs {args[0]} failed:\n{proc.stderr[-3000:]}"
+    return json.loads(proc.stdout)
+
+
+def run_js(node: str, code: str, stdin: bytes = b"") -> dict:
+    """Run an ES module snippet in node with web_demo/js importable as ./js/...; its stdout is JSON."""
+    proc = subprocess.run([node, "--input-type=module", "-e", code], cwd=WEB, input=stdin,
+                          capture_output=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr.decode()[-3000:]
+    return json.loads(proc.stdout)
+
+
+def _b64_floats(s: str) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(s), np.float32)
+
+
+@pytest.fixture(scope="module")
+def segmenter() -> Segmenter:
+    return Segmenter.from_file(MODEL)
+
+
+# --- the JavaScript modules in node, against OpenCV and the runtime ---------------------------------
+
+@pytest.mark.parametrize("size", [(600, 800), (640, 480), (427, 320), (200, 150), (256, 512), (1000, 999)])
+def test_js_resize_matches_the_runtime(node: str, size: tuple[int, int], segmenter: Segmenter) -> None:
+    """The page's resize is the runtime's (INTER_AREA shrinking, INTER_LINEAR otherwise), to +-1 level."""
+    w, h = size
+    rng = np.random.default_rng(w * h)
+    # Smooth content plus noise: both the averaging and the edges matter.
+    base = cv2.resize(rng.integers(0, 256, (h // 8 + 1, w // 8 + 1, 3), dtype=np.uint8), (w, h), interpolation=cv2.INTER_CUBIC)
+    image = np.clip(base.astype(np.int16) + rng.integers(-20, 21, base.shape), 0, 255).astype(np.uint8)
+    rgba = np.dstack([image, np.full((h, w), 255, np.uint8)])
+    c = segmenter.contract
+    code = f"""
+import {{ resizeRGBA }} from './js/preprocess.js';
+const chunks = []; for await (const c of process.stdin) chunks.push(c);
+const out = resizeRGBA(new Uint8ClampedArray(Buffer.concat(chunks)), {w}, {h}, {c.input_width}, {c.input_height});
+process.stdout.write(JSON.stringify(Array.from(out)));
+"""
+    proc = subprocess.run([node, "--input-type=module", "-e", code], cwd=WEB, input=rgba.tobytes(),
+                          capture_output=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    js = np.asarray(json.loads(proc.stdout), np.int16).reshape(c.input_height, c.input_width, 3)
+    py = quantize_input(to_model_input(image, c), c)[0].astype(np.int16)
+    diff = np.abs(js - py)
+    assert diff.max() <= 1, f"max diff {diff.max()} levels"
+    if w > c.input_width or h > c.input_height:  # INTER_AREA: float in both, off by one only at .5 ties
+        assert (diff > 0).mean() < 0.01
+    # (INTER_LINEAR: OpenCV's uint8 path is fixed-point, so +-1 is common; never more.)
+
+
+def test_js_smoothing_matches_video_segmenter(node: str) -> None:
+    """MaskSmoother (the page) and VideoSegmenter._smooth (the runtime) give the same masks on a clip."""
+    from portrait_mobile.runtime.video import VideoSegmenter
+
+    rng = np.random.default_rng(3)
+    n, s = 4, 32
+    frames = rng.integers(0, 256, (n, s, s, 3), dtype=np.uint8)
+    frames[2] = frames[1]  # a still frame: full smoothing there
+    probs = rng.random((n, s, s)).astype(np.float32)
+    vs = VideoSegmenter.__new__(VideoSegmenter)
+    vs.smoothing, vs.motion_aware = inspect.signature(VideoSegmenter).parameters["smoothing"].default, True
+    vs.reset()
+    expected = [vs._smooth(f, p) for f, p in zip(frames, probs)]
+    code = f"""
+import {{ MaskSmoother }} from './js/smoothing.js';
+const chunks = []; for await (const c of process.stdin) chunks.push(c);
+const buf = Buffer.concat(chunks);
+const n = {n}, s = {s}, fb = s * s * 3;
+const sm = new MaskSmoother();
+const out = [];
+for (let i = 0; i < n; i++) {{
+  const rgb = new Uint8Array(buf.buffer, buf.byteOffset + i * fb, fb);
+  const prob = new Float32Array(buf.buffer.slice(buf.byteOffset + n * fb + i * s * s * 4, buf.byteOffset + n * fb + (i + 1) * s * s * 4));
+  out.push(Array.from(sm.update(prob, rgb, s, s)));
+}}
+process.stdout.write(JSON.stringify(out));
+"""
+    got = run_js(node, code, frames.tobytes() + probs.tobytes())
+    for e, g in zip(expected, got):
+        np.testing.assert_allclose(np.asarray(g, np.float32).reshape(s, s), e, atol=2e-3)
+
+
+def test_js_constants_match_python(node: str) -> None:
+    """The page's copies of the runtime's constants (schema, smoothing, blur strength) agree with it."""
+    from portrait_mobile.contract import SCHEMA
+    from portrait_mobile.effects import blur_background
+    from portrait_mobile.runtime.video import MOTION_SCALE, VideoSegmenter
+
+    js = run_js(node, """
+import { SCHEMA } from './js/contract.js';
+import { DEFAULT_SMOOTHING, MOTION_SCALE } from './js/smoothing.js';
+import { DEFAULT_BLUR_STRENGTH } from './js/effects.js';
+process.stdout.write(JSON.stringify({ SCHEMA, DEFAULT_SMOOTHING, MOTION_SCALE, DEFAULT_BLUR_STRENGTH }));
+""")
+    assert js == {
+        "SCHEMA": SCHEMA,
+        "DEFAULT_SMOOTHING": inspect.signature(VideoSegmenter).parameters["smoothing"].default,
+        "MOTION_SCALE": MOTION_SCALE,
+        "DEFAULT_BLUR_STRENGTH": inspect.signature(blur_background).parameters["strength"].default,
+    }
+
+
+def test_js_contract_checks_refuse_bad_contracts(node: str) -> None:
+    contract = json.loads((MODEL.parent / f"{MODEL.name}.json").read_text())
+    bad = {
+        "schema": {**contract, "schema": "other/1"},
+        "target": {**contract, "target": "onnx"},
+        "int8": {**contract, "input_dtype": "int8"},
+        "size": {**contract, "input_height": 0},
+    }
+    got = run_js(node, f"""
+import {{ checkContract, checkAgainstModel, ContractError }} from './js/contract.js';
+const cases = {json.dumps(bad)};
+const out = {{}};
+for (const [k, c] of Object.entries(cases)) {{
+  try {{ checkContract(c); out[k] = null; }} catch (e) {{ out[k] = e instanceof ContractError ? e.message : 'other: ' + e; }}
+}}
+const good = checkContract({json.dumps(contract)});
+try {{ checkAgainstModel(good, [{{ shape: [1, 224, 224, 3], dtype: 'uint8' }}], [{{ shape: [1, 256, 256, 1], dtype: 'uint8' }}]); out.shape = null; }}
+catch (e) {{ out.shape = e.message; }}
+try {{ checkAgainstModel(good, [{{ shape: [1, 256, 256, 3], dtype: 'uint8' }}], [{{ shape: [1, 256, 256, 1], dtype: 'uint8' }}]); out.ok = true; }}
+catch (e) {{ out.ok = e.message; }}
+process.stdout.write(JSON.stringify(out));
+""")
+    assert got.pop("ok") is True
+    for case, message in got.items():
+        assert message and not message.startswith("other"), (case, message)
+    assert "224" in got["shape"]
+
+
+# --- the page in Chromium --------------------------------------------------------------------------
+
+
+def test_page_matches_python_on_pfcn_test_images(browser: str, shared_datasets: Path, segmenter: Segmenter,
+                                                 tmp_path: Path) -> None:
+    """20 PFCN test photos: the same input tensor gives the same output as ai-edge-litert (the model in
+    LiteRT.js), and the page's own decoding + pre-processing gives the runtime's mask (IoU >= 0.99)."""
+    pfcn = shared_datasets / "pfcn"
+    ids = [ln.strip() for ln in (pfcn / "test.txt").read_text().splitlines() if ln.strip()]
+    ids = ids[:: max(1, len(ids) // 20)][:20]
+    images = [pfcn / "images" / f"{i}.jpg" for i in ids]
+    c = segmenter.contract
+    tensors, probs = [], []
+    for path in images:
+        image = read_image(path, exif=False)  # the page decodes without applying EXIF either
+        tensors.append(quantize_input(to_model_input(image, c), c))
+        probs.append(segmenter.predict_lowres(image))
+    (tmp_path / "inputs.u8").write_bytes(np.concatenate([t.reshape(-1) for t in tensors]).tobytes())
+    out = drive(browser, "parity", "--tensors", tmp_path / "inputs.u8", "--size", c.input_width, *images)
+    assert out["state"]["ready"], out
+    exact_diff, exact_iou, page_iou, input_diff, gt_py, gt_web = [], [], [], [], [], []
+    for path, t, p, r in zip(images, tensors, probs, out["results"]):
+        exact = _b64_floats(r["exact"]).reshape(p.shape)
+        page = _b64_floats(r["page"]).reshape(p.shape)
+        page_input = np.frombuffer(base64.b64decode(r["pageInput"]), np.uint8).reshape(t.shape[1:])
+        exact_diff.append(float(np.abs(exact - p).max()))
+        exact_iou.append(iou(exact >= 0.5, p >= 0.5))
+        page_iou.append(iou(page >= 0.5, p >= 0.5))
+        input_diff.append(int(np.abs(page_input.astype(int) - t[0].astype(int)).max()))
+        gt = cv2.imread(str(pfcn / "masks" / f"{path.stem}.png"), cv2.IMREAD_GRAYSCALE) > 127
+        h, w = gt.shape
+        gt_py.append(iou(cv2.resize(p, (w, h)) >= 0.5, gt))
+        gt_web.append(iou(cv2.resize(page, (w, h)) >= 0.5, gt))
+    print(f"\n{len(images)} PFCN test images, browser vs python (ai-edge-litert, XNNPACK):"
+          f"\n  same input tensor: mask IoU mean {np.mean(exact_iou):.4f} min {min(exact_iou):.4f}, "
+          f"max |prob diff| {max(exact_diff):.3f}"
+          f"\n  page decoding + pre-processing: input max diff {max(input_diff)} levels, mask IoU mean "
+          f"{np.mean(page_iou):.4f} min {min(page_iou):.4f}"
+          f"\n  fg IoU vs ground truth (original size): python {100 * np.mean(gt_py):.2f}, browser {100 * np.mean(gt_web):.2f}")
+    # The same XNNPACK int8 kernels in WASM: the same uint8 output, so the same probabilities.
+    assert max(exact_diff) < 1e-6
+    # The page's pre-processing is the runtime's: decoding and resizing agree to one level.
+    assert max(input_diff) <= 1
+    assert np.mean(page_iou) >= 0.99 and min(page_iou) >= 0.97
+    assert abs(np.mean(gt_web) - np.mean(gt_py)) < 0.005
+
+
+def _write_y4m(path: Path, frames: list[np.ndarray], fps: int = 15) -> None:
+    """YUV4MPEG2 4:2:0 (what Chromium's fake camera reads) from RGB frames with even sides."""
+    h, w = frames[0].shape[:2]
+    with path.open("wb") as f:
+        f.write(f"YUV4MPEG2 W{w} H{h} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+        for frame in frames:
+            f.write(b"FRAME\n" + cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420).tobytes())
+
+
+def test_fake_camera_stream_gets_masks(browser: str, segmenter: Segmenter, tmp_path: Path) -> None:
+    """getUserMedia on a fake y4m camera: the page segments live frames, and the mask is the person."""
+    photo = read_image(PHOTO)
+    frame = cv2.resize(photo, (480, 640), interpolation=cv2.INTER_LINEAR)
+    clip = tmp_path / "clip.y4m"
+    _write_y4m(clip, [frame] * 10)
+    # What the page should see: the same frame after the YUV round trip.
+    seen = cv2.cvtColor(cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420), cv2.COLOR_YUV2RGB_I420)
+    expected = segmenter.predict_lowres(seen) >= 0.5
+    out = drive(browser, "camera", "--y4m", clip, "--frames", "12")
+    state = out["state"]
+    assert state["error"] is None, out
+    assert state["source"] == "camera 480x640"
+    assert state["frames"] >= 12
+    assert state["lastRunMs"] > 0 and out["fps"] != "-"
+    got = _b64_floats(state["lastProbB64"]).reshape(expected.shape) >= 0.5
+    assert iou(got, expected) >= 0.95, iou(got, expected)
+
+
+@pytest.mark.parametrize("case", ["missing", "mismatched"])
+def test_bad_contract_is_an_error_on_the_page(browser: str, tmp_path: Path, case: str) -> None:
+    """No contract, or one that disagrees with the model, shows an error instead of a black mask."""
+    shutil.copyfile(MODEL, tmp_path / MODEL.name)
+    if case == "mismatched":
+        contract = json.loads((MODEL.parent / f"{MODEL.name}.json").read_text())
+        contract.update(input_height=224, input_width=224)
+        (tmp_path / f"{MODEL.name}.json").write_text(json.dumps(contract))
+    out = drive(browser, "state", models=tmp_path)
+    assert not out["state"]["ready"]
+    assert out["errorText"], out
+    assert ("no contract" in out["errorText"]) if case == "missing" else ("224" in out["errorText"])

@@ -1,0 +1,152 @@
+// The page: choose a model and where it runs, then live portrait mode on the camera or on a photo.
+// URL parameters (also what the controls set): model, accelerator (wasm|webgpu), wasm (threads|jspi|
+// plain), effect (blur|replace|mask|none), smoothing, camera=1 to start the camera at once.
+// window.demoState mirrors what the readout shows, for the headless tests.
+import { benchmark } from './bench.js';
+import { BUILDS, defaultBuild, initRuntime } from './engine.js';
+import { DEFAULT_BLUR_STRENGTH, EFFECTS, EffectRenderer } from './effects.js';
+import { DEFAULT_SMOOTHING, MaskSmoother } from './smoothing.js';
+import { WebSegmenter } from './segmenter.js';
+
+const $ = (id) => document.getElementById(id);
+const params = new URLSearchParams(location.search);
+const state = (window.demoState = { ready: false, error: null, frames: 0, source: null, running: null, lastRunMs: null, maskMean: null });
+
+let segmenter = null;
+let background = null;
+const smoother = new MaskSmoother(Number(params.get('smoothing') ?? DEFAULT_SMOOTHING));
+const renderer = new EffectRenderer($('view'));
+const work = document.createElement('canvas'); // full-size frame pixels for the pre-processing
+
+function showError(message) {
+  state.error = message;
+  $('error').textContent = message;
+  $('error').hidden = false;
+  $('status').textContent = 'error';
+}
+
+function setParam(key, value, reload = true) {
+  params.set(key, value);
+  if (reload) location.search = params.toString();
+  else history.replaceState(null, '', `?${params}`);
+}
+
+const fmt = (ms) => (ms == null ? '-' : `${ms.toFixed(1)} ms`);
+
+function frameStats(ms) {
+  const now = performance.now();
+  state.times = (state.times ?? []).filter((t) => now - t < 1000);
+  state.times.push(now);
+  $('fps').textContent = state.times.length > 1 ? ((state.times.length - 1) * 1000 / (now - state.times[0])).toFixed(1) : '-';
+  $('inference').textContent = fmt(ms.runMs);
+  $('pre-effect').textContent = `${fmt(ms.preMs)} / ${fmt(ms.effectMs)}`;
+}
+
+/** Segment the pixels now on the work canvas and draw the effect; smoothing only for video. */
+async function process(source, w, h, video) {
+  const rgba = work.getContext('2d', { willReadFrequently: true }).getImageData(0, 0, w, h).data;
+  const c = segmenter.contract;
+  const { rgb, prob: raw, preMs, runMs } = await segmenter.predictRGBA(rgba, w, h);
+  const prob = video ? smoother.update(raw, rgb, c.output_width, c.output_height) : raw;
+  const t0 = performance.now();
+  renderer.draw(work, w, h, prob, c.output_width, c.output_height, $('effect').value, {
+    strength: Number($('strength').value), color: $('color').value, background,
+  });
+  const effectMs = performance.now() - t0;
+  state.frames += 1;
+  state.lastRunMs = runMs;
+  state.maskMean = prob.reduce((a, b) => a + b, 0) / prob.length;
+  state.lastProb = raw;
+  frameStats({ preMs, runMs, effectMs });
+}
+
+function drawToWork(source, w, h) {
+  work.width = w;
+  work.height = h;
+  work.getContext('2d', { willReadFrequently: true }).drawImage(source, 0, 0, w, h);
+}
+
+async function startCamera() {
+  if (!navigator.mediaDevices?.getUserMedia) throw new Error('this browser offers no camera (getUserMedia) here: serve the page from localhost or https');
+  const stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: 'user' }, audio: false }) // the camera's own size: Chrome crops to fit a requested one;
+  const video = $('camera');
+  video.srcObject = stream;
+  await video.play();
+  smoother.reset();
+  state.source = `camera ${video.videoWidth}x${video.videoHeight}`;
+  const loop = async () => {
+    if (video.readyState >= 2 && video.videoWidth) {
+      drawToWork(video, video.videoWidth, video.videoHeight);
+      await process(work, video.videoWidth, video.videoHeight, true);
+    }
+    if (video.srcObject) requestAnimationFrame(loop);
+  };
+  requestAnimationFrame(loop);
+}
+
+async function openPhoto(file) {
+  // Decoded as stored: no colour-profile conversion, as the Python runtime reads it.
+  const bitmap = await createImageBitmap(file, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
+  const video = $('camera');
+  if (video.srcObject) { video.srcObject.getTracks().forEach((t) => t.stop()); video.srcObject = null; }
+  state.source = `photo ${bitmap.width}x${bitmap.height}`;
+  drawToWork(bitmap, bitmap.width, bitmap.height);
+  await process(work, bitmap.width, bitmap.height, false);
+}
+
+async function runBenchmark() {
+  const c = segmenter.contract;
+  const rgb = new Uint8Array(c.input_width * c.input_height * 3);
+  // The last frame's pixels if there was one, else a fixed pattern: timing does not depend on content.
+  if (state.frames) rgb.set((await segmenter.predictRGBA(work.getContext('2d').getImageData(0, 0, work.width, work.height).data, work.width, work.height)).rgb);
+  else rgb.forEach((_, i) => (rgb[i] = (i * 37) % 256));
+  $('bench-result').hidden = false;
+  $('bench-result').textContent = 'timing…';
+  const r = await benchmark(segmenter, rgb, { runs: Number(params.get('runs') ?? 50), threads: Number(params.get('threads') ?? 1), accelerator: segmenter.model.accelerator, build: state.running.build });
+  $('bench-result').textContent = `${r.threads ? r.threads + ' thread, ' : ''}${r.accelerator}, ${r.ours.n} interleaved runs\n`
+    + `ours      median ${r.ours.median.toFixed(2)} ms, p90 ${r.ours.p90.toFixed(2)} ms\n`
+    + `MediaPipe median ${r.mediapipe.median.toFixed(2)} ms, p90 ${r.mediapipe.p90.toFixed(2)} ms\n`
+    + `ratio ${r.ratio.toFixed(2)}`;
+  return r;
+}
+
+function wireControls(build) {
+  $('build').value = build;
+  $('accelerator').value = params.get('accelerator') ?? 'wasm';
+  $('effect').value = EFFECTS.includes(params.get('effect')) ? params.get('effect') : 'blur';
+  $('smoothing').value = smoother.smoothing;
+  $('strength').value = DEFAULT_BLUR_STRENGTH;
+  $('build').onchange = (e) => setParam('wasm', e.target.value);
+  $('accelerator').onchange = (e) => setParam('accelerator', e.target.value);
+  $('model').onchange = (e) => setParam('model', e.target.value);
+  $('effect').onchange = (e) => setParam('effect', e.target.value, false);
+  $('smoothing').oninput = (e) => { smoother.smoothing = Number(e.target.value); };
+  $('start-camera').onclick = () => startCamera().catch((e) => showError(`camera: ${e.message}`));
+  $('photo').onchange = (e) => e.target.files[0] && openPhoto(e.target.files[0]).catch((err) => showError(`photo: ${err.message}`));
+  $('background').onchange = async (e) => { background = e.target.files[0] ? await createImageBitmap(e.target.files[0]) : null; };
+  $('bench').onclick = () => runBenchmark().catch((e) => showError(`benchmark: ${e.message}`));
+}
+
+async function main() {
+  const build = BUILDS.includes(params.get('wasm')) ? params.get('wasm') : await defaultBuild();
+  wireControls(build);
+  const rt = await initRuntime(build);
+  const listing = await (await fetch('/models/index.json')).json();
+  if (!listing.models.length) throw new Error('no .tflite model is served: run portrait-export --target tflite, then serve again');
+  for (const m of listing.models) $('model').add(new Option(m.model, m.model));
+  const entry = listing.models.find((m) => m.model === params.get('model')) ?? listing.models[0];
+  $('model').value = entry.model;
+  $('bench').disabled = !listing.reference;
+  segmenter = await WebSegmenter.load(entry, { accelerator: $('accelerator').value });
+  const m = segmenter.model;
+  state.running = { build: rt.build, wasmFile: rt.wasmFile, accelerator: m.accelerator, threads: m.threads, note: m.note };
+  $('running').textContent = `${m.accelerator === 'webgpu' ? 'WebGPU' : `WASM (${rt.wasmFile}${m.threads ? `, ${m.threads} threads` : ''})`}${m.note ? ` — ${m.note}` : ''}`;
+  const c = segmenter.contract;
+  $('summary').textContent = `${c.model_name} ${c.precision} ${c.input_width}x${c.input_height} ${c.input_dtype} in, v${c.version}`;
+  $('status').textContent = 'ready: start the camera or open a photo';
+  state.ready = true;
+  window.portraitDemo = { openPhoto, runBenchmark, segmenter };
+  if (params.get('camera') === '1') await startCamera();
+}
+
+main().catch((e) => showError(e.message));

@@ -1,0 +1,93 @@
+#!/usr/bin/env node
+// Drives the demo page in headless Chromium for tests/test_web_demo.py; prints one JSON object.
+//   node tools/drive.mjs parity --tensors FILE.u8 --size 256 IMAGE...   masks for Python's exact inputs
+//                                                                          and through the page's own decoding
+//   node tools/drive.mjs state [--query Q]                                 the page's state (ready / error)
+//   node tools/drive.mjs camera --y4m CLIP --frames N                      live frames from a fake camera
+//   node tools/drive.mjs screenshot --photo IMAGE --png OUT [--query Q]    the page with a photo
+// Common: --models DIR (serve.mjs --models), --reference FILE.
+import { readFileSync } from 'node:fs';
+import { fakeCameraFlags, openDemo, withPage } from './browser.mjs';
+
+function parseArgs(argv) {
+  const [command, ...rest] = argv;
+  const opts = { positional: [] };
+  for (let i = 0; i < rest.length; i++) {
+    if (rest[i].startsWith('--')) opts[rest[i].slice(2)] = rest[++i];
+    else opts.positional.push(rest[i]);
+  }
+  return { command, opts };
+}
+
+const b64 = (path) => readFileSync(path).toString('base64');
+
+async function parity(page, url, opts) {
+  const state = await openDemo(page, url, opts.query);
+  if (!state.ready) return { state };
+  const size = Number(opts.size);
+  const tensors = readFileSync(opts.tensors);
+  const per = size * size * 3;
+  const results = [];
+  for (const [i, image] of opts.positional.entries()) {
+    const rgb = tensors.subarray(i * per, (i + 1) * per).toString('base64');
+    results.push(await page.evaluate(async ({ rgbB64, imgB64 }) => {
+      const bytes = (s) => Uint8Array.from(atob(s), (ch) => ch.charCodeAt(0));
+      const toB64 = (arr) => { let s = ''; const u = new Uint8Array(arr.buffer); for (let k = 0; k < u.length; k++) s += String.fromCharCode(u[k]); return btoa(s); };
+      const seg = window.portraitDemo.segmenter;
+      // 1. the exact tensor Python fed its interpreter: the model alone, browser vs Python
+      const exact = await seg.predictRGB(bytes(rgbB64));
+      // 2. the page's own path: decode the file, then its JavaScript pre-processing
+      const bitmap = await createImageBitmap(new Blob([bytes(imgB64)]), { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
+      const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+      const ctx = canvas.getContext('2d', { willReadFrequently: true });
+      ctx.drawImage(bitmap, 0, 0);
+      const page = await seg.predictRGBA(ctx.getImageData(0, 0, bitmap.width, bitmap.height).data, bitmap.width, bitmap.height);
+      return { exact: toB64(exact.prob), page: toB64(page.prob), pageInput: toB64(page.rgb), runMs: exact.runMs, width: bitmap.width, height: bitmap.height };
+    }, { rgbB64: rgb, imgB64: b64(image) }));
+  }
+  return { state, results };
+}
+
+async function camera(page, url, opts) {
+  const state = await openDemo(page, url, `camera=1&${opts.query ?? ''}`);
+  if (!state.ready) return { state };
+  const frames = Number(opts.frames ?? 10);
+  await page.waitForFunction((n) => window.demoState.frames >= n || window.demoState.error, frames, { timeout: 120000 });
+  const last = await page.evaluate(() => {
+    const { lastProb, times, ...s } = window.demoState;
+    const u = new Uint8Array(lastProb.buffer);
+    let bin = '';
+    for (let k = 0; k < u.length; k++) bin += String.fromCharCode(u[k]);
+    return { ...s, lastProbB64: btoa(bin) };
+  });
+  return { state: last, fps: await page.textContent('#fps') };
+}
+
+async function screenshot(page, url, opts) {
+  const state = await openDemo(page, url, opts.query);
+  if (state.ready) {
+    await page.setInputFiles('#photo', opts.photo);
+    await page.waitForFunction(() => window.demoState.frames >= 1 || window.demoState.error, null, { timeout: 60000 });
+  }
+  await page.screenshot({ path: opts.png });
+  return { state: await page.evaluate(() => { const { lastProb, times, ...s } = window.demoState; return s; }) };
+}
+
+async function main() {
+  const { command, opts } = parseArgs(process.argv.slice(2));
+  const serverArgs = [];
+  for (const k of ['models', 'reference']) if (opts[k]) serverArgs.push(`--${k}`, opts[k]);
+  const extraFlags = command === 'camera' ? fakeCameraFlags(opts.y4m) : [];
+  const consoleLog = [];
+  const commands = { parity, camera, screenshot, state: async (page, url) => ({ state: await openDemo(page, url, opts.query) }) };
+  if (!commands[command]) throw new Error(`unknown command ${command} (${Object.keys(commands).join(', ')})`);
+  const result = await withPage({ serverArgs, extraFlags, consoleLog }, async (page, { url, version }) => ({
+    chromium: version,
+    ...(await commands[command](page, url, opts)),
+    errorText: (await page.isVisible('#error')) ? await page.textContent('#error') : null,
+  }));
+  result.console = consoleLog.filter((l) => !l.includes('INFO:'));
+  process.stdout.write(JSON.stringify(result));
+}
+
+main().catch((e) => { console.error(e.stack ?? e); process.exit(1); });
