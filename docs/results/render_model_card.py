@@ -14,12 +14,16 @@ The licence statement and the card's version come from portrait_mobile.model_car
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from portrait_export.api import export as _export
+from portrait_export.base import DEFAULT_PRECISION
 from portrait_mobile.atomic import write_text
 from portrait_mobile.model_card import (CARD_NAME, CARD_VERSION, CODE_LICENSE, TEACHER, TRAINING_SOURCES,
                                         WEIGHTS_LICENSE, packaged_card)
@@ -28,6 +32,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 WEIGHTS = REPO / "portrait_mobile" / "weights"
 MODEL = "portrait-s-256"
+EXPORT_OPSET = inspect.signature(_export).parameters["opset"].default  # portrait-export's default
 
 
 @dataclass(frozen=True)
@@ -159,8 +164,8 @@ def details(inp: Inputs) -> str:
 **Architecture** (`portrait_mobile/model.py`, configuration `{cfg['name']}` in
 `portrait_mobile/config.py`, as stored in the shipped checkpoint): a U-Net with few channels. The
 encoder downsamples by 2 per stage (a 3x3 stem, then depthwise-separable convs) with residual
-blocks; the deep stages end in hybrid dilated convolutions (a 1-2-3 dilation sawtooth, which widens
-the receptive field without gridding); the decoder upsamples bilinearly and concatenates the skips;
+blocks; the deep stages end in hybrid dilated convolutions (a {'-'.join(map(str, cfg['dilations']))} dilation sawtooth,
+which widens the receptive field without gridding); the decoder upsamples bilinearly and concatenates the skips;
 a small refinement stage at reduced resolution takes the coarse logits, the image and the stem
 features and predicts an edge correction. {_context_sentence(cfg)} Only ops the mobile delegates run
 (no custom ops, no dynamic shapes); BatchNorm is folded at export.
@@ -186,14 +191,15 @@ parity gate against the PyTorch model passes, see `docs/export.md`):
 | artifact | made by | size |
 |---|---|---|
 | `{MODEL}.pt` | `portrait-train` (PyTorch, fp32 weights + config + training info) | {kib(inp.pt_bytes) if inp.pt_bytes else '-'} |
-| `{exp['file']}` (packaged; what `Segmenter.default()` runs) | {exp.get('converter', '-')}, then {exp.get('quantizer', '-')}; calibration: {exp.get('calibration', '-')} | {int8_size} |
+| `{exp['file']}` (packaged; what `Segmenter.default()` runs) | {exp.get('converter', '-')}, then {exp.get('quantizer', '-')}; calibration: {_local_paths(exp.get('calibration', '-'))} | {int8_size} |
 | `{fp32 or MODEL + '_fp32.tflite'}` | the same conversion without quantization | {kib(sizes[fp32]) if fp32 else '-'} |
-| `{MODEL}.onnx` | `torch.onnx` export (opset 17), simplified with onnxsim, fp32 | - |
-| `{MODEL}.mlpackage` | coremltools ML Program (iOS 16+), fp16 compute, image input | - |
+| `{MODEL}.onnx` | `torch.onnx` export (opset {EXPORT_OPSET}), simplified with onnxsim, fp32 | - |
+| `{MODEL}.mlpackage` | coremltools ML Program (iOS 16+), {DEFAULT_PRECISION['coreml']} compute, image input | - |
 
 The packaged int8 file's parity check: on {par['n_images']} images held out from calibration its
-binary mask agrees with PyTorch's at mean IoU {f2(100 * par['mask_iou_mean'])}% (lowest {f2(100 * par['mask_iou_min'])}%),
-and its fg IoU is {f2(par['fg_iou_drop'])} points below PyTorch's there (gate: {par['gates']['fg_iou_drop']}).
+binary mask agrees with PyTorch's at mean IoU {f2(100 * par['mask_iou_mean'])}% (lowest {f2(100 * par['mask_iou_min'])}%;
+gate {f2(100 * par['gates']['mask_iou_mean'])}%), and its fg IoU there is {f2(par['fg_iou_artifact'])} against PyTorch's
+{f2(par['fg_iou_pytorch'])} (gate: at most {par['gates']['fg_iou_drop']} points lower).
 """
 
 
@@ -203,6 +209,11 @@ def _context_sentence(cfg: dict[str, Any]) -> str:
         return (f"An image-pooling block (global average, 1x1 convs of width {width}) after the deepest stage "
                 "gives it a view of the whole frame.")
     return "No op sees the whole frame at once (MediaPipe's graph has squeeze-and-excitation blocks)."
+
+
+def _local_paths(text: str) -> str:
+    """A recorded note names this machine's data folder; the card names it as the README does."""
+    return re.sub(r"\S*/shared/datasets", "../shared/datasets", text)
 
 
 def use() -> str:
