@@ -23,7 +23,7 @@ CARD_VERSION = "1"
 # that Xcode shows, sidecar JSON) and the card say about the shipped weights. URL-free on purpose.
 WEIGHTS_LICENSE = (
     f"Weights: research and evaluation use only (trained on PFCN, PicsArt AI Hackathon 2018 and "
-    f"Pascal VOC 2012 photos, released for research without a licence for other use); "
+    f"Pascal VOC 2012 photos, released for research and competition use without a licence for other use); "
     f"code: {CODE_LICENSE}; see {CARD_NAME} version {CARD_VERSION}"
 )
 
@@ -45,15 +45,15 @@ TRAINING_SOURCES: tuple[DataSource, ...] = (
         title="PFCN portraits (Shen et al., \"Automatic Portrait Segmentation for Image Stylization\", "
               "Eurographics 2016)",
         provenance="head-and-shoulder portraits the authors collected from Flickr, with their masks",
-        terms="released by the authors for research; no licence for other use is published, and each "
-              "photo stays its Flickr owner's",
+        terms="published by the authors with their paper as research data; we found no licence published "
+              "with it; each photo stays its Flickr owner's",
         use="labelled training pairs (the authors' test list is the benchmark, never trained on)",
     ),
     DataSource(
         name="picsart/train",
         title="PicsArt AI Hackathon 2018 (online stage) person segmentation set",
         provenance="phone selfies and portraits with person masks, handed to hackathon participants",
-        terms="distributed to participants for the competition; no licence is published",
+        terms="distributed to the competition's participants; we found no licence published with it",
         use="labelled training pairs",
     ),
     DataSource(
