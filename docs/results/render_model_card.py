@@ -262,9 +262,17 @@ VOC's void band): `../shared/datasets/README.md`.
 The shipped checkpoint records its last training stage: {used}, {ti.get('train_images', 0):,} training
 images, {ti.get('epochs_done', '?')} epochs in {minutes:.0f} min on {ti.get('device', '?')}, augmentation scale range
 {tc.get('augment', {}).get('scale', '?')}, MediaPipe's maps as soft targets {'on' if tc.get('use_teacher') else 'off'},
-initialised from {'`' + str(tc['init']) + '` (the previous stage)' if tc.get('init') else 'scratch'}. Every
+initialised from {'`' + str(tc['init']) + '` (the previous stage)' if tc.get('init') else 'scratch'}.{_val(inp)} Every
 stage, with its data, recipe, time, hardware and figures, is in `docs/experiments.md`.
 """
+
+
+def _val(inp: Inputs) -> str:
+    v = inp.checkpoint.get("metrics") or {}
+    if "val_fg_iou" not in v:
+        return ""
+    return (f" Its recorded validation score: fg IoU {f2(v['val_fg_iou'])} on the {v.get('val_images', '?')} "
+            "carved images, at 256x256 (the training-time proxy).")
 
 
 def evaluation(inp: Inputs) -> str:
@@ -357,8 +365,8 @@ def _speed(inp: Inputs) -> str:
     return (f"The int8 file is {kib(int8['size_bytes'])} (MediaPipe's `.tflite`: {kib(ref.get('size_bytes', 0))}). "
             f"On `{prof['profile']['name']}` ({prof['profile']['title']}) it took {f2(r['value'])}x MediaPipe's "
             f"time (median, interleaved in one process, measured {str(b.get('created', ''))[:10]} on "
-            f"{b.get('machine', {}).get('cpu', 'x86')}): x86 timings, not a phone's; every profile and the ARM "
-            f"instruction counts are in `docs/benchmarks.md`.")
+            f"{b.get('machine', {}).get('cpu', 'x86')}). That is an x86 wall-clock ratio, not a phone's, and it depends "
+            f"on the host's kernels (`docs/design.md`); every profile is in `docs/benchmarks.md`.")
 
 
 def limitations(inp: Inputs) -> str:
