@@ -327,7 +327,7 @@ weights ({gap(i8['fg_iou'], pt['fg_iou'])}), and {f2(i8['boundary_iou'])} agains
 
 ### Framings
 
-Phone frames are 3:4, 9:16 or 1:1; the model squashes any frame to its square input. PFCN test
+Phone frames are 3:4, 9:16 or 1:1; the model squashes any frame to its {inp.packaged['input_width']}x{inp.packaged['input_height']} input. PFCN test
 cropped before inference (the centre 9:16 strip; a top square, as a 1:1 video frame), both models
 on the same crops (`docs/results/card_eval.json`, written by `docs/results/eval_card.py`):
 
