@@ -194,14 +194,14 @@ process.stdout.write(JSON.stringify(out));
 # --- the page in Chromium --------------------------------------------------------------------------
 
 
-def test_page_matches_python_on_pfcn_test_images(browser: str, shared_datasets: Path, segmenter: Segmenter,
-                                                 tmp_path: Path) -> None:
-    """20 PFCN test photos: the same input tensor gives the same output as ai-edge-litert (the model in
-    LiteRT.js), and the page's own decoding + pre-processing gives the runtime's mask (IoU >= 0.99)."""
-    pfcn = shared_datasets / "pfcn"
+def _pfcn_test_images(datasets: Path, n: int) -> list[Path]:
+    pfcn = datasets / "pfcn"
     ids = [ln.strip() for ln in (pfcn / "test.txt").read_text().splitlines() if ln.strip()]
-    ids = ids[:: max(1, len(ids) // 20)][:20]
-    images = [pfcn / "images" / f"{i}.jpg" for i in ids]
+    return [pfcn / "images" / f"{i}.jpg" for i in ids[:: max(1, len(ids) // n)][:n]]
+
+
+def _parity(browser: str, segmenter: Segmenter, images: list[Path], tmp_path: Path, *args: str) -> dict:
+    """Run the page on `images` both ways; per image: Python's input and probability, the page's."""
     c = segmenter.contract
     tensors, probs = [], []
     for path in images:
@@ -209,24 +209,39 @@ def test_page_matches_python_on_pfcn_test_images(browser: str, shared_datasets: 
         tensors.append(quantize_input(to_model_input(image, c), c))
         probs.append(segmenter.predict_lowres(image))
     (tmp_path / "inputs.u8").write_bytes(np.concatenate([t.reshape(-1) for t in tensors]).tobytes())
-    out = drive(browser, "parity", "--tensors", tmp_path / "inputs.u8", "--size", c.input_width, *images)
+    out = drive(browser, "parity", "--tensors", tmp_path / "inputs.u8", "--size", str(c.input_width), *args, *images)
     assert out["state"]["ready"], out
+    rows = []
+    for t, p, r in zip(tensors, probs, out["results"]):
+        rows.append({
+            "py_input": t[0], "py_prob": p,
+            "exact": _b64_floats(r["exact"]).reshape(p.shape), "page": _b64_floats(r["page"]).reshape(p.shape),
+            "page_input": np.frombuffer(base64.b64decode(r["pageInput"]), np.uint8).reshape(t.shape[1:]),
+        })
+    return {"running": out["state"]["running"], "rows": rows}
+
+
+def test_page_matches_python_on_pfcn_test_images(browser: str, shared_datasets: Path, segmenter: Segmenter,
+                                                 tmp_path: Path) -> None:
+    """20 PFCN test photos: the same input tensor gives the same output as ai-edge-litert (the model in
+    LiteRT.js), and the page's own decoding + pre-processing gives the runtime's mask (IoU >= 0.99)."""
+    images = _pfcn_test_images(shared_datasets, 20)
+    res = _parity(browser, segmenter, images, tmp_path)
+    assert res["running"]["accelerator"] == "wasm"
     exact_diff, exact_iou, page_iou, input_diff, gt_py, gt_web = [], [], [], [], [], []
-    for path, t, p, r in zip(images, tensors, probs, out["results"]):
-        exact = _b64_floats(r["exact"]).reshape(p.shape)
-        page = _b64_floats(r["page"]).reshape(p.shape)
-        page_input = np.frombuffer(base64.b64decode(r["pageInput"]), np.uint8).reshape(t.shape[1:])
+    for path, r in zip(images, res["rows"]):
+        p, exact, page = r["py_prob"], r["exact"], r["page"]
         exact_diff.append(float(np.abs(exact - p).max()))
         exact_iou.append(iou(exact >= 0.5, p >= 0.5))
         page_iou.append(iou(page >= 0.5, p >= 0.5))
-        input_diff.append(int(np.abs(page_input.astype(int) - t[0].astype(int)).max()))
-        gt = cv2.imread(str(pfcn / "masks" / f"{path.stem}.png"), cv2.IMREAD_GRAYSCALE) > 127
+        input_diff.append(int(np.abs(r["page_input"].astype(int) - r["py_input"].astype(int)).max()))
+        gt = cv2.imread(str(path.parent.parent / "masks" / f"{path.stem}.png"), cv2.IMREAD_GRAYSCALE) > 127
         h, w = gt.shape
         gt_py.append(iou(cv2.resize(p, (w, h)) >= 0.5, gt))
         gt_web.append(iou(cv2.resize(page, (w, h)) >= 0.5, gt))
-    print(f"\n{len(images)} PFCN test images, browser vs python (ai-edge-litert, XNNPACK):"
+    print(f"\n{len(images)} PFCN test images, browser ({res['running']['wasmFile']}) vs python (ai-edge-litert, XNNPACK):"
           f"\n  same input tensor: mask IoU mean {np.mean(exact_iou):.4f} min {min(exact_iou):.4f}, "
-          f"max |prob diff| {max(exact_diff):.3f}"
+          f"max |prob diff| {max(exact_diff):.2e}"
           f"\n  page decoding + pre-processing: input max diff {max(input_diff)} levels, mask IoU mean "
           f"{np.mean(page_iou):.4f} min {min(page_iou):.4f}"
           f"\n  fg IoU vs ground truth (original size): python {100 * np.mean(gt_py):.2f}, browser {100 * np.mean(gt_web):.2f}")
@@ -236,6 +251,45 @@ def test_page_matches_python_on_pfcn_test_images(browser: str, shared_datasets: 
     assert max(input_diff) <= 1
     assert np.mean(page_iou) >= 0.99 and min(page_iou) >= 0.97
     assert abs(np.mean(gt_web) - np.mean(gt_py)) < 0.005
+
+
+def test_webgpu_path_matches_python(browser: str, shared_datasets: Path, segmenter: Segmenter,
+                                    tmp_path: Path) -> None:
+    """The WebGPU path (on SwiftShader, Chromium's CPU Vulkan: correctness only, not speed) gives the
+    runtime's masks to float rounding: GPU kernels compute the int8 model in floating point."""
+    images = _pfcn_test_images(shared_datasets, 5)
+    res = _parity(browser, segmenter, images, tmp_path, "--webgpu", "1", "--query", "accelerator=webgpu")
+    assert res["running"]["accelerator"] == "webgpu", res["running"]
+    assert res["running"]["build"] == "jspi"  # what the page picks for WebGPU
+    ious = [iou(r["exact"] >= 0.5, r["py_prob"] >= 0.5) for r in res["rows"]]
+    diffs = [float(np.abs(r["exact"] - r["py_prob"]).mean()) for r in res["rows"]]
+    print(f"\nWebGPU (SwiftShader) vs python on {len(images)} PFCN test images: mask IoU mean {np.mean(ious):.4f} "
+          f"min {min(ious):.4f}, mean |prob diff| {np.mean(diffs):.4f}")
+    assert np.mean(ious) >= 0.99 and min(ious) >= 0.98
+
+
+def test_webgpu_without_an_adapter_says_it_runs_on_wasm(browser: str) -> None:
+    out = drive(browser, "state", "--query", "accelerator=webgpu")
+    running = out["state"]["running"]
+    assert out["state"]["ready"], out
+    assert running["accelerator"] == "wasm" and "no WebGPU adapter" in running["note"], running
+
+
+def test_benchmark_times_both_models(browser: str) -> None:
+    """The in-page benchmark (what `node web_demo/bench.mjs` runs): both models timed, interleaved."""
+    reference = REPO.parent / "shared" / "anchors" / "selfie_segmentation.tflite"
+    if not reference.is_file():
+        pytest.skip(f"MediaPipe's model not found at {reference}")
+    proc = subprocess.run([browser, str(WEB / "bench.mjs"), "--runs", "3", "--builds", "threads",
+                           "--models", str(MODEL.parent)], cwd=WEB, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout)
+    (r,) = out["results"]
+    assert out["litertjs"] and out["chromium"]
+    assert r["wasmFile"] == "litert_wasm_threaded_internal.wasm" and r["threads"] == 1
+    assert r["ours"]["model"] == MODEL.name and r["ours"]["n"] == r["mediapipe"]["n"] == 3
+    assert r["ours"]["median"] > 0 and r["mediapipe"]["median"] > 0
+    assert r["ratio"] == pytest.approx(r["ours"]["median"] / r["mediapipe"]["median"])
 
 
 def _write_y4m(path: Path, frames: list[np.ndarray], fps: int = 15) -> None:

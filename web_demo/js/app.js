@@ -54,6 +54,7 @@ async function process(source, w, h, video) {
   });
   const effectMs = performance.now() - t0;
   state.frames += 1;
+  $('status').textContent = state.source;
   state.lastRunMs = runMs;
   state.maskMean = prob.reduce((a, b) => a + b, 0) / prob.length;
   state.lastProb = raw;
@@ -117,7 +118,7 @@ function wireControls(build) {
   $('smoothing').value = smoother.smoothing;
   $('strength').value = DEFAULT_BLUR_STRENGTH;
   $('build').onchange = (e) => setParam('wasm', e.target.value);
-  $('accelerator').onchange = (e) => setParam('accelerator', e.target.value);
+  $('accelerator').onchange = (e) => { params.delete('wasm'); setParam('accelerator', e.target.value); };
   $('model').onchange = (e) => setParam('model', e.target.value);
   $('effect').onchange = (e) => setParam('effect', e.target.value, false);
   $('smoothing').oninput = (e) => { smoother.smoothing = Number(e.target.value); };
@@ -128,7 +129,7 @@ function wireControls(build) {
 }
 
 async function main() {
-  const build = BUILDS.includes(params.get('wasm')) ? params.get('wasm') : await defaultBuild();
+  const build = BUILDS.includes(params.get('wasm')) ? params.get('wasm') : await defaultBuild(params.get('accelerator'));
   wireControls(build);
   const rt = await initRuntime(build);
   const listing = await (await fetch('/models/index.json')).json();

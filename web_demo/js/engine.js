@@ -8,8 +8,9 @@ export const BUILDS = ['threads', 'jspi', 'plain'];
 
 let runtime = null;
 
-/** The build to use when none is asked for: threads when the page is cross-origin isolated. */
-export async function defaultBuild() {
+/** The build to use when none is asked for: JSPI for WebGPU, threads when cross-origin isolated. */
+export async function defaultBuild(accelerator) {
+  if (accelerator === 'webgpu' && (await supportsFeature('jspi'))) return 'jspi';
   if (globalThis.crossOriginIsolated && (await supportsFeature('threads')) && (await supportsFeature('relaxedSimd'))) return 'threads';
   return 'plain';
 }
@@ -41,7 +42,11 @@ export async function webgpuAvailable() {
 export async function compile(model, { accelerator = 'wasm', threads, environment } = {}) {
   const cpuOptions = threads ? { numThreads: threads } : undefined;
   let note = '';
-  if (accelerator === 'webgpu' && !(await webgpuAvailable())) {
+  if (accelerator === 'webgpu' && runtime?.build !== 'jspi') {
+    // LiteRT.js 2.5.3 reads WebGPU outputs back through JSPI; other builds fail at the first run.
+    accelerator = 'wasm';
+    note = 'WebGPU needs the JSPI WASM build: running on WASM';
+  } else if (accelerator === 'webgpu' && !(await webgpuAvailable())) {
     accelerator = 'wasm';
     note = 'no WebGPU adapter in this browser: running on WASM';
   }

@@ -10,9 +10,14 @@ import { chromium } from 'playwright-core';
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
-// Quiet, offline, reproducible: no GPU, no background traffic, a fresh profile each time.
-const FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+// Quiet, offline, reproducible: no background traffic, a fresh profile each time.
+const FLAGS = ['--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking',
   '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'];
+const NO_GPU = ['--disable-gpu'];
+// WebGPU on SwiftShader (Vulkan on the CPU): headless Chromium has no adapter otherwise. Software, so
+// it checks that the WebGPU path computes the right masks, not how fast a GPU would be.
+export const SOFTWARE_WEBGPU = ['--enable-unsafe-webgpu', '--enable-unsafe-swiftshader', '--use-webgpu-adapter=swiftshader',
+  '--enable-features=Vulkan', '--use-vulkan=swiftshader', '--use-angle=swiftshader'];
 
 export function fakeCameraFlags(y4m) {
   return ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', `--use-file-for-fake-video-capture=${y4m}`];
@@ -33,11 +38,11 @@ export function startServer(serverArgs = []) {
 }
 
 /** Run fn(page, {url, browser}) with the server and a fresh headless Chromium; cleans up both. */
-export async function withPage({ serverArgs = [], extraFlags = [], consoleLog = [] } = {}, fn) {
+export async function withPage({ serverArgs = [], extraFlags = [], consoleLog = [], webgpu = false } = {}, fn) {
   const server = await startServer(serverArgs);
   const profile = mkdtempSync(join(tmpdir(), 'portrait-web-'));
   const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM, headless: true, args: [...FLAGS, ...extraFlags], viewport: { width: 1100, height: 640 },
+    executablePath: CHROMIUM, headless: true, args: [...FLAGS, ...(webgpu ? SOFTWARE_WEBGPU : NO_GPU), ...extraFlags], viewport: { width: 1100, height: 640 },
   });
   try {
     const page = context.pages()[0] ?? (await context.newPage());

@@ -5,7 +5,7 @@
 //   node tools/drive.mjs state [--query Q]                                 the page's state (ready / error)
 //   node tools/drive.mjs camera --y4m CLIP --frames N                      live frames from a fake camera
 //   node tools/drive.mjs screenshot --photo IMAGE --png OUT [--query Q]    the page with a photo
-// Common: --models DIR (serve.mjs --models), --reference FILE.
+// Common: --models DIR (serve.mjs --models), --reference FILE, --webgpu 1 (SwiftShader WebGPU adapter).
 import { readFileSync } from 'node:fs';
 import { fakeCameraFlags, openDemo, withPage } from './browser.mjs';
 
@@ -81,7 +81,7 @@ async function main() {
   const consoleLog = [];
   const commands = { parity, camera, screenshot, state: async (page, url) => ({ state: await openDemo(page, url, opts.query) }) };
   if (!commands[command]) throw new Error(`unknown command ${command} (${Object.keys(commands).join(', ')})`);
-  const result = await withPage({ serverArgs, extraFlags, consoleLog }, async (page, { url, version }) => ({
+  const result = await withPage({ serverArgs, extraFlags, consoleLog, webgpu: opts.webgpu === '1' }, async (page, { url, version }) => ({
     chromium: version,
     ...(await commands[command](page, url, opts)),
     errorText: (await page.isVisible('#error')) ? await page.textContent('#error') : null,
