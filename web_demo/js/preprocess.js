@@ -46,42 +46,50 @@ function rint(x) {
   return r - x === 0.5 && r % 2 ? r - 1 : r;
 }
 
+// A table as flat typed arrays: taps of output i are idx/wt[start[i] .. start[i + 1]).
+function flat(rows) {
+  const start = new Int32Array(rows.length + 1);
+  rows.forEach((r, i) => { start[i + 1] = start[i] + r.length; });
+  const idx = new Int32Array(start[rows.length]);
+  const wt = new Float64Array(start[rows.length]);
+  let k = 0;
+  for (const r of rows) for (const [s, w] of r) { idx[k] = s; wt[k++] = w; }
+  return { start, idx, wt };
+}
+
 /** Resize RGBA pixels (Uint8ClampedArray, sw x sh) to packed RGB uint8 dw x dh, as the runtime does. */
 export function resizeRGBA(src, sw, sh, dw, dh) {
   const area = sw > dw || sh > dh; // the runtime's rule; cv2 treats a mixed case like linear
   const shrink = sw >= dw && sh >= dh;
-  const xt = area && shrink ? areaTable(sw, dw) : linearTable(sw, dw);
-  const yt = area && shrink ? areaTable(sh, dh) : linearTable(sh, dh);
-  // Horizontal pass per source row (only rows some output row reads), then the vertical weights.
-  const rowCache = new Map();
-  const hrow = (sy) => {
-    let r = rowCache.get(sy);
-    if (r) return r;
-    r = new Float64Array(dw * 3);
+  const xt = flat(area && shrink ? areaTable(sw, dw) : linearTable(sw, dw));
+  const yt = flat(area && shrink ? areaTable(sh, dh) : linearTable(sh, dh));
+  // Horizontal pass over every source row, then the vertical weights (separable, as OpenCV does).
+  const rowLen = dw * 3;
+  const hor = new Float64Array(sh * rowLen);
+  for (let sy = 0; sy < sh; sy++) {
     const base = sy * sw * 4;
+    const o = sy * rowLen;
     for (let dx = 0; dx < dw; dx++) {
       let a = 0, b = 0, c = 0;
-      for (const [sx, w] of xt[dx]) {
-        const i = base + sx * 4;
+      for (let k = xt.start[dx]; k < xt.start[dx + 1]; k++) {
+        const i = base + xt.idx[k] * 4;
+        const w = xt.wt[k];
         a += src[i] * w; b += src[i + 1] * w; c += src[i + 2] * w;
       }
-      r[dx * 3] = a; r[dx * 3 + 1] = b; r[dx * 3 + 2] = c;
+      hor[o + dx * 3] = a; hor[o + dx * 3 + 1] = b; hor[o + dx * 3 + 2] = c;
     }
-    rowCache.set(sy, r);
-    return r;
-  };
-  const out = new Uint8Array(dw * dh * 3);
-  const acc = new Float64Array(dw * 3);
+  }
+  const out = new Uint8Array(dh * rowLen);
+  const acc = new Float64Array(rowLen);
   for (let dy = 0; dy < dh; dy++) {
     acc.fill(0);
-    for (const [sy, w] of yt[dy]) {
-      const r = hrow(sy);
-      for (let i = 0; i < acc.length; i++) acc[i] += r[i] * w;
+    for (let k = yt.start[dy]; k < yt.start[dy + 1]; k++) {
+      const r = yt.idx[k] * rowLen;
+      const w = yt.wt[k];
+      for (let i = 0; i < rowLen; i++) acc[i] += hor[r + i] * w;
     }
-    // Rows above the current window are never read again.
-    for (const k of rowCache.keys()) if (k < yt[dy][0][0]) rowCache.delete(k);
-    const o = dy * dw * 3;
-    for (let i = 0; i < acc.length; i++) out[o + i] = Math.min(255, Math.max(0, rint(acc[i])));
+    const o = dy * rowLen;
+    for (let i = 0; i < rowLen; i++) out[o + i] = Math.min(255, Math.max(0, rint(acc[i])));
   }
   return out;
 }

@@ -60,7 +60,9 @@ async function camera(page, url, opts) {
     for (let k = 0; k < u.length; k++) bin += String.fromCharCode(u[k]);
     return { ...s, lastProbB64: btoa(bin) };
   });
-  return { state: last, fps: await page.textContent('#fps') };
+  const readout = {};
+  for (const id of ['fps', 'inference', 'pre-effect']) readout[id] = await page.textContent(`#${id}`);
+  return { state: last, fps: readout.fps, readout };
 }
 
 async function screenshot(page, url, opts) {
