@@ -106,9 +106,13 @@ class BenchResult:
     compat: dict[str, CompatReport]
     settings: dict[str, Any]
     peak_rss_kb: float = 0.0
+    arm: list[Any] = field(default_factory=list)  # portrait_bench.arm.profile_run.ArmProfileResult per arm-* profile
 
     def profile(self, name: str) -> ProfileResult | None:
         return next((p for p in self.profiles if p.profile.name == name), None)
+
+    def arm_profile(self, name: str) -> Any | None:
+        return next((p for p in self.arm if p.name == name), None)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -121,6 +125,7 @@ class BenchResult:
             "peak_rss_kb": round(self.peak_rss_kb, 1),
             "profiles": [p.to_dict() for p in self.profiles],
             "compat": {k: v.to_dict() for k, v in self.compat.items()},
+            "arm": [p.to_dict() for p in self.arm],
         }
 
 
@@ -243,9 +248,34 @@ def run_benchmark(
     seed: int = 0,
     progress: Progress | None = None,
     root: str | Path = ".",
+    arm_images: int = 16,
+    arm_cycles: bool = False,
 ) -> BenchResult:
-    """Time our models (and the reference) on each selected profile. See the module docstring."""
+    """Time our models (and the reference) on each selected profile. See the module docstring.
+
+    ``arm-*`` profiles (or ``arm`` for all of them) run under QEMU instead
+    (:mod:`portrait_bench.arm.profile_run`): instruction counts, ratio and ARM/x86 parity on
+    ``arm_images`` PFCN test images; ``arm_cycles`` adds llvm-mca's cycle estimate.
+    """
+    from portrait_bench.arm.cores import CORES, is_arm_profile
+
     say = progress or (lambda _msg: None)
+    arm_names: list[str] = []
+    if profiles is not None:
+        names = [n.strip() for raw in profiles for n in raw.split(",") if n.strip()]
+        for n in names:
+            for a in (list(CORES) if n == "arm" else [n] if is_arm_profile(n) else []):
+                if a not in arm_names:
+                    arm_names.append(a)
+        x86 = [n for n in names if not is_arm_profile(n)]
+        profiles = x86 if (x86 or arm_names) else profiles
+    if arm_images < 0:
+        raise BenchError(f"arm_images must be >= 0 (got {arm_images})")
+    arm_env = None
+    if arm_names:  # before any timing: a missing set-up fails at once
+        from portrait_bench.arm.prepare import locate
+
+        arm_env = locate()
     paths = list(models) if models else default_model_paths(root)
     if not paths:
         raise BenchError(
@@ -348,8 +378,15 @@ def run_benchmark(
         "memory": "per model, in a fresh process: RSS added by loading and running it (interpreter, arena, "
                   "packed weights, runtime pages touched); peak = highest RSS reached above the pre-load baseline",
         "ratio": "our median / reference median, same process, interleaved run by run, same threads and pinning",
+        "arm_profiles": arm_names,
     }
-    return BenchResult(machine_info(), specs, ref, results, compat, settings, peak_rss_bytes() / 1024.0)
+    arm_results = []
+    if arm_env is not None:
+        from portrait_bench.arm.profile_run import run_arm_profiles
+
+        arm_results = run_arm_profiles(arm_env, specs, ref, arm_names, images=arm_images, cycles=arm_cycles,
+                                       seed=seed, progress=say)
+    return BenchResult(machine_info(), specs, ref, results, compat, settings, peak_rss_bytes() / 1024.0, arm_results)
 
 
 def check_budget(

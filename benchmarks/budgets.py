@@ -6,7 +6,11 @@ A budget file is a list of rules. Each rule selects profiles and models (``profi
 * ``median_ms``, ``p90_ms``: absolute latency on this host (only where the host is stable enough);
 * ``ratio_to_reference``: our median / the reference's median, timed interleaved in the same process;
 * ``size_kb``: the .tflite file size;
-* ``delegate_coverage``: ``{"nnapi": 100, "gpu": 100}``, percent of ops each delegate would take.
+* ``delegate_coverage``: ``{"nnapi": 100, "gpu": 100}``, percent of ops each delegate would take;
+* on the ``arm-*`` profiles (instruction counts under QEMU, host-independent): ``instructions_m``
+  (millions of instructions of one invoke), ``instruction_ratio`` (ours / the reference's, same core),
+  ``arm_max_abs_diff`` (ARM vs x86 probabilities) and ``arm_min_mask_iou`` (a floor: the lowest
+  ARM-vs-x86 mask IoU over the parity images).
 
 A rule with ``"gate": false`` is information: it is evaluated and printed, but never fails the run
 (x86 wall-clock ratios depend on which kernels the host CPU gets, so they cannot gate CI).
@@ -27,7 +31,9 @@ DEFAULT_BUDGET = Path(__file__).resolve().parent / "budgets" / "default.json"
 SCHEMA = "portrait-bench-budget/1"
 TIMING_METRICS = ("median_ms", "p90_ms", "ratio_to_reference")
 MODEL_METRICS = ("size_kb", "delegate_coverage")
-METRICS = TIMING_METRICS + MODEL_METRICS
+ARM_METRICS = ("instructions_m", "instruction_ratio", "arm_max_abs_diff", "arm_min_mask_iou")
+FLOOR_METRICS = ("arm_min_mask_iou",)  # bounded from below
+METRICS = TIMING_METRICS + MODEL_METRICS + ARM_METRICS
 
 
 class BudgetError(ValueError):
@@ -61,15 +67,24 @@ class Budget:
     rules: tuple[BudgetRule, ...]
 
     def profiles(self) -> list[str] | None:
-        """Profiles the timing rules need (None: all profiles; []: no timing needed)."""
+        """Profiles the rules need (None: all x86 profiles; []: no timing needed). ARM rules' patterns
+        (e.g. ``arm-*``) expand to the ARM profiles they match; 'all' stands for every x86 profile."""
+        from .arm.cores import CORES
+
         names: list[str] = []
+        all_x86 = False
         for r in self.rules:
+            if any(m in r.limits for m in ARM_METRICS):
+                names += [c for c in CORES if r.matches_profile(c) and c not in names]
             if not any(m in r.limits for m in TIMING_METRICS):
                 continue
             if any(ch in r.profile for ch in "*?["):
-                return None
-            if r.profile not in names:
+                all_x86 = True
+            elif r.profile not in names:
                 names.append(r.profile)
+        if all_x86:
+            arm = [n for n in names if n in CORES]
+            return ["all", *arm] if arm else None
         return names
 
 
@@ -108,6 +123,9 @@ def load_budget(path: str | Path) -> Budget:
             if k == "delegate_coverage":
                 if not isinstance(v, dict) or not v:
                     raise BudgetError(f"{p}: budget #{i + 1}: delegate_coverage must map delegate -> percent")
+            elif k in FLOOR_METRICS:
+                if not isinstance(v, (int, float)) or not 0 <= v <= 1:
+                    raise BudgetError(f"{p}: budget #{i + 1}: {k} must be a number in [0, 1]")
             elif not isinstance(v, (int, float)) or v <= 0:
                 raise BudgetError(f"{p}: budget #{i + 1}: {k} must be a positive number")
         if not isinstance(r.get("gate", True), bool):
@@ -131,7 +149,9 @@ def load_budget(path: str | Path) -> Budget:
 
 
 def _fmt(v: float) -> str:
-    return f"{v:.2f}" if abs(v) < 1000 else f"{v:.0f}"
+    if v != 0 and abs(v) < 0.01:
+        return f"{v:.2g}"
+    return f"{v:.3f}" if abs(v) < 1 else f"{v:.2f}" if abs(v) < 1000 else f"{v:.0f}"
 
 
 def evaluate_budget(budget: Budget, result: Any) -> list[Verdict]:
@@ -141,11 +161,13 @@ def evaluate_budget(budget: Budget, result: Any) -> list[Verdict]:
     def add(rule: BudgetRule, metric: str, subject: str, value: float | None, limit: float, why: str = "") -> None:
         tag = "" if rule.gate else " (information, not a gate)"
         if value is None:
-            msg = f"budget '{rule.name}' [{subject}] {metric} <= {_fmt(limit)}: could not be evaluated ({why}){tag}"
+            rel = ">=" if metric in FLOOR_METRICS else "<="
+            msg = f"budget '{rule.name}' [{subject}] {metric} {rel} {_fmt(limit)}: could not be evaluated ({why}){tag}"
             out.append(Verdict(False, rule.name, metric, subject, None, limit, msg, rule.gate))
             return
-        ok = value <= limit
-        rel = "<=" if ok else ">"
+        floor = metric in FLOOR_METRICS
+        ok = value >= limit if floor else value <= limit
+        rel = (">=" if ok else "<") if floor else ("<=" if ok else ">")
         word = "ok" if ok else ("BROKEN" if rule.gate else "over")
         msg = f"{word}: budget '{rule.name}' [{subject}] {metric} = {_fmt(value)} {rel} {_fmt(limit)}{tag}"
         if not ok and rule.gate:
@@ -182,6 +204,9 @@ def evaluate_budget(budget: Budget, result: Any) -> list[Verdict]:
                             out.append(Verdict(ok, rule.name, f"delegate_coverage.{deleg}", m.label, d.coverage_pct, float(pct), msg,
                                                rule.gate))
                 continue
+            if metric in ARM_METRICS:
+                _evaluate_arm(rule, metric, float(limit), getattr(result, "arm", []), add)
+                continue
             profs = [p for p in result.profiles if rule.matches_profile(p.profile.name)]
             if not profs:
                 add(rule, metric, f"{rule.profile}", None, float(limit), f"profile {rule.profile!r} was not run")
@@ -202,3 +227,29 @@ def evaluate_budget(budget: Budget, result: Any) -> list[Verdict]:
                         add(rule, metric, subject, t.ratio.value if t.ratio else None, float(limit),
                             "no reference was timed (use --reference mediapipe)")
     return out
+
+
+def _evaluate_arm(rule: BudgetRule, metric: str, limit: float, arm: list[Any], add: Any) -> None:
+    profs = [p for p in arm if rule.matches_profile(p.name)]
+    if not profs:
+        add(rule, metric, rule.profile, None, limit,
+            f"ARM profile {rule.profile!r} was not run (portrait-bench --profile {rule.profile})")
+        return
+    for pr in profs:
+        ours = [m for m in pr.models if rule.matches_model(m.model.label, m.model.precision, m.model.family)]
+        if not ours:
+            add(rule, metric, f"{pr.name}, {rule.precision}", None, limit, "no matching model was run on this profile")
+            continue
+        for m in ours:
+            subject = f"{pr.name}, {m.model.label}"
+            if metric == "instructions_m":
+                add(rule, metric, subject, m.millions, limit)
+            elif metric == "instruction_ratio":
+                add(rule, metric, subject, m.ratio, limit, "no reference was run (use --reference mediapipe)")
+            elif m.parity is None or not m.parity.real_images:
+                why = m.parity.source if m.parity else "no parity check ran"
+                add(rule, metric, subject, None, limit, f"parity needs real images: {why}")
+            elif metric == "arm_max_abs_diff":
+                add(rule, metric, subject, m.parity.max_abs_diff, limit)
+            else:
+                add(rule, metric, subject, m.parity.min_mask_iou, limit)

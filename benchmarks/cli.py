@@ -4,6 +4,8 @@
   portrait-bench --model exported/portrait-s-256_int8.tflite --budget benchmarks/budgets/default.json
   portrait-bench --compat exported/portrait-s-256_int8.tflite --api-level 30
   portrait-bench --list-profiles
+  portrait-bench --setup-arm        (once: the ARM64 emulation of the arm-* profiles, cached)
+  portrait-bench --model exported/portrait-s-256_int8.tflite --profile arm-a76 --reference mediapipe
 
 Exit status: 0 all good; 1 a budget is broken (or, with --compat, a delegate would fall back to the
 CPU); 2 the benchmark could not run (bad arguments, missing model, ...).
@@ -20,7 +22,17 @@ from pathlib import Path
 
 EXIT_OK, EXIT_BROKEN, EXIT_ERROR = 0, 1, 2
 
-from portrait_mobile.cli_support import OneLineParser
+from portrait_mobile.cli_support import OneLineParser, positive_int
+
+
+def non_negative_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return v
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -35,6 +47,40 @@ def _write_atomic(path: Path, text: str) -> None:
             os.unlink(tmp)
 
 
+class OutputError(ValueError):
+    """An output path that cannot be written (checked before the benchmark runs)."""
+
+
+def check_output_dir(path: Path) -> None:
+    """--out must be a folder we can write: refuse an existing file or a read-only place up front."""
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"--out {path}: exists and is not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-check-", dir=path)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise OutputError(f"--out {path}: cannot write there ({e.strerror or e})") from None
+
+
+def check_output_file(path: Path, flag: str) -> None:
+    if path.is_dir():
+        raise OutputError(f"{flag} {path}: is a folder, expected a file name")
+    parent = path.parent if str(path.parent) else Path(".")
+    if parent.exists() and not os.access(parent, os.W_OK):
+        raise OutputError(f"{flag} {path}: cannot write in {parent}")
+
+
+def _setup_arm(args: argparse.Namespace) -> int:
+    from portrait_bench.arm.prepare import prepare
+
+    progress = None if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
+    env = prepare(progress=progress)
+    print(f"ARM emulation ready: {env.describe()}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = OneLineParser(
         prog="portrait-bench",
@@ -46,16 +92,18 @@ def build_parser() -> argparse.ArgumentParser:
                     help="our model (repeatable); its _int8/_fp32 siblings are added (default: exported/<default>_int8.tflite)")
     ap.add_argument("--no-siblings", action="store_true", help="time only the files given, not their other precisions")
     ap.add_argument("--profile", action="append", default=None, metavar="NAME",
-                    help="device profile(s), comma-separated or repeated, or 'all' (default: all, or those the budget names)")
+                    help="device profile(s), comma-separated or repeated, or 'all' (the x86 ones) or 'arm' (arm-a53, "
+                         "arm-a55, arm-a76: ARM64 kernels under QEMU, instruction counts; see --setup-arm) "
+                         "(default: all, or those the budget names)")
     ap.add_argument("--reference", default=None, metavar="mediapipe|PATH|none",
                     help="model timed interleaved with ours for the ratio (default: mediapipe, or the budget's)")
-    ap.add_argument("--runs", type=int, default=None, help="timed runs per model (default: each profile's)")
-    ap.add_argument("--warmup", type=int, default=None, help="warm-up runs per model (default: each profile's)")
+    ap.add_argument("--runs", type=positive_int, default=None, help="timed runs per model (default: each profile's)")
+    ap.add_argument("--warmup", type=non_negative_int, default=None, help="warm-up runs per model (default: each profile's)")
     ap.add_argument("--op-profile", choices=("both", "xnnpack", "builtin", "none"), default="both",
                     help="per-op time view(s) from LiteRT's op profiler (default: both)")
-    ap.add_argument("--op-runs", type=int, default=20, help="runs for the per-op profile (default 20)")
+    ap.add_argument("--op-runs", type=positive_int, default=20, help="runs for the per-op profile (default 20)")
     ap.add_argument("--no-memory", action="store_true", help="skip the per-model memory probe (a child process each)")
-    ap.add_argument("--top-ops", type=int, default=8, help="slowest ops to print per model (default 8)")
+    ap.add_argument("--top-ops", type=non_negative_int, default=8, help="slowest ops to print per model (default 8)")
     ap.add_argument("--budget", metavar="FILE", help="check this budget file; exit 1 naming each broken budget")
     ap.add_argument("--out", metavar="DIR", help="write result.json, report.txt and bench.png here (default: runs/bench/<time>)")
     ap.add_argument("--json", metavar="FILE", help="also write the JSON result to FILE")
@@ -64,9 +112,17 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--profiles-file", metavar="FILE", help="device profiles JSON (default: the shipped devices.json)")
     ap.add_argument("--compat", nargs="+", metavar="TFLITE", help="only check delegate compatibility of these models, op by op")
     ap.add_argument("--delegates", default="nnapi,gpu,coreml", help="delegates for --compat (default nnapi,gpu,coreml)")
-    ap.add_argument("--api-level", type=int, default=30, help="Android API level for the NNAPI check (default 30)")
+    ap.add_argument("--api-level", type=positive_int, default=30, help="Android API level for the NNAPI check (default 30)")
     ap.add_argument("--list-profiles", action="store_true", help="list the device profiles and what they emulate")
     ap.add_argument("--full-compat", action="store_true", help="print every op in the compatibility tables")
+    ap.add_argument("--setup-arm", action="store_true",
+                    help="prepare the ARM64 emulation of the arm-* profiles (qemu-user and gcc from apt must be "
+                         "installed; downloads arm64 Debian packages and aarch64 wheels once into "
+                         "$PORTRAIT_BENCH_CACHE or ~/.cache/portrait-bench) and exit")
+    ap.add_argument("--arm-images", type=non_negative_int, default=16,
+                    help="PFCN test images for the ARM-vs-x86 parity check of the arm-* profiles (default 16)")
+    ap.add_argument("--arm-cycles", action="store_true",
+                    help="arm-* profiles: also estimate cycles with llvm-mca over the hottest blocks (an estimate)")
     ap.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     return ap
 
@@ -89,6 +145,11 @@ def _list_profiles(profiles_file: str | None) -> int:
         if p.reference_on_device:
             r = p.reference_on_device
             print(f"  device estimate anchor: {r.ms} ms, {r.device}: {r.what} ({r.source}). {r.caveat}")
+    from portrait_bench.arm.cores import CORES
+
+    print("\nUnder ARM64 emulation (QEMU user mode, instruction counts; set up once with --setup-arm):")
+    print(table(["profile", "emulates", "qemu -cpu", "MIDR part (fake /proc/cpuinfo)", "cycle model (--arm-cycles)"],
+                [[c.profile, c.title, c.qemu_cpu, f"{c.midr_part:#x}", c.mca_note] for c in CORES.values()]))
     return EXIT_OK
 
 
@@ -119,15 +180,21 @@ def main(argv: list[str] | None = None) -> int:
     from portrait_bench.budgets import BudgetError
     from portrait_bench.compat import CompatError
     from portrait_bench.models import ModelError
+    from portrait_bench.arm.cores import ArmCoreError
+    from portrait_bench.arm.emulate import EmulationError
+    from portrait_bench.arm.prepare import ArmSetupError
     from portrait_bench.profiles import ProfileError
 
     try:
+        if args.setup_arm:
+            return _setup_arm(args)
         if args.list_profiles:
             return _list_profiles(args.profiles_file)
         if args.compat:
             return _compat_only(args)
         return _bench(args)
-    except (BudgetError, CompatError, ModelError, ProfileError) as e:
+    except (BudgetError, CompatError, ModelError, ProfileError, ArmCoreError, ArmSetupError, EmulationError,
+            OutputError) as e:
         print(f"portrait-bench: error: {e}", file=sys.stderr)
         return EXIT_ERROR
     except Exception as e:  # the library's own failures (BenchError) and anything the runtime raises
@@ -145,6 +212,12 @@ def _bench(args: argparse.Namespace) -> int:
     from portrait_bench.report import format_result, format_verdicts
 
     budget = load_budget(args.budget) if args.budget else None
+    out_dir = Path(args.out) if args.out else Path("runs") / "bench" / _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    check_output_dir(out_dir)
+    if args.json:
+        check_output_file(Path(args.json), "--json")
+    if args.plot:
+        check_output_file(Path(args.plot), "--plot")
     profiles = args.profile
     if profiles is None and budget is not None:
         profiles = budget.profiles()
@@ -162,6 +235,8 @@ def _bench(args: argparse.Namespace) -> int:
         memory=not args.no_memory,
         profiles_file=args.profiles_file,
         progress=progress,
+        arm_images=args.arm_images,
+        arm_cycles=args.arm_cycles,
     )
     verdicts = evaluate_budget(budget, result) if budget else []
     text = format_result(result, top_ops=args.top_ops, compat_full=args.full_compat)
@@ -169,7 +244,6 @@ def _bench(args: argparse.Namespace) -> int:
         text += "\n" + format_verdicts(verdicts) + "\n"
     print(text, end="")
 
-    out_dir = Path(args.out) if args.out else Path("runs") / "bench" / _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     payload = result.to_dict()
     if budget:
         payload["budget"] = {"file": budget.path, "verdicts": [v.to_dict() for v in verdicts]}

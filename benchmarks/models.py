@@ -159,6 +159,20 @@ def anchors_dir() -> Path | None:
     return None
 
 
+def parity_images(count: int) -> list[Path]:
+    """The first ``count`` PFCN test images (test.txt order): real photos for the ARM parity check;
+    [] when the shared datasets are absent (found as portrait-export finds them)."""
+    from portrait_export.calibration import find_datasets_root
+
+    root = find_datasets_root()
+    listing = root / "pfcn" / "test.txt" if root is not None else None
+    if listing is None or not listing.is_file():
+        return []
+    names = [n.strip() for n in listing.read_text().splitlines() if n.strip()]
+    found = [root / "pfcn" / "images" / f"{n}.jpg" for n in names]
+    return [p for p in found if p.is_file()][:count]
+
+
 def resolve_reference(ref: str | None) -> ModelSpec | None:
     """'mediapipe' (the shared anchor), a path to a .tflite, or None / 'none'."""
     if ref is None or ref.lower() in ("none", "off", ""):

@@ -154,7 +154,10 @@ def select_profiles(names: list[str] | None, profiles: dict[str, DeviceProfile])
             if not part:
                 continue
             if part not in profiles:
-                raise ProfileError(f"unknown profile {part!r}; known: {', '.join(profiles)} (or 'all')")
+                from .arm.cores import CORES
+
+                raise ProfileError(f"unknown profile {part!r}; known: {', '.join(profiles)} (or 'all'); "
+                                   f"under ARM emulation: {', '.join(CORES)} (or 'arm')")
             if profiles[part] not in out:
                 out.append(profiles[part])
     return out

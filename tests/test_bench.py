@@ -289,7 +289,9 @@ def test_cli_on_a_tiny_model(tiny_models: dict[str, Path], tmp_path: Path, capsy
     for t in prof["timings"]:
         assert len(t["samples_ms"]) == 5
         assert {"median_ms", "p90_ms", "min_ms", "std_ms"} <= set(t["stats"])
-        assert t["memory"] is None or t["memory"]["peak_delta_kb"] >= 0
+        # the probe ran in a fresh process and measured something (None would mean it failed)
+        assert t["memory"] is not None, "memory probe failed"
+        assert t["memory"]["peak_delta_kb"] > 0 and t["memory"]["baseline_rss_kb"] > 0
         if HAS_REFERENCE:
             assert t["ratio_to_reference"]["value"] > 0
     assert prof["op_profiles"]
@@ -396,3 +398,55 @@ def test_shipped_budget_gates_nothing_on_x86_wall_clock() -> None:
     x86 = [r for r in shipped.rules if r.gate and any(m in r.limits for m in TIMING_METRICS)]
     assert x86 == [], [r.name for r in x86]
     assert any(r.gate and "size_kb" in r.limits for r in shipped.rules)
+
+
+def test_memory_probe_measures_a_model(tiny_models: dict[str, Path]) -> None:
+    from portrait_bench import memprobe
+
+    got = memprobe.probe(tiny_models["good"], threads=1, kernels="xnnpack")
+    assert got is not None, "the memory probe failed on a valid model"
+    assert got["peak_delta_kb"] >= got["rss_delta_kb"] > 0
+    assert memprobe.probe(Path("/nonexistent/model.tflite")) is None  # a failed child is reported as unknown
+
+
+@pytest.mark.parametrize("args, complaint", [
+    (["--runs", "0"], "--runs"),
+    (["--runs", "-5"], "--runs"),
+    (["--warmup", "-1"], "--warmup"),
+    (["--api-level", "-3"], "--api-level"),
+    (["--op-runs", "0"], "--op-runs"),
+    (["--arm-images", "-1"], "--arm-images"),
+])
+def test_bad_numbers_are_one_line_errors(args: list[str], complaint: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as e:
+        cli.main(["--model", "x.tflite", *args])
+    err = capsys.readouterr().err
+    assert e.value.code == 2
+    assert err.startswith("portrait-bench: error: ") and err.count("\n") == 1 and complaint in err
+
+
+def test_unwritable_out_is_refused_before_the_run(tiny_models: dict[str, Path], tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    import os
+
+    from portrait_bench import api
+
+    def must_not_run(*_a, **_k):
+        raise AssertionError("the benchmark ran although --out cannot be written")
+
+    monkeypatch.setattr(api, "run_benchmark", must_not_run)
+    a_file = tmp_path / "taken"
+    a_file.write_text("x")
+    if os.geteuid() == 0:  # root writes through file modes: use a file system that refuses everyone
+        read_only = Path("/sys/kernel/portrait-bench-out")
+    else:
+        ro = tmp_path / "ro"
+        ro.mkdir()
+        ro.chmod(0o555)
+        read_only = ro / "out"
+    for out, why in [(a_file, "not a folder"), (read_only, "cannot write")]:
+        rc = cli.main(["--model", str(tiny_models["good"]), "--profile", "flagship-1big", "--out", str(out), "-q"])
+        err = capsys.readouterr().err
+        assert rc == 2 and why in err and err.count("\n") == 1, err
+    assert a_file.read_text() == "x"

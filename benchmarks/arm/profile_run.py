@@ -1,0 +1,208 @@
+"""The ``arm-*`` profiles: instruction counts of one invoke() on ARM64 XNNPACK kernels, the ratio to the
+reference, and the parity of the ARM outputs with the x86 ones on real images.
+
+For each profile one QEMU process runs our models and the reference. Our models count on a real
+photo (the first parity image) and then run every parity image; the reference counts on a seeded
+random input (it has no contract here; its count does not depend on the pixels). On the host the same
+inputs go through the x86 build of LiteRT, and the two outputs are compared as probabilities (max
+absolute difference) and as masks at 0.5 (IoU), image by image.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ..models import ModelSpec, parity_images, random_input
+from .cores import ArmCore, arm_core
+from .emulate import ArmJob, ArmRun, run_core
+from .prepare import ArmEnv, qemu_version
+
+Progress = Callable[[str], None]
+DETERMINISM_TOLERANCE = 0.001  # two counted invokes must agree within 0.1%
+
+
+@dataclass
+class Parity:
+    images: int
+    source: str  # "pfcn test images" or "random inputs (...)"
+    max_abs_diff: float  # of the probability maps, over all images
+    min_mask_iou: float
+    mean_mask_iou: float
+    bit_exact: int  # images whose raw outputs are identical
+    real_images: bool = False  # PFCN test photos (else random inputs: no contract or no data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"images": self.images, "source": self.source, "real_images": self.real_images,
+                "max_abs_diff": self.max_abs_diff, "min_mask_iou": self.min_mask_iou, "mean_mask_iou": self.mean_mask_iou, "bit_exact": self.bit_exact}
+
+
+@dataclass
+class ArmModelResult:
+    model: ModelSpec
+    run: ArmRun
+    ratio: float | None = None  # our instructions / the reference's, same core
+    parity: Parity | None = None
+
+    @property
+    def millions(self) -> float:
+        return self.run.instructions / 1e6
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": self.model.label, "path": str(self.model.path), "precision": self.model.precision,
+                "is_reference": self.model.is_reference, "instructions": self.run.instructions,
+                "instructions_per_run": self.run.runs, "spread": self.run.spread, "classes": self.run.classes,
+                "blocks": self.run.blocks, "ratio_to_reference": self.ratio,
+                "parity": self.parity.to_dict() if self.parity else None}
+
+
+@dataclass
+class ArmProfileResult:
+    core: ArmCore
+    emulator: str
+    models: list[ArmModelResult]
+    reference: ArmModelResult | None
+    marker_overhead: int  # instructions of an empty window (included in every count)
+    count_runs: int
+    notes: list[str] = field(default_factory=list)
+    cycles: dict[str, Any] = field(default_factory=dict)  # label -> llvm-mca estimate (see mca.py)
+
+    @property
+    def name(self) -> str:
+        return self.core.profile
+
+    def result(self, label: str) -> ArmModelResult | None:
+        return next((m for m in self.models if m.model.label == label), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"profile": self.core.profile, "core": self.core.to_dict(), "emulator": self.emulator,
+                "counted": f"guest instructions of one invoke() after a warm-up, {self.count_runs} counted "
+                           "invokes (median), 1 thread, XNNPACK; includes the markers' own "
+                           f"{self.marker_overhead} instructions",
+                "marker_overhead": self.marker_overhead, "models": [m.to_dict() for m in self.models],
+                "reference": self.reference.to_dict() if self.reference else None, "notes": self.notes,
+                "cycles": self.cycles}
+
+
+def _contract(spec: ModelSpec) -> Any | None:
+    try:
+        from portrait_mobile.contract_io import read_contract
+
+        return read_contract(spec.path)
+    except Exception:  # noqa: BLE001 - no contract (a model not made by portrait-export): random inputs
+        return None
+
+
+def _x86_outputs(path: Path, inputs: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_path=str(path), num_threads=1)
+    it.allocate_tensors()
+    inp, out = it.get_input_details()[0], it.get_output_details()[0]
+    ys = []
+    for x in inputs:
+        it.set_tensor(inp["index"], x[None])
+        it.invoke()
+        ys.append(it.get_tensor(out["index"]).copy())
+    return np.concatenate(ys, axis=0), out
+
+
+def _input_detail(path: Path) -> dict[str, Any]:
+    from ai_edge_litert.interpreter import Interpreter
+
+    return Interpreter(model_path=str(path)).get_input_details()[0]
+
+
+def _parity_inputs(spec: ModelSpec, images: list[Path], rng: np.random.Generator) -> tuple[np.ndarray, str, Any]:
+    """(inputs stacked on axis 0, where they came from, the contract or None)."""
+    contract = _contract(spec)
+    detail = _input_detail(spec.path)
+    if contract is not None and images:
+        from portrait_mobile.preprocess import quantize_input, to_model_input
+        from portrait_mobile.runtime.image_input import read_image
+
+        xs = [quantize_input(to_model_input(read_image(p), contract), contract)[0] for p in images]
+        return np.stack(xs), f"{len(images)} PFCN test images", contract
+    why = "no contract" if contract is None else "no PFCN test images (../shared/datasets absent)"
+    xs = [random_input(detail, rng)[0] for _ in range(max(2, min(4, len(images) or 4)))]
+    return np.stack(xs), f"random inputs ({why})", contract
+
+
+def _probabilities(y: np.ndarray, contract: Any, out_detail: dict[str, Any]) -> np.ndarray:
+    if contract is not None:
+        from portrait_mobile.preprocess import output_to_prob
+
+        return np.stack([output_to_prob(y[i:i + 1], contract) for i in range(len(y))])
+    scale, zp = out_detail.get("quantization", (0.0, 0))
+    yf = y.astype(np.float32)
+    return (yf - zp) * scale if scale else yf
+
+
+def compare(arm: np.ndarray, x86: np.ndarray, contract: Any, out_detail: dict[str, Any], source: str,
+            real_images: bool = False) -> Parity:
+    if arm.shape != x86.shape:
+        raise ValueError(f"ARM output shape {arm.shape} != x86 {x86.shape}")
+    pa, px = _probabilities(arm, contract, out_detail), _probabilities(x86, contract, out_detail)
+    ious = []
+    for a, b in zip(pa, px):
+        ma, mb = a > 0.5, b > 0.5
+        union = np.logical_or(ma, mb).sum()
+        ious.append(1.0 if union == 0 else float(np.logical_and(ma, mb).sum() / union))
+    exact = sum(bool(np.array_equal(a, b)) for a, b in zip(arm, x86))
+    return Parity(len(arm), source, float(np.max(np.abs(pa - px))), float(min(ious)), float(np.mean(ious)), exact,
+                  real_images)
+
+
+def run_arm_profiles(
+    env: ArmEnv,
+    specs: list[ModelSpec],
+    reference: ModelSpec | None,
+    profiles: list[str],
+    images: int = 16,
+    count_runs: int = 2,
+    cycles: bool = False,
+    seed: int = 0,
+    progress: Progress | None = None,
+) -> list[ArmProfileResult]:
+    """Emulate each ARM profile over our models (and the reference); see the module docstring."""
+    say = progress or (lambda _m: None)
+    photos = parity_images(images) if images > 0 else []
+    rng = np.random.default_rng(seed)
+    prepared = []  # (spec, parity inputs, source, contract, x86 outputs, output detail)
+    for spec in specs:
+        xs, source, contract = _parity_inputs(spec, photos, rng)
+        y86, out_detail = _x86_outputs(spec.path, xs)
+        prepared.append((spec, xs, source, contract, y86, out_detail))
+    ref_input = random_input(_input_detail(reference.path), np.random.default_rng(seed)) if reference else None
+    emulator = qemu_version(env.qemu)
+    results = []
+    for name in profiles:
+        core = arm_core(name)
+        jobs = [ArmJob(spec.path, xs[:1], xs) for spec, xs, *_ in prepared]
+        if reference is not None:
+            jobs.append(ArmJob(reference.path, ref_input))
+        say(f"arm: {name} ({core.qemu_cpu}, MIDR part {core.midr_part:#x}): {len(jobs)} models under QEMU")
+        runs, overhead = run_core(env, core, jobs, count_runs=count_runs, hot=cycles)
+        ours = []
+        notes = []
+        ref_res = ArmModelResult(reference, runs[-1]) if reference is not None else None
+        for (spec, xs, source, contract, y86, out_detail), run in zip(prepared, runs):
+            real = contract is not None and bool(photos)
+            r = ArmModelResult(spec, run, parity=compare(run.outputs, y86, contract, out_detail, source, real))
+            if ref_res is not None:
+                r.ratio = run.instructions / ref_res.run.instructions
+            ours.append(r)
+        for r in [*ours, *([ref_res] if ref_res else [])]:
+            if r.run.spread > DETERMINISM_TOLERANCE:
+                notes.append(f"{r.model.label}: counted invokes differ by {r.run.spread:.2%} (> 0.1%)")
+        pr = ArmProfileResult(core, emulator, ours, ref_res, overhead, count_runs, notes)
+        if cycles:
+            from .mca import estimate_cycles
+
+            for r in [*ours, *([ref_res] if ref_res else [])]:
+                if r.run.hot:
+                    pr.cycles[r.model.label] = estimate_cycles(r.run, core)
+        results.append(pr)
+    return results
