@@ -14,6 +14,7 @@ const state = (window.demoState = { ready: false, error: null, frames: 0, source
 
 let segmenter = null;
 let background = null;
+let still = null; // the photo on show (redrawn when a control changes), null while the camera runs
 const smoother = new MaskSmoother(Number(params.get('smoothing') ?? DEFAULT_SMOOTHING));
 const renderer = new EffectRenderer($('view'));
 const work = document.createElement('canvas'); // full-size frame pixels for the pre-processing
@@ -71,6 +72,7 @@ async function startCamera() {
   if (!navigator.mediaDevices?.getUserMedia) throw new Error('this browser offers no camera (getUserMedia) here: serve the page from localhost or https');
   const stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: 'user' }, audio: false }) // the camera's own size: Chrome crops to fit a requested one;
   const video = $('camera');
+  still = null;
   video.srcObject = stream;
   await video.play();
   smoother.reset();
@@ -90,9 +92,15 @@ async function openPhoto(file) {
   const bitmap = await createImageBitmap(file, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
   const video = $('camera');
   if (video.srcObject) { video.srcObject.getTracks().forEach((t) => t.stop()); video.srcObject = null; }
-  state.source = `photo ${bitmap.width}x${bitmap.height}`;
-  drawToWork(bitmap, bitmap.width, bitmap.height);
-  await process(work, bitmap.width, bitmap.height, false);
+  still = bitmap;
+  await showStill();
+}
+
+async function showStill() {
+  if (!still) return;
+  state.source = `photo ${still.width}x${still.height}`;
+  drawToWork(still, still.width, still.height);
+  await process(work, still.width, still.height, false);
 }
 
 async function runBenchmark() {
@@ -120,11 +128,14 @@ function wireControls(build) {
   $('build').onchange = (e) => setParam('wasm', e.target.value);
   $('accelerator').onchange = (e) => { params.delete('wasm'); setParam('accelerator', e.target.value); };
   $('model').onchange = (e) => setParam('model', e.target.value);
-  $('effect').onchange = (e) => setParam('effect', e.target.value, false);
+  const redraw = () => showStill().catch((e) => showError(`photo: ${e.message}`));
+  $('effect').onchange = (e) => { setParam('effect', e.target.value, false); redraw(); };
+  $('strength').onchange = redraw;
+  $('color').onchange = redraw;
   $('smoothing').oninput = (e) => { smoother.smoothing = Number(e.target.value); };
   $('start-camera').onclick = () => startCamera().catch((e) => showError(`camera: ${e.message}`));
   $('photo').onchange = (e) => e.target.files[0] && openPhoto(e.target.files[0]).catch((err) => showError(`photo: ${err.message}`));
-  $('background').onchange = async (e) => { background = e.target.files[0] ? await createImageBitmap(e.target.files[0]) : null; };
+  $('background').onchange = async (e) => { background = e.target.files[0] ? await createImageBitmap(e.target.files[0]) : null; redraw(); };
   $('bench').onclick = () => runBenchmark().catch((e) => showError(`benchmark: ${e.message}`));
 }
 

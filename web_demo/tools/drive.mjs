@@ -5,6 +5,7 @@
 //   node tools/drive.mjs state [--query Q]                                 the page's state (ready / error)
 //   node tools/drive.mjs camera --y4m CLIP --frames N                      live frames from a fake camera
 //   node tools/drive.mjs screenshot --photo IMAGE --png OUT [--query Q]    the page with a photo
+//   node tools/drive.mjs photo --photo IMAGE --effects blur,replace,mask   the canvas's RGBA pixels per effect
 // Common: --models DIR (serve.mjs --models), --reference FILE, --webgpu 1 (SwiftShader WebGPU adapter).
 import { readFileSync } from 'node:fs';
 import { fakeCameraFlags, openDemo, withPage } from './browser.mjs';
@@ -75,13 +76,34 @@ async function screenshot(page, url, opts) {
   return { state: await page.evaluate(() => { const { lastProb, times, ...s } = window.demoState; return s; }) };
 }
 
+async function photo(page, url, opts) {
+  const state = await openDemo(page, url, opts.query);
+  if (!state.ready) return { state };
+  const drawn = {};
+  await page.setInputFiles('#photo', opts.photo);
+  await page.waitForFunction(() => window.demoState.frames >= 1 || window.demoState.error, null, { timeout: 60000 });
+  for (const effect of (opts.effects ?? 'blur').split(',')) {
+    const before = await page.evaluate(() => window.demoState.frames);
+    await page.selectOption('#effect', effect); // the page redraws the photo with it
+    await page.waitForFunction((n) => window.demoState.frames > n || window.demoState.error, before, { timeout: 60000 });
+    drawn[effect] = await page.evaluate(() => {
+      const view = document.getElementById('view');
+      const px = new Uint8Array(view.getContext('2d').getImageData(0, 0, view.width, view.height).data.buffer);
+      let bin = '';
+      for (let k = 0; k < px.length; k++) bin += String.fromCharCode(px[k]);
+      return { width: view.width, height: view.height, rgbaB64: btoa(bin) };
+    });
+  }
+  return { state: await page.evaluate(() => { const { lastProb, times, ...s } = window.demoState; return s; }), drawn };
+}
+
 async function main() {
   const { command, opts } = parseArgs(process.argv.slice(2));
   const serverArgs = [];
   for (const k of ['models', 'reference']) if (opts[k]) serverArgs.push(`--${k}`, opts[k]);
   const extraFlags = command === 'camera' ? fakeCameraFlags(opts.y4m) : [];
   const consoleLog = [];
-  const commands = { parity, camera, screenshot, state: async (page, url) => ({ state: await openDemo(page, url, opts.query) }) };
+  const commands = { parity, camera, screenshot, photo, state: async (page, url) => ({ state: await openDemo(page, url, opts.query) }) };
   if (!commands[command]) throw new Error(`unknown command ${command} (${Object.keys(commands).join(', ')})`);
   const result = await withPage({ serverArgs, extraFlags, consoleLog, webgpu: opts.webgpu === '1' }, async (page, { url, version }) => ({
     chromium: version,
