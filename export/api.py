@@ -96,13 +96,18 @@ def export(targets: Iterable[str] | str = "all", weights: str | Path | Any | Non
            thresholds: Thresholds | None = None, demo_assets: bool = False, *, val: str | Path | None = None,
            n_calib: int = 100, n_val: int = 100, dynamic_batch: bool = False, opset: int = 17,
            int8_granularity: str = "auto", raise_on_failure: bool = True,
-           on_result: Callable[[ExportResult], None] | None = None) -> list[ExportResult]:
+           on_result: Callable[[ExportResult], None] | None = None,
+           save_calibration: bool = False) -> list[ExportResult]:
     """Export `weights` (a checkpoint path, a Checkpoint, or None for the shipped default).
 
     Every target is attempted; a failed one is reported in its ExportResult (passed=False, nothing
     written). With `raise_on_failure` an ExportError naming every failure (and carrying `.results`)
     is raised at the end. Bad arguments raise ExportUsageError; a bad checkpoint CheckpointError;
     missing images DatasetError.
+
+    TFLite int8 without `calib` uses the statistics saved beside the checkpoint when they fit its
+    weights (the shipped weights have them), so it needs no images; `save_calibration` calibrates on
+    images and saves the statistics there (`calibration_stats`).
     """
     from portrait_mobile.checkpoint import Checkpoint, load_checkpoint
 
@@ -122,12 +127,19 @@ def export(targets: Iterable[str] | str = "all", weights: str | Path | Any | Non
     ckpt = weights if isinstance(weights, Checkpoint) else load_checkpoint(weights)
     model = prepare_model(ckpt, imgsz)
     need_calib = any(t == "tflite" and p == "int8" for t, p in jobs)
-    images = load_image_sets(calib, val, n_calib=n_calib, n_val=n_val, need_calib=need_calib)
+    from . import calibration_stats
+
+    stats, no_stats = (calibration_stats.for_checkpoint(weights, ckpt, model.config.input_size)
+                       if need_calib and calib is None and not save_calibration else (None, ""))
+    images = load_image_sets(calib, val, n_calib=n_calib, n_val=n_val, need_calib=need_calib and stats is None,
+                             no_stats_reason=no_stats)
     samples = images.validation_samples()
     reference = Reference(model, samples, images.val_source)
     ctx = ExportContext(checkpoint=ckpt, model=model, out_dir=out, thresholds=thresholds, images=images,
                         reference=reference, dynamic_batch=dynamic_batch, opset=opset,
                         int8_granularity=int8_granularity)
+    ctx.extra.update(int8_stats=stats, save_calibration_to=(calibration_stats.save_target(weights, need_calib)
+                                                             if save_calibration else None))
     exporters = _exporters()
     results: list[ExportResult] = []
     for target, prec in jobs:

@@ -120,19 +120,24 @@ class ExportContext:
                              precision=precision, metrics=_jsonable(metrics), **kw)
 
 
-def model_version(ckpt: "Checkpoint") -> str:
-    """`<train_info version or package version>+<first 8 hex of the weights' sha256>`."""
+def weights_sha256(ckpt: "Checkpoint") -> str:
+    """sha256 of the weights (names and values, in name order): what identifies a trained model."""
     import numpy as np
-
-    from portrait_mobile import __version__
 
     h = hashlib.sha256()
     for k in sorted(ckpt.state_dict):
         v = ckpt.state_dict[k]
         h.update(k.encode())
         h.update(np.ascontiguousarray(v.detach().cpu().numpy()).tobytes())
+    return h.hexdigest()
+
+
+def model_version(ckpt: "Checkpoint") -> str:
+    """`<train_info version or package version>+<first 8 hex of the weights' sha256>`."""
+    from portrait_mobile import __version__
+
     base = str((ckpt.train_info or {}).get("version") or __version__)
-    return f"{base}+{h.hexdigest()[:8]}"
+    return f"{base}+{weights_sha256(ckpt)[:8]}"
 
 
 def _jsonable(obj: Any) -> Any:

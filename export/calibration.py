@@ -7,6 +7,11 @@ parity/validation sample. PFCN test is never used here: it is the benchmark spli
 
 `--calib DIR` / `--val DIR` accept a dataset folder (`images/` + optional `masks/`, optionally
 `DIR:split` for a `<split>.txt` list) or a flat folder of images.
+
+Without ../shared (a user's fresh machine): the shipped weights need no calibration images (their
+int8 statistics are packaged, `calibration_stats`), and the parity sample is a few views of a
+public-domain photo packaged in `portrait_mobile/weights/parity/` (`packaged_parity_samples`).
+$PORTRAIT_DATASETS, when set, is the only place looked at (an empty folder hides ../shared).
 """
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from portrait_mobile.data.folder import IMAGE_EXTS, PortraitFolder, Sample, parse_source, read_image_rgb, read_mask
@@ -75,15 +81,54 @@ def _progress(items, desc: str, enabled: bool):
 def find_datasets_root() -> Path | None:
     """../shared/datasets next to the repository or the working directory, or $PORTRAIT_DATASETS."""
     env = os.environ.get("PORTRAIT_DATASETS")
-    candidates = [Path(env)] if env else []
-    repo = Path(__file__).resolve().parents[1]
-    cwd = Path.cwd()
-    candidates += [repo.parent / "shared" / "datasets", cwd.parent / "shared" / "datasets",
-                   cwd / "shared" / "datasets", repo / "datasets"]
+    if env:  # an explicit choice: never fall back to another copy
+        candidates = [Path(env)]
+    else:
+        repo = Path(__file__).resolve().parents[1]
+        cwd = Path.cwd()
+        candidates = [repo.parent / "shared" / "datasets", cwd.parent / "shared" / "datasets",
+                      cwd / "shared" / "datasets", repo / "datasets"]
     for c in candidates:
         if all((c / spec.split(":")[0] / "images").is_dir() for spec in DEFAULT_SOURCES):
             return c
     return None
+
+
+def parity_photo() -> Path:
+    """The packaged parity photo (portrait_mobile/weights/parity/, with its SOURCE.md)."""
+    import portrait_mobile
+
+    return Path(portrait_mobile.__file__).resolve().parent / "weights" / "parity" / "astronaut.jpg"
+
+
+def packaged_parity_samples() -> tuple[list[Sample], str]:
+    """Views of the packaged public-domain portrait (unlabelled) and a description of them.
+
+    Framed like the portraits the model is for (PFCN's 3:4 head and shoulders): four crop widths
+    centred on the face, and one of them mirrored, darker, brighter and small. (Framed whole, the
+    photo is 18% pixels the fp32 model itself is unsure of, suit and helmet at 0.3-0.7: mask IoU at
+    0.5 there measures the threshold's noise, not the export.)
+    """
+    path = parity_photo()
+    img = read_image_rgb(path)
+    h, w = img.shape[:2]
+    face_x = w * 232 // 512  # the face's centre in the 512x512 photo
+    views: dict[str, np.ndarray] = {}
+    for frac in (0.75, 0.66, 0.56, 0.47):  # crop width / photo width
+        cw = int(w * frac)
+        ch = min(h, cw * 4 // 3)
+        x0 = min(max(0, face_x - cw // 2), w - cw)
+        views[f"3x4-{cw}"] = img[:ch, x0:x0 + cw]
+    base = views[f"3x4-{int(w * 0.66)}"]
+    lut = lambda gamma: (255.0 * (np.arange(256) / 255.0) ** gamma + 0.5).astype(np.uint8)  # noqa: E731
+    views["mirrored"] = base[:, ::-1]
+    views["dark"] = lut(1.8)[base]
+    views["bright"] = lut(0.55)[base]
+    views["small"] = cv2.resize(base, (120, 160), interpolation=cv2.INTER_AREA)
+    samples = [Sample(f"astronaut-{k}", np.ascontiguousarray(v), None) for k, v in views.items()]
+    desc = (f"{len(samples)} views of the packaged public-domain NASA portrait {path.name} (unlabelled: masks "
+            "compared with PyTorch's; no ../shared/datasets here)")
+    return samples, desc
 
 
 def folder_refs(spec: str | Path) -> list[ImageRef]:
@@ -113,10 +158,12 @@ def _shuffled(refs: list[ImageRef], seed: int = SEED) -> list[ImageRef]:
 
 
 def load_image_sets(calib: str | Path | None = None, val: str | Path | None = None, n_calib: int = 100,
-                    n_val: int = 100, need_calib: bool = True) -> ImageSets:
+                    n_val: int = 100, need_calib: bool = True, no_stats_reason: str = "") -> ImageSets:
     """Pick the calibration and validation images (paths only; pixels load on first use).
 
-    Raises DatasetError with a clear message when no images are available.
+    Without datasets and without `val`, the parity sample is `packaged_parity_samples()`.
+    Raises DatasetError with a clear message when calibration images are needed and there are none
+    (`no_stats_reason`: why no packaged statistics could stand in, for that message).
     """
     if n_calib < 1 or n_val < 1:
         raise DatasetError("--calib-n and --val-n must be at least 1")
@@ -128,13 +175,18 @@ def load_image_sets(calib: str | Path | None = None, val: str | Path | None = No
         if default_pool is None:
             root = find_datasets_root()
             if root is None:
-                raise DatasetError("no calibration/validation images: pass --calib DIR (a folder of portrait "
-                                   "images) or put the datasets in ../shared/datasets (or set $PORTRAIT_DATASETS)")
+                why = f" (no packaged int8 calibration statistics for these weights: {no_stats_reason})" \
+                    if no_stats_reason else ""
+                raise DatasetError("no calibration images for the int8 export: pass --calib DIR (a folder of "
+                                   "portrait images) or put the datasets in ../shared/datasets (or set "
+                                   f"$PORTRAIT_DATASETS){why}")
             refs: list[ImageRef] = []
             for spec in DEFAULT_SOURCES:
                 refs += folder_refs(f"{root / spec.split(':')[0]}:{spec.split(':')[1]}")
             default_pool = _shuffled(refs)
-            default_desc = f"{root}: {' + '.join(DEFAULT_SOURCES)}"
+            # The usual place by its usual name: the text is saved with calibration statistics.
+            where = "../shared/datasets" if root.parent.name == "shared" and root.name == "datasets" else str(root)
+            default_desc = f"{where}: {' + '.join(DEFAULT_SOURCES)}"
         return default_pool
 
     # Calibration images.
@@ -156,6 +208,9 @@ def load_image_sets(calib: str | Path | None = None, val: str | Path | None = No
         val_refs = refs[:n_val]
         val_source = f"{val} ({len(val_refs)} of {len(refs)} images)"
     elif calib is None:
+        if find_datasets_root() is None:  # a fresh machine: the packaged photo
+            samples, desc = packaged_parity_samples()
+            return ImageSets([], [], calib_source, desc, _val=samples[:n_val])
         pool = default()
         # Always after the first n_calib, so the sample does not depend on which targets run.
         val_refs = pool[n_calib:n_calib + n_val]

@@ -38,8 +38,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fp32, fp16 and/or int8 for tflite (default int8) and coreml (default fp16; int8 = "
                         "8-bit weights); ONNX is always fp32")
     p.add_argument("--calib", default=None, metavar="DIR",
-                   help="calibration images (folder of images, or a dataset folder DIR[:split]); default: a "
-                        "deterministic sample of ../shared/datasets pfcn/train + picsart/train")
+                   help="calibration images (folder of images, or a dataset folder DIR[:split]); default: the "
+                        "statistics saved beside the weights if they fit them (the shipped weights have them), "
+                        "else a deterministic sample of ../shared/datasets pfcn/train + picsart/train")
+    p.add_argument("--save-calibration", action="store_true",
+                   help="calibrate the int8 TFLite on images (--calib, or ../shared/datasets) and save the "
+                        "statistics beside the weights (<weights>.int8-calibration.json), where later exports "
+                        "of the same weights find them and need no images; run it after shipping new weights")
     p.add_argument("--calib-n", type=int, default=100, metavar="N", help="calibration images to use")
     p.add_argument("--val", default=None, metavar="DIR",
                    help="parity images (with masks/ for the fg IoU figures); default: held out from the "
@@ -113,7 +118,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         results = export(args.target, weights=args.weights, out_dir=args.out, precision=args.precision,
                          imgsz=imgsz, calib=args.calib, thresholds=thresholds, demo_assets=args.demo_assets,
                          val=args.val, n_calib=args.calib_n, n_val=args.val_n, dynamic_batch=args.dynamic_batch,
-                         opset=args.opset, int8_granularity=args.int8_granularity, on_result=progress)
+                         opset=args.opset, int8_granularity=args.int8_granularity, on_result=progress,
+                         save_calibration=args.save_calibration)
     except (ExportUsageError, CheckpointError, DatasetError) as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
@@ -134,6 +140,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _print_summary(results, out: str, seconds: float) -> None:
     print(_fmt_table(results))
     written = [r for r in results if r.passed]
+    samples = {r.parity["sample"] for r in results if r.parity.get("sample")}
+    for sample in sorted(samples):
+        print(f"parity checked on: {sample}")
+    for r in results:
+        if r.parity.get("calibration"):
+            print(f"{r.target} {r.precision} calibrated on: {r.parity['calibration']}")
     print(f"{len(written)}/{len(results)} artifacts written to {Path(out)}/ with their .json contracts "
           f"in {seconds:.1f} s")
 

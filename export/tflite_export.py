@@ -32,8 +32,9 @@ from portrait_mobile.contract import CONTRACT_KEY, ModelContract, TensorQuant
 from portrait_mobile.errors import ExportError
 from portrait_mobile.preprocess import to_model_input
 
+from . import calibration_stats
 from . import parity as parity_mod
-from .base import ExportContext, ExportResult
+from .base import ExportContext, ExportResult, weights_sha256
 from .metadata import description, tool_versions, write_sidecar
 from .util import path_size, quiet
 
@@ -165,11 +166,11 @@ def int8_recipe(fp32: bytes, tensorwise_tolerance: float | None) -> tuple[list[d
     return rec, len(picked)
 
 
-def quantize_int8(fp32: bytes, calib_images: list[np.ndarray], input_size: tuple[int, int],
-                  progress: bool = True, tensorwise_tolerance: float | None = None) -> bytes:
-    """Full-integer static quantization (ai-edge-quantizer `static_wi8_ai8`) calibrated on images."""
+def calibrate_int8(fp32: bytes, calib_images: list[np.ndarray], input_size: tuple[int, int],
+                   progress: bool = True) -> dict[str, dict[str, np.ndarray]]:
+    """ai-edge-quantizer's calibration result (per-tensor activation min/max) on RGB uint8 images."""
     with quiet():
-        from ai_edge_quantizer import quantizer
+        from ai_edge_quantizer import quantizer, recipe
 
     if not calib_images:
         raise ExportError("tflite int8: no calibration images")
@@ -177,8 +178,7 @@ def quantize_int8(fp32: bytes, calib_images: list[np.ndarray], input_size: tuple
     sig_key, in_name = _signature(fp32)
     float_nhwc = ModelContract(model_name="calib", version="", input_height=h, input_width=w)
     batches = [{in_name: to_model_input(img, float_nhwc)} for img in calib_images]
-    rec, _ = int8_recipe(fp32, tensorwise_tolerance)
-    q = quantizer.Quantizer(bytearray(fp32), rec)
+    q = quantizer.Quantizer(bytearray(fp32), recipe.static_wi8_ai8())
     qsvs = None
     bar = None
     if progress:
@@ -207,6 +207,27 @@ def quantize_int8(fp32: bytes, calib_images: list[np.ndarray], input_size: tuple
         raise ExportError(f"tflite int8: calibration has no range for the input tensor {in_tensor!r}")
     shape = np.shape(qsvs[in_tensor]["min"])
     qsvs[in_tensor] = {**qsvs[in_tensor], "min": np.zeros(shape, np.float32), "max": np.ones(shape, np.float32)}
+    return qsvs
+
+
+def activation_tensors(fp32: bytes) -> set[str]:
+    """Names of the tensors calibration gives a range to: every tensor that is not a constant."""
+    from ai_edge_litert.tools import flatbuffer_utils as fbu
+
+    m = fbu.read_model_from_bytearray(bytearray(fp32))
+    sg = m.subgraphs[0]
+    return {_s(t.name) for t in sg.tensors
+            if m.buffers[t.buffer].data is None or len(m.buffers[t.buffer].data) == 0}
+
+
+def quantize_int8(fp32: bytes, qsvs: dict[str, dict[str, np.ndarray]],
+                  tensorwise_tolerance: float | None = None) -> bytes:
+    """Full-integer static quantization (ai-edge-quantizer `static_wi8_ai8`) with calibrated ranges."""
+    with quiet():
+        from ai_edge_quantizer import quantizer
+
+    rec, _ = int8_recipe(fp32, tensorwise_tolerance)
+    q = quantizer.Quantizer(bytearray(fp32), rec)
     with quiet() as cap:
         try:
             out = q.quantize(qsvs, enable_progress_report=False).quantized_model
@@ -214,6 +235,15 @@ def quantize_int8(fp32: bytes, calib_images: list[np.ndarray], input_size: tuple
             raise ExportError(f"tflite int8: ai-edge-quantizer failed: {type(e).__name__}: {e} "
                               f"({cap.tail()})") from None
     return bytes(out)
+
+
+def int8_ranges(ctx: ExportContext, fp32: bytes) -> tuple[dict[str, dict[str, np.ndarray]], str]:
+    """(activation ranges for `quantize_int8`, what they came from): saved statistics or images."""
+    stats = ctx.extra.get("int8_stats")
+    if stats is not None:
+        calibration_stats.check_covers(stats, activation_tensors(fp32))
+        return stats.to_qsvs(), f"int8 calibration statistics saved with the weights (made on {stats.source})"
+    return calibrate_int8(fp32, ctx.images.calibration_images(), ctx.input_size), ctx.images.calib_source
 
 
 def _input_tensor_name(model_bytes: bytes) -> str:
@@ -428,8 +458,8 @@ def export_tflite(ctx: ExportContext, precision: str = "int8") -> ExportResult:
     elif precision == "fp16":
         data = quantize_fp16(fp32)
     elif precision == "int8":
-        data = quantize_int8(fp32, ctx.images.calibration_images(), (h, w),
-                             tensorwise_tolerance=INT8_GRANULARITY[ctx.int8_granularity])
+        qsvs, calibration = int8_ranges(ctx, fp32)
+        data = quantize_int8(fp32, qsvs, tensorwise_tolerance=INT8_GRANULARITY[ctx.int8_granularity])
     else:
         raise ExportError(f"tflite: unknown precision {precision!r}")
     data = finalize(data, contract, uint8_io=precision == "int8")
@@ -468,6 +498,14 @@ def export_tflite(ctx: ExportContext, precision: str = "int8") -> ExportResult:
                                     thresholds=ctx.thresholds)
         report = parity_mod.finalize(report, target="tflite", precision=precision, thresholds=ctx.thresholds,
                                      spec_checks=info, spec_failures=spec_failures)
+    if precision == "int8" and ctx.extra.get("save_calibration_to") is not None:
+        # Only statistics whose artifact passed its gate are worth reusing.
+        saved = calibration_stats.save(calibration_stats.CalibrationStats.from_qsvs(
+            qsvs, weights_sha256=weights_sha256(ctx.checkpoint), input_size=(h, w), source=calibration,
+            tools=tool_versions("litert-torch", "ai-edge-quantizer")), ctx.extra["save_calibration_to"])
+        calibration += f"; statistics saved to {saved}"
+    if precision == "int8":
+        report["calibration"] = calibration  # for the export summary
     seconds = time.perf_counter() - t0
     export_info = {"target": "tflite", "precision": precision, "size_bytes": len(data),
                    "seconds": round(seconds, 2), "description": description(contract),
@@ -475,7 +513,7 @@ def export_tflite(ctx: ExportContext, precision: str = "int8") -> ExportResult:
                    "quantizer": {"fp32": None, "fp16": "ai-edge-quantizer float_casting (fp16 weights)",
                                  "int8": "ai-edge-quantizer static_wi8_ai8, input range pinned to [0,1]"}[precision],
                    "int8_granularity": ctx.int8_granularity if precision == "int8" else None,
-                   "calibration": ctx.images.calib_source if precision == "int8" else None,
+                   "calibration": calibration if precision == "int8" else None,
                    "tools": tool_versions("torch", "litert-torch", "ai-edge-litert", "ai-edge-quantizer")}
     json_path = write_sidecar(dest, contract, report, export_info)
     return ExportResult("tflite", precision, dest, json_path, contract, report, len(data),

@@ -236,7 +236,8 @@ def test_gate_keeps_previous_artifact_when_refused(tiny, tmp_path):
     (res,) = ei.value.results
     assert not res.passed and res.parity["mask_iou_mean"] <= 1.0
     assert (first.path.read_bytes(), first.json_path.read_bytes()) == before
-    assert sorted(p.name for p in out.iterdir()) == ["tiny-64_int8.tflite", "tiny-64_int8.tflite.json"]
+    artifacts = sorted(p.name for p in out.iterdir() if not p.name.startswith("MODEL_CARD"))
+    assert artifacts == ["tiny-64_int8.tflite", "tiny-64_int8.tflite.json"]
 
 
 def test_parity_compare_catches_layout_and_value_errors(tiny):
@@ -333,11 +334,72 @@ def test_cli_missing_default_weights(tmp_path, capsys, monkeypatch):
 
 
 def test_no_images_is_a_clear_error(tiny, tmp_path, capsys, monkeypatch):
-    from portrait_export import calibration
+    """A user's checkpoint without saved statistics needs calibration images for int8: one clear line."""
+    monkeypatch.setenv("PORTRAIT_DATASETS", str(tmp_path / "empty"))
+    rc, _, err = cli_run(capsys, "--target", "tflite", "--weights", str(tiny["ckpt"]), "--out", str(tmp_path))
+    assert rc == 2 and len(err.splitlines()) == 1, err
+    assert "no calibration images for the int8 export: pass --calib DIR" in err
+    assert "no tiny.int8-calibration.json beside the weights" in err
 
-    monkeypatch.setattr(calibration, "find_datasets_root", lambda: None)
-    rc, _, err = cli_run(capsys, "--target", "onnx", "--weights", str(tiny["ckpt"]), "--out", str(tmp_path))
-    assert rc == 2 and "no calibration/validation images: pass --calib DIR" in err and len(err.splitlines()) == 1
+
+def test_without_datasets_parity_uses_the_packaged_photo(tiny, tmp_path, capsys, monkeypatch):
+    """No ../shared and no --val: ONNX is checked on views of the packaged public-domain photo."""
+    monkeypatch.setenv("PORTRAIT_DATASETS", str(tmp_path / "empty"))
+    rc, out, _ = cli_run(capsys, "--target", "onnx", "--weights", str(tiny["ckpt"]), "--out", str(tmp_path / "o"))
+    assert rc == 0 and (tmp_path / "o" / "tiny-64.onnx").is_file()
+    assert "parity checked on: 8 views of the packaged public-domain NASA portrait astronaut.jpg" in out
+    assert (Path(api.__file__).parents[1] / "portrait_mobile" / "weights" / "parity" / "SOURCE.md").is_file()
+
+
+def test_saved_calibration_is_reused_and_stale_one_refused(tiny, tmp_path, capsys, monkeypatch):
+    """--save-calibration writes <ckpt>.int8-calibration.json; a later export of the same weights needs no
+    images and makes the same bytes; statistics of other weights are refused, naming why."""
+    from portrait_export import calibration_stats
+
+    ckpt = tmp_path / "mine.pt"
+    ckpt.write_bytes(tiny["ckpt"].read_bytes())
+    common = ("--weights", str(ckpt), "--min-mask-iou", "0.5", "--max-fg-iou-drop", "50")
+    rc, out, err = cli_run(capsys, "--target", "tflite", "--save-calibration", "--calib", str(tiny["data"]),
+                           "--calib-n", "6", "--val", str(tiny["data"]), "--out", str(tmp_path / "a"), *common)
+    saved = tmp_path / "mine.int8-calibration.json"
+    assert rc == 0 and saved.is_file(), err
+    assert f"statistics saved to {saved}" in out
+    monkeypatch.setenv("PORTRAIT_DATASETS", str(tmp_path / "empty"))
+    rc, out, err = cli_run(capsys, "--target", "tflite", "--out", str(tmp_path / "b"), *common)
+    assert rc == 0, err
+    assert "calibrated on: int8 calibration statistics saved with the weights" in out
+    name = "tiny-64_int8.tflite"
+    assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    # Other weights: the statistics are stale.
+    stats = calibration_stats.load(saved)
+    calibration_stats.save(calibration_stats.CalibrationStats(
+        "0" * 64, stats.input_size, stats.source, stats.ranges, stats.tools), saved)
+    rc, _, err = cli_run(capsys, "--target", "tflite", "--out", str(tmp_path / "c"), *common)
+    assert rc == 2 and "is stale: they were made for other weights" in err and not (tmp_path / "c" / name).exists()
+    saved.write_text("{not json")
+    rc, _, err = cli_run(capsys, "--target", "tflite", "--out", str(tmp_path / "c"), *common)
+    assert rc == 2 and "not a valid int8 calibration statistics file" in err and len(err.strip().splitlines()) == 1
+
+
+def test_save_calibration_needs_int8_tflite(tiny, tmp_path, capsys):
+    rc, _, err = cli_run(capsys, "--target", "onnx", "--save-calibration", "--weights", str(tiny["ckpt"]),
+                         "--calib", str(tiny["data"]), "--out", str(tmp_path))
+    assert rc == 2 and "--save-calibration saves the int8 calibration: it needs the tflite target" in err
+
+
+def test_packaged_calibration_matches_the_shipped_weights():
+    """Fails when new weights are shipped without their statistics: regenerate them with
+    `portrait-export --target tflite --save-calibration` (docs/export.md)."""
+    from portrait_export import calibration_stats
+    from portrait_export.base import weights_sha256
+    from portrait_mobile.checkpoint import load_checkpoint
+
+    path = calibration_stats.stats_path(DEFAULT_WEIGHTS)
+    assert path.is_file(), f"{path} missing: run portrait-export --target tflite --save-calibration"
+    ckpt = load_checkpoint(None)
+    stats = calibration_stats.load(path)
+    why = calibration_stats.stale_reason(stats, weights_sha256(ckpt), tuple(ckpt.config.input_size))
+    assert why is None, f"{path.name}: {why}; run portrait-export --target tflite --save-calibration"
 
 
 def test_demo_assets_flag_calls_copy_to_demos(tiny, tmp_path, monkeypatch):
@@ -373,19 +435,25 @@ def test_plan_precisions():
 # --- the default model ------------------------------------------------------------------------------------
 
 @pytest.mark.slow
-def test_default_model_all_targets(tmp_path):
+def test_default_model_all_targets_without_shared(tmp_path, capsys, monkeypatch):
+    """The README's first command on a fresh machine: no ../shared, the shipped weights, --target all.
+
+    int8 uses the packaged calibration statistics, parity the packaged photo's views (issue 13)."""
     if not DEFAULT_WEIGHTS.is_file():
         pytest.skip(f"shipped weights {DEFAULT_WEIGHTS} not present (trained separately)")
-    from portrait_export.calibration import find_datasets_root
-
-    if find_datasets_root() is None:
-        pytest.skip("../shared/datasets not available for calibration and parity")
-    results = {r.target: r for r in api.export("all", out_dir=tmp_path, n_calib=100, n_val=50)}
-    int8 = results["tflite"]
-    assert int8.size_bytes < 200 * 1024, f"int8 .tflite is {int8.size_kb:.1f} KB"
-    assert int8.parity["mask_iou_mean"] >= 0.98 and int8.parity["fg_iou_drop"] <= 0.5
-    spec = int8.parity["spec_checks"]
-    assert set(spec["weights_dtype"]) == {"int8"} and set(spec["activations_dtype"]) <= {"int8", "uint8"}
-    assert 0 < spec["per_channel_weight_tensors"] < spec["weight_tensors"]  # auto: mixed scales
-    assert results["onnx"].parity["max_abs_diff"] < 1e-4
-    assert all(r.passed for r in results.values())
+    monkeypatch.setenv("PORTRAIT_DATASETS", str(tmp_path / "no-shared"))
+    monkeypatch.chdir(tmp_path)
+    rc, out, err = cli_run(capsys, "--target", "all")
+    assert rc == 0, err
+    exported = tmp_path / "exported"
+    assert {p.name for p in exported.iterdir()} >= {
+        "portrait-s-256.onnx", "portrait-s-256_int8.tflite", "portrait-s-256.mlpackage",
+        "portrait-s-256.onnx.json", "portrait-s-256_int8.tflite.json", "portrait-s-256.mlpackage.json"}
+    assert "3/3 artifacts written" in out and "views of the packaged public-domain NASA portrait" in out
+    assert "calibrated on: int8 calibration statistics saved with the weights" in out
+    side = json.loads((exported / "portrait-s-256_int8.tflite.json").read_text())
+    blob = json.dumps(side)
+    assert "int8 calibration statistics saved with the weights" in blob
+    int8 = read_contract(exported / "portrait-s-256_int8.tflite")
+    assert int8.precision == "int8"
+    assert (exported / "portrait-s-256_int8.tflite").stat().st_size < 200 * 1024
