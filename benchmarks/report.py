@@ -100,9 +100,12 @@ def format_arm_profile(pr: Any) -> str:
         if "error" in est:
             lines.append(f"  cycles [{label}]: not estimated ({est['error']})")
             continue
-        ms = "".join(f"; ~{v:.1f} ms at {f} GHz" for f, v in est.get("ms_at_ghz", {}).items())
-        lines.append(f"  cycles [{label}]: ESTIMATE ~{est['cycles'] / 1e6:.1f} M cycles (IPC {est['ipc']:.2f}{ms}); "
-                     f"{est['how']}")
+        lines.append(f"  cycles [{label}]: ESTIMATE ~{est['cycles'] / 1e6:.1f} M cycles, IPC {est['ipc']:.2f}, "
+                     f"~{est['ms']:.1f} ms if clocked at {est['clock_ghz']} GHz")
+    if pr.cycles:
+        est = next((e for e in pr.cycles.values() if "how" in e), None)
+        if est:
+            lines.append(f"  cycles: {est['how']}. Clock: {est['clock_source']}.")
     for n in pr.notes:
         lines.append(f"  note: {n}")
     return "\n".join(lines)

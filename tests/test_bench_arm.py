@@ -50,10 +50,10 @@ def a53_a76(arm_env):
 
 def test_cores_refuse_sve_and_describe_an_arm_cpu() -> None:
     with pytest.raises(ArmCoreError, match="SVE/SME"):
-        ArmCore("arm-x", "x", "max", 0xD0B, 0, 0, "fp asimd", "cortex-a76", "")
+        ArmCore("arm-x", "x", "max", 0xD0B, 0, 0, "fp asimd", "cortex-a76", "", 2.0, "")
     with pytest.raises(ArmCoreError, match="SVE/SME"):
-        ArmCore("arm-x", "x", "max,sve=off", 0xD0B, 0, 0, "fp asimd", "cortex-a76", "")
-    ArmCore("arm-x", "x", "max,sve=off,sme=off", 0xD0B, 0, 0, "fp asimd", "cortex-a76", "")
+        ArmCore("arm-x", "x", "max,sve=off", 0xD0B, 0, 0, "fp asimd", "cortex-a76", "", 2.0, "")
+    ArmCore("arm-x", "x", "max,sve=off,sme=off", 0xD0B, 0, 0, "fp asimd", "cortex-a76", "", 2.0, "")
     info = CORES["arm-a55"].cpuinfo()
     assert "CPU part\t: 0xd05" in info and "asimddp" in info and "CPU implementer\t: 0x41" in info
     assert "asimddp" not in CORES["arm-a53"].cpuinfo()  # the A53 has no dot product
@@ -182,3 +182,21 @@ def test_impossible_instruction_budget_fails_naming_it(arm_env, tmp_path: Path,
     res = json.loads((tmp_path / "out" / "result.json").read_text())
     assert res["arm"][0]["profile"] == "arm-a76" and res["arm"][0]["models"][0]["instructions"] > 1e6
     assert "arm-a76" in out.out and "M instr" in out.out
+
+
+def test_cycle_estimate_is_labelled_and_covers_the_invoke(arm_env) -> None:
+    import shutil
+
+    from portrait_bench.arm.emulate import ArmJob, run_core
+    from portrait_bench.arm.mca import estimate_cycles
+
+    if not any(shutil.which(f"llvm-mca{v}") for v in ("-14", "-15", "-16", "")):
+        pytest.skip("llvm-mca not installed (apt-get install llvm-14): the cycle estimate is optional")
+    core = CORES["arm-a55"]
+    runs, _ = run_core(arm_env, core, [ArmJob(PACKAGED, np.zeros((1, 256, 256, 3), np.uint8))], count_runs=1, hot=True)
+    est = estimate_cycles(runs[0], core)
+    assert "error" not in est, est
+    assert est["coverage"] > 0.9 and 0.05 < est["ipc"] < 4  # an in-order dual-issue core: IPC below 2
+    assert est["ipc"] < 2.0
+    assert "estimate" in est["how"] and "cortex-a55" in est["model"]
+    assert est["ms"] == pytest.approx(est["cycles"] / (core.clock_ghz * 1e6))

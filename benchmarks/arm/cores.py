@@ -26,6 +26,8 @@ class ArmCore:
     features: str  # the Features line of /proc/cpuinfo (matches what qemu_cpu provides)
     mca_cpu: str  # llvm-mca -mcpu for the cycle estimate
     mca_note: str
+    clock_ghz: float  # a published clock of a phone with this core, to turn estimated cycles into ms
+    clock_source: str
 
     def __post_init__(self) -> None:
         # -cpu max enables SVE/SME; under QEMU 7.2 our int8 model's output was garbage there (issue 19),
@@ -49,13 +51,18 @@ _V82 = ("fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid a
 CORES: dict[str, ArmCore] = {c.profile: c for c in (
     ArmCore("arm-a53", "Budget phone core: Cortex-A53 (ARMv8.0, in-order, no dot product)", "cortex-a53",
             0xD03, 0x0, 4, "fp asimd evtstrm aes pmull sha1 sha2 crc32 cpuid",
-            "cortex-a53", "llvm-14's in-order Cortex-A53 model"),
+            "cortex-a53", "llvm-14's in-order Cortex-A53 model",
+            1.8, "Snapdragon 450 (8x Cortex-A53 at 1.8 GHz), Qualcomm's published specification"),
     ArmCore("arm-a55", "Mid-range phone core: Cortex-A55 (ARMv8.2, in-order, dot product)", "cortex-a76",
             0xD05, 0x1, 0, _V82,
-            "cortex-a55", "llvm-14's in-order Cortex-A55 model"),
+            "cortex-a55", "llvm-14's in-order Cortex-A55 model",
+            1.78, "Snapdragon 855's efficiency cores (Kryo 485 Silver, Cortex-A55 based, 1.78 GHz), Qualcomm's "
+                  "published specification"),
     ArmCore("arm-a76", "Flagship phone big core: Cortex-A76 (ARMv8.2, out-of-order, dot product)", "cortex-a76",
             0xD0B, 0x4, 1, _V82,
-            "cortex-a76", "llvm-14 has no Cortex-A76 scheduling model of its own: it uses its Cortex-A57 model"),
+            "cortex-a76", "llvm-14 has no Cortex-A76 scheduling model of its own: it uses its Cortex-A57 model",
+            2.42, "Snapdragon 855's performance cores (Kryo 485 Gold, Cortex-A76 based, 2.42 GHz), Qualcomm's "
+                  "published specification"),
 )}
 
 
