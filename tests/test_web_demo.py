@@ -191,6 +191,49 @@ process.stdout.write(JSON.stringify(out));
     assert "224" in got["shape"]
 
 
+def test_server_isolation_headers_listing_and_confinement(node: str, tmp_path: Path) -> None:
+    """serve.mjs: COOP/COEP on every answer (threaded WASM needs them), the model listing pairs each
+    .tflite with its contract (int8 first), WASM as application/wasm, nothing outside its roots."""
+    import re
+    import urllib.error
+    import urllib.request
+
+    for name in ("b_int8.tflite", "a_fp32.tflite", "c.tflite"):
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "a_fp32.tflite.json").write_text(json.dumps({"precision": "fp32"}))
+    (tmp_path / "b_int8.tflite.json").write_text(json.dumps({"precision": "int8"}))
+    proc = subprocess.Popen([node, str(WEB / "serve.mjs"), "--port", "0", "--models", str(tmp_path)],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        m = re.search(r"http://127\.0\.0\.1:\d+/", proc.stdout.readline())
+        assert m, "serve.mjs printed no address"
+        base = m.group(0)
+
+        def get(path: str) -> tuple[int, dict, bytes]:
+            try:
+                with urllib.request.urlopen(base + path, timeout=10) as r:
+                    return r.status, dict(r.headers), r.read()
+            except urllib.error.HTTPError as e:
+                return e.code, dict(e.headers), b""
+
+        status, headers, body = get("")
+        assert status == 200 and b'type="importmap"' in body
+        assert headers["Cross-Origin-Opener-Policy"] == "same-origin"
+        assert headers["Cross-Origin-Embedder-Policy"] == "require-corp"
+        listing = json.loads(get("models/index.json")[2])
+        assert [(e["model"], e["contract"]) for e in listing["models"]] == [
+            ("b_int8.tflite", "b_int8.tflite.json"), ("a_fp32.tflite", "a_fp32.tflite.json"), ("c.tflite", None)]
+        if (WEB / "node_modules" / "@litertjs").is_dir():
+            status, headers, _ = get("node_modules/@litertjs/core/wasm/litert_wasm_internal.wasm")
+            assert status == 200 and headers["Content-Type"] == "application/wasm"
+        for private in ("serve.mjs", "package.json", "tools/drive.mjs", "models/..%2F..%2Fpackage.json",
+                        "node_modules/playwright-core/package.json", "models/%2E%2E/serve.mjs"):
+            assert get(private)[0] == 404, private
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
 # --- the page in Chromium --------------------------------------------------------------------------
 
 
