@@ -43,11 +43,15 @@ function frameStats(ms) {
   $('pre-effect').textContent = `${fmt(ms.preMs)} / ${fmt(ms.effectMs)}`;
 }
 
-/** Segment the pixels now on the work canvas and draw the effect; smoothing only for video. */
+/** Segment one frame or photo (w x h) and draw the effect; smoothing only for video. */
 async function process(source, w, h, video) {
+  const t = performance.now();
+  drawToWork(source, w, h);
   const rgba = work.getContext('2d', { willReadFrequently: true }).getImageData(0, 0, w, h).data;
+  const grabMs = performance.now() - t;
   const c = segmenter.contract;
-  const { rgb, prob: raw, preMs, runMs } = await segmenter.predictRGBA(rgba, w, h);
+  const { rgb, prob: raw, preMs: resizeMs, runMs } = await segmenter.predictRGBA(rgba, w, h);
+  const preMs = grabMs + resizeMs;
   const prob = video ? smoother.update(raw, rgb, c.output_width, c.output_height) : raw;
   const t0 = performance.now();
   renderer.draw(work, w, h, prob, c.output_width, c.output_height, $('effect').value, {
@@ -70,21 +74,29 @@ function drawToWork(source, w, h) {
 
 async function startCamera() {
   if (!navigator.mediaDevices?.getUserMedia) throw new Error('this browser offers no camera (getUserMedia) here: serve the page from localhost or https');
-  const stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: 'user' }, audio: false }) // the camera's own size: Chrome crops to fit a requested one;
+  // No size asked: the camera's own. (Chrome crops a 480x640 source to fit a requested 640x480.)
+  const stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: 'user' }, audio: false });
   const video = $('camera');
   still = null;
   video.srcObject = stream;
   await video.play();
   smoother.reset();
   state.source = `camera ${video.videoWidth}x${video.videoHeight}`;
+  // Once per new camera frame where the browser says when one arrives, else once per screen refresh.
+  const next = (fn) => (video.requestVideoFrameCallback ? video.requestVideoFrameCallback(fn) : requestAnimationFrame(fn));
   const loop = async () => {
+    if (!video.srcObject) return;
     if (video.readyState >= 2 && video.videoWidth) {
-      drawToWork(video, video.videoWidth, video.videoHeight);
-      await process(work, video.videoWidth, video.videoHeight, true);
+      try {
+        await process(video, video.videoWidth, video.videoHeight, true);
+      } catch (e) {
+        showError(`camera frame: ${e.message}`);
+        return;
+      }
     }
-    if (video.srcObject) requestAnimationFrame(loop);
+    next(loop);
   };
-  requestAnimationFrame(loop);
+  next(loop);
 }
 
 async function openPhoto(file) {
@@ -99,8 +111,7 @@ async function openPhoto(file) {
 async function showStill() {
   if (!still) return;
   state.source = `photo ${still.width}x${still.height}`;
-  drawToWork(still, still.width, still.height);
-  await process(work, still.width, still.height, false);
+  await process(still, still.width, still.height, false);
 }
 
 async function runBenchmark() {
