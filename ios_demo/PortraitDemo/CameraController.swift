@@ -6,8 +6,9 @@ import UIKit
 /// mirrored for the front camera, like the preview layer shows them).
 final class CameraController: NSObject, AVCaptureVideoDataOutputSampleBufferDelegate {
     let session = AVCaptureSession()
-    /// Called on the frame queue for every frame the session delivers while the previous one is done.
-    var onFrame: ((CVPixelBuffer) -> Void)?
+    /// Called on the frame queue for every frame the session delivers while the previous one is done,
+    /// with the position of the camera that took it.
+    var onFrame: ((CVPixelBuffer, AVCaptureDevice.Position) -> Void)?
 
     private let sessionQueue = DispatchQueue(label: "PortraitDemo.camera.session")
     private let frameQueue = DispatchQueue(label: "PortraitDemo.camera.frames", qos: .userInitiated)
@@ -72,7 +73,9 @@ final class CameraController: NSObject, AVCaptureVideoDataOutputSampleBufferDele
     func captureOutput(_ output: AVCaptureOutput, didOutput sampleBuffer: CMSampleBuffer,
                        from connection: AVCaptureConnection) {
         guard let pixelBuffer = CMSampleBufferGetImageBuffer(sampleBuffer) else { return }
-        onFrame?(pixelBuffer)
+        // The camera actually delivering, not the one the settings last asked for.
+        let device = (connection.inputPorts.first?.input as? AVCaptureDeviceInput)?.device
+        onFrame?(pixelBuffer, device?.position ?? .unspecified)
     }
 }
 

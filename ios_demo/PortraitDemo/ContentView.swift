@@ -29,7 +29,8 @@ struct ContentView: View {
                 ProgressView()
             }
             VStack(alignment: .leading, spacing: 8) {
-                StatsOverlay(stats: model.stats, contract: model.selectedModel?.contract, status: model.status)
+                StatsOverlay(stats: model.stats, contract: model.selectedModel?.contract,
+                             messages: [model.status, model.frameError].compactMap { $0 } + model.loadProblems)
                 Spacer()
                 HStack {
                     Spacer()
@@ -50,7 +51,8 @@ struct ContentView: View {
 private struct StatsOverlay: View {
     let stats: FrameStats
     let contract: ModelContract?
-    let status: String?
+    /// Loading state, the last frame's error, contracts that could not be read.
+    let messages: [String]
 
     var body: some View {
         VStack(alignment: .leading, spacing: 2) {
@@ -61,8 +63,8 @@ private struct StatsOverlay: View {
             if let contract {
                 Text(contract.summary)
             }
-            if let status {
-                Text(status).foregroundStyle(.orange)
+            ForEach(messages, id: \.self) { message in
+                Text(message).foregroundStyle(.orange)
             }
         }
         .font(.system(.caption, design: .monospaced))

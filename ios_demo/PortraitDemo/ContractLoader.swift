@@ -84,6 +84,12 @@ struct ModelAsset: Identifiable, Hashable {
     var name: String { modelURL.deletingPathExtension().lastPathComponent }
 }
 
+/// What `ContractLoader.discover` found: the usable models, and why any other file was left out.
+struct Discovery {
+    let models: [ModelAsset]
+    let problems: [String]
+}
+
 enum ContractError: LocalizedError {
     case wrongSchema(String)
     case unsupported(String)
@@ -112,19 +118,28 @@ enum ContractLoader {
     /// The contract schema this app understands (portrait_mobile.contract.SCHEMA).
     static let schema = "portrait-mobile-contract/1"
 
-    /// Every model in the Models folder that has a contract, sorted by name.
-    static func discover(in bundle: Bundle = .main) throws -> [ModelAsset] {
+    /// Every model in the Models folder that has a contract, sorted by name. A model whose contract
+    /// cannot be read is left out and named in `problems`; the others still load.
+    static func discover(in bundle: Bundle = .main) -> Discovery {
         guard let folder = bundle.resourceURL?.appendingPathComponent(modelsFolder, isDirectory: true) else {
-            return []
+            return Discovery(models: [], problems: [])
         }
         let items = (try? FileManager.default.contentsOfDirectory(at: folder, includingPropertiesForKeys: nil)) ?? []
-        return try items
-            .filter { modelExtensions.contains($0.pathExtension) }
-            .sorted { $0.lastPathComponent < $1.lastPathComponent }
-            .compactMap { url -> ModelAsset? in
-                guard let json = contractURL(for: url) else { return nil }
-                return ModelAsset(modelURL: url, contract: try load(json))
+        var models: [ModelAsset] = []
+        var problems: [String] = []
+        for url in items.filter({ modelExtensions.contains($0.pathExtension) })
+            .sorted(by: { $0.lastPathComponent < $1.lastPathComponent }) {
+            guard let json = contractURL(for: url) else {
+                problems.append("\(url.lastPathComponent): no contract next to it")
+                continue
             }
+            do {
+                models.append(ModelAsset(modelURL: url, contract: try load(json)))
+            } catch {
+                problems.append("\(json.lastPathComponent): \(error.localizedDescription)")
+            }
+        }
+        return Discovery(models: models, problems: problems)
     }
 
     /// The exporter's sidecar: `portrait-s-256.mlpackage` -> `portrait-s-256.mlpackage.json`, in the

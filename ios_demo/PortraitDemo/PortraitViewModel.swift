@@ -12,8 +12,9 @@ struct FrameStats {
 }
 
 /// Camera frame -> segmentation -> temporal smoothing -> effect, on the camera's frame queue.
-/// Settings and the current segmenter are swapped in from the main actor under a lock.
-final class FramePipeline {
+/// Settings and the current segmenter are swapped in from the main actor under a lock; everything
+/// else is touched only on the frame queue, hence `@unchecked Sendable`.
+final class FramePipeline: @unchecked Sendable {
     struct Output {
         let image: CGImage?
         let stats: FrameStats
@@ -26,6 +27,7 @@ final class FramePipeline {
     private var smoothing: Float = 0.5
     private let smoother = MaskSmoother()
     private let renderer = EffectRenderer()
+    private var lastPosition: AVCaptureDevice.Position?
     private var lastFrameTime: CFTimeInterval = 0
     private var fps: Double = 0
 
@@ -42,7 +44,12 @@ final class FramePipeline {
         lock.unlock()
     }
 
-    func process(_ pixelBuffer: CVPixelBuffer) -> Output? {
+    /// `position`: the camera that took the frame; a switch restarts the smoothing (another scene).
+    func process(_ pixelBuffer: CVPixelBuffer, position: AVCaptureDevice.Position) -> Output? {
+        if position != lastPosition {
+            smoother.reset()
+            lastPosition = position
+        }
         lock.lock()
         let segmenter = self.segmenter
         let effect = self.effect
@@ -85,20 +92,22 @@ final class PortraitViewModel: ObservableObject {
     @Published private(set) var cameraAuthorized: Bool?
     @Published private(set) var outputImage: CGImage?
     @Published private(set) var stats = FrameStats()
+    /// Loading state or why the model could not load; models left out, with why.
     @Published private(set) var status: String?
+    @Published private(set) var loadProblems: [String] = []
+    /// The last frame's error; nil again as soon as a frame works.
+    @Published private(set) var frameError: String?
 
     let camera = CameraController()
     private let pipeline = FramePipeline()
     private var loadTask: Task<Void, Never>?
 
     func start() async {
-        do {
-            models = try ContractLoader.discover()
-            if models.isEmpty {
-                status = "No model in the app's Models folder. Run `portrait-export --target all --demo-assets`, then build again."
-            }
-        } catch {
-            status = "Cannot read a model contract: \(error.localizedDescription)"
+        let discovery = ContractLoader.discover()
+        models = discovery.models
+        loadProblems = discovery.problems
+        if models.isEmpty {
+            status = "No model in the app's Models folder. Run `portrait-export --target all --demo-assets`, then build again."
         }
         pushSettings()
         if selectedModel == nil { selectedModel = models.first }
@@ -120,16 +129,16 @@ final class PortraitViewModel: ObservableObject {
     nonisolated private static func frameHandler(
         pipeline: FramePipeline,
         deliver: @escaping @Sendable (FramePipeline.Output) -> Void
-    ) -> (CVPixelBuffer) -> Void {
-        return { pixelBuffer in
-            if let output = pipeline.process(pixelBuffer) { deliver(output) }
+    ) -> (CVPixelBuffer, AVCaptureDevice.Position) -> Void {
+        return { pixelBuffer, position in
+            if let output = pipeline.process(pixelBuffer, position: position) { deliver(output) }
         }
     }
 
     private func show(_ output: FramePipeline.Output) {
         outputImage = output.image
         stats = output.stats
-        if let error = output.error { status = error }
+        frameError = output.error
     }
 
     private func pushSettings() {
@@ -141,6 +150,7 @@ final class PortraitViewModel: ObservableObject {
         loadTask?.cancel()
         pipeline.setSegmenter(nil)
         outputImage = nil
+        frameError = nil
         guard let asset = selectedModel else { return }
         let compute = self.compute
         status = "Loading \(asset.name) on \(compute.rawValue)…"

@@ -52,8 +52,10 @@ enum SegmenterError: LocalizedError {
 /// An image input (the exporter's ImageType, scale folded in) goes through Vision, which resizes
 /// the frame to the contract's input size with `.scaleFill` (the contract's "squash"). A
 /// multi-array input is filled here from the contract's layout, colour order, mean and std.
-/// Use one instance from one queue.
-final class Segmenter {
+/// Use one instance from one queue at a time: it is made by the loading task and handed, once and
+/// under FramePipeline's lock, to the camera's frame queue, which alone uses it from then on. That
+/// handover is why it is `@unchecked Sendable` (MLModel and VNCoreMLRequest are not `Sendable`).
+final class Segmenter: @unchecked Sendable {
     let contract: ModelContract
     let computeChoice: ComputeChoice
     private let model: MLModel

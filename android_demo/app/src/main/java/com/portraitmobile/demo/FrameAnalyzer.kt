@@ -7,9 +7,11 @@ import androidx.camera.core.ImageProxy
 
 /**
  * Turns each CameraX analysis frame (RGBA_8888) into an upright bitmap as the user sees it in the
- * preview (rotated; mirrored for the front camera), then hands it to [onFrame].
+ * preview (rotated; mirrored for a front camera), then hands it to [onFrame] with [frontCamera].
+ * One analyzer is made per camera binding, with the lens of the camera actually bound
+ * (CameraPreview), so mirroring never follows a setting the camera has not caught up with.
  */
-class FrameAnalyzer(private val frontCamera: () -> Boolean, private val onFrame: (Bitmap) -> Unit) :
+class FrameAnalyzer(private val frontCamera: Boolean, private val onFrame: (Bitmap, Boolean) -> Unit) :
     ImageAnalysis.Analyzer {
     private val matrix = Matrix()
 
@@ -17,16 +19,15 @@ class FrameAnalyzer(private val frontCamera: () -> Boolean, private val onFrame:
         image.use { proxy ->
             val raw = proxy.toBitmap()
             val rotation = proxy.imageInfo.rotationDegrees
-            val mirror = frontCamera()
-            val upright = if (rotation == 0 && !mirror) {
+            val upright = if (rotation == 0 && !frontCamera) {
                 raw
             } else {
                 matrix.reset()
                 matrix.postRotate(rotation.toFloat())
-                if (mirror) matrix.postScale(-1f, 1f)
+                if (frontCamera) matrix.postScale(-1f, 1f)
                 Bitmap.createBitmap(raw, 0, 0, raw.width, raw.height, matrix, true)
             }
-            onFrame(upright)
+            onFrame(upright, frontCamera)
         }
     }
 }

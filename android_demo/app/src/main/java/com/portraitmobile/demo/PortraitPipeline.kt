@@ -1,13 +1,12 @@
 package com.portraitmobile.demo
 
-import android.content.Context
 import android.graphics.Bitmap
 import android.os.SystemClock
 import com.portraitmobile.demo.contract.ModelAsset
 import com.portraitmobile.demo.effects.Effect
 import com.portraitmobile.demo.effects.EffectRenderer
 import com.portraitmobile.demo.engine.EngineOptions
-import com.portraitmobile.demo.engine.Engines
+import com.portraitmobile.demo.engine.InferenceEngine
 import com.portraitmobile.demo.segmentation.Mask
 import com.portraitmobile.demo.segmentation.MaskSmoother
 import com.portraitmobile.demo.segmentation.Segmenter
@@ -19,6 +18,7 @@ data class DemoSettings(
     val effect: Effect = Effect.BLUR,
     /** 0 = follow every frame, 0.95 = very steady (the smoother's alpha is 1 - smoothing). */
     val smoothing: Float = 0.5f,
+    /** The camera asked for; frames say which lens actually took them. */
     val frontCamera: Boolean = true,
 )
 
@@ -32,33 +32,43 @@ data class FrameStats(
     val error: String? = null,
 )
 
-class FrameResult(val image: Bitmap?, val stats: FrameStats)
+/** [mask]: the smoothed mask [image] was drawn with (a copy), or null when no mask was made. */
+class FrameResult(val image: Bitmap?, val stats: FrameStats, val mask: Mask? = null)
 
 /**
  * Camera frame -> segmentation -> temporal smoothing -> effect, on the camera analysis thread.
  *
- * The engine is (re)built on that same thread when the model or backend changes: the GPU delegate
- * must run on the thread that created it.
+ * The engine is (re)built on that same thread by [createEngine] when the model or backend changes:
+ * the GPU delegate must run on the thread that created it. No exception from the engine or the
+ * effects leaves [process] (it would kill the analysis thread and the app): it becomes the
+ * frame's error, and the next frame that works clears it.
  */
-class PortraitPipeline(private val context: Context) : AutoCloseable {
+class PortraitPipeline(private val createEngine: (ModelAsset, EngineOptions) -> InferenceEngine) : AutoCloseable {
     private var segmenter: Segmenter? = null
     private var activeModel: ModelAsset? = null
     private var activeOptions: EngineOptions? = null
     private var buildError: String? = null
+    private var lastFrontCamera: Boolean? = null
     private val smoother = MaskSmoother()
     private val renderer = EffectRenderer()
     private val fps = FpsMeter()
 
-    fun process(frame: Bitmap, settings: DemoSettings): FrameResult {
+    /** [frontCamera]: the lens that took [frame]; a switch restarts the smoothing. */
+    fun process(frame: Bitmap, frontCamera: Boolean, settings: DemoSettings): FrameResult {
+        if (frontCamera != lastFrontCamera) {
+            // The other camera sees another scene: do not blend its first masks into the old ones.
+            smoother.reset()
+            lastFrontCamera = frontCamera
+        }
         val model = settings.model ?: return FrameResult(null, FrameStats(error = "no model in assets/models"))
         val seg = segmenterFor(model, settings.engine)
             ?: return FrameResult(null, FrameStats(engine = settings.engine.backend.label, error = buildError))
         return try {
             val mask = seg.segment(frame)
             smoother.alpha = 1f - settings.smoothing
-            val smoothed = smoother.smooth(mask.probs)
+            val smoothed = Mask(smoother.smooth(mask.probs).copyOf(), mask.width, mask.height)
             val t0 = SystemClock.elapsedRealtimeNanos()
-            val image = renderer.render(frame, Mask(smoothed, mask.width, mask.height), settings.effect)
+            val image = renderer.render(frame, smoothed, settings.effect)
             val renderMs = (SystemClock.elapsedRealtimeNanos() - t0) / 1e6f
             val timings = seg.lastTimings
             FrameResult(
@@ -70,8 +80,10 @@ class PortraitPipeline(private val context: Context) : AutoCloseable {
                     renderMs = renderMs,
                     engine = seg.engineDescription,
                 ),
+                smoothed,
             )
-        } catch (e: RuntimeException) {
+        } catch (e: Exception) {
+            // Exception, not RuntimeException: LiteRT's LiteRtException is a checked exception.
             FrameResult(null, FrameStats(engine = seg.engineDescription, error = e.message ?: e.toString()))
         }
     }
@@ -84,9 +96,12 @@ class PortraitPipeline(private val context: Context) : AutoCloseable {
         activeModel = model
         activeOptions = options
         buildError = null
+        var engine: InferenceEngine? = null
         try {
-            segmenter = Segmenter(Engines.create(context, model, options), model.contract)
+            engine = createEngine(model, options)
+            segmenter = Segmenter(engine, model.contract)
         } catch (e: Exception) {
+            engine?.close() // the Segmenter around it failed
             // Remembered for this (model, backend) pair, so a failing backend is not retried every frame.
             buildError = "${options.backend.label}: ${e.message ?: e.toString()}"
         }

@@ -4,7 +4,11 @@ import android.app.Application
 import android.graphics.Bitmap
 import androidx.lifecycle.AndroidViewModel
 import com.portraitmobile.demo.contract.ContractLoader
+import com.portraitmobile.demo.contract.Discovery
 import com.portraitmobile.demo.contract.ModelAsset
+import com.portraitmobile.demo.engine.Backend
+import com.portraitmobile.demo.engine.Engines
+import java.io.IOException
 import java.util.concurrent.ExecutorService
 import java.util.concurrent.Executors
 import kotlinx.coroutines.flow.MutableStateFlow
@@ -16,8 +20,11 @@ class PortraitViewModel(application: Application) : AndroidViewModel(application
     /** The models shipped in assets/models, each with its contract; int8 first. */
     val models: List<ModelAsset>
 
-    /** Why no model could be listed (a malformed contract, for instance), or null. */
-    val loadError: String?
+    /** Files in assets/models that could not be used (a malformed contract, for instance), each with why. */
+    val loadProblems: List<String>
+
+    /** The accelerators this device can run in this runtime flavor; the settings offer only these. */
+    val backends: List<Backend> = Engines.availableBackends(application)
 
     private val _settings = MutableStateFlow(DemoSettings())
     val settings: StateFlow<DemoSettings> = _settings.asStateFlow()
@@ -28,27 +35,32 @@ class PortraitViewModel(application: Application) : AndroidViewModel(application
     /** The single thread that runs camera analysis, the model and the effects. */
     val analysisExecutor: ExecutorService = Executors.newSingleThreadExecutor()
 
-    private val pipeline = PortraitPipeline(application)
-
-    val analyzer = FrameAnalyzer(frontCamera = { _settings.value.frontCamera }, onFrame = ::onFrame)
+    private val pipeline = PortraitPipeline { model, options -> Engines.create(application, model, options) }
 
     init {
-        var error: String? = null
-        models = try {
+        val discovery = try {
             ContractLoader.discover(application.assets)
-        } catch (e: Exception) {
-            error = e.message ?: e.toString()
-            emptyList()
+        } catch (e: IOException) {
+            Discovery(emptyList(), listOf("cannot list assets/${ContractLoader.MODELS_ASSET_DIR}: ${e.message}"))
         }
-        loadError = error
+        models = discovery.models
+        loadProblems = discovery.problems
         _settings.value = DemoSettings(model = models.firstOrNull())
+    }
+
+    /** An analyzer for a new camera binding; [frontCamera] is the lens CameraX actually bound. */
+    fun analyzerFor(frontCamera: Boolean) = FrameAnalyzer(frontCamera, ::onFrame)
+
+    /** The camera could not be bound (no camera with that lens, for instance). */
+    fun onCameraError(message: String) {
+        _frame.value = FrameResult(null, FrameStats(error = message))
     }
 
     fun update(change: (DemoSettings) -> DemoSettings) = _settings.update(change)
 
     /** Called on [analysisExecutor] for every camera frame the analyzer keeps. */
-    private fun onFrame(frame: Bitmap) {
-        _frame.value = pipeline.process(frame, _settings.value)
+    private fun onFrame(frame: Bitmap, frontCamera: Boolean) {
+        _frame.value = pipeline.process(frame, frontCamera, _settings.value)
     }
 
     override fun onCleared() {

@@ -5,6 +5,7 @@ import android.content.res.AssetManager
 import android.os.Build
 import com.portraitmobile.demo.contract.ModelAsset
 import com.portraitmobile.demo.contract.ModelContract
+import com.portraitmobile.demo.contract.TensorQuant
 import java.io.FileInputStream
 import java.nio.ByteBuffer
 import java.nio.ByteOrder
@@ -12,6 +13,7 @@ import java.nio.MappedByteBuffer
 import java.nio.channels.FileChannel
 import org.tensorflow.lite.Delegate
 import org.tensorflow.lite.Interpreter
+import org.tensorflow.lite.Tensor
 import org.tensorflow.lite.gpu.CompatibilityList
 import org.tensorflow.lite.gpu.GpuDelegate
 import org.tensorflow.lite.nnapi.NnApiDelegate
@@ -20,7 +22,17 @@ import org.tensorflow.lite.nnapi.NnApiDelegate
 object Engines {
     const val RUNTIME = "LiteRT Interpreter"
 
-    val backends: List<Backend> = listOf(Backend.CPU, Backend.GPU, Backend.NNAPI)
+    /** The accelerators this device can run: GPU when its GPU is on the delegate's list, NNAPI from 8.1. */
+    fun availableBackends(context: Context): List<Backend> = buildList {
+        add(Backend.CPU)
+        val compatibility = CompatibilityList()
+        try {
+            if (compatibility.isDelegateSupportedOnThisDevice) add(Backend.GPU)
+        } finally {
+            compatibility.close()
+        }
+        if (Build.VERSION.SDK_INT >= Build.VERSION_CODES.O_MR1) add(Backend.NNAPI)
+    }
 
     fun create(context: Context, asset: ModelAsset, options: EngineOptions): InferenceEngine =
         InterpreterEngine(context.assets, asset, options)
@@ -95,25 +107,14 @@ class InterpreterEngine(assets: AssetManager, asset: ModelAsset, options: Engine
     }
 
     private fun checkAgainstContract(contract: ModelContract) {
-        val input = interpreter.getInputTensor(0)
-        val expected = if (contract.inputLayout == "NCHW") {
-            intArrayOf(1, 3, contract.inputHeight, contract.inputWidth)
-        } else {
-            intArrayOf(1, contract.inputHeight, contract.inputWidth, 3)
-        }
-        if (!input.shape().contentEquals(expected)) {
-            throw EngineException(
-                "input shape ${input.shape().contentToString()} differs from the contract's ${expected.contentToString()}",
-            )
-        }
-        val inputType = input.dataType().name.lowercase()
-        if (inputType != contract.inputDtype) {
-            throw EngineException("input type $inputType differs from the contract's ${contract.inputDtype}")
-        }
-        val outputType = interpreter.getOutputTensor(0).dataType().name.lowercase()
-        if (outputType != contract.outputDtype) {
-            throw EngineException("output type $outputType differs from the contract's ${contract.outputDtype}")
-        }
+        TensorCheck.check(info(interpreter.getInputTensor(0)), info(interpreter.getOutputTensor(0)), contract)
+    }
+
+    private fun info(tensor: Tensor): TensorInfo {
+        val dtype = tensor.dataType().name.lowercase() // FLOAT32, UINT8, INT8 -> the contract's names
+        val q = tensor.quantizationParams()
+        val quant = if (q.scale != 0f) TensorQuant(dtype, q.scale, q.zeroPoint) else null
+        return TensorInfo(dtype, tensor.shape(), quant)
     }
 
     override fun run(input: TensorData): TensorData {

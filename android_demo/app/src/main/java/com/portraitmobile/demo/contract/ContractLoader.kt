@@ -2,6 +2,7 @@ package com.portraitmobile.demo.contract
 
 import android.content.res.AssetManager
 import java.io.FileNotFoundException
+import java.io.IOException
 import org.json.JSONArray
 import org.json.JSONException
 import org.json.JSONObject
@@ -22,18 +23,34 @@ object ContractLoader {
     /** The contract schema this app understands (portrait_mobile.contract.SCHEMA). */
     const val SCHEMA = "portrait-mobile-contract/1"
 
-    /** Every `.tflite` in the models folder that has a contract, int8 models first. */
-    fun discover(assets: AssetManager): List<ModelAsset> {
-        val names = assets.list(MODELS_ASSET_DIR).orEmpty().sorted()
-        return names
-            .filter { it.endsWith(MODEL_SUFFIX) }
-            .mapNotNull { modelName ->
-                val contractName = contractFileName(modelName)
-                if (contractName !in names) return@mapNotNull null
-                val text = assets.open("$MODELS_ASSET_DIR/$contractName").bufferedReader().use { it.readText() }
-                ModelAsset("$MODELS_ASSET_DIR/$modelName", parse(text))
+    /**
+     * Every `.tflite` in the models folder that has a contract, int8 models first. A model whose
+     * contract cannot be read is left out and named in [Discovery.problems]; the others still load.
+     */
+    fun discover(assets: AssetManager): Discovery = discover(assets.list(MODELS_ASSET_DIR).orEmpty().toList()) {
+        assets.open("$MODELS_ASSET_DIR/$it").bufferedReader().use { reader -> reader.readText() }
+    }
+
+    /** [names]: the models folder's file names; [read]: a file's text by name. */
+    fun discover(names: List<String>, read: (String) -> String): Discovery {
+        val models = mutableListOf<ModelAsset>()
+        val problems = mutableListOf<String>()
+        for (modelName in names.sorted().filter { it.endsWith(MODEL_SUFFIX) }) {
+            val contractName = contractFileName(modelName)
+            if (contractName !in names) {
+                problems += "$modelName: no contract $contractName next to it"
+                continue
             }
-            .sortedWith(compareBy({ it.contract.precision != "int8" }, { it.fileName }))
+            try {
+                models += ModelAsset("$MODELS_ASSET_DIR/$modelName", parse(read(contractName)))
+            } catch (e: ContractException) {
+                problems += "$contractName: ${e.message}"
+            } catch (e: IOException) {
+                problems += "$contractName: ${e.message ?: e.toString()}"
+            }
+        }
+        models.sortWith(compareBy({ it.contract.precision != "int8" }, { it.fileName }))
+        return Discovery(models, problems)
     }
 
     /** The exporter's sidecar name: `portrait-s-256_int8.tflite` -> `portrait-s-256_int8.tflite.json`. */

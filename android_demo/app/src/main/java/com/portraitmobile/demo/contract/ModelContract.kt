@@ -62,4 +62,7 @@ data class ModelAsset(
     val fileName: String get() = modelPath.substringAfterLast('/')
 }
 
+/** What [ContractLoader.discover] found: the usable models, and why any other file was left out. */
+data class Discovery(val models: List<ModelAsset>, val problems: List<String>)
+
 class ContractException(message: String, cause: Throwable? = null) : IllegalArgumentException(message, cause)

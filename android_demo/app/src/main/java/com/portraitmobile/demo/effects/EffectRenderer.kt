@@ -22,7 +22,9 @@ enum class Effect(val label: String) {
  * Draws the portrait effects with the smoothed mask as the person's alpha:
  * background (blurred frame, a backdrop, or a dimmed frame) first, then the frame masked by the
  * probability on top. The mask is upsampled bilinearly by the canvas, so edges stay soft.
- * Output bitmaps come from a small ring so the UI can show one while the next is drawn.
+ * Each result is a new bitmap, never drawn into again: the UI may still be drawing the previous
+ * one on its own thread, and reusing it would tear. Only the scratch bitmaps, which never leave
+ * this thread, are reused.
  */
 class EffectRenderer(
     /** Blur strength: the frame is shrunk by this factor before a box blur. */
@@ -30,8 +32,6 @@ class EffectRenderer(
 ) {
     private var width = 0
     private var height = 0
-    private val ring = arrayOfNulls<Bitmap>(RING_SIZE)
-    private var ringIndex = 0
     private var foreground: Bitmap? = null
     private var small: Bitmap? = null
     private var smallPixels = IntArray(0)
@@ -52,7 +52,7 @@ class EffectRenderer(
     fun render(frame: Bitmap, mask: Mask, effect: Effect): Bitmap? {
         if (effect == Effect.NONE) return null
         ensureSize(frame.width, frame.height)
-        val out = nextOutput()
+        val out = Bitmap.createBitmap(width, height, Bitmap.Config.ARGB_8888)
         val canvas = Canvas(out)
         dst.set(0, 0, width, height)
         when (effect) {
@@ -75,7 +75,6 @@ class EffectRenderer(
         if (w == width && h == height) return
         width = w
         height = h
-        ring.indices.forEach { ring[it] = Bitmap.createBitmap(w, h, Bitmap.Config.ARGB_8888) }
         foreground = Bitmap.createBitmap(w, h, Bitmap.Config.ARGB_8888)
         val sw = maxOf(1, w / blurDownscale)
         val sh = maxOf(1, h / blurDownscale)
@@ -91,11 +90,6 @@ class EffectRenderer(
             null,
             Shader.TileMode.CLAMP,
         )
-    }
-
-    private fun nextOutput(): Bitmap {
-        ringIndex = (ringIndex + 1) % RING_SIZE
-        return checkNotNull(ring[ringIndex])
     }
 
     private fun drawBlurred(canvas: Canvas, frame: Bitmap) {
@@ -136,7 +130,6 @@ class EffectRenderer(
     }
 
     private companion object {
-        const val RING_SIZE = 3
         const val BLUR_RADIUS = 3
         const val BLUR_PASSES = 2
     }

@@ -20,14 +20,16 @@ import androidx.lifecycle.compose.LocalLifecycleOwner
 import java.util.concurrent.Executor
 
 /**
- * CameraX preview plus an analysis stream of RGBA frames for [analyzer], both 4:3 and cropped the
- * same way (FILL_CENTER here, ContentScale.Crop for the effect image drawn over it).
+ * CameraX preview plus an analysis stream of RGBA frames, both 4:3 and cropped the same way
+ * (FILL_CENTER here, ContentScale.Crop for the effect image drawn over it). The analyzer comes
+ * from [analyzerFor] once the camera is bound, told the lens of the camera actually in use.
  */
 @Composable
 fun CameraPreview(
     frontCamera: Boolean,
-    analyzer: ImageAnalysis.Analyzer,
+    analyzerFor: (frontCamera: Boolean) -> ImageAnalysis.Analyzer,
     executor: Executor,
+    onError: (String) -> Unit,
     modifier: Modifier = Modifier,
 ) {
     val context = LocalContext.current
@@ -66,11 +68,17 @@ fun CameraPreview(
                     .setBackpressureStrategy(ImageAnalysis.STRATEGY_KEEP_ONLY_LATEST)
                     .setOutputImageFormat(ImageAnalysis.OUTPUT_IMAGE_FORMAT_RGBA_8888)
                     .build()
-                analysis.setAnalyzer(executor, analyzer)
                 val selector =
                     if (frontCamera) CameraSelector.DEFAULT_FRONT_CAMERA else CameraSelector.DEFAULT_BACK_CAMERA
                 cameraProvider.unbindAll()
-                cameraProvider.bindToLifecycle(lifecycleOwner, selector, preview, analysis)
+                try {
+                    val camera = cameraProvider.bindToLifecycle(lifecycleOwner, selector, preview, analysis)
+                    val lensFront = camera.cameraInfo.lensFacing == CameraSelector.LENS_FACING_FRONT
+                    analysis.setAnalyzer(executor, analyzerFor(lensFront))
+                } catch (e: IllegalArgumentException) {
+                    // No camera with that lens on this device.
+                    onError("cannot open the ${if (frontCamera) "front" else "back"} camera: ${e.message}")
+                }
             },
             ContextCompat.getMainExecutor(context),
         )

@@ -57,8 +57,9 @@ fun PortraitScreen(viewModel: PortraitViewModel) {
     Box(modifier = Modifier.fillMaxSize().background(Color.Black)) {
         CameraPreview(
             frontCamera = settings.frontCamera,
-            analyzer = viewModel.analyzer,
+            analyzerFor = viewModel::analyzerFor,
             executor = viewModel.analysisExecutor,
+            onError = viewModel::onCameraError,
             modifier = Modifier.fillMaxSize(),
         )
         // The composited effect, drawn over the live preview with the same crop.
@@ -75,9 +76,15 @@ fun PortraitScreen(viewModel: PortraitViewModel) {
             settings = settings,
             modifier = Modifier.align(Alignment.TopStart).statusBarsPadding().padding(12.dp),
         )
-        if (viewModel.models.isEmpty()) {
+        if (viewModel.models.isEmpty() || viewModel.loadProblems.isNotEmpty()) {
+            // Models that failed to load are named even when others work.
+            val lines = viewModel.loadProblems + if (viewModel.models.isEmpty()) {
+                listOf(stringResource(R.string.no_models))
+            } else {
+                emptyList()
+            }
             Text(
-                text = viewModel.loadError ?: stringResource(R.string.no_models),
+                text = lines.joinToString("\n"),
                 color = Color.White,
                 modifier = Modifier
                     .align(Alignment.Center)
@@ -91,7 +98,12 @@ fun PortraitScreen(viewModel: PortraitViewModel) {
                 Text(if (showSettings) "Hide settings" else "Settings")
             }
             if (showSettings) {
-                SettingsPanel(settings = settings, models = viewModel.models, onChange = viewModel::update)
+                SettingsPanel(
+                    settings = settings,
+                    models = viewModel.models,
+                    backends = viewModel.backends,
+                    onChange = viewModel::update,
+                )
             }
         }
     }
@@ -121,6 +133,7 @@ private fun StatsOverlay(stats: FrameStats, settings: DemoSettings, modifier: Mo
 private fun SettingsPanel(
     settings: DemoSettings,
     models: List<ModelAsset>,
+    backends: List<Backend>,
     onChange: ((DemoSettings) -> DemoSettings) -> Unit,
 ) {
     Surface(
@@ -136,7 +149,7 @@ private fun SettingsPanel(
             if (models.size > 1) {
                 ChipRow("Model", models, settings.model, { it.fileName }) { m -> onChange { it.copy(model = m) } }
             }
-            ChipRow("Accelerator", Engines.backends, settings.engine.backend, { it.label }) { b ->
+            ChipRow("Accelerator", backends, settings.engine.backend, { it.label }) { b ->
                 onChange { it.copy(engine = it.engine.copy(backend = b)) }
             }
             if (settings.engine.backend == Backend.CPU) {

@@ -2,6 +2,7 @@ package com.portraitmobile.demo.contract
 
 import org.junit.Assert.assertEquals
 import org.junit.Assert.assertNull
+import org.junit.Assert.assertTrue
 import org.junit.Test
 
 class ContractLoaderTest {
@@ -53,5 +54,21 @@ class ContractLoaderTest {
     @Test
     fun contractFileNameFollowsTheExportNaming() {
         assertEquals("portrait-s-256_int8.tflite.json", ContractLoader.contractFileName("portrait-s-256_int8.tflite"))
+    }
+
+    @Test
+    fun aMalformedContractHidesOnlyItsOwnModel() {
+        val files = mapOf(
+            "a_int8.tflite" to "",
+            "a_int8.tflite.json" to json,
+            "b_fp32.tflite" to "",
+            "b_fp32.tflite.json" to "{ not json",
+            "c_fp32.tflite" to "",
+        )
+        val found = ContractLoader.discover(files.keys.toList()) { files.getValue(it) }
+        assertEquals(listOf("models/a_int8.tflite"), found.models.map { it.modelPath })
+        assertEquals(2, found.problems.size)
+        assertTrue(found.problems[0], found.problems[0].startsWith("b_fp32.tflite.json: the contract is not JSON"))
+        assertTrue(found.problems[1], found.problems[1].startsWith("c_fp32.tflite: no contract"))
     }
 }
