@@ -27,6 +27,8 @@ from typing import Any
 
 import pytest
 
+import demo_jvm
+import demo_swift
 from portrait_export import demo_assets
 from portrait_export.demo_assets import DemoAssetError, contract_name, copy_to_demos
 from portrait_mobile.contract import SCHEMA, ModelContract, TensorQuant
@@ -57,6 +59,53 @@ def kotlin_sources(*roots: Path) -> list[Path]:
 
 def swift_sources() -> list[Path]:
     return sorted(IOS_SRC.rglob("*.swift"))
+
+
+def strip_comments(text: str) -> str:
+    """Kotlin/Swift source with its comments removed (// and nested /* */), strings and line breaks kept,
+    so a check on the code cannot be satisfied by a commented-out line."""
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        if text.startswith('"""', i):
+            j = text.find('"""', i + 3)
+            j = n if j < 0 else j + 3
+            out.append(text[i:j])
+        elif text[i] in "\"'":
+            j = i + 1
+            while j < n and text[j] not in (text[i], "\n"):
+                j += 2 if text[j] == "\\" else 1
+            j = min(j + 1, n)
+            out.append(text[i:j])
+        elif text.startswith("//", i):
+            j = text.find("\n", i)
+            j = n if j < 0 else j
+        elif text.startswith("/*", i):
+            depth, j = 0, i
+            while j < n:
+                if text.startswith("/*", j):
+                    depth, j = depth + 1, j + 2
+                elif text.startswith("*/", j):
+                    depth, j = depth - 1, j + 2
+                    if depth == 0:
+                        break
+                else:
+                    j += 1
+            out.append("\n" * text.count("\n", i, j))
+        else:
+            j = i + 1
+            out.append(text[i])
+        i = j
+    return "".join(out)
+
+
+def code(path: Path) -> str:
+    return strip_comments(path.read_text())
+
+
+def test_strip_comments_keeps_code_and_strings_only():
+    src = 'val a = "x // y" // gone\n/* gone /* nested */ gone */ val b = \'/\'\n// val c = 1\nval d = """/* kept */"""'
+    assert strip_comments(src) == 'val a = "x // y" \n val b = \'/\'\n\nval d = """/* kept */"""'
 
 
 def tflite_contract(**kw: Any) -> ModelContract:
@@ -98,8 +147,8 @@ def test_android_project_files_exist():
     for flavor in ["compiled", "interpreter"]:
         engines = APP / f"src/{flavor}/java/com/portraitmobile/demo/engine/Engines.kt"
         assert engines.is_file(), engines
-        text = engines.read_text()
-        assert "object Engines" in text and "fun create(" in text and "val backends" in text
+        text = code(engines)
+        assert "object Engines" in text and "fun create(" in text and "fun availableBackends(context: Context)" in text
 
 
 def test_android_manifest_asks_for_the_camera_and_launches_main_activity():
@@ -123,7 +172,7 @@ def test_android_manifest_asks_for_the_camera_and_launches_main_activity():
     assert "app_name" in {s.get("name") for s in strings.iter("string")}
     assert (APP / "src/main/res/drawable/ic_launcher.xml").is_file()
     # The camera permission is asked for at run time too.
-    main = (KOTLIN_MAIN / "MainActivity.kt").read_text()
+    main = code(KOTLIN_MAIN / "MainActivity.kt")
     assert "ActivityResultContracts.RequestPermission()" in main and "Manifest.permission.CAMERA" in main
 
 
@@ -146,15 +195,34 @@ def test_gradle_build_uses_only_aliases_from_the_version_catalog():
     for p in catalog["plugins"].values():
         assert p["version"]["ref"] in catalog["versions"]
     for script in [ANDROID / "build.gradle.kts", APP / "build.gradle.kts"]:
-        text = re.sub(r"//[^\n]*", "", script.read_text())
+        text = code(script)
         for ref in re.findall(r"libs\.plugins\.([\w.]+)", text):
             assert ref in plugins, f"{script.name}: libs.plugins.{ref} is not in the catalog"
         for ref in re.findall(r"libs\.(?!plugins\.)([\w.]+)", text):
             assert ref in libraries, f"{script.name}: libs.{ref} is not in the catalog"
 
 
+# AGP minor version -> (the highest compileSdk it supports, the lowest Gradle it runs on), from the
+# "Compatibility" table of each AGP release's notes.
+AGP_SUPPORT = {(8, 9): (35, (8, 11, 1)), (8, 10): (36, (8, 11, 1)), (8, 11): (36, (8, 13)),
+               (8, 12): (36, (8, 13)), (8, 13): (36, (8, 13))}
+
+
+def test_agp_supports_the_compile_sdk_and_runs_on_the_wrapper_gradle():
+    agp = tuple(int(x) for x in _catalog()["versions"]["agp"].split(".")[:2])
+    assert agp in AGP_SUPPORT, f"AGP {agp}: add its compatibility row from its release notes"
+    max_api, min_gradle = AGP_SUPPORT[agp]
+    compile_sdk = int(re.search(r"compileSdk\s*=\s*(\d+)", code(APP / "build.gradle.kts")).group(1))
+    assert compile_sdk <= max_api, f"AGP {agp} is tested up to API {max_api}, compileSdk is {compile_sdk}"
+    wrapper = (ANDROID / "gradle/wrapper/gradle-wrapper.properties").read_text()
+    gradle = tuple(int(x) for x in re.search(r"gradle-([\d.]+)-bin\.zip", wrapper).group(1).split("."))
+    assert gradle >= min_gradle, f"AGP {agp} needs Gradle {min_gradle}, the wrapper has {gradle}"
+    readme = (ANDROID / "README.md").read_text()
+    assert f"Android Gradle Plugin {agp[0]}.{agp[1]}" in readme and f"Gradle {'.'.join(map(str, gradle))}" in readme
+
+
 def test_app_build_has_camerax_litert_min_sdk_and_flavors():
-    text = (APP / "build.gradle.kts").read_text()
+    text = code(APP / "build.gradle.kts")
     min_sdk = int(re.search(r"minSdk\s*=\s*(\d+)", text).group(1))
     assert min_sdk >= 24  # LiteRT 2.x AARs declare 24
     assert int(re.search(r"compileSdk\s*=\s*(\d+)", text).group(1)) >= int(
@@ -173,28 +241,76 @@ def test_app_build_has_camerax_litert_min_sdk_and_flavors():
     assert '"interpreterImplementation"(libs.litert.interpreter)' in text
     assert 'create("compiled")' in text and 'create("interpreter")' in text
     assert re.search(r'noCompress\s*\+=\s*"tflite"', text), "the model must stay uncompressed in the APK"
-    settings = (ANDROID / "settings.gradle.kts").read_text()
+    settings = code(ANDROID / "settings.gradle.kts")
     assert 'include(":app")' in settings
-    wrapper = (ANDROID / "gradle/wrapper/gradle-wrapper.properties").read_text()
-    m = re.search(r"gradle-(\d+)\.(\d+)(?:\.(\d+))?-bin\.zip", wrapper)
-    assert m and (int(m.group(1)), int(m.group(2))) >= (8, 11)  # AGP 8.9 needs Gradle 8.11.1+
+
+
+# Code each feature needs, by file: checked on the code with comments stripped, so a commented-out
+# line fails (test_feature_checks_fail_on_commented_out_code).
+ANDROID_FEATURES = {
+    "src/compiled/java/com/portraitmobile/demo/engine/Engines.kt": [
+        "CompiledModel.create(", "Accelerator.GPU", "CpuOptions(numThreads",
+        "getAvailableAccelerators()",  # NPU/GPU offered and used only when LiteRT reports them
+        "catch (e: LiteRtException)",  # the checked exception wrapped where the engine runs
+        "TensorCheck.check(",  # the model's tensors against the contract, at load
+        "created.asReversed().forEach",  # nothing leaks when a later load step throws
+    ],
+    "src/interpreter/java/com/portraitmobile/demo/engine/Engines.kt": [
+        "setUseXNNPACK(true)", "setNumThreads(", "GpuDelegate(", "NnApiDelegate()", "TensorCheck.check(",
+    ],
+    "src/main/java/com/portraitmobile/demo/ui/CameraPreview.kt": [
+        "ImageAnalysis.OUTPUT_IMAGE_FORMAT_RGBA_8888", "PreviewView", "bindToLifecycle(",
+        "cameraInfo.lensFacing",  # mirroring follows the camera actually bound
+    ],
+    "src/main/java/com/portraitmobile/demo/PortraitPipeline.kt": [
+        "smoother.smooth(", "renderer.render(", "catch (e: Exception)", "smoother.reset()",
+    ],
+    "src/main/java/com/portraitmobile/demo/effects/EffectRenderer.kt": [
+        "val out = Bitmap.createBitmap(",  # a new output bitmap per frame: no tearing
+    ],
+    "src/main/java/com/portraitmobile/demo/ui/PortraitScreen.kt": [
+        "FPS", "inference", "viewModel.backends", "viewModel.loadProblems",
+    ],
+}
+IOS_FEATURES = {
+    "Segmenter.swift": [
+        "VNCoreMLRequest", "MLModelConfiguration()", ".computeUnits", ".cpuOnly", ".cpuAndGPU",
+        ".cpuAndNeuralEngine", ".all",
+        "imageCropAndScaleOption = .scaleFill",  # the contract's resize "squash"
+        "final class Segmenter: @unchecked Sendable",  # handed from the loading task to the frame queue
+    ],
+    "EffectRenderer.swift": ["CIFilter.gaussianBlur()", "CIFilter.blendWithMask()"],
+    "CameraController.swift": ["AVCaptureVideoDataOutput", "requestAccess(for: .video)", "AVCaptureVideoPreviewLayer"],
+    "ContentView.swift": ["FPS", "inference", "ComputeChoice.allCases", "model.frameError"],
+    "PortraitViewModel.swift": [
+        "frameError = output.error",  # a good frame clears the last frame's error
+        "smoother.reset()",  # a camera switch restarts the smoothing
+    ],
+    "ContractLoader.swift": ["problems.append("],  # one bad contract hides only its own model
+}
+
+
+def missing_features(root: Path, table: dict[str, list[str]], read=code) -> list[str]:
+    return [f"{name}: {fragment!r}" for name, fragments in table.items()
+            for fragment in fragments if fragment not in read(root / name)]
 
 
 def test_android_features_are_wired():
-    """Each feature the issue asks for is present where a mobile engineer would look for it."""
-    compiled = (APP / "src/compiled/java/com/portraitmobile/demo/engine/Engines.kt").read_text()
-    interp = (APP / "src/interpreter/java/com/portraitmobile/demo/engine/Engines.kt").read_text()
-    assert "CompiledModel.create(" in compiled and "Accelerator.GPU" in compiled
-    assert "CpuOptions(numThreads" in compiled
-    assert "setUseXNNPACK(true)" in interp and "setNumThreads(" in interp
-    assert "GpuDelegate(" in interp and "NnApiDelegate()" in interp
-    analyzer = (KOTLIN_MAIN / "ui/CameraPreview.kt").read_text()
-    assert "ImageAnalysis.OUTPUT_IMAGE_FORMAT_RGBA_8888" in analyzer and "PreviewView" in analyzer
-    assert "bindToLifecycle(" in analyzer
-    pipeline = (KOTLIN_MAIN / "PortraitPipeline.kt").read_text()
-    assert "smoother.smooth(" in pipeline and "renderer.render(" in pipeline
-    screen = (KOTLIN_MAIN / "ui/PortraitScreen.kt").read_text()
-    assert "FPS" in screen and "inference" in screen and "Engines.backends" in screen
+    """Each feature the issues asked for is in the code where a mobile engineer would look for it."""
+    assert missing_features(APP, ANDROID_FEATURES) == []
+
+
+def test_feature_checks_fail_on_commented_out_code():
+    for root, table in [(APP, ANDROID_FEATURES), (IOS_SRC, IOS_FEATURES)]:
+        for name, fragments in table.items():
+            for fragment in fragments:
+                def commented_out(path: Path) -> str:
+                    lines = path.read_text().splitlines()
+                    if path == root / name:
+                        lines = ["// " + ln if fragment in ln else ln for ln in lines]
+                    return strip_comments("\n".join(lines))
+
+                assert missing_features(root, {name: [fragment]}, commented_out), f"{name}: {fragment!r}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -331,18 +447,7 @@ def test_pbxproj_builds_every_swift_file_and_ships_the_models_folder(pbx):
 
 
 def test_ios_features_are_wired():
-    seg = (IOS_SRC / "Segmenter.swift").read_text()
-    assert "VNCoreMLRequest" in seg and "MLModelConfiguration()" in seg and ".computeUnits" in seg
-    for units in [".cpuOnly", ".cpuAndGPU", ".cpuAndNeuralEngine", ".all"]:
-        assert units in seg, units
-    assert "imageCropAndScaleOption = .scaleFill" in seg  # the contract's resize "squash"
-    fx = (IOS_SRC / "EffectRenderer.swift").read_text()
-    assert "CIFilter.gaussianBlur()" in fx and "CIFilter.blendWithMask()" in fx
-    cam = (IOS_SRC / "CameraController.swift").read_text()
-    assert "AVCaptureVideoDataOutput" in cam and "requestAccess(for: .video)" in cam
-    assert "AVCaptureVideoPreviewLayer" in cam
-    ui = (IOS_SRC / "ContentView.swift").read_text()
-    assert "FPS" in ui and "inference" in ui and "ComputeChoice.allCases" in ui
+    assert missing_features(IOS_SRC, IOS_FEATURES) == []
 
 
 # ---------------------------------------------------------------------------------------------
@@ -361,7 +466,7 @@ _KOTLIN_GETTERS = {"Int": "int", "Double": "float", "Long": "int", "String": "st
 
 
 def kotlin_key_reads() -> list[KeyRead]:
-    text = (KOTLIN_MAIN / "contract/ContractLoader.kt").read_text()
+    text = code(KOTLIN_MAIN / "contract/ContractLoader.kt")
     reads = []
     for method, typ, key in re.findall(r'\.(get|opt)(Int|Double|Long|String|JSONArray|JSONObject|Boolean)\("(\w+)"',
                                        text):
@@ -375,7 +480,7 @@ _SWIFT_TYPES = {"Int": "int", "Float": "float", "Double": "float", "String": "st
 
 def swift_key_reads() -> dict[str, list[KeyRead]]:
     """Per Codable struct in ContractLoader.swift: the JSON keys (CodingKeys) and property types."""
-    text = (IOS_SRC / "ContractLoader.swift").read_text()
+    text = code(IOS_SRC / "ContractLoader.swift")
     out: dict[str, list[KeyRead]] = {}
     for name, body in re.findall(r"struct (\w+): Codable[^{]*\{(.*?)\n\}", text, re.S):
         props = dict(re.findall(r"^\s*let (\w+): ([\w\[\]?]+)", body, re.M))
@@ -448,8 +553,8 @@ def test_swift_reads_only_contract_keys_with_their_json_types():
 
 
 def test_demos_check_the_same_schema_and_their_own_target():
-    kt = (KOTLIN_MAIN / "contract/ContractLoader.kt").read_text()
-    sw = (IOS_SRC / "ContractLoader.swift").read_text()
+    kt = code(KOTLIN_MAIN / "contract/ContractLoader.kt")
+    sw = code(IOS_SRC / "ContractLoader.swift")
     assert re.search(r'const val SCHEMA = "([^"]+)"', kt).group(1) == SCHEMA
     assert re.search(r'static let schema = "([^"]+)"', sw).group(1) == SCHEMA
     targets = {suffix: target for suffix, (_, target) in demo_assets.DEMO_TARGETS.items()}
@@ -460,27 +565,27 @@ def test_demos_check_the_same_schema_and_their_own_target():
 def test_demo_sources_hard_code_no_model_name_or_input_size():
     sources = kotlin_sources(APP / "src/main", APP / "src/compiled", APP / "src/interpreter") + swift_sources()
     for path in sources:
-        code = re.sub(r"//[^\n]*|/\*.*?\*/", "", path.read_text(), flags=re.S)  # comments may give examples
-        assert not re.search(r'"[^"\n]*portrait-s-\d+', code), f"{path.name} names a model file"
+        code_ = code(path)  # comments may give examples
+        assert not re.search(r'"[^"\n]*portrait-s-\d+', code_), f"{path.name} names a model file"
     # Size, layout, normalization and quantization come from the contract objects.
-    codec = (KOTLIN_MAIN / "segmentation/TensorCodec.kt").read_text()
+    codec = code(KOTLIN_MAIN / "segmentation/TensorCodec.kt")
     for prop in ["inputWidth", "inputHeight", "inputLayout", "colorOrder", "mean", "std", "inputQuant",
                  "outputQuant", "maskWidth", "maskHeight"]:
         assert f"contract.{prop}" in codec, prop
-    seg = (IOS_SRC / "Segmenter.swift").read_text()
+    seg = code(IOS_SRC / "Segmenter.swift")
     for prop in ["inputName", "outputName", "inputWidth", "inputHeight", "inputLayout", "colorOrder", "mean",
                  "std", "outputQuant", "maskWidth", "maskHeight"]:
         assert f"contract.{prop}" in seg, prop
 
 
 def test_demo_folders_and_names_match_copy_to_demos():
-    kt = (KOTLIN_MAIN / "contract/ContractLoader.kt").read_text()
+    kt = code(KOTLIN_MAIN / "contract/ContractLoader.kt")
     kt_dir = re.search(r'const val MODELS_ASSET_DIR = "([^"]+)"', kt).group(1)
     assert kt_dir == demo_assets.ANDROID_ASSET_SUBDIR
     assert demo_assets.ANDROID_MODELS_DIR == Path("android_demo/app/src/main/assets") / kt_dir
     assert re.search(r'const val MODEL_SUFFIX = "([^"]+)"', kt).group(1) == ".tflite"
     assert re.search(r'const val CONTRACT_SUFFIX = "([^"]+)"', kt).group(1) == ".json"
-    sw = (IOS_SRC / "ContractLoader.swift").read_text()
+    sw = code(IOS_SRC / "ContractLoader.swift")
     assert re.search(r'static let modelsFolder = "([^"]+)"', sw).group(1) == demo_assets.IOS_BUNDLE_SUBDIR
     assert demo_assets.IOS_MODELS_DIR == Path("ios_demo/PortraitDemo") / demo_assets.IOS_BUNDLE_SUBDIR
     assert '"mlpackage"' in re.search(r"static let modelExtensions = \[([^\]]+)\]", sw).group(1)
@@ -533,9 +638,9 @@ def test_demo_naming_is_the_exporters_naming(tmp_path):
     contract_io = pytest.importorskip("portrait_mobile.contract_io", reason="exporter sidecar naming not present")
     for name in ["portrait-s-256_int8.tflite", "portrait-s-256.mlpackage"]:
         assert contract_name(Path(name)) == contract_io.sidecar_path(Path(name)).name
-    kt = (KOTLIN_MAIN / "contract/ContractLoader.kt").read_text()
+    kt = code(KOTLIN_MAIN / "contract/ContractLoader.kt")
     assert "fun contractFileName(modelFileName: String): String = modelFileName + CONTRACT_SUFFIX" in kt
-    sw = (IOS_SRC / "ContractLoader.swift").read_text()
+    sw = code(IOS_SRC / "ContractLoader.swift")
     assert "modelURL.appendingPathExtension(contractExtension)" in sw
     base = pytest.importorskip("portrait_export.base", reason="exporter not present")
     from types import SimpleNamespace
@@ -832,3 +937,125 @@ def test_real_mlpackage_matches_what_the_ios_app_checks(real_export):
     mask_w, mask_h = c.output_width or c.input_width, c.output_height or c.input_height  # maskWidth/maskHeight
     assert int(np.prod(out.multiArrayType.shape)) == mask_w * mask_h
     assert c.output_quant is None  # a float probability: the app clips it, nothing to dequantize
+
+
+# ---------------------------------------------------------------------------------------------
+# The Android app's Kotlin compiled and tested on the JVM (tests/demo_jvm.py says how and what)
+# ---------------------------------------------------------------------------------------------
+
+def _require_tools(why: str | None) -> None:
+    if why:
+        if os.environ.get("CI"):  # .ci/run installs these: absent there is a failure, not a skip
+            pytest.fail(f"CI must have the tools for this test: {why}")
+        pytest.skip(why)
+
+
+@pytest.fixture(scope="module")
+def kotlin_jvm(tmp_path_factory) -> demo_jvm.JvmBuild:
+    _require_tools(demo_jvm.missing_tools())
+    return demo_jvm.build(tmp_path_factory.mktemp("kotlin_jvm"))
+
+
+def test_kotlin_sources_compiled_on_the_jvm_are_all_but_the_android_ui(kotlin_jvm):
+    """Compiling (with -Werror) is the fixture; here: every main source is either compiled or Android-only."""
+    main = {str(p.relative_to(KOTLIN_MAIN)) for p in kotlin_sources(APP / "src/main")}
+    compiled = {str(p.relative_to(KOTLIN_MAIN)) for p in demo_jvm.JVM_SOURCES if KOTLIN_MAIN in p.parents}
+    assert main == compiled | demo_jvm.ANDROID_ONLY, main ^ (compiled | demo_jvm.ANDROID_ONLY)
+    assert (kotlin_jvm.stubs_and_main / "com/portraitmobile/demo/engine/CompiledModelEngine.class").is_file()
+
+
+def test_kotlin_unit_tests_pass_on_the_jvm(kotlin_jvm, real_export):
+    """app/src/test (also run by Gradle) and jvm-check/src/test (engine + pipeline on the stand-ins)."""
+    classes = demo_jvm.junit_classes(kotlin_jvm)
+    sources = kotlin_sources(APP / "src/test", ANDROID / "jvm-check/src")
+    expected = sum(code(p).count("@Test") for p in sources)
+    assert len(classes) == sum("@Test" in code(p) for p in sources), classes
+    assets = real_export["repo"] / demo_assets.ANDROID_MODELS_DIR.parent
+    proc = kotlin_jvm.java(f"-Dportrait.assets={assets}", "org.junit.runner.JUnitCore", *classes)
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
+    ran = int(re.search(r"^OK \((\d+) tests?\)$", proc.stdout, re.M).group(1))
+    assert ran == expected, proc.stdout
+
+
+def test_the_kotlin_contract_loader_and_codec_read_the_real_export_like_python(kotlin_jvm, real_export, tmp_path):
+    """The exporter's real sidecar and .tflite through the app's own Kotlin (ContractProbe.kt)."""
+    import numpy as np
+    from ai_edge_litert.interpreter import Interpreter
+
+    from portrait_mobile import preprocess
+
+    assets = real_export["repo"] / demo_assets.ANDROID_MODELS_DIR.parent
+    (model,) = (real_export["repo"] / demo_assets.ANDROID_MODELS_DIR).glob("*.tflite")
+    c = ModelContract.from_json((model.parent / contract_name(model)).read_text())
+    image = np.random.default_rng(2).integers(0, 256, (c.input_height, c.input_width, 3), dtype=np.uint8)
+    r, g, b = (image[..., ch].astype(np.uint32) for ch in range(3))
+    argb = (0xFF << 24) | (r << 16) | (g << 8) | b  # Android's ARGB_8888 pixel ints
+    (tmp_path / "pixels.bin").write_bytes(argb.astype(">u4").tobytes())
+    interp = Interpreter(model_path=str(model))
+    interp.allocate_tensors()
+    (inp,), (out,) = interp.get_input_details(), interp.get_output_details()
+    reference_input = preprocess.quantize_input(preprocess.to_model_input(image, c), c)
+    interp.set_tensor(inp["index"], reference_input)
+    interp.invoke()
+    raw = interp.get_tensor(out["index"])
+    (tmp_path / "raw_output.bin").write_bytes(raw.tobytes())
+    proc = kotlin_jvm.java("com.portraitmobile.demo.ContractProbeKt", str(assets), str(tmp_path / "pixels.bin"),
+                           str(tmp_path / "raw_output.bin"), str(tmp_path))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+    parsed = dict(line.split("=", 1) for line in (tmp_path / "contract.txt").read_text().splitlines())
+    assert parsed["model_name"] == c.model_name and parsed["input_layout"] == c.input_layout
+    assert (int(parsed["input_height"]), int(parsed["input_width"])) == (c.input_height, c.input_width)
+    assert (int(parsed["mask_height"]), int(parsed["mask_width"])) == (c.output_height, c.output_width)
+    assert (parsed["input_dtype"], parsed["output_dtype"]) == (c.input_dtype, c.output_dtype)
+    q_dtype, q_scale, q_zero = parsed["input_quant"].split(",")
+    assert q_dtype == c.input_quant.dtype and float(q_scale) == pytest.approx(c.input_quant.scale)
+    assert int(q_zero) == c.input_quant.zero_point
+    tensors = (tmp_path / "tensors.txt").read_text()
+    assert "check=ok" in tensors, tensors  # TensorCheck passes the model its own export wrote
+    assert f"input={c.input_dtype} {[int(d) for d in inp['shape']]}" in tensors, tensors
+    # InputEncoder == the Python runtime's pre-processing; OutputDecoder == its output_to_prob.
+    encoded = np.frombuffer((tmp_path / "encoded.bin").read_bytes(), dtype=reference_input.dtype)
+    assert np.array_equal(encoded, reference_input.reshape(-1))
+    probs = np.frombuffer((tmp_path / "probs.bin").read_bytes(), dtype="<f4").reshape(c.output_height, c.output_width)
+    assert np.allclose(probs, preprocess.output_to_prob(raw, c), atol=1e-6)
+
+
+# ---------------------------------------------------------------------------------------------
+# The iOS app's pure-Swift files type-checked and run on Linux (tests/demo_swift.py says how and what)
+# ---------------------------------------------------------------------------------------------
+
+def test_swift_files_run_on_linux_are_all_but_the_apple_frameworks_ones():
+    assert {p.name for p in swift_sources()} == set(demo_swift.PURE_SWIFT) | demo_swift.APPLE_ONLY
+    for name in demo_swift.PURE_SWIFT:  # nothing from an Apple-only framework beyond the stand-ins
+        imports = set(re.findall(r"^import (\w+)", code(IOS_SRC / name), re.M))
+        assert imports <= {"Foundation", "Accelerate"}, (name, imports)
+
+
+def test_swift_contract_loader_and_smoother_on_the_real_export(real_export, tmp_path):
+    """ContractLoader.swift decodes the exporter's Core ML contract; checks in swift-check/main.swift."""
+    _require_tools(demo_swift.missing_tools())
+    files = demo_swift.sources(tmp_path / "src")
+    for version in ["5", "6"]:  # the project's mode, and Swift 6's strict concurrency
+        proc = demo_swift.frontend("-typecheck", files, version)
+        assert proc.returncode == 0, f"swift {version}:\n{proc.stdout}{proc.stderr}"
+
+    repo = real_export["repo"]
+    (package,) = (repo / demo_assets.IOS_MODELS_DIR).glob("*.mlpackage")
+    (tflite,) = (repo / demo_assets.ANDROID_MODELS_DIR).glob("*.tflite")
+    models = tmp_path / "bundle" / demo_assets.IOS_BUNDLE_SUBDIR
+    shutil.copytree(package, models / "good.mlpackage")
+    shutil.copy(package.parent / contract_name(package), models / "good.mlpackage.json")
+    (models / "bad.mlpackage").mkdir()
+    (models / "bad.mlpackage.json").write_text("{ not json")
+    proc = demo_swift.frontend("-interpret", files, "5", str(package.parent / contract_name(package)),
+                               str(tflite.parent / contract_name(tflite)), str(tmp_path / "bundle"))
+    assert proc.returncode == 0 and "swift checks: all passed" in proc.stdout, proc.stdout + proc.stderr[-4000:]
+
+    c = ModelContract.from_json((package.parent / contract_name(package)).read_text())
+    read = dict(kv.split("=", 1) for line in proc.stdout.splitlines() if "=" in line for kv in line.split(" "))
+    assert read["model_name"] == c.model_name
+    assert read["input"] == f"{c.input_width}x{c.input_height}"
+    assert read["mask"] == f"{c.output_width or c.input_width}x{c.output_height or c.input_height}"
+    assert (read["input_name"], read["output_name"]) == (c.input_name, c.output_name)
+    assert read["output_quant"] == "nil" and c.output_quant is None

@@ -1,0 +1,19 @@
+@file:Suppress("unused")
+
+package android.content.res
+
+import java.io.File
+import java.io.FileNotFoundException
+import java.io.InputStream
+
+/** android.content.res.AssetManager; the stand-in reads a folder on disk. */
+class AssetManager(private val root: File) {
+    /** Like Android: the names in [path] (no path prefix), empty for a missing folder. */
+    fun list(path: String): Array<String>? = File(root, path).list() ?: arrayOf()
+
+    fun open(fileName: String): InputStream {
+        val file = File(root, fileName)
+        if (!file.isFile) throw FileNotFoundException(fileName)
+        return file.inputStream()
+    }
+}

@@ -1,0 +1,6 @@
+package android.os
+
+object SystemClock {
+    @JvmStatic
+    fun elapsedRealtimeNanos(): Long = System.nanoTime()
+}
