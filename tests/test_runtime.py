@@ -131,7 +131,7 @@ def test_explicit_contract_for_foreign_model(tmp_path: Path) -> None:
 
 def test_contract_from_sidecar_json(tmp_path: Path) -> None:
     """A model without embedded metadata is read through contract_io's sidecar `<file>.json`."""
-    metadata = pytest.importorskip("portrait_export.metadata", reason="portrait_export not available")
+    from portrait_export import metadata
     bare = make_tiny_onnx(tmp_path / "side.onnx", with_contract=False)
     metadata.write_sidecar(bare, tiny_contract(), {}, {})
     assert Segmenter.from_file(bare).contract == tiny_contract()
@@ -264,7 +264,7 @@ def _pfcn_images(n: int) -> list[np.ndarray]:
 def exported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The shipped weights exported once per module to ONNX and int8 TFLite (about a minute)."""
     _need_weights()
-    api = pytest.importorskip("portrait_export.api", reason="portrait_export not available")
+    from portrait_export import api
     out = tmp_path_factory.mktemp("export")
     # Calibration/validation images: the exporter's defaults (training splits of ../shared/datasets).
     results = api.export(targets=["onnx", "tflite"], weights=DEFAULT_WEIGHTS, out_dir=out, precision="int8",
@@ -310,3 +310,86 @@ def test_backends_agree_on_real_images(exported: dict[str, Path]) -> None:
             assert np.mean(ious) >= 0.98 and min(ious) >= 0.95, (a, b, ious)
     # fp32 ONNX is the same computation as PyTorch: near-identical masks on every image.
     assert min(iou(x, y) for x, y in zip(masks["torch"], masks["onnx"])) >= 0.999
+
+
+# --- threads ----------------------------------------------------------------------------------------
+
+def _hammer(seg: Segmenter, images: list[np.ndarray], threads: int = 4, calls: int = 48) -> list[tuple[int, object]]:
+    """`calls` segmentations per thread over `images`, all threads at once; (image index, mask or error)."""
+    import threading
+
+    out: list[tuple[int, object]] = []
+    lock = threading.Lock()
+    start = threading.Barrier(threads)
+
+    def work(t: int) -> None:
+        start.wait()
+        for c in range(calls):
+            i = (t + c) % len(images)
+            try:
+                r: object = seg.predict_lowres(images[i])
+            except Exception as e:  # noqa: BLE001 -- counted, then failed on below
+                r = e
+            with lock:
+                out.append((i, r))
+
+    ths = [threading.Thread(target=work, args=(t,)) for t in range(threads)]
+    for th in ths:
+        th.start()
+    for th in ths:
+        th.join()
+    return out
+
+
+@pytest.mark.slow
+def test_default_segmenter_is_thread_safe_on_real_images() -> None:
+    """One LiteRT Segmenter from 4 threads gives exactly the serial results (issue 13: it raised
+    "at least 1 reference to internal data" and returned other images' masks)."""
+    _need_weights()
+    images = _pfcn_images(8)
+    seg = Segmenter.default()
+    assert seg.backend.name == "litert"
+    serial = [seg.predict_lowres(im) for im in images]
+    results = _hammer(seg, images)
+    errors = [r for _, r in results if isinstance(r, Exception)]
+    assert not errors, f"{len(errors)} of {len(results)} calls raised, e.g. {errors[0]!r}"
+    wrong = sum(not np.array_equal(r, serial[i]) for i, r in results)
+    assert wrong == 0, f"{wrong} of {len(results)} concurrent results differ from the serial ones"
+
+
+def test_tiny_segmenter_is_thread_safe(tiny_model: Path) -> None:
+    seg = Segmenter.from_file(tiny_model)
+    images = [red_person(seed=i, box=(10 + 5 * i, 10, 60 + 5 * i, 70))[0] for i in range(4)]
+    serial = [seg.predict_lowres(im) for im in images]
+    results = _hammer(seg, images, calls=20)
+    assert all(not isinstance(r, Exception) and np.array_equal(r, serial[i]) for i, r in results)
+
+
+@pytest.mark.parametrize("threads", [0, -5, 2.5, True, "2"])
+def test_threads_argument_is_validated(tiny_model: Path, threads: object) -> None:
+    with pytest.raises(ValueError, match="threads must be a positive integer"):
+        Segmenter.from_file(tiny_model, threads=threads)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="threads must be a positive integer"):
+        Segmenter.default(threads=threads)  # type: ignore[arg-type]
+
+
+def test_default_never_switches_engine_silently(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A packaged artifact that cannot load: the .pt fallback warns, naming why."""
+    _need_weights()
+    pytest.importorskip("torch")  # the fallback engine (train extra)
+    from portrait_mobile.runtime import segmenter as segmod
+
+    broken = tmp_path / "portrait-s-256_int8.tflite"
+    broken.write_bytes(b"\x00" * 64)
+    (tmp_path / "portrait-s-256.pt").symlink_to(DEFAULT_WEIGHTS)
+    monkeypatch.setattr(segmod, "WEIGHTS_DIR", tmp_path)
+    with pytest.warns(RuntimeWarning, match="using the PyTorch checkpoint.*not a TFLite model"):
+        seg = Segmenter.default(threads=1)
+    assert seg.backend.name == "torch"
+
+
+def test_onnx_contract_must_match_the_graph(tmp_path: Path) -> None:
+    """A contract that says another input size than the graph is refused at load, not at inference."""
+    bare = make_tiny_onnx(tmp_path / "bare.onnx", with_contract=False)
+    with pytest.raises(ModelLoadError, match="contract says input .*graph takes"):
+        Segmenter.from_file(bare, contract=tiny_contract(input_height=TINY_H * 2, output_height=TINY_H * 2))

@@ -7,11 +7,18 @@ engine sees exactly the same numbers.
 
 Engines are imported lazily: the runtime imports with only NumPy + OpenCV installed, and a missing
 engine is a `ModelLoadError` that names the package to install.
+
+Threads: `run` may be called from several threads at once. ONNX Runtime sessions and PyTorch
+inference are safe to share; a LiteRT interpreter (and a Core ML model, not documented as safe) is
+not (its input/output buffers are shared state: concurrent calls raise "There is at least 1
+reference to internal data" or return another call's output), so those backends serialize `run`
+with a lock.
 """
 from __future__ import annotations
 
 import os
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -41,11 +48,23 @@ class Backend:
         """The contract this engine can read from the loaded model itself, if any."""
         return None
 
+    def check_input(self, shape: tuple[int, ...], dtype: np.dtype) -> None:
+        """ModelLoadError if the loaded model cannot take this input (checked at load, where known)."""
+
     def close(self) -> None:
         """Release the engine's resources (optional; garbage collection does it too)."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self.path)!r})"
+
+
+def check_threads(threads: object) -> int | None:
+    """None (the engine's default) or a positive int; ValueError otherwise (never a silent default)."""
+    if threads is None:
+        return None
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
+        raise ValueError(f"threads must be a positive integer or None, got {threads!r}")
+    return int(threads)
 
 
 def _need_file(path: str | os.PathLike, what: str) -> Path:
@@ -91,9 +110,17 @@ class OnnxBackend(Backend):
             raise ModelLoadError(f"{p}: expected one image input, got {len(inputs)} inputs")
         self.input_name = inputs[0].name
         self.output_name = outputs[0].name
+        self.input_shape = list(inputs[0].shape)  # ints, or names/None for symbolic dimensions
 
     def run(self, x: np.ndarray) -> np.ndarray:
         return self.session.run([self.output_name], {self.input_name: x})[0]
+
+    def check_input(self, shape: tuple[int, ...], dtype: np.dtype) -> None:
+        """ModelLoadError unless the graph takes a tensor of this shape (symbolic dimensions match any)."""
+        graph = self.input_shape
+        if len(graph) != len(shape) or any(isinstance(g, int) and g != s for g, s in zip(graph, shape)):
+            raise ModelLoadError(f"{self.path}: the contract says input {list(shape)} but the graph takes "
+                                 f"{graph}; the contract does not describe this model")
 
     def embedded_contract(self) -> ModelContract | None:
         from ..contract import CONTRACT_KEY
@@ -141,14 +168,19 @@ class LiteRTBackend(Backend):
             raise ModelLoadError(f"{p}: expected one image input, got {len(ins)} inputs")
         self._in = ins[0]
         self._out = outs[0]
+        self._lock = threading.Lock()  # one interpreter, shared buffers: one call at a time
+
+    def check_input(self, shape: tuple[int, ...], dtype: np.dtype) -> None:
+        if tuple(shape) != tuple(self._in["shape"]) or np.dtype(dtype) != self._in["dtype"]:
+            raise ModelLoadError(f"{self.path}: the contract says {np.dtype(dtype)} {list(shape)} but the model "
+                                 f"takes {np.dtype(self._in['dtype'])} {self._in['shape'].tolist()}")
 
     def run(self, x: np.ndarray) -> np.ndarray:
-        if tuple(x.shape) != tuple(self._in["shape"]) or x.dtype != self._in["dtype"]:
-            raise ModelLoadError(f"{self.path}: the contract says {x.dtype} {list(x.shape)} but the model "
-                                 f"takes {np.dtype(self._in['dtype'])} {self._in['shape'].tolist()}")
-        self.interpreter.set_tensor(self._in["index"], x)
-        self.interpreter.invoke()
-        return self.interpreter.get_tensor(self._out["index"]).copy()
+        self.check_input(x.shape, x.dtype)
+        with self._lock:
+            self.interpreter.set_tensor(self._in["index"], x)
+            self.interpreter.invoke()
+            return self.interpreter.get_tensor(self._out["index"]).copy()
 
 
 class CoreMLBackend(Backend):
@@ -180,6 +212,7 @@ class CoreMLBackend(Backend):
         # portrait-export makes an ImageType input (Core ML scales the 8-bit pixels itself), which
         # coremltools feeds as a PIL image; a MultiArray input takes the tensor as it is.
         self.image_input = inp.type.WhichOneof("Type") == "imageType"
+        self._lock = threading.Lock()  # not documented as thread-safe: one prediction at a time
 
     def run(self, x: np.ndarray) -> np.ndarray:
         feed: Any = x
@@ -188,7 +221,8 @@ class CoreMLBackend(Backend):
 
             hwc = x[0] if x.shape[-1] == 3 else np.transpose(x[0], (1, 2, 0))
             feed = Image.fromarray(np.ascontiguousarray(hwc).astype(np.uint8), "RGB")
-        out = self.model.predict({self.input_name: feed})
+        with self._lock:
+            out = self.model.predict({self.input_name: feed})
         return np.asarray(out[self.output_name])
 
 
@@ -246,5 +280,6 @@ def backend_for(path: str | os.PathLike, backend: str | None = None, threads: in
                                  + ", ".join(sorted(SUFFIX_BACKEND)))
     if backend not in BACKENDS:
         raise ModelLoadError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+    threads = check_threads(threads)
     cls = {"onnx": OnnxBackend, "litert": LiteRTBackend, "coreml": CoreMLBackend, "torch": TorchBackend}[backend]
     return cls(p, threads=threads, **kwargs)

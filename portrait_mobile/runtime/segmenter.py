@@ -11,6 +11,7 @@ pre/post-processing through `portrait_mobile.preprocess`, so no engine-specific 
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -21,7 +22,7 @@ from ..errors import ModelLoadError
 from ..paths import PACKAGED_SUFFIXES, packaged_artifacts
 from ..preprocess import output_to_prob, quantize_input, resize_prob, to_model_input
 from . import postprocess
-from .backends import Backend, backend_for
+from .backends import Backend, backend_for, check_threads
 from .image_input import check_rgb_uint8, check_rotation, read_image, rotate
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
@@ -61,6 +62,10 @@ class Segmenter:
         h, w = contract.input_height, contract.input_width
         if h < 1 or w < 1:
             raise ModelLoadError(f"contract of {backend.path} has input size {w}x{h}")
+        # The tensor the contract makes must be one the model takes: refuse a mismatch now, not at
+        # the first frame with an engine's raw error.
+        probe = quantize_input(to_model_input(np.zeros((1, 1, 3), np.uint8), contract), contract)
+        backend.check_input(probe.shape, probe.dtype)
 
     # --- construction ---------------------------------------------------------------------------
 
@@ -71,6 +76,7 @@ class Segmenter:
         .pt checkpoint (PyTorch). `backend` forces an engine ("onnx", "litert", "coreml", "torch");
         `contract` overrides the artifact's metadata (for models not made by portrait-export).
         """
+        threads = check_threads(threads)
         b = backend_for(path, backend, threads=threads, **backend_kwargs)
         return cls(b, contract if contract is not None else read_contract_for(path, b))
 
@@ -80,10 +86,12 @@ class Segmenter:
 
         Uses an exported artifact packaged in `portrait_mobile/weights/` if there is one (``.onnx``
         first, then the int8 ``.tflite`` the package ships), so that only the `runtime` extra is
-        needed; otherwise the PyTorch
-        checkpoint ``weights/portrait-s-256.pt`` through PyTorch (the `train` extra). ModelLoadError when
-        neither can run here.
+        needed; otherwise the PyTorch checkpoint ``weights/portrait-s-256.pt`` through PyTorch (the
+        `train` extra), with a RuntimeWarning saying why when a packaged artifact was there but could
+        not be loaded. `threads`: None or a positive int (ValueError otherwise). ModelLoadError when
+        nothing can run here.
         """
+        threads = check_threads(threads)
         problems: list[str] = []
         for p in packaged_artifacts(WEIGHTS_DIR, DEFAULT_MODEL):
             try:
@@ -95,7 +103,14 @@ class Segmenter:
             names = "/".join(f"{DEFAULT_MODEL}{s}" for s in (*PACKAGED_SUFFIXES, ".pt"))
             raise ModelLoadError(f"the shipped model is missing: no {names} in {WEIGHTS_DIR}"
                                  + (f" ({'; '.join(problems)})" if problems else "") + "; pass a model file")
-        return cls.from_file(pt, threads=threads, backend="torch")
+        try:
+            seg = cls.from_file(pt, threads=threads, backend="torch")
+        except ModelLoadError as e:
+            raise ModelLoadError("; ".join([*problems, str(e)])) from None
+        if problems:  # another engine than the packaged artifact's: say so
+            warnings.warn(f"Segmenter.default(): using the PyTorch checkpoint {pt.name}, because "
+                          f"{'; '.join(problems)}", RuntimeWarning, stacklevel=2)
+        return seg
 
     def close(self) -> None:
         self.backend.close()
