@@ -167,6 +167,8 @@ def machine_info() -> dict[str, Any]:
         "logical_cpus": os.cpu_count(),
         "cpus_available": avail,
         "os": f"{platform.system()} {platform.release()}",
+        # neighbours' load moves x86 timings (not the ARM counts): recorded with every result
+        "load_average_1m": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
         "python": platform.python_version(),
         "ai_edge_litert": ver("ai-edge-litert"),
         "numpy": ver("numpy"),

@@ -230,6 +230,17 @@ def _write_core_roots(env: ArmEnv) -> None:
             (cpu / f).write_text("0\n")
 
 
+def _drop_stale(base: Path, keep: set[str]) -> None:
+    """Earlier set-ups (another package list, wheel version or plugin source) are not used again."""
+    for p in base.iterdir():
+        if p.name in keep or not p.name.startswith(("root-", "cores-root-", "insn_count-")):
+            continue
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+
+
 def locate(base: Path | None = None) -> ArmEnv:
     """The prepared emulation, or ArmSetupError naming what is missing."""
     base = base or cache_root()
@@ -267,6 +278,7 @@ def prepare(base: Path | None = None, progress: Progress | None = None) -> ArmEn
         _build_plugin(plugin, say)
     env = ArmEnv(qemu, root, plugin)
     _write_core_roots(env)
+    _drop_stale(base, keep={root.name, env.core_root(CORES["arm-a76"]).parent.name, plugin.name})
     say("arm: checking that the arm64 Python imports LiteRT under QEMU")
     _run([str(qemu), "-cpu", CORES["arm-a76"].qemu_cpu, "-L", str(env.core_root(CORES["arm-a76"])), str(env.python),
           "-c", "import numpy, ai_edge_litert.interpreter"], "the arm64 Python under QEMU",
