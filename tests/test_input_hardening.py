@@ -65,16 +65,6 @@ def test_to_rgb_uint8_random_arrays(seg: Segmenter, arr: np.ndarray, bgr: bool) 
         effects.apply_effect(name, rgb, seg.segment(rgb))
 
 
-@SETTINGS
-@given(data=st.binary(max_size=2048), exif=st.booleans())
-def test_decode_random_bytes(data: bytes, exif: bool) -> None:
-    try:
-        img = decode_image(data, exif=exif)
-    except ImageError:
-        return
-    assert img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3
-
-
 def _encoded_sample() -> list[bytes]:
     img, _ = red_person(24, 20)
     out = []
@@ -86,6 +76,31 @@ def _encoded_sample() -> list[bytes]:
 
 
 ENCODED = _encoded_sample()
+# Real headers (format magic, sizes) followed by random bytes reach the decoders, not only the sniffing.
+PREFIXES = [b""] + [e[:n] for e in ENCODED for n in (8, 24, 64)]
+
+
+@SETTINGS
+@given(prefix=st.sampled_from(PREFIXES), data=st.binary(max_size=2048), exif=st.booleans())
+def test_decode_random_bytes(prefix: bytes, data: bytes, exif: bool) -> None:
+    """Random bytes, alone or after a real header: a valid image or one ImageError line naming the source."""
+    try:
+        img = decode_image(prefix + data, exif=exif, source="blob")
+    except ImageError as e:
+        msg = str(e)
+        assert msg.startswith("blob: ") and "\n" not in msg and len(msg) < 300, msg
+        return
+    assert img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3 and img.size > 0
+
+
+def test_decode_real_files_with_trailing_bytes() -> None:
+    """The other side of the property above: every real encoding decodes, junk after it or not."""
+    assert len(ENCODED) >= 4
+    rng = np.random.default_rng(0)
+    for enc in ENCODED:
+        for tail in (b"", rng.integers(0, 256, 64, dtype=np.uint8).tobytes()):
+            img = decode_image(enc + tail)
+            assert img.shape == (24, 20, 3)
 
 
 @SETTINGS
@@ -169,7 +184,7 @@ def test_read_image_files(tmp_path: Path) -> None:
     assert read_image(tmp_path / "g.png").shape == (30, 20, 3)
     (tmp_path / "empty.jpg").write_bytes(b"")
     (tmp_path / "text.png").write_text("not an image at all")
-    for name, msg in [("empty.jpg", "empty"), ("text.png", "decode"), ("missing.png", "not found")]:
+    for name, msg in [("empty.jpg", "empty"), ("text.png", "not an image"), ("missing.png", "not found")]:
         with pytest.raises(ImageError, match=msg):
             read_image(tmp_path / name)
     with pytest.raises(ImageError, match="not a file"):
@@ -207,3 +222,77 @@ def test_cli_corrupt_inputs_write_nothing(tiny_model: Path, tmp_path_factory: py
         assert [f.name for f in files] == [f"in_{effect}.png"]
     else:
         assert rc == 1 and files == []
+
+
+# --- decompression bombs: refused from the header, before decoding ----------------------------------
+
+def _png_claiming(width: int, height: int) -> bytes:
+    """A real 1x1 PNG whose IHDR says width x height (CRC fixed): a bomb's header, without the bomb."""
+    import struct
+    import zlib
+
+    ok, buf = cv2.imencode(".png", np.zeros((1, 1, 3), np.uint8))
+    b = bytearray(buf.tobytes())
+    assert b[12:16] == b"IHDR"
+    b[16:24] = struct.pack(">II", width, height)
+    b[29:33] = struct.pack(">I", zlib.crc32(bytes(b[12:29])))
+    return bytes(b)
+
+
+def _jpeg_claiming(width: int, height: int) -> bytes:
+    import struct
+
+    ok, buf = cv2.imencode(".jpg", np.zeros((8, 8, 3), np.uint8))
+    b = bytearray(buf.tobytes())
+    i = b.index(b"\xff\xc0")  # SOF0: length, precision, height, width
+    b[i + 5:i + 9] = struct.pack(">HH", height, width)
+    return bytes(b)
+
+
+@pytest.mark.parametrize("make", [_png_claiming, _jpeg_claiming])
+def test_bombs_are_refused_before_decoding(make, tmp_path: Path) -> None:
+    """issue 13: a 20000x20000 PNG was decoded (38 s, 3.1 GB) before being refused."""
+    import time
+
+    path = tmp_path / "bomb.img"
+    path.write_bytes(make(20000, 20000))
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    try:
+        with pytest.raises(ImageError, match=r"20000x20000 = 400,000,000 pixels, more than the limit of 120,000,000"):
+            read_image(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert time.perf_counter() - t0 < 2.0 and peak < 5_000_000
+
+
+def test_pixel_limit_is_a_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    img, _ = red_person(24, 20)
+    path = tmp_path / "small.png"
+    cv2.imwrite(str(path), img)
+    assert read_image(path).shape == (24, 20, 3)
+    with pytest.raises(ImageError, match="more than the limit of 100"):
+        read_image(path, max_pixels=100)
+    monkeypatch.setenv("PORTRAIT_MAX_PIXELS", "400")
+    with pytest.raises(ImageError, match="480 pixels, more than the limit of 400 .*PORTRAIT_MAX_PIXELS"):
+        read_image(path)
+    with pytest.raises(ImageError, match="more than the limit of 400"):
+        to_rgb_uint8(np.zeros((24, 20, 3), np.uint8))
+    assert read_image(path, max_pixels=480).shape == (24, 20, 3)
+    monkeypatch.setenv("PORTRAIT_MAX_PIXELS", "lots")
+    with pytest.raises(ImageError, match="PORTRAIT_MAX_PIXELS must be a positive integer"):
+        read_image(path)
+
+
+def test_cli_refuses_a_bomb_in_one_line(tiny_model: Path, tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(_png_claiming(20001, 20000))
+    good = tmp_path / "good.png"
+    cv2.imwrite(str(good), red_person(24, 20)[0])
+    out = tmp_path / "out"
+    rc = cli_main([str(bomb), str(good), "--model", str(tiny_model), "--effect", "mask", "--out", str(out), "-q"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 1 and len(err) == 1 and "more than the limit" in err[0] and err[0].startswith("portrait-segment: error:")
+    assert sorted(p.name for p in out.iterdir()) == ["good_mask.png"]

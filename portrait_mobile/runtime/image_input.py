@@ -11,9 +11,16 @@ OpenCV or a 16-bit PNG never gets silently misread:
 - `rotate(image, degrees)`: clockwise rotation by 0/90/180/270.
 
 Every problem is an `ImageError` (a `ValueError`) with a message that says what was wrong.
+
+Size limit (decompression bombs): a file's width x height is read from its header (the `imagesize`
+package: BMP, PNG, JPEG, JPEG 2000, GIF, TIFF, WebP, Netpbm, AVIF, HEIC) and a file above
+`max_pixels()` is refused *before* it is decoded; a file whose size cannot be read from its header
+is refused too. Arrays are held to the same limit. Default 120 megapixels (a 108 MP phone photo
+fits); set $PORTRAIT_MAX_PIXELS, or pass `max_pixels=` to `read_image` / `decode_image`.
 """
 from __future__ import annotations
 
+import io
 import os
 import struct
 from pathlib import Path
@@ -24,8 +31,30 @@ import numpy as np
 from ..errors import ImageError
 
 ROTATIONS = (0, 90, 180, 270)
-# Guard against decompression bombs: a 16-bit RGBA image this size is already ~3 GB decoded.
-MAX_PIXELS = 400_000_000
+# Decompression-bomb guard: 120 MP is 360 MB decoded as RGB, 480 MB as a float32 mask.
+MAX_PIXELS = 120_000_000
+MAX_PIXELS_ENV = "PORTRAIT_MAX_PIXELS"
+
+
+def max_pixels() -> int:
+    """The largest width x height accepted: $PORTRAIT_MAX_PIXELS if set, else MAX_PIXELS."""
+    env = os.environ.get(MAX_PIXELS_ENV)
+    if env is None or not env.strip():
+        return MAX_PIXELS
+    try:
+        v = int(env)
+    except ValueError:
+        raise ImageError(f"${MAX_PIXELS_ENV} must be a positive integer, got {env!r}") from None
+    if v < 1:
+        raise ImageError(f"${MAX_PIXELS_ENV} must be a positive integer, got {env!r}")
+    return v
+
+
+def _check_pixels(w: int, h: int, what: str, limit: int | None = None) -> None:
+    limit = max_pixels() if limit is None else limit
+    if w * h > limit:
+        raise ImageError(f"{what}: {w}x{h} = {w * h:,} pixels, more than the limit of {limit:,} "
+                         f"(raise it with ${MAX_PIXELS_ENV} or max_pixels=)")
 # Header bytes we look at to tell a video or a non-image from an image before decoding.
 _IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"BM", b"II*\x00", b"MM\x00*", b"GIF8")
 
@@ -43,8 +72,7 @@ def check_rgb_uint8(image: object, name: str = "image") -> np.ndarray:
                          "convert grayscale/RGBA explicitly with to_rgb_uint8(image)")
     if image.shape[0] < 1 or image.shape[1] < 1:
         raise ImageError(f"{name} is empty (shape {image.shape})")
-    if image.shape[0] * image.shape[1] > MAX_PIXELS:
-        raise ImageError(f"{name} is {image.shape[1]}x{image.shape[0]}: more than {MAX_PIXELS:,} pixels")
+    _check_pixels(image.shape[1], image.shape[0], name)
     return image
 
 
@@ -65,8 +93,7 @@ def to_rgb_uint8(image: object, bgr: bool = False) -> np.ndarray:
         raise ImageError(f"unsupported image shape {image.shape}: expected HxW, HxWx1, HxWx3 or HxWx4")
     if a.shape[0] < 1 or a.shape[1] < 1:
         raise ImageError(f"image is empty (shape {image.shape})")
-    if a.shape[0] * a.shape[1] > MAX_PIXELS:
-        raise ImageError(f"image is {a.shape[1]}x{a.shape[0]}: more than {MAX_PIXELS:,} pixels")
+    _check_pixels(a.shape[1], a.shape[0], "image")
     if a.dtype == np.uint8:
         pass
     elif a.dtype == np.uint16:
@@ -187,10 +214,32 @@ def apply_orientation(image: np.ndarray, orientation: int) -> np.ndarray:
 
 # --- files ----------------------------------------------------------------------------------------
 
-def decode_image(data: bytes, exif: bool = True, source: str = "image") -> np.ndarray:
-    """Encoded image bytes -> RGB uint8 HxWx3 (EXIF orientation applied when `exif`)."""
+def header_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from an encoded image's header, without decoding; None if unreadable."""
+    import imagesize
+
+    try:
+        w, h = imagesize.get(io.BytesIO(data), exif_rotation=False)
+    except Exception:  # a malformed header: imagesize raises struct/value/index errors
+        return None
+    return (int(w), int(h)) if w >= 0 and h >= 0 else None
+
+
+def decode_image(data: bytes, exif: bool = True, source: str = "image",
+                 max_pixels: int | None = None) -> np.ndarray:
+    """Encoded image bytes -> RGB uint8 HxWx3 (EXIF orientation applied when `exif`).
+
+    The size in the header is checked against `max_pixels` (default `max_pixels()`) before decoding.
+    """
     if not data:
         raise ImageError(f"{source}: file is empty")
+    size = header_size(data)
+    if size is None:
+        raise ImageError(f"{source}: not an image whose size can be read (corrupt, or not BMP, PNG, JPEG, "
+                         "JPEG 2000, GIF, TIFF, WebP or Netpbm)")
+    if size[0] < 1 or size[1] < 1:
+        raise ImageError(f"{source}: the header says the image is {size[0]}x{size[1]}")
+    _check_pixels(size[0], size[1], source, max_pixels)
     buf = np.frombuffer(data, dtype=np.uint8)
     try:
         # UNCHANGED keeps 16-bit depth and alpha (converted below) but ignores EXIF: applied by hand.
@@ -199,6 +248,8 @@ def decode_image(data: bytes, exif: bool = True, source: str = "image") -> np.nd
         raise ImageError(f"{source}: cannot decode image ({str(e).strip().splitlines()[-1]})") from None
     if img is None or img.size == 0:
         raise ImageError(f"{source}: not an image OpenCV can decode (corrupt or unsupported format)")
+    # The header may have lied (e.g. a TIFF whose first page is another one): check what came out.
+    _check_pixels(img.shape[1], img.shape[0], source, max_pixels)
     if img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3:
         rgb = cv2.cvtColor(img, cv2.COLOR_BGR2RGB, dst=img)  # in place: the decoded buffer is ours
     else:
@@ -208,11 +259,12 @@ def decode_image(data: bytes, exif: bool = True, source: str = "image") -> np.nd
     return rgb
 
 
-def read_image(path: str | os.PathLike, exif: bool = True) -> np.ndarray:
+def read_image(path: str | os.PathLike, exif: bool = True, max_pixels: int | None = None) -> np.ndarray:
     """Read an image file as RGB uint8 HxWx3; ImageError if missing, unreadable or not an image.
 
     With ``exif=True`` (default) the EXIF orientation tag is applied, so a photo taken with the phone
-    held sideways comes out upright, as a photo viewer shows it.
+    held sideways comes out upright, as a photo viewer shows it. A file whose header says it has more
+    than `max_pixels` pixels (default `max_pixels()`) is refused before it is decoded.
     """
     p = Path(path)
     if not p.exists():
@@ -223,7 +275,7 @@ def read_image(path: str | os.PathLike, exif: bool = True) -> np.ndarray:
         data = p.read_bytes()
     except OSError as e:
         raise ImageError(f"cannot read {p}: {e.strerror or e}") from None
-    return decode_image(data, exif=exif, source=str(p))
+    return decode_image(data, exif=exif, source=str(p), max_pixels=max_pixels)
 
 
 def looks_like_image(path: str | os.PathLike) -> bool:
