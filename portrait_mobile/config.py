@@ -26,6 +26,9 @@ class ModelConfig:
     refine_scale: int = 2
     input_size: tuple[int, int] = (256, 256)
     activation: str = "relu"
+    # Hidden width of an image-pooling block after the deepest stage (0 = none): the only op that
+    # sees the whole frame (MediaPipe's graph has ten squeeze-and-excitation blocks).
+    global_context: int = 0
 
     def __post_init__(self) -> None:
         if len(self.widths) < 3:
@@ -42,6 +45,8 @@ class ModelConfig:
         h, w = self.input_size
         if h % stride or w % stride:
             raise ValueError(f"{self.name}: input size {h}x{w} must be a multiple of {stride}")
+        if self.global_context < 0:
+            raise ValueError(f"{self.name}: global_context must be >= 0")
         if self.activation not in ("relu", "relu6", "hardswish"):
             raise ValueError(f"{self.name}: unsupported activation {self.activation!r}")
 
@@ -87,7 +92,7 @@ def list_configs() -> list[str]:
 
 DEFAULT_CONFIG = "portrait-s-256"
 
-register(ModelConfig(name="portrait-s-256"))
+register(ModelConfig(name="portrait-s-256", global_context=24))
 register(
     ModelConfig(
         name="portrait-m-256",

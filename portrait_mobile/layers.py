@@ -94,6 +94,26 @@ class HDCBlock(nn.Module):
         return self.act(x + self.body(x))
 
 
+class GlobalContext(nn.Module):
+    """Image pooling: the frame's mean feature, through a 1x1 bottleneck, added back everywhere.
+
+    Gives the deepest stage a view of the whole frame (is this a person or a poster of one?) with
+    delegate-friendly ops only: MEAN, two 1x1 CONV_2D, RELU, a broadcast ADD. The last conv starts
+    at zero, so the block is the identity at init and a trained model can be fine-tuned with it.
+    """
+
+    def __init__(self, ch: int, hidden: int, act: str = "relu") -> None:
+        super().__init__()
+        self.reduce = nn.Conv2d(ch, hidden, 1)
+        self.act = make_act(act)
+        self.expand = nn.Conv2d(hidden, ch, 1)
+        nn.init.zeros_(self.expand.weight)
+        nn.init.zeros_(self.expand.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.expand(self.act(self.reduce(x.mean((2, 3), keepdim=True))))
+
+
 def up2(x: torch.Tensor, size: tuple[int, int] | None = None) -> torch.Tensor:
     """Bilinear upsampling (half-pixel centres: RESIZE_BILINEAR on every delegate)."""
     if size is None:

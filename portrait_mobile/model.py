@@ -6,7 +6,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from .config import DEFAULT_CONFIG, ModelConfig, get_config
-from .layers import ConvBNAct, DSConv, HDCBlock, ResidualDS, up2
+from .layers import ConvBNAct, DSConv, GlobalContext, HDCBlock, ResidualDS, up2
 
 
 class Encoder(nn.Module):
@@ -24,6 +24,8 @@ class Encoder(nn.Module):
                 layers.append(ResidualDS(cout, act=cfg.activation))
             if i in cfg.hdc_stages:
                 layers.append(HDCBlock(cout, cfg.dilations, act=cfg.activation))
+            if i == len(cfg.widths) - 1 and cfg.global_context:
+                layers.append(GlobalContext(cout, cfg.global_context, act=cfg.activation))
             stages.append(nn.Sequential(*layers))
             cin = cout
         self.stages = nn.ModuleList(stages)

@@ -81,10 +81,16 @@ def _batch(n: int = 4, size: int = 32) -> tuple:
     return img, mask, mask.clone(), torch.ones(n, dtype=torch.bool), torch.ones(n, dtype=torch.bool)
 
 
+def _dark(n: int = 4, size: int = 32) -> torch.Tensor:
+    return torch.full((n, 3, size, size), 0.05)
+
+
+NO_PHOTO = AugmentConfig(brightness=0, contrast=0, saturation=0, hue_gain=0, gamma=(1, 1), blur_p=0,
+                         noise_p=0, gray_p=0, background_swap_p=0)
+
+
 def test_augment_moves_image_and_mask_together() -> None:
-    no_photo = AugmentConfig(brightness=0, contrast=0, saturation=0, hue_gain=0, gamma=(1, 1), blur_p=0,
-                             noise_p=0, gray_p=0, background_swap_p=0)
-    b = augment(to_batch(*_batch()), no_photo, torch.Generator().manual_seed(3))
+    b = augment(to_batch(*_batch()), NO_PHOTO, torch.Generator().manual_seed(3), _dark())
     assert b.image.shape == (4, 3, 32, 32) and b.mask.shape == (4, 1, 32, 32)
     bright = b.image.mean(1, keepdim=True) > 0.5
     person = b.mask > 0.5
@@ -95,8 +101,8 @@ def test_augment_moves_image_and_mask_together() -> None:
 
 def test_augment_is_seeded_and_bounded() -> None:
     cfg = AugmentConfig()
-    a = augment(to_batch(*_batch()), cfg, torch.Generator().manual_seed(5))
-    b = augment(to_batch(*_batch()), cfg, torch.Generator().manual_seed(5))
+    a = augment(to_batch(*_batch()), cfg, torch.Generator().manual_seed(5), _dark())
+    b = augment(to_batch(*_batch()), cfg, torch.Generator().manual_seed(5), _dark())
     assert torch.equal(a.image, b.image)
     assert a.image.min() >= 0 and a.image.max() <= 1
 
@@ -105,7 +111,7 @@ def test_light_preset_changes_less_than_full() -> None:
     """The fine-tune preset keeps the framing: masks and pixels move less than under the full one."""
     def change(name: str) -> tuple[float, float]:
         ref = to_batch(*_batch(64))
-        b = augment(to_batch(*_batch(64)), AUGMENT_PRESETS[name], torch.Generator().manual_seed(11))
+        b = augment(to_batch(*_batch(64)), AUGMENT_PRESETS[name], torch.Generator().manual_seed(11), _dark(64))
         return (b.mask - ref.mask).abs().mean().item(), (b.image - ref.image).abs().mean().item()
 
     light, full = change("light"), change("full")
@@ -115,11 +121,56 @@ def test_light_preset_changes_less_than_full() -> None:
 
 def test_background_swap_keeps_person_changes_background() -> None:
     img, mask, teacher, hm, ht = _batch()
-    img[1] = 10  # a different scene for sample 0's new background
-    img[1][mask[1] > 0] = 200
     orig = to_batch(img, mask, teacher, hm, ht)
-    out = background_swap(orig, 1.0, torch.Generator().manual_seed(0))
+    scene = torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    out = background_swap(orig, 1.0, torch.Generator().manual_seed(0), scene)
     person = orig.mask[0, 0] > 0.5
     assert torch.allclose(out.image[0][:, person], orig.image[0][:, person])
-    assert not torch.allclose(out.image[0][:, ~person], orig.image[0][:, ~person])
+    assert torch.allclose(out.image[0][:, ~person], scene[0][:, ~person])
     assert out.teacher_weight.sum() == 0  # the teacher never saw the swapped images
+
+
+def test_zoom_out_fills_with_background_not_a_mirror() -> None:
+    """What a zoom-out uncovers is the given scene with mask and teacher 0, never a reflected person."""
+    zoom_out = AugmentConfig(scale=(0.5, 0.5), aspect=(1, 1), max_rotate_deg=0, max_shift=0, flip_p=0,
+                             brightness=0, contrast=0, saturation=0, hue_gain=0, gamma=(1, 1), blur_p=0,
+                             noise_p=0, gray_p=0, background_swap_p=0)
+    img, mask, teacher, hm, ht = _batch()
+    mask[:] = 255  # a person filling the frame: a mirrored border would be all person
+    scene = torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(2))
+    b = augment(to_batch(img, mask, teacher, hm, ht), zoom_out, torch.Generator().manual_seed(0), scene)
+    border = torch.zeros(32, 32, dtype=torch.bool)
+    border[:6], border[-6:], border[:, :6], border[:, -6:] = True, True, True, True
+    assert b.mask[:, 0][:, border].max() == 0 and b.teacher[:, 0][:, border].max() == 0
+    assert torch.allclose(b.image[:, :, border], scene[:, :, border], atol=1e-5)
+    assert b.mask[:, 0, 16, 16].min() == 1  # the person is still in the middle, half the size
+
+
+def test_aspect_stretch_changes_the_framing() -> None:
+    """Independent x/y scales: a square person comes out wider than tall or taller than wide."""
+    cfg = AugmentConfig(scale=(1, 1), aspect=(0.75, 1.33), max_rotate_deg=0, max_shift=0, flip_p=0,
+                        background_swap_p=0)
+    img, mask, teacher, hm, ht = _batch(64)
+    mask[:] = 0
+    mask[:, 10:22, 10:22] = 255
+    b = augment(to_batch(img, mask, teacher, hm, ht), cfg, torch.Generator().manual_seed(0), _dark(64))
+    rows = (b.mask[:, 0] > 0.5).any(2).sum(1).float()
+    cols = (b.mask[:, 0] > 0.5).any(1).sum(1).float()
+    ratio = cols / rows
+    assert ratio.max() > 1.1 and ratio.min() < 0.9
+
+
+def test_background_donors_are_the_least_person_samples() -> None:
+    from portrait_mobile.data.cache import CachedSet
+    from portrait_mobile.train.trainer import background_donors
+
+    n = 16
+    masks = np.zeros((n, 8, 8), np.uint8)
+    for i in range(n):
+        masks[i, : i // 2] = 255  # person share grows with i
+    data = CachedSet(np.arange(n).astype(str), np.array(["s"] * n), np.zeros((n, 8, 8, 3), np.uint8), masks,
+                     np.zeros((n, 8, 8), np.uint8), np.ones(n, bool), np.zeros(n, bool), np.zeros(n, bool))
+    donors = background_donors(data, max_person=0.25)
+    person = masks.reshape(n, -1).mean(1) / 255
+    assert set(donors.tolist()) == set(np.flatnonzero(person <= 0.25).tolist())
+    assert person[donors].max() < person[np.setdiff1d(np.arange(n), donors)].min()

@@ -54,6 +54,27 @@ def test_portrait_loss_terms_and_weights() -> None:
     assert set(out) == {"coarse", "refined", "teacher", "total"}
     out["total"].backward()
     assert refined.grad.abs().sum() > 0 and coarse.grad.abs().sum() > 0
-    # No teacher anywhere: no teacher term.
+    # No teacher anywhere: the teacher term is exactly 0.
     out = portrait_loss(refined, coarse, mask, mask, torch.ones(2), torch.zeros(2), LossConfig())
-    assert "teacher" not in out
+    assert out["teacher"].item() == 0
+
+
+def test_teacher_only_where_it_agrees_with_the_label() -> None:
+    """A labelled pixel that the teacher calls otherwise gets no distillation weight; an unlabelled
+    image gets the teacher everywhere."""
+    from portrait_mobile.train.losses import teacher_pixel_weight
+
+    label = _square_mask().repeat(2, 1, 1, 1)
+    teacher = label.clone()
+    teacher[:, :, :8] = 1 - teacher[:, :, :8]  # the teacher is wrong in the top rows
+    w = teacher_pixel_weight(label, teacher, torch.tensor([1.0, 0.0]), torch.ones(2), "agree")
+    assert w[0, :, :8].max() == 0 and w[0, :, 8:].min() == 1
+    assert w[1].min() == 1  # no label: trust the teacher
+    assert teacher_pixel_weight(label, teacher, torch.ones(2), torch.ones(2), "none").max() == 0
+    assert teacher_pixel_weight(label, teacher, torch.ones(2), torch.ones(2), "all").min() == 1
+    # And in the loss: a wrong teacher on a labelled image leaves the loss as without a teacher.
+    logits = torch.zeros(2, 1, 64, 64)
+    coarse = torch.zeros(2, 1, 16, 16)
+    only_wrong = (1 - label)
+    out = portrait_loss(logits, coarse, label, only_wrong, torch.ones(2), torch.ones(2), LossConfig())
+    assert out["teacher"].item() == 0

@@ -174,8 +174,25 @@ def test_init_starts_from_given_weights(tiny_cache: Path, tmp_path: Path) -> Non
     assert all(torch.allclose(ck.state_dict[k].float(), tuned[k].float(), atol=1e-4)
                for k in tuned if "running" not in k and "num_batches" not in k)
     other = ModelConfig(**{**TINY.to_dict(), "name": "other", "refine_width": 6})
-    with pytest.raises(Exception, match="not other"):
+    with pytest.raises(Exception, match="does not fit other"):
         train(_cfg(tiny_cache, tmp_path / "x", 1, init=str(first)), other)
+
+
+def test_init_grows_a_global_context_block_exactly() -> None:
+    """A checkpoint without the image-pooling block fine-tunes into a model with one: same outputs."""
+    from portrait_mobile.train.trainer import init_weights
+
+    torch.manual_seed(0)
+    old = build_model(TINY).eval()
+    ck = Checkpoint(TINY, old.state_dict())
+    grown_cfg = ModelConfig(**{**TINY.to_dict(), "global_context": 4})
+    grown = build_model(grown_cfg)
+    init_weights(ck, grown_cfg, grown, "tiny")
+    x = torch.rand(2, 3, 64, 64)
+    assert torch.allclose(old(x), grown.eval()(x), atol=1e-6)
+    wider = ModelConfig(**{**TINY.to_dict(), "global_context": 4, "refine_width": 6})
+    with pytest.raises(Exception, match="does not fit"):
+        init_weights(ck, wider, build_model(wider), "tiny")
 
 
 def test_cli_augment_preset_reaches_the_checkpoint(tiny_cache: Path, tmp_path: Path,
@@ -185,7 +202,7 @@ def test_cli_augment_preset_reaches_the_checkpoint(tiny_cache: Path, tmp_path: P
                        "--batch-size", "2", "--max-steps-per-epoch", "1", "--augment", "light",
                        "--out", str(out), "--no-progress"]) == 0
     aug = Checkpoint.load(out / "best.pt").train_info["train_config"]["augment"]
-    assert aug["scale"] == [0.85, 1.15] and aug["background_swap_p"] == 0.1
+    assert aug["scale"] == [0.7, 1.15] and aug["background_swap_p"] == 0.15
     with pytest.raises(SystemExit) as e:
         train_main(["fit", "--cache", str(tiny_cache), "--augment", "heavy"])
     assert e.value.code == 2

@@ -59,21 +59,31 @@ def _paint_out_person(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return image * bg + fill * (1.0 - bg)
 
 
-def _affine(batch: Batch, cfg: AugmentConfig, g: torch.Generator) -> Batch:
+def _affine(batch: Batch, cfg: AugmentConfig, g: torch.Generator, background: torch.Tensor) -> Batch:
+    """Scale (with an aspect stretch), rotate, shift and flip; what the warp uncovers is `background`.
+
+    Zero padding, not reflection: a mirrored border would put upside-down heads above a zoomed-out
+    portrait. Outside the source image the mask and teacher are 0 and the picture is a real scene.
+    """
     b = batch.image.shape[0]
     rnd = lambda *s: torch.rand(*s, generator=g, device=g.device)  # noqa: E731
     s = cfg.scale[0] + (cfg.scale[1] - cfg.scale[0]) * rnd(b)
+    log_ar = math.log(cfg.aspect[0]) + (math.log(cfg.aspect[1]) - math.log(cfg.aspect[0])) * rnd(b)
+    sx, sy = s * torch.exp(log_ar / 2), s * torch.exp(-log_ar / 2)
     a = (rnd(b) * 2 - 1) * math.radians(cfg.max_rotate_deg)
     tx, ty = (rnd(b) * 2 - 1) * cfg.max_shift, (rnd(b) * 2 - 1) * cfg.max_shift
     flip = torch.where(rnd(b) < cfg.flip_p, -1.0, 1.0)
-    # affine_grid maps output coords to input coords: scale s>1 means zoom in, so divide.
-    cos, sin = torch.cos(a) / s, torch.sin(a) / s
-    theta = torch.stack([torch.stack([cos * flip, -sin, tx], 1), torch.stack([sin * flip, cos, ty], 1)], 1)
+    # affine_grid maps output coords to input coords: the inverse of stretch-then-rotate.
+    cos, sin = torch.cos(a), torch.sin(a)
+    theta = torch.stack([torch.stack([cos / sx * flip, sin / sx, tx], 1),
+                         torch.stack([-sin / sy * flip, cos / sy, ty], 1)], 1)
     grid = F.affine_grid(theta, list(batch.image.shape), align_corners=False)
-    warp = lambda t: F.grid_sample(t, grid, mode="bilinear", padding_mode="reflection",  # noqa: E731
-                                   align_corners=False)
-    stacked = warp(torch.cat([batch.image, batch.mask, batch.teacher], 1))
-    return Batch(stacked[:, :3], stacked[:, 3:4], stacked[:, 4:5], batch.mask_weight, batch.teacher_weight)
+    valid = torch.ones_like(batch.mask)
+    stacked = F.grid_sample(torch.cat([batch.image, batch.mask, batch.teacher, valid], 1), grid,
+                            mode="bilinear", padding_mode="zeros", align_corners=False)
+    inside = stacked[:, 5:6]
+    image = stacked[:, :3] + (1 - inside) * background
+    return Batch(image, stacked[:, 3:4], stacked[:, 4:5], batch.mask_weight, batch.teacher_weight)
 
 
 def _photometric(x: torch.Tensor, cfg: AugmentConfig, g: torch.Generator) -> torch.Tensor:
@@ -90,10 +100,12 @@ def _photometric(x: torch.Tensor, cfg: AugmentConfig, g: torch.Generator) -> tor
     gamma = cfg.gamma[0] + (cfg.gamma[1] - cfg.gamma[0]) * rnd(b, 1, 1, 1)
     x = x.clamp_min(1e-6) ** gamma
     if cfg.blur_p > 0:
-        sel = rnd(b) < cfg.blur_p
-        if sel.any():
-            k = int(3 + 2 * torch.randint(0, 3, (1,), generator=g, device=g.device).item())
-            x = torch.where(sel[:, None, None, None], _box_blur(x, k), x)
+        # Two strengths (a 3x3 box, and that applied twice) chosen per sample, every sample blurred
+        # and selected with where(): no data-dependent branch, so no host sync on a GPU.
+        once = _box_blur(x, 3)
+        twice = _box_blur(once, 3)
+        u = rnd(b)[:, None, None, None]
+        x = torch.where(u < cfg.blur_p / 2, twice, torch.where(u < cfg.blur_p, once, x))
     if cfg.noise_p > 0:
         sel = (rnd(b) < cfg.noise_p).float()[:, None, None, None]
         noise = torch.randn(x.shape, generator=g, device=g.device) * cfg.noise_std
@@ -104,28 +116,41 @@ def _photometric(x: torch.Tensor, cfg: AugmentConfig, g: torch.Generator) -> tor
     return x.clamp(0, 1)
 
 
-def background_swap(batch: Batch, p: float, g: torch.Generator) -> Batch:
-    """Paste each selected labelled person onto another sample's (person-free) background."""
+def person_free_backgrounds(images: torch.Tensor, person: torch.Tensor) -> torch.Tensor:
+    """Backgrounds from donor samples: their (small) person painted out.
+
+    `images` B x 3 x H x W in [0, 1] and `person` B x 1 x H x W (mask or teacher map) of donors the
+    caller picked for little person area, so the painted-out hole is small and the rest a real scene.
+    """
+    return _paint_out_person(images, person)
+
+
+def random_mirror(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    flip = torch.rand(x.shape[0], generator=g, device=g.device) < 0.5
+    return torch.where(flip[:, None, None, None], x.flip(-1), x)
+
+
+def background_swap(batch: Batch, p: float, g: torch.Generator, background: torch.Tensor) -> Batch:
+    """Paste each selected labelled person onto `background` (person-free scenes, one per sample)."""
     b = batch.image.shape[0]
-    if b < 2 or p <= 0:
+    if p <= 0:
         return batch
     sel = (torch.rand(b, generator=g, device=g.device) < p) & (batch.mask_weight > 0)
-    if not sel.any():
-        return batch
-    idx = sel.nonzero()[:, 0]
-    donor = (idx - 1) % b  # each selected sample takes its neighbour's background
-    bg = _paint_out_person(batch.image[donor], torch.maximum(batch.mask[donor], batch.teacher[donor]))
-    alpha = batch.mask[idx]
-    image = batch.image.clone()
-    image[idx] = alpha * batch.image[idx] + (1 - alpha) * bg
+    alpha = batch.mask * sel[:, None, None, None]
+    image = alpha * batch.image + (1 - alpha) * torch.where(sel[:, None, None, None], background, batch.image)
     # The teacher saw the original background, so its map no longer applies to a swapped image.
     return Batch(image, batch.mask, batch.teacher, batch.mask_weight,
                  torch.where(sel, torch.zeros_like(batch.teacher_weight), batch.teacher_weight))
 
 
-def augment(batch: Batch, cfg: AugmentConfig, g: torch.Generator) -> Batch:
-    """`g` must live on the batch's device: random draws stay there (no host round trips)."""
-    batch = background_swap(batch, cfg.background_swap_p, g)
-    batch = _affine(batch, cfg, g)
+def augment(batch: Batch, cfg: AugmentConfig, g: torch.Generator, background: torch.Tensor) -> Batch:
+    """`g` must live on the batch's device: random draws stay there (no host round trips).
+
+    `background`: one person-free scene per sample (`person_free_backgrounds`), used both for the
+    background swap and to fill what a zoom-out uncovers. Two different draws would cost a second
+    inpaint per step; the mirror and the warp already make the two uses look different.
+    """
+    batch = background_swap(batch, cfg.background_swap_p, g, background)
+    batch = _affine(batch, cfg, g, background)
     return Batch(_photometric(batch.image, cfg, g), batch.mask, batch.teacher, batch.mask_weight,
                  batch.teacher_weight)

