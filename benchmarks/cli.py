@@ -19,6 +19,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 EXIT_OK, EXIT_BROKEN, EXIT_ERROR = 0, 1, 2
 
@@ -207,12 +208,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from portrait_bench.api import run_benchmark
     from portrait_bench.budgets import evaluate_budget, load_budget
     from portrait_bench.report import format_result, format_verdicts
 
     budget = load_budget(args.budget) if args.budget else None
     out_dir = Path(args.out) if args.out else Path("runs") / "bench" / _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    made_out = not out_dir.exists()
     check_output_dir(out_dir)
     if args.json:
         check_output_file(Path(args.json), "--json")
@@ -223,21 +224,12 @@ def _bench(args: argparse.Namespace) -> int:
         profiles = budget.profiles()
     reference = args.reference if args.reference is not None else (budget.reference if budget else "mediapipe")
     progress = None if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
-    result = run_benchmark(
-        models=args.model,
-        profiles=profiles,
-        reference=reference,
-        runs=args.runs,
-        warmup=args.warmup,
-        with_siblings=not args.no_siblings,
-        op_profile=args.op_profile,
-        op_runs=args.op_runs,
-        memory=not args.no_memory,
-        profiles_file=args.profiles_file,
-        progress=progress,
-        arm_images=args.arm_images,
-        arm_cycles=args.arm_cycles,
-    )
+    try:
+        result = _run(args, profiles, reference, progress)
+    except BaseException:
+        if made_out and out_dir.is_dir() and not any(out_dir.iterdir()):
+            out_dir.rmdir()  # no empty result folder left behind by a run that failed
+        raise
     verdicts = evaluate_budget(budget, result) if budget else []
     text = format_result(result, top_ops=args.top_ops, compat_full=args.full_compat)
     if verdicts:
@@ -273,6 +265,26 @@ def _bench(args: argparse.Namespace) -> int:
             print(f"  {v.message}", file=sys.stderr)
         return EXIT_BROKEN
     return EXIT_OK
+
+
+def _run(args: argparse.Namespace, profiles: list[str] | None, reference: str, progress) -> Any:
+    from portrait_bench.api import run_benchmark
+
+    return run_benchmark(
+        models=args.model,
+        profiles=profiles,
+        reference=reference,
+        runs=args.runs,
+        warmup=args.warmup,
+        with_siblings=not args.no_siblings,
+        op_profile=args.op_profile,
+        op_runs=args.op_runs,
+        memory=not args.no_memory,
+        profiles_file=args.profiles_file,
+        progress=progress,
+        arm_images=args.arm_images,
+        arm_cycles=args.arm_cycles,
+    )
 
 
 if __name__ == "__main__":

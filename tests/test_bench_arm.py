@@ -76,6 +76,19 @@ def test_missing_setup_names_the_missing_piece(tmp_path: Path, monkeypatch: pyte
     assert rc == 2
     assert err.startswith("portrait-bench: error: ") and err.count("\n") == 1
     assert "Traceback" not in err
+    assert not (tmp_path / "out").exists()  # no empty result folder left behind
+
+
+def test_setup_without_qemu_names_the_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no qemu-aarch64, no gcc
+    monkeypatch.setenv("PORTRAIT_BENCH_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(ArmSetupError, match="apt-get install qemu-user"):
+        locate()
+    assert cli.main(["--setup-arm", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("portrait-bench: error: qemu-aarch64 not found") and err.count("\n") == 1
+    assert not (tmp_path / "cache").exists()  # nothing half-made
 
 
 def _fake_arm_result(ratio: float, millions: float, iou: float, real: bool = True):

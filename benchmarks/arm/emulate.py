@@ -55,8 +55,7 @@ class ArmRun:
 
 
 def run_core(env: ArmEnv, core: ArmCore, jobs: list[ArmJob], count_runs: int = 2, threads: int = 1,
-             hot: bool = False, timeout_s: float = 900.0,
-             allow_scalable: bool = False) -> tuple[list[ArmRun], int]:
+             hot: bool = False, timeout_s: float = 900.0) -> tuple[list[ArmRun], int]:
     """Emulate ``core`` over ``jobs``: (one ArmRun per job, the markers' own instruction count)."""
     if count_runs < 1:
         raise ValueError("count_runs must be >= 1")
@@ -105,7 +104,7 @@ def run_core(env: ArmEnv, core: ArmCore, jobs: list[ArmJob], count_runs: int = 2
                 raise EmulationError(f"{core.profile}: no count for {j.path} (the guest stopped early?)")
             last = ws[-1]
             scalable = last["classes"].get("sve", 0) + last["classes"].get("sme", 0)
-            if scalable and not allow_scalable:
+            if scalable:
                 raise EmulationError(f"{core.profile}: {scalable} SVE/SME instructions executed: the emulated CPU "
                                      "has SVE/SME, whose int8 results were wrong under QEMU 7.2; use sve=off,sme=off")
             outputs = np.load(work / f"parity_out_{k}.npy") if j.parity_inputs is not None else None
