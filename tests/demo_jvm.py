@@ -3,9 +3,9 @@
 No Android SDK or Google Maven is reachable here, but the JVM Kotlin compiler is (npm
 `kotlin-compiler`, the app's Kotlin version), and so are JUnit 4 and Android's own `org.json`
 (Debian `junit4`, `libandroid-json-java`). The app sources that touch only a few Android classes
-compile against stand-ins of those classes and of LiteRT's Kotlin API
+compile against stand-ins of those classes and of LiteRT's Kotlin and TFLite's Java APIs
 (`android_demo/jvm-check/stubs/`, same packages and signatures); the rest (activity, view model,
-CameraX, Compose UI, the interpreter flavor) needs Android Studio.
+CameraX, Compose UI) needs Android Studio.
 """
 from __future__ import annotations
 
@@ -21,13 +21,15 @@ APP_SRC = ANDROID / "app/src"
 MAIN = APP_SRC / "main/java/com/portraitmobile/demo"
 JVM_CHECK = ANDROID / "jvm-check"
 
-# The app sources compiled here, against the stand-ins.
+# The app sources compiled here, against the stand-ins (the interpreter flavor's Engines.kt separately:
+# both flavors declare the same `Engines`).
 JVM_SOURCES = sorted([
     *(MAIN / "contract").glob("*.kt"), *(MAIN / "engine").glob("*.kt"), *(MAIN / "segmentation").glob("*.kt"),
     MAIN / "effects/EffectRenderer.kt", MAIN / "PortraitPipeline.kt",
     APP_SRC / "compiled/java/com/portraitmobile/demo/engine/Engines.kt",
 ])
-# Those that need the Android SDK or AndroidX/CameraX/Compose/TFLite 1.x, and only Android Studio builds.
+INTERPRETER_FLAVOR = APP_SRC / "interpreter/java/com/portraitmobile/demo/engine/Engines.kt"
+# Those that need AndroidX, CameraX or Compose, which only Android Studio builds.
 ANDROID_ONLY = {
     "MainActivity.kt", "PortraitViewModel.kt", "FrameAnalyzer.kt", "ui/PortraitScreen.kt", "ui/CameraPreview.kt",
 }
@@ -59,6 +61,7 @@ def missing_tools() -> str | None:
 @dataclass
 class JvmBuild:
     stubs_and_main: Path
+    interpreter_flavor: Path
     tests: Path
 
     @property
@@ -81,15 +84,19 @@ def _kotlinc(out: Path, sources: list[Path], classpath: list[Path], *flags: str)
 
 
 def build(out: Path) -> JvmBuild:
-    """Compiles the stand-ins with the app sources (warnings are errors), then all JVM tests."""
+    """Compiles the stand-ins with the app sources, then the interpreter flavor (warnings are errors in
+    both), then all JVM tests."""
     libs = [JAVA_LIB_DIR / j for j in JAVA_LIBS]
     main = out / "main"
-    stubs = sorted((JVM_CHECK / "stubs").rglob("*.kt"))
+    stubs = sorted([*(JVM_CHECK / "stubs/android").glob("*.kt"), *(JVM_CHECK / "stubs/litert").glob("*.kt")])
     _kotlinc(main, stubs + JVM_SOURCES, [JAVA_LIB_DIR / "com.android.json.jar"], "-Werror")
+    interpreter = out / "interpreter"
+    tflite_stubs = sorted((JVM_CHECK / "stubs/tflite").glob("*.kt"))
+    _kotlinc(interpreter, [*tflite_stubs, INTERPRETER_FLAVOR], [main], "-Werror")
     tests = out / "tests"
     test_sources = sorted([*(APP_SRC / "test").rglob("*.kt"), *(JVM_CHECK / "src").rglob("*.kt")])
     _kotlinc(tests, test_sources, [main, *libs])
-    return JvmBuild(main, tests)
+    return JvmBuild(main, interpreter, tests)
 
 
 def junit_classes(build_: JvmBuild) -> list[str]:

@@ -962,6 +962,7 @@ def test_kotlin_sources_compiled_on_the_jvm_are_all_but_the_android_ui(kotlin_jv
     compiled = {str(p.relative_to(KOTLIN_MAIN)) for p in demo_jvm.JVM_SOURCES if KOTLIN_MAIN in p.parents}
     assert main == compiled | demo_jvm.ANDROID_ONLY, main ^ (compiled | demo_jvm.ANDROID_ONLY)
     assert (kotlin_jvm.stubs_and_main / "com/portraitmobile/demo/engine/CompiledModelEngine.class").is_file()
+    assert (kotlin_jvm.interpreter_flavor / "com/portraitmobile/demo/engine/InterpreterEngine.class").is_file()
 
 
 def test_kotlin_unit_tests_pass_on_the_jvm(kotlin_jvm, real_export):
