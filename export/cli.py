@@ -17,7 +17,10 @@ from typing import Sequence
 
 PROG = "portrait-export"
 
-from portrait_mobile.cli_support import OneLineParser
+from portrait_mobile.cli_support import (OneLineParser, fraction, non_negative_float, positive_int,
+                                         run_cli)
+
+MAX_IMGSZ = 2048  # a phone model's input; beyond it the converters need gigabytes
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", default=None, metavar="CKPT",
                    help="checkpoint file (default: the shipped portrait_mobile/weights/portrait-s-256.pt)")
     p.add_argument("--out", default="exported", metavar="DIR", help="output folder")
-    p.add_argument("--imgsz", nargs="+", type=int, default=None, metavar="N",
+    p.add_argument("--imgsz", nargs="+", type=positive_int, default=None, metavar="N",
                    help="input size H W (or one N for NxN); default: the checkpoint's")
     p.add_argument("--precision", nargs="+", default=None, choices=PRECISIONS, metavar="P",
                    help="fp32, fp16 and/or int8 for tflite (default int8) and coreml (default fp16; int8 = "
@@ -45,11 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="calibrate the int8 TFLite on images (--calib, or ../shared/datasets) and save the "
                         "statistics beside the weights (<weights>.int8-calibration.json), where later exports "
                         "of the same weights find them and need no images; run it after shipping new weights")
-    p.add_argument("--calib-n", type=int, default=100, metavar="N", help="calibration images to use")
+    p.add_argument("--calib-n", type=positive_int, default=100, metavar="N", help="calibration images to use")
     p.add_argument("--val", default=None, metavar="DIR",
                    help="parity images (with masks/ for the fg IoU figures); default: held out from the "
                         "calibration pool")
-    p.add_argument("--val-n", type=int, default=100, metavar="N", help="parity images to use")
+    p.add_argument("--val-n", type=positive_int, default=100, metavar="N", help="parity images to use")
     p.add_argument("--dynamic-batch", action="store_true", help="ONNX: symbolic batch dimension")
     p.add_argument("--opset", type=int, default=17, help="ONNX opset")
     p.add_argument("--int8-granularity", choices=("channel", "auto", "tensor"), default="auto",
@@ -57,15 +60,15 @@ def build_parser() -> argparse.ArgumentParser:
                         "only for convs whose channels quantize almost as well with one scale (smaller file, "
                         "no measured accuracy change)")
     g = p.add_argument_group("parity gates (an artifact that misses one is not written)")
-    g.add_argument("--onnx-max-abs", type=float, default=d.onnx_max_abs, metavar="X",
+    g.add_argument("--onnx-max-abs", type=non_negative_float, default=d.onnx_max_abs, metavar="X",
                    help="ONNX: max |prob - PyTorch|")
-    g.add_argument("--fp32-max-abs", type=float, default=d.fp32_max_abs, metavar="X",
+    g.add_argument("--fp32-max-abs", type=non_negative_float, default=d.fp32_max_abs, metavar="X",
                    help="TFLite/Core ML fp32: max |prob - PyTorch|")
-    g.add_argument("--fp16-max-abs", type=float, default=d.fp16_max_abs, metavar="X",
+    g.add_argument("--fp16-max-abs", type=non_negative_float, default=d.fp16_max_abs, metavar="X",
                    help="TFLite/Core ML fp16: max |prob - PyTorch| (Core ML: macOS only)")
-    g.add_argument("--min-mask-iou", type=float, default=d.mask_iou, metavar="X",
+    g.add_argument("--min-mask-iou", type=fraction, default=d.mask_iou, metavar="X",
                    help="every target: mean IoU of its mask vs the PyTorch fp32 mask")
-    g.add_argument("--max-fg-iou-drop", type=float, default=d.fg_iou_drop, metavar="PTS",
+    g.add_argument("--max-fg-iou-drop", type=non_negative_float, default=d.fg_iou_drop, metavar="PTS",
                    help="every target: PyTorch fg IoU minus the artifact's, in points, on the labelled sample")
     p.add_argument("--demo-assets", action="store_true",
                    help="copy the exported models and contracts into the demo apps (export/demo_assets.py)")
@@ -92,6 +95,11 @@ def _fmt_table(results) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # run_cli: SIGTERM cleans up like ^C, and a missing torch names the extra to install.
+    return run_cli(PROG, lambda: _main(argv))
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from portrait_mobile.errors import CheckpointError, DatasetError, ExportError
@@ -103,6 +111,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.imgsz is not None:
         if len(args.imgsz) not in (1, 2):
             parser.error("--imgsz takes H W or a single N")
+        if max(args.imgsz) > MAX_IMGSZ:
+            parser.error(f"--imgsz {' '.join(map(str, args.imgsz))}: at most {MAX_IMGSZ} per side")
         imgsz = (args.imgsz[0], args.imgsz[-1])
     thresholds = Thresholds(onnx_max_abs=args.onnx_max_abs, fp32_max_abs=args.fp32_max_abs,
                             fp16_max_abs=args.fp16_max_abs, mask_iou=args.min_mask_iou,

@@ -1,14 +1,22 @@
-"""What every portrait-* command shares: one-line errors, exit codes, argument types."""
+"""What every portrait-* command shares: one-line errors, exit codes, argument types, signals."""
 from __future__ import annotations
 
 import argparse
+import contextlib
+import math
+import signal
 import sys
-from typing import Callable, NoReturn
+import threading
+from typing import Callable, Iterator, NoReturn
 
 from .errors import PortraitError
 
 EXIT_FAILED = 1  # the work ran and failed (a parity gate, a broken budget)
 EXIT_USAGE = 2  # bad flags or bad input (missing file, unreadable image)
+EXIT_TERMINATED = 128 + signal.SIGTERM  # 143, as a shell reports a SIGTERM'd process
+# Which extra of portrait-mobile installs what a command needs (ModuleNotFoundError -> pip hint).
+EXTRA_FOR_PROG = {"portrait-export": "export", "portrait-train": "train", "portrait-eval": "train",
+                  "portrait-bench": "bench", "portrait-segment": "runtime"}
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -37,14 +45,85 @@ def positive_float(text: str) -> float:
     return v
 
 
+def non_negative_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return v
+
+
+def non_negative_float(text: str) -> float:
+    """A finite number >= 0 (NaN and inf would make every comparison against it meaningless)."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}") from None
+    if not (math.isfinite(v) and v >= 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
+    return v
+
+
+def fraction(text: str) -> float:
+    """A number in [0, 1]."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
+    if not 0.0 <= v <= 1.0:  # False for NaN too
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}")
+    return v
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that `finally` blocks and atomic writes clean up.
+
+    A BaseException (like KeyboardInterrupt): no `except Exception` swallows it.
+    """
+
+
+@contextlib.contextmanager
+def sigterm_raises() -> Iterator[None]:
+    """Within the block, SIGTERM raises `Terminated` (main thread only; elsewhere a no-op)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        raise Terminated(signum)
+
+    old = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def missing_module_message(prog: str, e: ModuleNotFoundError) -> str:
+    """`portrait-x needs torch, which is not installed: pip install 'portrait-mobile[export]'`."""
+    name = (e.name or str(e)).split(".")[0]
+    extra = EXTRA_FOR_PROG.get(prog, "all")
+    return f"{prog} needs {name}, which is not installed here: pip install 'portrait-mobile[{extra}]'"
+
+
 def run_cli(prog: str, body: Callable[[], int | None],
             failure_types: tuple[type[BaseException], ...] = ()) -> int:
-    """Run a CLI body; expected errors become `prog: error: ...` on stderr and an exit code."""
+    """Run a CLI body; expected errors become `prog: error: ...` on stderr and an exit code.
+
+    SIGTERM is turned into `Terminated` while the body runs, so temp files are removed on the way out
+    (exit 143); a missing optional dependency names the extra to install (exit 2).
+    """
     try:
-        return body() or 0
+        with sigterm_raises():
+            return body() or 0
     except failure_types as e:
         print(f"{prog}: error: {e}", file=sys.stderr)
         return EXIT_FAILED
+    except ModuleNotFoundError as e:
+        print(f"{prog}: error: {missing_module_message(prog, e)}", file=sys.stderr)
+        return EXIT_USAGE
     except (PortraitError, OSError, ValueError) as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         print(f"{prog}: error: {msg}", file=sys.stderr)
@@ -52,4 +131,6 @@ def run_cli(prog: str, body: Callable[[], int | None],
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
-
+    except Terminated:
+        print(f"{prog}: terminated (SIGTERM); partial outputs removed", file=sys.stderr)
+        return EXIT_TERMINATED

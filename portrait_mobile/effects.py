@@ -104,12 +104,17 @@ def parse_color(color: Color) -> tuple[int, int, int]:
             if len(hx) != 6 or any(c not in "0123456789abcdefABCDEF" for c in hx):
                 raise ValueError(f"colour must be '#RRGGBB' or 'R,G,B', got {color!r}")
             parts = [int(hx[i:i + 2], 16) for i in (0, 2, 4)]
-    else:
+    elif isinstance(color, (list, tuple, np.ndarray)):
         parts = list(color)
+    else:  # None, a number, a dict...: say what is accepted instead of "not iterable"
+        raise ValueError(f"background/colour must be an RGB uint8 image, '#RRGGBB', 'R,G,B' or three integers "
+                         f"0..255, got {type(color).__name__} {color!r}")
     try:
         rgb = tuple(int(p) for p in parts)
     except (TypeError, ValueError):
         raise ValueError(f"colour must be three integers 0..255, got {color!r}") from None
+    if any(isinstance(p, (float, np.floating)) and not float(p).is_integer() for p in parts):
+        raise ValueError(f"colour must be three integers 0..255, got {color!r}")
     if len(rgb) != 3 or any(not 0 <= v <= 255 for v in rgb):
         raise ValueError(f"colour must be three integers 0..255, got {color!r}")
     return rgb  # type: ignore[return-value]

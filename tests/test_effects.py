@@ -126,3 +126,18 @@ def test_effects_on_large_image_keep_size() -> None:
     assert out.shape == img.shape
     np.testing.assert_array_equal(out[1000:2000, 1500:2500], img[1000:2000, 1500:2500])
     assert np.abs(out[:500].astype(int) - img[:500]).mean() > 10
+
+
+@pytest.mark.parametrize("background", [None, 7, 2.5, {"r": 1}, (1, 2), (0, 0, 256), (0.5, 1, 2), "#12", "blue"])
+def test_replace_background_rejects_bad_backgrounds_clearly(background: object) -> None:
+    """issue 13: replace_background(..., None) raised TypeError: 'NoneType' object is not iterable."""
+    img, gt = red_person(30, 20)
+    with pytest.raises(ValueError, match="colour|background"):
+        effects.replace_background(img, gt, background)  # type: ignore[arg-type]
+
+
+def test_replace_background_accepts_the_documented_colours() -> None:
+    img, gt = red_person(30, 20)
+    for bg in ("#3A7BD5", "3A7BD5", "58,123,213", (58, 123, 213), [58, 123, 213]):
+        out = effects.replace_background(img, gt.astype(np.float32), bg)
+        assert tuple(out[0, 0]) == (58, 123, 213)

@@ -301,6 +301,12 @@ def test_atomic_path_and_dir(tmp_path):
     (["--weights", "/nonexistent/w.pt"], 2, "checkpoint not found: /nonexistent/w.pt"),
     (["--calib", "/nonexistent/calib"], 2, "image folder not found: /nonexistent/calib"),
     (["--bogus"], 2, "unrecognized arguments: --bogus"),
+    (["--imgsz", "100000"], 2, "--imgsz 100000: at most 2048 per side"),
+    (["--min-mask-iou", "nan"], 2, "expected a number in [0, 1], got 'nan'"),
+    (["--min-mask-iou", "1.5"], 2, "expected a number in [0, 1], got '1.5'"),
+    (["--max-fg-iou-drop", "inf"], 2, "expected a finite number >= 0, got 'inf'"),
+    (["--onnx-max-abs", "-1"], 2, "expected a finite number >= 0, got '-1'"),
+    (["--calib-n", "0"], 2, "expected a positive integer, got '0'"),
 ])
 def test_cli_bad_usage(tiny, tmp_path, capsys, args, rc, needle):
     argv = ["--out", str(tmp_path / "o")]
@@ -439,8 +445,7 @@ def test_default_model_all_targets_without_shared(tmp_path, capsys, monkeypatch)
     """The README's first command on a fresh machine: no ../shared, the shipped weights, --target all.
 
     int8 uses the packaged calibration statistics, parity the packaged photo's views (issue 13)."""
-    if not DEFAULT_WEIGHTS.is_file():
-        pytest.skip(f"shipped weights {DEFAULT_WEIGHTS} not present (trained separately)")
+    assert DEFAULT_WEIGHTS.is_file(), f"the shipped weights are part of the repository: {DEFAULT_WEIGHTS}"
     monkeypatch.setenv("PORTRAIT_DATASETS", str(tmp_path / "no-shared"))
     monkeypatch.chdir(tmp_path)
     rc, out, err = cli_run(capsys, "--target", "all")

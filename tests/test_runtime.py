@@ -220,8 +220,19 @@ def test_cli_errors_are_one_line_and_write_nothing(tiny_model: Path, tmp_path: P
     assert rc == 1 and len(err) == 1 and "bad.jpg" in err[0] and "Traceback" not in err[0]
     assert sorted(p.name for p in out.iterdir()) == ["good_blur.png"]  # no partial or temp file
 
-    rc = cli_main([str(tmp_path / "missing.png"), "--model", str(tiny_model), "--effect", "mask", "--out", str(out)])
-    assert rc == 2 and "input not found" in capsys.readouterr().err
+    # A missing input among several is reported and skipped; the rest are written (issue 13: it aborted).
+    out2 = tmp_path / "out2"
+    rc = cli_main([str(tmp_path / "missing.png"), str(good), "--model", str(tiny_model), "--effect", "mask",
+                   "--out", str(out2), "-q"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 1 and err == [f"portrait-segment: error: input not found: {tmp_path / 'missing.png'}"]
+    assert sorted(p.name for p in out2.iterdir()) == ["good_mask.png"]
+
+    # --backend without --model was silently ignored.
+    rc = cli_main([str(good), "--backend", "onnx", "--effect", "mask", "--out", str(tmp_path / "out3")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "--backend onnx needs --model PATH" in err[0]
+    assert not (tmp_path / "out3").exists()
 
     with pytest.raises(SystemExit) as e:
         cli_main([str(good), "--effect", "sparkle", "--out", str(out)])
@@ -251,7 +262,7 @@ def test_cli_folder_with_progress(tiny_model: Path, tmp_path: Path, capsys: pyte
 
 def _need_weights() -> None:
     if not DEFAULT_WEIGHTS.is_file():
-        pytest.skip(f"shipped default weights not present yet ({DEFAULT_WEIGHTS})")
+        pytest.fail(f"the shipped weights are part of the repository: {DEFAULT_WEIGHTS} is missing")
 
 
 def _pfcn_images(n: int) -> list[np.ndarray]:

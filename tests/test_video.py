@@ -59,7 +59,7 @@ def test_smoothing_lowers_flicker_tiny_model(tiny_seg: Segmenter) -> None:
 @pytest.mark.slow
 def test_smoothing_lowers_flicker_real_sequence() -> None:
     if not DEFAULT_WEIGHTS.is_file():
-        pytest.skip(f"shipped default weights not present yet ({DEFAULT_WEIGHTS})")
+        pytest.fail(f"the shipped weights are part of the repository: {DEFAULT_WEIGHTS} is missing")
     if not (PFCN / "test.txt").is_file():
         pytest.skip(f"real images not available ({PFCN})")
     seg = Segmenter.default(threads=1)
@@ -146,3 +146,116 @@ def test_cli_video(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "wrote 1 file" in capsys.readouterr().err
     rc = cli_main([str(src), "--model", str(model), "--effect", "cutout", "--out", str(tmp_path / "o2")])
     assert rc == 2 and "videos" in capsys.readouterr().err and not (tmp_path / "o2").exists()
+
+
+# --- writing failures: nothing partial is left, the error says so ---------------------------------
+
+def test_rotation_is_checked_at_construction(tiny_seg: Segmenter) -> None:
+    with pytest.raises(ImageError, match="rotation must be one of"):
+        VideoSegmenter(tiny_seg, rotation=45)
+
+
+def test_unwritable_video_format_is_refused_before_reading(tiny_seg: Segmenter, tmp_path: Path) -> None:
+    """issue 13: out.gif left 29 hidden files (OpenCV's image-sequence writer) and reported 30 frames."""
+    src = _write_video(tmp_path / "c.avi", [red_person(48, 64)[0]] * 5)
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(ImageError, match=r"video output must end in \.mp4"):
+        VideoSegmenter(tiny_seg).process_file(src, out / "c.gif")
+    assert list(out.iterdir()) == []
+
+
+def test_writer_that_loses_frames_leaves_no_file(tiny_seg: Segmenter, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A writer that silently drops frames (as on a full disk): OSError, and neither the file nor its temp."""
+    import portrait_mobile.runtime.video as video
+
+    real = cv2.VideoWriter
+
+    class Dropping:
+        def __init__(self, *a: object) -> None:
+            self.w, self.n = real(*a), 0
+
+        def isOpened(self) -> bool:  # noqa: N802 -- OpenCV's name
+            return self.w.isOpened()
+
+        def write(self, frame: np.ndarray) -> None:
+            self.n += 1
+            if self.n <= 2:
+                self.w.write(frame)
+
+        def release(self) -> None:
+            self.w.release()
+
+    src = _write_video(tmp_path / "c.avi", [red_person(48, 64)[0]] * 6)
+    monkeypatch.setattr(video.cv2, "VideoWriter", Dropping)
+    out = tmp_path / "out"
+    with pytest.raises(OSError, match="the finished video had 2 of its 6 frames; nothing was kept"):
+        VideoSegmenter(tiny_seg).process_file(src, out / "c.mp4")
+    assert list(out.iterdir()) == []
+
+
+def _long_clip(path: Path, frames: int = 150) -> Path:
+    img = red_person(240, 320)[0]
+    rng = np.random.default_rng(0)
+    return _write_video(path, [np.clip(img.astype(int) + rng.integers(-20, 20, img.shape), 0, 255).astype(np.uint8)
+                               for _ in range(frames)], fps=25.0)
+
+
+def _segment_cmd(*args: str) -> list[str]:
+    import sys
+
+    return [sys.executable, "-m", "portrait_mobile.runtime.cli", *args]
+
+
+def test_cli_full_disk_exits_non_zero_and_keeps_going(tmp_path: Path) -> None:
+    """issue 13: on a full disk the video was reported written (40 KB, no moov atom). Here the file size
+    limit (RLIMIT_FSIZE, which fails writes like a full disk) truncates the video: exit 1, no video,
+    no temp file, one line about it, and the image after it is still written."""
+    import resource
+    import subprocess
+
+    model = make_tiny_onnx(tmp_path / "tiny.onnx")
+    src = _long_clip(tmp_path / "clip.avi", 60)
+    img = tmp_path / "still.png"
+    cv2.imwrite(str(img), red_person(48, 64)[0])
+    out = tmp_path / "out"
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (60_000, 60_000))
+
+    r = subprocess.run(_segment_cmd(str(src), str(img), "--model", str(model), "--effect", "blur",
+                                    "--out", str(out), "-q"),
+                       preexec_fn=limit, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1, r.stderr
+    errors = [ln for ln in r.stderr.splitlines() if ln.startswith("portrait-segment: error:")]
+    assert len(errors) == 1 and f"cannot write {out / 'clip_blur.mp4'}" in errors[0], r.stderr
+    assert "nothing was kept" in errors[0] and "Traceback" not in r.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["still_blur.png"]
+
+
+def test_cli_sigterm_removes_the_partial_video(tmp_path: Path) -> None:
+    """issue 13: SIGTERM during a video write left a hidden partial .NAME.XXXX.mp4."""
+    import signal
+    import subprocess
+    import time
+
+    model = make_tiny_onnx(tmp_path / "tiny.onnx")
+    src = _long_clip(tmp_path / "clip.avi", 400)
+    out = tmp_path / "out"
+    proc = subprocess.Popen(_segment_cmd(str(src), "--model", str(model), "--effect", "blur", "--out", str(out),
+                                         "-q"), stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not (out.is_dir() and any(out.iterdir())):
+            time.sleep(0.05)
+        assert out.is_dir() and [p.name for p in out.iterdir()][0].startswith(".clip_blur.mp4.")
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143, err
+    assert "terminated" in err and "Traceback" not in err
+    assert list(out.iterdir()) == []

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..cli_support import OneLineParser, positive_int, run_cli
+from ..cli_support import OneLineParser, non_negative_int, positive_int, run_cli
 from ..errors import CheckpointError, ModelLoadError, PortraitError
 from ..paths import find_shared
 from ..metrics import BOUNDARY_RATIO, THRESHOLD
@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only-reference", action="store_true", help="evaluate the reference model alone")
     p.add_argument("--threads", type=positive_int, metavar="N", help="CPU threads per model (default: backend's)")
     p.add_argument("--limit", type=positive_int, metavar="N", help="only the first N images of each set")
-    p.add_argument("--worst", type=int, default=0, metavar="N",
+    p.add_argument("--worst", type=non_negative_int, default=0, metavar="N",
                    help="list the N images with the lowest fg IoU per model and set")
     p.add_argument("--json", action="store_true", help="print machine-readable results to stdout (no table)")
     p.add_argument("--out", type=Path, metavar="FILE.json", help="also write the JSON results to this file")
@@ -76,11 +76,11 @@ def _load_predictors(args: argparse.Namespace) -> list[Any]:
 
     predictors: list[Any] = []
     if not args.only_reference:
-        from ..checkpoint import load_checkpoint
-
         weights: list[Path | None] = list(args.weights)
         if not weights and not args.model:
             weights = [None]
+        if weights:  # checkpoints need torch (the train extra); --model artifacts only the runtime
+            from ..checkpoint import load_checkpoint
         for w in weights:
             try:
                 ckpt = load_checkpoint(w)

@@ -5,8 +5,8 @@
 
 Outputs are `<out>/<name>_<effect>.png` for images and `<out>/<name>_<effect>.mp4` for videos, each
 written to a temp file and renamed when complete. Errors are one line on stderr; exit status 0 when
-everything was written, 1 when something failed (the other inputs are still processed), 2 for a
-usage error.
+everything was written, 1 when something failed (a missing or bad input, a full disk: the other
+inputs are still processed), 2 for a usage error, 143 on SIGTERM (the file being written is removed).
 """
 from __future__ import annotations
 
@@ -62,11 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def collect_inputs(inputs: Sequence[str]) -> list[tuple[Path, str]]:
-    """[(path, 'image'|'video')]: files as given, folders searched recursively (hidden files skipped)."""
+def collect_inputs(inputs: Sequence[str]) -> tuple[list[tuple[Path, str]], list[str]]:
+    """([(path, 'image'|'video')], problems): files as given, folders searched recursively (hidden
+    files skipped); a missing input or an empty folder is a problem, and the others still run."""
     from .video import VIDEO_EXTS
 
     out: list[tuple[Path, str]] = []
+    problems: list[str] = []
     for spec in inputs:
         p = Path(spec)
         if p.is_dir():
@@ -74,13 +76,13 @@ def collect_inputs(inputs: Sequence[str]) -> list[tuple[Path, str]]:
                      and not any(part.startswith(".") for part in f.relative_to(p).parts)
                      and f.suffix.lower() in IMAGE_EXTS + VIDEO_EXTS]
             if not found:
-                raise UsageError(f"no images or videos in folder {p}")
+                problems.append(f"no images or videos in folder {p}")
             out += [(f, "video" if f.suffix.lower() in VIDEO_EXTS else "image") for f in found]
         elif p.exists():
             out.append((p, "video" if p.suffix.lower() in VIDEO_EXTS else "image"))
         else:
-            raise UsageError(f"input not found: {p}")
-    return out
+            problems.append(f"input not found: {p}")
+    return out, problems
 
 
 def output_path(out_dir: Path, src: Path, effect: str, kind: str, taken: set[Path]) -> Path:
@@ -159,7 +161,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--threads must be >= 1, got {args.threads}")
     if args.max_frames is not None and args.max_frames < 1:
         raise UsageError(f"--max-frames must be >= 1, got {args.max_frames}")
-    items = collect_inputs(args.inputs)
+    if args.backend is not None and args.model is None:
+        raise UsageError(f"--backend {args.backend} needs --model PATH (the shipped model picks its own engine)")
+    items, problems = collect_inputs(args.inputs)
     if args.effect == "cutout" and any(kind == "video" for _, kind in items):
         raise UsageError("--effect cutout makes transparent PNGs; for videos use mask, blur or replace")
     out_dir = Path(args.out)
@@ -172,7 +176,9 @@ def run(args: argparse.Namespace) -> int:
     video_seg = VideoSegmenter(seg, smoothing=args.smoothing, refine=args.refine, keep_largest=args.largest,
                                rotation=args.rotate)
     taken: set[Path] = set()
-    written = failed = 0
+    written, failed = 0, len(problems)
+    for msg in problems:
+        _error(msg)
     show = not args.quiet
     for src, kind in tqdm(items, unit="file", disable=not show or len(items) < 2, desc=PROG):
         dest = output_path(out_dir, src, args.effect, kind, taken)
@@ -184,9 +190,12 @@ def run(args: argparse.Namespace) -> int:
                 mask = seg.segment(image, rotation=args.rotate, refine=args.refine, keep_largest=args.largest)
                 write_bytes(dest, encode_png(effect(image, mask)))
             written += 1
-        except PortraitError as e:
+        except (PortraitError, ValueError) as e:
             failed += 1
             _error(e)
+        except OSError as e:  # a full disk, a vanished folder: this output is lost, the next may not be
+            failed += 1
+            _error(f"{src}: cannot write {dest}: {e.strerror or e}")
     if show:
         tqdm.write(f"{PROG}: wrote {written} file{'s' * (written != 1)} to {out_dir}"
                    + (f", {failed} failed" if failed else ""), file=sys.stderr)
@@ -196,10 +205,18 @@ def run(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)  # exits 2 with a one-line usage error
+    from ..cli_support import EXIT_TERMINATED, Terminated, missing_module_message, sigterm_raises
     from ..errors import PortraitError
 
     try:
-        return run(args)
+        with sigterm_raises():  # so the temp file of the output being written is removed
+            return run(args)
+    except Terminated:
+        _error("terminated (SIGTERM); the partial output was removed")
+        return EXIT_TERMINATED
+    except ModuleNotFoundError as e:
+        _error(missing_module_message(PROG, e))
+        return 2
     except UsageError as e:
         _error(e)
         return 2

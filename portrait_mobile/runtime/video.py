@@ -21,11 +21,14 @@ import numpy as np
 
 from ..atomic import atomic_path
 from ..errors import ImageError
-from .image_input import check_rgb_uint8, to_rgb_uint8
+from .image_input import check_rgb_uint8, check_rotation, to_rgb_uint8
 from .segmenter import Segmenter
 
 VIDEO_EXTS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v")
+# What process_file writes (through FFmpeg only: OpenCV's other writers turn e.g. `.gif` into one
+# image file per frame); the inputs it reads are VIDEO_EXTS.
 _FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
+WRITABLE_EXTS = tuple(_FOURCC)
 # Frame difference (intensity in [0, 1], at model resolution) at which smoothing is fully off.
 MOTION_SCALE = 0.12
 
@@ -51,6 +54,7 @@ class VideoSegmenter:
                  refine: bool = False, keep_largest: bool = False, rotation: int = 0) -> None:
         if not (isinstance(smoothing, (int, float)) and 0.0 <= float(smoothing) < 1.0):
             raise ValueError(f"smoothing must be in [0, 1), got {smoothing!r}")
+        check_rotation(rotation)  # a bad rotation fails here, not at the first frame
         self.segmenter = segmenter
         self.smoothing = float(smoothing)
         self.motion_aware = motion_aware
@@ -100,12 +104,16 @@ class VideoSegmenter:
         """Segment a video file and write `effect(frame, mask)` for each frame to `dst`.
 
         `effect` returns an RGB uint8 HxWx3 frame or a uint8 HxW picture (e.g. the mask); None writes
-        the mask. The output is written to a temp file and renamed onto `dst` when complete, so a failure
-        leaves no partial video. ImageError if `src` cannot be opened or has no frames.
+        the mask. The output is written to a temp file, read back (every frame must decode: OpenCV's
+        writer does not report a full disk) and renamed onto `dst`, so a failure leaves no partial
+        video. `dst` must end in one of WRITABLE_EXTS. ImageError if `src` cannot be opened or has no
+        frames; OSError if the video could not be written completely.
         """
         from tqdm import tqdm
 
         src, dst = Path(src), Path(dst)
+        if dst.suffix.lower() not in WRITABLE_EXTS:
+            raise ImageError(f"cannot write {dst.name}: video output must end in {', '.join(WRITABLE_EXTS)}")
         if not src.is_file():
             raise ImageError(f"video not found: {src}")
         cap = cv2.VideoCapture(str(src))
@@ -135,7 +143,7 @@ class VideoSegmenter:
                         out = _to_bgr_frame(out)
                         if writer is None:
                             size = (out.shape[1], out.shape[0])
-                            writer = cv2.VideoWriter(str(tmp), fourcc, fps, size)
+                            writer = cv2.VideoWriter(str(tmp), cv2.CAP_FFMPEG, fourcc, fps, size)
                             if not writer.isOpened():
                                 raise ImageError(f"cannot write video {dst} (codec for {dst.suffix!r} unavailable)")
                         writer.write(out)
@@ -146,9 +154,29 @@ class VideoSegmenter:
                         writer.release()
                 if n == 0:
                     raise ImageError(f"{src}: no frames could be decoded")
+                _check_written(tmp, dst, n)
         finally:
             cap.release()
         return VideoResult(dst, n, fps, size[0], size[1])
+
+
+def _check_written(tmp: Path, dst: Path, frames: int) -> None:
+    """OSError unless the finished file at `tmp` decodes to `frames` frames (a full disk truncates it
+    silently: the writer neither raises nor returns an error)."""
+    cap = cv2.VideoCapture(str(tmp), cv2.CAP_FFMPEG)
+    n = 0
+    try:
+        while cap.isOpened() and cap.grab():
+            n += 1
+    finally:
+        cap.release()
+    if n != frames:
+        import errno
+        import shutil
+
+        free = shutil.disk_usage(tmp.parent).free
+        hint = " (the disk is full)" if free < 1 << 20 else ""
+        raise OSError(errno.EIO, f"the finished video had {n} of its {frames} frames{hint}; nothing was kept")
 
 
 def _to_bgr_frame(out: np.ndarray) -> np.ndarray:
