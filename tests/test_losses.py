@@ -78,3 +78,41 @@ def test_teacher_only_where_it_agrees_with_the_label() -> None:
     only_wrong = (1 - label)
     out = portrait_loss(logits, coarse, label, only_wrong, torch.ones(2), torch.ones(2), LossConfig())
     assert out["teacher"].item() == 0
+
+
+def test_lovasz_hinge_on_hand_made_masks() -> None:
+    from portrait_mobile.train.losses import lovasz_hinge
+
+    t = _square_mask()
+    right, wrong, unsure = t * 20 - 10, -(t * 20 - 10), torch.zeros_like(t)
+    assert lovasz_hinge(right, t).item() == 0  # every pixel beyond the margin on its side
+    assert lovasz_hinge(wrong, t).item() > lovasz_hinge(unsure, t).item() > 0.5
+    # Half the person missed costs more than a few background pixels called person.
+    half = right.clone()
+    half[..., :, :32] = -10
+    speck = right.clone()
+    speck[..., :2, :2] = 10
+    assert lovasz_hinge(half, t).item() > lovasz_hinge(speck, t).item()
+
+
+def test_edge_loss_wants_sharp_edges_in_place() -> None:
+    from portrait_mobile.train.losses import edge_loss
+
+    t = _square_mask()
+    sharp = t * 40 - 20
+    blurred = torch.nn.functional.avg_pool2d(sharp, 9, stride=1, padding=4)
+    shifted = torch.roll(sharp, 3, dims=-1)
+    assert edge_loss(sharp, t, 3).item() < 1e-6
+    assert edge_loss(blurred, t, 3).item() > 0.05
+    assert edge_loss(shifted, t, 3).item() > edge_loss(blurred, t, 3).item()
+
+
+def test_edge_terms_enter_the_total_only_when_weighted() -> None:
+    t = _square_mask().repeat(2, 1, 1, 1)
+    refined, coarse = torch.zeros(2, 1, 64, 64), torch.zeros(2, 1, 16, 16)
+    base = portrait_loss(refined, coarse, t, t, torch.ones(2), torch.zeros(2), LossConfig())
+    both = portrait_loss(refined, coarse, t, t, torch.ones(2), torch.zeros(2),
+                         LossConfig(lovasz_weight=0.5, edge_weight=1.0))
+    assert "lovasz" not in base and "edge" not in base
+    expected = base["total"] + 0.5 * both["lovasz"] + both["edge"]
+    assert torch.allclose(both["total"], expected)

@@ -39,6 +39,16 @@ def fraction(text: str) -> float:
     return v
 
 
+def non_negative_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
+    if not v >= 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return v
+
+
 def cache_size(text: str) -> int:
     v = positive_int(text)
     if v < MIN_CACHE_SIZE or v % 32:
@@ -80,6 +90,13 @@ def build_parser() -> OneLineParser:
     f.add_argument("--augment", choices=list(AUGMENT_PRESETS), default="full",
                    help="augmentation preset: full (training from scratch) or light (final fine-tune)")
     f.add_argument("--no-teacher", action="store_true", help="ignore the cache's teacher maps")
+    f.add_argument("--teacher-on-labels", choices=["agree", "none", "all"], default="agree",
+                   help="on labelled images distil only where the teacher agrees with the label (default), "
+                        "never, or everywhere")
+    f.add_argument("--lovasz-weight", type=non_negative_float, default=0.0,
+                   help="weight of a Lovasz hinge (IoU surrogate) on the refined map")
+    f.add_argument("--edge-weight", type=non_negative_float, default=0.0,
+                   help="weight of the boundary-band edge term (gradient matching) on the refined map")
     f.add_argument("--time-budget", type=positive_float, default=0.0, metavar="MIN",
                    help="fit the epoch count (and LR schedule) to this many minutes after epoch 1")
     f.add_argument("--val-every", type=positive_int, default=1, metavar="N",
@@ -131,6 +148,7 @@ def _cache(args) -> None:
 
 
 def _fit(args) -> None:
+    from .losses import LossConfig
     from .trainer import TrainConfig, train
 
     if not 0 <= args.weight_decay:
@@ -142,7 +160,9 @@ def _fit(args) -> None:
                       resume=str(args.resume) if args.resume else None,
                       init=str(args.init) if args.init else None, progress=not args.no_progress,
                       augment=AUGMENT_PRESETS[args.augment], val_every=args.val_every,
-                      lr_scale=args.lr_scale, compile=args.compile)
+                      lr_scale=args.lr_scale, compile=args.compile,
+                      loss=LossConfig(teacher_on_labels=args.teacher_on_labels, lovasz_weight=args.lovasz_weight,
+                                      edge_weight=args.edge_weight))
     best = train(cfg)
     print(f"best checkpoint: {best}")
 
