@@ -16,7 +16,8 @@ portrait-eval --data ../shared/datasets/pfcn:test --weights portrait_mobile/weig
     --reference mediapipe --no-progress --out "$R/pfcn_test.json"
 portrait-eval --data ../shared/datasets/pfcn:test --model exported/portrait-s-256_int8.tflite --refine \
     --no-progress --out "$R/pfcn_test_refine.json"
-portrait-bench --model exported/portrait-s-256_int8.tflite --profile all --reference mediapipe --runs 300 \
+portrait-bench --setup-arm -q
+portrait-bench --model exported/portrait-s-256_int8.tflite --profile all,arm --arm-cycles --reference mediapipe --runs 300 \
     --budget benchmarks/budgets/default.json --json "$R/bench.json" --plot docs/benchmarks/bench-portrait-s-256.png \
     --out runs/bench/readme
 python docs/results/render_readme.py

@@ -148,15 +148,23 @@ def sizes_table(bench: dict) -> str:
         t = timings.get(m["label"]) or (first["reference"] if m["is_reference"] else None)
         return f"{t['memory']['peak_delta_kb'] / 1024:.1f} MiB" if t and t.get("memory") else "-"
 
+    # The published MediaPipe time x our ratio to it: the host-independent ARM instruction ratio
+    # (arm-a76, the Pixel 6's mid cores) when the run has it, else the x86 profile's timing ratio.
+    anchor = first["profile"].get("reference_on_device") or {}
+    a76 = next((p for p in bench.get("arm", []) if p["profile"] == "arm-a76"), None)
+    arm_ratio = {m["model"]: m["ratio_to_reference"] for m in a76["models"]} if a76 else {}
+
     def est(m: dict) -> str:
-        t = timings.get(m["label"])
         if m["is_reference"]:
-            e = next((x["estimate"] for x in first["timings"] if x.get("estimate")), None)
-            return f"{e['reference_ms']:.2f} ms (published)" if e else "-"
+            return f"{anchor['ms']:.2f} ms (published)" if anchor else "-"
+        if anchor and arm_ratio.get(m["label"]) is not None:
+            return f"~{arm_ratio[m['label']] * anchor['ms']:.0f} ms"
+        t = timings.get(m["label"])
         return f"~{t['estimate']['ms']:.0f} ms" if t and t.get("estimate") else "-"
 
+    basis = "arm-a76 instruction ratio" if a76 else f"{first['profile']['name']} timing ratio"
     rows.append("| memory added by loading + running (fresh process) | " + " | ".join(mem(m) for m in models) + " |")
-    rows.append(f"| estimated on-device time ({first['profile']['name']}: ratio x published MediaPipe time; "
+    rows.append(f"| estimated on-device time ({basis} x published MediaPipe time; "
                 "an estimate, see above) | " + " | ".join(est(m) for m in models) + " |")
     return "\n".join(rows)
 
