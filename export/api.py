@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from portrait_mobile.errors import CheckpointError, DatasetError, ExportError
 
-from .base import (DEFAULT_PRECISION, PRECISIONS, SUPPORTED_PRECISIONS, TARGETS, ExportContext,
+from .base import (DEFAULT_PRECISION, MAX_IMGSZ, PRECISIONS, SUPPORTED_PRECISIONS, TARGETS, ExportContext,
                    ExportResult, ExportUsageError, GateError, Thresholds)
 
 __all__ = ["export", "ExportResult", "Thresholds", "plan", "TARGETS", "PRECISIONS"]
@@ -122,6 +122,8 @@ def export(targets: Iterable[str] | str = "all", weights: str | Path | Any | Non
         raise ExportUsageError(f"--opset {opset} out of the supported range 11..21")
     if imgsz is not None and (len(imgsz) != 2 or min(int(v) for v in imgsz) <= 0):
         raise ExportUsageError(f"--imgsz needs two positive sizes H W, got {list(imgsz)}")
+    if imgsz is not None and max(int(v) for v in imgsz) > MAX_IMGSZ:
+        raise ExportUsageError(f"--imgsz {imgsz[0]} {imgsz[1]}: at most {MAX_IMGSZ} per side")
     out = Path(out_dir)
     check_writable(out)
     ckpt = weights if isinstance(weights, Checkpoint) else load_checkpoint(weights)

@@ -20,6 +20,7 @@ TARGETS = ("onnx", "tflite", "coreml")
 PRECISIONS = ("fp32", "fp16", "int8")
 # What each target makes when --precision is not given; ONNX is always fp32.
 DEFAULT_PRECISION = {"onnx": "fp32", "tflite": "int8", "coreml": "fp16"}
+MAX_IMGSZ = 2048  # per side: a phone model's input; beyond it the converters need gigabytes
 SUPPORTED_PRECISIONS = {"onnx": ("fp32",), "tflite": ("fp32", "fp16", "int8"), "coreml": ("fp32", "fp16", "int8")}
 
 

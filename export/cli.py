@@ -20,8 +20,6 @@ PROG = "portrait-export"
 from portrait_mobile.cli_support import (OneLineParser, fraction, non_negative_float, positive_int,
                                          run_cli)
 
-MAX_IMGSZ = 2048  # a phone model's input; beyond it the converters need gigabytes
-
 
 def build_parser() -> argparse.ArgumentParser:
     from .base import PRECISIONS, TARGETS, Thresholds
@@ -111,8 +109,6 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.imgsz is not None:
         if len(args.imgsz) not in (1, 2):
             parser.error("--imgsz takes H W or a single N")
-        if max(args.imgsz) > MAX_IMGSZ:
-            parser.error(f"--imgsz {' '.join(map(str, args.imgsz))}: at most {MAX_IMGSZ} per side")
         imgsz = (args.imgsz[0], args.imgsz[-1])
     thresholds = Thresholds(onnx_max_abs=args.onnx_max_abs, fp32_max_abs=args.fp32_max_abs,
                             fp16_max_abs=args.fp16_max_abs, mask_iou=args.min_mask_iou,

@@ -301,7 +301,7 @@ def test_atomic_path_and_dir(tmp_path):
     (["--weights", "/nonexistent/w.pt"], 2, "checkpoint not found: /nonexistent/w.pt"),
     (["--calib", "/nonexistent/calib"], 2, "image folder not found: /nonexistent/calib"),
     (["--bogus"], 2, "unrecognized arguments: --bogus"),
-    (["--imgsz", "100000"], 2, "--imgsz 100000: at most 2048 per side"),
+    (["--imgsz", "100000"], 2, "--imgsz 100000 100000: at most 2048 per side"),
     (["--min-mask-iou", "nan"], 2, "expected a number in [0, 1], got 'nan'"),
     (["--min-mask-iou", "1.5"], 2, "expected a number in [0, 1], got '1.5'"),
     (["--max-fg-iou-drop", "inf"], 2, "expected a finite number >= 0, got 'inf'"),

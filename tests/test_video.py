@@ -212,8 +212,8 @@ def test_cli_full_disk_exits_non_zero_and_keeps_going(tmp_path: Path) -> None:
     """issue 13: on a full disk the video was reported written (40 KB, no moov atom). Here the file size
     limit (RLIMIT_FSIZE, which fails writes like a full disk) truncates the video: exit 1, no video,
     no temp file, one line about it, and the image after it is still written."""
-    import resource
     import subprocess
+    import sys
 
     model = make_tiny_onnx(tmp_path / "tiny.onnx")
     src = _long_clip(tmp_path / "clip.avi", 60)
@@ -221,12 +221,11 @@ def test_cli_full_disk_exits_non_zero_and_keeps_going(tmp_path: Path) -> None:
     cv2.imwrite(str(img), red_person(48, 64)[0])
     out = tmp_path / "out"
 
-    def limit() -> None:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (60_000, 60_000))
-
-    r = subprocess.run(_segment_cmd(str(src), str(img), "--model", str(model), "--effect", "blur",
-                                    "--out", str(out), "-q"),
-                       preexec_fn=limit, capture_output=True, text=True, timeout=300)
+    # The limit is set inside the child (no preexec_fn: forking a process with JAX's threads loaded).
+    argv = [str(src), str(img), "--model", str(model), "--effect", "blur", "--out", str(out), "-q"]
+    code = ("import resource, sys; resource.setrlimit(resource.RLIMIT_FSIZE, (60_000, 60_000))\n"
+            "from portrait_mobile.runtime.cli import main; sys.exit(main(sys.argv[1:]))")
+    r = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=300)
     assert r.returncode == 1, r.stderr
     errors = [ln for ln in r.stderr.splitlines() if ln.startswith("portrait-segment: error:")]
     assert len(errors) == 1 and f"cannot write {out / 'clip_blur.mp4'}" in errors[0], r.stderr
