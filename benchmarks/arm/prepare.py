@@ -141,7 +141,8 @@ def _apt_config(work: Path) -> Path:
     (etc / "sources.list.d").mkdir(parents=True, exist_ok=True)
     (etc / "preferences.d").mkdir(exist_ok=True)
     (etc / "apt.conf.d").mkdir(exist_ok=True)
-    srcs = [p for p in Path("/etc/apt/sources.list.d").glob("*.sources") if p.is_file()]
+    srcs = [p for pattern in ("*.sources", "*.list") for p in Path("/etc/apt/sources.list.d").glob(pattern)
+            if p.is_file()]
     if Path("/etc/apt/sources.list").is_file():
         shutil.copy(Path("/etc/apt/sources.list"), etc / "sources.list")
     else:
