@@ -183,7 +183,7 @@ def run_arm_profiles(
         jobs = [ArmJob(spec.path, xs[:1], xs) for spec, xs, *_ in prepared]
         if reference is not None:
             jobs.append(ArmJob(reference.path, ref_input))
-        say(f"arm: {name} ({core.qemu_cpu}, MIDR part {core.midr_part:#x}): {len(jobs)} models under QEMU")
+        say(f"arm: {name} ({core.qemu_cpu}, MIDR part {core.midr_part:#x}): {len(jobs)} model(s) under QEMU")
         runs, overhead = run_core(env, core, jobs, count_runs=count_runs, hot=cycles)
         ours = []
         notes = []
