@@ -148,6 +148,21 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+_KERNEL_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8", "amx_bf16")
+
+
+def _kernel_flags() -> list[str]:
+    """The x86 features that decide which XNNPACK kernels run (and so the x86 ratio to the reference)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                have = set(line.split(":", 1)[1].split())
+                return [f for f in _KERNEL_FLAGS if f in have]
+    except OSError:
+        pass
+    return []
+
+
 def machine_info() -> dict[str, Any]:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -163,6 +178,7 @@ def machine_info() -> dict[str, Any]:
         avail = list(range(os.cpu_count() or 1))
     return {
         "cpu": _cpu_model(),
+        "cpu_kernel_flags": _kernel_flags(),
         "arch": platform.machine(),
         "logical_cpus": os.cpu_count(),
         "cpus_available": avail,

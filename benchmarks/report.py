@@ -174,7 +174,8 @@ def format_result(result: Any, top_ops: int = 8, compat_full: bool = False) -> s
     m = result.machine
     out = [
         f"portrait-bench  {result.settings.get('created', '')}",
-        f"host: {m['cpu']} ({m['arch']}), {len(m['cpus_available'])} CPUs available to this process, "
+        f"host: {m['cpu']} ({m['arch']}; {' '.join(m.get('cpu_kernel_flags') or []) or 'no AVX2/AVX-512/AMX'}), "
+        f"{len(m['cpus_available'])} CPUs available to this process, load average {m.get('load_average_1m')}, "
         f"{m['os']}, Python {m['python']}, ai_edge_litert {m['ai_edge_litert']}",
         "timed: Interpreter.invoke() only, in-process; ratio = our median / reference median, interleaved run by run, "
         "same threads and pinning. The x86 ratio depends on which kernels this host's CPU gets (0.59 on AMD EPYC, "

@@ -82,7 +82,9 @@ def bench_table(bench: dict) -> str:
         rows.append(f"| `{prof['name']}` ({prof['title']}; {how}) | {i8[0]} | {i8[1]} | {f32[0]} | {f32[1]} | {refc} |")
     machine = bench.get("machine", {})
     rows.append("")
-    rows.append(f"x86 wall clock, measured {str(bench.get('created', ''))[:10]} on {machine.get('cpu', 'x86')}, "
+    flags = machine.get("cpu_kernel_flags")
+    cpu = machine.get("cpu", "x86") + (f" ({' '.join(flags)})" if flags else "")
+    rows.append(f"x86 wall clock, measured {str(bench.get('created', ''))[:10]} on {cpu}, "
                 f"{machine.get('logical_cpus', '?')} cores, shared"
                 + (f" (load average {machine['load_average_1m']:.1f} at the end of the run)"
                    if machine.get("load_average_1m") is not None else "") + "; "
