@@ -122,6 +122,8 @@ def run_cli(prog: str, body: Callable[[], int | None],
         print(f"{prog}: error: {e}", file=sys.stderr)
         return EXIT_FAILED
     except ModuleNotFoundError as e:
+        if (e.name or "").startswith(("portrait_mobile", "portrait_export", "portrait_bench")):
+            raise  # our own module missing is a broken install or a bug, not a missing extra
         print(f"{prog}: error: {missing_module_message(prog, e)}", file=sys.stderr)
         return EXIT_USAGE
     except (PortraitError, OSError, ValueError) as e:

@@ -215,6 +215,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _error("terminated (SIGTERM); the partial output was removed")
         return EXIT_TERMINATED
     except ModuleNotFoundError as e:
+        if (e.name or "").startswith("portrait_"):
+            raise  # a broken install or a bug, not a missing extra
         _error(missing_module_message(PROG, e))
         return 2
     except UsageError as e:
