@@ -246,7 +246,7 @@ def _bench(args: argparse.Namespace) -> int:
         written.append(str(p))
     _write_atomic(out_dir / "report.txt", text)
     written.append(str(out_dir / "report.txt"))
-    if not args.no_plot and result.profiles:  # the plot shows x86 timings; an ARM-only run has none
+    if not args.no_plot:
         from portrait_bench.plot import plot_result
 
         for p in [out_dir / "bench.png", *([Path(args.plot)] if args.plot else [])]:

@@ -1,4 +1,5 @@
-"""PNG comparing models and profiles: median / p90 per profile, and the ratio to the reference."""
+"""PNG comparing models and profiles: median / p90 per x86 profile, the ratio to the reference, and the
+ARM instruction counts by class."""
 from __future__ import annotations
 
 import os
@@ -15,8 +16,13 @@ def plot_result(result: Any, path: str | Path, verdicts: Sequence[Any] | None = 
     import numpy as np
 
     profs = [p for p in result.profiles if p.timings]
+    arm = list(getattr(result, "arm", []))
+    if not profs and not arm:
+        raise ValueError("nothing to plot: no profile timed or counted a model")
     if not profs:
-        raise ValueError("nothing to plot: no profile timed a model")
+        fig, axes = plt.subplots(1, 1, figsize=(8, 5.6), squeeze=False)
+        _arm_panel(axes[0][0], arm)
+        return _save(fig, plt, path, result)
     labels = []
     for p in profs:
         for t in [*p.timings, *([p.reference] if p.reference else [])]:
@@ -24,7 +30,8 @@ def plot_result(result: Any, path: str | Path, verdicts: Sequence[Any] | None = 
                 labels.append(t.model.label)
     colors = plt.get_cmap("tab10")
     has_ref = any(p.reference for p in profs)
-    fig, axes = plt.subplots(1, 2 if has_ref else 1, figsize=(13 if has_ref else 8, 5.6), squeeze=False)
+    n_panels = 1 + has_ref + bool(arm)
+    fig, axes = plt.subplots(1, n_panels, figsize=(6.5 * n_panels if n_panels > 1 else 8, 5.6), squeeze=False)
     ax = axes[0][0]
     x = np.arange(len(profs))
     w = 0.8 / max(len(labels), 1)
@@ -77,6 +84,59 @@ def plot_result(result: Any, path: str | Path, verdicts: Sequence[Any] | None = 
         ax2.set_title("Ratio to the MediaPipe reference (same process, interleaved)")
         ax2.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, frameon=False)
         ax2.grid(axis="y", alpha=0.3)
+    if arm:
+        _arm_panel(axes[0][n_panels - 1], arm)
+    return _save(fig, plt, path, result)
+
+
+# instruction classes drawn as stacked segments (dot/fmla/mlal are parts of simd_fp in the counts)
+_SEGMENTS = (("dot_product", "SDOT/UDOT"), ("fmla", "FMLA"), ("int_mla_long", "SMLAL/UMLAL"),
+             ("simd_other", "other SIMD & FP"), ("load_store", "loads/stores"), ("branch", "branches"),
+             ("rest", "other"))
+
+
+def _arm_panel(ax: Any, arm: Sequence[Any]) -> None:
+    """Instructions of one invoke per ARM core and model, stacked by class, ratio to the reference on top."""
+    import matplotlib.pyplot as plt
+
+    cmap = plt.get_cmap("Set2")
+    xs, names, ticks = [], [], []
+    x = 0.0
+    for pr in arm:
+        rows = [*pr.models, *([pr.reference] if pr.reference else [])]
+        start = x
+        for m in rows:
+            k, total = m.run.classes, m.run.instructions
+            simd_other = k["simd_fp"] - k["dot_product"] - k["fmla"] - k["int_mla_long"]
+            parts = {**k, "simd_other": simd_other,
+                     "rest": total - k["simd_fp"] - k["load_store"] - k["branch"]}
+            bottom = 0.0
+            for i, (key, _label) in enumerate(_SEGMENTS):
+                h = max(parts[key], 0) / 1e6
+                ax.bar(x, h, 0.8, bottom=bottom, color=cmap(i), edgecolor="0.3", linewidth=0.4,
+                       hatch="//" if m.model.is_reference else None)
+                bottom += h
+            tag = "ref" if m.model.is_reference else (f"{m.ratio:.2f}x" if m.ratio is not None else "")
+            ax.text(x, bottom, tag, ha="center", va="bottom", fontsize=7)
+            names.append(("MediaPipe" if m.model.is_reference else m.model.precision))
+            xs.append(x)
+            x += 1.0
+        ticks.append(((start + x - 1.0) / 2, pr.name))
+        x += 0.8
+    ax.set_xticks(xs, names, rotation=45, ha="right", fontsize=7)
+    for pos, name in ticks:
+        ax.text(pos, -0.22, name, transform=ax.get_xaxis_transform(), ha="center", fontsize=8)
+    from matplotlib.patches import Patch
+
+    handles = [Patch(facecolor=cmap(i), edgecolor="0.3", label=label) for i, (_k, label) in enumerate(_SEGMENTS)]
+    handles.append(Patch(facecolor="white", edgecolor="0.3", hatch="//", label="MediaPipe (reference)"))
+    ax.set_ylabel("M instructions of one invoke (ARM64 XNNPACK under QEMU)")
+    ax.set_title("ARM64 instruction counts by class (ratio to MediaPipe on top)")
+    ax.legend(handles=handles, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.27), ncol=4, frameon=False)
+    ax.grid(axis="y", alpha=0.3)
+
+
+def _save(fig: Any, plt: Any, path: str | Path, result: Any) -> Path:
     m = result.machine
     fig.suptitle(f"portrait-bench on {m['cpu']}, {len(m['cpus_available'])} CPUs, ai_edge_litert {m['ai_edge_litert']}",
                  fontsize=9)
