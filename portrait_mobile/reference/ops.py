@@ -1,0 +1,299 @@
+"""TFLite float ops as small torch modules, NCHW, and the builders that make them from a parsed op.
+
+Activations are NCHW inside torch; the .tflite describes them NHWC, so shapes and constants are turned
+at build time. TFLite's SAME padding can be asymmetric (the extra pixel goes after), which torch's
+`padding=` cannot express: the pads are computed from the graph's static shapes and applied with F.pad.
+Only the ops MediaPipe Selfie Segmentation (general and landscape) uses are here; anything else raises
+UnsupportedOpError naming the op.
+"""
+from __future__ import annotations
+
+import struct
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import ModelLoadError
+from .tflite_reader import OpInfo, TFLiteGraph
+
+
+class UnsupportedOpError(ModelLoadError):
+    """The .tflite uses an op (or an option of one) this interpreter does not implement."""
+
+
+Constants = dict[int, np.ndarray]
+Pads = tuple[int, int, int, int]  # F.pad order: left, right, top, bottom
+
+_PADDING_SAME, _PADDING_VALID = 0, 1  # schema Padding enum
+
+
+def _act(code: int, op: OpInfo, graph: TFLiteGraph) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    # schema ActivationFunctionType: NONE, RELU, RELU_N1_TO_1, RELU6, TANH
+    acts: dict[int, Callable[[torch.Tensor], torch.Tensor] | None] = {
+        0: None, 1: torch.relu, 2: lambda t: t.clamp(-1.0, 1.0), 3: lambda t: t.clamp(0.0, 6.0), 4: torch.tanh}
+    if code not in acts:
+        raise UnsupportedOpError(f"{graph.path}: op {op.index} {op.name}: fused activation {code} not supported")
+    return acts[code]
+
+
+def _same_or_valid(size: int, k: int, stride: int, dilation: int, padding: int) -> tuple[int, int]:
+    """TFLite's padding before/after along one axis for a forward conv or pool."""
+    if padding == _PADDING_VALID:
+        return 0, 0
+    eff = (k - 1) * dilation + 1
+    out = -(-size // stride)
+    total = max((out - 1) * stride + eff - size, 0)
+    return total // 2, total - total // 2
+
+
+def _pads(graph: TFLiteGraph, op: OpInfo, kh: int, kw: int, sh: int, sw: int, dh: int, dw: int,
+          padding: int) -> Pads:
+    if padding not in (_PADDING_SAME, _PADDING_VALID):
+        raise UnsupportedOpError(f"{graph.path}: op {op.index} {op.name}: padding {padding} not supported")
+    _, h, w, _ = graph.tensors[op.inputs[0]].shape
+    top, bottom = _same_or_valid(h, kh, sh, dh, padding)
+    left, right = _same_or_valid(w, kw, sw, dw, padding)
+    return left, right, top, bottom
+
+
+def _const(consts: Constants, graph: TFLiteGraph, op: OpInfo, i: int, what: str) -> np.ndarray:
+    idx = op.inputs[i] if i < len(op.inputs) else -1
+    if idx < 0 or idx not in consts:
+        raise UnsupportedOpError(f"{graph.path}: op {op.index} {op.name}: {what} (input {i}) must be a constant")
+    return consts[idx]
+
+
+def _f32(a: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(a, np.float32))
+
+
+class Conv(nn.Module):
+    """CONV_2D and DEPTHWISE_CONV_2D: explicit (maybe asymmetric) pad, then an unpadded conv."""
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, stride: tuple[int, int],
+                 dilation: tuple[int, int], pads: Pads, groups: int,
+                 act: Callable[[torch.Tensor], torch.Tensor] | None) -> None:
+        super().__init__()
+        self.register_buffer("weight", weight)
+        self.register_buffer("bias", bias)
+        self.stride, self.dilation, self.groups, self.act = stride, dilation, groups, act
+        left, right, top, bottom = pads
+        # Symmetric pads go to the conv itself (no padded copy of a large activation); only TFLite's
+        # asymmetric SAME pads (stride 2: the extra pixel after) need F.pad.
+        self.padding = (top, left) if (left, top) == (right, bottom) else (0, 0)
+        self.pads = pads if any(pads) and self.padding == (0, 0) else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.pads is not None:
+            x = F.pad(x, self.pads)
+        y = F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        return y if self.act is None else self.act(y)
+
+
+class TransposeConvBias(nn.Module):
+    """MediaPipe's custom Convolution2DTransposeBias: a transposed conv plus bias, cropped to TFLite's size."""
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor, stride: tuple[int, int],
+                 crop: tuple[int, int, int, int]) -> None:
+        super().__init__()
+        self.register_buffer("weight", weight)
+        self.register_buffer("bias", bias)
+        self.stride = stride
+        self.crop = crop  # top, left, out_h, out_w
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.conv_transpose2d(x, self.weight, self.bias, self.stride)
+        top, left, h, w = self.crop
+        return y[:, :, top:top + h, left:left + w]
+
+
+class Unary(nn.Module):
+    def __init__(self, fn: Callable[[torch.Tensor], torch.Tensor],
+                 fn_: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
+        super().__init__()
+        self.fn, self.fn_ = fn, fn_
+        # Set by the graph when this op is the input's last reader: on CPU a fresh output of a
+        # 32 x 16 x 128 x 128 activation costs more (page faults) than the op itself.
+        self.may_overwrite = False
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.may_overwrite and self.fn_ is not None and not torch.is_grad_enabled():
+            return self.fn_(x)
+        return self.fn(x)
+
+
+class Binary(nn.Module):
+    """ADD / MUL with numpy-style broadcasting; a constant operand is stored as a buffer in NCHW form."""
+
+    def __init__(self, fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+                 consts: list[torch.Tensor | None], act: Callable[[torch.Tensor], torch.Tensor] | None) -> None:
+        super().__init__()
+        self.fn, self.act = fn, act
+        self.const_slots = [c is not None for c in consts]
+        self.may_overwrite = False  # see Unary; here it concerns the first activation operand
+        for i, c in enumerate(consts):
+            self.register_buffer(f"c{i}", c)
+
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+        it = iter(xs)
+        a, b = (getattr(self, f"c{i}") if is_c else next(it) for i, is_c in enumerate(self.const_slots))
+        if (self.may_overwrite and not torch.is_grad_enabled() and not self.const_slots[0]
+                and a.shape == torch.broadcast_shapes(a.shape, b.shape)):
+            y = a.add_(b) if self.fn is torch.add else a.mul_(b)
+        else:
+            y = self.fn(a, b)
+        return y if self.act is None else self.act(y)
+
+
+class AvgPool(nn.Module):
+    """AVERAGE_POOL_2D; SAME padding averages over the real pixels only, as TFLite does."""
+
+    def __init__(self, kernel: tuple[int, int], stride: tuple[int, int], pads: Pads,
+                 act: Callable[[torch.Tensor], torch.Tensor] | None) -> None:
+        super().__init__()
+        self.kernel, self.stride, self.act = kernel, stride, act
+        self.pads = pads if any(pads) else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.pads is None:
+            y = F.avg_pool2d(x, self.kernel, self.stride)
+        else:
+            ones = torch.ones_like(x[:1, :1])
+            y = (F.avg_pool2d(F.pad(x, self.pads), self.kernel, self.stride)
+                 / F.avg_pool2d(F.pad(ones, self.pads), self.kernel, self.stride))
+        return y if self.act is None else self.act(y)
+
+
+class Mean(nn.Module):
+    def __init__(self, dims: tuple[int, ...], keepdim: bool) -> None:
+        super().__init__()
+        self.dims, self.keepdim = dims, keepdim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean(dim=self.dims, keepdim=self.keepdim)
+
+
+class ResizeBilinear(nn.Module):
+    def __init__(self, size: tuple[int, int], align_corners: bool) -> None:
+        super().__init__()
+        self.size, self.align_corners = size, align_corners
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(x, size=self.size, mode="bilinear", align_corners=self.align_corners)
+
+
+# --- builders: (graph, op, constants) -> module; inputs that are constants are not fed at run time -----------
+
+_NHWC_TO_NCHW_AXIS = {0: 0, 1: 2, 2: 3, 3: 1}
+
+
+def _conv(graph: TFLiteGraph, op: OpInfo, consts: Constants) -> nn.Module:
+    o = op.options
+    w = _const(consts, graph, op, 1, "filter")  # CONV_2D: O,KH,KW,I; DEPTHWISE: 1,KH,KW,C*mult
+    bias = _f32(_const(consts, graph, op, 2, "bias")) if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
+    kh, kw = int(w.shape[1]), int(w.shape[2])
+    stride, dil = (int(o.strideH), int(o.strideW)), (int(o.dilationHFactor), int(o.dilationWFactor))
+    pads = _pads(graph, op, kh, kw, *stride, *dil, int(o.padding))
+    act = _act(int(o.fusedActivationFunction), op, graph)
+    if op.name == "DEPTHWISE_CONV_2D":
+        cin = graph.tensors[op.inputs[0]].shape[3]
+        # Output channel k reads input channel k // multiplier: torch's grouped conv with groups = C_in.
+        weight = _f32(w).permute(3, 0, 1, 2).contiguous()
+        return Conv(weight, bias, stride, dil, pads, int(cin), act)
+    cin = graph.tensors[op.inputs[0]].shape[3]
+    groups = int(cin) // int(w.shape[3])  # TFLite's grouped CONV_2D (filter I = C_in / groups)
+    return Conv(_f32(w).permute(0, 3, 1, 2).contiguous(), bias, stride, dil, pads, groups, act)
+
+
+def _transpose_conv_bias(graph: TFLiteGraph, op: OpInfo, consts: Constants) -> nn.Module:
+    raw = op.custom_options or b""
+    if len(raw) < 12:
+        raise UnsupportedOpError(f"{graph.path}: op {op.index} {op.name}: custom options of {len(raw)} bytes, "
+                                 "expected TfLiteTransposeConvParams (padding, stride_w, stride_h)")
+    padding, sw, sh = struct.unpack_from("<iii", raw)
+    w = _const(consts, graph, op, 1, "filter")  # O,KH,KW,I
+    bias = _f32(_const(consts, graph, op, 2, "bias"))
+    kh, kw = int(w.shape[1]), int(w.shape[2])
+    _, ih, iw, _ = graph.tensors[op.inputs[0]].shape
+    _, oh, ow, _ = graph.tensors[op.outputs[0]].shape
+    # TfLitePadding (C API): 1 SAME -> out = in*stride, 2 VALID -> out = (in-1)*stride + k.
+    if padding not in (1, 2):
+        raise UnsupportedOpError(f"{graph.path}: op {op.index} {op.name}: padding {padding} not supported")
+    # As for TRANSPOSE_CONV: the pad is the forward-conv pad from the output back to the input; torch's
+    # full transposed output is (in-1)*stride + k, which is cropped by that pad from the top/left.
+    top = max((ih - 1) * sh + kh - oh, 0) // 2 if padding == 1 else 0
+    left = max((iw - 1) * sw + kw - ow, 0) // 2 if padding == 1 else 0
+    weight = _f32(w).permute(3, 0, 1, 2).contiguous()  # torch conv_transpose2d: I,O,KH,KW
+    return TransposeConvBias(weight, bias, (sh, sw), (top, left, int(oh), int(ow)))
+
+
+def _nchw_const(a: np.ndarray, graph: TFLiteGraph, op: OpInfo) -> torch.Tensor:
+    t = _f32(a)
+    if t.ndim == 4:
+        return t.permute(0, 3, 1, 2).contiguous()
+    if t.ndim == 1:  # broadcasts against NHWC's last axis, i.e. channels
+        return t.reshape(1, -1, 1, 1)
+    if t.ndim == 0:
+        return t
+    raise UnsupportedOpError(f"{graph.path}: op {op.index} {op.name}: constant operand of rank {t.ndim}")
+
+
+def _binary(graph: TFLiteGraph, op: OpInfo, consts: Constants) -> nn.Module:
+    fn = torch.add if op.name == "ADD" else torch.mul
+    code = int(op.options.fusedActivationFunction) if op.options is not None else 0
+    cs = [_nchw_const(consts[i], graph, op) if i in consts else None for i in op.inputs]
+    return Binary(fn, cs, _act(code, op, graph))
+
+
+def _avg_pool(graph: TFLiteGraph, op: OpInfo, consts: Constants) -> nn.Module:
+    o = op.options
+    k, s = (int(o.filterHeight), int(o.filterWidth)), (int(o.strideH), int(o.strideW))
+    pads = _pads(graph, op, *k, *s, 1, 1, int(o.padding))
+    return AvgPool(k, s, pads, _act(int(o.fusedActivationFunction), op, graph))
+
+
+def _mean(graph: TFLiteGraph, op: OpInfo, consts: Constants) -> nn.Module:
+    axes = np.asarray(_const(consts, graph, op, 1, "axes")).reshape(-1)
+    rank = len(graph.tensors[op.inputs[0]].shape)
+    dims = tuple(sorted(_NHWC_TO_NCHW_AXIS[int(a) % rank] for a in axes))
+    keep = bool(op.options.keepDims) if op.options is not None else False
+    if not keep:
+        raise UnsupportedOpError(f"{graph.path}: op {op.index} MEAN without keep_dims (changes the rank)")
+    return Mean(dims, keep)
+
+
+def _resize(graph: TFLiteGraph, op: OpInfo, consts: Constants) -> nn.Module:
+    size = _const(consts, graph, op, 1, "size")
+    o = op.options
+    align, half = bool(o.alignCorners), bool(o.halfPixelCenters)
+    # torch's align_corners=False is TF's half-pixel-centres rule; TF's legacy rule (neither) has no twin.
+    if not align and not half:
+        raise UnsupportedOpError(f"{graph.path}: op {op.index} RESIZE_BILINEAR with align_corners=False and "
+                                 "half_pixel_centers=False (legacy TF sampling) not supported")
+    return ResizeBilinear((int(size[0]), int(size[1])), align)
+
+
+def _unary(fn: Callable[[torch.Tensor], torch.Tensor], fn_: Callable[[torch.Tensor], torch.Tensor]
+           ) -> Callable[[TFLiteGraph, OpInfo, Constants], nn.Module]:
+    return lambda graph, op, consts: Unary(fn, fn_)
+
+
+BUILDERS: dict[str, Callable[[TFLiteGraph, OpInfo, Constants], nn.Module]] = {
+    "CONV_2D": _conv,
+    "DEPTHWISE_CONV_2D": _conv,
+    "Convolution2DTransposeBias": _transpose_conv_bias,
+    "ADD": _binary,
+    "MUL": _binary,
+    "AVERAGE_POOL_2D": _avg_pool,
+    "MEAN": _mean,
+    "RESIZE_BILINEAR": _resize,
+    "RELU": _unary(torch.relu, torch.relu_),
+    "RELU6": _unary(lambda t: t.clamp(0.0, 6.0), lambda t: t.clamp_(0.0, 6.0)),
+    "HARD_SWISH": _unary(F.hardswish, lambda t: F.hardswish(t, inplace=True)),
+    "LOGISTIC": _unary(torch.sigmoid, torch.sigmoid_),
+}
+# DEQUANTIZE of an fp16 weight is folded into a constant at build time (see mediapipe_torch.py).
+SUPPORTED_OPS = frozenset(BUILDERS) | {"DEQUANTIZE"}
