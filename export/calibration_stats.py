@@ -25,6 +25,8 @@ import numpy as np
 from portrait_mobile.atomic import write_text
 from portrait_mobile.errors import ExportError
 
+from .base import ExportUsageError, weights_sha256
+
 SUFFIX = ".int8-calibration.json"
 FORMAT = 1
 
@@ -84,29 +86,27 @@ def stats_path(checkpoint_path: str | Path) -> Path:
 
 
 def load(path: str | Path) -> CalibrationStats:
-    """Read a statistics file; ExportUsageError if it is unreadable or malformed."""
-    from .base import ExportUsageError as ExportError  # a bad input file: the CLI exits 2
-
+    """Read a statistics file; ExportUsageError (a bad input: the CLI exits 2) if unreadable or malformed."""
     p = Path(path)
     try:
         return CalibrationStats.from_json(p.read_text(encoding="utf-8"))
     except OSError as e:
-        raise ExportError(f"cannot read int8 calibration statistics {p}: {e.strerror or e}") from None
+        raise ExportUsageError(f"cannot read int8 calibration statistics {p}: {e.strerror or e}") from None
     except (ValueError, KeyError, TypeError) as e:
-        raise ExportError(f"{p} is not a valid int8 calibration statistics file: {e}") from None
+        raise ExportUsageError(f"{p} is not a valid int8 calibration statistics file: {e}") from None
 
 
-def stale_reason(stats: CalibrationStats, weights_sha256: str, input_size: tuple[int, int]) -> str | None:
+def stale_reason(stats: CalibrationStats, sha256: str, input_size: tuple[int, int]) -> str | None:
     """Why `stats` cannot quantize these weights at this size, or None when they can."""
-    if stats.weights_sha256 != weights_sha256:
+    if stats.weights_sha256 != sha256:
         return (f"they were made for other weights (sha256 {stats.weights_sha256[:12]}, these are "
-                f"{weights_sha256[:12]})")
+                f"{sha256[:12]})")
     if tuple(stats.input_size) != tuple(input_size):
         return f"they were made at {stats.input_size[0]}x{stats.input_size[1]}, not {input_size[0]}x{input_size[1]}"
     return None
 
 
-def matching(checkpoint_path: str | Path | None, weights_sha256: str,
+def matching(checkpoint_path: str | Path | None, sha256: str,
              input_size: tuple[int, int]) -> tuple[CalibrationStats | None, str]:
     """(the statistics beside the checkpoint if they fit these weights and size, why not otherwise)."""
     if checkpoint_path is None:
@@ -115,7 +115,7 @@ def matching(checkpoint_path: str | Path | None, weights_sha256: str,
     if not p.is_file():
         return None, f"no {p.name} beside the weights"
     stats = load(p)
-    why = stale_reason(stats, weights_sha256, input_size)
+    why = stale_reason(stats, sha256, input_size)
     if why is not None:
         return None, f"{p} is stale: {why}; regenerate it with `portrait-export --target tflite --save-calibration`"
     return stats, ""
@@ -133,15 +133,11 @@ def checkpoint_path(weights: str | Path | Any | None) -> Path | None:
 def for_checkpoint(weights: str | Path | Any | None, ckpt: Any,
                    input_size: tuple[int, int]) -> tuple[CalibrationStats | None, str]:
     """`matching` for `export()`'s `weights` argument and its loaded checkpoint."""
-    from .base import weights_sha256
-
     return matching(checkpoint_path(weights), weights_sha256(ckpt), (int(input_size[0]), int(input_size[1])))
 
 
 def save_target(weights: str | Path | Any | None, int8_planned: bool) -> Path:
     """Where `export(save_calibration=True)` writes; ExportUsageError when it cannot."""
-    from .base import ExportUsageError
-
     if not int8_planned:
         raise ExportUsageError("--save-calibration saves the int8 calibration: it needs the tflite target at "
                                "int8 precision (e.g. --target tflite)")
