@@ -227,8 +227,9 @@ def test_cli_full_disk_exits_non_zero_and_keeps_going(tmp_path: Path) -> None:
             "from portrait_mobile.runtime.cli import main; sys.exit(main(sys.argv[1:]))")
     r = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=300)
     assert r.returncode == 1, r.stderr
-    errors = [ln for ln in r.stderr.splitlines() if ln.startswith("portrait-segment: error:")]
-    assert len(errors) == 1 and f"cannot write {out / 'clip_blur.mp4'}" in errors[0], r.stderr
+    errors = [ln for ln in r.stderr.splitlines() if ln.strip()]  # OpenCV's per-frame warnings silenced too
+    assert len(errors) == 1 and errors[0].startswith("portrait-segment: error:"), r.stderr
+    assert f"cannot write {out / 'clip_blur.mp4'}" in errors[0]
     assert "nothing was kept" in errors[0] and "Traceback" not in r.stderr
     assert sorted(p.name for p in out.iterdir()) == ["still_blur.png"]
 
@@ -257,4 +258,31 @@ def test_cli_sigterm_removes_the_partial_video(tmp_path: Path) -> None:
             proc.kill()
     assert proc.returncode == 143, err
     assert "terminated" in err and "Traceback" not in err
+    assert list(out.iterdir()) == []
+
+
+def test_writer_that_cannot_start_on_a_full_disk(tiny_seg: Segmenter, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A disk with no room at all: FFmpeg cannot even write the header. The error says the disk is full
+    (it said "codec for '.mp4' unavailable")."""
+    import collections
+
+    import portrait_mobile.runtime.video as video
+
+    class Closed:
+        def __init__(self, *a: object) -> None:
+            pass
+
+        def isOpened(self) -> bool:  # noqa: N802 -- OpenCV's name
+            return False
+
+        def release(self) -> None:
+            pass
+
+    src = _write_video(tmp_path / "c.avi", [red_person(48, 64)[0]] * 3)
+    monkeypatch.setattr(video.cv2, "VideoWriter", Closed)
+    monkeypatch.setattr(video.shutil, "disk_usage", lambda p: collections.namedtuple("U", "total used free")(1, 1, 0))
+    out = tmp_path / "out"
+    with pytest.raises(OSError, match=r"OpenCV could not start writing the video \(the disk is full\)"):
+        VideoSegmenter(tiny_seg).process_file(src, out / "c.mp4")
     assert list(out.iterdir()) == []

@@ -202,9 +202,18 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _quiet_opencv() -> None:
+    """OpenCV's FFmpeg backend prints a line per frame it fails to write (a full disk: hundreds); this
+    command reports each failure itself, in one line. Set the variables yourself to see them."""
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+    if "OPENCV_LOG_LEVEL" not in os.environ:
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)  # exits 2 with a one-line usage error
+    _quiet_opencv()
     from ..cli_support import EXIT_TERMINATED, Terminated, missing_module_message, sigterm_raises
     from ..errors import PortraitError
 

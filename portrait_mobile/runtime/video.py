@@ -11,7 +11,9 @@ the downscaled frames), so a moving person is followed without lag while a still
 """
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -145,7 +147,8 @@ class VideoSegmenter:
                             size = (out.shape[1], out.shape[0])
                             writer = cv2.VideoWriter(str(tmp), cv2.CAP_FFMPEG, fourcc, fps, size)
                             if not writer.isOpened():
-                                raise ImageError(f"cannot write video {dst} (codec for {dst.suffix!r} unavailable)")
+                                why = _disk_full(tmp) or f"no {dst.suffix} encoder in this OpenCV"
+                                raise OSError(errno.EIO, f"OpenCV could not start writing the video ({why})")
                         writer.write(out)
                         n += 1
                         bar.update(1)
@@ -171,12 +174,17 @@ def _check_written(tmp: Path, dst: Path, frames: int) -> None:
     finally:
         cap.release()
     if n != frames:
-        import errno
-        import shutil
+        full = _disk_full(tmp)
+        raise OSError(errno.EIO, f"the finished video had {n} of its {frames} frames"
+                      f"{f' ({full})' if full else ''}; nothing was kept")
 
-        free = shutil.disk_usage(tmp.parent).free
-        hint = " (the disk is full)" if free < 1 << 20 else ""
-        raise OSError(errno.EIO, f"the finished video had {n} of its {frames} frames{hint}; nothing was kept")
+
+def _disk_full(path: Path) -> str:
+    """'the disk is full' when less than 1 MB is free where `path` is, else ''."""
+    try:
+        return "the disk is full" if shutil.disk_usage(path.parent).free < 1 << 20 else ""
+    except OSError:
+        return ""
 
 
 def _to_bgr_frame(out: np.ndarray) -> np.ndarray:
