@@ -19,11 +19,15 @@ from typing import Any, Callable
 
 import numpy as np
 
+from portrait_mobile.litert import KERNELS
 from portrait_bench import memprobe
-from portrait_bench.compat import CompatReport, DelegateReport, check_graph, read_graph
-from portrait_bench.models import ModelSpec, default_model_paths, resolve_models, resolve_reference, random_input
-from portrait_bench.op_profile import OpProfile, OpProfileError, profile_ops
+from portrait_bench.compat import check_graph
+from portrait_bench.compat_types import CompatReport, DelegateReport
+from portrait_bench.interpreters import ready_interpreter
+from portrait_bench.model_specs import ModelSpec, default_model_paths, resolve_models, resolve_reference
+from portrait_bench.op_profile import OP_PROFILE_CHOICES, OpProfile, OpProfileError, profile_ops
 from portrait_bench.profiles import DeviceProfile, load_profiles, select_profiles
+from portrait_bench.tflite_graph import read_graph
 from portrait_bench.timing import Pinning, Ratio, Stats, compute_stats, median_ratio, peak_rss_bytes, pinned, time_interleaved
 
 Progress = Callable[[str], None]
@@ -195,16 +199,8 @@ def machine_info() -> dict[str, Any]:
 # ------------------------------------------------------------------ running
 
 def _make_interpreter(spec: ModelSpec, threads: int, kernels: str, rng: np.random.Generator) -> Any:
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
-    kw: dict[str, Any] = {"model_path": str(spec.path), "num_threads": threads}
-    if kernels == "builtin":
-        kw["experimental_op_resolver_type"] = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
     try:
-        it = Interpreter(**kw)
-        it.allocate_tensors()
-        for d in it.get_input_details():
-            it.set_tensor(d["index"], random_input(d, rng))
+        it = ready_interpreter(spec.path, threads, kernels, rng)
         it.invoke()
     except (RuntimeError, ValueError) as e:
         raise BenchError(f"{spec.label}: cannot run with {kernels} kernels, {threads} thread(s): {e}") from None
@@ -303,8 +299,8 @@ def run_benchmark(
     ref = resolve_reference(reference)
     all_profiles = load_profiles(profiles_file)
     chosen = select_profiles(profiles, all_profiles)
-    if op_profile not in ("both", "xnnpack", "builtin", "none"):
-        raise BenchError(f"op_profile must be both, xnnpack, builtin or none (got {op_profile!r})")
+    if op_profile not in OP_PROFILE_CHOICES:
+        raise BenchError(f"op_profile must be one of {', '.join(OP_PROFILE_CHOICES)} (got {op_profile!r})")
     rng = np.random.default_rng(seed)
     graph_cache: dict[str, Any] = {}
     op_cache: dict[tuple[str, int, str], OpProfile | str] = {}
@@ -365,7 +361,7 @@ def run_benchmark(
             if rep is not None:
                 pr.compat[spec.label] = rep
         if op_profile != "none":
-            modes = ("xnnpack", "builtin") if op_profile == "both" else (op_profile,)
+            modes = KERNELS if op_profile == "both" else (op_profile,)
             if prof.kernels == "builtin":
                 modes = ("builtin",)
             for spec in ours:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .datafile import load_json_file
+from portrait_bench.datafile import load_json_file
 
 DEFAULT_BUDGET = Path(__file__).resolve().parent / "budgets" / "default.json"
 SCHEMA = "portrait-bench-budget/1"
@@ -69,7 +69,7 @@ class Budget:
     def profiles(self) -> list[str] | None:
         """Profiles the rules need (None: all x86 profiles; []: no timing needed). ARM rules' patterns
         (e.g. ``arm-*``) expand to the ARM profiles they match; 'all' stands for every x86 profile."""
-        from .arm.cores import CORES
+        from portrait_bench.arm.cores import CORES
 
         names: list[str] = []
         all_x86 = False

@@ -21,9 +21,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-EXIT_OK, EXIT_BROKEN, EXIT_ERROR = 0, 1, 2
-
+from portrait_mobile.atomic import write_text
 from portrait_mobile.cli_support import OneLineParser, positive_int
+from portrait_bench.compat import DELEGATES
+from portrait_bench.op_profile import OP_PROFILE_CHOICES
+
+EXIT_OK, EXIT_BROKEN, EXIT_ERROR = 0, 1, 2
 
 
 def non_negative_int(text: str) -> int:
@@ -34,18 +37,6 @@ def non_negative_int(text: str) -> int:
     if v < 0:
         raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
     return v
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name, dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 class OutputError(ValueError):
@@ -100,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="model timed interleaved with ours for the ratio (default: mediapipe, or the budget's)")
     ap.add_argument("--runs", type=positive_int, default=None, help="timed runs per model (default: each profile's)")
     ap.add_argument("--warmup", type=non_negative_int, default=None, help="warm-up runs per model (default: each profile's)")
-    ap.add_argument("--op-profile", choices=("both", "xnnpack", "builtin", "none"), default="both",
+    ap.add_argument("--op-profile", choices=OP_PROFILE_CHOICES, default="both",
                     help="per-op time view(s) from LiteRT's op profiler (default: both)")
     ap.add_argument("--op-runs", type=positive_int, default=20, help="runs for the per-op profile (default 20)")
     ap.add_argument("--no-memory", action="store_true", help="skip the per-model memory probe (a child process each)")
@@ -112,7 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--no-plot", action="store_true", help="do not draw the plot")
     ap.add_argument("--profiles-file", metavar="FILE", help="device profiles JSON (default: the shipped devices.json)")
     ap.add_argument("--compat", nargs="+", metavar="TFLITE", help="only check delegate compatibility of these models, op by op")
-    ap.add_argument("--delegates", default="nnapi,gpu,coreml", help="delegates for --compat (default nnapi,gpu,coreml)")
+    ap.add_argument("--delegates", default=",".join(DELEGATES),
+                    help=f"delegates for --compat (default {','.join(DELEGATES)})")
     ap.add_argument("--api-level", type=positive_int, default=30, help="Android API level for the NNAPI check (default 30)")
     ap.add_argument("--list-profiles", action="store_true", help="list the device profiles and what they emulate")
     ap.add_argument("--full-compat", action="store_true", help="print every op in the compatibility tables")
@@ -168,7 +160,7 @@ def _compat_only(args: argparse.Namespace) -> int:
         payload[m] = rep.to_dict()
         failed |= not rep.passed
     if args.json:
-        _write_atomic(Path(args.json), json.dumps(payload, indent=2))
+        write_text(Path(args.json), json.dumps(payload, indent=2))
     if failed:
         print("portrait-bench: compatibility check FAILED: some ops would fall back to the CPU (see 'why not')",
               file=sys.stderr)
@@ -179,8 +171,9 @@ def _compat_only(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from portrait_bench.budgets import BudgetError
-    from portrait_bench.compat import CompatError
-    from portrait_bench.models import ModelError
+    from portrait_bench.compat_types import CompatError
+    from portrait_bench.model_specs import ModelError
+    from portrait_bench.tflite_graph import GraphError
     from portrait_bench.arm.cores import ArmCoreError
     from portrait_bench.arm.emulate import EmulationError
     from portrait_bench.arm.prepare import ArmSetupError
@@ -194,8 +187,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.compat:
             return _compat_only(args)
         return _bench(args)
-    except (BudgetError, CompatError, ModelError, ProfileError, ArmCoreError, ArmSetupError, EmulationError,
-            OutputError) as e:
+    except (BudgetError, CompatError, GraphError, ModelError, ProfileError, ArmCoreError, ArmSetupError,
+            EmulationError, OutputError) as e:
         print(f"portrait-bench: error: {e}", file=sys.stderr)
         return EXIT_ERROR
     except Exception as e:  # the library's own failures (BenchError) and anything the runtime raises
@@ -242,9 +235,9 @@ def _bench(args: argparse.Namespace) -> int:
     blob = json.dumps(payload, indent=1)
     written = []
     for p in [out_dir / "result.json", *( [Path(args.json)] if args.json else [])]:
-        _write_atomic(p, blob)
+        write_text(p, blob)
         written.append(str(p))
-    _write_atomic(out_dir / "report.txt", text)
+    write_text(out_dir / "report.txt", text)
     written.append(str(out_dir / "report.txt"))
     if not args.no_plot:
         from portrait_bench.plot import plot_result

@@ -1,11 +1,11 @@
 """Which models a benchmark times: our exported .tflite files (both precisions) and the reference.
 
-A model's precision comes from its sidecar contract (``<model>.json``, see portrait_mobile.contract)
-when there is one, else from the file name (``_int8``/``_fp32``/``_fp16``), else from its tensors.
+A model's precision comes from its sidecar contract (``<model>.tflite.json``, read by
+portrait_mobile.contract_io) when there is one, else from the file name (``_int8``/``_fp32``/``_fp16``),
+else from its tensors.
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -13,6 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from portrait_mobile.config import DEFAULT_CONFIG
+from portrait_mobile.contract_io import read_sidecar
+from portrait_mobile.errors import ModelLoadError, PortraitError
+from portrait_mobile.litert import new_interpreter
+from portrait_mobile.paths import find_shared
 
 REFERENCE_NAMES = {"mediapipe": "selfie_segmentation.tflite", "mediapipe-landscape": "selfie_segmentation_landscape.tflite"}
 ANCHORS_ENV = "PORTRAIT_ANCHORS_DIR"
@@ -57,22 +63,15 @@ class ModelSpec:
 
 
 def _read_contract(path: Path) -> dict[str, Any] | None:
-    for cand in (path.with_suffix(".json"), path.with_name(path.name + ".json")):
-        if cand.is_file():
-            try:
-                d = json.loads(cand.read_text())
-            except (OSError, json.JSONDecodeError):
-                continue
-            if isinstance(d, dict) and str(d.get("schema", "")).startswith("portrait-mobile-contract"):
-                return d
-    return None
+    """The sidecar document portrait-export wrote next to ``path``, or None (a model made elsewhere)."""
+    try:
+        return read_sidecar(path)
+    except ModelLoadError:
+        return None
 
 
 def _precision_from_tensors(path: Path) -> str:
-    from ai_edge_litert.interpreter import Interpreter
-
-    it = Interpreter(model_path=str(path))
-    types = {np.dtype(t["dtype"]).name for t in it.get_tensor_details()}
+    types = {np.dtype(t["dtype"]).name for t in new_interpreter(path).get_tensor_details()}
     if types & {"int8", "uint8"}:
         return "int8"
     if "float16" in types:
@@ -136,41 +135,18 @@ def resolve_models(paths: list[str | Path], with_siblings: bool = True) -> list[
 
 def default_model_paths(root: str | Path = ".") -> list[Path]:
     """exported/<default config>_int8.tflite (and its siblings), if portrait-export has written it."""
-    try:
-        from portrait_mobile.config import DEFAULT_CONFIG
-    except ImportError:  # pragma: no cover
-        DEFAULT_CONFIG = "portrait-s-256"
     base = Path(root) / "exported"
     found = [base / f"{DEFAULT_CONFIG}_{p}.tflite" for p in ("int8", "fp32")]
     return [p for p in found if p.is_file()]
 
 
 def anchors_dir() -> Path | None:
-    """The shared reference models: $PORTRAIT_ANCHORS_DIR, else a ``shared/anchors`` next to a parent."""
-    env = os.environ.get(ANCHORS_ENV)
-    if env:
-        return Path(env)
-    starts = [Path.cwd(), Path(__file__).resolve().parent]
-    for start in starts:
-        for d in [start, *start.parents]:
-            for cand in (d / "shared" / "anchors", d / "anchors"):
-                if (cand / REFERENCE_NAMES["mediapipe"]).is_file():
-                    return cand
-    return None
-
-
-def parity_images(count: int) -> list[Path]:
-    """The first ``count`` PFCN test images (test.txt order): real photos for the ARM parity check;
-    [] when the shared datasets are absent (found as portrait-export finds them)."""
-    from portrait_export.calibration import find_datasets_root
-
-    root = find_datasets_root()
-    listing = root / "pfcn" / "test.txt" if root is not None else None
-    if listing is None or not listing.is_file():
-        return []
-    names = [n.strip() for n in listing.read_text().splitlines() if n.strip()]
-    found = [root / "pfcn" / "images" / f"{n}.jpg" for n in names]
-    return [p for p in found if p.is_file()][:count]
+    """The shared reference models: $PORTRAIT_ANCHORS_DIR, else ../shared/anchors (portrait_mobile.paths)."""
+    try:
+        d = find_shared("anchors", os.environ.get(ANCHORS_ENV) or None)
+    except PortraitError:
+        return None
+    return d if (d / REFERENCE_NAMES["mediapipe"]).is_file() else None
 
 
 def resolve_reference(ref: str | None) -> ModelSpec | None:
@@ -189,15 +165,3 @@ def resolve_reference(ref: str | None) -> ModelSpec | None:
         return spec
     spec = describe_model(ref, is_reference=True)
     return spec
-
-
-def random_input(detail: dict[str, Any], rng: np.random.Generator) -> np.ndarray:
-    """A random input for one interpreter input tensor (image-like: [0,1] floats or full-range ints)."""
-    shape = [int(s) for s in detail["shape"]]
-    dtype = np.dtype(detail["dtype"])
-    if dtype.kind == "f":
-        return rng.random(shape, dtype=np.float32).astype(dtype)
-    if dtype.kind in "iu":
-        info = np.iinfo(dtype)
-        return rng.integers(info.min, info.max, size=shape, endpoint=True, dtype=dtype)
-    raise ModelError(f"unsupported input dtype {dtype} for {detail.get('name')}")

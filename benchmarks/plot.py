@@ -2,10 +2,10 @@
 ARM instruction counts by class."""
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Sequence
+
+from portrait_mobile.atomic import atomic_path
 
 
 def plot_result(result: Any, path: str | Path, verdicts: Sequence[Any] | None = None) -> Path:
@@ -142,14 +142,9 @@ def _save(fig: Any, plt: Any, path: str | Path, result: Any) -> Path:
                  fontsize=9)
     fig.tight_layout()
     out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=out.name, suffix=".png", dir=out.parent)
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=110)
-        os.replace(tmp, out)
+        with atomic_path(out, suffix=".png") as tmp:  # PNG whatever the name says, as the help promises
+            fig.savefig(tmp, dpi=110)
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return out

@@ -10,15 +10,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .datafile import load_json_file
+from portrait_mobile.litert import KERNELS
+from portrait_bench.compat import DELEGATES
+from portrait_bench.datafile import load_json_file
 
 PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
 DEFAULT_PROFILES_FILE = PROFILES_DIR / "devices.json"
 SCHEMA = "portrait-bench-profiles/1"
 
-KERNELS = ("xnnpack", "builtin")
 PRECISIONS = ("int8", "fp32", "fp16")
-DELEGATES = ("nnapi", "gpu", "coreml")
 
 
 class ProfileError(ValueError):
@@ -154,7 +154,7 @@ def select_profiles(names: list[str] | None, profiles: dict[str, DeviceProfile])
             if not part:
                 continue
             if part not in profiles:
-                from .arm.cores import CORES
+                from portrait_bench.arm.cores import CORES
 
                 raise ProfileError(f"unknown profile {part!r}; known: {', '.join(profiles)} (or 'all'); "
                                    f"under ARM emulation: {', '.join(CORES)} (or 'arm')")

@@ -1,13 +1,12 @@
 """Readable tables for benchmark results, per-op profiles and compatibility reports."""
 from __future__ import annotations
 
-import re
 from typing import Any, Iterable, Sequence
 
-from portrait_bench.compat import CompatReport, op_params
-from portrait_bench.op_profile import OpProfile, short_layer_name
+from portrait_bench.compat_types import CompatReport
+from portrait_bench.op_profile import OpProfile
+from portrait_bench.tflite_graph import layer_label, op_params
 
-_STRIPPED = re.compile(r"^t\d+$")  # exports that rename tensors to t<index>
 _STATUS = {"ok": "ok", "unsupported": "NO", "uncertain": "?", "n/a": "n/a"}
 
 
@@ -150,8 +149,7 @@ def format_compat(rep: CompatReport, full: bool = True) -> str:
     for i in show:
         op = g.ops[i]
         out_t = g.t(op.outputs[0]) if op.outputs else None
-        layer = short_layer_name(op.output_name)
-        cells = [str(i), op.label, str(op.version), op_params(op, g), "" if _STRIPPED.match(layer) else layer,
+        cells = [str(i), op.label, str(op.version), op_params(op, g), layer_label(op.output_name),
                  "x".join(map(str, out_t.shape)) if out_t is not None else ""]
         reasons = []
         for name, d in rep.delegates.items():

@@ -14,8 +14,9 @@ import pytest
 from portrait_bench import cli
 from portrait_bench.budgets import BudgetError, evaluate_budget, load_budget
 from portrait_bench.compat import check_model, count_partitions
-from portrait_bench.models import anchors_dir, describe_model, resolve_models
-from portrait_bench.op_profile import parse_summary, profile_ops, short_layer_name
+from portrait_bench.model_specs import anchors_dir, describe_model, resolve_models
+from portrait_bench.op_profile import parse_summary, profile_ops
+from portrait_bench.tflite_graph import short_layer_name
 from portrait_bench.profiles import DEFAULT_PROFILES_FILE, ProfileError, load_profiles, select_profiles
 from portrait_bench.timing import compute_stats, median_ratio, pinned, time_interleaved
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from .cores import ArmCore
-from .prepare import GUEST_SCRIPT, ArmEnv, ArmSetupError, guest_environment
+from portrait_bench.arm.cores import ArmCore
+from portrait_bench.arm.prepare import GUEST_SCRIPT, ArmEnv, ArmSetupError, guest_environment
 
 EMPTY_TAG = 999_999  # guest.py's empty window
 CLASS_NAMES = ("load_store", "load_store_simd", "simd_fp", "dot_product", "fmla", "int_mla_long", "branch", "sve", "sme")

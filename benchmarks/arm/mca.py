@@ -17,8 +17,8 @@ import shutil
 import subprocess
 from typing import Any
 
-from .cores import ArmCore
-from .emulate import ArmRun
+from portrait_bench.arm.cores import ArmCore
+from portrait_bench.arm.emulate import ArmRun
 
 LLVM_VERSIONS = ("-14", "-15", "-16", "")
 SEPARATOR = bytes.fromhex("ff2f03d5")  # "hint #0x7f": splits the blocks in one llvm-mc call

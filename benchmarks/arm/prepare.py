@@ -26,7 +26,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
-from .cores import CORES, ArmCore
+from portrait_bench.arm.cores import CORES, ArmCore
 
 CACHE_ENV = "PORTRAIT_BENCH_CACHE"
 HERE = Path(__file__).resolve().parent

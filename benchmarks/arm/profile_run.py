@@ -9,16 +9,21 @@ absolute difference) and as masks at 0.5 (IoU), image by image.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-from ..models import ModelSpec, parity_images, random_input
-from .cores import ArmCore, arm_core
-from .emulate import ArmJob, ArmRun, run_core
-from .prepare import ArmEnv, qemu_version
+from portrait_mobile.errors import PortraitError
+from portrait_mobile.litert import new_interpreter
+from portrait_mobile.paths import find_shared
+from portrait_bench.arm.cores import ArmCore, arm_core
+from portrait_bench.arm.emulate import ArmJob, ArmRun, run_core
+from portrait_bench.arm.prepare import ArmEnv, qemu_version
+from portrait_bench.interpreters import random_input
+from portrait_bench.model_specs import ModelSpec
 
 Progress = Callable[[str], None]
 DETERMINISM_TOLERANCE = 0.001  # two counted invokes must agree within 0.1%
@@ -96,10 +101,7 @@ def _contract(spec: ModelSpec) -> Any | None:
 
 
 def _x86_outputs(path: Path, inputs: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
-    from ai_edge_litert.interpreter import Interpreter
-
-    it = Interpreter(model_path=str(path), num_threads=1)
-    it.allocate_tensors()
+    it = new_interpreter(path, threads=1)
     inp, out = it.get_input_details()[0], it.get_output_details()[0]
     ys = []
     for x in inputs:
@@ -110,9 +112,22 @@ def _x86_outputs(path: Path, inputs: np.ndarray) -> tuple[np.ndarray, dict[str, 
 
 
 def _input_detail(path: Path) -> dict[str, Any]:
-    from ai_edge_litert.interpreter import Interpreter
+    return new_interpreter(path).get_input_details()[0]
 
-    return Interpreter(model_path=str(path)).get_input_details()[0]
+
+def parity_images(count: int) -> list[Path]:
+    """The first ``count`` PFCN test images (test.txt order): real photos for the ARM parity check;
+    [] when the shared datasets are absent ($PORTRAIT_DATASETS, else ../shared/datasets)."""
+    try:
+        root = find_shared("datasets", os.environ.get("PORTRAIT_DATASETS") or None)
+    except PortraitError:
+        return []
+    listing = root / "pfcn" / "test.txt"
+    if not listing.is_file():
+        return []
+    names = [n.strip() for n in listing.read_text().splitlines() if n.strip()]
+    found = [root / "pfcn" / "images" / f"{n}.jpg" for n in names]
+    return [p for p in found if p.is_file()][:count]
 
 
 def _parity_inputs(spec: ModelSpec, images: list[Path], rng: np.random.Generator) -> tuple[np.ndarray, str, Any]:
@@ -199,7 +214,7 @@ def run_arm_profiles(
                 notes.append(f"{r.model.label}: counted invokes differ by {r.run.spread:.2%} (> 0.1%)")
         pr = ArmProfileResult(core, emulator, ours, ref_res, overhead, count_runs, notes)
         if cycles:
-            from .mca import estimate_cycles
+            from portrait_bench.arm.mca import estimate_cycles
 
             for r in [*ours, *([ref_res] if ref_res else [])]:
                 if r.run.hot:

@@ -1,0 +1,29 @@
+"""The one LiteRT interpreter set-up: a .tflite file, a thread count and which CPU kernels run it.
+
+Torch-free (the runtime extra has ai-edge-litert); the runtime, the benchmarks and the memory probe
+build their interpreters here so that "XNNPACK" and "builtin kernels" mean the same everywhere.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+# "xnnpack": LiteRT's default XNNPACK delegate (what a phone's CPU path runs);
+# "builtin": TFLite's own kernels with no default delegate.
+KERNELS = ("xnnpack", "builtin")
+
+
+def new_interpreter(path: str | os.PathLike, threads: int | None = None, kernels: str = "xnnpack") -> Any:
+    """An ai_edge_litert Interpreter of `path` with its tensors allocated.
+
+    LiteRT's own errors (ValueError, RuntimeError) and a missing ai-edge-litert (ImportError) reach
+    the caller, which knows what to call them.
+    """
+    if kernels not in KERNELS:
+        raise ValueError(f"kernels must be one of {KERNELS}, got {kernels!r}")
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    resolver = OpResolverType.AUTO if kernels == "xnnpack" else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    it = Interpreter(model_path=str(path), num_threads=threads, experimental_op_resolver_type=resolver)
+    it.allocate_tensors()
+    return it
