@@ -9,11 +9,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 from typing import Any
 
 from portrait_mobile.litert import KERNELS
+from portrait_bench.commands import run_command
 
 
 class ChildError(RuntimeError):
@@ -23,18 +23,9 @@ class ChildError(RuntimeError):
 def run_child(job: str, args: list[str], what: str, timeout_s: float) -> dict[str, Any]:
     """Run ``job`` with ``args`` in a fresh Python; ``what`` names it in the ChildError messages."""
     cmd = [sys.executable, "-m", "portrait_bench.child", job, *args]
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    stdout = run_command(cmd, what, ChildError, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"), timeout_s=timeout_s)
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=env)
-    except subprocess.TimeoutExpired:
-        raise ChildError(f"{what} timed out after {timeout_s:.0f} s") from None
-    except OSError as e:
-        raise ChildError(f"{what}: cannot start {sys.executable} ({e})") from None
-    if proc.returncode != 0:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-        raise ChildError(f"{what} failed (exit {proc.returncode}): {' | '.join(tail)}")
-    try:
-        result = json.loads(proc.stdout.strip().splitlines()[-1])
+        result = json.loads(stdout.strip().splitlines()[-1])
     except (json.JSONDecodeError, IndexError) as e:
         raise ChildError(f"{what}: unreadable result ({e})") from None
     if not isinstance(result, dict):

@@ -81,7 +81,7 @@ def check_graph(
     table: dict[str, Any] | None = None,
 ) -> CompatReport:
     table = table or load_table()
-    opts = CheckOptions(android_api_level, allow_quant_ops, gpu_max_partitions, nnapi_max_partitions)
+    opts = CheckOptions(android_api_level, allow_quant_ops, {"gpu": gpu_max_partitions, "nnapi": nnapi_max_partitions})
     reports: dict[str, DelegateReport] = {}
     n = len(g.ops)
     for d in delegates:
@@ -89,7 +89,9 @@ def check_graph(
             raise CompatError(f"unknown delegate {d!r}; known: {DELEGATES}")
         rules, t = RULES[d], table[d]
         verdicts = [rules.check_op(op, g, t, opts) for op in g.ops]
-        maxp = rules.max_partitions(t, opts)
+        maxp = opts.max_partitions.get(d)
+        if maxp is None:
+            maxp = t.get("default_max_delegated_partitions")
         flags = [v.delegated for v in verdicts]
         parts, delegated = _delegated_by_partitions(flags, maxp)
         unsupported = sum(v.status == "unsupported" for v in verdicts)

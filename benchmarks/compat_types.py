@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from portrait_bench.tflite_graph import Graph, OpInfo, op_params
 
@@ -18,8 +18,7 @@ class CheckOptions:
 
     android_api_level: int = 30
     allow_quant_ops: bool = True
-    gpu_max_partitions: int | None = None
-    nnapi_max_partitions: int | None = None
+    max_partitions: dict[str, int | None] = field(default_factory=dict)  # per delegate; else the table's default
 
 
 @dataclass
@@ -30,6 +29,12 @@ class OpVerdict:
     @property
     def delegated(self) -> bool:
         return self.status in ("ok", "n/a")
+
+
+def verdict_of(reasons: Iterable[str | None]) -> OpVerdict:
+    """'unsupported' with the first reason a rule gives (later rules are not asked), else 'ok'."""
+    reason = next((r for r in reasons if r), None)
+    return OpVerdict("unsupported", reason) if reason else OpVerdict("ok")
 
 
 @dataclass
@@ -120,6 +125,5 @@ class DelegateRules:
 
     name: str
     check_op: Callable[[OpInfo, Graph, dict[str, Any], CheckOptions], OpVerdict]  # table: this delegate's part
-    max_partitions: Callable[[dict[str, Any], CheckOptions], int | None]
-    settings: Callable[[CheckOptions, int | None], str]
+    settings: Callable[[CheckOptions, int | None], str]  # (options, max delegated partitions) -> one line
     heuristic_note: str = ""  # set: uncertain ops count off the delegate but only unsupported ones fail

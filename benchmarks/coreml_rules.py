@@ -38,13 +38,9 @@ def check_op(op: OpInfo, g: Graph, table: dict[str, Any], opts: CheckOptions) ->
     return OpVerdict("ok", entry.get("note", ""))
 
 
-def max_partitions(table: dict[str, Any], opts: CheckOptions) -> int | None:
-    return None
-
-
 def settings(opts: CheckOptions, maxp: int | None) -> str:
     return "Core ML, compute units = all (Neural Engine residency, heuristic)"
 
 
-RULES = DelegateRules("coreml", check_op, max_partitions, settings,
+RULES = DelegateRules("coreml", check_op, settings,
                       heuristic_note="heuristic: ops not reported problematic are assumed to run on the ANE")

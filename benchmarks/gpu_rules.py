@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from portrait_bench.compat_types import CheckOptions, CompatError, DelegateRules, OpVerdict
+from portrait_bench.compat_types import CheckOptions, CompatError, DelegateRules, OpVerdict, verdict_of
 from portrait_bench.tflite_graph import Graph, OpInfo, is_const_dequantize
 
 
@@ -71,19 +71,11 @@ def check_op(op: OpInfo, g: Graph, table: dict[str, Any], opts: CheckOptions) ->
         t = g.t(i) if i >= 0 else None
         if t is not None and not t.is_const and t.dtype not in allowed:
             return OpVerdict("unsupported", f"{t.dtype} runtime tensor (GPU takes {'/'.join(sorted(allowed))})")
-    for rule in entry.get("rules", []):
-        r = _rule(rule, op, g)
-        if r:
-            return OpVerdict("unsupported", r)
-    return OpVerdict("ok")
-
-
-def max_partitions(table: dict[str, Any], opts: CheckOptions) -> int | None:
-    return opts.gpu_max_partitions if opts.gpu_max_partitions is not None else table.get("default_max_delegated_partitions")
+    return verdict_of(_rule(rule, op, g) for rule in entry.get("rules", []))
 
 
 def settings(opts: CheckOptions, maxp: int | None) -> str:
     return f"GPU delegate, quantized ops {'allowed' if opts.allow_quant_ops else 'off'}, max {maxp} delegated partition(s)"
 
 
-RULES = DelegateRules("gpu", check_op, max_partitions, settings)
+RULES = DelegateRules("gpu", check_op, settings)

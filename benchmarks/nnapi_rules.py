@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from portrait_bench.compat_types import CheckOptions, CompatError, DelegateRules, OpVerdict
+from portrait_bench.compat_types import CheckOptions, CompatError, DelegateRules, OpVerdict, verdict_of
 from portrait_bench.tflite_graph import Graph, OpInfo, is_const_dequantize
 
 
@@ -148,19 +148,11 @@ def check_op(op: OpInfo, g: Graph, table: dict[str, Any], opts: CheckOptions) ->
             return OpVerdict("unsupported", r)
     if t0 is not None and t0.dtype == "int8" and api < 29:
         return OpVerdict("unsupported", "signed int8 tensors need API 29")
-    for rule in entry.get("rules", []):
-        r = _rule(rule, op, g, api)
-        if r:
-            return OpVerdict("unsupported", r)
-    return OpVerdict("ok")
-
-
-def max_partitions(table: dict[str, Any], opts: CheckOptions) -> int | None:
-    return opts.nnapi_max_partitions if opts.nnapi_max_partitions is not None else table.get("default_max_delegated_partitions")
+    return verdict_of(_rule(rule, op, g, api) for rule in entry.get("rules", []))
 
 
 def settings(opts: CheckOptions, maxp: int | None) -> str:
     return f"NNAPI delegate, Android API level {opts.android_api_level}, max {maxp} delegated partitions"
 
 
-RULES = DelegateRules("nnapi", check_op, max_partitions, settings)
+RULES = DelegateRules("nnapi", check_op, settings)

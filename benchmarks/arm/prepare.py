@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Callable
 
 from portrait_bench.arm.cores import CORES, ArmCore
+from portrait_bench.commands import run_command
 
 CACHE_ENV = "PORTRAIT_BENCH_CACHE"
 HERE = Path(__file__).resolve().parent
@@ -123,16 +124,7 @@ def _need_tool(name: str, package: str) -> str:
 
 
 def _run(cmd: list[str], what: str, env: dict[str, str] | None = None, timeout: float = 900) -> str:
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise ArmSetupError(f"{what}: timed out after {timeout:.0f} s") from None
-    except OSError as e:
-        raise ArmSetupError(f"{what}: {e}") from None
-    if proc.returncode != 0:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-        raise ArmSetupError(f"{what} failed (exit {proc.returncode}): {' | '.join(tail)}")
-    return proc.stdout
+    return run_command(cmd, what, ArmSetupError, env=env, timeout_s=timeout)
 
 
 def _apt_config(work: Path) -> Path:
