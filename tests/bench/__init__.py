@@ -1,0 +1,1 @@
+"""Tests of portrait_bench (benchmarks/), one file per module."""

@@ -1,0 +1,138 @@
+"""portrait-bench (portrait_bench.cli): a run on a tiny model, budgets and exit codes, --compat, bad
+arguments and outputs refused before the run."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from portrait_bench import cli
+from portrait_bench.budgets import BudgetError, load_budget
+from portrait_bench.model_specs import anchors_dir
+
+HAS_REFERENCE = anchors_dir() is not None
+
+
+def test_cli_compat_exit_codes(tiny_models: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["--compat", str(tiny_models["good"]), "--delegates", "nnapi,gpu"]) == 0
+    assert cli.main(["--compat", str(tiny_models["bad"])]) == 1
+    out = capsys.readouterr()
+    assert "CUMSUM" in out.out and "NO" in out.out
+    assert "FAILED" in out.err
+
+
+def _bench_args(model: Path, out: Path, *extra: str) -> list[str]:
+    ref = "mediapipe" if HAS_REFERENCE else "none"
+    return ["--model", str(model), "--profile", "flagship-1big", "--runs", "5", "--warmup", "1",
+            "--reference", ref, "--out", str(out), "-q", *extra]
+
+
+def test_cli_on_a_tiny_model(tiny_models: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rc = cli.main(_bench_args(tiny_models["good"], tmp_path, "--op-runs", "3"))
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "flagship-1big" in out and "median ms" in out and "p90 ms" in out
+    assert "Per-op time" in out
+    res = json.loads((tmp_path / "result.json").read_text())
+    prof = res["profiles"][0]
+    labels = [t["model"] for t in prof["timings"]]
+    assert "tiny_fp32.tflite" in labels
+    for t in prof["timings"]:
+        assert len(t["samples_ms"]) == 5
+        assert {"median_ms", "p90_ms", "min_ms", "std_ms"} <= set(t["stats"])
+        # the probe ran in a fresh process and measured something (None would mean it failed)
+        assert t["memory"] is not None, "memory probe failed"
+        assert t["memory"]["peak_delta_kb"] > 0 and t["memory"]["baseline_rss_kb"] > 0
+        if HAS_REFERENCE:
+            assert t["ratio_to_reference"]["value"] > 0
+    assert prof["op_profiles"]
+    assert (tmp_path / "bench.png").stat().st_size > 1000
+    assert (tmp_path / "report.txt").is_file()
+
+
+def test_impossible_budget_exits_nonzero_naming_it(
+    tiny_models: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    budget = {
+        "schema": "portrait-bench-budget/1",
+        "budgets": [
+            {"name": "impossible latency", "profile": "flagship-1big", "precision": "fp32", "median_ms": 1e-6},
+            {"name": "roomy size", "precision": "fp32", "size_kb": 10_000},
+            {"name": "informational latency", "profile": "flagship-1big", "median_ms": 1e-6, "gate": False},
+            *([{"name": "impossible ratio", "profile": "flagship-1big", "ratio_to_reference": 1e-6}] if HAS_REFERENCE else []),
+        ],
+    }
+    f = tmp_path / "budget.json"
+    f.write_text(json.dumps(budget))
+    rc = cli.main([*_bench_args(tiny_models["good"], tmp_path / "out", "--no-siblings"), "--budget", str(f),
+                   "--op-profile", "none", "--no-memory", "--no-plot"])
+    assert rc == 1
+    err = capsys.readouterr().err
+    assert "budget 'impossible latency'" in err and "median_ms" in err
+    assert "roomy size" not in err
+    assert "informational latency" not in err  # over its limit, but information: not reported as broken
+    if HAS_REFERENCE:
+        assert "budget 'impossible ratio'" in err
+
+
+def test_informational_budget_never_fails_the_run(
+    tiny_models: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    f = tmp_path / "budget.json"
+    f.write_text(json.dumps({"schema": "portrait-bench-budget/1", "budgets": [
+        {"name": "x86 latency, information", "profile": "flagship-1big", "median_ms": 1e-6, "gate": False},
+        {"name": "roomy size", "precision": "fp32", "size_kb": 10_000}]}))
+    rc = cli.main([*_bench_args(tiny_models["good"], tmp_path / "out", "--no-siblings"), "--budget", str(f),
+                   "--reference", "none", "--op-profile", "none", "--no-memory", "--no-plot"])
+    out = capsys.readouterr()
+    assert rc == 0, out.err
+    assert "over: budget 'x86 latency, information'" in out.out and "not a gate" in out.out
+    assert "1/1 gates ok, 1 for information only" in out.out
+    f.write_text(json.dumps({"schema": "portrait-bench-budget/1", "budgets": [
+        {"name": "bad gate flag", "size_kb": 1, "gate": "no"}]}))
+    with pytest.raises(BudgetError, match="gate must be true or false"):
+        load_budget(f)
+
+
+@pytest.mark.parametrize("args, complaint", [
+    (["--runs", "0"], "--runs"),
+    (["--runs", "-5"], "--runs"),
+    (["--warmup", "-1"], "--warmup"),
+    (["--api-level", "-3"], "--api-level"),
+    (["--op-runs", "0"], "--op-runs"),
+    (["--arm-images", "-1"], "--arm-images"),
+])
+def test_bad_numbers_are_one_line_errors(args: list[str], complaint: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as e:
+        cli.main(["--model", "x.tflite", *args])
+    err = capsys.readouterr().err
+    assert e.value.code == 2
+    assert err.startswith("portrait-bench: error: ") and err.count("\n") == 1 and complaint in err
+
+
+def test_unwritable_out_is_refused_before_the_run(tiny_models: dict[str, Path], tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    import os
+
+    from portrait_bench import api
+
+    def must_not_run(*_a, **_k):
+        raise AssertionError("the benchmark ran although --out cannot be written")
+
+    monkeypatch.setattr(api, "run_benchmark", must_not_run)
+    a_file = tmp_path / "taken"
+    a_file.write_text("x")
+    if os.geteuid() == 0:  # root writes through file modes: use a file system that refuses everyone
+        read_only = Path("/sys/kernel/portrait-bench-out") if Path("/sys/kernel").is_dir() else a_file / "out"
+    else:
+        ro = tmp_path / "ro"
+        ro.mkdir()
+        ro.chmod(0o555)
+        read_only = ro / "out"
+    for out, why in [(a_file, "not a folder"), (read_only, "cannot write")]:
+        rc = cli.main(["--model", str(tiny_models["good"]), "--profile", "flagship-1big", "--out", str(out), "-q"])
+        err = capsys.readouterr().err
+        assert rc == 2 and why in err and err.count("\n") == 1, err
+    assert a_file.read_text() == "x"
