@@ -17,26 +17,16 @@ import datetime as _dt
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from portrait_mobile.atomic import write_text
-from portrait_mobile.cli_support import OneLineParser, positive_int
+from portrait_mobile.cli_support import EXIT_FAILED, EXIT_USAGE, OneLineParser, non_negative_int, positive_int
+from portrait_mobile.writable import ensure_writable_dir
 from portrait_bench.compat import DELEGATES
 from portrait_bench.op_profile import OP_PROFILE_CHOICES
 
-EXIT_OK, EXIT_BROKEN, EXIT_ERROR = 0, 1, 2
-
-
-def non_negative_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return v
+EXIT_OK = 0
 
 
 class OutputError(ValueError):
@@ -48,10 +38,7 @@ def check_output_dir(path: Path) -> None:
     if path.exists() and not path.is_dir():
         raise OutputError(f"--out {path}: exists and is not a folder")
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".write-check-", dir=path)
-        os.close(fd)
-        os.unlink(probe)
+        ensure_writable_dir(path)
     except OSError as e:
         raise OutputError(f"--out {path}: cannot write there ({e.strerror or e})") from None
 
@@ -164,7 +151,7 @@ def _compat_only(args: argparse.Namespace) -> int:
     if failed:
         print("portrait-bench: compatibility check FAILED: some ops would fall back to the CPU (see 'why not')",
               file=sys.stderr)
-        return EXIT_BROKEN
+        return EXIT_FAILED
     return EXIT_OK
 
 
@@ -190,13 +177,13 @@ def main(argv: list[str] | None = None) -> int:
     except (BudgetError, CompatError, GraphError, ModelError, ProfileError, ArmCoreError, ArmSetupError,
             EmulationError, OutputError) as e:
         print(f"portrait-bench: error: {e}", file=sys.stderr)
-        return EXIT_ERROR
+        return EXIT_USAGE
     except Exception as e:  # the library's own failures (BenchError) and anything the runtime raises
         from portrait_bench.api import BenchError
 
         if isinstance(e, BenchError):
             print(f"portrait-bench: error: {e}", file=sys.stderr)
-            return EXIT_ERROR
+            return EXIT_USAGE
         raise
 
 
@@ -256,7 +243,7 @@ def _bench(args: argparse.Namespace) -> int:
         print(f"portrait-bench: {len(broken)} budget(s) broken:", file=sys.stderr)
         for v in broken:
             print(f"  {v.message}", file=sys.stderr)
-        return EXIT_BROKEN
+        return EXIT_FAILED
     return EXIT_OK
 
 

@@ -45,11 +45,8 @@ def plot_result(result: Any, path: str | Path, verdicts: Sequence[Any] | None = 
         ax.bar(x + (j - (len(labels) - 1) / 2) * w, med, w, yerr=[np.zeros(len(err)), err], capsize=3,
                label=lab + (" (reference)" if is_ref else ""), color="0.6" if is_ref else colors(j),
                hatch="//" if is_ref else None, edgecolor="0.3", linewidth=0.5)
-    ax.set_xticks(x, [p.profile.name for p in profs], rotation=20, ha="right")
-    ax.set_ylabel("ms per inference on this host (bar: median, whisker: p90)")
-    ax.set_title("Latency per profile (measured on the x86 host)")
-    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, frameon=False)
-    ax.grid(axis="y", alpha=0.3)
+    _label_profile_axes(ax, x, [p.profile.name for p in profs], "ms per inference on this host (bar: median, whisker: p90)",
+                        "Latency per profile (measured on the x86 host)")
     if has_ref:
         ax2 = axes[0][1]
         ours = [lab for lab in labels if not any(p.reference and p.reference.model.label == lab for p in profs)]
@@ -79,14 +76,20 @@ def plot_result(result: Any, path: str | Path, verdicts: Sequence[Any] | None = 
                     i = names.index(prof_name)
                     ax2.plot([i - 0.45, i + 0.45], [v.limit, v.limit], color="r", linewidth=1.2, linestyle=":")
             ax2.plot([], [], color="r", linestyle=":", label="budget")
-        ax2.set_xticks(x, [p.profile.name for p in profs], rotation=20, ha="right")
-        ax2.set_ylabel("our median / reference median (95% CI)")
-        ax2.set_title("Ratio to the MediaPipe reference (same process, interleaved)")
-        ax2.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, frameon=False)
-        ax2.grid(axis="y", alpha=0.3)
+        _label_profile_axes(ax2, x, [p.profile.name for p in profs], "our median / reference median (95% CI)",
+                            "Ratio to the MediaPipe reference (same process, interleaved)")
     if arm:
         _arm_panel(axes[0][n_panels - 1], arm)
     return _save(fig, plt, path, result)
+
+
+def _label_profile_axes(ax: Any, x: Any, names: list[str], ylabel: str, title: str) -> None:
+    """What both x86 panels share: a tick per profile, the labels, the legend below, a y grid."""
+    ax.set_xticks(x, names, rotation=20, ha="right")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, frameon=False)
+    ax.grid(axis="y", alpha=0.3)
 
 
 # instruction classes drawn as stacked segments (dot/fmla/mlal are parts of simd_fp in the counts)
