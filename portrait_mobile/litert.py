@@ -13,8 +13,8 @@ from typing import Any
 KERNELS = ("xnnpack", "builtin")
 
 
-def new_interpreter(path: str | os.PathLike, threads: int | None = None, kernels: str = "xnnpack") -> Any:
-    """An ai_edge_litert Interpreter of `path` with its tensors allocated.
+def new_interpreter(model: str | os.PathLike | bytes, threads: int | None = None, kernels: str = "xnnpack") -> Any:
+    """An ai_edge_litert Interpreter of ``model`` (a .tflite path, or its bytes) with its tensors allocated.
 
     LiteRT's own errors (ValueError, RuntimeError) and a missing ai-edge-litert (ImportError) reach
     the caller, which knows what to call them.
@@ -23,7 +23,8 @@ def new_interpreter(path: str | os.PathLike, threads: int | None = None, kernels
         raise ValueError(f"kernels must be one of {KERNELS}, got {kernels!r}")
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
+    source = {"model_content": bytes(model)} if isinstance(model, (bytes, bytearray)) else {"model_path": str(model)}
     resolver = OpResolverType.AUTO if kernels == "xnnpack" else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
-    it = Interpreter(model_path=str(path), num_threads=threads, experimental_op_resolver_type=resolver)
+    it = Interpreter(**source, num_threads=threads, experimental_op_resolver_type=resolver)
     it.allocate_tensors()
     return it

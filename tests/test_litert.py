@@ -22,6 +22,11 @@ def test_interpreter_runs_with_either_kernels(kernels: str) -> None:
     assert it.get_tensor(out["index"]).shape == tuple(out["shape"])
 
 
+def test_interpreter_from_bytes() -> None:
+    it = new_interpreter(PACKAGED.read_bytes())
+    assert it.get_input_details()[0]["shape"].tolist() == new_interpreter(PACKAGED).get_input_details()[0]["shape"].tolist()
+
+
 def test_unknown_kernels_are_refused() -> None:
     with pytest.raises(ValueError, match="kernels must be one of"):
         new_interpreter(PACKAGED, kernels="npu-magic")
