@@ -4,16 +4,12 @@
 process, builds one LiteRT interpreter per model with the profile's thread count and kernels, times
 them interleaved run by run (:mod:`portrait_bench.timing`), and records median / p90 / min / std, the
 ratio to the reference, memory, per-op time (:mod:`portrait_bench.op_profile`) and the delegate check
-(:mod:`portrait_bench.compat`) the profile asks for.
+(:mod:`portrait_bench.compat`) the profile asks for, as the types of :mod:`portrait_bench.results`.
 """
 from __future__ import annotations
 
 import datetime as _dt
-import os
-import platform
-import subprocess
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -24,176 +20,19 @@ from portrait_bench import memprobe
 from portrait_bench.compat import check_graph
 from portrait_bench.compat_types import CompatReport, DelegateReport
 from portrait_bench.interpreters import ready_interpreter
+from portrait_bench.machine import machine_info
 from portrait_bench.model_specs import ModelSpec, default_model_paths, resolve_models, resolve_reference
 from portrait_bench.op_profile import OP_PROFILE_CHOICES, OpProfile, OpProfileError, profile_ops
 from portrait_bench.profiles import DeviceProfile, load_profiles, select_profiles
+from portrait_bench.results import BenchResult, ModelTiming, ProfileResult
 from portrait_bench.tflite_graph import read_graph
-from portrait_bench.timing import Pinning, Ratio, Stats, compute_stats, median_ratio, peak_rss_bytes, pinned, time_interleaved
+from portrait_bench.timing import Pinning, compute_stats, median_ratio, peak_rss_bytes, pinned, time_interleaved
 
 Progress = Callable[[str], None]
 
 
 class BenchError(RuntimeError):
     """The benchmark could not run (no model, a model that does not load, ...)."""
-
-
-@dataclass
-class ModelTiming:
-    model: ModelSpec
-    stats: Stats
-    samples_ms: list[float]
-    memory: dict[str, float] | None = None  # from a fresh process, see portrait_bench.memprobe
-    ratio: Ratio | None = None
-    estimate: dict[str, Any] | None = None
-
-    @property
-    def peak_mb(self) -> float | None:
-        return None if not self.memory else self.memory["peak_delta_kb"] / 1024.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "model": self.model.label,
-            "path": str(self.model.path),
-            "precision": self.model.precision,
-            "is_reference": self.model.is_reference,
-            "stats": self.stats.to_dict(),
-            "ratio_to_reference": self.ratio.to_dict() if self.ratio else None,
-            "estimate": self.estimate,
-            "memory": self.memory,
-            "samples_ms": [round(x, 4) for x in self.samples_ms],
-        }
-
-
-@dataclass
-class ProfileResult:
-    profile: DeviceProfile
-    pinning: Pinning
-    timings: list[ModelTiming]
-    reference: ModelTiming | None
-    runs: int = 0
-    warmup: int = 0
-    compat: dict[str, DelegateReport] = field(default_factory=dict)  # model label -> report
-    op_profiles: dict[str, dict[str, OpProfile]] = field(default_factory=dict)  # label -> mode -> profile
-    notes: list[str] = field(default_factory=list)
-
-    def measured(self) -> str:
-        p = self.profile
-        return (f"{p.threads} thread{'s' if p.threads > 1 else ''}, "
-                f"{'XNNPACK' if p.kernels == 'xnnpack' else 'TFLite builtin kernels'}, "
-                f"warm-up {self.warmup}, {self.runs} runs, interleaved; {self.pinning.note}")
-
-    def timing(self, label: str) -> ModelTiming | None:
-        return next((t for t in self.timings if t.model.label == label), None)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "profile": self.profile.to_dict(),
-            "emulation": {
-                "measured": self.measured(),
-                "pinning": self.pinning.to_dict(),
-                "proxy_note": self.profile.proxy_note,
-            },
-            "timings": [t.to_dict() for t in self.timings],
-            "reference": self.reference.to_dict() if self.reference else None,
-            "compat": {k: v.to_dict() for k, v in self.compat.items()},
-            "op_profiles": {k: {m: p.to_dict() for m, p in v.items()} for k, v in self.op_profiles.items()},
-            "notes": self.notes,
-        }
-
-
-@dataclass
-class BenchResult:
-    machine: dict[str, Any]
-    models: list[ModelSpec]
-    reference: ModelSpec | None
-    profiles: list[ProfileResult]
-    compat: dict[str, CompatReport]
-    settings: dict[str, Any]
-    peak_rss_kb: float = 0.0
-    arm: list[Any] = field(default_factory=list)  # portrait_bench.arm.profile_run.ArmProfileResult per arm-* profile
-
-    def profile(self, name: str) -> ProfileResult | None:
-        return next((p for p in self.profiles if p.profile.name == name), None)
-
-    def arm_profile(self, name: str) -> Any | None:
-        return next((p for p in self.arm if p.name == name), None)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "schema": "portrait-bench-result/1",
-            "created": self.settings.get("created"),
-            "machine": self.machine,
-            "settings": self.settings,
-            "models": [m.to_dict() for m in self.models],
-            "reference": self.reference.to_dict() if self.reference else None,
-            "peak_rss_kb": round(self.peak_rss_kb, 1),
-            "profiles": [p.to_dict() for p in self.profiles],
-            "compat": {k: v.to_dict() for k, v in self.compat.items()},
-            "arm": [p.to_dict() for p in self.arm],
-        }
-
-
-# ------------------------------------------------------------------ machine
-
-def _cpu_model() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
-        for line in out.splitlines():
-            if line.strip().startswith("Model name:"):
-                return line.split(":", 1)[1].strip()
-    except (OSError, subprocess.SubprocessError):
-        pass
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-_KERNEL_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8", "amx_bf16")
-
-
-def _kernel_flags() -> list[str]:
-    """The x86 features that decide which XNNPACK kernels run (and so the x86 ratio to the reference)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                have = set(line.split(":", 1)[1].split())
-                return [f for f in _KERNEL_FLAGS if f in have]
-    except OSError:
-        pass
-    return []
-
-
-def machine_info() -> dict[str, Any]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    def ver(pkg: str) -> str:
-        try:
-            return version(pkg)
-        except PackageNotFoundError:
-            return "not installed"
-
-    try:
-        avail = sorted(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        avail = list(range(os.cpu_count() or 1))
-    return {
-        "cpu": _cpu_model(),
-        "cpu_kernel_flags": _kernel_flags(),
-        "arch": platform.machine(),
-        "logical_cpus": os.cpu_count(),
-        "cpus_available": avail,
-        "os": f"{platform.system()} {platform.release()}",
-        # neighbours' load moves x86 timings (not the ARM counts): recorded with every result
-        "load_average_1m": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
-        "python": platform.python_version(),
-        "ai_edge_litert": ver("ai-edge-litert"),
-        "numpy": ver("numpy"),
-        "runtime": "ai_edge_litert Interpreter (LiteRT), XNNPACK delegate unless a profile says builtin kernels",
-    }
 
 
 # ------------------------------------------------------------------ running

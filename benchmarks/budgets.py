@@ -155,7 +155,7 @@ def _fmt(v: float) -> str:
 
 
 def evaluate_budget(budget: Budget, result: Any) -> list[Verdict]:
-    """Check every rule against a :class:`portrait_bench.api.BenchResult`."""
+    """Check every rule against a :class:`portrait_bench.results.BenchResult`."""
     out: list[Verdict] = []
 
     def add(rule: BudgetRule, metric: str, subject: str, value: float | None, limit: float, why: str = "") -> None:
