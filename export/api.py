@@ -9,13 +9,12 @@ Each artifact is written only if its check passes (temp file, check, rename); it
 from __future__ import annotations
 
 import copy
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from portrait_mobile.errors import CheckpointError, DatasetError, ExportError
+from portrait_mobile.writable import ensure_writable_dir
 
 from .base import (DEFAULT_PRECISION, MAX_IMGSZ, PRECISIONS, SUPPORTED_PRECISIONS, TARGETS, ExportContext,
                    ExportResult, ExportUsageError, GateError, Thresholds)
@@ -74,10 +73,7 @@ def prepare_model(checkpoint: Any, imgsz: tuple[int, int] | None) -> Any:
 
 def check_writable(out_dir: Path) -> None:
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".write-test.", dir=out_dir)
-        os.close(fd)
-        os.unlink(probe)
+        ensure_writable_dir(out_dir)
     except OSError as e:
         raise ExportUsageError(f"output folder {out_dir} is not writable: {e.strerror or e}") from None
 

@@ -15,7 +15,6 @@ $PORTRAIT_DATASETS, when set, is the only place looked at (an empty folder hides
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +22,8 @@ import cv2
 import numpy as np
 
 from portrait_mobile.data.folder import IMAGE_EXTS, PortraitFolder, Sample, parse_source, read_image_rgb, read_mask
-from portrait_mobile.errors import DatasetError
+from portrait_mobile.errors import DatasetError, PortraitError
+from portrait_mobile.paths import DATASETS_ENV, find_shared
 
 DEFAULT_SOURCES = ("pfcn:train", "picsart:train")
 SEED = 20240521
@@ -79,19 +79,12 @@ def _progress(items, desc: str, enabled: bool):
 
 
 def find_datasets_root() -> Path | None:
-    """../shared/datasets next to the repository or the working directory, or $PORTRAIT_DATASETS."""
-    env = os.environ.get("PORTRAIT_DATASETS")
-    if env:  # an explicit choice: never fall back to another copy
-        candidates = [Path(env)]
-    else:
-        repo = Path(__file__).resolve().parents[1]
-        cwd = Path.cwd()
-        candidates = [repo.parent / "shared" / "datasets", cwd.parent / "shared" / "datasets",
-                      cwd / "shared" / "datasets", repo / "datasets"]
-    for c in candidates:
-        if all((c / spec.split(":")[0] / "images").is_dir() for spec in DEFAULT_SOURCES):
-            return c
-    return None
+    """../shared/datasets ($PORTRAIT_DATASETS when set: portrait_mobile.paths) if it holds the default sources."""
+    try:
+        root = find_shared("datasets", env=DATASETS_ENV)
+    except PortraitError:
+        return None
+    return root if all((root / spec.split(":")[0] / "images").is_dir() for spec in DEFAULT_SOURCES) else None
 
 
 def parity_photo() -> Path:
@@ -179,7 +172,7 @@ def load_image_sets(calib: str | Path | None = None, val: str | Path | None = No
                     if no_stats_reason else ""
                 raise DatasetError("no calibration images for the int8 export: pass --calib DIR (a folder of "
                                    "portrait images) or put the datasets in ../shared/datasets (or set "
-                                   f"$PORTRAIT_DATASETS){why}")
+                                   f"${DATASETS_ENV}){why}")
             refs: list[ImageRef] = []
             for spec in DEFAULT_SOURCES:
                 refs += folder_refs(f"{root / spec.split(':')[0]}:{spec.split(':')[1]}")

@@ -30,7 +30,9 @@ import numpy as np
 from portrait_mobile.atomic import atomic_path
 from portrait_mobile.contract import CONTRACT_KEY, ModelContract, TensorQuant
 from portrait_mobile.errors import ExportError
+from portrait_mobile.litert import new_interpreter
 from portrait_mobile.preprocess import to_model_input
+from portrait_mobile.tflite_weights import op_details
 
 from . import calibration_stats
 from . import parity as parity_mod
@@ -73,10 +75,8 @@ def convert_fp32(model: Any, input_size: tuple[int, int]) -> bytes:
 
 
 def _signature(model_bytes: bytes) -> tuple[str, str]:
-    from ai_edge_litert.interpreter import Interpreter
-
     with quiet():
-        sigs = Interpreter(model_content=model_bytes).get_signature_list()
+        sigs = new_interpreter(model_bytes).get_signature_list()
     if len(sigs) != 1:
         raise ExportError(f"tflite: expected one signature, got {sorted(sigs)}")
     key, sig = next(iter(sigs.items()))
@@ -247,10 +247,8 @@ def int8_ranges(ctx: ExportContext, fp32: bytes) -> tuple[dict[str, dict[str, np
 
 
 def _input_tensor_name(model_bytes: bytes) -> str:
-    from ai_edge_litert.interpreter import Interpreter
-
     with quiet():
-        return Interpreter(model_content=model_bytes).get_input_details()[0]["name"]
+        return new_interpreter(model_bytes).get_input_details()[0]["name"]
 
 
 # --- flatbuffer rewrite ----------------------------------------------------------------------------
@@ -367,13 +365,10 @@ def _add_uint8_io(m: Any, sg: Any, schema: Any) -> None:
 
 def inspect_tflite(path: Path) -> dict[str, Any]:
     """Tensor dtypes by role, read back through the LiteRT Interpreter: weights, biases, activations."""
-    from ai_edge_litert.interpreter import Interpreter
-
     with quiet():  # LiteRT prints an INFO line when it creates the XNNPACK delegate
-        it = Interpreter(model_path=str(path))
-        it.allocate_tensors()
+        it = new_interpreter(path)
     details = {d["index"]: d for d in it.get_tensor_details()}
-    ops = it._get_ops_details()  # the only API listing op inputs/outputs
+    ops = op_details(it)
     written = {i for o in ops for i in o["outputs"]}
     weights: Counter[str] = Counter()
     biases: Counter[str] = Counter()
@@ -444,8 +439,6 @@ def make_contract(ctx: ExportContext, precision: str) -> ModelContract:
 
 
 def export_tflite(ctx: ExportContext, precision: str = "int8") -> ExportResult:
-    from ai_edge_litert.interpreter import Interpreter
-
     t0 = time.perf_counter()
     dest = ctx.artifact_path("tflite", precision)
     h, w = ctx.input_size
@@ -484,8 +477,7 @@ def export_tflite(ctx: ExportContext, precision: str = "int8") -> ExportResult:
                     spec_failures.append(f"{key} quantization ({s:.8g}, {z}) differs from the contract "
                                          f"({q.scale:.8g}, {q.zero_point})")
         with quiet():
-            interp = Interpreter(model_path=str(tmp), num_threads=2)
-            interp.allocate_tensors()
+            interp = new_interpreter(tmp, threads=2)
         i_idx = interp.get_input_details()[0]["index"]
         o_idx = interp.get_output_details()[0]["index"]
 

@@ -9,12 +9,13 @@ from typing import Any
 import torch
 
 from .atomic import write_bytes
-from .config import ModelConfig
+from .config import DEFAULT_CONFIG, ModelConfig
 from .errors import CheckpointError
 from .model import PortraitNet, build_model
+from .paths import WEIGHTS_DIR
 
 FORMAT = "portrait-mobile-checkpoint/1"
-DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "portrait-s-256.pt"
+DEFAULT_WEIGHTS = WEIGHTS_DIR / f"{DEFAULT_CONFIG}.pt"
 
 
 @dataclass

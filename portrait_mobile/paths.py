@@ -1,11 +1,17 @@
 """Where the project's shared data lives: ../shared next to the working directory or the repo."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from .errors import PortraitError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# The shipped weights (and the artifacts exported from them) live in the package.
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+# Environment variables that, when set, are the only place looked at for a shared folder.
+DATASETS_ENV = "PORTRAIT_DATASETS"
+ANCHORS_ENV = "PORTRAIT_ANCHORS_DIR"
 # Exported artifacts that may be packaged beside a model's weights, in the order Segmenter.default() tries them.
 PACKAGED_SUFFIXES = (".onnx", "_int8.tflite", ".tflite")
 
@@ -15,8 +21,12 @@ def packaged_artifacts(weights_dir: Path, name: str) -> list[Path]:
     return [p for s in PACKAGED_SUFFIXES if (p := Path(weights_dir) / f"{name}{s}").is_file()]
 
 
-def find_shared(sub: str, explicit: str | Path | None = None, flag: str = "") -> Path:
-    """`explicit` if given, else ../shared/<sub> beside the cwd or the repository."""
+def find_shared(sub: str, explicit: str | Path | None = None, flag: str = "", env: str | None = None) -> Path:
+    """`explicit` if given, else the folder environment variable `env` names (when set and not empty:
+    an explicit choice, never a fallback to another copy), else ../shared/<sub> beside the cwd or the
+    repository."""
+    if explicit is None and env:
+        explicit = os.environ.get(env) or None
     if explicit is not None:
         p = Path(explicit)
         if not p.exists():

@@ -7,17 +7,17 @@ import cv2
 import numpy as np
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED = REPO_ROOT.parent / "shared"
+from portrait_mobile.errors import PortraitError
+from portrait_mobile.paths import find_shared
 
 
 @pytest.fixture(scope="session")
 def shared_datasets() -> Path:
-    """../shared/datasets next to the repository; skips the test where it is absent."""
-    path = SHARED / "datasets"
-    if not path.is_dir():
-        pytest.skip(f"real datasets not available at {path}")
-    return path
+    """../shared/datasets (portrait_mobile.paths.find_shared); skips the test where it is absent."""
+    try:
+        return find_shared("datasets")
+    except PortraitError as e:
+        pytest.skip(f"real datasets not available: {e}")
 
 
 def make_portrait_folder(root: Path, n: int = 3, size: tuple[int, int] = (48, 40), split: str = "train",

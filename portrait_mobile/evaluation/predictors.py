@@ -12,7 +12,9 @@ import numpy as np
 
 from ..contract import ModelContract
 from ..errors import ModelLoadError
+from ..litert import new_interpreter
 from ..preprocess import output_to_prob, resize_prob, to_model_input
+from ..tflite_weights import float_weight_count
 
 MEDIAPIPE_FILE = "selfie_segmentation.tflite"
 
@@ -84,13 +86,10 @@ class MediaPipePredictor:
         if not path.is_file():
             raise ModelLoadError(f"MediaPipe reference model not found: {path}")
         try:
-            from ai_edge_litert.interpreter import Interpreter
+            self.interpreter = new_interpreter(path, threads=num_threads)
         except ImportError:
             raise ModelLoadError("the MediaPipe reference needs ai-edge-litert "
                                  "(pip install 'portrait-mobile[runtime]')") from None
-        try:
-            self.interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
-            self.interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as e:
             raise ModelLoadError(f"cannot load {path}: {e}") from None
         inp = self.interpreter.get_input_details()[0]
@@ -101,7 +100,7 @@ class MediaPipePredictor:
         self._in, self._out = inp["index"], out["index"]
         self.name = name
         self.path = path
-        self.params: int | None = _tflite_params(self.interpreter)
+        self.params: int | None = float_weight_count(self.interpreter)
         # From anchors/README.md: float32 RGB in [0, 1], squashed, NHWC; output a probability.
         self.contract = ModelContract(model_name=name, version="mediapipe-0.10.21", input_height=h,
                                       input_width=w, output_height=int(out["shape"][1]),
@@ -127,24 +126,6 @@ def flip_averaged(predict: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.n
         return 0.5 * (predict(image) + mirrored)
 
     return predict_flip_avg
-
-
-def _tflite_params(interpreter: Any) -> int | None:
-    """Weights count of a .tflite: float constants (tensors read by ops, written by none).
-
-    fp16 weights count once (the DEQUANTIZE output is an op output); int shape tensors are skipped.
-    Relies on a private LiteRT call, so any failure just means "unknown".
-    """
-    try:
-        ops = interpreter._get_ops_details()
-        written = {int(i) for op in ops for i in op["outputs"]}
-        read = {int(i) for op in ops for i in op["inputs"] if i >= 0}
-        graph_inputs = {int(d["index"]) for d in interpreter.get_input_details()}
-        details = {int(d["index"]): d for d in interpreter.get_tensor_details()}
-        return sum(int(np.prod(details[i]["shape"])) for i in read - written - graph_inputs
-                   if np.issubdtype(details[i]["dtype"], np.floating))
-    except Exception:
-        return None
 
 
 class ArtifactPredictor:

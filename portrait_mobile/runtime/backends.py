@@ -26,6 +26,7 @@ import numpy as np
 
 from ..contract import ModelContract
 from ..errors import ModelLoadError
+from ..litert import new_interpreter
 
 BACKENDS = ("onnx", "litert", "coreml", "torch")
 SUFFIX_BACKEND = {".onnx": "onnx", ".tflite": "litert", ".mlpackage": "coreml", ".mlmodel": "coreml",
@@ -152,15 +153,10 @@ class LiteRTBackend(Backend):
         if len(head) < 8 or head[4:8] != b"TFL3":
             raise ModelLoadError(f"{p} is not a TFLite model (no TFL3 flatbuffer identifier)")
         try:
-            from ai_edge_litert.interpreter import Interpreter, OpResolverType
+            self.interpreter = new_interpreter(p, threads=threads, kernels="xnnpack" if xnnpack else "builtin")
         except ImportError:
             raise ModelLoadError("running .tflite models needs ai-edge-litert "
                                  "(pip install 'portrait-mobile[runtime]')") from None
-        resolver = OpResolverType.AUTO if xnnpack else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
-        try:
-            self.interpreter = Interpreter(model_path=str(p), num_threads=threads,
-                                           experimental_op_resolver_type=resolver)
-            self.interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as e:
             raise ModelLoadError(f"{p} is not a loadable TFLite model: {_short(e)}") from None
         ins, outs = self.interpreter.get_input_details(), self.interpreter.get_output_details()

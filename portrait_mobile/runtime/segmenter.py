@@ -12,21 +12,20 @@ from __future__ import annotations
 
 import os
 import warnings
-from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
 
+from ..config import DEFAULT_CONFIG
 from ..contract import ModelContract
 from ..errors import ModelLoadError
-from ..paths import PACKAGED_SUFFIXES, packaged_artifacts
+from ..paths import PACKAGED_SUFFIXES, WEIGHTS_DIR, packaged_artifacts
 from ..preprocess import output_to_prob, quantize_input, resize_prob, to_model_input
 from . import postprocess
 from .backends import Backend, backend_for, check_threads
 from .image_input import check_rgb_uint8, check_rotation, read_image, rotate
 
-WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
-DEFAULT_MODEL = "portrait-s-256"
+DEFAULT_MODEL = DEFAULT_CONFIG
 
 
 def read_contract_for(path: str | os.PathLike, backend: Backend) -> ModelContract:
