@@ -17,7 +17,8 @@ from portrait_mobile.errors import CheckpointError, DatasetError, ExportError
 from portrait_mobile.writable import ensure_writable_dir
 
 from .base import (DEFAULT_PRECISION, MAX_IMGSZ, PRECISIONS, SUPPORTED_PRECISIONS, TARGETS, ExportContext,
-                   ExportResult, ExportUsageError, GateError, Thresholds)
+                   ExportResult, ExportUsageError)
+from .gate import GateError, Thresholds
 
 __all__ = ["export", "ExportResult", "Thresholds", "plan", "TARGETS", "PRECISIONS"]
 

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from portrait_mobile.contract import ModelContract
 from portrait_mobile.errors import ExportError
+
+from .gate import Thresholds
 
 if TYPE_CHECKING:
     from portrait_mobile.checkpoint import Checkpoint
@@ -22,36 +24,6 @@ PRECISIONS = ("fp32", "fp16", "int8")
 DEFAULT_PRECISION = {"onnx": "fp32", "tflite": "int8", "coreml": "fp16"}
 MAX_IMGSZ = 2048  # per side: a phone model's input; beyond it the converters need gigabytes
 SUPPORTED_PRECISIONS = {"onnx": ("fp32",), "tflite": ("fp32", "fp16", "int8"), "coreml": ("fp32", "fp16", "int8")}
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """Parity gates; an artifact that misses one is not written.
-
-    max_abs_*: largest |artifact - PyTorch| of the probability at model resolution, on the sample
-    (float precisions only; int8 is judged by masks). mask_iou: mean IoU between the artifact's mask
-    and the PyTorch fp32 mask at image resolution (every target). fg_iou_drop: PyTorch fg IoU minus
-    the artifact's, in points, on the labelled validation sample (every target).
-    """
-
-    onnx_max_abs: float = 1e-4
-    fp32_max_abs: float = 1e-4  # TFLite / Core ML fp32
-    fp16_max_abs: float = 1e-2  # TFLite / Core ML fp16 (Core ML: macOS only)
-    mask_iou: float = 0.98
-    fg_iou_drop: float = 0.5
-
-    def max_abs_for(self, target: str, precision: str) -> float | None:
-        if precision == "int8":
-            return None
-        if target == "onnx":
-            return self.onnx_max_abs
-        return self.fp32_max_abs if precision == "fp32" else self.fp16_max_abs
-
-    def to_dict(self) -> dict[str, float]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-    def replace(self, **kw: float) -> "Thresholds":
-        return replace(self, **kw)
 
 
 @dataclass
@@ -160,19 +132,3 @@ def _jsonable(obj: Any) -> Any:
 
 class ExportUsageError(ExportError):
     """Bad arguments or inputs (flags, weights, folders): the CLI exits 2."""
-
-
-class GateError(ExportError):
-    """A parity gate refused the artifact (nothing was written); carries the measured report."""
-
-    def __init__(self, target: str, precision: str, report: dict[str, Any]) -> None:
-        from .parity import summarize
-
-        self.target, self.precision, self.report = target, precision, report
-        super().__init__(f"{target} {precision} refused by the parity gate: {'; '.join(report['failures'])} "
-                         f"[{summarize(report)}]")
-
-
-def raise_if_failed(target: str, precision: str, report: dict[str, Any]) -> None:
-    if not report["passed"]:
-        raise GateError(target, precision, report)

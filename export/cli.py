@@ -22,7 +22,8 @@ from portrait_mobile.cli_support import (OneLineParser, fraction, non_negative_f
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .base import PRECISIONS, TARGETS, Thresholds
+    from .base import PRECISIONS, TARGETS
+    from .gate import Thresholds
 
     d = Thresholds()
     p = OneLineParser(prog=PROG, description="Export a portrait-mobile checkpoint to ONNX, int8 TFLite and Core ML, "
@@ -74,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _fmt_table(results) -> str:
-    from .parity import summarize
+    from .gate import summarize
 
     rows = [("target", "precision", "file", "KB", "time s", "status", "parity")]
     for r in results:
@@ -103,7 +104,8 @@ def _main(argv: Sequence[str] | None) -> int:
     from portrait_mobile.errors import CheckpointError, DatasetError, ExportError
 
     from .api import export
-    from .base import ExportUsageError, Thresholds
+    from .base import ExportUsageError
+    from .gate import Thresholds
 
     imgsz = None
     if args.imgsz is not None:

@@ -24,6 +24,7 @@ from portrait_mobile.atomic import atomic_dir
 from portrait_mobile.contract import CONTRACT_KEY, ModelContract, TensorQuant
 from portrait_mobile.errors import ExportError
 
+from . import gate
 from . import parity as parity_mod
 from .base import ExportContext, ExportResult
 from .metadata import embed_coreml, tool_versions, write_sidecar
@@ -174,7 +175,7 @@ def export_coreml(ctx: ExportContext, precision: str = "fp16") -> ExportResult:
             report = _macos_parity(ctx, tmp, contract, precision)
         else:
             report = {"numeric": NUMERIC_SKIPPED, "n_images": 0}
-        report = parity_mod.finalize(report, target="coreml", precision=precision, thresholds=ctx.thresholds,
+        report = gate.finalize(report, target="coreml", precision=precision, thresholds=ctx.thresholds,
                                      spec_checks=info, spec_failures=spec_failures)
     seconds = time.perf_counter() - t0
     size = path_size(dest)

@@ -14,6 +14,7 @@ import numpy as np
 from portrait_mobile.atomic import atomic_path
 from portrait_mobile.errors import ExportError
 
+from . import gate
 from . import parity as parity_mod
 from .base import ExportContext, ExportResult
 from .metadata import embed_onnx, tool_versions, write_sidecar
@@ -102,7 +103,7 @@ def export_onnx(ctx: ExportContext, precision: str = "fp32") -> ExportResult:
 
         report = parity_mod.compare(ctx.reference, predict, contract, target="onnx", precision=precision,
                                     thresholds=ctx.thresholds)
-        report = parity_mod.finalize(report, target="onnx", precision=precision, thresholds=ctx.thresholds,
+        report = gate.finalize(report, target="onnx", precision=precision, thresholds=ctx.thresholds,
                                      spec_checks={"input": [inp.name, inp.shape], "output": [out.name, out.shape],
                                                   "nodes": n_nodes, "ops": ops},
                                      spec_failures=spec_failures)

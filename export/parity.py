@@ -22,7 +22,7 @@ from portrait_mobile.data.folder import Sample
 from portrait_mobile.metrics import iou
 from portrait_mobile.preprocess import output_to_prob, quantize_input, resize_prob, to_model_input
 
-from .base import Thresholds, raise_if_failed
+from .gate import Thresholds, apply_thresholds
 
 # Runs the artifact on one input already in the contract's layout/dtype; returns the raw output.
 RawPredict = Callable[[np.ndarray], np.ndarray]
@@ -93,57 +93,4 @@ def compare(reference: Reference, predict: RawPredict, contract: ModelContract, 
     if reference.labelled:
         art = 100.0 * float(np.mean(fg))
         report.update(fg_iou_pytorch=reference.fg_iou, fg_iou_artifact=art, fg_iou_drop=reference.fg_iou - art)
-    return gate(report, target=target, precision=precision, thresholds=thresholds)
-
-
-def gate(report: dict[str, Any], *, target: str, precision: str, thresholds: Thresholds,
-         extra_failures: Sequence[str] = ()) -> dict[str, Any]:
-    """Apply the thresholds to a report's figures; adds `gates`, `failures` and `passed`."""
-    gates: dict[str, float] = {}
-    failures = list(extra_failures)
-    max_abs = thresholds.max_abs_for(target, precision)
-    if max_abs is not None and "max_abs_diff" in report:
-        gates["max_abs_diff"] = max_abs
-        if not report["max_abs_diff"] < max_abs:
-            failures.append(f"max abs diff {report['max_abs_diff']:.3g} >= {max_abs:g}")
-    if "mask_iou_mean" in report:
-        gates["mask_iou_mean"] = thresholds.mask_iou
-        if not report["mask_iou_mean"] >= thresholds.mask_iou:
-            failures.append(f"mask IoU vs PyTorch {report['mask_iou_mean']:.4f} < {thresholds.mask_iou:g}")
-    if report.get("fg_iou_drop") is not None:
-        gates["fg_iou_drop"] = thresholds.fg_iou_drop
-        if not report["fg_iou_drop"] <= thresholds.fg_iou_drop:
-            failures.append(f"fg IoU drop {report['fg_iou_drop']:.2f} points > {thresholds.fg_iou_drop:g} "
-                            f"({report['fg_iou_pytorch']:.2f} -> {report['fg_iou_artifact']:.2f})")
-    report["gates"] = gates
-    report["failures"] = failures
-    report["passed"] = not failures
-    return report
-
-
-def finalize(report: dict[str, Any], *, target: str, precision: str, thresholds: Thresholds,
-             spec_checks: dict[str, Any], spec_failures: Sequence[str]) -> dict[str, Any]:
-    """Gate the figures together with the spec checks, record both, and refuse a failing artifact."""
-    report = gate(report, target=target, precision=precision, thresholds=thresholds,
-                  extra_failures=spec_failures)
-    report["spec_checks"] = spec_checks
-    report["spec_failures"] = list(spec_failures)
-    raise_if_failed(target, precision, report)
-    return report
-
-
-def summarize(parity: dict[str, Any]) -> str:
-    """One short line of the figures, for the summary table."""
-    parts = []
-    if parity.get("numeric") and "mask_iou_mean" not in parity:
-        parts.append(str(parity["numeric"]))
-    if "max_abs_diff" in parity:
-        parts.append(f"max|d| {parity['max_abs_diff']:.2g}")
-    if "mask_iou_mean" in parity:
-        parts.append(f"mask IoU {parity['mask_iou_mean']:.4f} (min {parity['mask_iou_min']:.3f})")
-    if parity.get("fg_iou_drop") is not None:
-        parts.append(f"fg IoU {parity['fg_iou_pytorch']:.2f}->{parity['fg_iou_artifact']:.2f} "
-                     f"(drop {parity['fg_iou_drop']:+.2f})")
-    if "spec_checks" in parity:
-        parts.append("spec ok" if not parity.get("spec_failures") else "spec FAILED")
-    return ", ".join(parts)
+    return apply_thresholds(report, target=target, precision=precision, thresholds=thresholds)

@@ -35,6 +35,7 @@ from portrait_mobile.preprocess import to_model_input
 from portrait_mobile.tflite_weights import op_details
 
 from . import calibration_stats
+from . import gate
 from . import parity as parity_mod
 from .base import ExportContext, ExportResult, weights_sha256
 from .metadata import description, tool_versions, write_sidecar
@@ -488,7 +489,7 @@ def export_tflite(ctx: ExportContext, precision: str = "int8") -> ExportResult:
 
         report = parity_mod.compare(ctx.reference, predict, contract, target="tflite", precision=precision,
                                     thresholds=ctx.thresholds)
-        report = parity_mod.finalize(report, target="tflite", precision=precision, thresholds=ctx.thresholds,
+        report = gate.finalize(report, target="tflite", precision=precision, thresholds=ctx.thresholds,
                                      spec_checks=info, spec_failures=spec_failures)
     if precision == "int8" and ctx.extra.get("save_calibration_to") is not None:
         # Only statistics whose artifact passed its gate are worth reusing.
