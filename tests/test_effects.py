@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import cv2
 
-from portrait_mobile import effects
+from portrait_mobile.runtime import effects
 from portrait_mobile.data.folder import read_mask
 from portrait_mobile.errors import ImageError
 from portrait_mobile.runtime import read_image

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from portrait_mobile import effects
+from portrait_mobile.runtime import effects
 from portrait_mobile.errors import ImageError, ModelLoadError
 from portrait_mobile.runtime import Segmenter, read_image, to_rgb_uint8
 from portrait_mobile.runtime.cli import main as cli_main

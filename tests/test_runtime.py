@@ -172,7 +172,7 @@ def test_runtime_imports_without_torch() -> None:
     import subprocess
 
     code = ("import sys; sys.modules['torch'] = None; sys.modules['coremltools'] = None\n"
-            "import portrait_mobile.runtime, portrait_mobile.effects, portrait_mobile.runtime.cli\n"
+            "import portrait_mobile.runtime, portrait_mobile.runtime.effects, portrait_mobile.runtime.cli\n"
             "print('ok')")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and "ok" in r.stdout, r.stderr

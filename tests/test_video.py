@@ -9,7 +9,7 @@ import pytest
 
 from portrait_mobile.checkpoint import DEFAULT_WEIGHTS
 from portrait_mobile.errors import ImageError
-from portrait_mobile import effects
+from portrait_mobile.runtime import effects
 from portrait_mobile.runtime import Segmenter, VideoSegmenter, read_frames, read_image
 
 from runtime_fixtures import PFCN, iou, make_tiny_onnx, pfcn_test_ids, red_person

@@ -146,7 +146,7 @@ process.stdout.write(JSON.stringify(out));
 def test_js_constants_match_python(node: str) -> None:
     """The page's copies of the runtime's constants (schema, smoothing, blur strength) agree with it."""
     from portrait_mobile.contract import SCHEMA
-    from portrait_mobile.effects import blur_background
+    from portrait_mobile.runtime.effects import blur_background
     from portrait_mobile.runtime.video import MOTION_SCALE, VideoSegmenter
 
     js = run_js(node, """
@@ -364,9 +364,9 @@ def test_fake_camera_stream_gets_masks(browser: str, segmenter: Segmenter, tmp_p
 
 
 def test_page_effects_match_the_runtime_effects(browser: str, segmenter: Segmenter) -> None:
-    """Blur, replace and the mask view drawn by the page on a photo, against portrait_mobile.effects on the
+    """Blur, replace and the mask view drawn by the page on a photo, against portrait_mobile.runtime.effects on the
     runtime's mask (canvas bilinear upsampling and the canvas blur filter differ slightly)."""
-    from portrait_mobile.effects import blur_background, mask_image, replace_background
+    from portrait_mobile.runtime.effects import blur_background, mask_image, replace_background
 
     image = read_image(PHOTO)
     mask = segmenter.segment(image)

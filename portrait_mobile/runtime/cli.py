@@ -30,7 +30,7 @@ class UsageError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ..effects import EFFECTS
+    from .effects import EFFECTS
 
     p = OneLineParser(prog=PROG, description="Portrait segmentation of images, folders and videos: "
                                 "write the person mask, a transparent cutout, portrait-mode blur or a new background.")
@@ -97,7 +97,7 @@ def output_path(out_dir: Path, src: Path, effect: str, kind: str, taken: set[Pat
 
 
 def make_effect(args: argparse.Namespace) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-    from .. import effects
+    from . import effects
     from .image_input import read_image
 
     if args.effect == "blur":

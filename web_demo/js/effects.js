@@ -1,10 +1,10 @@
 // Portrait effects on a 2D canvas: the frame, the model-resolution probability (upsampled bilinearly by
 // the canvas, as the runtime's resize_prob does) used as alpha, and a background.
-// The blur is mask-weighted like portrait_mobile/effects.py's blur_background: the background layer
+// The blur is mask-weighted like portrait_mobile/runtime/effects.py's blur_background: the background layer
 // keeps alpha (1 - mask) through the blur, so the canvas's premultiplied blur divides by the blurred
 // weight and the person's colours do not bleed into the background as a halo.
 
-// portrait_mobile/effects.py blur_background's default: sigma as a fraction of the image diagonal.
+// portrait_mobile/runtime/effects.py blur_background's default: sigma as a fraction of the image diagonal.
 export const DEFAULT_BLUR_STRENGTH = 0.015;
 export const EFFECTS = ['blur', 'replace', 'mask', 'none'];
 

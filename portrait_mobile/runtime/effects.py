@@ -21,9 +21,9 @@ from typing import Sequence, Union
 import cv2
 import numpy as np
 
-from .errors import ImageError
-from .runtime.image_input import check_rgb_uint8
-from .runtime.postprocess import check_prob
+from ..errors import ImageError
+from .image_input import check_rgb_uint8
+from .postprocess import check_prob
 
 Color = Union[Sequence[int], str]
 _BAND_PIXELS = 2_000_000  # pixels per row band in the float compositing loops
