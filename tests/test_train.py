@@ -207,3 +207,73 @@ def test_cli_augment_preset_reaches_the_checkpoint(tiny_cache: Path, tmp_path: P
         train_main(["fit", "--cache", str(tiny_cache), "--augment", "heavy"])
     assert e.value.code == 2
     assert "invalid choice: 'heavy'" in capsys.readouterr().err
+
+
+def test_in_loop_teacher_sees_the_augmented_batch(tiny_cache: Path, tmp_path: Path) -> None:
+    """The teacher is called on exactly what the student trains on (augmented), not on the cache."""
+    from portrait_mobile.train.trainer import InLoopTeacher
+
+    seen: list[torch.Tensor] = []
+
+    def recorder(x: torch.Tensor) -> torch.Tensor:
+        seen.append(x.clone())
+        return torch.full_like(x[:, :1], 0.25)
+
+    train(_cfg(tiny_cache, tmp_path / "t", 1, max_steps_per_epoch=2), TINY, teacher=InLoopTeacher(recorder))
+    assert len(seen) == 2 and seen[0].shape == (4, 3, 64, 64)  # one call per step, the whole batch
+    c = load_cache(tiny_cache, progress=False)
+    cached = torch.from_numpy(c.images).permute(0, 3, 1, 2).float() / 255
+    # Augmented: no image the teacher saw is one of the cached images as stored.
+    assert not any(torch.allclose(x, im, atol=1e-3) for x in seen[0] for im in cached)
+
+
+def test_in_loop_teacher_output_is_the_distillation_target() -> None:
+    from portrait_mobile.data.augment import Batch
+    from portrait_mobile.train.trainer import InLoopTeacher
+
+    ramp = torch.linspace(0, 1, 8).expand(2, 1, 8, 8)
+    x = torch.rand(2, 3, 8, 8)
+    b = Batch(x, torch.zeros(2, 1, 8, 8), torch.zeros(2, 1, 8, 8), torch.ones(2), torch.zeros(2))
+    out = InLoopTeacher(lambda _: ramp)(b)
+    assert torch.equal(out.teacher, ramp) and torch.equal(out.image, x)
+    assert out.teacher_weight.tolist() == [1.0, 1.0]  # every image, swapped backgrounds included
+
+
+def test_mediapipe_in_loop_teacher_matches_the_flip_averaged_reference() -> None:
+    anchors = Path(__file__).resolve().parents[2] / "shared" / "anchors" / "selfie_segmentation.tflite"
+    if not anchors.is_file():
+        pytest.skip(f"MediaPipe model not found at {anchors}")
+    from portrait_mobile.reference.mediapipe_torch import MediaPipeTorch, flip_average
+    from portrait_mobile.train.trainer import load_in_loop_teacher
+
+    from portrait_mobile.data.augment import Batch
+
+    x = torch.rand(2, 3, 256, 256)
+    b = Batch(x, torch.zeros(2, 1, 256, 256), torch.zeros(2, 1, 256, 256), torch.ones(2), torch.zeros(2))
+    out = load_in_loop_teacher(str(anchors), torch.device("cpu"))(b)
+    ref = flip_average(MediaPipeTorch.from_tflite(anchors).eval(), x)
+    assert torch.allclose(out.teacher, ref, atol=1e-5)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["cache", "--source", "x", "--out", "c.npz", "--size", "7"], "multiple of 32 of at least 64"),
+    (["cache", "--source", "x", "--out", "c.npz", "--size", "100"], "multiple of 32"),
+    (["cache", "--source", "x", "--out", "c.npz", "--val-fraction", "1.5"], "in [0, 1)"),
+    (["cache", "--source", "x", "--out", "c.npz", "--val-fraction", "-0.1"], "in [0, 1)"),
+    (["fit", "--cache", "c.npz", "--lovasz-weight", "nan"], "expected a number >= 0"),
+    (["fit", "--cache", "c.npz", "--lr-scale", "cubic"], "invalid choice"),
+])
+def test_cli_refuses_bad_numbers_in_one_line(argv: list[str], message: str,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as e:
+        train_main(argv)
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_failed_fit_leaves_no_out_folder(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"junk")
+    out = tmp_path / "run"
+    assert train_main(["fit", "--cache", str(bad), "--out", str(out), "--no-progress"]) == 2
+    assert not out.exists()

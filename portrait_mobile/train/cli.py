@@ -90,6 +90,9 @@ def build_parser() -> OneLineParser:
     f.add_argument("--augment", choices=list(AUGMENT_PRESETS), default="full",
                    help="augmentation preset: full (training from scratch) or light (final fine-tune)")
     f.add_argument("--no-teacher", action="store_true", help="ignore the cache's teacher maps")
+    f.add_argument("--teacher-in-loop", metavar="mediapipe|TFLITE",
+                   help="run MediaPipe (ported to torch, flip-averaged) on each augmented batch as the teacher, "
+                        "instead of the cache's maps; 'mediapipe' = the model in ../shared/anchors")
     f.add_argument("--teacher-on-labels", choices=["agree", "none", "all"], default="agree",
                    help="on labelled images distil only where the teacher agrees with the label (default), "
                         "never, or everywhere")
@@ -120,6 +123,11 @@ def build_parser() -> OneLineParser:
     b.add_argument("--warmup", type=positive_int, default=3)
     b.add_argument("--compile", action="store_true")
     b.add_argument("--json", type=Path, metavar="FILE", help="also write the report as JSON")
+
+    v = sub.add_parser("val", help="score checkpoints on the cache's validation carve, per source")
+    v.add_argument("checkpoints", nargs="+", type=Path)
+    v.add_argument("--cache", required=True, type=Path)
+    v.add_argument("--json", type=Path, metavar="FILE", help="also write {checkpoint: metrics} as JSON")
 
     s = sub.add_parser("ship", help="strip a checkpoint to weights+config+metrics (e.g. as the shipped default)")
     s.add_argument("checkpoint", type=Path)
@@ -153,6 +161,16 @@ def _fit(args) -> None:
 
     if not 0 <= args.weight_decay:
         raise PortraitError("--weight-decay must be >= 0")
+    teacher_in_loop = args.teacher_in_loop
+    if teacher_in_loop and args.no_teacher:
+        raise PortraitError("--teacher-in-loop and --no-teacher exclude each other")
+    if teacher_in_loop == "mediapipe":
+        from ..evaluation.predictors import MEDIAPIPE_FILE
+        from ..paths import find_shared
+
+        teacher_in_loop = str(find_shared("anchors", None, "--teacher-in-loop PATH") / MEDIAPIPE_FILE)
+    if teacher_in_loop and not Path(teacher_in_loop).is_file():
+        raise PortraitError(f"--teacher-in-loop: no such .tflite: {teacher_in_loop}")
     cfg = TrainConfig(cache=str(args.cache), out_dir=str(args.out), model=args.model, epochs=args.epochs,
                       batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay, seed=args.seed,
                       device=args.device, sources=tuple(args.sources), use_teacher=not args.no_teacher,
@@ -160,7 +178,7 @@ def _fit(args) -> None:
                       resume=str(args.resume) if args.resume else None,
                       init=str(args.init) if args.init else None, progress=not args.no_progress,
                       augment=AUGMENT_PRESETS[args.augment], val_every=args.val_every,
-                      lr_scale=args.lr_scale, compile=args.compile,
+                      lr_scale=args.lr_scale, compile=args.compile, teacher_in_loop=teacher_in_loop,
                       loss=LossConfig(teacher_on_labels=args.teacher_on_labels, lovasz_weight=args.lovasz_weight,
                                       edge_weight=args.edge_weight))
     best = train(cfg)
@@ -178,6 +196,26 @@ def _throughput(args) -> None:
     print(report.summary())
     if args.json:
         write_text(args.json, json.dumps(report.to_dict(), indent=2))
+
+
+def _val(args) -> None:
+    import torch
+
+    from ..atomic import write_text
+    from ..checkpoint import Checkpoint
+    from ..data.cache import load_cache
+    from .trainer import select_split, validate
+
+    _, val_set = select_split(load_cache(args.cache, progress=False), (), use_teacher=False)
+    results = {}
+    for path in args.checkpoints:
+        m = validate(Checkpoint.load(path).build(), val_set, torch.device("cpu"))
+        results[str(path)] = m
+        per_source = ", ".join(f"{k.split('/', 1)[1]} {v:.2f}" for k, v in m.items() if k.startswith("val_fg_iou/"))
+        print(f"{path}: score {m['val_score']:.2f} (fg IoU by source: {per_source}; all {m['val_fg_iou']:.2f}, "
+              f"boundary {m['val_boundary_iou']:.2f})")
+    if args.json:
+        write_text(args.json, json.dumps(results, indent=2))
 
 
 def _ship(args) -> None:
@@ -208,7 +246,7 @@ def _ship(args) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return run_cli(PROG, lambda: {"cache": _cache, "fit": _fit, "throughput": _throughput, "ship": _ship}[args.cmd](args))
+    return run_cli(PROG, lambda: {"cache": _cache, "fit": _fit, "throughput": _throughput, "val": _val, "ship": _ship}[args.cmd](args))
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from ..config import ModelConfig, get_config
 from ..data.cache import load_cache
 from ..errors import PortraitError
 from ..model import build_model
-from .trainer import DeviceData, TrainConfig, WeightEMA, _select, _TrainForward, effective_lr, train_step
+from .trainer import DeviceData, TrainConfig, WeightEMA, select_split, _TrainForward, effective_lr, train_step
 
 PHASES = ("augment", "step", "ema")
 
@@ -58,7 +58,7 @@ def measure_throughput(cfg: TrainConfig, steps: int = 20, warmup: int = 3,
     device = torch.device("cuda" if cfg.device == "cuda" else "cpu")
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    train_set, _ = _select(load_cache(cfg.cache, progress=False), tuple(cfg.sources), cfg.use_teacher)
+    train_set, _ = select_split(load_cache(cfg.cache, progress=False), tuple(cfg.sources), cfg.use_teacher)
     data = DeviceData.from_cache(train_set, device)
     mcfg = model_config or get_config(cfg.model)
     model = build_model(mcfg).to(device).to(memory_format=torch.channels_last).train()

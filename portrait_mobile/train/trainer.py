@@ -9,7 +9,7 @@ import random
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -44,6 +44,9 @@ class TrainConfig:
     device: str = "cpu"
     sources: tuple[str, ...] = ()  # cache source names to train on; empty = all
     use_teacher: bool = True
+    # A teacher run on the augmented batch itself (path of MediaPipe's .tflite, ported to torch):
+    # it sees the swapped background, the zoom-out and the colour changes the student sees.
+    teacher_in_loop: str | None = None
     max_steps_per_epoch: int = 0  # 0 = full epoch; >0 for quick runs and tests
     time_budget_min: float = 0.0  # >0: after epoch 1, cut `epochs` to fit and re-plan the LR schedule
     resume: str | None = None
@@ -259,7 +262,7 @@ def plot_history(history: list[dict[str, Any]], path: Path) -> None:
     os.replace(tmp, path)
 
 
-def _select(data: CachedSet, sources: tuple[str, ...], use_teacher: bool) -> tuple[CachedSet, CachedSet]:
+def select_split(data: CachedSet, sources: tuple[str, ...], use_teacher: bool) -> tuple[CachedSet, CachedSet]:
     keep = np.ones(len(data), bool)
     if sources:
         known = sorted(set(data.sources.tolist()))
@@ -279,8 +282,37 @@ def _select(data: CachedSet, sources: tuple[str, ...], use_teacher: bool) -> tup
     return train, val
 
 
-def train(cfg: TrainConfig, model_config: ModelConfig | None = None) -> Path:
-    """Train; returns the path of the best checkpoint."""
+class InLoopTeacher:
+    """Teacher probabilities computed on the batch as augmented (what the student sees)."""
+
+    def __init__(self, predict: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        self.predict = predict  # B x 3 x H x W in [0, 1] -> B x 1 x H x W probability
+
+    @torch.no_grad()
+    def __call__(self, batch: Batch) -> Batch:
+        prob = self.predict(batch.image).float().clamp(0, 1)
+        return Batch(batch.image, batch.mask, prob, batch.mask_weight, torch.ones_like(batch.teacher_weight))
+
+
+def load_in_loop_teacher(path: str, device: torch.device) -> InLoopTeacher:
+    """MediaPipe's .tflite ported to torch, flip-averaged, squashed to its input size and back.
+
+    Full precision even under the training step's autocast: it is a target, not a gradient path.
+    """
+    from ..reference.mediapipe_torch import MediaPipeTorch, predict_squashed
+
+    model = MediaPipeTorch.from_tflite(path).to(device).eval()
+
+    def predict(x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(device.type, enabled=False):
+            return predict_squashed(model, x.float(), flip=True)
+
+    return InLoopTeacher(predict)
+
+
+def train(cfg: TrainConfig, model_config: ModelConfig | None = None,
+          teacher: InLoopTeacher | None = None) -> Path:
+    """Train; returns the path of the best checkpoint. `teacher` overrides cfg.teacher_in_loop."""
     world, rank, local = _dist_info()
     if world > 1 and not dist.is_initialized():
         dist.init_process_group(backend="nccl" if cfg.device == "cuda" else "gloo")
@@ -297,9 +329,11 @@ def train(cfg: TrainConfig, model_config: ModelConfig | None = None) -> Path:
 
     seed_everything(cfg.seed)
     data = load_cache(cfg.cache, progress=cfg.progress and main)
-    train_set, val_set = _select(data, tuple(cfg.sources), cfg.use_teacher)
+    train_set, val_set = select_split(data, tuple(cfg.sources), cfg.use_teacher)
     del data
     dev_data = DeviceData.from_cache(train_set, device)
+    if teacher is None and cfg.teacher_in_loop:
+        teacher = load_in_loop_teacher(cfg.teacher_in_loop, device)
 
     mcfg = model_config or get_config(cfg.model)
     model = build_model(mcfg).to(device).to(memory_format=torch.channels_last)
@@ -366,6 +400,8 @@ def train(cfg: TrainConfig, model_config: ModelConfig | None = None) -> Path:
                    disable=not (cfg.progress and main))
         for step in bar:
             batch = dev_data.augmented(perm[step * cfg.batch_size:(step + 1) * cfg.batch_size], cfg.augment, gaug)
+            if teacher is not None:
+                batch = teacher(batch)
             losses = train_step(net, opt, batch, cfg.loss, amp)
             sched.step()
             ema.update(model)
