@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from portrait_mobile.errors import CheckpointError, DatasetError, ExportError
+from portrait_mobile.formats import EXPORT_FORMATS, resolve
 from portrait_mobile.writable import ensure_writable_dir
 
 from .base import (DEFAULT_PRECISION, MAX_IMGSZ, PRECISIONS, SUPPORTED_PRECISIONS, TARGETS, ExportContext,
@@ -47,7 +48,7 @@ def plan(targets: Iterable[str] | str, precision: Sequence[str] | str | None = N
     out: list[tuple[str, str]] = []
     for t in names:
         chosen = [p for p in dict.fromkeys(precs) if p in SUPPORTED_PRECISIONS[t]]
-        if t == "onnx" or not chosen:
+        if len(SUPPORTED_PRECISIONS[t]) == 1 or not chosen:
             chosen = [DEFAULT_PRECISION[t]]
         out += [(t, p) for p in chosen]
     return out
@@ -80,11 +81,8 @@ def check_writable(out_dir: Path) -> None:
 
 
 def _exporters() -> dict[str, Callable[[ExportContext, str], ExportResult]]:
-    from .coreml_export import export_coreml
-    from .onnx_export import export_onnx
-    from .tflite_export import export_tflite
-
-    return {"onnx": export_onnx, "tflite": export_tflite, "coreml": export_coreml}
+    """Each target's exporter, as its row in portrait_mobile.formats names it."""
+    return {t: resolve(f.exporter) for t, f in EXPORT_FORMATS.items()}
 
 
 def export(targets: Iterable[str] | str = "all", weights: str | Path | Any | None = None,
@@ -125,7 +123,7 @@ def export(targets: Iterable[str] | str = "all", weights: str | Path | Any | Non
     check_writable(out)
     ckpt = weights if isinstance(weights, Checkpoint) else load_checkpoint(weights)
     model = prepare_model(ckpt, imgsz)
-    need_calib = any(t == "tflite" and p == "int8" for t, p in jobs)
+    need_calib = any(p in EXPORT_FORMATS[t].calibrated for t, p in jobs)
     from . import calibration_stats
 
     stats, no_stats = (calibration_stats.for_checkpoint(weights, ckpt, model.config.input_size)

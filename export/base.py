@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from portrait_mobile.contract import ModelContract
 from portrait_mobile.errors import ExportError
+from portrait_mobile.formats import EXPORT_FORMATS
 
 from .gate import Thresholds
 
@@ -18,12 +19,13 @@ if TYPE_CHECKING:
     from .calibration import ImageSets
     from .parity import Reference
 
-TARGETS = ("onnx", "tflite", "coreml")
-PRECISIONS = ("fp32", "fp16", "int8")
+# Read from the formats registry (portrait_mobile.formats): a target is one row there.
+TARGETS = tuple(EXPORT_FORMATS)
+PRECISIONS = tuple(dict.fromkeys(p for f in EXPORT_FORMATS.values() for p in f.precisions))
 # What each target makes when --precision is not given; ONNX is always fp32.
-DEFAULT_PRECISION = {"onnx": "fp32", "tflite": "int8", "coreml": "fp16"}
+DEFAULT_PRECISION = {t: f.default_precision for t, f in EXPORT_FORMATS.items()}
 MAX_IMGSZ = 2048  # per side: a phone model's input; beyond it the converters need gigabytes
-SUPPORTED_PRECISIONS = {"onnx": ("fp32",), "tflite": ("fp32", "fp16", "int8"), "coreml": ("fp32", "fp16", "int8")}
+SUPPORTED_PRECISIONS = {t: f.precisions for t, f in EXPORT_FORMATS.items()}
 
 
 @dataclass
@@ -72,18 +74,18 @@ class ExportContext:
     def artifact_path(self, target: str, precision: str) -> Path:
         """portrait-s-256.onnx, portrait-s-256_int8.tflite, portrait-s-256.mlpackage (fp16), ...
 
-        The default precision of a target keeps the plain name, except TFLite, whose name always
-        says its precision (int8 and fp32 files are both common).
+        The default precision of a target keeps the plain name, except where the format's row says
+        the name always carries it (TFLite: int8 and fp32 files are both common).
         """
-        suffix = {"onnx": ".onnx", "tflite": ".tflite", "coreml": ".mlpackage"}[target]
+        fmt = EXPORT_FORMATS[target]
         h, w = self.input_size
         stem = self.name
         cfg_h, cfg_w = self.checkpoint.config.input_size
         if (h, w) != (cfg_h, cfg_w):
             stem += f"_{h}x{w}"
-        if target == "tflite" or precision != DEFAULT_PRECISION[target]:
+        if fmt.name_says_precision or precision != fmt.default_precision:
             stem += f"_{precision}"
-        return self.out_dir / f"{stem}{suffix}"
+        return self.out_dir / f"{stem}{fmt.suffix}"
 
     def base_contract(self, target: str, precision: str, **kw: Any) -> ModelContract:
         h, w = self.input_size

@@ -18,8 +18,10 @@ from typing import Any
 
 from .contract import CONTRACT_KEY, SCHEMA, ModelContract
 from .errors import ModelLoadError
+from .formats import FORMATS, format_for_suffix, resolve
 
-SUFFIXES = (".onnx", ".tflite", ".mlpackage", ".mlmodel")
+# The files that carry a contract: every format of the registry that has a contract reader.
+SUFFIXES = tuple(s for f in FORMATS if f.contract_reader for s in f.suffixes)
 
 
 def sidecar_path(artifact: str | Path) -> Path:
@@ -54,11 +56,12 @@ def read_contract(path: str | Path) -> ModelContract:
     if not path.exists():
         raise ModelLoadError(f"model not found: {path}")
     suffix = path.suffix.lower()
-    if suffix not in SUFFIXES:
+    fmt = format_for_suffix(suffix)
+    if fmt is None or fmt.contract_reader is None:
         raise ModelLoadError(f"{path}: unknown model kind {suffix!r} (expected one of {', '.join(SUFFIXES)})")
     embedded_error = ""
     try:
-        text = _embedded_contract_text(path, suffix)
+        text = resolve(fmt.contract_reader)(path)
     except ModelLoadError as e:
         text, embedded_error = None, str(e)
     if text is not None:
@@ -79,15 +82,19 @@ def _parse(data: str | dict[str, Any], where: str) -> ModelContract:
         raise ModelLoadError(f"{where}: invalid model contract ({e})") from None
 
 
-def _embedded_contract_text(path: Path, suffix: str) -> str | None:
-    if suffix == ".onnx":
-        return onnx_metadata(path).get(CONTRACT_KEY)
-    if suffix == ".tflite":
-        data = tflite_metadata(path.read_bytes()).get(CONTRACT_KEY)
-        return None if data is None else data.decode("utf-8")
-    spec = path
-    if suffix == ".mlpackage":
-        spec = mlpackage_spec_path(path)
+# --- the embedded contract of each format (the registry's contract readers) ------------------------
+
+def onnx_contract_text(path: Path) -> str | None:
+    return onnx_metadata(path).get(CONTRACT_KEY)
+
+
+def tflite_contract_text(path: Path) -> str | None:
+    data = tflite_metadata(path.read_bytes()).get(CONTRACT_KEY)
+    return None if data is None else data.decode("utf-8")
+
+
+def coreml_contract_text(path: Path) -> str | None:
+    spec = mlpackage_spec_path(path) if path.suffix.lower() == ".mlpackage" else path
     return coreml_user_metadata(spec.read_bytes()).get(CONTRACT_KEY)
 
 

@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 
 from .errors import PortraitError
+from .formats import FORMATS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # The shipped weights (and the artifacts exported from them) live in the package.
@@ -13,7 +14,7 @@ WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 DATASETS_ENV = "PORTRAIT_DATASETS"
 ANCHORS_ENV = "PORTRAIT_ANCHORS_DIR"
 # Exported artifacts that may be packaged beside a model's weights, in the order Segmenter.default() tries them.
-PACKAGED_SUFFIXES = (".onnx", "_int8.tflite", ".tflite")
+PACKAGED_SUFFIXES = tuple(s for f in FORMATS for s in f.packaged)
 
 
 def packaged_artifacts(weights_dir: Path, name: str) -> list[Path]:

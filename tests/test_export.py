@@ -462,3 +462,22 @@ def test_default_model_all_targets_without_shared(tmp_path, capsys, monkeypatch)
     int8 = read_contract(exported / "portrait-s-256_int8.tflite")
     assert int8.precision == "int8"
     assert (exported / "portrait-s-256_int8.tflite").stat().st_size < 200 * 1024
+
+
+def test_targets_come_from_the_formats_registry(tmp_path):
+    """Each export target of portrait_mobile.formats has its exporter, and the file name its row implies."""
+    from types import SimpleNamespace
+
+    from portrait_export.base import ExportContext
+    from portrait_mobile.formats import EXPORT_FORMATS, format_for_suffix
+
+    assert tuple(api.TARGETS) == tuple(EXPORT_FORMATS) == ("onnx", "tflite", "coreml")
+    assert all(callable(f) for f in api._exporters().values())
+    cfg = SimpleNamespace(name="m", input_size=(256, 256))
+    ctx = ExportContext(checkpoint=SimpleNamespace(config=cfg), model=SimpleNamespace(config=cfg),  # type: ignore[arg-type]
+                        out_dir=tmp_path, thresholds=Thresholds(), images=None, reference=None)  # type: ignore[arg-type]
+    names = {(t, p): ctx.artifact_path(t, p).name for t, f in EXPORT_FORMATS.items() for p in f.precisions}
+    assert names[("onnx", "fp32")] == "m.onnx"
+    assert names[("tflite", "int8")] == "m_int8.tflite" and names[("tflite", "fp32")] == "m_fp32.tflite"
+    assert names[("coreml", "fp16")] == "m.mlpackage" and names[("coreml", "int8")] == "m_int8.mlpackage"
+    assert all(format_for_suffix(tmp_path.joinpath(n).suffix).target == t for (t, _), n in names.items())

@@ -404,3 +404,21 @@ def test_onnx_contract_must_match_the_graph(tmp_path: Path) -> None:
     bare = make_tiny_onnx(tmp_path / "bare.onnx", with_contract=False)
     with pytest.raises(ModelLoadError, match="contract says input .*graph takes"):
         Segmenter.from_file(bare, contract=tiny_contract(input_height=TINY_H * 2, output_height=TINY_H * 2))
+
+
+def test_every_format_backend_has_one_class() -> None:
+    """The formats registry and the backend classes agree: each backend name runs, a second class is refused."""
+    from portrait_mobile.formats import BACKENDS, FORMATS, SUFFIX_BACKEND
+    from portrait_mobile.runtime import backends
+
+    assert set(backends._CLASSES) == set(BACKENDS)
+    assert all(SUFFIX_BACKEND[s] == f.backend for f in FORMATS for s in f.suffixes)
+
+    class Another(backends.Backend):
+        name = "onnx"
+
+    with pytest.raises(ValueError, match="already registered"):
+        backends.register(Another)
+    Another.name = "no-such-engine"
+    with pytest.raises(ValueError, match="no row"):
+        backends.register(Another)

@@ -26,11 +26,22 @@ import numpy as np
 
 from ..contract import ModelContract
 from ..errors import ModelLoadError
+from ..formats import BACKENDS, SUFFIX_BACKEND
 from ..litert import new_interpreter
 
-BACKENDS = ("onnx", "litert", "coreml", "torch")
-SUFFIX_BACKEND = {".onnx": "onnx", ".tflite": "litert", ".mlpackage": "coreml", ".mlmodel": "coreml",
-                  ".pt": "torch", ".pth": "torch"}
+# Backend classes by name (`Backend.name`), filled by @register; the formats registry
+# (portrait_mobile.formats) says which name runs which suffix.
+_CLASSES: dict[str, type["Backend"]] = {}
+
+
+def register(cls: type["Backend"]) -> type["Backend"]:
+    """Class decorator: make `cls` the backend called `cls.name`; a second class of one name is refused."""
+    if cls.name in _CLASSES:
+        raise ValueError(f"backend {cls.name!r} is already registered ({_CLASSES[cls.name].__name__})")
+    if cls.name not in BACKENDS:
+        raise ValueError(f"backend {cls.name!r} is in no row of portrait_mobile.formats.FORMATS")
+    _CLASSES[cls.name] = cls
+    return cls
 
 
 class Backend:
@@ -84,6 +95,7 @@ def _short(e: BaseException) -> str:
     return (msg[:300] + "...") if len(msg) > 300 else msg
 
 
+@register
 class OnnxBackend(Backend):
     """An .onnx model through ONNX Runtime, CPU execution provider."""
 
@@ -135,6 +147,7 @@ class OnnxBackend(Backend):
             raise ModelLoadError(f"{self.path}: bad {CONTRACT_KEY} metadata: {e}") from None
 
 
+@register
 class LiteRTBackend(Backend):
     """A .tflite model through LiteRT (ai_edge_litert), with the default XNNPACK delegate.
 
@@ -179,6 +192,7 @@ class LiteRTBackend(Backend):
             return self.interpreter.get_tensor(self._out["index"]).copy()
 
 
+@register
 class CoreMLBackend(Backend):
     """A .mlpackage / .mlmodel through coremltools. Core ML runs models on macOS only."""
 
@@ -222,6 +236,7 @@ class CoreMLBackend(Backend):
         return np.asarray(out[self.output_name])
 
 
+@register
 class TorchBackend(Backend):
     """A portrait-mobile checkpoint (.pt) through PyTorch, fp32 on CPU. Needs the `train` extra."""
 
@@ -277,5 +292,5 @@ def backend_for(path: str | os.PathLike, backend: str | None = None, threads: in
     if backend not in BACKENDS:
         raise ModelLoadError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
     threads = check_threads(threads)
-    cls = {"onnx": OnnxBackend, "litert": LiteRTBackend, "coreml": CoreMLBackend, "torch": TorchBackend}[backend]
+    cls = _CLASSES[backend]
     return cls(p, threads=threads, **kwargs)

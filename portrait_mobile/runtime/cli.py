@@ -30,14 +30,16 @@ class UsageError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from ..config import DEFAULT_CONFIG
+    from ..formats import BACKENDS
     from .effects import EFFECTS
 
     p = OneLineParser(prog=PROG, description="Portrait segmentation of images, folders and videos: "
                                 "write the person mask, a transparent cutout, portrait-mode blur or a new background.")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders of images/videos, video files")
     p.add_argument("--model", metavar="PATH", help=".onnx, .tflite, .mlpackage (macOS) or .pt checkpoint "
-                   "(default: the shipped portrait-s-256)")
-    p.add_argument("--backend", choices=("onnx", "litert", "coreml", "torch"),
+                   f"(default: the shipped {DEFAULT_CONFIG})")
+    p.add_argument("--backend", choices=BACKENDS,
                    help="force an engine (default: from the model's file type)")
     p.add_argument("--effect", required=True, choices=EFFECTS,
                    help="mask: 8-bit confidence mask (binary with --threshold); cutout: RGBA PNG; "
