@@ -176,7 +176,7 @@ def export_coreml(ctx: ExportContext, precision: str = "fp16") -> ExportResult:
         else:
             report = {"numeric": NUMERIC_SKIPPED, "n_images": 0}
         report = gate.finalize(report, target="coreml", precision=precision, thresholds=ctx.thresholds,
-                                     spec_checks=info, spec_failures=spec_failures)
+                               spec_checks=info, spec_failures=spec_failures)
     seconds = time.perf_counter() - t0
     size = path_size(dest)
     export_info = {"target": "coreml", "precision": precision, "size_bytes": size, "seconds": round(seconds, 2),

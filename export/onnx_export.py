@@ -104,9 +104,9 @@ def export_onnx(ctx: ExportContext, precision: str = "fp32") -> ExportResult:
         report = parity_mod.compare(ctx.reference, predict, contract, target="onnx", precision=precision,
                                     thresholds=ctx.thresholds)
         report = gate.finalize(report, target="onnx", precision=precision, thresholds=ctx.thresholds,
-                                     spec_checks={"input": [inp.name, inp.shape], "output": [out.name, out.shape],
-                                                  "nodes": n_nodes, "ops": ops},
-                                     spec_failures=spec_failures)
+                               spec_checks={"input": [inp.name, inp.shape], "output": [out.name, out.shape],
+                                            "nodes": n_nodes, "ops": ops},
+                               spec_failures=spec_failures)
     seconds = time.perf_counter() - t0
     info = {"target": "onnx", "precision": precision, "opset": ctx.opset, "dynamic_batch": ctx.dynamic_batch,
             "size_bytes": path_size(dest), "seconds": round(seconds, 2), "external_data": False,

@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from portrait_mobile.contract import ModelContract
+from portrait_mobile.contract import ModelContract, pytorch_contract
 from portrait_mobile.data.folder import Sample
 from portrait_mobile.metrics import iou
 from portrait_mobile.preprocess import output_to_prob, quantize_input, resize_prob, to_model_input
@@ -29,11 +29,8 @@ RawPredict = Callable[[np.ndarray], np.ndarray]
 
 
 def torch_contract(model: Any) -> ModelContract:
-    """How the PyTorch model takes its input: RGB [0,1] float, NCHW, squashed to the input size."""
-    h, w = model.config.input_size
-    return ModelContract(model_name=model.config.name, version="pytorch", input_height=h, input_width=w,
-                         input_layout="NCHW", output_layout="NCHW", output_height=h, output_width=w,
-                         target="pytorch")
+    """How the PyTorch model takes its input (portrait_mobile.contract.pytorch_contract of its config)."""
+    return pytorch_contract(model.config)
 
 
 class Reference:

@@ -490,7 +490,7 @@ def export_tflite(ctx: ExportContext, precision: str = "int8") -> ExportResult:
         report = parity_mod.compare(ctx.reference, predict, contract, target="tflite", precision=precision,
                                     thresholds=ctx.thresholds)
         report = gate.finalize(report, target="tflite", precision=precision, thresholds=ctx.thresholds,
-                                     spec_checks=info, spec_failures=spec_failures)
+                               spec_checks=info, spec_failures=spec_failures)
     if precision == "int8" and ctx.extra.get("save_calibration_to") is not None:
         # Only statistics whose artifact passed its gate are worth reusing.
         saved = calibration_stats.save(calibration_stats.CalibrationStats.from_qsvs(

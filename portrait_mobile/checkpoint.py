@@ -10,6 +10,7 @@ import torch
 
 from .atomic import write_bytes
 from .config import DEFAULT_CONFIG, ModelConfig
+from .contract import ModelContract, pytorch_contract
 from .errors import CheckpointError
 from .model import PortraitNet, build_model
 from .paths import WEIGHTS_DIR
@@ -26,6 +27,11 @@ class Checkpoint:
     train_info: dict[str, Any] = field(default_factory=dict)
     # Present only in training checkpoints, for --resume.
     train_state: dict[str, Any] | None = None
+
+    def contract(self) -> ModelContract:
+        """The input/output contract of this checkpoint's PyTorch model, with its version and metrics."""
+        return pytorch_contract(self.config, version=str(self.train_info.get("version", "pytorch")),
+                                metrics=self.metrics)
 
     def build(self) -> PortraitNet:
         model = build_model(self.config)

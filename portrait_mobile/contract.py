@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .model_card import CARD_NAME, CARD_VERSION, WEIGHTS_LICENSE
+
+if TYPE_CHECKING:
+    from .config import ModelConfig
 
 CONTRACT_KEY = "portrait_mobile_contract"
 SCHEMA = "portrait-mobile-contract/1"
@@ -82,3 +85,17 @@ class ModelContract:
     @classmethod
     def from_json(cls, text: str) -> "ModelContract":
         return cls.from_dict(json.loads(text))
+
+
+def pytorch_contract(config: "ModelConfig", version: str = "pytorch",
+                     metrics: dict[str, Any] | None = None) -> ModelContract:
+    """How the PyTorch model of `config` is fed: RGB in [0, 1] float, NCHW, squashed to the input size;
+    its output the probability, NCHW, at the input size (see model.PortraitNet).
+
+    The one description of the PyTorch model's input: the checkpoint (`Checkpoint.contract()`), the
+    parity reference, the runtime's torch backend and evaluation derive their pre-processing from it.
+    """
+    h, w = config.input_size
+    return ModelContract(model_name=config.name, version=version, input_height=h, input_width=w,
+                         input_layout="NCHW", output_layout="NCHW", output_height=h, output_width=w,
+                         target="pytorch", metrics=dict(metrics or {}))

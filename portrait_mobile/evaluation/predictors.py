@@ -10,7 +10,7 @@ from typing import Any, Callable, Protocol, runtime_checkable
 
 import numpy as np
 
-from ..contract import ModelContract
+from ..contract import ModelContract, pytorch_contract
 from ..errors import ModelLoadError
 from ..litert import new_interpreter
 from ..preprocess import output_to_prob, resize_prob, to_model_input
@@ -58,11 +58,7 @@ class TorchPredictor:
         cfg = model.config
         self.name = name or cfg.name
         self.params: int | None = count_parameters(model)
-        h, w = cfg.input_size
-        # The model takes RGB in [0, 1], NCHW, squashed to the input size (see model.PortraitNet).
-        self.contract = ModelContract(model_name=cfg.name, version="pytorch", input_height=h, input_width=w,
-                                      input_layout="NCHW", output_layout="NCHW", output_height=h,
-                                      output_width=w, target="pytorch")
+        self.contract = pytorch_contract(cfg)
 
     def predict(self, image: np.ndarray) -> np.ndarray:
         _check_image(image)

@@ -262,13 +262,7 @@ class TorchBackend(Backend):
         if threads:
             torch.set_num_threads(int(threads))  # process-wide in torch; asked for explicitly
         self._torch = torch
-        cfg = self.model.config
-        h, w = cfg.input_size
-        # PortraitNet takes RGB in [0, 1], NCHW, squashed to the input size (see model.PortraitNet).
-        self.contract = ModelContract(model_name=cfg.name, version=str(ckpt.train_info.get("version", "pytorch")),
-                                      input_height=h, input_width=w, input_layout="NCHW",
-                                      output_layout="NCHW", output_height=h, output_width=w,
-                                      target="pytorch", metrics=dict(ckpt.metrics))
+        self.contract = ckpt.contract()
 
     def run(self, x: np.ndarray) -> np.ndarray:
         with self._torch.inference_mode():
