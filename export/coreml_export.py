@@ -189,17 +189,7 @@ def export_coreml(ctx: ExportContext, precision: str = "fp16") -> ExportResult:
 
 def _macos_parity(ctx: ExportContext, package: Path, contract: ModelContract, precision: str) -> dict[str, Any]:
     """Numeric parity through Core ML itself (macOS only): same figures as the other targets."""
-    ct = _import_coremltools()
-    from PIL import Image
-
-    model = ct.models.MLModel(str(package))
-
-    def predict(x: np.ndarray) -> np.ndarray:
-        # x is the uint8 NHWC batch the contract describes; Core ML wants a PIL image.
-        img = Image.fromarray(np.ascontiguousarray(x[0]).astype(np.uint8), "RGB")
-        return np.asarray(model.predict({"image": img})["mask"])
-
-    report = parity_mod.compare(ctx.reference, predict, contract, target="coreml", precision=precision,
+    report = parity_mod.compare(ctx.reference, parity_mod.open_artifact(package, "coreml"), contract, target="coreml", precision=precision,
                                 thresholds=ctx.thresholds)
     report["numeric"] = "Core ML on macOS"
     return report

@@ -70,8 +70,6 @@ def to_onnx_model(model, input_size: tuple[int, int], opset: int, dynamic_batch:
 def export_onnx(ctx: ExportContext, precision: str = "fp32") -> ExportResult:
     if precision != "fp32":
         raise ExportError(f"onnx: precision {precision} is not supported (ONNX is exported in fp32)")
-    import onnxruntime as ort
-
     t0 = time.perf_counter()
     dest = ctx.artifact_path("onnx", precision)
     h, w = ctx.input_size
@@ -86,7 +84,8 @@ def export_onnx(ctx: ExportContext, precision: str = "fp32") -> ExportResult:
     ops = sorted({n.op_type for n in proto.graph.node})
     with atomic_path(dest) as tmp:
         tmp.write_bytes(data)
-        sess = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
+        backend = parity_mod.open_artifact(tmp, "onnx")
+        sess = backend.session
         inp, out = sess.get_inputs()[0], sess.get_outputs()[0]
         spec_failures = []
         if inp.name != "image" or inp.shape[1:] != [3, h, w]:
@@ -97,11 +96,7 @@ def export_onnx(ctx: ExportContext, precision: str = "fp32") -> ExportResult:
             y2 = sess.run(None, {"image": np.zeros((2, 3, h, w), np.float32)})[0]
             if y2.shape != (2, 1, h, w):
                 spec_failures.append(f"dynamic batch of 2 gave output {list(y2.shape)}")
-
-        def predict(x: np.ndarray) -> np.ndarray:
-            return sess.run(None, {"image": x})[0]
-
-        report = parity_mod.compare(ctx.reference, predict, contract, target="onnx", precision=precision,
+        report = parity_mod.compare(ctx.reference, backend, contract, target="onnx", precision=precision,
                                     thresholds=ctx.thresholds)
         report = gate.finalize(report, target="onnx", precision=precision, thresholds=ctx.thresholds,
                                spec_checks={"input": [inp.name, inp.shape], "output": [out.name, out.shape],

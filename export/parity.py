@@ -1,8 +1,9 @@
 """The one parity check every target runs: the artifact vs the PyTorch fp32 model on real images.
 
-Each artifact is driven exactly as the runtime drives it, through its own contract
-(`preprocess.to_model_input` / `quantize_input` / `output_to_prob`), so a wrong layout, scale or
-dtype in the contract fails here instead of in an app. Figures:
+Each artifact is driven exactly as the runtime drives it, by construction: opened by the backend
+its format's row names (`open_artifact`, `portrait_mobile.runtime.backends`) and run through a
+`Segmenter` on its own contract (`Segmenter.predict_lowres`), so a wrong layout, scale or dtype in
+the contract fails here instead of in an app. Figures:
 
 - max_abs_diff / mean_abs_diff: |artifact - PyTorch| of the probability at model resolution.
 - mask_iou_mean / mask_iou_min: IoU of the two binary masks at image resolution (design.md's
@@ -19,13 +20,35 @@ import numpy as np
 
 from portrait_mobile.contract import ModelContract, pytorch_contract
 from portrait_mobile.data.folder import Sample
+from portrait_mobile.errors import ModelLoadError
+from portrait_mobile.formats import EXPORT_FORMATS
 from portrait_mobile.metrics import iou
-from portrait_mobile.preprocess import output_to_prob, quantize_input, resize_prob, to_model_input
+from portrait_mobile.preprocess import output_to_prob, resize_prob, to_model_input
+from portrait_mobile.runtime.backends import Backend, backend_for
+from portrait_mobile.runtime.segmenter import Segmenter
 
 from .gate import Thresholds, apply_thresholds
 
 # Runs the artifact on one input already in the contract's layout/dtype; returns the raw output.
 RawPredict = Callable[[np.ndarray], np.ndarray]
+
+
+def open_artifact(path: Any, target: str, threads: int | None = None) -> Backend:
+    """The artifact opened as the runtime opens it: the backend of its target's row in the formats registry."""
+    return backend_for(path, EXPORT_FORMATS[target].backend, threads=threads)
+
+
+class _FunctionBackend(Backend):
+    """A raw predict function as a backend (for an engine the runtime does not run, and for tests)."""
+
+    name = "function"
+
+    def __init__(self, predict: RawPredict) -> None:
+        super().__init__(None)
+        self._predict = predict
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(self._predict(x))
 
 
 def torch_contract(model: Any) -> ModelContract:
@@ -58,19 +81,23 @@ class Reference:
         self.fg_iou = 100.0 * float(np.mean(fg)) if fg else None
 
 
-def compare(reference: Reference, predict: RawPredict, contract: ModelContract, *, target: str, precision: str,
-            thresholds: Thresholds) -> dict[str, Any]:
-    """Run the artifact on the reference sample; figures, the gates applied, failures, passed."""
+def compare(reference: Reference, predict: Backend | RawPredict, contract: ModelContract, *, target: str,
+            precision: str, thresholds: Thresholds) -> dict[str, Any]:
+    """Run the artifact (its runtime backend, or a raw predict function) on the reference sample through
+    the runtime's Segmenter; figures, the gates applied, failures, passed."""
     if not reference.samples:
         raise ValueError("parity needs at least one image")
+    backend = predict if isinstance(predict, Backend) else _FunctionBackend(predict)
+    segmenter = Segmenter(backend, contract)
     diffs_max, diffs_mean, mask_ious, fg = [], [], [], []
     expected = (contract.output_height or contract.input_height, contract.output_width or contract.input_width)
     for s, ref_prob, ref_mask in zip(reference.samples, reference.probs, reference.masks):
-        x = quantize_input(to_model_input(s.image, contract), contract)
-        raw = np.asarray(predict(x))
-        prob = output_to_prob(raw, contract)
+        try:
+            prob = segmenter.predict_lowres(s.image)
+        except ModelLoadError as e:  # an output the contract cannot decode
+            raise ValueError(f"{target}: {e}: layout or size mismatch") from None
         if prob.shape != ref_prob.shape or prob.shape != expected:
-            raise ValueError(f"{target} output is {prob.shape[0]}x{prob.shape[1]} (raw {list(raw.shape)}), "
+            raise ValueError(f"{target} output is {prob.shape[0]}x{prob.shape[1]}, "
                              f"expected {expected[0]}x{expected[1]}: layout or size mismatch")
         d = np.abs(prob.astype(np.float64) - ref_prob)
         diffs_max.append(float(d.max()) if np.isfinite(d).all() else math.inf)

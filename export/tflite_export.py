@@ -478,16 +478,8 @@ def export_tflite(ctx: ExportContext, precision: str = "int8") -> ExportResult:
                     spec_failures.append(f"{key} quantization ({s:.8g}, {z}) differs from the contract "
                                          f"({q.scale:.8g}, {q.zero_point})")
         with quiet():
-            interp = new_interpreter(tmp, threads=2)
-        i_idx = interp.get_input_details()[0]["index"]
-        o_idx = interp.get_output_details()[0]["index"]
-
-        def predict(x: np.ndarray) -> np.ndarray:
-            interp.set_tensor(i_idx, x)
-            interp.invoke()
-            return interp.get_tensor(o_idx).copy()
-
-        report = parity_mod.compare(ctx.reference, predict, contract, target="tflite", precision=precision,
+            backend = parity_mod.open_artifact(tmp, "tflite", threads=2)
+        report = parity_mod.compare(ctx.reference, backend, contract, target="tflite", precision=precision,
                                     thresholds=ctx.thresholds)
         report = gate.finalize(report, target="tflite", precision=precision, thresholds=ctx.thresholds,
                                spec_checks=info, spec_failures=spec_failures)
