@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -116,12 +117,7 @@ class VideoSegmenter:
         src, dst = Path(src), Path(dst)
         if dst.suffix.lower() not in WRITABLE_EXTS:
             raise ImageError(f"cannot write {dst.name}: video output must end in {', '.join(WRITABLE_EXTS)}")
-        if not src.is_file():
-            raise ImageError(f"video not found: {src}")
-        cap = cv2.VideoCapture(str(src))
-        try:
-            if not cap.isOpened():
-                raise ImageError(f"{src}: not a video OpenCV can open (corrupt or unsupported format)")
+        with _opened_video(src) as cap:
             fps = float(cap.get(cv2.CAP_PROP_FPS)) or 25.0
             if not np.isfinite(fps) or fps <= 0 or fps > 1000:
                 fps = 25.0
@@ -158,8 +154,6 @@ class VideoSegmenter:
                 if n == 0:
                     raise ImageError(f"{src}: no frames could be decoded")
                 _check_written(tmp, dst, n)
-        finally:
-            cap.release()
         return VideoResult(dst, n, fps, size[0], size[1])
 
 
@@ -198,13 +192,7 @@ def _to_bgr_frame(out: np.ndarray) -> np.ndarray:
 
 def read_frames(path: str | os.PathLike, max_frames: int | None = None) -> Iterator[np.ndarray]:
     """RGB uint8 frames of a video file (ImageError if it cannot be opened)."""
-    p = Path(path)
-    if not p.is_file():
-        raise ImageError(f"video not found: {p}")
-    cap = cv2.VideoCapture(str(p))
-    try:
-        if not cap.isOpened():
-            raise ImageError(f"{p}: not a video OpenCV can open")
+    with _opened_video(Path(path)) as cap:
         n = 0
         while max_frames is None or n < max_frames:
             ok, bgr = cap.read()
@@ -212,5 +200,17 @@ def read_frames(path: str | os.PathLike, max_frames: int | None = None) -> Itera
                 break
             yield to_rgb_uint8(bgr, bgr=True)
             n += 1
+
+
+@contextmanager
+def _opened_video(path: Path) -> Iterator[Any]:
+    """The video at `path` opened by OpenCV, released after; ImageError if it is missing or unreadable."""
+    if not path.is_file():
+        raise ImageError(f"video not found: {path}")
+    cap = cv2.VideoCapture(str(path))
+    try:
+        if not cap.isOpened():
+            raise ImageError(f"{path}: not a video OpenCV can open (corrupt or unsupported format)")
+        yield cap
     finally:
         cap.release()
