@@ -48,6 +48,13 @@ class ExportResult:
         return self.size_bytes / 1024.0
 
 
+def path_size(path: Path) -> int:
+    """Bytes of a file, or of every file under a directory (.mlpackage)."""
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size
+
+
 @dataclass
 class ExportContext:
     """Everything a target exporter needs, built once per `export()` call."""

@@ -26,9 +26,9 @@ from portrait_mobile.errors import ExportError
 
 from . import gate
 from . import parity as parity_mod
-from .base import ExportContext, ExportResult
+from .base import ExportContext, ExportResult, path_size
 from .metadata import embed_coreml, tool_versions, write_sidecar
-from .util import path_size, quiet
+from .native_output import quiet
 
 MIN_SPEC_VERSION = 7  # iOS 16 / macOS 13: ML Program with fp16 I/O types and int8 constexpr weights
 # Every op this model family may lower to; anything else (gather, loops, dynamic shapes) is an error.

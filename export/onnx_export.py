@@ -16,9 +16,9 @@ from portrait_mobile.errors import ExportError
 
 from . import gate
 from . import parity as parity_mod
-from .base import ExportContext, ExportResult
+from .base import ExportContext, ExportResult, path_size
 from .metadata import embed_onnx, tool_versions, write_sidecar
-from .util import path_size, quiet
+from .native_output import quiet
 
 MAX_BYTES = 2**31 - 1  # protobuf limit: above it ONNX needs external data, which we never write
 

@@ -37,9 +37,9 @@ from portrait_mobile.tflite_weights import op_details
 from . import calibration_stats
 from . import gate
 from . import parity as parity_mod
-from .base import ExportContext, ExportResult, weights_sha256
+from .base import ExportContext, ExportResult, path_size, weights_sha256
 from .metadata import description, tool_versions, write_sidecar
-from .util import path_size, quiet
+from .native_output import quiet
 
 INPUT_NAME, OUTPUT_NAME = "image", "mask"
 U8_SCALE = 1.0 / 255.0

@@ -1,4 +1,4 @@
-"""Small helpers: silencing the converters' native logging, artifact sizes."""
+"""Silencing what the converters print (their native logging), kept to quote in an error."""
 from __future__ import annotations
 
 import contextlib
@@ -7,7 +7,6 @@ import os
 import sys
 import tempfile
 import warnings
-from pathlib import Path
 from typing import Iterator
 
 
@@ -59,9 +58,3 @@ def quiet(enabled: bool = True) -> Iterator[CapturedOutput]:
             sink.seek(0)
             cap.text = sink.read().decode("utf-8", "replace")
 
-
-def path_size(path: Path) -> int:
-    """Bytes of a file, or of every file under a directory (.mlpackage)."""
-    if path.is_dir():
-        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-    return path.stat().st_size
