@@ -469,8 +469,10 @@ def init_weights(init: Checkpoint, mcfg: ModelConfig, model: PortraitNet, name: 
     The checkpoint may lack a global-context block that `mcfg` adds: that block is the identity at
     init, so the grown model computes exactly what the checkpoint did and training starts from there.
     """
-    grown = init.config.global_context == 0 and mcfg.global_context > 0
-    if init.config != mcfg and not (grown and replace(init.config, global_context=mcfg.global_context) == mcfg):
+    # Names are labels: what must match is the architecture.
+    same = replace(init.config, name=mcfg.name)
+    grown = same.global_context == 0 and mcfg.global_context > 0
+    if same != mcfg and not (grown and replace(same, global_context=mcfg.global_context) == mcfg):
         raise PortraitError(f"{name} is a {init.config.name} checkpoint that does not fit {mcfg.name}")
     missing, unexpected = model.load_state_dict(init.state_dict, strict=not grown)
     new_blocks = tuple(f"{n}." for n, m in model.named_modules() if isinstance(m, GlobalContext))
