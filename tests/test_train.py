@@ -258,9 +258,9 @@ def test_mediapipe_in_loop_teacher_matches_the_flip_averaged_reference() -> None
 @pytest.mark.parametrize("argv, message", [
     (["cache", "--source", "x", "--out", "c.npz", "--size", "7"], "multiple of 32 of at least 64"),
     (["cache", "--source", "x", "--out", "c.npz", "--size", "100"], "multiple of 32"),
-    (["cache", "--source", "x", "--out", "c.npz", "--val-fraction", "1.5"], "in [0, 1)"),
-    (["cache", "--source", "x", "--out", "c.npz", "--val-fraction", "-0.1"], "in [0, 1)"),
-    (["fit", "--cache", "c.npz", "--lovasz-weight", "nan"], "expected a number >= 0"),
+    (["cache", "--source", "x", "--out", "c.npz", "--val-fraction", "1.5"], "in [0, 1]"),
+    (["cache", "--source", "x", "--out", "c.npz", "--val-fraction", "-0.1"], "in [0, 1]"),
+    (["fit", "--cache", "c.npz", "--lovasz-weight", "nan"], "finite number >= 0"),
     (["fit", "--cache", "c.npz", "--lr-scale", "cubic"], "invalid choice"),
 ])
 def test_cli_refuses_bad_numbers_in_one_line(argv: list[str], message: str,
@@ -269,6 +269,12 @@ def test_cli_refuses_bad_numbers_in_one_line(argv: list[str], message: str,
         train_main(argv)
     err = capsys.readouterr().err
     assert e.value.code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_cache_refuses_a_validation_share_of_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "c.npz"
+    assert train_main(["cache", "--source", str(tmp_path), "--out", str(out), "--val-fraction", "1"]) == 2
+    assert "leaves nothing to train on" in capsys.readouterr().err and not out.exists()
 
 
 def test_failed_fit_leaves_no_out_folder(tmp_path: Path) -> None:

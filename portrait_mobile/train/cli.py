@@ -14,7 +14,7 @@ from typing import Sequence
 
 import argparse
 
-from ..cli_support import OneLineParser, positive_float, positive_int, run_cli
+from ..cli_support import OneLineParser, fraction, non_negative_float, positive_float, positive_int, run_cli
 from ..config import DEFAULT_CONFIG, list_configs
 from ..data.augment_config import AUGMENT_PRESETS
 from ..errors import PortraitError
@@ -27,26 +27,6 @@ PROG = "portrait-train"
 TEACHERS = ("none", "mediapipe", "mediapipe-flip")
 # Five stride-2 stages: smaller inputs leave the deepest 3x3 convs with less than one pixel.
 MIN_CACHE_SIZE = 64
-
-
-def fraction(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
-    if not 0 <= v < 1:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
-    return v
-
-
-def non_negative_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
-    if not v >= 0:  # also refuses nan
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
-    return v
 
 
 def cache_size(text: str) -> int:
@@ -139,6 +119,8 @@ def _cache(args) -> None:
     from ..data.cache import CacheSource, build_cache
     from ..data.folder import parse_source
 
+    if args.val_fraction == 1:
+        raise PortraitError("--val-fraction 1 leaves nothing to train on: use a share below 1")
     sources = [CacheSource(*parse_source(s), labelled=True, val_fraction=args.val_fraction) for s in args.source]
     sources += [CacheSource(*parse_source(s), labelled=False) for s in args.unlabeled]
     teacher = None
