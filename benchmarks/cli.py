@@ -73,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--profile", action="append", default=None, metavar="NAME",
                     help="device profile(s), comma-separated or repeated, or 'all' (the x86 ones) or 'arm' (arm-a53, "
                          "arm-a55, arm-a76: ARM64 kernels under QEMU, instruction counts; see --setup-arm) "
+                         "or 'web-wasm' (on its own: headless Chromium, LiteRT.js WASM, web_demo/bench.mjs) "
                          "(default: all, or those the budget names)")
     ap.add_argument("--reference", default=None, metavar="mediapipe|PATH|none",
                     help="model timed interleaved with ours for the ratio (default: mediapipe, or the budget's)")
@@ -130,6 +131,9 @@ def _list_profiles(profiles_file: str | None) -> int:
     print("\nUnder ARM64 emulation (QEMU user mode, instruction counts; set up once with --setup-arm):")
     print(table(["profile", "emulates", "qemu -cpu", "MIDR part (fake /proc/cpuinfo)", "cycle model (--arm-cycles)"],
                 [[c.profile, c.title, c.qemu_cpu, f"{c.midr_part:#x}", c.mca_note] for c in CORES.values()]))
+    print("\nIn a browser (on its own, information only; needs node, Chromium and npm ci --prefix web_demo):\n"
+          "  web-wasm: headless Chromium, LiteRT.js WASM (threaded build, 1 thread): our model vs MediaPipe "
+          "interleaved in the page (node web_demo/bench.mjs), median / p90 ms and the ratio")
     return EXIT_OK
 
 
@@ -165,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     from portrait_bench.arm.emulate import EmulationError
     from portrait_bench.arm.prepare import ArmSetupError
     from portrait_bench.profiles import ProfileError
+    from portrait_bench.web import WebBenchError
 
     try:
         if args.setup_arm:
@@ -173,8 +178,10 @@ def main(argv: list[str] | None = None) -> int:
             return _list_profiles(args.profiles_file)
         if args.compat:
             return _compat_only(args)
+        if _web_profile_asked(args.profile):
+            return _web(args)
         return _bench(args)
-    except (BudgetError, CompatError, GraphError, ModelError, ProfileError, ArmCoreError, ArmSetupError,
+    except (WebBenchError, BudgetError, CompatError, GraphError, ModelError, ProfileError, ArmCoreError, ArmSetupError,
             EmulationError, OutputError) as e:
         print(f"portrait-bench: error: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -244,6 +251,58 @@ def _bench(args: argparse.Namespace) -> int:
         for v in broken:
             print(f"  {v.message}", file=sys.stderr)
         return EXIT_FAILED
+    return EXIT_OK
+
+
+def _web_profile_asked(profiles: list[str] | None) -> bool:
+    from portrait_bench.web import PROFILE
+
+    return any(n.strip() == PROFILE for raw in profiles or [] for n in raw.split(","))
+
+
+def _web(args: argparse.Namespace) -> int:
+    """--profile web-wasm: the browser benchmark (web_demo/bench.mjs), on its own; information only."""
+    from portrait_bench.model_specs import default_model_paths, resolve_reference
+    from portrait_bench.web import PROFILE, WebBenchError, format_web, missing_tool, run_web_benchmark
+
+    names = [n.strip() for raw in args.profile for n in raw.split(",") if n.strip()]
+    if names != [PROFILE]:
+        raise WebBenchError(f"--profile {PROFILE} runs on its own (got {', '.join(names)}): run the others separately")
+    if args.budget:
+        raise WebBenchError(f"--profile {PROFILE} is information only: no --budget")
+    why = missing_tool()
+    if why:
+        raise WebBenchError(f"{PROFILE}: {why}")
+    models = args.model or [str(p) for p in default_model_paths(".")][:1]
+    if len(models) != 1:
+        raise WebBenchError(f"--profile {PROFILE} times one model (got {len(models) or 'none'}); pass --model FILE")
+    ref = resolve_reference(args.reference if args.reference is not None else "mediapipe")
+    if ref is None:
+        raise WebBenchError(f"--profile {PROFILE} needs a reference (the page times ours against it)")
+    out_dir = Path(args.out) if args.out else Path("runs") / "bench" / _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    made_out = not out_dir.exists()
+    check_output_dir(out_dir)
+    if args.json:
+        check_output_file(Path(args.json), "--json")
+    if not args.quiet:
+        print(f"{PROFILE}: headless Chromium, {args.runs or 50} interleaved runs ...", file=sys.stderr, flush=True)
+    try:
+        res = run_web_benchmark(models[0], ref.path, runs=args.runs or 50)
+    except BaseException:
+        if made_out and out_dir.is_dir() and not any(out_dir.iterdir()):
+            out_dir.rmdir()
+        raise
+    text = format_web(res)
+    print(text, end="")
+    blob = json.dumps({"web": res}, indent=1)
+    written = []
+    for p in [out_dir / "result.json", *([Path(args.json)] if args.json else [])]:
+        write_text(p, blob)
+        written.append(str(p))
+    write_text(out_dir / "report.txt", text)
+    written.append(str(out_dir / "report.txt"))
+    if not args.quiet:
+        print(f"wrote {', '.join(written)}", file=sys.stderr)
     return EXIT_OK
 
 
