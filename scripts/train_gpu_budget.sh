@@ -3,7 +3,7 @@
 # the robust preset (full augmentation), then the light fine-tune, as docs/experiments.md found.
 #
 #   bash scripts/train_gpu_budget.sh [--budget-min 9] [--cache .traincache/train256.npz] [--out DIR]
-#                                    [--init CKPT] [--batch-size 512] [--dry-run]
+#                                    [--init CKPT] [--model portrait-s-256] [--batch-size 512] [--dry-run]
 #
 # Needs only python3 with torch, numpy, opencv-python-headless and tqdm (matplotlib for the curves);
 # runs from a copy of the repository without installing it. Wheels for anything missing can travel
@@ -12,13 +12,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-BUDGET_MIN=9 CACHE=.traincache/train256.npz OUT=${OUT:-runs/gpu_budget} INIT="" BATCH=512 DRY=0
+BUDGET_MIN=9 CACHE=.traincache/train256.npz OUT=${OUT:-runs/gpu_budget} INIT="" BATCH=512 DRY=0 MODEL=portrait-s-256
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --budget-min) BUDGET_MIN="$2"; shift 2 ;;
     --cache) CACHE="$2"; shift 2 ;;
     --out) OUT="$2"; shift 2 ;;
     --init) INIT="$2"; shift 2 ;;
+    --model) MODEL="$2"; shift 2 ;;
     --batch-size) BATCH="$2"; shift 2 ;;
     --dry-run) DRY=1; shift ;;
     -h|--help) sed -n 2,12p "$0"; exit 0 ;;
@@ -51,11 +52,11 @@ started=$(date +%s)
 echo "train_gpu_budget: $DEVICE, budget ${BUDGET_MIN} min (stage 1 ${STAGE1_MIN}, stage 2 ${STAGE2_MIN}), cache $CACHE -> $OUT"
 "$PY" -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else '')"
 if [[ $DRY == 0 ]]; then
-  "$PY" -m portrait_mobile.train.cli throughput --cache "$CACHE" --device cuda --batch-size "$BATCH" \
+  "$PY" -m portrait_mobile.train.cli throughput --cache "$CACHE" --model "$MODEL" --device cuda --batch-size "$BATCH" \
     --steps 30 --json "$OUT/throughput.json"
 fi
-"$PY" -m portrait_mobile.train.cli fit --cache "$CACHE" --device "$DEVICE" --augment full --lr 2e-3 \
+"$PY" -m portrait_mobile.train.cli fit --cache "$CACHE" --model "$MODEL" --device "$DEVICE" --augment full --lr 2e-3 \
   ${INIT:+--init "$INIT"} $(budget "$STAGE1_MIN") "${COMMON[@]}" --out "$OUT/stage1"
-"$PY" -m portrait_mobile.train.cli fit --cache "$CACHE" --device "$DEVICE" --augment light --lr 5e-4 \
+"$PY" -m portrait_mobile.train.cli fit --cache "$CACHE" --model "$MODEL" --device "$DEVICE" --augment light --lr 5e-4 \
   --init "$OUT/stage1/best.pt" $(budget "$STAGE2_MIN") "${COMMON[@]}" --out "$OUT/stage2"
 echo "train_gpu_budget: done in $(( $(date +%s) - started )) s; checkpoint $OUT/stage2/best.pt"
