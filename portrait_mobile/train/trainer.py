@@ -174,8 +174,8 @@ MAX_DONOR_PERSON = 0.25
 
 def background_donors(data: CachedSet, max_person: float = MAX_DONOR_PERSON) -> np.ndarray:
     """Indices of the samples with the least person area (mask, else teacher map): at least 1/8 of the set."""
-    person = np.where(data.has_mask[:, None], data.masks.reshape(len(data), -1).mean(1, keepdims=True),
-                      data.teacher.reshape(len(data), -1).mean(1, keepdims=True))[:, 0] / 255.0
+    maps = np.where(data.has_mask[:, None, None], data.masks, data.teacher)
+    person = maps.reshape(len(data), -1).mean(1) / 255.0
     order = np.argsort(person, kind="stable")
     n = max(int((person <= max_person).sum()), (len(data) + 7) // 8)
     return order[:n]
@@ -189,23 +189,11 @@ def selection_score(metrics: dict[str, float]) -> float:
     return sum(per_source) / len(per_source) if per_source else metrics["val_fg_iou"]
 
 
-def validate(model: nn.Module, data: CachedSet, device: torch.device, batch_size: int = 64) -> dict[str, float]:
-    """Overall and per-source (`val_fg_iou/<source>`) metrics, plus `val_score` (selection_score)."""
-    out = _validate(model, data, device, batch_size)
-    sources = sorted(set(data.sources.tolist()))
-    if len(sources) > 1:
-        for src in sources:
-            part = _validate(model, data.subset(np.flatnonzero(data.sources == src)), device, batch_size)
-            out[f"val_fg_iou/{src}"] = part["val_fg_iou"]
-            out[f"val_boundary_iou/{src}"] = part["val_boundary_iou"]
-    out["val_score"] = selection_score(out)
-    return out
-
-
 @torch.no_grad()
-def _validate(model: nn.Module, data: CachedSet, device: torch.device, batch_size: int = 64) -> dict[str, float]:
+def validate(model: nn.Module, data: CachedSet, device: torch.device, batch_size: int = 64) -> dict[str, float]:
     """fg IoU and boundary IoU at the cache resolution (a proxy: portrait-eval measures at the
-    original resolution). Boundary band: 2% of the diagonal, as design.md defines."""
+    original resolution), overall and per source (`val_fg_iou/<source>`, from the same per-image
+    scores), plus `val_score` (selection_score). Boundary band: 2% of the diagonal, as design.md defines."""
     model.eval()
     fg, bd = [], []
     inter_fg = union_fg = inter_bg = union_bg = 0.0
@@ -230,12 +218,21 @@ def _validate(model: nn.Module, data: CachedSet, device: torch.device, batch_siz
         bi = (gb * pb).flatten(1).sum(1)
         bu = ((gb + pb) > 0).float().flatten(1).sum(1)
         bd.append(torch.where(bu > 0, bi / bu.clamp_min(1), torch.ones_like(bu)))
-    return {
-        "val_fg_iou": 100 * torch.cat(fg).mean().item(),
+    fg_img, bd_img = 100 * torch.cat(fg).cpu().numpy(), 100 * torch.cat(bd).cpu().numpy()
+    out = {
+        "val_fg_iou": float(fg_img.mean()),
         "val_miou": 50 * (inter_fg / max(union_fg, 1) + inter_bg / max(union_bg, 1)),
-        "val_boundary_iou": 100 * torch.cat(bd).mean().item(),
+        "val_boundary_iou": float(bd_img.mean()),
         "val_images": len(data),
     }
+    sources = sorted(set(data.sources.tolist()))
+    if len(sources) > 1:
+        for src in sources:
+            sel = data.sources == src
+            out[f"val_fg_iou/{src}"] = float(fg_img[sel].mean())
+            out[f"val_boundary_iou/{src}"] = float(bd_img[sel].mean())
+    out["val_score"] = selection_score(out)
+    return out
 
 
 def plot_history(history: list[dict[str, Any]], path: Path) -> None:
