@@ -288,16 +288,18 @@ def evaluation(inp: Inputs) -> str:
     ce = inp.card_eval
     fr = ["| framing (PFCN test, cropped) | ours fg IoU | MediaPipe fg IoU | gap | ours boundary | MediaPipe boundary |",
           "|---|---|---|---|---|---|"]
+
+    def side_by_side(results: dict) -> str:
+        o, p = results["ours"], results["mediapipe"]
+        return (f"{f2(o['fg_iou'])} | {f2(p['fg_iou'])} | {gap(o['fg_iou'], p['fg_iou'])} | "
+                f"{f2(o['boundary_iou'])} | {f2(p['boundary_iou'])} |")
+
     for f in ce["framings"]:
-        o, p = f["results"]["ours"], f["results"]["mediapipe"]
-        fr.append(f"| {f['framing']} ({f['n_images']}) | {f2(o['fg_iou'])} | {f2(p['fg_iou'])} | "
-                  f"{gap(o['fg_iou'], p['fg_iou'])} | {f2(o['boundary_iou'])} | {f2(p['boundary_iou'])} |")
+        fr.append(f"| {f['framing']} ({f['n_images']}) | {side_by_side(f['results'])}")
     ca = ["| carve (never trained on) | images | ours fg IoU | MediaPipe fg IoU | gap | ours boundary | MediaPipe boundary |",
           "|---|---|---|---|---|---|---|"]
     for c in ce["carves"]:
-        o, p = c["results"]["ours"], c["results"]["mediapipe"]
-        ca.append(f"| `{c['source']}` | {c['n_images']} | {f2(o['fg_iou'])} | {f2(p['fg_iou'])} | "
-                  f"{gap(o['fg_iou'], p['fg_iou'])} | {f2(o['boundary_iou'])} | {f2(p['boundary_iou'])} |")
+        ca.append(f"| `{c['source']}` | {c['n_images']} | {side_by_side(c['results'])}")
     ho = inp.heldout
     hr = ["| set (images) | ours fg IoU | MediaPipe fg IoU | gap |", "|---|---|---|---|"]
     for r in ho["rows"]:
