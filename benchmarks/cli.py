@@ -21,11 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from portrait_mobile.atomic import write_text
-from portrait_mobile.cli_support import EXIT_FAILED, EXIT_USAGE, OneLineParser, non_negative_int, positive_int
+from portrait_mobile.cli_support import EXIT_FAILED, OneLineParser, non_negative_int, positive_int, run_cli
 from portrait_mobile.writable import ensure_writable_dir
 from portrait_bench.compat import DELEGATES
 from portrait_bench.op_profile import OP_PROFILE_CHOICES
 
+PROG = "portrait-bench"
 EXIT_OK = 0
 
 
@@ -62,7 +63,7 @@ def _setup_arm(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     ap = OneLineParser(
-        prog="portrait-bench",
+        prog=PROG,
         description=__doc__.split("\n\n")[0],
         epilog="\n".join(__doc__.split("\n\n")[1:]),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -161,17 +162,12 @@ def _compat_only(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from portrait_bench.budgets import BudgetError
-    from portrait_bench.compat_types import CompatError
-    from portrait_bench.model_specs import ModelError
-    from portrait_bench.tflite_graph import GraphError
-    from portrait_bench.arm.cores import ArmCoreError
+    from portrait_bench.api import BenchError
     from portrait_bench.arm.emulate import EmulationError
     from portrait_bench.arm.prepare import ArmSetupError
-    from portrait_bench.profiles import ProfileError
     from portrait_bench.web import WebBenchError
 
-    try:
+    def body() -> int:
         if args.setup_arm:
             return _setup_arm(args)
         if args.list_profiles:
@@ -181,17 +177,10 @@ def main(argv: list[str] | None = None) -> int:
         if _web_profile_asked(args.profile):
             return _web(args)
         return _bench(args)
-    except (WebBenchError, BudgetError, CompatError, GraphError, ModelError, ProfileError, ArmCoreError, ArmSetupError,
-            EmulationError, OutputError) as e:
-        print(f"portrait-bench: error: {e}", file=sys.stderr)
-        return EXIT_USAGE
-    except Exception as e:  # the library's own failures (BenchError) and anything the runtime raises
-        from portrait_bench.api import BenchError
 
-        if isinstance(e, BenchError):
-            print(f"portrait-bench: error: {e}", file=sys.stderr)
-            return EXIT_USAGE
-        raise
+    # The ValueError kinds (budget, profile, model, graph, core, output) are usage errors already;
+    # these RuntimeErrors say the set-up cannot run the benchmark, also exit 2.
+    return run_cli(PROG, body, usage_types=(BenchError, WebBenchError, ArmSetupError, EmulationError))
 
 
 def _bench(args: argparse.Namespace) -> int:

@@ -6,7 +6,6 @@ else from its tensors.
 """
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,10 +17,9 @@ from portrait_mobile.config import DEFAULT_CONFIG
 from portrait_mobile.contract_io import read_sidecar
 from portrait_mobile.errors import ModelLoadError, PortraitError
 from portrait_mobile.litert import new_interpreter
-from portrait_mobile.paths import find_shared
+from portrait_mobile.paths import ANCHORS_ENV, find_shared
+from portrait_mobile.reference.mediapipe import MEDIAPIPE_FILES
 
-REFERENCE_NAMES = {"mediapipe": "selfie_segmentation.tflite", "mediapipe-landscape": "selfie_segmentation_landscape.tflite"}
-ANCHORS_ENV = "PORTRAIT_ANCHORS_DIR"
 _PREC_RE = re.compile(r"_(int8|fp32|fp16|float32|float16|uint8)$")
 _PREC_ALIASES = {"float32": "fp32", "float16": "fp16", "uint8": "int8"}
 
@@ -70,8 +68,17 @@ def _read_contract(path: Path) -> dict[str, Any] | None:
         return None
 
 
-def _precision_from_tensors(path: Path) -> str:
-    types = {np.dtype(t["dtype"]).name for t in new_interpreter(path).get_tensor_details()}
+def _open(path: Path) -> Any:
+    """A LiteRT interpreter of `path`; ModelError if LiteRT cannot load it (checked before any timing)."""
+    try:
+        return new_interpreter(path)
+    except (ValueError, RuntimeError) as e:
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ModelError(f"{path}: not a TFLite model LiteRT can load ({msg})") from None
+
+
+def _precision_from_tensors(interpreter: Any) -> str:
+    types = {np.dtype(t["dtype"]).name for t in interpreter.get_tensor_details()}
     if types & {"int8", "uint8"}:
         return "int8"
     if "float16" in types:
@@ -85,6 +92,7 @@ def describe_model(path: str | Path, label: str | None = None, is_reference: boo
         raise ModelError(f"model not found: {p}")
     if p.suffix != ".tflite":
         raise ModelError(f"{p}: portrait-bench times .tflite files (got {p.suffix or 'no suffix'})")
+    interpreter = _open(p)
     contract = _read_contract(p)
     stem = p.stem
     m = _PREC_RE.search(stem)
@@ -95,7 +103,7 @@ def describe_model(path: str | Path, label: str | None = None, is_reference: boo
     elif m:
         precision = _PREC_ALIASES.get(m.group(1), m.group(1))
     else:
-        precision = _precision_from_tensors(p)
+        precision = _precision_from_tensors(interpreter)
     return ModelSpec(
         path=p,
         label=label or p.name,
@@ -143,23 +151,23 @@ def default_model_paths(root: str | Path = ".") -> list[Path]:
 def anchors_dir() -> Path | None:
     """The shared reference models: $PORTRAIT_ANCHORS_DIR, else ../shared/anchors (portrait_mobile.paths)."""
     try:
-        d = find_shared("anchors", os.environ.get(ANCHORS_ENV) or None)
+        d = find_shared("anchors", env=ANCHORS_ENV)
     except PortraitError:
         return None
-    return d if (d / REFERENCE_NAMES["mediapipe"]).is_file() else None
+    return d if (d / MEDIAPIPE_FILES["mediapipe"]).is_file() else None
 
 
 def resolve_reference(ref: str | None) -> ModelSpec | None:
     """'mediapipe' (the shared anchor), a path to a .tflite, or None / 'none'."""
     if ref is None or ref.lower() in ("none", "off", ""):
         return None
-    if ref in REFERENCE_NAMES:
+    if ref in MEDIAPIPE_FILES:
         d = anchors_dir()
         if d is None:
             raise ModelError(
-                f"reference {ref!r}: {REFERENCE_NAMES[ref]} not found; set ${ANCHORS_ENV} to the folder that holds it"
+                f"reference {ref!r}: {MEDIAPIPE_FILES[ref]} not found; set ${ANCHORS_ENV} to the folder that holds it"
             )
-        spec = describe_model(d / REFERENCE_NAMES[ref], label=f"{ref} ({REFERENCE_NAMES[ref]})", is_reference=True)
+        spec = describe_model(d / MEDIAPIPE_FILES[ref], label=f"{ref} ({MEDIAPIPE_FILES[ref]})", is_reference=True)
         spec.precision = "fp32"
         spec.family = ref
         return spec

@@ -153,7 +153,7 @@ def export(targets: Iterable[str] | str = "all", weights: str | Path | Any | Non
         if on_result is not None:
             on_result(res)
     failed = [r for r in results if not r.passed]
-    if len(failed) < len(results):
+    if any(r.passed and r.contract is not None and r.contract.model_card for r in results):
         from .metadata import copy_model_card
 
         copy_model_card(out)  # the card the artifacts' metadata names travels with them

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from portrait_mobile.contract import ModelContract
 from portrait_mobile.errors import ExportError
 from portrait_mobile.formats import EXPORT_FORMATS
+from portrait_mobile.model_card import weights_terms
 
 from .gate import Thresholds
 
@@ -97,9 +98,13 @@ class ExportContext:
     def base_contract(self, target: str, precision: str, **kw: Any) -> ModelContract:
         h, w = self.input_size
         metrics = dict(self.checkpoint.metrics or {})
+        # The card and its licence only for weights trained on the card's data (a user's own
+        # checkpoint gets a statement naming its sources, and no card).
+        terms = weights_terms((self.checkpoint.train_info or {}).get("sources"))
         return ModelContract(model_name=self.name, version=model_version(self.checkpoint), input_height=h,
                              input_width=w, output_height=h, output_width=w, target=target,
-                             precision=precision, metrics=_jsonable(metrics), **kw)
+                             precision=precision, metrics=_jsonable(metrics), license=terms.license,
+                             model_card=terms.model_card, model_card_version=terms.model_card_version, **kw)
 
 
 def weights_sha256(ckpt: "Checkpoint") -> str:

@@ -36,7 +36,7 @@ from portrait_mobile.errors import ExportError
 
 # Folders inside the repository (relative to its root); the demo sources name the same folders:
 # android_demo/.../ContractLoader.kt (MODELS_ASSET_DIR) and ios_demo/.../ContractLoader.swift
-# (modelsFolder). tests/test_demo_apps.py checks that they agree.
+# (modelsFolder). tests/demos/test_demo_apps.py checks that they agree.
 ANDROID_MODELS_DIR = Path("android_demo/app/src/main/assets/models")
 IOS_MODELS_DIR = Path("ios_demo/PortraitDemo/Models")
 ANDROID_ASSET_SUBDIR = "models"  # the path inside the APK's assets

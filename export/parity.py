@@ -23,7 +23,7 @@ from portrait_mobile.data.folder import Sample
 from portrait_mobile.errors import ModelLoadError
 from portrait_mobile.formats import EXPORT_FORMATS
 from portrait_mobile.metrics import iou
-from portrait_mobile.preprocess import output_to_prob, resize_prob, to_model_input
+from portrait_mobile.model_io import output_to_prob, resize_prob, to_model_input
 from portrait_mobile.runtime.backends import Backend, backend_for
 from portrait_mobile.runtime.segmenter import Segmenter
 

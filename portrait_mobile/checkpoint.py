@@ -29,9 +29,10 @@ class Checkpoint:
     train_state: dict[str, Any] | None = None
 
     def contract(self) -> ModelContract:
-        """The input/output contract of this checkpoint's PyTorch model, with its version and metrics."""
+        """The input/output contract of this checkpoint's PyTorch model, with its version, metrics and
+        the terms of the data it was trained on."""
         return pytorch_contract(self.config, version=str(self.train_info.get("version", "pytorch")),
-                                metrics=self.metrics)
+                                metrics=self.metrics, sources=self.train_info.get("sources") or ())
 
     def build(self) -> PortraitNet:
         model = build_model(self.config)

@@ -81,8 +81,12 @@ def missing_module_message(prog: str, e: ModuleNotFoundError) -> str:
 
 
 def run_cli(prog: str, body: Callable[[], int | None],
-            failure_types: tuple[type[BaseException], ...] = ()) -> int:
+            failure_types: tuple[type[BaseException], ...] = (),
+            usage_types: tuple[type[BaseException], ...] = ()) -> int:
     """Run a CLI body; expected errors become `prog: error: ...` on stderr and an exit code.
+
+    `failure_types`: the work ran and failed (exit 1); PortraitError, OSError, ValueError and
+    `usage_types`: bad flags, input or set-up (exit 2).
 
     SIGTERM is turned into `Terminated` while the body runs, so temp files are removed on the way out
     (exit 143); a missing optional dependency names the extra to install (exit 2).
@@ -98,7 +102,7 @@ def run_cli(prog: str, body: Callable[[], int | None],
             raise  # our own module missing is a broken install or a bug, not a missing extra
         print(f"{prog}: error: {missing_module_message(prog, e)}", file=sys.stderr)
         return EXIT_USAGE
-    except (PortraitError, OSError, ValueError) as e:
+    except (PortraitError, OSError, ValueError, *usage_types) as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         print(f"{prog}: error: {msg}", file=sys.stderr)
         return EXIT_USAGE

@@ -28,3 +28,8 @@ def new_interpreter(model: str | os.PathLike | bytes, threads: int | None = None
     it = Interpreter(**source, num_threads=threads, experimental_op_resolver_type=resolver)
     it.allocate_tensors()
     return it
+
+
+def flatbuffer_str(x: Any) -> str:
+    """A string field of a flatbuffer object (the generated schema gives bytes)."""
+    return x.decode() if isinstance(x, bytes) else str(x)

@@ -1,7 +1,7 @@
 """Segmentation metrics exactly as docs/design.md defines them, so numbers compare across the project.
 
 All metrics take masks at the *original image resolution*: a predictor's probability map is resized
-back to the image (bilinear, `preprocess.resize_prob`) and then binarized with `binarize`
+back to the image (bilinear, `model_io.resize_prob`) and then binarized with `binarize`
 (prob >= 0.5, as the runtime's binary_mask).
 
 - fg IoU: person-class IoU per image, averaged over images (PortraitNet's "mIoU"). Headline number.

@@ -6,6 +6,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from .config import DEFAULT_CONFIG, ModelConfig, get_config
+from .contract import ModelContract, pytorch_contract
 from .layers import ConvBNAct, DSConv, GlobalContext, HDCBlock, ResidualDS, up2
 
 
@@ -117,6 +118,10 @@ class PortraitNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.forward_train(x)[0])
+
+    def contract(self) -> ModelContract:
+        """How this model is fed and what it returns (see contract.pytorch_contract)."""
+        return pytorch_contract(self.config)
 
     def fuse_for_export(self) -> "PortraitNet":
         """Fold every BatchNorm into its conv (in place); call on an eval-mode copy."""

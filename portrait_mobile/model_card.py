@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
 CODE_LICENSE = "Apache-2.0"  # SPDX id of LICENSE (the code); pyproject declares the same
 CARD_NAME = "MODEL_CARD.md"
@@ -80,6 +81,33 @@ TEACHER = DataSource(
     terms="Apache License 2.0, Copyright Google LLC",
     use="teacher (distillation), and the side-by-side reference in every evaluation",
 )
+
+
+CARD_SOURCES = frozenset(s.name for s in TRAINING_SOURCES)
+
+
+@dataclass(frozen=True)
+class WeightsTerms:
+    """What an artifact's metadata says about its weights: a licence statement and the card it names."""
+
+    license: str
+    model_card: str  # "" where our card does not describe the data the weights learned from
+    model_card_version: str
+
+
+def weights_terms(sources: Iterable[str] | None) -> WeightsTerms:
+    """The statement for weights trained on `sources` (a checkpoint's train_info["sources"]).
+
+    Only the card's sources: the card's statement and pointer (their terms bind the weights). Any
+    other set, or none recorded: weights someone trained on their own data, whose terms this
+    toolchain cannot know; the statement names the sources and no card is pointed to.
+    """
+    names = sorted({str(s) for s in sources or ()})
+    if names and set(names) <= CARD_SOURCES:
+        return WeightsTerms(WEIGHTS_LICENSE, CARD_NAME, CARD_VERSION)
+    trained_on = f"trained on {', '.join(names)}" if names else "training data not recorded in the checkpoint"
+    return WeightsTerms(f"Weights: {trained_on}; their terms are those of that data, set by whoever trained "
+                        f"them (not portrait-mobile's model card); code: {CODE_LICENSE}", "", "")
 
 
 def packaged_card() -> Path:

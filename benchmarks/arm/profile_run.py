@@ -9,7 +9,6 @@ absolute difference) and as masks at 0.5 (IoU), image by image.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -18,7 +17,7 @@ import numpy as np
 
 from portrait_mobile.errors import PortraitError
 from portrait_mobile.litert import new_interpreter
-from portrait_mobile.paths import find_shared
+from portrait_mobile.paths import DATASETS_ENV, find_shared
 from portrait_bench.arm.cores import ArmCore, arm_core
 from portrait_bench.arm.emulate import ArmJob, ArmRun, run_core
 from portrait_bench.arm.prepare import ArmEnv, qemu_version
@@ -119,7 +118,7 @@ def parity_images(count: int) -> list[Path]:
     """The first ``count`` PFCN test images (test.txt order): real photos for the ARM parity check;
     [] when the shared datasets are absent ($PORTRAIT_DATASETS, else ../shared/datasets)."""
     try:
-        root = find_shared("datasets", os.environ.get("PORTRAIT_DATASETS") or None)
+        root = find_shared("datasets", env=DATASETS_ENV)
     except PortraitError:
         return []
     listing = root / "pfcn" / "test.txt"
@@ -135,7 +134,7 @@ def _parity_inputs(spec: ModelSpec, images: list[Path], rng: np.random.Generator
     contract = _contract(spec)
     detail = _input_detail(spec.path)
     if contract is not None and images:
-        from portrait_mobile.preprocess import quantize_input, to_model_input
+        from portrait_mobile.model_io import quantize_input, to_model_input
         from portrait_mobile.runtime.image_input import read_image
 
         xs = [quantize_input(to_model_input(read_image(p), contract), contract)[0] for p in images]
@@ -147,7 +146,7 @@ def _parity_inputs(spec: ModelSpec, images: list[Path], rng: np.random.Generator
 
 def _probabilities(y: np.ndarray, contract: Any, out_detail: dict[str, Any]) -> np.ndarray:
     if contract is not None:
-        from portrait_mobile.preprocess import output_to_prob
+        from portrait_mobile.model_io import output_to_prob
 
         return np.stack([output_to_prob(y[i:i + 1], contract) for i in range(len(y))])
     scale, zp = out_detail.get("quantization", (0.0, 0))

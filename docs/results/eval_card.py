@@ -23,7 +23,8 @@ import numpy as np
 from portrait_mobile.atomic import write_text
 from portrait_mobile.data.cache import is_validation
 from portrait_mobile.data.folder import PortraitFolder
-from portrait_mobile.evaluation.predictors import ArtifactPredictor, MediaPipePredictor
+from portrait_mobile.evaluation.predictors import ArtifactPredictor
+from portrait_mobile.reference.mediapipe import MediaPipePredictor
 from portrait_mobile.metrics import BOUNDARY_RATIO, THRESHOLD, MetricAccumulator
 from portrait_mobile.paths import find_shared
 from portrait_mobile.runtime import Segmenter

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Unpacks Debian 13's Swift 6.0.3 compiler (package swiftlang) into DEST, with the newer glibc and
 # libstdc++ it needs, without touching the system: private apt lists for trixie, `apt-get download`,
-# `dpkg-deb`. tests/demo_swift.py runs DEST's swift-frontend through DEST's own dynamic loader.
+# `dpkg-deb`. tests/support/demo_swift.py runs DEST's swift-frontend through DEST's own dynamic loader.
 # Only the compiler and its Swift/clang resources are extracted (about 0.7 of the package's 2.1 GB).
 set -euo pipefail
 DEST="${1:?usage: install-swift.sh DEST}"

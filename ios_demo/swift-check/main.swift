@@ -1,4 +1,4 @@
-// Runs on Linux with the iOS app's own ContractLoader.swift and MaskSmoother.swift (tests/demo_swift.py).
+// Runs on Linux with the iOS app's own ContractLoader.swift and MaskSmoother.swift (tests/support/demo_swift.py).
 // Arguments: a Core ML contract the exporter wrote, a TFLite one, a bundle folder whose Models/ holds
 // one good and one malformed contract. Prints what the app read; exits 1 if a check fails.
 import Foundation

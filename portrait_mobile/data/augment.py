@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from ..model_io import pixels_to_unit
 from .augment_config import AUGMENT_PRESETS, AugmentConfig  # noqa: F401  (re-exported)
 
 
@@ -27,7 +28,7 @@ class Batch:
 def to_batch(images: torch.Tensor, masks: torch.Tensor, teacher: torch.Tensor,
              has_mask: torch.Tensor, has_teacher: torch.Tensor) -> Batch:
     """uint8 NHWC / NHW tensors (on any device) -> float Batch, no augmentation."""
-    return Batch(images.permute(0, 3, 1, 2).float() / 255.0, masks[:, None].float() / 255.0,
+    return Batch(pixels_to_unit(images), masks[:, None].float() / 255.0,
                  teacher[:, None].float() / 255.0, has_mask.float(), has_teacher.float())
 
 

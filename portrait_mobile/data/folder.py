@@ -7,33 +7,29 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..errors import DatasetError
-
-IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+from ..errors import DatasetError, ImageError
+from ..runtime.image_input import IMAGE_EXTS, read_image
 
 
 def read_image_rgb(path: str | Path) -> np.ndarray:
-    """Read an image file as RGB uint8 HxWx3 (grayscale and RGBA converted); DatasetError if unreadable."""
-    path = Path(path)
-    if not path.is_file():
-        raise DatasetError(f"image not found: {path}")
-    data = np.fromfile(path, dtype=np.uint8)
-    img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    if img is None:
-        raise DatasetError(f"cannot decode image: {path}")
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    """Read an image file as RGB uint8 HxWx3 (EXIF orientation applied, as OpenCV's own reader does);
+    DatasetError if it is missing or not an image."""
+    try:
+        return read_image(path)
+    except ImageError as e:
+        raise DatasetError(str(e)) from None
 
 
 def read_mask(path: str | Path) -> np.ndarray:
     """Read a mask as uint8 HxW with values {0, 255} (anything > 127 is person)."""
-    path = Path(path)
-    if not path.is_file():
-        raise DatasetError(f"mask not found: {path}")
-    data = np.fromfile(path, dtype=np.uint8)
-    m = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE) if data.size else None
-    if m is None:
-        raise DatasetError(f"cannot decode mask: {path}")
-    return np.where(m > 127, 255, 0).astype(np.uint8)
+    try:
+        m = read_image(path)
+    except ImageError as e:
+        raise DatasetError(f"mask: {e}") from None
+    # A grey mask comes back as three equal channels; a coloured one is read as its luminance.
+    gray = m[..., 0] if (m[..., 0] == m[..., 1]).all() and (m[..., 1] == m[..., 2]).all() \
+        else cv2.cvtColor(m, cv2.COLOR_RGB2GRAY)
+    return np.where(gray > 127, 255, 0).astype(np.uint8)
 
 
 @dataclass(frozen=True)

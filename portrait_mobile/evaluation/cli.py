@@ -13,7 +13,6 @@ from typing import Any, Sequence
 
 from ..cli_support import OneLineParser, non_negative_int, positive_int, run_cli
 from ..errors import CheckpointError, ModelLoadError, PortraitError
-from ..paths import find_shared
 from ..metrics import BOUNDARY_RATIO, THRESHOLD
 
 PROG = "portrait-eval"
@@ -72,7 +71,8 @@ def _load_artifact(path: Path, threads: int | None, refine: bool) -> Any:
 
 
 def _load_predictors(args: argparse.Namespace) -> list[Any]:
-    from .predictors import MediaPipePredictor, TorchPredictor
+    from ..reference.mediapipe import MediaPipePredictor, mediapipe_path
+    from .predictors import TorchPredictor
 
     predictors: list[Any] = []
     if not args.only_reference:
@@ -92,7 +92,7 @@ def _load_predictors(args: argparse.Namespace) -> list[Any]:
                                              num_threads=args.threads))
         predictors.extend(_load_artifact(Path(m), args.threads, args.refine) for m in args.model)
     if args.reference == "mediapipe":
-        predictors.append(MediaPipePredictor(find_shared("anchors", args.anchors, "--anchors"),
+        predictors.append(MediaPipePredictor(mediapipe_path(args.anchors, flag="--anchors"),
                                              num_threads=args.threads))
     return predictors
 

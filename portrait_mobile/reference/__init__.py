@@ -1,7 +1,21 @@
-"""Reference models (MediaPipe Selfie Segmentation) run in PyTorch from their .tflite, e.g. as teachers."""
-from .mediapipe_torch import MEDIAPIPE_FILE, MediaPipeTorch, flip_average, predict_squashed
-from .ops import SUPPORTED_OPS, UnsupportedOpError
-from .tflite_reader import TFLiteGraph, read_tflite
+"""Reference models (MediaPipe Selfie Segmentation): found and run through LiteRT (`mediapipe`, torch-free),
+or run in PyTorch from their .tflite (`mediapipe_torch`), e.g. as teachers.
 
-__all__ = ["MEDIAPIPE_FILE", "MediaPipeTorch", "SUPPORTED_OPS", "TFLiteGraph", "UnsupportedOpError",
-           "flip_average", "predict_squashed", "read_tflite"]
+The names below load on first use, so `portrait_mobile.reference.mediapipe` imports without torch.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_HOMES = {"MEDIAPIPE_FILE": "mediapipe", "MEDIAPIPE_FILES": "mediapipe", "MediaPipePredictor": "mediapipe",
+          "flip_averaged": "mediapipe", "mediapipe_path": "mediapipe", "MediaPipeTorch": "mediapipe_torch",
+          "flip_average": "mediapipe_torch", "predict_squashed": "mediapipe_torch", "SUPPORTED_OPS": "ops",
+          "UnsupportedOpError": "ops", "TFLiteGraph": "tflite_reader", "read_tflite": "tflite_reader"}
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_HOMES[name]}", __name__), name)

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import PortraitError
-from .mediapipe_torch import MEDIAPIPE_FILE, MediaPipeTorch
+from .mediapipe import MEDIAPIPE_FILE
+from .mediapipe_torch import MediaPipeTorch
 
 DEFAULT_MODEL = Path("..") / "shared" / "anchors" / MEDIAPIPE_FILE
 

@@ -20,10 +20,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ModelLoadError
+from .mediapipe import mediapipe_path
 from .ops import BUILDERS, SUPPORTED_OPS, UnsupportedOpError
 from .tflite_reader import TFLiteGraph, read_tflite
 
-MEDIAPIPE_FILE = "selfie_segmentation.tflite"
 
 
 def _fold_constants(graph: TFLiteGraph) -> dict[int, np.ndarray]:
@@ -107,10 +107,7 @@ class MediaPipeTorch(nn.Module):
     @classmethod
     def from_tflite(cls, path: str | Path) -> "MediaPipeTorch":
         """Build from a .tflite file (or a folder holding selfie_segmentation.tflite), in eval mode."""
-        path = Path(path)
-        if path.is_dir():
-            path = path / MEDIAPIPE_FILE
-        return cls(read_tflite(path)).eval()
+        return cls(read_tflite(mediapipe_path(path))).eval()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 4 or x.shape[1] != self.input_channels or tuple(x.shape[2:]) != self.input_size:

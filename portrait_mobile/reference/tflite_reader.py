@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelLoadError
+from ..litert import flatbuffer_str
 
 # TFLite TensorType enum values -> numpy dtypes (little-endian, as the flatbuffer stores them).
 _DTYPES: dict[int, np.dtype] = {
@@ -112,7 +113,7 @@ def read_tflite(path: str | Path) -> TFLiteGraph:
         code = max(int(oc.builtinCode), int(oc.deprecatedBuiltinCode))
         if code == _CUSTOM:
             custom = oc.customCode
-            codes.append(custom.decode() if isinstance(custom, bytes) else str(custom))
+            codes.append(flatbuffer_str(custom))
         else:
             codes.append(names.get(code, f"BUILTIN_{code}"))
 
@@ -129,7 +130,7 @@ def read_tflite(path: str | Path) -> TFLiteGraph:
                 if dtype is None:
                     raise ModelLoadError(f"{path}: constant tensor {i} has unsupported type {t.type}")
                 data = np.frombuffer(blob, dtype).reshape(shape).copy()
-            name = t.name.decode() if isinstance(t.name, bytes) else str(t.name)
+            name = flatbuffer_str(t.name)
             tensors.append(TensorInfo(i, name, shape, dtype, data))
         ops = []
         for k, op in enumerate(g.operators or []):

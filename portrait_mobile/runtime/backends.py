@@ -1,8 +1,8 @@
 """One small class per inference engine, all with the same `run(x) -> raw output` interface.
 
-A backend only loads an artifact and runs it: it takes the tensor `preprocess.to_model_input` +
+A backend only loads an artifact and runs it: it takes the tensor `model_io.to_model_input` +
 `quantize_input` made (already in the artifact's layout and dtype) and returns the raw output tensor.
-All pre- and post-processing lives in `Segmenter`, through `portrait_mobile.preprocess`, so every
+All pre- and post-processing lives in `Segmenter`, through `portrait_mobile.model_io`, so every
 engine sees exactly the same numbers.
 
 Engines are imported lazily: the runtime imports with only NumPy + OpenCV installed, and a missing

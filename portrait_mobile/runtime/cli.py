@@ -20,7 +20,6 @@ import cv2
 import numpy as np
 
 PROG = "portrait-segment"
-IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
 from ..cli_support import OneLineParser
 
@@ -67,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
 def collect_inputs(inputs: Sequence[str]) -> tuple[list[tuple[Path, str]], list[str]]:
     """([(path, 'image'|'video')], problems): files as given, folders searched recursively (hidden
     files skipped); a missing input or an empty folder is a problem, and the others still run."""
+    from .image_input import IMAGE_EXTS
     from .video import VIDEO_EXTS
 
     out: list[tuple[Path, str]] = []

@@ -6,7 +6,7 @@
 
 The artifact's own metadata contract (`portrait_mobile.contract.ModelContract`) says the input size,
 layout, dtype, colour order, normalization and quantization: the Segmenter reads it and does all
-pre/post-processing through `portrait_mobile.preprocess`, so no engine-specific numbers live here.
+pre/post-processing through `portrait_mobile.model_io`, so no engine-specific numbers live here.
 """
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ import numpy as np
 from ..config import DEFAULT_CONFIG
 from ..contract import ModelContract
 from ..errors import ModelLoadError
+from ..model_io import output_to_prob, quantize_input, resize_prob, to_model_input
 from ..paths import PACKAGED_SUFFIXES, WEIGHTS_DIR, packaged_artifacts
-from ..preprocess import output_to_prob, quantize_input, resize_prob, to_model_input
 from . import postprocess
 from .backends import Backend, backend_for, check_threads
 from .image_input import check_rgb_uint8, check_rotation, read_image, rotate

@@ -125,10 +125,9 @@ def _cache(args) -> None:
     sources += [CacheSource(*parse_source(s), labelled=False) for s in args.unlabeled]
     teacher = None
     if args.teacher != "none":
-        from ..evaluation.predictors import MediaPipePredictor, flip_averaged
-        from ..paths import find_shared
+        from ..reference.mediapipe import MediaPipePredictor, flip_averaged, mediapipe_path
 
-        teacher = MediaPipePredictor(find_shared("anchors", args.anchors, "--anchors")).predict
+        teacher = MediaPipePredictor(mediapipe_path(args.anchors, flag="--anchors")).predict
         if args.teacher == "mediapipe-flip":
             teacher = flip_averaged(teacher)
     elif args.unlabeled:
@@ -147,10 +146,9 @@ def _fit(args) -> None:
     if teacher_in_loop and args.no_teacher:
         raise PortraitError("--teacher-in-loop and --no-teacher exclude each other")
     if teacher_in_loop == "mediapipe":
-        from ..evaluation.predictors import MEDIAPIPE_FILE
-        from ..paths import find_shared
+        from ..reference.mediapipe import mediapipe_path
 
-        teacher_in_loop = str(find_shared("anchors", None, "--teacher-in-loop PATH") / MEDIAPIPE_FILE)
+        teacher_in_loop = str(mediapipe_path(flag="--teacher-in-loop PATH"))
     if teacher_in_loop and not Path(teacher_in_loop).is_file():
         raise PortraitError(f"--teacher-in-loop: no such .tflite: {teacher_in_loop}")
     cfg = TrainConfig(cache=str(args.cache), out_dir=str(args.out), model=args.model, epochs=args.epochs,

@@ -24,9 +24,11 @@ from ..data.augment import AugmentConfig, Batch, augment, person_free_background
 from ..data.cache import CachedSet, load_cache
 from ..errors import DatasetError, PortraitError
 from ..layers import GlobalContext
+from ..metrics import THRESHOLD, MetricAccumulator
 from ..model import PortraitNet, build_model, count_parameters
+from ..model_io import pixels_to_unit, unit_to_model_input
 from .cli import LR_SCALES, REFERENCE_BATCH  # torch-free home of these names
-from .losses import LossConfig, boundary_band, portrait_loss
+from .losses import LossConfig, portrait_loss
 
 
 @dataclass
@@ -149,9 +151,11 @@ class _TrainForward(nn.Module):
     def __init__(self, model: PortraitNet) -> None:
         super().__init__()
         self.model = model
+        self.contract = model.contract()
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.model.forward_train(x)
+        """`x`: the augmented batch, RGB in [0, 1] NCHW; fed to the model as its contract says."""
+        return self.model.forward_train(unit_to_model_input(x, self.contract))
 
 
 def seed_everything(seed: int) -> None:
@@ -191,38 +195,24 @@ def selection_score(metrics: dict[str, float]) -> float:
 
 @torch.no_grad()
 def validate(model: nn.Module, data: CachedSet, device: torch.device, batch_size: int = 64) -> dict[str, float]:
-    """fg IoU and boundary IoU at the cache resolution (a proxy: portrait-eval measures at the
-    original resolution), overall and per source (`val_fg_iou/<source>`, from the same per-image
-    scores), plus `val_score` (selection_score). Boundary band: 2% of the diagonal, as design.md defines."""
+    """design.md's metrics (`portrait_mobile.metrics`, the code portrait-eval uses) at the cache
+    resolution, a proxy: portrait-eval measures at the original resolution. Overall and per source
+    (`val_fg_iou/<source>`, from the same per-image scores), plus `val_score` (selection_score)."""
     model.eval()
-    fg, bd = [], []
-    inter_fg = union_fg = inter_bg = union_bg = 0.0
-    size = data.images.shape[1]
-    radius = max(1, round(0.02 * math.hypot(size, size)))
+    contract = model.contract()
+    acc = MetricAccumulator()
     for s in range(0, len(data), batch_size):
         imgs = torch.from_numpy(data.images[s:s + batch_size]).to(device)
-        gt = torch.from_numpy(data.masks[s:s + batch_size]).to(device)[:, None].float() / 255.0
-        x = imgs.permute(0, 3, 1, 2).float() / 255.0
-        pred = (model(x.contiguous(memory_format=torch.channels_last)) > 0.5).float()
-        g = (gt > 0.5).float()
-        inter = (pred * g).flatten(1).sum(1)
-        union = ((pred + g) > 0).float().flatten(1).sum(1)
-        fg.append(torch.where(union > 0, inter / union.clamp_min(1), torch.ones_like(union)))
-        inter_fg += inter.sum().item()
-        union_fg += union.sum().item()
-        inter_bg += ((1 - pred) * (1 - g)).sum().item()
-        union_bg += (((1 - pred) + (1 - g)) > 0).float().sum().item()
-        # Inner boundary band of each mask (mask minus its erosion), Cheng et al. 2021.
-        gb = g * boundary_band(g, radius)
-        pb = pred * boundary_band(pred, radius)
-        bi = (gb * pb).flatten(1).sum(1)
-        bu = ((gb + pb) > 0).float().flatten(1).sum(1)
-        bd.append(torch.where(bu > 0, bi / bu.clamp_min(1), torch.ones_like(bu)))
-    fg_img, bd_img = 100 * torch.cat(fg).cpu().numpy(), 100 * torch.cat(bd).cpu().numpy()
+        x = unit_to_model_input(pixels_to_unit(imgs), contract)
+        pred = (model(x.contiguous(memory_format=torch.channels_last)) >= THRESHOLD)[:, 0].cpu().numpy()
+        for p, g in zip(pred, data.masks[s:s + batch_size] > 127):  # the cache's masks are soft after resizing
+            acc.update(p, g)
+    res = acc.result()
+    fg_img, bd_img = 100 * np.asarray(acc.fg_ious), 100 * np.asarray(acc.boundary_ious)
     out = {
-        "val_fg_iou": float(fg_img.mean()),
-        "val_miou": 50 * (inter_fg / max(union_fg, 1) + inter_bg / max(union_bg, 1)),
-        "val_boundary_iou": float(bd_img.mean()),
+        "val_fg_iou": res.fg_iou,
+        "val_miou": res.miou,
+        "val_boundary_iou": res.boundary_iou,
         "val_images": len(data),
     }
     sources = sorted(set(data.sources.tolist()))

@@ -136,3 +136,13 @@ def test_unwritable_out_is_refused_before_the_run(tiny_models: dict[str, Path], 
         err = capsys.readouterr().err
         assert rc == 2 and why in err and err.count("\n") == 1, err
     assert a_file.read_text() == "x"
+
+
+def test_a_broken_model_is_a_one_line_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "model.tflite"  # no _int8/_fp32 in the name: precision would come from its tensors
+    bad.write_bytes(b"\x00" * 64)
+    rc = cli.main(["--model", str(bad), "--profile", "flagship-1big", "--out", str(tmp_path / "out"), "-q"])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert err.startswith("portrait-bench: error: ") and err.count("\n") == 1 and "model.tflite" in err
+    assert not (tmp_path / "out").exists()  # no empty result folder

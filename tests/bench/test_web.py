@@ -2,7 +2,7 @@
 
 Needs node, Chromium (/usr/bin/chromium or $CHROMIUM_PATH) and `npm ci` in web_demo/; outside CI the
 browser test skips saying which is missing, in CI (CI set, as .ci/run runs) a missing tool is a failure,
-as in tests/test_web_demo.py.
+as in tests/demos/test_web_demo.py.
 """
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import pytest
 
 from portrait_bench.cli import main
 from portrait_bench.web import missing_tool
+from support import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 MODEL = REPO / "portrait_mobile" / "weights" / "portrait-s-256_int8.tflite"
 
 

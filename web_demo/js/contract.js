@@ -3,7 +3,7 @@
 // colour order, normalization, quantization. A missing or mismatched contract is an error the page
 // shows, never a guess (a wrong guess gives a silent black mask).
 
-// Same schema string as portrait_mobile/contract.py (tests/test_web_demo.py checks they agree).
+// Same schema string as portrait_mobile/contract.py (tests/demos/test_web_demo.py checks they agree).
 export const SCHEMA = 'portrait-mobile-contract/1';
 
 export class ContractError extends Error {

@@ -1,5 +1,5 @@
 // Pixels -> model input tensor and model output -> probability, driven by the contract.
-// The page's pre-processing is the Python runtime's (portrait_mobile/preprocess.py), done on the
+// The page's pre-processing is the Python runtime's (portrait_mobile/model_io.py), done on the
 // decoded RGBA pixels in JavaScript rather than by a canvas resize: OpenCV's INTER_AREA when the image
 // shrinks on both axes (always, for a camera frame or a photo), bilinear with half-pixel centres
 // (INTER_LINEAR) otherwise. A canvas drawImage resize differs from OpenCV by up to ~30 levels.

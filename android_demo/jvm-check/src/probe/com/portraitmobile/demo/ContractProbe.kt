@@ -13,7 +13,7 @@ import java.nio.ByteOrder
 
 /**
  * Runs the app's own contract loader, tensor check and codec on a real export, for
- * tests/test_demo_apps.py to compare with the Python runtime. Arguments: the assets folder
+ * tests/demos/test_demo_apps.py to compare with the Python runtime. Arguments: the assets folder
  * (models/<name>.tflite + contract), pixels.bin (the input-size frame, big-endian ARGB ints),
  * raw_output.bin (the model's output tensor as LiteRT returns it), the output folder.
  */

@@ -7,7 +7,7 @@ import java.io.File
 
 /**
  * The assets folder of a real export (`models/<name>.tflite` + its contract), which
- * tests/test_demo_apps.py makes with a tiny `portrait-export` run and passes as -Dportrait.assets.
+ * tests/demos/test_demo_apps.py makes with a tiny `portrait-export` run and passes as -Dportrait.assets.
  */
 object ExportedModel {
     val folder: File by lazy {

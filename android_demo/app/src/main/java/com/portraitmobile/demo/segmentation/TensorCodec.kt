@@ -6,7 +6,7 @@ import kotlin.math.roundToInt
 
 /**
  * Turns the pixels of a frame already resized to the model's input size into the input tensor,
- * exactly as portrait_mobile/preprocess.py does: channel order, x = (p / 255 - mean) / std,
+ * exactly as portrait_mobile/model_io.py does: channel order, x = (p / 255 - mean) / std,
  * layout, then quantization q = round(x / scale + zero_point) clamped to the integer type.
  *
  * Every (channel, pixel value) pair is computed once into a lookup table, so encoding a frame is

@@ -19,8 +19,9 @@ pytest.importorskip("ai_edge_litert")
 from portrait_mobile.errors import ModelLoadError  # noqa: E402
 from portrait_mobile.reference import (  # noqa: E402
     MediaPipeTorch, UnsupportedOpError, flip_average, predict_squashed, read_tflite)
+from support import REPO  # noqa: E402
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+SHARED = REPO.parent / "shared"
 
 # --- writing small .tflite graphs ---------------------------------------------------------------------------
 

@@ -13,16 +13,15 @@ import json
 import re
 import sys
 import tomllib
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from portrait_mobile.contract import ModelContract
+from support import REPO
 from portrait_mobile.model_card import (CARD_NAME, CARD_VERSION, CODE_LICENSE, TEACHER, TRAINING_SOURCES,
                                         WEIGHTS_LICENSE, packaged_card)
 
-REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "docs" / "results"))
 import render_model_card as rmc  # noqa: E402
 

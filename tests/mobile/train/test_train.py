@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import make_portrait_folder
+from support.datasets import make_portrait_folder
+from support import REPO
 from portrait_mobile.checkpoint import Checkpoint, load_checkpoint
 from portrait_mobile.config import ModelConfig
 from portrait_mobile.data.augment import to_batch
@@ -240,7 +241,7 @@ def test_in_loop_teacher_output_is_the_distillation_target() -> None:
 
 
 def test_mediapipe_in_loop_teacher_matches_the_flip_averaged_reference() -> None:
-    anchors = Path(__file__).resolve().parents[2] / "shared" / "anchors" / "selfie_segmentation.tflite"
+    anchors = REPO.parent / "shared" / "anchors" / "selfie_segmentation.tflite"
     if not anchors.is_file():
         pytest.skip(f"MediaPipe model not found at {anchors}")
     from portrait_mobile.reference.mediapipe_torch import MediaPipeTorch, flip_average
@@ -283,3 +284,25 @@ def test_failed_fit_leaves_no_out_folder(tmp_path: Path) -> None:
     out = tmp_path / "run"
     assert train_main(["fit", "--cache", str(bad), "--out", str(out), "--no-progress"]) == 2
     assert not out.exists()
+
+
+def test_validation_scores_as_portrait_eval_does(tiny_cache: Path) -> None:
+    """The training loop's val figures are design.md's metrics, through the same pre-processing as
+    the evaluation's PyTorch predictor (NumPy, from the contract)."""
+    from portrait_mobile.evaluation import TorchPredictor
+    from portrait_mobile.metrics import MetricAccumulator
+    from portrait_mobile.train.trainer import validate
+
+    torch.manual_seed(1)
+    model = build_model(TINY).eval()
+    c = load_cache(tiny_cache, progress=False)
+    got = validate(model, c, torch.device("cpu"), batch_size=5)
+    acc = MetricAccumulator()
+    predictor = TorchPredictor(model)
+    for image, mask in zip(c.images, c.masks):
+        acc.update(predictor.predict(image), mask > 127)
+    want = acc.result()
+    assert got["val_images"] == len(c) == want.n_images
+    assert got["val_fg_iou"] == pytest.approx(want.fg_iou, abs=1e-3)
+    assert got["val_boundary_iou"] == pytest.approx(want.boundary_iou, abs=1e-3)
+    assert got["val_miou"] == pytest.approx(want.miou, abs=1e-3)

@@ -28,13 +28,13 @@ from typing import Any
 
 import pytest
 
-import demo_jvm
-import demo_swift
+from support import REPO, demo_jvm
+from support import demo_swift
 from portrait_export import demo_assets
 from portrait_export.demo_assets import DemoAssetError, contract_name, copy_to_demos
 from portrait_mobile.contract import SCHEMA, ModelContract, TensorQuant
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 ANDROID = ROOT / "android_demo"
 APP = ANDROID / "app"
 KOTLIN_MAIN = APP / "src/main/java/com/portraitmobile/demo"
@@ -890,7 +890,7 @@ def test_real_tflite_matches_what_the_android_app_checks_and_computes(real_expor
     import numpy as np
     from ai_edge_litert.interpreter import Interpreter
 
-    from portrait_mobile import preprocess
+    from portrait_mobile import model_io
 
     result = real_export["results"]["tflite"]
     model = real_export["repo"] / demo_assets.ANDROID_MODELS_DIR / result.path.name
@@ -918,7 +918,7 @@ def test_real_tflite_matches_what_the_android_app_checks_and_computes(real_expor
                             info.min, info.max) for ch in range(3)]).astype(q.dtype)
     channels = [2, 1, 0] if c.color_order == "BGR" else [0, 1, 2]
     encoded = np.stack([lut[ch][image[..., src]] for ch, src in enumerate(channels)], axis=-1)[None]
-    reference = preprocess.quantize_input(preprocess.to_model_input(image, c), c)
+    reference = model_io.quantize_input(model_io.to_model_input(image, c), c)
     assert np.array_equal(encoded, reference)
     interp.set_tensor(inp["index"], encoded)
     interp.invoke()
@@ -928,7 +928,7 @@ def test_real_tflite_matches_what_the_android_app_checks_and_computes(real_expor
     byte_lut = np.clip(oq.scale * ((np.arange(256).astype(np.int8) if signed else np.arange(256)) - oq.zero_point),
                        0, 1)
     decoded = byte_lut[raw.reshape(-1).view(np.uint8)].reshape(c.output_height, c.output_width)
-    assert np.allclose(decoded, preprocess.output_to_prob(raw, c), atol=1e-6)
+    assert np.allclose(decoded, model_io.output_to_prob(raw, c), atol=1e-6)
 
 
 def test_real_mlpackage_matches_what_the_ios_app_checks(real_export):
@@ -954,7 +954,7 @@ def test_real_mlpackage_matches_what_the_ios_app_checks(real_export):
 
 
 # ---------------------------------------------------------------------------------------------
-# The Android app's Kotlin compiled and tested on the JVM (tests/demo_jvm.py says how and what)
+# The Android app's Kotlin compiled and tested on the JVM (tests/support/demo_jvm.py says how and what)
 # ---------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -990,7 +990,7 @@ def test_the_kotlin_contract_loader_and_codec_read_the_real_export_like_python(k
     import numpy as np
     from ai_edge_litert.interpreter import Interpreter
 
-    from portrait_mobile import preprocess
+    from portrait_mobile import model_io
 
     assets = real_export["repo"] / demo_assets.ANDROID_MODELS_DIR.parent
     (model,) = (real_export["repo"] / demo_assets.ANDROID_MODELS_DIR).glob("*.tflite")
@@ -1002,7 +1002,7 @@ def test_the_kotlin_contract_loader_and_codec_read_the_real_export_like_python(k
     interp = Interpreter(model_path=str(model))
     interp.allocate_tensors()
     (inp,), (out,) = interp.get_input_details(), interp.get_output_details()
-    reference_input = preprocess.quantize_input(preprocess.to_model_input(image, c), c)
+    reference_input = model_io.quantize_input(model_io.to_model_input(image, c), c)
     interp.set_tensor(inp["index"], reference_input)
     interp.invoke()
     raw = interp.get_tensor(out["index"])
@@ -1026,11 +1026,11 @@ def test_the_kotlin_contract_loader_and_codec_read_the_real_export_like_python(k
     encoded = np.frombuffer((tmp_path / "encoded.bin").read_bytes(), dtype=reference_input.dtype)
     assert np.array_equal(encoded, reference_input.reshape(-1))
     probs = np.frombuffer((tmp_path / "probs.bin").read_bytes(), dtype="<f4").reshape(c.output_height, c.output_width)
-    assert np.allclose(probs, preprocess.output_to_prob(raw, c), atol=1e-6)
+    assert np.allclose(probs, model_io.output_to_prob(raw, c), atol=1e-6)
 
 
 # ---------------------------------------------------------------------------------------------
-# The iOS app's pure-Swift files type-checked and run on Linux (tests/demo_swift.py says how and what)
+# The iOS app's pure-Swift files type-checked and run on Linux (tests/support/demo_swift.py says how and what)
 # ---------------------------------------------------------------------------------------------
 
 def test_swift_files_run_on_linux_are_all_but_the_apple_frameworks_ones():

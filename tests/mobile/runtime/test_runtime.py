@@ -13,7 +13,7 @@ from portrait_mobile.runtime import Segmenter, binary_mask, keep_largest, read_i
 from portrait_mobile.runtime.cli import main as cli_main
 
 from portrait_mobile.checkpoint import DEFAULT_WEIGHTS
-from runtime_fixtures import (PFCN, TINY_H, TINY_W, iou, make_tiny_onnx, pfcn_test_ids, red_person,
+from support.runtime_models import (PFCN, TINY_H, TINY_W, iou, make_tiny_onnx, pfcn_test_ids, red_person,
                               tiny_contract)
 
 

@@ -15,7 +15,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from . import REPO
+
+ROOT = REPO
 ANDROID = ROOT / "android_demo"
 APP_SRC = ANDROID / "app/src"
 MAIN = APP_SRC / "main/java/com/portraitmobile/demo"

@@ -1,10 +1,16 @@
-"""Image <-> model tensor conversions, driven by the model contract (one place for all backends)."""
+"""Image <-> model tensor conversions, driven by the model contract: the one home of the model's
+input and output encoding for every backend, evaluation, export and training."""
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from .contract import ModelContract
+
+if TYPE_CHECKING:
+    import torch
 
 
 def to_model_input(image: np.ndarray, contract: ModelContract) -> np.ndarray:
@@ -26,6 +32,28 @@ def to_model_input(image: np.ndarray, contract: ModelContract) -> np.ndarray:
     if contract.input_layout == "NCHW":
         x = x.transpose(0, 3, 1, 2)
     return np.ascontiguousarray(x)
+
+
+def pixels_to_unit(pixels: "torch.Tensor") -> "torch.Tensor":
+    """uint8 NHWC RGB pixels (a torch batch, any device) -> float NCHW in [0, 1]: the space training
+    augments in; `unit_to_model_input` takes it from there to the model."""
+    return pixels.permute(0, 3, 1, 2).float() / 255.0
+
+
+def unit_to_model_input(x: "torch.Tensor", contract: ModelContract) -> "torch.Tensor":
+    """A torch batch of RGB images in [0, 1], NCHW, already at the input size -> the tensor the
+    PyTorch model of `contract` takes (its colour order, normalization and layout), as
+    `to_model_input` does for one image. With the shipped contract (RGB, no normalization, NCHW)
+    it returns `x` itself."""
+    if contract.color_order == "BGR":
+        x = x.flip(1)
+    if any(contract.mean) or any(v != 1 for v in contract.std):
+        mean = x.new_tensor(contract.mean).view(1, 3, 1, 1)
+        std = x.new_tensor(contract.std).view(1, 3, 1, 1)
+        x = (x - mean) / std
+    if contract.input_layout == "NHWC":
+        x = x.permute(0, 2, 3, 1)
+    return x
 
 
 def quantize_input(x: np.ndarray, contract: ModelContract) -> np.ndarray:

@@ -13,7 +13,9 @@ import os
 import subprocess
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from . import REPO
+
+ROOT = REPO
 IOS_SRC = ROOT / "ios_demo/PortraitDemo"
 SWIFT_CHECK = ROOT / "ios_demo/swift-check"
 

@@ -23,10 +23,10 @@ import numpy as np
 import pytest
 
 from portrait_mobile.metrics import iou
-from portrait_mobile.preprocess import quantize_input, to_model_input
+from portrait_mobile.model_io import quantize_input, to_model_input
 from portrait_mobile.runtime import Segmenter, read_image
+from support import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 WEB = REPO / "web_demo"
 MODEL = REPO / "portrait_mobile" / "weights" / "portrait-s-256_int8.tflite"
 PHOTO = REPO / "docs" / "effects" / "pfcn-00887.png"  # a PFCN test photo already in the repo (320 px)

@@ -13,7 +13,8 @@ import numpy as np
 from portrait_mobile.metrics import iou  # noqa: F401  (re-exported for the runtime tests)
 from portrait_mobile.contract import CONTRACT_KEY, ModelContract
 
-REPO = Path(__file__).resolve().parent.parent
+from . import REPO
+
 DATASETS = REPO.parent / "shared" / "datasets"
 PFCN = DATASETS / "pfcn"
 TINY_H, TINY_W = 64, 48

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_portrait_folder
+from support.datasets import make_portrait_folder
+from support import REPO
 from portrait_mobile.checkpoint import Checkpoint
 from portrait_mobile.data.cache import CacheSource, build_cache
 
-REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "train_gpu_budget.sh"
 
 

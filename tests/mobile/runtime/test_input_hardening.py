@@ -19,7 +19,7 @@ from portrait_mobile.runtime import Segmenter, read_image, to_rgb_uint8
 from portrait_mobile.runtime.cli import main as cli_main
 from portrait_mobile.runtime.image_input import decode_image, exif_orientation
 
-from runtime_fixtures import red_person
+from support.runtime_models import red_person
 
 SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

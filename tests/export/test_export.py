@@ -60,7 +60,9 @@ def tiny(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("export")
     torch.manual_seed(0)
     ckpt = root / "tiny.pt"
-    Checkpoint(TINY, build_model(TINY).state_dict(), metrics={"fg_iou": 12.5}).save(ckpt)
+    # Trained (as far as its record says) on the card's data: its artifacts carry the card's terms.
+    Checkpoint(TINY, build_model(TINY).state_dict(), metrics={"fg_iou": 12.5},
+               train_info={"sources": ["pfcn/train"]}).save(ckpt)
     data = make_folder(root / "data", 10)
     return {"root": root, "ckpt": ckpt, "data": data}
 
@@ -101,7 +103,22 @@ def test_all_targets_written_with_sidecars(exported):
     assert res["coreml", "fp16"].path.name == "tiny-64.mlpackage"
     assert res["onnx", "fp32"].path.name == "tiny-64.onnx"
     # the card every contract names travels with the artifacts
+    assert all((r.contract.license, r.contract.model_card) == (WEIGHTS_LICENSE, CARD_NAME) for r in res.values())
     assert (exported["out"] / CARD_NAME).read_bytes() == packaged_card().read_bytes()
+
+
+def test_own_data_checkpoint_names_its_sources_not_our_card(tiny, tmp_path):
+    import onnx
+
+    ckpt = tmp_path / "mine.pt"
+    Checkpoint(TINY, build_model(TINY).state_dict(), train_info={"sources": ["studio/train", "pfcn/train"]}).save(ckpt)
+    (r,) = api.export("onnx", weights=ckpt, out_dir=tmp_path / "out", calib=tiny["data"], val=tiny["data"], n_val=2)
+    c = read_contract(r.path)
+    assert "trained on pfcn/train, studio/train" in c.license and "research" not in c.license
+    assert (c.model_card, c.model_card_version) == ("", "")
+    props = {p.key: p.value for p in onnx.load(str(r.path)).metadata_props}
+    assert props["license"] == c.license
+    assert not (tmp_path / "out" / CARD_NAME).exists()  # our card does not describe these weights
 
 
 def test_onnx_single_file_static_shape_and_parity(exported):
@@ -419,10 +436,10 @@ def test_demo_assets_flag_calls_copy_to_demos(tiny, tmp_path, monkeypatch):
 
 
 def test_int8_granularity_recipes(exported, tiny):
-    from portrait_export import tflite_export as te
+    from portrait_export import tflite_convert, tflite_quantize as te
 
     model = api.prepare_model(Checkpoint.load(tiny["ckpt"]), None)
-    fp32 = te.convert_fp32(model, (64, 64))
+    fp32 = tflite_convert.convert_fp32(model, (64, 64))
     assert len(te.int8_recipe(fp32, None)[0]) == 1  # static_wi8_ai8 as published
     rec, n_all = te.int8_recipe(fp32, float("inf"))
     # every conv and depthwise conv of the model

@@ -10,7 +10,7 @@ from portrait_mobile.data.folder import read_mask
 from portrait_mobile.errors import ImageError
 from portrait_mobile.runtime import read_image
 
-from runtime_fixtures import PFCN, pfcn_test_ids, red_person
+from support.runtime_models import PFCN, pfcn_test_ids, red_person
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from portrait_mobile.errors import ImageError
 from portrait_mobile.runtime import effects
 from portrait_mobile.runtime import Segmenter, VideoSegmenter, read_frames, read_image
 
-from runtime_fixtures import PFCN, iou, make_tiny_onnx, pfcn_test_ids, red_person
+from support.runtime_models import PFCN, iou, make_tiny_onnx, pfcn_test_ids, red_person
 
 
 

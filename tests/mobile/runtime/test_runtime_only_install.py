@@ -43,7 +43,7 @@ def test_torch_commands_name_the_extra(module: str, prog: str, extra: str, tmp_p
 def test_eval_of_a_tflite_needs_no_torch(tmp_path: Path) -> None:
     """issue 13: `portrait-eval --model x.tflite` ended in ModuleNotFoundError: torch."""
     pytest.importorskip("ai_edge_litert")  # the runtime extra's TFLite engine
-    from conftest import make_portrait_folder
+    from support.datasets import make_portrait_folder
 
     model = WEIGHTS_DIR / f"{DEFAULT_MODEL}_int8.tflite"
     assert model.is_file(), f"the package ships {model}"

@@ -1,0 +1,9 @@
+"""Helpers the tests share (imported as `support.<module>`; pytest puts tests/ on the path).
+
+- `datasets`: tiny labelled folders made on the fly
+- `runtime_models`: tiny ONNX models and the PFCN test images for the runtime tests
+- `demo_jvm`, `demo_swift`: compile and run the demo apps' Kotlin and Swift
+"""
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
