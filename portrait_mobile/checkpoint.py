@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from .atomic import write_bytes
-from .config import DEFAULT_CONFIG, ModelConfig
+from .config import DEFAULT_CONFIG, ModelConfig, get_config, list_configs
 from .contract import ModelContract, pytorch_contract
 from .errors import CheckpointError
 from .model import PortraitNet, build_model
@@ -71,8 +71,18 @@ class Checkpoint:
             config = ModelConfig.from_dict(payload["config"])
         except (KeyError, TypeError, ValueError) as e:
             raise CheckpointError(f"{path}: bad model config: {e}") from None
+        registered = get_config(config.name) if config.name in list_configs() else None
+        if registered is not None and registered != config:
+            # Its artifacts would take the registered model's file names (and could replace it).
+            raise CheckpointError(f"{path}: its config is named {config.name!r} but is not the registered "
+                                  f"{config.name} ({_config_diff(registered, config)}); give it its own name")
         return cls(config, payload["state_dict"], payload.get("metrics", {}), payload.get("train_info", {}),
                    payload.get("train_state"))
+
+
+def _config_diff(want: ModelConfig, got: ModelConfig) -> str:
+    wd, gd = want.to_dict(), got.to_dict()
+    return ", ".join(f"{k} {gd[k]!r} instead of {wd[k]!r}" for k in wd if wd[k] != gd.get(k))
 
 
 def load_checkpoint(path: str | Path | None = None) -> Checkpoint:
