@@ -1,4 +1,4 @@
-"""Memory of one model, measured in a fresh process (``python -m portrait_bench.child memory MODEL``).
+"""Memory of one model, measured in a fresh process (``python -m portrait_bench.child_entry memory MODEL``).
 
 In the benchmark process models are loaded one after another and the allocator reuses freed pages,
 so an RSS difference there says little. A fresh child imports the runtime, notes its RSS, loads the

@@ -8,7 +8,7 @@
   kernels, slower than XNNPACK; read it for *where* the time goes, not for how much.
 
 The profiler is reached through ctypes, so a mismatch with a future libLiteRt could crash the process:
-:func:`profile_ops` therefore runs it in a child process (:mod:`portrait_bench.child`).
+:func:`profile_ops` therefore runs it in a child process (:mod:`portrait_bench.child_entry`).
 """
 from __future__ import annotations
 

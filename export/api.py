@@ -17,7 +17,7 @@ from portrait_mobile.errors import CheckpointError, DatasetError, ExportError
 from portrait_mobile.formats import EXPORT_FORMATS, resolve
 from portrait_mobile.writable import ensure_writable_dir
 
-from .base import (DEFAULT_PRECISION, MAX_IMGSZ, PRECISIONS, SUPPORTED_PRECISIONS, TARGETS, ExportContext,
+from .context import (DEFAULT_PRECISION, MAX_IMGSZ, PRECISIONS, SUPPORTED_PRECISIONS, TARGETS, ExportContext,
                    ExportResult, ExportUsageError)
 from .gate import GateError, Thresholds
 

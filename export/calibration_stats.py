@@ -25,7 +25,7 @@ import numpy as np
 from portrait_mobile.atomic import write_text
 from portrait_mobile.errors import ExportError
 
-from .base import ExportUsageError, weights_sha256
+from .context import ExportUsageError, weights_sha256
 
 SUFFIX = ".int8-calibration.json"
 FORMAT = 1

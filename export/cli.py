@@ -22,7 +22,7 @@ from portrait_mobile.cli_support import (OneLineParser, fraction, non_negative_f
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .base import PRECISIONS, TARGETS
+    from .context import PRECISIONS, TARGETS
     from .gate import Thresholds
 
     d = Thresholds()
@@ -104,7 +104,7 @@ def _main(argv: Sequence[str] | None) -> int:
     from portrait_mobile.errors import CheckpointError, DatasetError, ExportError
 
     from .api import export
-    from .base import ExportUsageError
+    from .context import ExportUsageError
     from .gate import Thresholds
 
     imgsz = None

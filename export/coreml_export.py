@@ -26,7 +26,7 @@ from portrait_mobile.errors import ExportError
 
 from . import gate
 from . import parity as parity_mod
-from .base import ExportContext, ExportResult, path_size
+from .context import ExportContext, ExportResult, path_size
 from .metadata import embed_coreml, tool_versions, write_sidecar
 from .native_output import quiet
 

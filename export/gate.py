@@ -1,7 +1,7 @@
 """The parity gate: thresholds applied to a parity report's figures, and the refusal of a failing artifact.
 
 `parity.py` measures (the artifact vs PyTorch on real images); this module judges. Apart so that
-the shared export types (`base.py`) and the measurement import it, and not each other.
+the shared export types (`context.py`) and the measurement import it, and not each other.
 """
 from __future__ import annotations
 

@@ -32,7 +32,7 @@ from portrait_mobile.errors import ExportError
 
 from . import calibration_stats, gate
 from . import parity as parity_mod
-from .base import ExportContext, ExportResult, path_size, weights_sha256
+from .context import ExportContext, ExportResult, path_size, weights_sha256
 from .metadata import description, tool_versions, write_sidecar
 from .native_output import quiet
 from .tflite_convert import convert_fp32

@@ -13,7 +13,7 @@ from portrait_mobile.litert import flatbuffer_str
 from portrait_mobile.model_io import to_model_input
 
 from . import calibration_stats
-from .base import ExportContext
+from .context import ExportContext
 from .native_output import quiet
 from .tflite_convert import input_tensor_name, signature
 

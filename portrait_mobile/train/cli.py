@@ -18,10 +18,8 @@ from ..cli_support import OneLineParser, fraction, non_negative_float, positive_
 from ..config import DEFAULT_CONFIG, list_configs
 from ..data.augment_config import AUGMENT_PRESETS
 from ..errors import PortraitError
+from .lr import LR_SCALES, REFERENCE_BATCH
 
-# Kept here, torch-free, so --help works without torch; the trainer imports them from here.
-REFERENCE_BATCH = 32
-LR_SCALES = ("none", "sqrt", "linear")
 
 PROG = "portrait-train"
 TEACHERS = ("none", "mediapipe", "mediapipe-flip")

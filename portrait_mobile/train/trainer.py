@@ -27,7 +27,7 @@ from ..layers import GlobalContext
 from ..metrics import THRESHOLD, MetricAccumulator
 from ..model import PortraitNet, build_model, count_parameters
 from ..model_io import pixels_to_unit, unit_to_model_input
-from .cli import LR_SCALES, REFERENCE_BATCH  # torch-free home of these names
+from .lr import scaled_lr
 from .losses import LossConfig, portrait_loss
 
 
@@ -65,11 +65,8 @@ class TrainConfig:
 
 
 def effective_lr(cfg: TrainConfig) -> float:
-    """Large batches need a larger step: sqrt (AdamW's usual rule) or linear scaling from REFERENCE_BATCH."""
-    ratio = cfg.batch_size / REFERENCE_BATCH
-    if cfg.lr_scale not in LR_SCALES:
-        raise PortraitError(f"lr_scale must be one of {LR_SCALES}, got {cfg.lr_scale!r}")
-    return cfg.lr * {"none": 1.0, "sqrt": math.sqrt(ratio), "linear": ratio}[cfg.lr_scale]
+    """Large batches need a larger step: see lr.scaled_lr."""
+    return scaled_lr(cfg.lr, cfg.batch_size, cfg.lr_scale)
 
 
 class WeightEMA:

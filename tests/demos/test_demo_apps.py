@@ -839,7 +839,7 @@ def real_export(tmp_path_factory) -> dict[str, Any]:
     import numpy as np
 
     from portrait_export import api
-    from portrait_export.base import Thresholds
+    from portrait_export.context import Thresholds
     from portrait_mobile.checkpoint import Checkpoint
     from portrait_mobile.config import ModelConfig
     from portrait_mobile.model import build_model

@@ -20,7 +20,7 @@ pytest.importorskip("litert_torch")
 pytest.importorskip("ai_edge_quantizer")
 
 from portrait_export import api, cli  # noqa: E402
-from portrait_export.base import Thresholds  # noqa: E402
+from portrait_export.context import Thresholds  # noqa: E402
 from portrait_mobile.atomic import atomic_dir, atomic_path  # noqa: E402
 from portrait_mobile.checkpoint import DEFAULT_WEIGHTS, Checkpoint  # noqa: E402
 from portrait_mobile.config import ModelConfig  # noqa: E402
@@ -414,7 +414,7 @@ def test_packaged_calibration_matches_the_shipped_weights():
     """Fails when new weights are shipped without their statistics: regenerate them with
     `portrait-export --target tflite --save-calibration` (docs/export.md)."""
     from portrait_export import calibration_stats
-    from portrait_export.base import weights_sha256
+    from portrait_export.context import weights_sha256
     from portrait_mobile.checkpoint import load_checkpoint
 
     path = calibration_stats.stats_path(DEFAULT_WEIGHTS)
@@ -485,7 +485,7 @@ def test_targets_come_from_the_formats_registry(tmp_path):
     """Each export target of portrait_mobile.formats has its exporter, and the file name its row implies."""
     from types import SimpleNamespace
 
-    from portrait_export.base import ExportContext
+    from portrait_export.context import ExportContext
     from portrait_mobile.formats import EXPORT_FORMATS, format_for_suffix
 
     assert tuple(api.TARGETS) == tuple(EXPORT_FORMATS) == ("onnx", "tflite", "coreml")

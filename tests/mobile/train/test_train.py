@@ -114,7 +114,7 @@ def test_packaged_artifacts_serve_the_shipped_weights() -> None:
     packaged = packaged_artifacts(DEFAULT_WEIGHTS.parent, shipped.config.name)
     if not packaged:
         pytest.skip("no exported artifact packaged beside the shipped weights")
-    from portrait_export.base import model_version
+    from portrait_export.context import model_version
 
     version = model_version(shipped)  # carries a hash of the weights
     for p in packaged:
