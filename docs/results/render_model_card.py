@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from portrait_export.api import export as _export
-from portrait_export.base import DEFAULT_PRECISION
+from portrait_export.context import DEFAULT_PRECISION
 from portrait_mobile.atomic import write_text
 from portrait_mobile.model_card import (CARD_NAME, CARD_VERSION, CODE_LICENSE, TEACHER, TRAINING_SOURCES,
                                         WEIGHTS_LICENSE, packaged_card)
