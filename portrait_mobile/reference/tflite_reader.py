@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelLoadError
+from ..file_input import read_input
 from ..litert import flatbuffer_str
 
 # TFLite TensorType enum values -> numpy dtypes (little-endian, as the flatbuffer stores them).
@@ -89,12 +90,7 @@ def _buffer_bytes(raw: bytes, buf: Any) -> bytes | None:
 def read_tflite(path: str | Path) -> TFLiteGraph:
     """Parse the single subgraph of a .tflite. Raises ModelLoadError naming `path` if it cannot."""
     path = Path(path)
-    if not path.is_file():
-        raise ModelLoadError(f"TFLite model not found: {path}")
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise ModelLoadError(f"cannot read {path}: {e}") from None
+    raw = read_input(path, ModelLoadError, "TFLite model")
     # A flatbuffer with the TFLite file identifier carries "TFL3" at bytes 4..8.
     if len(raw) < 8 or raw[4:8] != b"TFL3":
         raise ModelLoadError(f"{path} is not a TFLite model (no TFL3 identifier)")

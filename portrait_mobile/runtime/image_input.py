@@ -29,6 +29,7 @@ import cv2
 import numpy as np
 
 from ..errors import ImageError
+from ..file_input import read_input
 
 ROTATIONS = (0, 90, 180, 270)
 # Decompression-bomb guard: 120 MP is 360 MB decoded as RGB, 480 MB as a float32 mask.
@@ -268,16 +269,8 @@ def read_image(path: str | os.PathLike, exif: bool = True, max_pixels: int | Non
     held sideways comes out upright, as a photo viewer shows it. A file whose header says it has more
     than `max_pixels` pixels (default `max_pixels()`) is refused before it is decoded.
     """
-    p = Path(path)
-    if not p.exists():
-        raise ImageError(f"image not found: {p}")
-    if not p.is_file():
-        raise ImageError(f"not a file: {p}")
-    try:
-        data = p.read_bytes()
-    except OSError as e:
-        raise ImageError(f"cannot read {p}: {e.strerror or e}") from None
-    return decode_image(data, exif=exif, source=str(p), max_pixels=max_pixels)
+    data = read_input(path, ImageError, "image")
+    return decode_image(data, exif=exif, source=str(Path(path)), max_pixels=max_pixels)
 
 
 def looks_like_image(path: str | os.PathLike) -> bool:

@@ -1,0 +1,19 @@
+"""portrait_mobile.file_input: the messages for a file the user named."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from portrait_mobile.errors import ImageError, ModelLoadError
+from portrait_mobile.file_input import read_input
+
+
+def test_reads_bytes_and_names_each_problem(tmp_path: Path) -> None:
+    f = tmp_path / "x.bin"
+    f.write_bytes(b"abc")
+    assert read_input(f, ImageError, "image") == b"abc"
+    with pytest.raises(ImageError, match="image not found: .*nope.jpg"):
+        read_input(tmp_path / "nope.jpg", ImageError, "image")
+    with pytest.raises(ModelLoadError, match="not a file: "):
+        read_input(tmp_path, ModelLoadError, "TFLite model")
