@@ -13,12 +13,14 @@ CPU); 2 the benchmark could not run (bad arguments, missing model, ...).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as _dt
 import json
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from portrait_mobile.atomic import write_text
 from portrait_mobile.cli_support import EXIT_FAILED, OneLineParser, non_negative_int, positive_int, run_cli
@@ -183,29 +185,62 @@ def main(argv: list[str] | None = None) -> int:
     return run_cli(PROG, body, usage_types=(BenchError, WebBenchError, ArmSetupError, EmulationError))
 
 
+@dataclass
+class _Outputs:
+    """Where a benchmark run writes: its folder (result.json, report.txt, plots) and --json."""
+
+    out_dir: Path
+    json_path: Path | None
+    made_out: bool
+
+    @classmethod
+    def checked(cls, args: argparse.Namespace) -> "_Outputs":
+        """The run's outputs, each checked writable before the (long) run starts."""
+        out_dir = Path(args.out) if args.out else Path("runs") / "bench" / _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        made_out = not out_dir.exists()
+        check_output_dir(out_dir)
+        json_path = Path(args.json) if args.json else None
+        if json_path is not None:
+            check_output_file(json_path, "--json")
+        if getattr(args, "plot", None):
+            check_output_file(Path(args.plot), "--plot")
+        return cls(out_dir, json_path, made_out)
+
+    @contextlib.contextmanager
+    def removed_if_empty(self) -> Iterator[None]:
+        """No empty result folder left behind by a run that failed."""
+        try:
+            yield
+        except BaseException:
+            if self.made_out and self.out_dir.is_dir() and not any(self.out_dir.iterdir()):
+                self.out_dir.rmdir()
+            raise
+
+    def write(self, payload: dict[str, Any], text: str) -> list[str]:
+        """result.json (and --json) and report.txt; returns the paths written."""
+        blob = json.dumps(payload, indent=1)
+        written = []
+        for p in [self.out_dir / "result.json", *([self.json_path] if self.json_path else [])]:
+            write_text(p, blob)
+            written.append(str(p))
+        write_text(self.out_dir / "report.txt", text)
+        written.append(str(self.out_dir / "report.txt"))
+        return written
+
+
 def _bench(args: argparse.Namespace) -> int:
     from portrait_bench.budgets import evaluate_budget, load_budget
     from portrait_bench.report import format_result, format_verdicts
 
     budget = load_budget(args.budget) if args.budget else None
-    out_dir = Path(args.out) if args.out else Path("runs") / "bench" / _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    made_out = not out_dir.exists()
-    check_output_dir(out_dir)
-    if args.json:
-        check_output_file(Path(args.json), "--json")
-    if args.plot:
-        check_output_file(Path(args.plot), "--plot")
+    outputs = _Outputs.checked(args)
     profiles = args.profile
     if profiles is None and budget is not None:
         profiles = budget.profiles()
     reference = args.reference if args.reference is not None else (budget.reference if budget else "mediapipe")
     progress = None if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
-    try:
+    with outputs.removed_if_empty():
         result = _run(args, profiles, reference, progress)
-    except BaseException:
-        if made_out and out_dir.is_dir() and not any(out_dir.iterdir()):
-            out_dir.rmdir()  # no empty result folder left behind by a run that failed
-        raise
     verdicts = evaluate_budget(budget, result) if budget else []
     text = format_result(result, top_ops=args.top_ops, compat_full=args.full_compat)
     if verdicts:
@@ -215,13 +250,8 @@ def _bench(args: argparse.Namespace) -> int:
     payload = result.to_dict()
     if budget:
         payload["budget"] = {"file": budget.path, "verdicts": [v.to_dict() for v in verdicts]}
-    blob = json.dumps(payload, indent=1)
-    written = []
-    for p in [out_dir / "result.json", *( [Path(args.json)] if args.json else [])]:
-        write_text(p, blob)
-        written.append(str(p))
-    write_text(out_dir / "report.txt", text)
-    written.append(str(out_dir / "report.txt"))
+    written = outputs.write(payload, text)
+    out_dir = outputs.out_dir
     if not args.no_plot:
         from portrait_bench.plot import plot_result
 
@@ -268,28 +298,14 @@ def _web(args: argparse.Namespace) -> int:
     ref = resolve_reference(args.reference if args.reference is not None else "mediapipe")
     if ref is None:
         raise WebBenchError(f"--profile {PROFILE} needs a reference (the page times ours against it)")
-    out_dir = Path(args.out) if args.out else Path("runs") / "bench" / _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    made_out = not out_dir.exists()
-    check_output_dir(out_dir)
-    if args.json:
-        check_output_file(Path(args.json), "--json")
+    outputs = _Outputs.checked(args)
     if not args.quiet:
         print(f"{PROFILE}: headless Chromium, {args.runs or 50} interleaved runs ...", file=sys.stderr, flush=True)
-    try:
+    with outputs.removed_if_empty():
         res = run_web_benchmark(models[0], ref.path, runs=args.runs or 50)
-    except BaseException:
-        if made_out and out_dir.is_dir() and not any(out_dir.iterdir()):
-            out_dir.rmdir()
-        raise
     text = format_web(res)
     print(text, end="")
-    blob = json.dumps({"web": res}, indent=1)
-    written = []
-    for p in [out_dir / "result.json", *([Path(args.json)] if args.json else [])]:
-        write_text(p, blob)
-        written.append(str(p))
-    write_text(out_dir / "report.txt", text)
-    written.append(str(out_dir / "report.txt"))
+    written = outputs.write({"web": res}, text)
     if not args.quiet:
         print(f"wrote {', '.join(written)}", file=sys.stderr)
     return EXIT_OK
