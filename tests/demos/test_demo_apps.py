@@ -29,6 +29,8 @@ from typing import Any
 import pytest
 
 from support import REPO, demo_jvm
+from support.pbxproj import parse_pbxproj
+from support.source_text import code, strip_comments
 from support import demo_swift
 from portrait_export import demo_assets
 from portrait_export.demo_assets import DemoAssetError, contract_name, copy_to_demos
@@ -60,48 +62,6 @@ def kotlin_sources(*roots: Path) -> list[Path]:
 
 def swift_sources() -> list[Path]:
     return sorted(IOS_SRC.rglob("*.swift"))
-
-
-def strip_comments(text: str) -> str:
-    """Kotlin/Swift source with its comments removed (// and nested /* */), strings and line breaks kept,
-    so a check on the code cannot be satisfied by a commented-out line."""
-    out: list[str] = []
-    i, n = 0, len(text)
-    while i < n:
-        if text.startswith('"""', i):
-            j = text.find('"""', i + 3)
-            j = n if j < 0 else j + 3
-            out.append(text[i:j])
-        elif text[i] in "\"'":
-            j = i + 1
-            while j < n and text[j] not in (text[i], "\n"):
-                j += 2 if text[j] == "\\" else 1
-            j = min(j + 1, n)
-            out.append(text[i:j])
-        elif text.startswith("//", i):
-            j = text.find("\n", i)
-            j = n if j < 0 else j
-        elif text.startswith("/*", i):
-            depth, j = 0, i
-            while j < n:
-                if text.startswith("/*", j):
-                    depth, j = depth + 1, j + 2
-                elif text.startswith("*/", j):
-                    depth, j = depth - 1, j + 2
-                    if depth == 0:
-                        break
-                else:
-                    j += 1
-            out.append("\n" * text.count("\n", i, j))
-        else:
-            j = i + 1
-            out.append(text[i])
-        i = j
-    return "".join(out)
-
-
-def code(path: Path) -> str:
-    return strip_comments(path.read_text())
 
 
 def _require_tools(why: str | None) -> None:
@@ -331,47 +291,6 @@ def test_feature_checks_fail_on_commented_out_code():
 # ---------------------------------------------------------------------------------------------
 # iOS project
 # ---------------------------------------------------------------------------------------------
-
-_PBX_TOKEN = re.compile(r'\s+|/\*.*?\*/|//[^\n]*|"(?:[^"\\]|\\.)*"|[{}();=,]|[^\s{}();=,"]+', re.S)
-
-
-def parse_pbxproj(text: str) -> dict[str, Any]:
-    """A small parser for Xcode's OpenStep-style property list."""
-    tokens = [t for t in _PBX_TOKEN.findall(text) if not (t.isspace() or t.startswith(("/*", "//")))]
-    pos = 0
-
-    def value() -> Any:
-        nonlocal pos
-        tok = tokens[pos]
-        pos += 1
-        if tok == "{":
-            d: dict[str, Any] = {}
-            while tokens[pos] != "}":
-                key = value()
-                assert tokens[pos] == "=", f"expected '=' after {key!r}, got {tokens[pos]!r}"
-                pos += 1
-                d[key] = value()
-                assert tokens[pos] == ";", f"expected ';' after {key!r}, got {tokens[pos]!r}"
-                pos += 1
-            pos += 1
-            return d
-        if tok == "(":
-            items = []
-            while tokens[pos] != ")":
-                items.append(value())
-                if tokens[pos] == ",":
-                    pos += 1
-            pos += 1
-            return items
-        if tok.startswith('"'):
-            return json.loads(tok) if "\\" not in tok else tok[1:-1].replace('\\"', '"')
-        assert tok not in "{}();=,", f"unexpected {tok!r}"
-        return tok
-
-    result = value()
-    assert pos == len(tokens), "trailing tokens after the root dictionary"
-    return result
-
 
 @pytest.fixture(scope="module")
 def pbx() -> dict[str, Any]:
@@ -650,7 +569,7 @@ def _find_contract_like_the_apps(model: Path) -> Path:
 
 def test_demo_naming_is_the_exporters_naming(tmp_path):
     """The file names the demos look for are those `portrait-export` writes."""
-    from portrait_export import base
+    from portrait_export import context
     from portrait_mobile import contract_io
 
     for name in ["portrait-s-256_int8.tflite", "portrait-s-256.mlpackage"]:
@@ -664,9 +583,9 @@ def test_demo_naming_is_the_exporters_naming(tmp_path):
     ctx = SimpleNamespace(name="portrait-s-256", input_size=(256, 256), out_dir=tmp_path,
                           checkpoint=SimpleNamespace(config=SimpleNamespace(input_size=(256, 256))))
     names = {r.path.name for r in fake_exports(tmp_path / "fake")}
-    for target, precision in [("tflite", "int8"), ("coreml", base.DEFAULT_PRECISION["coreml"]),
-                              ("onnx", base.DEFAULT_PRECISION["onnx"])]:
-        assert base.ExportContext.artifact_path(ctx, target, precision).name in names
+    for target, precision in [("tflite", "int8"), ("coreml", context.DEFAULT_PRECISION["coreml"]),
+                              ("onnx", context.DEFAULT_PRECISION["onnx"])]:
+        assert context.ExportContext.artifact_path(ctx, target, precision).name in names
 
 
 def test_copy_to_demos_places_each_artifact_and_its_contract(tmp_path):
