@@ -111,11 +111,12 @@ def run_benchmark(
     ``arm_images`` PFCN test images; ``arm_cycles`` adds llvm-mca's cycle estimate.
     """
     from portrait_bench.arm.cores import CORES, is_arm_profile
+    from portrait_bench.profiles import split_profile_names
 
     say = progress or (lambda _msg: None)
     arm_names: list[str] = []
     if profiles is not None:
-        names = [n.strip() for raw in profiles for n in raw.split(",") if n.strip()]
+        names = split_profile_names(profiles)
         for n in names:
             for a in (list(CORES) if n == "arm" else [n] if is_arm_profile(n) else []):
                 if a not in arm_names:

@@ -274,17 +274,19 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _web_profile_asked(profiles: list[str] | None) -> bool:
+    from portrait_bench.profiles import split_profile_names
     from portrait_bench.web import PROFILE
 
-    return any(n.strip() == PROFILE for raw in profiles or [] for n in raw.split(","))
+    return PROFILE in split_profile_names(profiles)
 
 
 def _web(args: argparse.Namespace) -> int:
     """--profile web-wasm: the browser benchmark (web_demo/bench.mjs), on its own; information only."""
     from portrait_bench.model_specs import default_model_paths, resolve_reference
+    from portrait_bench.profiles import split_profile_names
     from portrait_bench.web import PROFILE, WebBenchError, format_web, missing_tool, run_web_benchmark
 
-    names = [n.strip() for raw in args.profile for n in raw.split(",") if n.strip()]
+    names = split_profile_names(args.profile)
     if names != [PROFILE]:
         raise WebBenchError(f"--profile {PROFILE} runs on its own (got {', '.join(names)}): run the others separately")
     if args.budget:

@@ -17,8 +17,8 @@ from portrait_mobile.config import DEFAULT_CONFIG
 from portrait_mobile.contract_io import read_sidecar
 from portrait_mobile.errors import ModelLoadError, PortraitError
 from portrait_mobile.litert import new_interpreter
-from portrait_mobile.paths import ANCHORS_ENV, find_shared
-from portrait_mobile.reference.mediapipe import MEDIAPIPE_FILES
+from portrait_mobile.paths import ANCHORS_ENV
+from portrait_mobile.reference.mediapipe import MEDIAPIPE_FILES, mediapipe_path
 
 _PREC_RE = re.compile(r"_(int8|fp32|fp16|float32|float16|uint8)$")
 _PREC_ALIASES = {"float32": "fp32", "float16": "fp16", "uint8": "int8"}
@@ -149,12 +149,12 @@ def default_model_paths(root: str | Path = ".") -> list[Path]:
 
 
 def anchors_dir() -> Path | None:
-    """The shared reference models: $PORTRAIT_ANCHORS_DIR, else ../shared/anchors (portrait_mobile.paths)."""
+    """The folder of the shared reference models (portrait_mobile.reference.mediapipe's lookup), None
+    when it or its general model is missing."""
     try:
-        d = find_shared("anchors", env=ANCHORS_ENV)
+        return mediapipe_path().parent
     except PortraitError:
         return None
-    return d if (d / MEDIAPIPE_FILES["mediapipe"]).is_file() else None
 
 
 def resolve_reference(ref: str | None) -> ModelSpec | None:
@@ -162,12 +162,13 @@ def resolve_reference(ref: str | None) -> ModelSpec | None:
     if ref is None or ref.lower() in ("none", "off", ""):
         return None
     if ref in MEDIAPIPE_FILES:
-        d = anchors_dir()
-        if d is None:
+        try:
+            path = mediapipe_path(name=ref)
+        except PortraitError:
             raise ModelError(
                 f"reference {ref!r}: {MEDIAPIPE_FILES[ref]} not found; set ${ANCHORS_ENV} to the folder that holds it"
-            )
-        spec = describe_model(d / MEDIAPIPE_FILES[ref], label=f"{ref} ({MEDIAPIPE_FILES[ref]})", is_reference=True)
+            ) from None
+        spec = describe_model(path, label=f"{ref} ({MEDIAPIPE_FILES[ref]})", is_reference=True)
         spec.precision = "fp32"
         spec.family = ref
         return spec

@@ -143,21 +143,22 @@ def load_profiles(path: str | Path | None = None) -> dict[str, DeviceProfile]:
     return out
 
 
+def split_profile_names(raw: list[str] | None) -> list[str]:
+    """--profile values (repeated and/or comma-separated) as one list of names."""
+    return [n.strip() for value in raw or [] for n in value.split(",") if n.strip()]
+
+
 def select_profiles(names: list[str] | None, profiles: dict[str, DeviceProfile]) -> list[DeviceProfile]:
     """``None`` or ``['all']`` selects every profile, ``[]`` none; unknown names raise listing the known ones."""
     if names is None or "all" in names:
         return list(profiles.values())
     out = []
-    for n in names:
-        for part in n.split(","):
-            part = part.strip()
-            if not part:
-                continue
-            if part not in profiles:
-                from portrait_bench.arm.cores import CORES
+    for part in split_profile_names(names):
+        if part not in profiles:
+            from portrait_bench.arm.cores import CORES
 
-                raise ProfileError(f"unknown profile {part!r}; known: {', '.join(profiles)} (or 'all'); "
-                                   f"under ARM emulation: {', '.join(CORES)} (or 'arm')")
-            if profiles[part] not in out:
-                out.append(profiles[part])
+            raise ProfileError(f"unknown profile {part!r}; known: {', '.join(profiles)} (or 'all'); "
+                               f"under ARM emulation: {', '.join(CORES)} (or 'arm')")
+        if profiles[part] not in out:
+            out.append(profiles[part])
     return out
