@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from portrait_mobile.contract import ModelContract
 from portrait_mobile.errors import ExportError
 from portrait_mobile.formats import EXPORT_FORMATS
-from portrait_mobile.model_card import weights_terms
 
 from .gate import Thresholds
 
@@ -100,11 +99,10 @@ class ExportContext:
         metrics = dict(self.checkpoint.metrics or {})
         # The card and its licence only for weights trained on the card's data (a user's own
         # checkpoint gets a statement naming its sources, and no card).
-        terms = weights_terms((self.checkpoint.train_info or {}).get("sources"))
         return ModelContract(model_name=self.name, version=model_version(self.checkpoint), input_height=h,
                              input_width=w, output_height=h, output_width=w, target=target,
-                             precision=precision, metrics=_jsonable(metrics), license=terms.license,
-                             model_card=terms.model_card, model_card_version=terms.model_card_version, **kw)
+                             precision=precision, metrics=_jsonable(metrics), **asdict(self.checkpoint.terms()),
+                             **kw)
 
 
 def weights_sha256(ckpt: "Checkpoint") -> str:

@@ -51,11 +51,6 @@ class _FunctionBackend(Backend):
         return np.asarray(self._predict(x))
 
 
-def torch_contract(model: Any) -> ModelContract:
-    """How the PyTorch model takes its input (portrait_mobile.contract.pytorch_contract of its config)."""
-    return pytorch_contract(model.config)
-
-
 class Reference:
     """PyTorch fp32 predictions on the validation sample, computed once and shared by every target."""
 
@@ -64,7 +59,7 @@ class Reference:
 
         self.samples = list(samples)
         self.source = source
-        self.contract = torch_contract(model)
+        self.contract = pytorch_contract(model.config)  # how the PyTorch model is fed
         self.labelled = bool(self.samples) and all(s.mask is not None for s in self.samples)
         self.probs: list[np.ndarray] = []  # model resolution
         self.masks: list[np.ndarray] = []  # bool, image resolution

@@ -12,6 +12,7 @@ from .atomic import write_bytes
 from .config import DEFAULT_CONFIG, ModelConfig, get_config, list_configs
 from .contract import ModelContract, pytorch_contract
 from .errors import CheckpointError
+from .model_card import WeightsTerms, weights_terms
 from .model import PortraitNet, build_model
 from .paths import WEIGHTS_DIR
 
@@ -32,7 +33,11 @@ class Checkpoint:
         """The input/output contract of this checkpoint's PyTorch model, with its version, metrics and
         the terms of the data it was trained on."""
         return pytorch_contract(self.config, version=str(self.train_info.get("version", "pytorch")),
-                                metrics=self.metrics, sources=self.train_info.get("sources") or ())
+                                metrics=self.metrics, terms=self.terms())
+
+    def terms(self) -> WeightsTerms:
+        """The licence statement and card for these weights, from the sources their training recorded."""
+        return weights_terms((self.train_info or {}).get("sources"))
 
     def build(self) -> PortraitNet:
         model = build_model(self.config)

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field, fields
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
-from .model_card import CARD_NAME, CARD_VERSION, WEIGHTS_LICENSE, weights_terms
+from .model_card import CARD_NAME, CARD_VERSION, WEIGHTS_LICENSE, WeightsTerms
 
 if TYPE_CHECKING:
     from .config import ModelConfig
@@ -88,18 +88,16 @@ class ModelContract:
 
 
 def pytorch_contract(config: "ModelConfig", version: str = "pytorch",
-                     metrics: dict[str, Any] | None = None,
-                     sources: Iterable[str] | None = None) -> ModelContract:
+                     metrics: dict[str, Any] | None = None, terms: WeightsTerms | None = None) -> ModelContract:
     """How the PyTorch model of `config` is fed: RGB in [0, 1] float, NCHW, squashed to the input size;
     its output the probability, NCHW, at the input size (see model.PortraitNet).
 
     The one description of the PyTorch model's input: the checkpoint (`Checkpoint.contract()`), the
     parity reference, the runtime's torch backend and evaluation derive their pre-processing from it.
-    With the training `sources` of a checkpoint, the licence and card are those of
-    `model_card.weights_terms` for them.
+    `terms`: the weights' licence and card (`Checkpoint.terms()`), else the shipped weights'.
     """
     h, w = config.input_size
-    terms = {} if sources is None else asdict(weights_terms(sources))
     return ModelContract(model_name=config.name, version=version, input_height=h, input_width=w,
                          input_layout="NCHW", output_layout="NCHW", output_height=h, output_width=w,
-                         target="pytorch", metrics=dict(metrics or {}), **terms)
+                         target="pytorch", metrics=dict(metrics or {}),
+                         **(asdict(terms) if terms else {}))

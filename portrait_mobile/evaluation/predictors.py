@@ -9,10 +9,10 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from ..contract import pytorch_contract
 from ..errors import ModelLoadError
 from ..model_io import output_to_prob, resize_prob, to_model_input
 from ..runtime.image_input import check_rgb_uint8
+
 
 @runtime_checkable
 class Predictor(Protocol):
@@ -48,7 +48,7 @@ class TorchPredictor:
         cfg = model.config
         self.name = name or cfg.name
         self.params: int | None = count_parameters(model)
-        self.contract = pytorch_contract(cfg)
+        self.contract = model.contract()
 
     def predict(self, image: np.ndarray) -> np.ndarray:
         check_rgb_uint8(image)

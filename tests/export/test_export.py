@@ -258,13 +258,13 @@ def test_gate_keeps_previous_artifact_when_refused(tiny, tmp_path):
 
 
 def test_parity_compare_catches_layout_and_value_errors(tiny):
-    from portrait_export.parity import Reference, compare, torch_contract
+    from portrait_export.parity import Reference, compare
     from portrait_export.calibration import load_image_sets
 
     model = build_model(TINY).eval()
     samples = load_image_sets(tiny["data"], tiny["data"], n_calib=2, n_val=3).validation_samples(progress=False)
     ref = Reference(model, samples, "synthetic")
-    contract = torch_contract(model)
+    contract = model.contract()
 
     def same(x):
         with torch.no_grad():
