@@ -189,7 +189,7 @@ def export_coreml(ctx: ExportContext, precision: str = "fp16") -> ExportResult:
 
 def _macos_parity(ctx: ExportContext, package: Path, contract: ModelContract, precision: str) -> dict[str, Any]:
     """Numeric parity through Core ML itself (macOS only): same figures as the other targets."""
-    report = parity_mod.compare(ctx.reference, parity_mod.open_artifact(package, "coreml"), contract, target="coreml", precision=precision,
-                                thresholds=ctx.thresholds)
+    report = parity_mod.compare(ctx.reference, parity_mod.open_artifact(package, "coreml"), contract,
+                                target="coreml", precision=precision, thresholds=ctx.thresholds)
     report["numeric"] = "Core ML on macOS"
     return report

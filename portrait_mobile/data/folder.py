@@ -26,10 +26,8 @@ def read_mask(path: str | Path) -> np.ndarray:
         m = read_image(path)
     except ImageError as e:
         raise DatasetError(f"mask: {e}") from None
-    # A grey mask comes back as three equal channels; a coloured one is read as its luminance.
-    gray = m[..., 0] if (m[..., 0] == m[..., 1]).all() and (m[..., 1] == m[..., 2]).all() \
-        else cv2.cvtColor(m, cv2.COLOR_RGB2GRAY)
-    return np.where(gray > 127, 255, 0).astype(np.uint8)
+    # A coloured mask is read as its luminance; a grey one (three equal channels) comes back unchanged.
+    return np.where(cv2.cvtColor(m, cv2.COLOR_RGB2GRAY) > 127, 255, 0).astype(np.uint8)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,6 @@ from .ops import BUILDERS, SUPPORTED_OPS, UnsupportedOpError
 from .tflite_reader import TFLiteGraph, read_tflite
 
 
-
 def _fold_constants(graph: TFLiteGraph) -> dict[int, np.ndarray]:
     """Constants from the file, plus DEQUANTIZE of fp16 weights evaluated once (fp16 -> fp32 is exact)."""
     consts = {t.index: t.data for t in graph.tensors if t.data is not None}

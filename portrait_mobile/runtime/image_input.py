@@ -32,9 +32,9 @@ from ..errors import ImageError
 from ..file_input import read_input
 
 ROTATIONS = (0, 90, 180, 270)
-# Decompression-bomb guard: 120 MP is 360 MB decoded as RGB, 480 MB as a float32 mask.
 # The still-image files every reader here accepts (CLI folders, datasets, calibration folders).
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+# Decompression-bomb guard: 120 MP is 360 MB decoded as RGB, 480 MB as a float32 mask.
 MAX_PIXELS = 120_000_000
 MAX_PIXELS_ENV = "PORTRAIT_MAX_PIXELS"
 
