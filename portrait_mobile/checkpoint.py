@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import io
+import pickle
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,14 +69,18 @@ class Checkpoint:
         if not path.is_file():
             raise CheckpointError(f"checkpoint not found: {path}")
         try:
-            payload = torch.load(path, map_location="cpu", weights_only=False)
+            # weights_only: tensors and plain data only (dicts, lists, tuples, numbers, strings), which is
+            # all a checkpoint holds, training state included; a pickle that asks for any other object
+            # (a payload that would run code) is refused before anything is built.
+            payload = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as e:  # torch raises many types for a non-checkpoint file
-            raise CheckpointError(f"{path} is not a readable checkpoint ({type(e).__name__}: {e})") from None
+            raise CheckpointError(_unreadable(path, e)) from None
         if not isinstance(payload, dict) or payload.get("format") != FORMAT:
             raise CheckpointError(f"{path} is not a portrait-mobile checkpoint (format {FORMAT!r} expected)")
+        _check_payload(path, payload)
         try:
             config = ModelConfig.from_dict(payload["config"])
-        except (KeyError, TypeError, ValueError) as e:
+        except (TypeError, ValueError) as e:
             raise CheckpointError(f"{path}: bad model config: {e}") from None
         registered = get_config(config.name) if config.name in list_configs() else None
         if registered is not None and registered != config:
@@ -83,6 +89,33 @@ class Checkpoint:
                                   f"{config.name} ({_config_diff(registered, config)}); give it its own name")
         return cls(config, payload["state_dict"], payload.get("metrics", {}), payload.get("train_info", {}),
                    payload.get("train_state"))
+
+
+def _unreadable(path: Path, e: Exception) -> str:
+    """One line for a file torch.load could not read; a pickle the weights-only loader refused names
+    what it asked for."""
+    text = str(e)
+    if isinstance(e, pickle.UnpicklingError) and "weights only" in text.lower():
+        m = re.search(r"GLOBAL (\S+)", text)
+        what = f"the Python object {m.group(1)}" if m else "something other than tensors and plain data"
+        return (f"{path}: refused: a checkpoint holds only tensors and plain data, but this file asks to load "
+                f"{what} (loading it could run code); it was not loaded")
+    first = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    return f"{path} is not a readable checkpoint ({type(e).__name__}: {first})"
+
+
+# What each part of a checkpoint must be (torch.load(weights_only=True) already limits the types).
+_PARTS = {"config": dict, "state_dict": dict, "metrics": dict, "train_info": dict, "train_state": (dict, type(None))}
+
+
+def _check_payload(path: Path, payload: dict[str, Any]) -> None:
+    for key, kind in _PARTS.items():
+        if key in ("config", "state_dict") and key not in payload:
+            raise CheckpointError(f"{path}: no {key!r} in the checkpoint")
+        if key in payload and not isinstance(payload[key], kind):
+            raise CheckpointError(f"{path}: its {key!r} is a {type(payload[key]).__name__}, not a mapping")
+    if not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in payload["state_dict"].items()):
+        raise CheckpointError(f"{path}: its 'state_dict' must map parameter names to tensors")
 
 
 def _config_diff(want: ModelConfig, got: ModelConfig) -> str:

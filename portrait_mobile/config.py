@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from .names import check_file_stem
+
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -31,6 +33,8 @@ class ModelConfig:
     global_context: int = 0
 
     def __post_init__(self) -> None:
+        # The name becomes file names (artifacts, shipped weights): checked before anything else.
+        check_file_stem(self.name, "model config name")
         if len(self.widths) < 3:
             raise ValueError(f"{self.name}: need at least 3 encoder stages, got {len(self.widths)}")
         if len(self.blocks_per_stage) != len(self.widths):

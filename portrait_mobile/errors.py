@@ -21,6 +21,10 @@ class ModelLoadError(PortraitError):
     """A model artifact is missing, not a model, or cannot run on this platform."""
 
 
+class UnsafeNameError(PortraitError, ValueError):
+    """A name that becomes a file name (e.g. a checkpoint's config name) is not a plain file-name stem."""
+
+
 class ExportError(PortraitError):
     """An export failed or its parity gate refused the artifact."""
 

@@ -340,6 +340,19 @@ def test_cli_bad_usage(tiny, tmp_path, capsys, args, rc, needle):
     assert len(lines) == 1 and lines[0].startswith("portrait-export: error:") and needle in lines[0], err
 
 
+@pytest.mark.parametrize("name", ["../escaped", "ABS"])
+def test_a_checkpoint_name_never_writes_outside_out(tiny, tmp_path, capsys, name):
+    """issue 24: a config name with ../ or an absolute path made the artifact land outside --out."""
+    from support.hostile import raw_checkpoint
+
+    name = str(tmp_path / "abs" / "escaped") if name == "ABS" else name
+    ckpt = raw_checkpoint(tiny["root"] / "named.pt", config={"name": name}, base=TINY)
+    rc, _, err = cli_run(capsys, "--weights", str(ckpt), "--target", "onnx", "--out", str(tmp_path / "out"),
+                         "--val", str(tiny["data"]), "--val-n", "2")
+    assert rc == 2 and err.count("\n") == 1 and "model config name" in err and "not a plain file name" in err, err
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
 def test_cli_unwritable_output(tiny, tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")

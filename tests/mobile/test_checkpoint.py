@@ -3,14 +3,18 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Callable
 
 import pytest
+import torch
 
-from portrait_mobile.checkpoint import Checkpoint
+from portrait_mobile.checkpoint import DEFAULT_WEIGHTS, Checkpoint
 from portrait_mobile.config import ModelConfig, get_config
-from portrait_mobile.errors import CheckpointError
+from portrait_mobile.errors import CheckpointError, ModelLoadError
 from portrait_mobile.model import build_model
 from portrait_mobile.model_card import CARD_NAME, WEIGHTS_LICENSE
+from support import REPO
+from support.hostile import payload_checkpoint, raw_checkpoint
 
 TINY = ModelConfig(name="tiny-ck", widths=(4, 8, 8, 16, 16), decoder_widths=(8, 8, 4), refine_width=4,
                    input_size=(32, 32))
@@ -35,3 +39,114 @@ def test_contract_terms_follow_the_training_sources(tmp_path: Path) -> None:
     assert "shop/train" in mine.license and mine.model_card == "" and mine.license != WEIGHTS_LICENSE
     unknown = Checkpoint(TINY, state).contract()
     assert "not recorded" in unknown.license and unknown.model_card == ""
+
+
+# --- issue 24: no code runs from a checkpoint, at any entry point that reads one ---------------------
+
+def _segment(c: dict[str, Path]) -> int:
+    from portrait_mobile.runtime.cli import main
+
+    return main([str(c["image"]), "--model", str(c["evil"]), "--effect", "mask", "--out", str(c["out"])])
+
+
+def _export(c: dict[str, Path]) -> int:
+    from portrait_export.cli import main
+
+    return main(["--weights", str(c["evil"]), "--target", "onnx", "--out", str(c["out"])])
+
+
+def _eval(flag: str) -> Callable[[dict[str, Path]], int]:
+    def run(c: dict[str, Path]) -> int:
+        from portrait_mobile.evaluation.cli import main
+
+        return main(["--data", f"{c['data']}:train", flag, str(c["evil"]), "--no-progress"])
+
+    return run
+
+
+def _train(*argv: str) -> Callable[[dict[str, Path]], int]:
+    def run(c: dict[str, Path]) -> int:
+        from portrait_mobile.train.cli import main
+
+        return main([a.format(**{k: str(v) for k, v in c.items()}) for a in argv])
+
+    return run
+
+
+ENTRY_POINTS = {
+    "portrait-segment --model": _segment,
+    "portrait-export --weights": _export,
+    "portrait-eval --weights": _eval("--weights"),
+    "portrait-eval --model": _eval("--model"),
+    "portrait-train fit --init": _train("fit", "--cache", "{cache}", "--init", "{evil}", "--epochs", "1",
+                                        "--out", "{out}", "--no-progress"),
+    "portrait-train fit --resume": _train("fit", "--cache", "{cache}", "--resume", "{evil}", "--epochs", "1",
+                                          "--out", "{out}", "--no-progress"),
+    "portrait-train val": _train("val", "{evil}", "--cache", "{cache}"),
+    "portrait-train ship": _train("ship", "{evil}", "--dest", "{out}/shipped.pt"),
+}
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    from portrait_mobile.data.cache import CacheSource, build_cache
+    from support.datasets import make_portrait_folder
+
+    root = tmp_path_factory.mktemp("hostile")
+    data = make_portrait_folder(root / "data", n=4, size=(64, 64))
+    return {"root": root, "data": data, "image": data / "images" / "0000.jpg",
+            "cache": build_cache([CacheSource(data, "train", val_fraction=0.5)], root / "cache.npz", size=64,
+                                 progress=False)}
+
+
+@pytest.mark.parametrize("entry", list(ENTRY_POINTS))
+def test_a_pickle_payload_never_runs(entry: str, hostile: dict[str, Path], tmp_path: Path,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """issue 24: every command that read a .pt unpickled it in full, running whatever it carried."""
+    marker = tmp_path / "code-ran"
+    c = {**hostile, "evil": payload_checkpoint(tmp_path / "evil.pt", marker), "out": tmp_path / "out"}
+    rc = ENTRY_POINTS[entry](c)
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert not marker.exists(), f"{entry} ran the checkpoint's code"
+    assert rc != 0 and len(err) == 1 and ": error: " in err[0] and "refused" in err[0], err
+    assert "asks to load the Python object" in err[0] and "Traceback" not in err[0]
+
+
+def test_segmenter_from_file_refuses_a_pickle_payload(tmp_path: Path) -> None:
+    from portrait_mobile.runtime import Segmenter
+
+    marker = tmp_path / "code-ran"
+    with pytest.raises(ModelLoadError, match="refused.*asks to load the Python object"):
+        Segmenter.from_file(payload_checkpoint(tmp_path / "evil.pt", marker))
+    assert not marker.exists()
+
+
+def test_training_state_loads_without_unpickling_code(tmp_path: Path) -> None:
+    """What --resume needs (optimizer and scheduler state, history, RNG state) is plain data and tensors."""
+    model = build_model(TINY)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0)
+    model(torch.rand(2, 3, 32, 32)).mean().backward()
+    opt.step()
+    sched.step()
+    state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+             "epoch": 1, "history": [{"epoch": 1, "val_score": 0.5}], "best": 0.5, "torch_rng": torch.get_rng_state()}
+    Checkpoint(TINY, model.state_dict(), {"val_score": 0.5}, {"sources": ["a/train"]}, state).save(tmp_path / "l.pt")
+    back = Checkpoint.load(tmp_path / "l.pt").train_state
+    assert back is not None and back["history"] == state["history"] and torch.equal(back["torch_rng"], state["torch_rng"])
+    assert back["optimizer"]["param_groups"][0]["betas"] == (0.9, 0.999)
+
+
+@pytest.mark.parametrize("path", [DEFAULT_WEIGHTS, REPO / "docs/training/candidates/portrait-sgc-256-s_gc_d.pt"])
+def test_the_checkpoints_in_the_repository_still_load(path: Path) -> None:
+    assert Checkpoint.load(path).build() is not None
+
+
+@pytest.mark.parametrize("part, value, message", [
+    ("state_dict", [1, 2], "'state_dict' is a list"),
+    ("state_dict", {"w": "text"}, "map parameter names to tensors"),
+    ("train_state", 3, "'train_state' is a int"),
+])
+def test_malformed_parts_are_named(tmp_path: Path, part: str, value: object, message: str) -> None:
+    with pytest.raises(CheckpointError, match=message):
+        Checkpoint.load(raw_checkpoint(tmp_path / "x.pt", **{part: value}))

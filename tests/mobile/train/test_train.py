@@ -139,6 +139,25 @@ def test_ship_strips_and_drops_stale_packaged_artifacts(random_checkpoint: Path,
     assert not any(p.exists() for p in stale) and other.exists()
 
 
+@pytest.mark.parametrize("name", ["../victim", "ABS"])
+def test_ship_never_removes_outside_its_destination(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                     name: str) -> None:
+    """issue 24: a config name with ../ or an absolute path made ship delete "stale" files elsewhere."""
+    from support.hostile import raw_checkpoint
+
+    name = str(tmp_path / "elsewhere" / "victim") if name == "ABS" else name
+    victims = [tmp_path / "elsewhere" / "victim_int8.tflite", tmp_path / "victim_int8.tflite"]
+    for v in victims:
+        v.parent.mkdir(exist_ok=True)
+        v.write_bytes(b"keep")
+    ckpt = raw_checkpoint(tmp_path / "named.pt", config={"name": name})
+    dest = tmp_path / "weights" / "w.pt"
+    assert train_main(["ship", str(ckpt), "--dest", str(dest)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is not a plain file name" in err, err
+    assert all(v.read_bytes() == b"keep" for v in victims) and not dest.parent.exists()
+
+
 def test_cli_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert train_main(["fit", "--cache", str(tmp_path / "nope.npz")]) == 2
     err = capsys.readouterr().err

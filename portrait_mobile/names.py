@@ -1,0 +1,27 @@
+"""The one rule for names that become file names: a plain file-name stem.
+
+A checkpoint's config name becomes `<out>/<name>.onnx`, `<weights>/<name>.pt` and the names of the
+packaged artifacts `portrait-train ship` replaces; a contract names its model card beside the
+artifact. Those names are read from files someone else may have made, so a name with a separator,
+`..` or an absolute path would write or delete outside the folder asked for. Every such name is
+checked here, when it is read (ModelConfig, ModelContract), so a path built from it stays inside
+its folder.
+"""
+from __future__ import annotations
+
+import re
+
+from .errors import UnsafeNameError
+
+MAX_NAME_LENGTH = 100
+# Starts with a letter or digit (so never ".", ".." or an option-like "-x"); no separators.
+_STEM = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def check_file_stem(name: object, what: str) -> str:
+    """`name` if it is a plain file-name stem, else UnsafeNameError naming `what` it is."""
+    if isinstance(name, str) and len(name) <= MAX_NAME_LENGTH and _STEM.fullmatch(name):
+        return name
+    shown = repr(name) if len(repr(name)) <= 80 else repr(name)[:77] + "..."
+    raise UnsafeNameError(f"{what} {shown} is not a plain file name (letters, digits, '.', '_' and '-', starting "
+                          f"with a letter or digit, at most {MAX_NAME_LENGTH} characters)")
