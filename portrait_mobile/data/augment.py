@@ -7,7 +7,7 @@ pastes each person onto another sample's background with that sample's person pa
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -23,13 +23,17 @@ class Batch:
     teacher: torch.Tensor  # B x 1 x H x W
     mask_weight: torch.Tensor  # B: 1 where the ground truth exists
     teacher_weight: torch.Tensor  # B: 1 where the teacher map is valid for this image
+    # B: 1 where the label marks only the main subject (data.mix.PARTIAL_LABEL_SETS); None = none do
+    partial_label: torch.Tensor | None = None
 
 
 def to_batch(images: torch.Tensor, masks: torch.Tensor, teacher: torch.Tensor,
-             has_mask: torch.Tensor, has_teacher: torch.Tensor) -> Batch:
+             has_mask: torch.Tensor, has_teacher: torch.Tensor,
+             partial_label: torch.Tensor | None = None) -> Batch:
     """uint8 NHWC / NHW tensors (on any device) -> float Batch, no augmentation."""
     return Batch(pixels_to_unit(images), masks[:, None].float() / 255.0,
-                 teacher[:, None].float() / 255.0, has_mask.float(), has_teacher.float())
+                 teacher[:, None].float() / 255.0, has_mask.float(), has_teacher.float(),
+                 None if partial_label is None else partial_label.float())
 
 
 def _box_blur(x: torch.Tensor, k: int) -> torch.Tensor:
@@ -84,7 +88,7 @@ def _affine(batch: Batch, cfg: AugmentConfig, g: torch.Generator, background: to
                             mode="bilinear", padding_mode="zeros", align_corners=False)
     inside = stacked[:, 5:6]
     image = stacked[:, :3] + (1 - inside) * background
-    return Batch(image, stacked[:, 3:4], stacked[:, 4:5], batch.mask_weight, batch.teacher_weight)
+    return replace(batch, image=image, mask=stacked[:, 3:4], teacher=stacked[:, 4:5])
 
 
 def _photometric(x: torch.Tensor, cfg: AugmentConfig, g: torch.Generator) -> torch.Tensor:
@@ -140,18 +144,29 @@ def background_swap(batch: Batch, p: float, g: torch.Generator, background: torc
     alpha = batch.mask * sel[:, None, None, None]
     image = alpha * batch.image + (1 - alpha) * torch.where(sel[:, None, None, None], background, batch.image)
     # The teacher saw the original background, so its map no longer applies to a swapped image.
-    return Batch(image, batch.mask, batch.teacher, batch.mask_weight,
-                 torch.where(sel, torch.zeros_like(batch.teacher_weight), batch.teacher_weight))
+    return replace(batch, image=image,
+                   teacher_weight=torch.where(sel, torch.zeros_like(batch.teacher_weight), batch.teacher_weight))
 
 
-def augment(batch: Batch, cfg: AugmentConfig, g: torch.Generator, background: torch.Tensor) -> Batch:
+def _resize(x: torch.Tensor, size: tuple[int, ...]) -> torch.Tensor:
+    """Antialiased bilinear resize (area-like when shrinking, as the runtime's resize is)."""
+    return F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
+
+
+def augment(batch: Batch, cfg: AugmentConfig, g: torch.Generator, background: torch.Tensor,
+            size: int | None = None) -> Batch:
     """`g` must live on the batch's device: random draws stay there (no host round trips).
 
     `background`: one person-free scene per sample (`person_free_backgrounds`), used both for the
     background swap and to fill what a zoom-out uncovers. Two different draws would cost a second
     inpaint per step; the mirror and the warp already make the two uses look different.
+    `size`: the square output side (default: the input's), for training at a lower resolution.
     """
     batch = background_swap(batch, cfg.background_swap_p, g, background)
+    if size is not None and (size, size) != tuple(batch.image.shape[-2:]):
+        # Resized before the warp: its bilinear taps would alias a larger source.
+        maps = _resize(torch.cat([batch.image, batch.mask, batch.teacher], 1), (size, size))
+        batch = replace(batch, image=maps[:, :3], mask=maps[:, 3:4], teacher=maps[:, 4:5])
+        background = _resize(background, (size, size))
     batch = _affine(batch, cfg, g, background)
-    return Batch(_photometric(batch.image, cfg, g), batch.mask, batch.teacher, batch.mask_weight,
-                 batch.teacher_weight)
+    return replace(batch, image=_photometric(batch.image, cfg, g))

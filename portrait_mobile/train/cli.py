@@ -14,23 +14,25 @@ from typing import Sequence
 
 import argparse
 
-from ..cli_support import OneLineParser, fraction, non_negative_float, positive_float, positive_int, run_cli
+from ..cli_support import (OneLineParser, fraction, non_negative_float, non_negative_int, positive_float,
+                           positive_int, run_cli)
 from ..config import DEFAULT_CONFIG, list_configs
 from ..data.augment_config import AUGMENT_PRESETS
 from ..errors import PortraitError
 from .lr import LR_SCALES, REFERENCE_BATCH
+from .resolution import MIN_SIZE, SIZE_MULTIPLE
+from .threads import prefer_passive_waiting
 
 
 PROG = "portrait-train"
 TEACHERS = ("none", "mediapipe", "mediapipe-flip")
-# Five stride-2 stages: smaller inputs leave the deepest 3x3 convs with less than one pixel.
-MIN_CACHE_SIZE = 64
 
 
 def cache_size(text: str) -> int:
     v = positive_int(text)
-    if v < MIN_CACHE_SIZE or v % 32:
-        raise argparse.ArgumentTypeError(f"expected a multiple of 32 of at least {MIN_CACHE_SIZE}, got {text!r}")
+    if v < MIN_SIZE or v % SIZE_MULTIPLE:
+        raise argparse.ArgumentTypeError(f"expected a multiple of {SIZE_MULTIPLE} of at least {MIN_SIZE}, "
+                                         f"got {text!r}")
     return v
 
 
@@ -46,7 +48,7 @@ def build_parser() -> OneLineParser:
     c.add_argument("--val-fraction", type=fraction, default=0.1,
                    help="share of each labelled source carved out (deterministically) for validation, in [0, 1)")
     c.add_argument("--size", type=cache_size, default=256,
-                   help=f"cached square size (the model input; a multiple of 32, at least {MIN_CACHE_SIZE})")
+                   help=f"cached square size (the model input; a multiple of {SIZE_MULTIPLE}, at least {MIN_SIZE})")
     c.add_argument("--teacher", choices=list(TEACHERS), default="none",
                    help="store a teacher's predictions as soft targets for distillation: mediapipe, or "
                         "mediapipe-flip (the average with its horizontally flipped prediction: a better teacher)")
@@ -67,6 +69,14 @@ def build_parser() -> OneLineParser:
                    help="train only on these cache sources (e.g. pfcn/train picsart/train)")
     f.add_argument("--augment", choices=list(AUGMENT_PRESETS), default="full",
                    help="augmentation preset: full (training from scratch) or light (final fine-tune)")
+    f.add_argument("--mix", nargs="+", default=[], metavar="NAME=SHARE",
+                   help="share of a source's (or dataset's) samples drawn each epoch, in (0, 1], e.g. "
+                        "vitonplus=0.25; unnamed sources are drawn whole. 'campaign' = the documented mix")
+    f.add_argument("--res-schedule", nargs="+", default=[], metavar="SIZE:SHARE",
+                   help="progressive resolution: train the first SHARE of the epochs at SIZE, and so on, e.g. "
+                        "160:0.6 192:0.2 256:0.2 (default: every epoch at the cache's size)")
+    f.add_argument("--threads", type=non_negative_int, default=0,
+                   help="CPU threads (default 0: the cores other processes leave free, re-checked as it runs)")
     f.add_argument("--no-teacher", action="store_true", help="ignore the cache's teacher maps")
     f.add_argument("--teacher-in-loop", metavar="mediapipe|TFLITE",
                    help="run MediaPipe (ported to torch, flip-averaged) on each augmented batch as the teacher, "
@@ -97,6 +107,11 @@ def build_parser() -> OneLineParser:
     b.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     b.add_argument("--batch-size", type=positive_int, default=32)
     b.add_argument("--augment", choices=list(AUGMENT_PRESETS), default="full")
+    b.add_argument("--size", type=cache_size, help="training side (default: the cache's)")
+    b.add_argument("--threads", type=non_negative_int, default=0,
+                   help="CPU threads (default 0: as fit, the cores other processes leave free)")
+    b.add_argument("--beside-busy", action="store_true",
+                   help="measure twice: quiet, then beside a process that keeps one core busy")
     b.add_argument("--steps", type=positive_int, default=20)
     b.add_argument("--warmup", type=positive_int, default=3)
     b.add_argument("--compile", action="store_true")
@@ -134,8 +149,15 @@ def _cache(args) -> None:
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
 
 
+def _mix(items: list[str]):
+    from ..data.mix import CAMPAIGN_MIX, parse_mix
+
+    return CAMPAIGN_MIX if items == ["campaign"] else parse_mix(items)
+
+
 def _fit(args) -> None:
     from .losses import LossConfig
+    from .resolution import parse_schedule
     from .trainer import TrainConfig, train
 
     if not 0 <= args.weight_decay:
@@ -158,7 +180,8 @@ def _fit(args) -> None:
                       augment=AUGMENT_PRESETS[args.augment], val_every=args.val_every,
                       lr_scale=args.lr_scale, compile=args.compile, teacher_in_loop=teacher_in_loop,
                       loss=LossConfig(teacher_on_labels=args.teacher_on_labels, lovasz_weight=args.lovasz_weight,
-                                      edge_weight=args.edge_weight))
+                                      edge_weight=args.edge_weight),
+                      mix=_mix(args.mix), resolution=parse_schedule(args.res_schedule), threads=args.threads)
     best = train(cfg)
     print(f"best checkpoint: {best}")
 
@@ -169,11 +192,14 @@ def _throughput(args) -> None:
     from .trainer import TrainConfig
 
     cfg = TrainConfig(cache=str(args.cache), model=args.model, device=args.device, batch_size=args.batch_size,
-                      augment=AUGMENT_PRESETS[args.augment], compile=args.compile, progress=False)
-    report = measure_throughput(cfg, steps=args.steps, warmup=args.warmup)
-    print(report.summary())
+                      augment=AUGMENT_PRESETS[args.augment], compile=args.compile, progress=False,
+                      threads=args.threads)
+    reports = measure_throughput(cfg, steps=args.steps, warmup=args.warmup, size=args.size,
+                                 beside_busy=args.beside_busy)
+    for report in reports:
+        print(report.summary())
     if args.json:
-        write_text(args.json, json.dumps(report.to_dict(), indent=2))
+        write_text(args.json, json.dumps([r.to_dict() for r in reports], indent=2))
 
 
 def _val(args) -> None:
@@ -223,6 +249,7 @@ def _ship(args) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    prefer_passive_waiting()  # before anything imports torch
     args = build_parser().parse_args(argv)
     return run_cli(PROG, lambda: {"cache": _cache, "fit": _fit, "throughput": _throughput, "val": _val, "ship": _ship}[args.cmd](args))
 

@@ -7,8 +7,12 @@ images/s of the unsplit loop is the throughput.
 """
 from __future__ import annotations
 
+import contextlib
+import subprocess
+import sys
 import time
 from dataclasses import asdict, dataclass
+from typing import Iterator
 
 import torch
 from torch import nn
@@ -17,6 +21,7 @@ from ..config import ModelConfig, get_config
 from ..data.cache import load_cache
 from ..errors import PortraitError
 from ..model import build_model
+from .threads import CoreMonitor, ThreadGovernor, cpu_count
 from .trainer import DeviceData, TrainConfig, WeightEMA, select_split, _TrainForward, effective_lr, train_step
 
 PHASES = ("augment", "step", "ema")
@@ -33,15 +38,22 @@ class ThroughputReport:
     phase_ms: dict[str, float]  # per step, each phase timed on its own (synchronised)
     amp: bool
     compiled: bool
+    size: int  # training side
+    threads: int | None  # CPU threads in force at the end (None on a GPU)
+    condition: str  # "as found", or "beside a busy process" (one added)
+    others_cores: float | None  # cores other processes kept busy during the timed loop (None: unknown)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     def summary(self) -> str:
         split = ", ".join(f"{k} {v:.1f} ms" for k, v in self.phase_ms.items())
-        return (f"{self.model} on {self.device}, batch {self.batch_size}{' bf16' if self.amp else ''}"
-                f"{' compiled' if self.compiled else ''}: {self.images_per_s:,.0f} images/s "
-                f"({self.ms_per_step:.1f} ms/step over {self.steps} steps); per step: {split}")
+        threads = f", {self.threads} thread(s)" if self.threads is not None else ""
+        others = f" (other processes: {self.others_cores:.1f} cores)" if self.others_cores is not None else ""
+        return (f"{self.model} on {self.device}{threads}, {self.condition}{others}, batch {self.batch_size} at "
+                f"{self.size}x{self.size}{' bf16' if self.amp else ''}{' compiled' if self.compiled else ''}: "
+                f"{self.images_per_s:,.0f} images/s ({self.ms_per_step:.1f} ms/step over {self.steps} steps); "
+                f"per step: {split}")
 
 
 def _sync(device: torch.device) -> None:
@@ -49,8 +61,22 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+@contextlib.contextmanager
+def busy_process() -> Iterator[None]:
+    """A neighbour that keeps one core busy (what a test run or an export does to a training run)."""
+    proc = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.5)  # running before the first timed step
+        yield
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 def measure_throughput(cfg: TrainConfig, steps: int = 20, warmup: int = 3,
-                       model_config: ModelConfig | None = None) -> ThroughputReport:
+                       model_config: ModelConfig | None = None, size: int | None = None,
+                       beside_busy: bool = False) -> list[ThroughputReport]:
+    """The quiet figure, then (`beside_busy`) the same beside a busy process."""
     if steps < 1 or warmup < 0:
         raise PortraitError("steps must be >= 1 and warmup >= 0")
     if cfg.device == "cuda" and not torch.cuda.is_available():
@@ -59,6 +85,8 @@ def measure_throughput(cfg: TrainConfig, steps: int = 20, warmup: int = 3,
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     train_set, _ = select_split(load_cache(cfg.cache, progress=False), tuple(cfg.sources), cfg.use_teacher)
+    size = size or int(train_set.images.shape[1])
+    loss_cfg = cfg.loss.at_size(size, int(train_set.images.shape[1]))
     data = DeviceData.from_cache(train_set, device)
     mcfg = model_config or get_config(cfg.model)
     model = build_model(mcfg).to(device).to(memory_format=torch.channels_last).train()
@@ -75,13 +103,15 @@ def measure_throughput(cfg: TrainConfig, steps: int = 20, warmup: int = 3,
         return torch.randint(n, (cfg.batch_size,), generator=g, device=device)
 
     def one(phases: dict[str, float] | None) -> None:
+        if governor is not None:
+            governor.tick()
         t0 = time.perf_counter()
-        batch = data.augmented(batch_idx(), cfg.augment, g)
+        batch = data.augmented(batch_idx(), cfg.augment, g, size)
         if phases is not None:
             _sync(device)
             t1 = time.perf_counter()
             phases["augment"] += t1 - t0
-        train_step(net, opt, batch, cfg.loss, amp)
+        train_step(net, opt, batch, loss_cfg, amp)
         if phases is not None:
             _sync(device)
             t2 = time.perf_counter()
@@ -91,18 +121,34 @@ def measure_throughput(cfg: TrainConfig, steps: int = 20, warmup: int = 3,
             _sync(device)
             phases["ema"] += time.perf_counter() - t2
 
-    for _ in range(warmup):  # cudnn autotune, torch.compile, allocator warm-up
-        one(None)
-    _sync(device)
-    t = time.perf_counter()
-    for _ in range(steps):
-        one(None)
-    _sync(device)
-    loop_s = time.perf_counter() - t
-    phases = {k: 0.0 for k in PHASES}
-    for _ in range(steps):
-        one(phases)
-    return ThroughputReport(device=str(device), model=mcfg.name, batch_size=cfg.batch_size, steps=steps,
-                            images_per_s=cfg.batch_size * steps / loop_s, ms_per_step=1e3 * loop_s / steps,
-                            phase_ms={k: 1e3 * v / steps for k, v in phases.items()}, amp=amp,
-                            compiled=cfg.compile)
+    def measure(condition: str) -> ThroughputReport:
+        nonlocal governor
+        # Started inside the condition, as a run would be: the thread count is the one it would pick.
+        governor = ThreadGovernor(cfg.threads, every=2.0) if device.type == "cpu" else None
+        for _ in range(warmup):  # cudnn autotune, torch.compile, allocator warm-up
+            one(None)
+        _sync(device)
+        monitor = CoreMonitor(cpu_count())
+        monitor.others()
+        t = time.perf_counter()
+        for _ in range(steps):
+            one(None)
+        _sync(device)
+        loop_s = time.perf_counter() - t
+        others = monitor.others()
+        phases = {k: 0.0 for k in PHASES}
+        for _ in range(steps):
+            one(phases)
+        return ThroughputReport(device=str(device), model=mcfg.name, batch_size=cfg.batch_size, steps=steps,
+                                images_per_s=cfg.batch_size * steps / loop_s, ms_per_step=1e3 * loop_s / steps,
+                                phase_ms={k: 1e3 * v / steps for k, v in phases.items()}, amp=amp,
+                                compiled=cfg.compile, size=size,
+                                threads=governor.threads if governor else None, condition=condition,
+                                others_cores=None if others is None else round(others, 2))
+
+    governor: ThreadGovernor | None = None
+    reports = [measure("as found")]
+    if beside_busy:
+        with busy_process():
+            reports.append(measure("beside a busy process"))
+    return reports

@@ -22,6 +22,7 @@ from ..checkpoint import Checkpoint
 from ..config import DEFAULT_CONFIG, ModelConfig, get_config
 from ..data.augment import AugmentConfig, Batch, augment, person_free_backgrounds, random_mirror, to_batch
 from ..data.cache import CachedSet, load_cache
+from ..data.mix import SourceMix, is_partial_label
 from ..errors import DatasetError, PortraitError
 from ..layers import GlobalContext
 from ..metrics import THRESHOLD, MetricAccumulator
@@ -29,6 +30,8 @@ from ..model import PortraitNet, build_model, count_parameters
 from ..model_io import pixels_to_unit, unit_to_model_input
 from .lr import scaled_lr
 from .losses import LossConfig, portrait_loss
+from .resolution import ResolutionSchedule
+from .threads import ThreadGovernor
 
 
 @dataclass
@@ -60,8 +63,11 @@ class TrainConfig:
     progress: bool = True
     loss: LossConfig = field(default_factory=LossConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
-
-
+    # Share of each source's samples an epoch draws (empty: every sample once).
+    mix: SourceMix = field(default_factory=SourceMix)
+    # Training side by share of the epochs (empty: the cache's size); validation stays at the cache's.
+    resolution: ResolutionSchedule = field(default_factory=ResolutionSchedule)
+    threads: int = 0  # CPU intra-op threads; 0 = the cores other processes leave free, re-checked
 
 
 def effective_lr(cfg: TrainConfig) -> float:
@@ -114,13 +120,15 @@ class DeviceData:
     teacher: torch.Tensor
     has_mask: torch.Tensor
     has_teacher: torch.Tensor
+    partial_label: torch.Tensor  # 1 where the source labels only the main subject (data.mix)
     backgrounds: torch.Tensor  # K x 3 x H x W uint8: the donors with their person painted out
 
     @classmethod
     def from_cache(cls, data: CachedSet, device: torch.device, chunk: int = 64) -> "DeviceData":
         t = lambda a: torch.from_numpy(a).to(device)  # noqa: E731
+        partial = np.array([is_partial_label(s) for s in data.sources.tolist()], bool)
         out = cls(t(data.images), t(data.masks), t(data.teacher), t(data.has_mask), t(data.has_teacher),
-                  torch.empty(0))
+                  t(partial), torch.empty(0))
         # Painted out once here, not every step: the inpaint was most of the augmentation's time.
         donors = t(background_donors(data))
         bgs = []
@@ -133,13 +141,15 @@ class DeviceData:
 
     def raw(self, idx: torch.Tensor) -> Batch:
         return to_batch(self.images[idx], self.masks[idx], self.teacher[idx], self.has_mask[idx],
-                        self.has_teacher[idx])
+                        self.has_teacher[idx], self.partial_label[idx])
 
-    def augmented(self, idx: torch.Tensor, cfg: AugmentConfig, g: torch.Generator) -> Batch:
-        """The samples `idx`, augmented, on person-free backgrounds drawn from the donors."""
+    def augmented(self, idx: torch.Tensor, cfg: AugmentConfig, g: torch.Generator,
+                  size: int | None = None) -> Batch:
+        """The samples `idx`, augmented at `size` (default: the cache's), on person-free
+        backgrounds drawn from the donors."""
         k = torch.randint(len(self.backgrounds), (len(idx),), generator=g, device=g.device)
         background = random_mirror(self.backgrounds[k].float() / 255.0, g)
-        return augment(self.raw(idx), cfg, g, background)
+        return augment(self.raw(idx), cfg, g, background, size)
 
 
 class _TrainForward(nn.Module):
@@ -275,7 +285,7 @@ class InLoopTeacher:
     @torch.no_grad()
     def __call__(self, batch: Batch) -> Batch:
         prob = self.predict(batch.image).float().clamp(0, 1)
-        return Batch(batch.image, batch.mask, prob, batch.mask_weight, torch.ones_like(batch.teacher_weight))
+        return replace(batch, teacher=prob, teacher_weight=torch.ones_like(batch.teacher_weight))
 
 
 def load_in_loop_teacher(path: str, device: torch.device) -> InLoopTeacher:
@@ -315,7 +325,11 @@ def train(cfg: TrainConfig, model_config: ModelConfig | None = None,
     data = load_cache(cfg.cache, progress=cfg.progress and main)
     train_set, val_set = select_split(data, tuple(cfg.sources), cfg.use_teacher)
     del data
+    train_sources = sorted(set(train_set.sources.tolist()))
+    cfg.mix.check_sources(train_sources)
+    cache_side = int(train_set.images.shape[1])
     dev_data = DeviceData.from_cache(train_set, device)
+    governor = ThreadGovernor(cfg.threads) if device.type == "cpu" else None
     if teacher is None and cfg.teacher_in_loop:
         teacher = load_in_loop_teacher(cfg.teacher_in_loop, device)
 
@@ -324,7 +338,7 @@ def train(cfg: TrainConfig, model_config: ModelConfig | None = None,
     ema = WeightEMA(model, cfg.ema_decay)
     opt = torch.optim.AdamW(model.parameters(), lr=effective_lr(cfg), weight_decay=cfg.weight_decay)
 
-    per_rank = len(train_set) // world
+    per_rank = cfg.mix.epoch_size(train_set.sources) // world
     steps_per_epoch = max(1, per_rank // cfg.batch_size)
     if cfg.max_steps_per_epoch:
         steps_per_epoch = min(steps_per_epoch, cfg.max_steps_per_epoch)
@@ -366,16 +380,20 @@ def train(cfg: TrainConfig, model_config: ModelConfig | None = None,
     amp = cfg.amp and device.type == "cuda"
     params = count_parameters(model)
     if main:
-        print(f"training {mcfg.name} ({params:,} params) on {device} x{world}: {len(train_set)} train / "
+        threads = f", {governor.threads} thread(s){' (auto)' if not cfg.threads else ''}" if governor else ""
+        print(f"training {mcfg.name} ({params:,} params) on {device} x{world}{threads}: {len(train_set)} train / "
               f"{len(val_set)} val images, {steps_per_epoch} steps/epoch, {cfg.epochs} epochs", flush=True)
     started = time.time() - (history[-1]["elapsed_s"] if history else 0.0)
     best_path, last_path = out / "best.pt", out / "last.pt"
     requested_epochs, run_started = cfg.epochs, time.time()
     epoch = start_epoch
+    cost_done = 0.0  # epochs done this run, each weighted by its pixels (the time planner's unit)
     while epoch < cfg.epochs:
         model.train()
-        g = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
-        perm = torch.randperm(len(train_set), generator=g)[rank * per_rank:(rank + 1) * per_rank]
+        size = cfg.resolution.size_at(epoch, cfg.epochs, cache_side)
+        loss_cfg = cfg.loss if size == cache_side else cfg.loss.at_size(size, cache_side)
+        drawn = cfg.mix.draw(train_set.sources, np.random.default_rng(cfg.seed * 100_003 + epoch))
+        perm = torch.from_numpy(drawn[rank * per_rank:(rank + 1) * per_rank])
         gaug = torch.Generator(device=device).manual_seed(cfg.seed * 7_919 + epoch * 31 + rank)
         # Summed on the device: reading a loss back every step would stall a GPU on the host.
         running = torch.zeros((), device=device)
@@ -383,23 +401,27 @@ def train(cfg: TrainConfig, model_config: ModelConfig | None = None,
         bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False,
                    disable=not (cfg.progress and main))
         for step in bar:
-            batch = dev_data.augmented(perm[step * cfg.batch_size:(step + 1) * cfg.batch_size], cfg.augment, gaug)
+            if governor is not None:
+                governor.tick()
+            batch = dev_data.augmented(perm[step * cfg.batch_size:(step + 1) * cfg.batch_size], cfg.augment,
+                                       gaug, size)
             if teacher is not None:
                 batch = teacher(batch)
-            losses = train_step(net, opt, batch, cfg.loss, amp)
+            losses = train_step(net, opt, batch, loss_cfg, amp)
             sched.step()
             ema.update(model)
             running += losses["total"].detach()
-        if cfg.time_budget_min > 0 and epoch < start_epoch + 3:
-            # Re-planned over the first epochs (the first one pays for warm-up). Every rank uses
-            # rank 0's timing so DDP stays in step.
-            per_epoch = torch.tensor([(time.time() - run_started) / (epoch + 1 - start_epoch)],
-                                     dtype=torch.float64)
+        cost_done += (size / cache_side) ** 2
+        next_size = cfg.resolution.size_at(epoch + 1, cfg.epochs, cache_side)
+        if cfg.time_budget_min > 0 and (epoch < start_epoch + 3 or next_size != size):
+            # Re-planned over the first epochs (the first one pays for warm-up) and when the
+            # resolution changes. Every rank uses rank 0's timing so DDP stays in step.
+            per_unit = torch.tensor([(time.time() - run_started) / cost_done], dtype=torch.float64)
             if world > 1:
-                dist.broadcast(per_epoch, 0)
-            budget_s = cfg.time_budget_min * 60 - (epoch + 1 - start_epoch) * per_epoch.item()
-            fit = epoch + 1 + int(budget_s / (per_epoch.item() * 1.1))
-            fit = min(requested_epochs, max(epoch + 1, fit))
+                dist.broadcast(per_unit, 0)
+            budget_s = cfg.time_budget_min * 60 - (time.time() - run_started)
+            fit = planned_epochs(epoch + 1, budget_s / (per_unit.item() * 1.1), cfg.resolution, cache_side,
+                                 requested_epochs)
             if fit != cfg.epochs:
                 cfg.epochs = fit
                 total_steps = steps_per_epoch * cfg.epochs
@@ -410,7 +432,8 @@ def train(cfg: TrainConfig, model_config: ModelConfig | None = None,
             continue
         metrics = validate(ema.module, val_set, device)
         rec = {"epoch": epoch + 1, "train_loss": running.item() / steps_per_epoch, "lr": sched.get_last_lr()[0],
-               "elapsed_s": round(time.time() - started, 1), **metrics}
+               "elapsed_s": round(time.time() - started, 1), "size": size,
+               **({"threads": governor.threads} if governor else {}), **metrics}
         history.append(rec)
         print(json.dumps(rec), flush=True)
         info = {"train_config": _jsonable(asdict(cfg)), "params": params, "epochs_done": epoch + 1,
@@ -440,11 +463,26 @@ def train_step(net: nn.Module, opt: torch.optim.Optimizer, batch: Batch, loss_cf
     with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
         refined, coarse = net(x)
     losses = portrait_loss(refined, coarse, batch.mask, batch.teacher, batch.mask_weight,
-                           batch.teacher_weight, loss_cfg)
+                           batch.teacher_weight, loss_cfg, batch.partial_label)
     opt.zero_grad(set_to_none=True)
     losses["total"].backward()
     opt.step()
     return losses
+
+
+def planned_epochs(done: int, budget_units: float, schedule: ResolutionSchedule, side: int,
+                   requested: int) -> int:
+    """The most epochs (at least `done`, at most `requested`) whose remaining ones fit `budget_units`,
+    an epoch at side s costing (s / side)^2 units: the schedule decides the size of each, and moves
+    with the total."""
+    def cost(total: int) -> float:
+        return sum((schedule.size_at(e, total, side) / side) ** 2 for e in range(done, total))
+
+    lo, hi = done, requested  # cost grows with the total: bisect for the last total that fits
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if cost(mid) <= budget_units else (lo, mid - 1)
+    return lo
 
 
 def init_weights(init: Checkpoint, mcfg: ModelConfig, model: PortraitNet, name: str) -> dict[str, torch.Tensor]:

@@ -174,3 +174,17 @@ def test_background_donors_are_the_least_person_samples() -> None:
     person = masks.reshape(n, -1).mean(1) / 255
     assert set(donors.tolist()) == set(np.flatnonzero(person <= 0.25).tolist())
     assert person[donors].max() < person[np.setdiff1d(np.arange(n), donors)].min()
+
+
+def test_augment_at_a_lower_training_size() -> None:
+    """Progressive resolution: the batch comes out at the asked side, image and mask still together,
+    the partial-label flags carried through."""
+    img, mask, teacher, hm, ht = _batch(size=64)
+    partial = torch.tensor([1, 0, 1, 0])
+    b = augment(to_batch(img, mask, teacher, hm, ht, partial), NO_PHOTO, torch.Generator().manual_seed(3),
+                _dark(size=64), size=32)
+    assert b.image.shape == (4, 3, 32, 32) and b.mask.shape == b.teacher.shape == (4, 1, 32, 32)
+    assert ((b.image.mean(1, keepdim=True) > 0.5) == (b.mask > 0.5)).float().mean() > 0.93
+    assert torch.equal(b.partial_label, partial.float())
+    same = augment(to_batch(*_batch(size=64)), NO_PHOTO, torch.Generator().manual_seed(3), _dark(size=64), size=64)
+    assert same.image.shape[-1] == 64

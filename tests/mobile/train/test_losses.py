@@ -1,6 +1,7 @@
 """The losses: boundary weighting really weights the band; Dice/BCE behave; distillation term."""
 from __future__ import annotations
 
+import pytest
 import torch
 
 from portrait_mobile.train.losses import LossConfig, boundary_band, boundary_weighted_bce, dice_loss, portrait_loss
@@ -116,3 +117,84 @@ def test_edge_terms_enter_the_total_only_when_weighted() -> None:
     assert "lovasz" not in base and "edge" not in base
     expected = base["total"] + 0.5 * both["lovasz"] + both["edge"]
     assert torch.allclose(both["total"], expected)
+
+
+def test_separable_band_equals_the_square_pools() -> None:
+    """The band from two 1-D pools is the band the square 11x11 pools gave, on hand-made and random masks."""
+    import torch.nn.functional as F
+
+    def square_band(target: torch.Tensor, radius: int) -> torch.Tensor:
+        binary = (target > 0.5).float()
+        k = 2 * radius + 1
+        return F.max_pool2d(binary, k, stride=1, padding=radius) + F.max_pool2d(-binary, k, stride=1, padding=radius)
+
+    torch.manual_seed(0)
+    disc = torch.zeros(1, 1, 64, 64)
+    yy, xx = torch.meshgrid(torch.arange(64), torch.arange(64), indexing="ij")
+    disc[0, 0] = (((yy - 30) ** 2 + (xx - 20) ** 2) < 300).float()
+    corner = torch.zeros(1, 1, 64, 64)
+    corner[..., :10, :7] = 1  # touching the frame: the padding must not make a band there
+    noisy = (torch.rand(3, 1, 64, 64) > 0.7).float()
+    soft = torch.rand(2, 1, 64, 64)  # soft targets are binarised at 0.5 first
+    for m in (_square_mask(), disc, corner, noisy, soft):
+        for r in (1, 2, 5):
+            assert torch.equal(boundary_band(m, r), square_band(m, r))
+
+
+def test_loss_with_the_band_given_equals_the_band_computed() -> None:
+    from portrait_mobile.train.losses import edge_loss
+
+    t = _square_mask().repeat(2, 1, 1, 1)
+    logits = torch.randn(2, 1, 64, 64)
+    band = boundary_band(t, 3)
+    assert torch.equal(boundary_weighted_bce(logits, t, 3, 4.0), boundary_weighted_bce(logits, t, 3, 4.0, band))
+    assert torch.equal(edge_loss(logits, t, 3), edge_loss(logits, t, 3, band))
+
+
+def _street_photo() -> tuple[torch.Tensor, torch.Tensor]:
+    """A labelled subject at the left, a passer-by at the right that only the teacher marks."""
+    label = torch.zeros(1, 1, 64, 64)
+    label[..., 10:60, 8:24] = 1
+    teacher = label.clone()
+    teacher[..., 20:50, 48:56] = 0.9  # the passer-by, far from the subject
+    teacher[..., 10:60, 24:27] = 0.8  # a teacher halo hugging the subject's edge
+    return label, teacher
+
+
+def test_partial_labels_take_passers_by_from_the_teacher() -> None:
+    from portrait_mobile.train.losses import complete_partial_labels
+
+    label, teacher = _street_photo()
+    done = complete_partial_labels(label, teacher, torch.ones(1), torch.ones(1), margin=4)
+    assert done[0, 0, 30, 52] == pytest.approx(0.9)  # the passer-by is a person now
+    assert done[0, 0, 30, 25] == 0  # next to the subject the label's edge stands
+    assert torch.equal(done[..., :, :40], label[..., :, :40])
+    # A fully labelled source, or a photo whose background was swapped (the passer-by is gone): no change.
+    assert torch.equal(complete_partial_labels(label, teacher, torch.zeros(1), torch.ones(1), 4), label)
+    assert torch.equal(complete_partial_labels(label, teacher, torch.ones(1), torch.zeros(1), 4), label)
+    assert torch.equal(complete_partial_labels(label, teacher, None, torch.ones(1), 4), label)
+
+
+def test_partial_label_loss_does_not_teach_erasing_people() -> None:
+    """A prediction that marks the passer-by costs less than one that erases them, on a partial label;
+    on a full label (where the background is really background) it is the other way round."""
+    label, teacher = _street_photo()
+    coarse = torch.zeros(1, 1, 16, 16)
+    keeps = (torch.maximum(label, (teacher > 0.85).float()) * 20 - 10)
+    erases = label * 20 - 10
+    cfg = LossConfig(partial_label_margin=4)
+
+    def total(pred: torch.Tensor, partial: float) -> float:
+        return portrait_loss(pred, coarse, label, teacher, torch.ones(1), torch.ones(1), cfg,
+                             torch.tensor([partial]))["total"].item()
+
+    assert total(keeps, 1.0) < total(erases, 1.0)
+    assert total(keeps, 0.0) > total(erases, 0.0)
+
+
+def test_loss_radii_follow_the_training_size() -> None:
+    cfg = LossConfig(boundary_radius=5, partial_label_margin=8)
+    small = cfg.at_size(160, 256)
+    assert (small.boundary_radius, small.partial_label_margin) == (3, 5)
+    assert cfg.at_size(256, 256) == cfg
+    assert cfg.at_size(32, 256).boundary_radius == 1

@@ -325,3 +325,26 @@ def test_validation_scores_as_portrait_eval_does(tiny_cache: Path) -> None:
     assert got["val_fg_iou"] == pytest.approx(want.fg_iou, abs=1e-3)
     assert got["val_boundary_iou"] == pytest.approx(want.boundary_iou, abs=1e-3)
     assert got["val_miou"] == pytest.approx(want.miou, abs=1e-3)
+
+
+def test_fit_with_a_mix_and_a_resolution_schedule(tmp_path: Path) -> None:
+    """A resolution schedule trains the early epochs smaller (recorded per epoch) and validates at the
+    cache's size; a mix naming no source of the cache is refused before any folder is made."""
+    from portrait_mobile.data.mix import SourceMix
+    from portrait_mobile.train.resolution import parse_schedule
+
+    folder = make_portrait_folder(tmp_path / "set", n=16, size=(80, 64))
+    cache = build_cache([CacheSource(folder, "train", val_fraction=0.3)], tmp_path / "c.npz", size=128,
+                        progress=False)
+    cfg = _cfg(cache, tmp_path / "p", 4, resolution=parse_schedule(["64:0.5", "128:0.5"]),
+               mix=SourceMix({"set": 0.5}), threads=1)
+    train(cfg, TINY)
+    history = json.loads((tmp_path / "p" / "history.json").read_text())
+    assert [h["size"] for h in history] == [64, 64, 128, 128]
+    assert all(h["threads"] == 1 for h in history)
+    info = Checkpoint.load(tmp_path / "p" / "best.pt").train_info
+    assert info["train_config"]["mix"] == {"shares": {"set": 0.5}}
+    bad = _cfg(cache, tmp_path / "q", 1, mix=SourceMix({"nosuchset": 0.5}))
+    with pytest.raises(Exception, match="nosuchset"):
+        train(bad, TINY)
+    assert not (tmp_path / "q").exists()

@@ -1,0 +1,90 @@
+"""What each training source is worth in an epoch, and which sources label only part of a photo.
+
+Torch-free, so the CLI can parse and print a mix without importing the trainer.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import DatasetError
+
+# Datasets whose masks mark only the main subject: Clothing Co-Parsing leaves passers-by as
+# background (../shared/datasets/README.md). Keyed by the dataset folder's name, the part of a cache
+# source name before "/" (a source named "ccp/train" belongs to "ccp").
+PARTIAL_LABEL_SETS: frozenset[str] = frozenset({"ccp"})
+
+
+def dataset_of(source: str) -> str:
+    """'ccp/train' -> 'ccp'; an unsplit source is its own dataset."""
+    return source.split("/", 1)[0]
+
+
+def is_partial_label(source: str) -> bool:
+    return dataset_of(source) in PARTIAL_LABEL_SETS
+
+
+@dataclass(frozen=True)
+class SourceMix:
+    """Share of each source's training samples drawn into an epoch (a fresh draw every epoch).
+
+    1 takes every sample once; 0.25 a quarter of them, so a large narrow set (vitonplus: 4,000
+    studio shots of one pose family) stays a minority of the mix without being thrown away. Keys are
+    cache source names or dataset names ("vitonplus" covers "vitonplus/train"); unnamed sources get 1.
+    """
+
+    shares: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name, share in self.shares.items():
+            if not (isinstance(share, (int, float)) and math.isfinite(share) and 0 < share <= 1):
+                raise DatasetError(f"mix share of {name!r} must be in (0, 1], got {share!r}")
+
+    def share(self, source: str) -> float:
+        return self.shares.get(source, self.shares.get(dataset_of(source), 1.0))
+
+    def check_sources(self, known: list[str]) -> None:
+        """Every name in the mix must match a source of the cache: a typo would silently weigh 1."""
+        names = set(known) | {dataset_of(s) for s in known}
+        unknown = sorted(set(self.shares) - names)
+        if unknown:
+            raise DatasetError(f"--mix names {unknown}, not sources of the cache ({', '.join(sorted(known))})")
+
+    def draw(self, sources: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Indices of one epoch's samples (shuffled): round(share x n) of each source, without repeats."""
+        picked = []
+        for src in sorted(set(sources.tolist())):
+            idx = np.flatnonzero(sources == src)
+            k = max(1, round(self.share(src) * len(idx)))
+            picked.append(rng.choice(idx, size=k, replace=False) if k < len(idx) else idx)
+        out = np.concatenate(picked)
+        rng.shuffle(out)
+        return out
+
+    def epoch_size(self, sources: np.ndarray) -> int:
+        return sum(max(1, round(self.share(s) * int((sources == s).sum()))) for s in set(sources.tolist()))
+
+    def to_dict(self) -> dict[str, float]:
+        return dict(self.shares)
+
+
+def parse_mix(items: list[str]) -> SourceMix:
+    """['vitonplus=0.25', 'ccp_unlabeled=0.5'] -> SourceMix."""
+    shares: dict[str, float] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise DatasetError(f"--mix expects NAME=SHARE, got {item!r}")
+        try:
+            shares[name] = float(value)
+        except ValueError:
+            raise DatasetError(f"--mix {item!r}: the share must be a number in (0, 1]") from None
+    return SourceMix(shares)
+
+
+# The campaign's mix (docs/experiments.md, session 23): every labelled portrait, selfie and
+# full-body photo each epoch; the studio set at a quarter (about 900 of its 3,600 training images,
+# ~15% of an epoch), the street-photo teacher set at half.
+CAMPAIGN_MIX = SourceMix({"vitonplus": 0.25, "ccp_unlabeled": 0.5})
