@@ -16,6 +16,7 @@ calibration images at hand (../shared/datasets, or --calib DIR):
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ import numpy as np
 
 from portrait_mobile.atomic import write_text
 from portrait_mobile.errors import ExportError
+from portrait_mobile.file_input import parse_json
 
 from .context import ExportUsageError, weights_sha256
 
@@ -64,16 +66,24 @@ class CalibrationStats:
 
     @classmethod
     def from_json(cls, text: str) -> "CalibrationStats":
-        d = json.loads(text)
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_dict(cls, d: Any) -> "CalibrationStats":
+        """ValueError, KeyError or TypeError for anything but a well-formed statistics document."""
         if not isinstance(d, dict) or d.get("format") != FORMAT:
             raise ValueError(f"unknown format {d.get('format') if isinstance(d, dict) else type(d).__name__!r}")
         ranges = d["ranges"]
         if not isinstance(ranges, dict) or not ranges:
             raise ValueError("no tensor ranges")
         for name, r in ranges.items():
-            n = int(np.prod(r["shape"])) if r["shape"] else 1
-            if len(r["min"]) != n or len(r["max"]) != n:
-                raise ValueError(f"tensor {name[-60:]!r}: min/max do not match shape {r['shape']}")
+            shape = r["shape"]
+            if not isinstance(shape, list) or not all(isinstance(v, int) and v >= 0 for v in shape):
+                raise ValueError(f"tensor {name[-60:]!r}: shape {shape!r} is not a list of sizes")
+            n = math.prod(shape)  # exact: numpy's product would wrap around on absurd sizes
+            if not (isinstance(r["min"], list) and isinstance(r["max"], list)) or len(r["min"]) != n \
+                    or len(r["max"]) != n:
+                raise ValueError(f"tensor {name[-60:]!r}: min/max do not match shape {shape}")
         h, w = d["input_size"]
         return cls(str(d["weights_sha256"]), (int(h), int(w)), str(d["source"]), ranges,
                    dict(d.get("tools") or {}), FORMAT)
@@ -89,9 +99,12 @@ def load(path: str | Path) -> CalibrationStats:
     """Read a statistics file; ExportUsageError (a bad input: the CLI exits 2) if unreadable or malformed."""
     p = Path(path)
     try:
-        return CalibrationStats.from_json(p.read_text(encoding="utf-8"))
+        data = p.read_bytes()
     except OSError as e:
         raise ExportUsageError(f"cannot read int8 calibration statistics {p}: {e.strerror or e}") from None
+    doc = parse_json(data, ExportUsageError, f"int8 calibration statistics {p}")
+    try:
+        return CalibrationStats.from_dict(doc)
     except (ValueError, KeyError, TypeError) as e:
         raise ExportUsageError(f"{p} is not a valid int8 calibration statistics file: {e}") from None
 

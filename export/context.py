@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from portrait_mobile.contract import ModelContract
+from portrait_mobile.contract import MAX_INPUT_SIDE, ModelContract
 from portrait_mobile.errors import ExportError
 from portrait_mobile.formats import EXPORT_FORMATS
 
@@ -24,7 +24,9 @@ TARGETS = tuple(EXPORT_FORMATS)
 PRECISIONS = tuple(dict.fromkeys(p for f in EXPORT_FORMATS.values() for p in f.precisions))
 # What each target makes when --precision is not given; ONNX is always fp32.
 DEFAULT_PRECISION = {t: f.default_precision for t, f in EXPORT_FORMATS.items()}
-MAX_IMGSZ = 2048  # per side: a phone model's input; beyond it the converters need gigabytes
+# Per side: a phone model's input; beyond it the converters need gigabytes. The contract's own limit,
+# so an export never writes a contract the runtime refuses.
+MAX_IMGSZ = MAX_INPUT_SIDE
 SUPPORTED_PRECISIONS = {t: f.precisions for t, f in EXPORT_FORMATS.items()}
 
 

@@ -22,7 +22,6 @@ Every write is atomic: a file is copied to a temp name beside its destination an
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 from dataclasses import dataclass
@@ -32,7 +31,7 @@ from typing import Iterable, Protocol
 from portrait_mobile.atomic import atomic_dir, atomic_path
 from portrait_mobile.contract import ModelContract
 from portrait_mobile.contract_io import sidecar_path
-from portrait_mobile.errors import ExportError
+from portrait_mobile.errors import ContractError, ExportError
 
 # Folders inside the repository (relative to its root); the demo sources name the same folders:
 # android_demo/.../ContractLoader.kt (MODELS_ASSET_DIR) and ios_demo/.../ContractLoader.swift
@@ -80,15 +79,15 @@ def _demo_of(folder: Path) -> str:
 
 def _check_contract(json_path: Path, expected_target: str, artifact: Path) -> ModelContract:
     try:
-        data = json.loads(json_path.read_text(encoding="utf-8"))
+        data = json_path.read_bytes()
     except FileNotFoundError:
         raise DemoAssetError(f"{artifact.name}: its contract {json_path} does not exist") from None
-    except (OSError, json.JSONDecodeError) as e:
+    except OSError as e:
         raise DemoAssetError(f"{artifact.name}: cannot read its contract {json_path}: {e}") from e
     try:
-        contract = ModelContract.from_dict(data)
-    except (TypeError, ValueError) as e:
-        raise DemoAssetError(f"{artifact.name}: {json_path} is not a model contract: {e}") from e
+        contract = ModelContract.from_json(data, str(json_path))
+    except ContractError as e:
+        raise DemoAssetError(f"{artifact.name}: not a model contract ({e})") from None
     if contract.target != expected_target:
         raise DemoAssetError(
             f"{artifact.name}: its contract says target {contract.target!r}, expected {expected_target!r}")

@@ -2,20 +2,41 @@
 
 Written by the exporters (ONNX metadata_props, TFLite metadata, Core ML user_defined_metadata and
 a sidecar JSON), read by the runtime and the demo apps; nothing else hard-codes these facts.
+
+A contract is checked when it is made, so one read from a file (`from_dict`/`from_json`, which
+name the file) or built in code is well-formed or refused with a ContractError naming the field:
+types, finite numbers, known enum values, positive scales and std, sizes within MAX_INPUT_SIDE.
 """
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
-from typing import TYPE_CHECKING, Any
+import math
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from typing import TYPE_CHECKING, Any, NoReturn
 
+from .errors import ContractError
+from .file_input import parse_json
+from .formats import FORMATS
 from .model_card import CARD_NAME, CARD_VERSION, WEIGHTS_LICENSE, WeightsTerms
+from .names import is_file_stem
 
 if TYPE_CHECKING:
     from .config import ModelConfig
 
 CONTRACT_KEY = "portrait_mobile_contract"
 SCHEMA = "portrait-mobile-contract/1"
+
+# The values each field may take; anything else is refused, never silently ignored.
+LAYOUTS = ("NHWC", "NCHW")
+COLOR_ORDERS = ("RGB", "BGR")
+RESIZES = ("squash",)  # the whole image resized to the input size, aspect not kept
+TENSOR_DTYPES = ("float32", "uint8", "int8")
+QUANT_RANGES = {"uint8": (0, 255), "int8": (-128, 127)}
+PRECISIONS = tuple(dict.fromkeys(p for f in FORMATS for p in f.precisions))
+TARGETS = tuple(f.target for f in FORMATS)
+# Per side: a phone model's input. The runtime allocates the input tensor from these numbers, so a
+# contract saying 100000 would ask for tens of gigabytes; the exporter's --imgsz limit is this one.
+MAX_INPUT_SIDE = 2048
 
 
 @dataclass(frozen=True)
@@ -25,6 +46,15 @@ class TensorQuant:
     dtype: str  # "uint8" | "int8"
     scale: float
     zero_point: int
+
+    def check(self, name: str) -> None:
+        """ContractError unless a known int dtype, a finite positive scale and a zero point in range."""
+        if self.dtype not in QUANT_RANGES:
+            _fail(f"{name}.dtype", f"is {_r(self.dtype)}, not one of {', '.join(QUANT_RANGES)}")
+        _number(f"{name}.scale", self.scale, positive=True)
+        lo, hi = QUANT_RANGES[self.dtype]
+        if not _is_int(self.zero_point) or not lo <= self.zero_point <= hi:
+            _fail(f"{name}.zero_point", f"is {_r(self.zero_point)}, not an integer in [{lo}, {hi}]")
 
 
 @dataclass(frozen=True)
@@ -62,6 +92,9 @@ class ModelContract:
     metrics: dict[str, Any] = field(default_factory=dict)
     schema: str = SCHEMA
 
+    def __post_init__(self) -> None:
+        _check(self)
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -69,22 +102,104 @@ class ModelContract:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ModelContract":
-        if d.get("schema") != SCHEMA:
-            raise ValueError(f"not a portrait-mobile contract (schema {d.get('schema')!r}, expected {SCHEMA!r})")
-        known = {f.name for f in fields(cls)}
-        kw = {k: v for k, v in d.items() if k in known}
-        for k in ("mean", "std"):
-            if k in kw:
-                kw[k] = tuple(kw[k])
-        for k in ("input_quant", "output_quant"):
-            if kw.get(k) is not None:
-                kw[k] = TensorQuant(**kw[k])
-        return cls(**kw)
+    def from_dict(cls, d: Any, where: str = "model contract") -> "ModelContract":
+        """The contract of a parsed JSON document; ContractError naming `where` (the file) and the field.
+
+        Keys that are not fields (a sidecar's "parity" and "export") are ignored.
+        """
+        try:
+            if not isinstance(d, dict):
+                _fail("contract", f"is a JSON {type(d).__name__}, not an object")
+            if d.get("schema") != SCHEMA:
+                _fail("schema", f"is {_r(d.get('schema'))}, not {_r(SCHEMA)} (not a portrait-mobile contract)")
+            known = {f.name for f in fields(cls)}
+            kw = {k: v for k, v in d.items() if k in known}
+            for k in ("mean", "std"):
+                if isinstance(kw.get(k), list):
+                    kw[k] = tuple(kw[k])
+            for k in ("input_quant", "output_quant"):
+                if kw.get(k) is not None:
+                    kw[k] = _quant(k, kw[k])
+            missing = [f.name for f in fields(cls) if f.name not in kw and _required(f)]
+            if missing:
+                _fail(missing[0], "is missing")
+            return cls(**kw)
+        except ContractError as e:
+            raise ContractError(f"{where}: {e}") from None
 
     @classmethod
-    def from_json(cls, text: str) -> "ModelContract":
-        return cls.from_dict(json.loads(text))
+    def from_json(cls, text: str | bytes, where: str = "model contract") -> "ModelContract":
+        return cls.from_dict(parse_json(text, ContractError, where), where)
+
+
+def _fail(name: str, problem: str) -> NoReturn:
+    raise ContractError(f"invalid model contract: {name} {problem}")
+
+
+def _r(v: object) -> str:
+    """A value as the error shows it: its repr, cut short (a tampered field may be megabytes)."""
+    text = repr(v)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _is_int(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _number(name: str, v: object, positive: bool = False) -> None:
+    if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
+        _fail(name, f"is {_r(v)}, not a finite number")
+    if positive and not v > 0:
+        _fail(name, f"is {_r(v)}, not a positive number")
+
+
+def _required(f: Any) -> bool:
+    return f.default is MISSING and f.default_factory is MISSING
+
+
+def _quant(name: str, v: object) -> TensorQuant:
+    if not isinstance(v, dict) or set(v) != {"dtype", "scale", "zero_point"}:
+        _fail(name, f"is {_r(v)}, not {{dtype, scale, zero_point}}")
+    return TensorQuant(**v)
+
+
+def _check(c: ModelContract) -> None:
+    """Every field of `c` well-formed (see the module docstring), else ContractError naming it."""
+    for name in ("model_name", "version", "input_name", "output_name", "output_meaning", "license", "author",
+                 "model_card", "model_card_version"):
+        if not isinstance(getattr(c, name), str):
+            _fail(name, f"is {_r(getattr(c, name))}, not a string")
+    if not c.model_name:
+        _fail("model_name", "is empty")
+    if c.schema != SCHEMA:
+        _fail("schema", f"is {_r(c.schema)}, not {_r(SCHEMA)}")
+    for name, low in (("input_height", 1), ("input_width", 1), ("output_height", 0), ("output_width", 0)):
+        v = getattr(c, name)
+        if not _is_int(v) or not low <= v <= MAX_INPUT_SIDE:
+            _fail(name, f"is {_r(v)}, not an integer in [{low}, {MAX_INPUT_SIDE}]")
+    for name, allowed in (("input_layout", LAYOUTS), ("output_layout", LAYOUTS), ("color_order", COLOR_ORDERS),
+                          ("resize", RESIZES), ("input_dtype", TENSOR_DTYPES), ("output_dtype", TENSOR_DTYPES),
+                          ("precision", PRECISIONS), ("target", TARGETS)):
+        if getattr(c, name) not in allowed:
+            _fail(name, f"is {_r(getattr(c, name))}, not one of {', '.join(allowed)}")
+    for name in ("mean", "std"):
+        v = getattr(c, name)
+        if not isinstance(v, tuple) or len(v) != 3:
+            _fail(name, f"is {_r(v)}, not three numbers (R, G, B)")
+        for i, x in enumerate(v):
+            _number(f"{name}[{i}]", x, positive=name == "std")
+    for side in ("input", "output"):
+        q, dtype = getattr(c, f"{side}_quant"), getattr(c, f"{side}_dtype")
+        if q is not None:
+            if not isinstance(q, TensorQuant):
+                _fail(f"{side}_quant", f"is {_r(q)}, not a TensorQuant")
+            q.check(f"{side}_quant")
+        if dtype in QUANT_RANGES and (q is None or q.dtype != dtype):
+            _fail(f"{side}_quant", f"must give the scale and zero point of the {dtype} {side} (it is {_r(q)})")
+    if c.model_card and not is_file_stem(c.model_card):  # "" = no card; else a file beside the artifact
+        _fail("model_card", f"is {_r(c.model_card)}, not a plain file name")
+    if not isinstance(c.metrics, dict):
+        _fail("metrics", f"is {type(c.metrics).__name__}, not an object")
 
 
 def pytorch_contract(config: "ModelConfig", version: str = "pytorch",

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from .contract import CONTRACT_KEY, SCHEMA, ModelContract
-from .errors import ModelLoadError
+from .errors import ContractError, ModelLoadError
+from .file_input import parse_json
 from .formats import FORMATS, format_for_suffix, resolve
 
 # The files that carry a contract: every format of the registry that has a contract reader.
@@ -39,9 +40,10 @@ def read_sidecar(artifact: str | Path) -> dict[str, Any]:
     if not p.is_file():
         raise ModelLoadError(f"no sidecar contract {p}")
     try:
-        doc = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ModelLoadError(f"{p}: unreadable sidecar JSON ({e})") from None
+        data = p.read_bytes()
+    except OSError as e:
+        raise ModelLoadError(f"{p}: unreadable sidecar ({e.strerror or e})") from None
+    doc = parse_json(data, ContractError, str(p))
     if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
         raise ModelLoadError(f"{p}: not a portrait-mobile contract (schema {SCHEMA!r} expected)")
     return doc
@@ -65,21 +67,15 @@ def read_contract(path: str | Path) -> ModelContract:
     except ModelLoadError as e:
         text, embedded_error = None, str(e)
     if text is not None:
-        return _parse(text, f"{path} (embedded)")
+        return ModelContract.from_json(text, f"{path} (embedded)")
     try:
         doc = read_sidecar(path)
+    except ContractError:
+        raise  # there is a sidecar, and it is malformed: say so
     except ModelLoadError as e:
         reason = embedded_error or f"{path} has no embedded {CONTRACT_KEY!r} entry"
         raise ModelLoadError(f"{reason}, and {e}") from None
-    return _parse(doc, str(sidecar_path(path)))
-
-
-def _parse(data: str | dict[str, Any], where: str) -> ModelContract:
-    try:
-        d = json.loads(data) if isinstance(data, str) else data
-        return ModelContract.from_dict(d)
-    except (json.JSONDecodeError, TypeError, ValueError, AttributeError) as e:
-        raise ModelLoadError(f"{where}: invalid model contract ({e})") from None
+    return ModelContract.from_dict(doc, str(sidecar_path(path)))
 
 
 # --- the embedded contract of each format (the registry's contract readers) ------------------------
@@ -90,7 +86,8 @@ def onnx_contract_text(path: Path) -> str | None:
 
 def tflite_contract_text(path: Path) -> str | None:
     data = tflite_metadata(path.read_bytes()).get(CONTRACT_KEY)
-    return None if data is None else data.decode("utf-8")
+    # Bytes that are not UTF-8 become U+FFFD, which the JSON parser or the contract check then refuses.
+    return None if data is None else data.decode("utf-8", errors="replace")
 
 
 def coreml_contract_text(path: Path) -> str | None:
@@ -200,7 +197,7 @@ def mlpackage_spec_path(package: Path) -> Path:
             p = package / "Data" / entry["path"]
             if p.is_file():
                 return p
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, RecursionError):
             pass
     if not default.is_file():
         raise ModelLoadError(f"{package}: not an .mlpackage (no model spec in Data/com.apple.CoreML)")

@@ -21,6 +21,10 @@ class ModelLoadError(PortraitError):
     """A model artifact is missing, not a model, or cannot run on this platform."""
 
 
+class ContractError(ModelLoadError, ValueError):
+    """A model contract (embedded or sidecar) is malformed; the message names the file and the field."""
+
+
 class UnsafeNameError(PortraitError, ValueError):
     """A name that becomes a file name (e.g. a checkpoint's config name) is not a plain file-name stem."""
 

@@ -1,8 +1,10 @@
-"""Reading a file the user named: one set of messages for missing, not-a-file and unreadable."""
+"""Reading a file the user named: one set of messages for missing, not-a-file, unreadable and not JSON."""
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+from typing import Any
 
 from .errors import PortraitError
 
@@ -18,3 +20,14 @@ def read_input(path: str | os.PathLike, error: type[PortraitError], what: str) -
         return p.read_bytes()
     except OSError as e:
         raise error(f"cannot read {p}: {e.strerror or e}") from None
+
+
+def parse_json(text: str | bytes, error: type[Exception], where: str) -> Any:
+    """The JSON value of `text`; `error` naming `where` when it is not JSON, or nested too deeply for
+    Python's parser (a RecursionError otherwise, with a traceback)."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise error(f"{where}: JSON nested too deeply to read") from None
+    except ValueError as e:  # JSONDecodeError; UnicodeDecodeError for bytes
+        raise error(f"{where}: not valid JSON ({e})") from None

@@ -77,6 +77,9 @@ def output_to_prob(y: np.ndarray, contract: ModelContract) -> np.ndarray:
     y = np.squeeze(y)
     if y.ndim != 2:
         raise ValueError(f"model output has shape {np.shape(y)}, expected one single-channel map")
+    bad = y.size - int(np.count_nonzero(np.isfinite(y)))
+    if bad:  # clipping would hide it: NaN stays NaN (or becomes a 0/1 mask) and looks like a result
+        raise ValueError(f"model output holds {bad} NaN or infinite values of {y.size}: not a probability map")
     return np.clip(y, 0.0, 1.0).astype(np.float32)
 
 

@@ -18,10 +18,15 @@ MAX_NAME_LENGTH = 100
 _STEM = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
+def is_file_stem(name: object) -> bool:
+    """Whether `name` is a plain file-name stem (the rule above)."""
+    return isinstance(name, str) and len(name) <= MAX_NAME_LENGTH and _STEM.fullmatch(name) is not None
+
+
 def check_file_stem(name: object, what: str) -> str:
     """`name` if it is a plain file-name stem, else UnsafeNameError naming `what` it is."""
-    if isinstance(name, str) and len(name) <= MAX_NAME_LENGTH and _STEM.fullmatch(name):
-        return name
+    if is_file_stem(name):
+        return name  # type: ignore[return-value]
     shown = repr(name) if len(repr(name)) <= 80 else repr(name)[:77] + "..."
     raise UnsafeNameError(f"{what} {shown} is not a plain file name (letters, digits, '.', '_' and '-', starting "
                           f"with a letter or digit, at most {MAX_NAME_LENGTH} characters)")

@@ -141,10 +141,7 @@ class OnnxBackend(Backend):
         meta = self.session.get_modelmeta().custom_metadata_map
         if CONTRACT_KEY not in meta:
             return None
-        try:
-            return ModelContract.from_json(meta[CONTRACT_KEY])
-        except (ValueError, TypeError) as e:
-            raise ModelLoadError(f"{self.path}: bad {CONTRACT_KEY} metadata: {e}") from None
+        return ModelContract.from_json(meta[CONTRACT_KEY], f"{self.path} (embedded)")
 
 
 @register

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..config import DEFAULT_CONFIG
 from ..contract import ModelContract
-from ..errors import ModelLoadError
+from ..errors import ContractError, ModelLoadError
 from ..model_io import output_to_prob, quantize_input, resize_prob, to_model_input
 from ..paths import PACKAGED_SUFFIXES, WEIGHTS_DIR, packaged_artifacts
 from . import postprocess
@@ -42,6 +42,8 @@ def read_contract_for(path: str | os.PathLike, backend: Backend) -> ModelContrac
 
     try:
         return read_contract(path)
+    except ContractError:
+        raise  # the artifact has a contract, and it is malformed: the error names the file and field
     except ModelLoadError as e:
         raise ModelLoadError(f"{e}; export the model with portrait-export, or pass "
                              "contract=ModelContract(...)") from None
@@ -57,10 +59,7 @@ class Segmenter:
 
     def __init__(self, backend: Backend, contract: ModelContract) -> None:
         self.backend = backend
-        self.contract = contract
-        h, w = contract.input_height, contract.input_width
-        if h < 1 or w < 1:
-            raise ModelLoadError(f"contract of {backend.path} has input size {w}x{h}")
+        self.contract = contract  # well-formed: a ModelContract checks itself when it is made
         # The tensor the contract makes must be one the model takes: refuse a mismatch now, not at
         # the first frame with an engine's raw error.
         probe = quantize_input(to_model_input(np.zeros((1, 1, 3), np.uint8), contract), contract)

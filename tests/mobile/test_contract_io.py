@@ -144,5 +144,5 @@ def test_errors(tmp_path):
         read_contract(p)
     q = write_tflite(tmp_path / "q.tflite", {})
     sidecar_path(q).write_text("{broken")
-    with pytest.raises(ModelLoadError, match="unreadable sidecar JSON"):
+    with pytest.raises(ModelLoadError, match="q.tflite.json: not valid JSON"):
         read_contract(q)

@@ -28,7 +28,8 @@ def tiny_contract(**kw: object) -> ModelContract:
     return ModelContract(**base)  # type: ignore[arg-type]
 
 
-def make_tiny_onnx(path: Path, with_contract: bool = True) -> Path:
+def make_tiny_onnx(path: Path, with_contract: bool = True, emits_nan: bool = False) -> Path:
+    """The tiny red-is-person model; `emits_nan`: its output is sqrt(-probability), all NaN."""
     import onnx
     from onnx import TensorProto, helper
 
@@ -45,8 +46,10 @@ def make_tiny_onnx(path: Path, with_contract: bool = True) -> Path:
         helper.make_node("Slice", ["image", "starts", "ends", "axes"], ["r"]),
         helper.make_node("Sub", ["r", "half"], ["c"]),
         helper.make_node("Mul", ["c", "gain"], ["z"]),
-        helper.make_node("Sigmoid", ["z"], ["mask"]),
+        helper.make_node("Sigmoid", ["z"], ["p" if emits_nan else "mask"]),
     ]
+    if emits_nan:
+        nodes += [helper.make_node("Neg", ["p"], ["n"]), helper.make_node("Sqrt", ["n"], ["mask"])]
     graph = helper.make_graph(nodes, "tiny_red", [x], [y], initializer=consts)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 9
