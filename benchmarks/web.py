@@ -16,11 +16,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from portrait_mobile.errors import PortraitError
+from portrait_mobile.paths import source_checkout
 from portrait_bench.machine import machine_info
 
 PROFILE = "web-wasm"
-REPO = Path(__file__).resolve().parent.parent
-WEB = REPO / "web_demo"
 BUILD = "threads"  # the threaded WASM build, 1 thread (docs/web.md)
 
 
@@ -32,8 +32,20 @@ def chromium_path() -> str:
     return os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
 
-def missing_tool(web: Path = WEB) -> str | None:
+def web_demo_dir() -> Path:
+    """web_demo/ of the source checkout (an install from a wheel has none: WebBenchError says so)."""
+    try:
+        return source_checkout("web_demo", what="the browser benchmark") / "web_demo"
+    except PortraitError as e:
+        raise WebBenchError(str(e)) from None
+
+
+def missing_tool(web: Path | None = None) -> str | None:
     """What keeps the browser benchmark from running here, as one sentence, or None."""
+    try:
+        web = web or web_demo_dir()
+    except WebBenchError as e:
+        return str(e)
     if shutil.which("node") is None:
         return "node is not installed (apt-get install nodejs npm)"
     if not Path(chromium_path()).is_file():
@@ -63,7 +75,7 @@ def run_web_benchmark(model: str | Path, reference: str | Path, runs: int = 50, 
                "--models", tmp, "--reference", str(Path(reference).resolve())]
         env = dict(os.environ, PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD="1")
         try:
-            proc = subprocess.run(cmd, cwd=WEB, capture_output=True, text=True, timeout=timeout, env=env)
+            proc = subprocess.run(cmd, cwd=web_demo_dir(), capture_output=True, text=True, timeout=timeout, env=env)
         except subprocess.TimeoutExpired:
             raise WebBenchError(f"{PROFILE}: node bench.mjs took longer than {timeout} s") from None
     if proc.returncode != 0:

@@ -121,6 +121,7 @@ def export(targets: Iterable[str] | str = "all", weights: str | Path | Any | Non
         raise ExportUsageError(f"--imgsz {imgsz[0]} {imgsz[1]}: at most {MAX_IMGSZ} per side")
     out = Path(out_dir)
     check_writable(out)
+    demo_root = _demo_root() if demo_assets else None
     ckpt = weights if isinstance(weights, Checkpoint) else load_checkpoint(weights)
     model = prepare_model(ckpt, imgsz)
     need_calib = any(p in EXPORT_FORMATS[t].calibrated for t, p in jobs)
@@ -157,8 +158,10 @@ def export(targets: Iterable[str] | str = "all", weights: str | Path | Any | Non
         from .metadata import copy_model_card
 
         copy_model_card(out)  # the card the artifacts' metadata names travels with them
-    if demo_assets and not failed:
-        _copy_demo_assets(results)
+    if demo_root is not None and not failed:
+        from . import demo_assets as da
+
+        da.copy_to_demos(results, demo_root)
     if failed and raise_on_failure:
         err = ExportError("; ".join(r.error for r in failed))
         err.results = results  # type: ignore[attr-defined]
@@ -174,14 +177,12 @@ def _failed(ctx: ExportContext, target: str, prec: str, t0: float, msg: str, rep
                         passed=False, error=msg)
 
 
-def _copy_demo_assets(results: list[ExportResult]) -> list[Path]:
+def _demo_root() -> Path:
+    """The checkout whose demo apps --demo-assets fills, found before any export runs: an install from
+    a wheel has none, and says so at once."""
+    from .demo_assets import DemoAssetError, default_repo_root
+
     try:
-        from . import demo_assets as da
-    except ImportError as e:
-        raise ExportUsageError(f"--demo-assets needs portrait_export.demo_assets (export/demo_assets.py), "
-                               f"which is not available: {e}") from None
-    copy_fn = getattr(da, "copy_to_demos", None)
-    if copy_fn is None:
-        raise ExportUsageError("portrait_export.demo_assets has no copy_to_demos(results, repo_root)")
-    repo_root = Path(__file__).resolve().parents[1]
-    return list(copy_fn(results, repo_root))
+        return default_repo_root()
+    except DemoAssetError as e:
+        raise ExportUsageError(f"--demo-assets: {e}") from None

@@ -31,7 +31,8 @@ from typing import Iterable, Protocol
 from portrait_mobile.atomic import atomic_dir, atomic_path
 from portrait_mobile.contract import ModelContract
 from portrait_mobile.contract_io import sidecar_path
-from portrait_mobile.errors import ContractError, ExportError
+from portrait_mobile.errors import ContractError, ExportError, PortraitError
+from portrait_mobile.paths import source_checkout
 
 # Folders inside the repository (relative to its root); the demo sources name the same folders:
 # android_demo/.../ContractLoader.kt (MODELS_ASSET_DIR) and ios_demo/.../ContractLoader.swift
@@ -177,11 +178,13 @@ def find_exported(out_dir: Path) -> list[ExportedArtifact]:
 
 
 def default_repo_root() -> Path:
-    """The checkout whose demo apps to fill: the current folder when it has them, else this source tree."""
-    for candidate in (Path.cwd(), Path(__file__).resolve().parents[1]):
-        if (candidate / "android_demo").is_dir() and (candidate / "ios_demo").is_dir():
-            return candidate
-    raise DemoAssetError("cannot find android_demo/ and ios_demo/: run from the repository root")
+    """The checkout whose demo apps to fill: the current folder when it has them, else the source tree
+    this package runs from; DemoAssetError saying a source checkout is needed (an install from a wheel
+    has no demo apps)."""
+    try:
+        return source_checkout("android_demo", "ios_demo", what="copying artifacts into the demo apps")
+    except PortraitError as e:
+        raise DemoAssetError(str(e)) from None
 
 
 def main(argv: list[str] | None = None) -> int:

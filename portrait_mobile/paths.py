@@ -1,4 +1,5 @@
-"""Where the project's shared data lives: ../shared next to the working directory or the repo."""
+"""Where the project's files live: ../shared next to the working directory or the repo, the packaged
+weights, and the source checkout (the demo apps, which an install from a wheel does not have)."""
 from __future__ import annotations
 
 import os
@@ -7,6 +8,7 @@ from pathlib import Path
 from .errors import PortraitError
 from .formats import FORMATS
 
+# The repository when the package runs from a source checkout; in an installed wheel, site-packages.
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # The shipped weights (and the artifacts exported from them) live in the package.
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
@@ -39,3 +41,19 @@ def find_shared(sub: str, explicit: str | Path | None = None, flag: str = "", en
             return c
     hint = f"; pass {flag}" if flag else ""
     raise PortraitError(f"shared/{sub} not found in " + " or ".join(str(c) for c in candidates) + hint)
+
+
+def source_checkout(*folders: str, what: str) -> Path:
+    """The repository checkout that holds `folders` (e.g. "web_demo"): the working directory when it
+    holds them, else the checkout this package runs from.
+
+    `what` names the feature for the error: an install from a wheel has no demo apps, and this says
+    so (PortraitError) instead of failing later on a path inside site-packages.
+    """
+    for root in (Path.cwd(), REPO_ROOT):
+        if all((root / f).is_dir() for f in folders):
+            return root
+    need = ", ".join(f"{f}/" for f in folders)
+    raise PortraitError(f"{what} needs a source checkout of portrait-mobile (the repository, with {need}); "
+                        f"none in the working directory {Path.cwd()} nor where the package runs from "
+                        f"({REPO_ROOT}): run it from a clone of the repository")

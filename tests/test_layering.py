@@ -1,14 +1,12 @@
 """The import graph of the three packages (docs/architecture.md): no cycles, not even through imports
-inside functions, and export/ and benchmarks/ never import each other."""
+inside functions; portrait_mobile imports neither of the other two, and export/ and benchmarks/ never
+import each other."""
 from __future__ import annotations
 
 import ast
 from pathlib import Path
 
-from support import REPO
-
-ROOTS = {"portrait_mobile": REPO / "portrait_mobile", "portrait_export": REPO / "export",
-         "portrait_bench": REPO / "benchmarks"}
+from support import PACKAGE_DIRS as ROOTS
 
 
 def _modules() -> dict[str, Path]:
@@ -82,6 +80,23 @@ def test_no_import_cycles() -> None:
 
 def test_the_cycle_finder_finds_one() -> None:
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def _imported_packages(package: str) -> dict[str, set[str]]:
+    """{module of `package`: the other packages it imports}."""
+    mods = _modules()
+    return {m: {d.split(".")[0] for d in _imports(m, f, mods)} - {package}
+            for m, f in mods.items() if m.split(".")[0] == package}
+
+
+def test_roots_are_the_three_packages() -> None:
+    assert set(ROOTS) == {"portrait_mobile", "portrait_export", "portrait_bench"}
+    assert all(root.is_dir() for root in ROOTS.values())
+
+
+def test_portrait_mobile_imports_neither_export_nor_bench() -> None:
+    found = {m: deps for m, deps in _imported_packages("portrait_mobile").items() if deps}
+    assert found == {}
 
 
 def test_export_and_bench_never_import_each_other() -> None:
