@@ -110,19 +110,14 @@ def run_benchmark(
     (:mod:`portrait_bench.arm.profile_run`): instruction counts, ratio and ARM/x86 parity on
     ``arm_images`` PFCN test images; ``arm_cycles`` adds llvm-mca's cycle estimate.
     """
-    from portrait_bench.arm.cores import CORES, is_arm_profile
-    from portrait_bench.profiles import split_profile_names
-
     say = progress or (lambda _msg: None)
-    arm_names: list[str] = []
-    if profiles is not None:
-        names = split_profile_names(profiles)
-        for n in names:
-            for a in (list(CORES) if n == "arm" else [n] if is_arm_profile(n) else []):
-                if a not in arm_names:
-                    arm_names.append(a)
-        x86 = [n for n in names if not is_arm_profile(n)]
-        profiles = x86 if (x86 or arm_names) else profiles
+    registry = load_profiles(profiles_file)
+    selected = select_profiles(profiles, registry)
+    web = [p.name for p in selected if p.runner == "web"]
+    if web:
+        raise BenchError(f"--profile {', '.join(web)} runs on its own (portrait-bench --profile {web[0]})")
+    chosen = [p for p in selected if p.runner == "host"]
+    arm_names = [p.name for p in selected if p.runner == "arm"]
     if arm_images < 0:
         raise BenchError(f"arm_images must be >= 0 (got {arm_images})")
     arm_env = None
@@ -133,12 +128,10 @@ def run_benchmark(
     paths = list(models) if models else default_model_paths(root)
     if not paths:
         raise BenchError(
-            "no model given and none found at exported/<default>_int8.tflite; run portrait-export or pass --model"
+            "no model given and none found in exported/ for the default config; run portrait-export or pass --model"
         )
     specs = resolve_models(paths, with_siblings=with_siblings)
     ref = resolve_reference(reference)
-    all_profiles = load_profiles(profiles_file)
-    chosen = select_profiles(profiles, all_profiles)
     if op_profile not in OP_PROFILE_CHOICES:
         raise BenchError(f"op_profile must be one of {', '.join(OP_PROFILE_CHOICES)} (got {op_profile!r})")
     rng = np.random.default_rng(seed)

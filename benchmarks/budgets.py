@@ -69,13 +69,14 @@ class Budget:
     def profiles(self) -> list[str] | None:
         """Profiles the rules need (None: all x86 profiles; []: no timing needed). ARM rules' patterns
         (e.g. ``arm-*``) expand to the ARM profiles they match; 'all' stands for every x86 profile."""
-        from portrait_bench.arm.cores import CORES
+        from portrait_bench.profiles import arm_cores
 
+        cores = list(arm_cores())
         names: list[str] = []
         all_x86 = False
         for r in self.rules:
             if any(m in r.limits for m in ARM_METRICS):
-                names += [c for c in CORES if r.matches_profile(c) and c not in names]
+                names += [c for c in cores if r.matches_profile(c) and c not in names]
             if not any(m in r.limits for m in TIMING_METRICS):
                 continue
             if any(ch in r.profile for ch in "*?["):
@@ -83,7 +84,7 @@ class Budget:
             elif r.profile not in names:
                 names.append(r.profile)
         if all_x86:
-            arm = [n for n in names if n in CORES]
+            arm = [n for n in names if n in cores]
             return ["all", *arm] if arm else None
         return names
 

@@ -112,31 +112,33 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _list_profiles(profiles_file: str | None) -> int:
-    from portrait_bench.profiles import load_profiles
+    from portrait_bench.profiles import load_profiles, of_runner
     from portrait_bench.report import table
 
     profs = load_profiles(profiles_file)
     rows = []
-    for p in profs.values():
+    for p in of_runner(profs, "host"):
         check = p.delegate_check.describe() if p.delegate_check else "-"
         est = "ratio x published ref time" if p.reference_on_device else ("slowdown factor" if p.slowdown else "-")
         rows.append([p.name, p.title, p.how(), f"{p.native_precision} (runs {','.join(p.precisions)})", check, est])
     print(table(["profile", "emulates", "measured here as", "precision", "delegate check", "device estimate"], rows))
-    for p in profs.values():
+    for p in of_runner(profs, "host"):
         print(f"\n{p.name}: {p.emulates}")
         if p.proxy_note:
             print(f"  {p.proxy_note}")
         if p.reference_on_device:
             r = p.reference_on_device
             print(f"  device estimate anchor: {r.ms} ms, {r.device}: {r.what} ({r.source}). {r.caveat}")
-    from portrait_bench.arm.cores import CORES
-
-    print("\nUnder ARM64 emulation (QEMU user mode, instruction counts; set up once with --setup-arm):")
-    print(table(["profile", "emulates", "qemu -cpu", "MIDR part (fake /proc/cpuinfo)", "cycle model (--arm-cycles)"],
-                [[c.profile, c.title, c.qemu_cpu, f"{c.midr_part:#x}", c.mca_note] for c in CORES.values()]))
-    print("\nIn a browser (on its own, information only; needs node, Chromium and npm ci --prefix web_demo):\n"
-          "  web-wasm: headless Chromium, LiteRT.js WASM (threaded build, 1 thread): our model vs MediaPipe "
-          "interleaved in the page (node web_demo/bench.mjs), median / p90 ms and the ratio")
+    cores = [p.arm for p in of_runner(profs, "arm") if p.arm is not None]
+    if cores:
+        print("\nUnder ARM64 emulation (QEMU user mode, instruction counts; set up once with --setup-arm):")
+        print(table(["profile", "emulates", "qemu -cpu", "MIDR part (fake /proc/cpuinfo)", "cycle model (--arm-cycles)"],
+                    [[c.profile, c.title, c.qemu_cpu, f"{c.midr_part:#x}", c.mca_note] for c in cores]))
+    web = of_runner(profs, "web")
+    if web:
+        print("\nIn a browser (each on its own, information only; needs node, Chromium and npm ci --prefix web_demo):")
+        for p in web:
+            print(f"  {p.name}: {p.how()}. {p.emulates}")
     return EXIT_OK
 
 
@@ -176,8 +178,9 @@ def main(argv: list[str] | None = None) -> int:
             return _list_profiles(args.profiles_file)
         if args.compat:
             return _compat_only(args)
-        if _web_profile_asked(args.profile):
-            return _web(args)
+        web = _web_profile(args)
+        if web is not None:
+            return _web(args, web)
         return _bench(args)
 
     # The ValueError kinds (budget, profile, model, graph, core, output) are usage errors already;
@@ -273,38 +276,46 @@ def _bench(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _web_profile_asked(profiles: list[str] | None) -> bool:
-    from portrait_bench.profiles import split_profile_names
-    from portrait_bench.web import PROFILE
-
-    return PROFILE in split_profile_names(profiles)
-
-
-def _web(args: argparse.Namespace) -> int:
-    """--profile web-wasm: the browser benchmark (web_demo/bench.mjs), on its own; information only."""
-    from portrait_bench.model_specs import default_model_paths, resolve_reference
-    from portrait_bench.profiles import split_profile_names
-    from portrait_bench.web import PROFILE, WebBenchError, format_web, missing_tool, run_web_benchmark
+def _web_profile(args: argparse.Namespace) -> Any:
+    """The web profile --profile names (a browser benchmark runs on its own), or None."""
+    from portrait_bench.profiles import load_profiles, split_profile_names
+    from portrait_bench.web import WebBenchError
 
     names = split_profile_names(args.profile)
-    if names != [PROFILE]:
-        raise WebBenchError(f"--profile {PROFILE} runs on its own (got {', '.join(names)}): run the others separately")
+    profs = load_profiles(args.profiles_file)
+    web = [profs[n] for n in names if n in profs and profs[n].runner == "web"]
+    if not web:
+        return None
+    if names != [web[0].name]:
+        raise WebBenchError(f"--profile {web[0].name} runs on its own (got {', '.join(names)}): run the others "
+                            "separately")
+    return web[0]
+
+
+def _web(args: argparse.Namespace, profile: Any) -> int:
+    """A web profile (--profile web-wasm): the browser benchmark (web_demo/bench.mjs), on its own;
+    information only."""
+    from portrait_bench.model_specs import default_model_paths, resolve_reference
+    from portrait_bench.web import WebBenchError, format_web, missing_tool, run_web_benchmark
+
+    name = profile.name
     if args.budget:
-        raise WebBenchError(f"--profile {PROFILE} is information only: no --budget")
+        raise WebBenchError(f"--profile {name} is information only: no --budget")
     why = missing_tool()
     if why:
-        raise WebBenchError(f"{PROFILE}: {why}")
+        raise WebBenchError(f"{name}: {why}")
     models = args.model or [str(p) for p in default_model_paths(".")][:1]
     if len(models) != 1:
-        raise WebBenchError(f"--profile {PROFILE} times one model (got {len(models) or 'none'}); pass --model FILE")
+        raise WebBenchError(f"--profile {name} times one model (got {len(models) or 'none'}); pass --model FILE")
     ref = resolve_reference(args.reference if args.reference is not None else "mediapipe")
     if ref is None:
-        raise WebBenchError(f"--profile {PROFILE} needs a reference (the page times ours against it)")
+        raise WebBenchError(f"--profile {name} needs a reference (the page times ours against it)")
     outputs = _Outputs.checked(args)
+    runs = args.runs or profile.runs
     if not args.quiet:
-        print(f"{PROFILE}: headless Chromium, {args.runs or 50} interleaved runs ...", file=sys.stderr, flush=True)
+        print(f"{name}: headless Chromium, {runs} interleaved runs ...", file=sys.stderr, flush=True)
     with outputs.removed_if_empty():
-        res = run_web_benchmark(models[0], ref.path, runs=args.runs or 50)
+        res = run_web_benchmark(models[0], ref.path, profile, runs=runs)
     text = format_web(res)
     print(text, end="")
     written = outputs.write({"web": res}, text)

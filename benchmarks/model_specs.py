@@ -1,12 +1,13 @@
-"""Which models a benchmark times: our exported .tflite files (both precisions) and the reference.
+"""Which models a benchmark times: our exported .tflite files (each precision) and the reference.
 
-A model's precision comes from its sidecar contract (``<model>.tflite.json``, read by
-portrait_mobile.contract_io) when there is one, else from the file name (``_int8``/``_fp32``/``_fp16``),
-else from its tensors.
+What a model is comes from its contract (``portrait_mobile.contract_io.read_contract``: embedded in
+the .tflite, or the sidecar beside it), never from its file name: its precision, its model name (the
+family) and its input size. A .tflite made elsewhere, with no contract, is labelled by its file name
+and its precision is read from its tensors. The other precisions of a model are the .tflite files
+beside it whose contract names the same model at the same input size.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,14 +15,16 @@ from typing import Any
 import numpy as np
 
 from portrait_mobile.config import DEFAULT_CONFIG
-from portrait_mobile.contract_io import read_sidecar
+from portrait_mobile.contract import ModelContract
+from portrait_mobile.contract_io import read_contract
 from portrait_mobile.errors import ModelLoadError, PortraitError
+from portrait_mobile.formats import EXPORT_FORMATS
 from portrait_mobile.litert import new_interpreter
 from portrait_mobile.paths import ANCHORS_ENV
 from portrait_mobile.reference.mediapipe import MEDIAPIPE_FILES, mediapipe_path
 
-_PREC_RE = re.compile(r"_(int8|fp32|fp16|float32|float16|uint8)$")
-_PREC_ALIASES = {"float32": "fp32", "float16": "fp16", "uint8": "int8"}
+SUFFIX = EXPORT_FORMATS["tflite"].suffix  # what portrait-bench times (LiteRT)
+PRECISION_ORDER = ("int8", "fp16", "fp32")  # how a family's models are listed
 
 
 class ModelError(ValueError):
@@ -35,7 +38,7 @@ class ModelSpec:
     precision: str
     family: str
     is_reference: bool = False
-    contract: dict[str, Any] | None = None
+    contract: ModelContract | None = None
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -55,15 +58,15 @@ class ModelSpec:
             "is_reference": self.is_reference,
             "size_bytes": self.size_bytes,
             "size_kb": round(self.size_kb, 1),
-            "contract": self.contract,
+            "contract": self.contract.to_dict() if self.contract else None,
             "notes": self.notes,
         }
 
 
-def _read_contract(path: Path) -> dict[str, Any] | None:
-    """The sidecar document portrait-export wrote next to ``path``, or None (a model made elsewhere)."""
+def contract_of(path: Path) -> ModelContract | None:
+    """The contract ``path`` carries (embedded, or its sidecar), None for a model made elsewhere."""
     try:
-        return read_sidecar(path)
+        return read_contract(path)
     except ModelLoadError:
         return None
 
@@ -90,40 +93,34 @@ def describe_model(path: str | Path, label: str | None = None, is_reference: boo
     p = Path(path)
     if not p.is_file():
         raise ModelError(f"model not found: {p}")
-    if p.suffix != ".tflite":
-        raise ModelError(f"{p}: portrait-bench times .tflite files (got {p.suffix or 'no suffix'})")
+    if p.suffix != SUFFIX:
+        raise ModelError(f"{p}: portrait-bench times {SUFFIX} files (got {p.suffix or 'no suffix'})")
     interpreter = _open(p)
-    contract = _read_contract(p)
-    stem = p.stem
-    m = _PREC_RE.search(stem)
-    family = stem[: m.start()] if m else stem
-    if contract and contract.get("precision"):
-        precision = str(contract["precision"])
-        family = str(contract.get("model_name") or family)
-    elif m:
-        precision = _PREC_ALIASES.get(m.group(1), m.group(1))
+    contract = contract_of(p)
+    if contract is not None:
+        precision, family = contract.precision, contract.model_name
     else:
-        precision = _precision_from_tensors(interpreter)
-    return ModelSpec(
-        path=p,
-        label=label or p.name,
-        precision=precision,
-        family=family,
-        is_reference=is_reference,
-        contract=contract,
-    )
+        precision, family = _precision_from_tensors(interpreter), p.stem
+    return ModelSpec(path=p, label=label or p.name, precision=precision, family=family,
+                     is_reference=is_reference, contract=contract)
+
+
+def _same_model(a: ModelContract, b: ModelContract) -> bool:
+    return (a.model_name, a.input_height, a.input_width) == (b.model_name, b.input_height, b.input_width)
 
 
 def sibling_precisions(path: Path) -> list[Path]:
-    """exported/x_int8.tflite -> the other precisions of x that exist next to it."""
-    m = _PREC_RE.search(path.stem)
-    if not m:
+    """The other precisions of the model at ``path``: the .tflite files beside it whose contract names
+    the same model at the same input size ([] for a model without a contract)."""
+    own = contract_of(path)
+    if own is None:
         return []
-    base = path.stem[: m.start()]
     out = []
-    for prec in ("int8", "fp32", "fp16"):
-        cand = path.with_name(f"{base}_{prec}.tflite")
-        if cand != path and cand.is_file():
+    for cand in sorted(path.parent.glob(f"*{SUFFIX}")):
+        if cand.resolve() == path.resolve():
+            continue
+        c = contract_of(cand)
+        if c is not None and _same_model(c, own) and c.precision != own.precision:
             out.append(cand)
     return out
 
@@ -137,15 +134,23 @@ def resolve_models(paths: list[str | Path], with_siblings: bool = True) -> list[
             if cand.resolve() not in [s.resolve() for s in seen]:
                 seen.append(cand)
     specs = [describe_model(p) for p in seen]
-    specs.sort(key=lambda s: (s.family, {"int8": 0, "fp16": 1, "fp32": 2}.get(s.precision, 3)))
+    rank = {p: i for i, p in enumerate(PRECISION_ORDER)}
+    specs.sort(key=lambda s: (s.family, rank.get(s.precision, len(rank))))
     return specs
 
 
 def default_model_paths(root: str | Path = ".") -> list[Path]:
-    """exported/<default config>_int8.tflite (and its siblings), if portrait-export has written it."""
-    base = Path(root) / "exported"
-    found = [base / f"{DEFAULT_CONFIG}_{p}.tflite" for p in ("int8", "fp32")]
-    return [p for p in found if p.is_file()]
+    """The int8 and fp32 .tflite of the default config in exported/ (what portrait-export writes there),
+    int8 first; found by their contracts."""
+    from portrait_mobile.config import get_config
+
+    h, w = get_config(DEFAULT_CONFIG).input_size
+    found: dict[str, Path] = {}
+    for p in sorted((Path(root) / "exported").glob(f"*{SUFFIX}")):
+        c = contract_of(p)
+        if c is not None and (c.model_name, c.input_height, c.input_width) == (DEFAULT_CONFIG, h, w):
+            found.setdefault(c.precision, p)
+    return [found[prec] for prec in ("int8", "fp32") if prec in found]
 
 
 def anchors_dir() -> Path | None:

@@ -1,4 +1,4 @@
-"""The ``web-wasm`` profile: our int8 model against MediaPipe's in headless Chromium (LiteRT.js, WASM).
+"""A ``web`` profile (``web-wasm``): our int8 model against MediaPipe's in headless Chromium (LiteRT.js, WASM).
 
 It runs ``node web_demo/bench.mjs`` (the page's own benchmark, ``web_demo/js/bench.js``: ``run()`` of the
 two models interleaved in the same page, each in its own frame, one thread, 5 warm-up rounds) and reports
@@ -16,12 +16,14 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from portrait_mobile.contract_io import sidecar_path
 from portrait_mobile.errors import PortraitError
 from portrait_mobile.paths import source_checkout
 from portrait_bench.machine import machine_info
+from portrait_bench.profiles import DeviceProfile
 
-PROFILE = "web-wasm"
-BUILD = "threads"  # the threaded WASM build, 1 thread (docs/web.md)
+BUILD = "threads"  # the threaded WASM build (docs/web.md)
+PAGE_WARMUP = 5  # warm-up rounds web_demo/js/bench.js runs before timing
 
 
 class WebBenchError(RuntimeError):
@@ -56,38 +58,42 @@ def missing_tool(web: Path | None = None) -> str | None:
     return None
 
 
-def run_web_benchmark(model: str | Path, reference: str | Path, runs: int = 50, timeout: int = 900) -> dict[str, Any]:
-    """Time ``model`` (a .tflite with its ``.tflite.json`` contract) against ``reference`` in the page."""
+def run_web_benchmark(model: str | Path, reference: str | Path, profile: DeviceProfile, runs: int | None = None,
+                      timeout: int = 900) -> dict[str, Any]:
+    """Time ``model`` (a .tflite with its sidecar contract) against ``reference`` in the page, as the web
+    ``profile`` says (threads, runs unless ``runs`` is given)."""
+    name = profile.name
+    runs = runs or profile.runs
     why = missing_tool()
     if why:
-        raise WebBenchError(f"{PROFILE}: {why}")
+        raise WebBenchError(f"{name}: {why}")
     model = Path(model)
-    contract = model.with_name(model.name + ".json")
+    contract = sidecar_path(model)
     if not model.is_file():
-        raise WebBenchError(f"{PROFILE}: model not found: {model}")
+        raise WebBenchError(f"{name}: model not found: {model}")
     if not contract.is_file():
-        raise WebBenchError(f"{PROFILE}: {model} has no contract {contract.name} (the page needs it)")
+        raise WebBenchError(f"{name}: {model} has no contract {contract.name} (the page needs it)")
     with tempfile.TemporaryDirectory(prefix="portrait-web-bench-") as tmp:
         # only this model in the served folder: the page takes the first model listed
         shutil.copy2(model, Path(tmp) / model.name)
         shutil.copy2(contract, Path(tmp) / contract.name)
-        cmd = ["node", "bench.mjs", "--builds", BUILD, "--threads", "1", "--runs", str(runs),
+        cmd = ["node", "bench.mjs", "--builds", BUILD, "--threads", str(profile.threads), "--runs", str(runs),
                "--models", tmp, "--reference", str(Path(reference).resolve())]
         env = dict(os.environ, PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD="1")
         try:
             proc = subprocess.run(cmd, cwd=web_demo_dir(), capture_output=True, text=True, timeout=timeout, env=env)
         except subprocess.TimeoutExpired:
-            raise WebBenchError(f"{PROFILE}: node bench.mjs took longer than {timeout} s") from None
+            raise WebBenchError(f"{name}: node bench.mjs took longer than {timeout} s") from None
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
-        raise WebBenchError(f"{PROFILE}: node bench.mjs failed (exit {proc.returncode}): {last}")
+        raise WebBenchError(f"{name}: node bench.mjs failed (exit {proc.returncode}): {last}")
     try:
         raw = json.loads(proc.stdout)
         r = raw["results"][0]
     except (ValueError, KeyError, IndexError) as e:
-        raise WebBenchError(f"{PROFILE}: bench.mjs printed no result ({e})") from None
+        raise WebBenchError(f"{name}: bench.mjs printed no result ({e})") from None
     return {
-        "profile": PROFILE,
+        "profile": name,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "information_only": True,
         "chromium": raw.get("chromium"),
@@ -96,7 +102,7 @@ def run_web_benchmark(model: str | Path, reference: str | Path, runs: int = 50, 
         "wasm_file": r.get("wasmFile"),
         "threads": r.get("threads"),
         "runs": runs,
-        "warmup": 5,
+        "warmup": PAGE_WARMUP,
         "ours": {"model": str(model), **{k: r["ours"][k] for k in ("median", "p90", "min", "n")}},
         "reference": {"model": str(reference), **{k: r["mediapipe"][k] for k in ("median", "p90", "min", "n")}},
         "ratio": r["ratio"],
@@ -109,7 +115,7 @@ def run_web_benchmark(model: str | Path, reference: str | Path, runs: int = 50, 
 def format_web(res: dict[str, Any]) -> str:
     o, m = res["ours"], res["reference"]
     return (
-        f"== {PROFILE}: headless Chromium {res['chromium']}, LiteRT.js {res['litertjs']}, "
+        f"== {res['profile']}: headless Chromium {res['chromium']}, LiteRT.js {res['litertjs']}, "
         f"{res['build']} build ({res['wasm_file']}), {res['threads']} thread, {res['runs']} interleaved runs "
         f"(+{res['warmup']} warm-up) [information only]\n"
         f"  ours      {Path(o['model']).name:<32} median {o['median']:7.2f} ms  p90 {o['p90']:7.2f} ms\n"

@@ -1,5 +1,6 @@
-"""The emulated ARM cores of the ``arm-*`` profiles: which QEMU CPU gives the instruction set, and which
-MIDR the fake /proc/cpuinfo shows (XNNPACK picks its kernels from both: features from the ELF hwcaps
+"""An emulated ARM core of an ``arm-*`` profile (its ``arm`` table in benchmarks/profiles/devices.json,
+read by :mod:`portrait_bench.profiles`): which QEMU CPU gives the instruction set, and which MIDR the
+fake /proc/cpuinfo shows (XNNPACK picks its kernels from both: features from the ELF hwcaps
 QEMU derives from ``-cpu``, microarchitecture-tuned variants from the MIDR in /proc/cpuinfo).
 
 QEMU 7.2 has no cortex-a55, so ``arm-a55`` runs the cortex-a76 instruction set (the same ARMv8.2
@@ -44,34 +45,3 @@ class ArmCore:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-_V82 = ("fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid asimdrdm lrcpc dcpop asimddp")
-
-CORES: dict[str, ArmCore] = {c.profile: c for c in (
-    ArmCore("arm-a53", "Budget phone core: Cortex-A53 (ARMv8.0, in-order, no dot product)", "cortex-a53",
-            0xD03, 0x0, 4, "fp asimd evtstrm aes pmull sha1 sha2 crc32 cpuid",
-            "cortex-a53", "llvm-14's in-order Cortex-A53 model",
-            1.8, "Snapdragon 450 (8x Cortex-A53 at 1.8 GHz), Qualcomm's published specification"),
-    ArmCore("arm-a55", "Mid-range phone core: Cortex-A55 (ARMv8.2, in-order, dot product)", "cortex-a76",
-            0xD05, 0x1, 0, _V82,
-            "cortex-a55", "llvm-14's in-order Cortex-A55 model",
-            1.78, "Snapdragon 855's efficiency cores (Kryo 485 Silver, Cortex-A55 based, 1.78 GHz), Qualcomm's "
-                  "published specification"),
-    ArmCore("arm-a76", "Flagship phone big core: Cortex-A76 (ARMv8.2, out-of-order, dot product)", "cortex-a76",
-            0xD0B, 0x4, 1, _V82,
-            "cortex-a76", "llvm-14 has no Cortex-A76 scheduling model of its own: it uses its Cortex-A57 model",
-            2.42, "Snapdragon 855's performance cores (Kryo 485 Gold, Cortex-A76 based, 2.42 GHz), Qualcomm's "
-                  "published specification"),
-)}
-
-
-def arm_core(profile: str) -> ArmCore:
-    try:
-        return CORES[profile]
-    except KeyError:
-        raise ArmCoreError(f"unknown ARM profile {profile!r}; known: {', '.join(CORES)}") from None
-
-
-def is_arm_profile(name: str) -> bool:
-    return name in CORES or name == "arm"

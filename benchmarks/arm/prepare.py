@@ -26,7 +26,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
-from portrait_bench.arm.cores import CORES, ArmCore
+from portrait_bench.arm.cores import ArmCore
+from portrait_bench.profiles import arm_cores
 from portrait_bench.commands import run_command
 
 CACHE_ENV = "PORTRAIT_BENCH_CACHE"
@@ -207,7 +208,7 @@ def _build_plugin(dest: Path, say: Progress) -> None:
 
 def _write_core_roots(env: ArmEnv) -> None:
     """One small folder per core: symlinks to the shared root, plus that core's /proc and /sys files."""
-    for core in CORES.values():
+    for core in arm_cores().values():
         d = env.core_root(core)
         (d / "proc").mkdir(parents=True, exist_ok=True)
         cpu = d / "sys" / "devices" / "system" / "cpu"
@@ -245,7 +246,7 @@ def locate(base: Path | None = None) -> ArmEnv:
     if not plugin.is_file():
         raise ArmSetupError(f"the instruction-count plugin is not built ({plugin} missing); {SETUP_HINT}")
     env = ArmEnv(qemu, root, plugin)
-    for core in CORES.values():
+    for core in arm_cores().values():
         if not (env.core_root(core) / "proc" / "cpuinfo").is_file():
             raise ArmSetupError(f"the {core.profile} root is missing ({env.core_root(core)}); {SETUP_HINT}")
     return env
@@ -271,9 +272,10 @@ def prepare(base: Path | None = None, progress: Progress | None = None) -> ArmEn
         _build_plugin(plugin, say)
     env = ArmEnv(qemu, root, plugin)
     _write_core_roots(env)
-    _drop_stale(base, keep={root.name, env.core_root(CORES["arm-a76"]).parent.name, plugin.name})
+    core = next(iter(arm_cores().values()))
+    _drop_stale(base, keep={root.name, env.core_root(core).parent.name, plugin.name})
     say("arm: checking that the arm64 Python imports LiteRT under QEMU")
-    _run([str(qemu), "-cpu", CORES["arm-a76"].qemu_cpu, "-L", str(env.core_root(CORES["arm-a76"])), str(env.python),
+    _run([str(qemu), "-cpu", core.qemu_cpu, "-L", str(env.core_root(core)), str(env.python),
           "-c", "import numpy, ai_edge_litert.interpreter"], "the arm64 Python under QEMU",
          env=guest_environment())
     return env

@@ -18,11 +18,12 @@ import numpy as np
 from portrait_mobile.errors import PortraitError
 from portrait_mobile.litert import new_interpreter
 from portrait_mobile.paths import DATASETS_ENV, find_shared
-from portrait_bench.arm.cores import ArmCore, arm_core
+from portrait_bench.arm.cores import ArmCore
 from portrait_bench.arm.emulate import ArmJob, ArmRun, run_core
 from portrait_bench.arm.prepare import ArmEnv, qemu_version
 from portrait_bench.interpreters import random_input
 from portrait_bench.model_specs import ModelSpec
+from portrait_bench.profiles import arm_core
 
 Progress = Callable[[str], None]
 DETERMINISM_TOLERANCE = 0.001  # two counted invokes must agree within 0.1%
@@ -90,15 +91,6 @@ class ArmProfileResult:
                 "cycles": self.cycles}
 
 
-def _contract(spec: ModelSpec) -> Any | None:
-    try:
-        from portrait_mobile.contract_io import read_contract
-
-        return read_contract(spec.path)
-    except Exception:  # noqa: BLE001 - no contract (a model not made by portrait-export): random inputs
-        return None
-
-
 def _x86_outputs(path: Path, inputs: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
     it = new_interpreter(path, threads=1)
     inp, out = it.get_input_details()[0], it.get_output_details()[0]
@@ -131,7 +123,7 @@ def parity_images(count: int) -> list[Path]:
 
 def _parity_inputs(spec: ModelSpec, images: list[Path], rng: np.random.Generator) -> tuple[np.ndarray, str, Any]:
     """(inputs stacked on axis 0, where they came from, the contract or None)."""
-    contract = _contract(spec)
+    contract = spec.contract
     detail = _input_detail(spec.path)
     if contract is not None and images:
         from portrait_mobile.model_io import quantize_input, to_model_input

@@ -15,13 +15,15 @@ import pytest
 
 from portrait_mobile.paths import REPO_ROOT
 from portrait_bench import cli
-from portrait_bench.arm.cores import CORES, ArmCore, ArmCoreError, arm_core
+from portrait_bench.arm.cores import ArmCore, ArmCoreError
 from portrait_bench.arm.prepare import ArmSetupError, locate
 from portrait_bench.arm.profile_run import parity_images
 from portrait_bench.budgets import evaluate_budget, load_budget
 from portrait_bench.model_specs import anchors_dir, resolve_models, resolve_reference
+from portrait_bench.profiles import arm_core, arm_cores
 
 PACKAGED = REPO_ROOT / "portrait_mobile" / "weights" / "portrait-s-256_int8.tflite"
+CORES = arm_cores()  # the arm rows of the shipped profiles file
 
 
 def _env():

@@ -1,17 +1,24 @@
-"""portrait_bench.profiles: the shipped device profiles and the validation of a profiles file."""
+"""portrait_bench.profiles: the shipped device profiles (one registry: host, ARM and web rows) and the
+validation of a profiles file."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
-from portrait_bench.profiles import DEFAULT_PROFILES_FILE, ProfileError, load_profiles, select_profiles
+from portrait_bench.profiles import (DEFAULT_PROFILES_FILE, ProfileError, arm_cores, load_profiles, of_runner,
+                                     select_profiles)
+
+HOST = ["flagship-1big", "midrange-2t", "android-nnapi", "android-gpu", "ios-coreml-ane"]
 
 
 def test_shipped_profiles() -> None:
     profs = load_profiles()
-    assert {"flagship-1big", "midrange-2t", "android-nnapi", "android-gpu", "ios-coreml-ane"} <= set(profs)
+    assert [p.name for p in of_runner(profs, "host")] == HOST
+    assert [p.name for p in of_runner(profs, "arm")] == ["arm-a53", "arm-a55", "arm-a76"] == list(arm_cores())
+    assert [p.name for p in of_runner(profs, "web")] == ["web-wasm"]
     for p in profs.values():
         assert p.emulates and p.title and p.how()
         if p.target != "cpu":
@@ -21,10 +28,13 @@ def test_shipped_profiles() -> None:
         if p.slowdown is not None:
             assert p.slowdown.source
     assert profs["android-nnapi"].delegate_check.android_api_level == 30
-    assert [p.name for p in select_profiles(["all"], profs)] == list(profs)
+    assert [p.name for p in select_profiles(["all"], profs)] == HOST == [p.name for p in select_profiles(None, profs)]
     assert [p.name for p in select_profiles(["midrange-2t,flagship-1big"], profs)] == ["midrange-2t", "flagship-1big"]
-    with pytest.raises(ProfileError, match="known: flagship-1big"):
+    assert [p.name for p in select_profiles(["arm", "arm-a76", "web-wasm"], profs)] == [
+        "arm-a53", "arm-a55", "arm-a76", "web-wasm"]
+    with pytest.raises(ProfileError, match="known: host: flagship-1big.*arm: arm-a53.*web: web-wasm"):
         select_profiles(["pixel-99"], profs)
+    assert profs["arm-a55"].arm.midr_part == 0xD05 and profs["arm-a55"].arm.qemu_cpu == "cortex-a76"
 
 
 def test_profile_file_is_validated(tmp_path: Path) -> None:
@@ -36,4 +46,20 @@ def test_profile_file_is_validated(tmp_path: Path) -> None:
         load_profiles(f)
     f.write_text(json.dumps({"schema": "nope", "profiles": []}))
     with pytest.raises(ProfileError, match="schema"):
+        load_profiles(f)
+
+
+@pytest.mark.parametrize("edit, needle", [
+    (lambda rows: rows[0].update(thread=2), "unknown keys ['thread']"),  # a typo is refused, as in budgets
+    (lambda rows: rows[0].update(runner="phone"), "runner must be one of"),
+    (lambda rows: rows[0].update(arm={"qemu_cpu": "cortex-a76"}), "'arm' table goes with runner 'arm'"),
+    (lambda rows: next(r for r in rows if r["name"] == "arm-a53")["arm"].update(qemu_cpu="max"), "SVE/SME"),
+    (lambda rows: next(r for r in rows if r["name"] == "arm-a53")["arm"].update(cache_kb=32), "cache_kb"),
+])
+def test_profile_rows_are_checked(tmp_path: Path, edit, needle: str) -> None:
+    data = json.loads(DEFAULT_PROFILES_FILE.read_text())
+    edit(data["profiles"])
+    f = tmp_path / "p.json"
+    f.write_text(json.dumps(data))
+    with pytest.raises(ProfileError, match=re.escape(needle)):
         load_profiles(f)
