@@ -16,6 +16,7 @@ from typing import Any, Callable
 import numpy as np
 
 from portrait_mobile.litert import KERNELS
+from portrait_mobile.tflite_graph import read_tflite
 from portrait_bench import memprobe
 from portrait_bench.compat import check_graph
 from portrait_bench.compat_types import CompatReport, DelegateReport
@@ -25,7 +26,6 @@ from portrait_bench.model_specs import ModelSpec, default_model_paths, resolve_m
 from portrait_bench.op_profile import OP_PROFILE_CHOICES, OpProfile, OpProfileError, profile_ops
 from portrait_bench.profiles import DeviceProfile, load_profiles, select_profiles
 from portrait_bench.results import BenchResult, ModelTiming, ProfileResult
-from portrait_bench.tflite_graph import read_graph
 from portrait_bench.timing import Pinning, compute_stats, median_ratio, peak_rss_bytes, pinned, time_interleaved
 
 Progress = Callable[[str], None]
@@ -75,7 +75,7 @@ def _compat_for(profile: DeviceProfile, graph_cache: dict[str, Any], spec: Model
     dc = profile.delegate_check
     if dc is None:
         return None
-    g = graph_cache.setdefault(str(spec.path), read_graph(spec.path))
+    g = graph_cache.setdefault(str(spec.path), read_tflite(spec.path))
     rep = check_graph(
         g,
         delegates=(dc.delegate,),
@@ -141,7 +141,7 @@ def run_benchmark(
 
     compat: dict[str, CompatReport] = {}
     for s in specs:
-        g = graph_cache.setdefault(str(s.path), read_graph(s.path))
+        g = graph_cache.setdefault(str(s.path), read_tflite(s.path))
         compat[s.label] = check_graph(g)
 
     results: list[ProfileResult] = []

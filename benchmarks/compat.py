@@ -3,7 +3,7 @@
 Every op is listed with its type, version and parameters, and checked against the data table
 benchmarks/profiles/delegate_ops.json (transcribed from the delegates' own sources, see its
 ``source`` fields) plus the parameter rules of each delegate's own module (nnapi_rules,
-gpu_rules, coreml_rules; the graph is read by tflite_graph). The report gives, per delegate, which ops
+gpu_rules, coreml_rules; the graph is read by portrait_mobile.tflite_graph). The report gives, per delegate, which ops
 it takes, why it refuses the others, the number of delegate partitions and the share of ops that
 would run on the delegate. A model that would fall back to the CPU for any op fails the check.
 
@@ -19,10 +19,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from portrait_mobile.tflite_graph import TFLiteGraph, read_tflite
 from portrait_bench import coreml_rules, gpu_rules, nnapi_rules
 from portrait_bench.compat_types import CheckOptions, CompatError, CompatReport, DelegateReport
 from portrait_bench.datafile import load_json_file
-from portrait_bench.tflite_graph import Graph, read_graph
 
 TABLE_FILE = Path(__file__).resolve().parent / "profiles" / "delegate_ops.json"
 RULES = {r.name: r for r in (nnapi_rules.RULES, gpu_rules.RULES, coreml_rules.RULES)}
@@ -72,7 +72,7 @@ def _delegated_by_partitions(flags: list[bool], max_parts: int | None) -> tuple[
 # ------------------------------------------------------------------ the check
 
 def check_graph(
-    g: Graph,
+    g: TFLiteGraph,
     delegates: tuple[str, ...] = DELEGATES,
     android_api_level: int = 30,
     allow_quant_ops: bool = True,
@@ -118,9 +118,9 @@ def check_graph(
             warnings=uncertain,
             notes=notes,
         )
-    return CompatReport(model=g.path, graph=g, delegates=reports)
+    return CompatReport(model=str(g.path), graph=g, delegates=reports)
 
 
 def check_model(path: str | Path, delegates: tuple[str, ...] = DELEGATES, **kw: Any) -> CompatReport:
     """Read a .tflite and check it against the delegate tables (see :func:`check_graph`)."""
-    return check_graph(read_graph(path), delegates=delegates, **kw)
+    return check_graph(read_tflite(path), delegates=delegates, **kw)

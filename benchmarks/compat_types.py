@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from portrait_bench.tflite_graph import Graph, OpInfo, op_params
+from portrait_mobile.tflite_graph import Op, TFLiteGraph
+from portrait_bench.op_labels import op_params
 
 
 class CompatError(ValueError):
@@ -73,28 +74,21 @@ class DelegateReport:
             s += f", {self.warnings} uncertain op{'s' if self.warnings != 1 else ''}"
         return s
 
+    # What to_dict writes, in this order (coverage rounded, verdicts as "ops").
+    _FIELDS = ("delegate", "settings", "source", "passed", "coverage_pct", "delegated_ops", "total_ops",
+               "partitions", "max_partitions", "warnings", "fallback_ops", "notes")
+
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "delegate": self.delegate,
-            "settings": self.settings,
-            "source": self.source,
-            "passed": self.passed,
-            "coverage_pct": round(self.coverage_pct, 2),
-            "delegated_ops": self.delegated_ops,
-            "total_ops": self.total_ops,
-            "partitions": self.partitions,
-            "max_partitions": self.max_partitions,
-            "warnings": self.warnings,
-            "fallback_ops": self.fallback_ops,
-            "notes": self.notes,
-            "ops": [{"status": v.status, "reason": v.reason} for v in self.verdicts],
-        }
+        d: dict[str, Any] = {k: getattr(self, k) for k in self._FIELDS}
+        d["coverage_pct"] = round(self.coverage_pct, 2)
+        d["ops"] = [{"status": v.status, "reason": v.reason} for v in self.verdicts]
+        return d
 
 
 @dataclass
 class CompatReport:
     model: str
-    graph: Graph
+    graph: TFLiteGraph
     delegates: dict[str, DelegateReport]
 
     @property
@@ -111,7 +105,7 @@ class CompatReport:
                     "op": op.label,
                     "version": op.version,
                     "params": op_params(op, self.graph),
-                    "layer": op.output_name,
+                    "layer": self.graph.output_name(op),
                 }
                 for op in self.graph.ops
             ],
@@ -124,6 +118,6 @@ class DelegateRules:
     """One delegate's rule set (one module per delegate: nnapi_rules, gpu_rules, coreml_rules)."""
 
     name: str
-    check_op: Callable[[OpInfo, Graph, dict[str, Any], CheckOptions], OpVerdict]  # table: this delegate's part
+    check_op: Callable[[Op, TFLiteGraph, dict[str, Any], CheckOptions], OpVerdict]  # table: this delegate's part
     settings: Callable[[CheckOptions, int | None], str]  # (options, max delegated partitions) -> one line
     heuristic_note: str = ""  # set: uncertain ops count off the delegate but only unsupported ones fail

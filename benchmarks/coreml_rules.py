@@ -9,18 +9,18 @@ from __future__ import annotations
 from typing import Any
 
 from portrait_bench.compat_types import CheckOptions, CompatError, DelegateRules, OpVerdict
-from portrait_bench.tflite_graph import Graph, OpInfo
+from portrait_mobile.tflite_graph import Op, TFLiteGraph
 
 
-def check_op(op: OpInfo, g: Graph, table: dict[str, Any], opts: CheckOptions) -> OpVerdict:
-    key = "CUSTOM" if op.op == "CUSTOM" else op.op
+def check_op(op: Op, g: TFLiteGraph, table: dict[str, Any], opts: CheckOptions) -> OpVerdict:
+    key = op.builtin
     entry = table["ops"].get(key)
     if entry is None:
         return OpVerdict("uncertain", "not in the table: unknown on the ANE")
     status = {"ok": "ok", "unsupported": "unsupported", "uncertain": "uncertain", "not_applicable": "n/a"}[entry["status"]]
     if status != "ok":
         return OpVerdict(status, entry.get("note", ""))
-    o = op.options
+    o = op.option_values
     for rule in entry.get("rules", []):
         if rule == "ane_dilation":
             if o.get("dilationHFactor", 1) != 1 or o.get("dilationWFactor", 1) != 1:

@@ -8,11 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 from portrait_bench.compat_types import CheckOptions, CompatError, DelegateRules, OpVerdict, verdict_of
-from portrait_bench.tflite_graph import Graph, OpInfo, is_const_dequantize
+from portrait_mobile.tflite_graph import Op, TFLiteGraph
 
 
-def _rule(rule: str, op: OpInfo, g: Graph) -> str | None:
-    o = op.options
+def _rule(rule: str, op: Op, g: TFLiteGraph) -> str | None:
+    o = op.option_values
     runtime_inputs = [g.t(i) for i in op.inputs if i >= 0 and g.t(i) is not None and not g.t(i).is_const]
     if rule == "gpu_fused_activation":
         if int(o.get("fusedActivationFunction", 0) or 0) == 5:
@@ -34,7 +34,7 @@ def _rule(rule: str, op: OpInfo, g: Graph) -> str | None:
             if t0 is not None and out is not None and t0.rank != out.rank:
                 return "keep_num_dims with different input/output ranks"
     elif rule == "gpu_pad":
-        if op.op == "MIRROR_PAD" and int(o.get("mode", 0) or 0) != 0:
+        if op.builtin == "MIRROR_PAD" and int(o.get("mode", 0) or 0) != 0:
             return "only REFLECT mirror padding"
         if len(runtime_inputs) != 1:
             return "expected exactly one runtime input"
@@ -50,15 +50,15 @@ def _rule(rule: str, op: OpInfo, g: Graph) -> str | None:
     return None
 
 
-def check_op(op: OpInfo, g: Graph, table: dict[str, Any], opts: CheckOptions) -> OpVerdict:
+def check_op(op: Op, g: TFLiteGraph, table: dict[str, Any], opts: CheckOptions) -> OpVerdict:
     allow_quant_ops = opts.allow_quant_ops
-    if op.op == "CUSTOM":
+    if op.builtin == "CUSTOM":
         if op.custom_code in table.get("custom_ops", {}):
             return OpVerdict("ok", table["custom_ops"][op.custom_code])
         return OpVerdict("unsupported", f"custom op {op.custom_code} has no GPU parser")
-    if is_const_dequantize(op, g):
+    if g.is_const_dequantize(op):
         return OpVerdict("ok", "constant weights dequantized at delegation time")
-    entry = table["ops"].get(op.op)
+    entry = table["ops"].get(op.builtin)
     if entry is None:
         return OpVerdict("unsupported", "no GPU delegate parser for this op")
     if entry.get("quant_op") and not allow_quant_ops:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from portrait_bench.compat_types import CheckOptions, CompatError, DelegateRules, OpVerdict, verdict_of
-from portrait_bench.tflite_graph import Graph, OpInfo, is_const_dequantize
+from portrait_mobile.tflite_graph import Op, TFLiteGraph
 
 
 def _dtype_class(d: str) -> str:
@@ -35,8 +35,8 @@ def _nnapi_types(spec: str, dtype: str, api: int) -> str | None:
     return f"{dtype} input not supported (allowed: {spec})"
 
 
-def _rule(rule: str, op: OpInfo, g: Graph, api: int) -> str | None:
-    o = op.options
+def _rule(rule: str, op: Op, g: TFLiteGraph, api: int) -> str | None:
+    o = op.option_values
     t0 = g.t(op.inputs[0]) if op.inputs else None
     out = g.t(op.outputs[0]) if op.outputs else None
     if rule == "conv_bias_required":
@@ -47,7 +47,7 @@ def _rule(rule: str, op: OpInfo, g: Graph, api: int) -> str | None:
             return "dilated convolution needs API 29"
     elif rule == "per_channel_api29":
         f = g.t(op.inputs[1]) if len(op.inputs) > 1 else None
-        if f is not None and f.scales > 1 and api < 29:
+        if f is not None and len(f.scales) > 1 and api < 29:
             return "per-channel quantization needs API 29"
     elif rule == "transpose_conv_const":
         if len(op.inputs) < 2 or not all(g.t(i) is not None and g.t(i).is_const for i in op.inputs[:2]):
@@ -125,11 +125,11 @@ def _rule(rule: str, op: OpInfo, g: Graph, api: int) -> str | None:
     return None
 
 
-def check_op(op: OpInfo, g: Graph, table: dict[str, Any], opts: CheckOptions) -> OpVerdict:
-    entry, api = table["ops"].get(op.op), opts.android_api_level
-    if op.op == "CUSTOM":
+def check_op(op: Op, g: TFLiteGraph, table: dict[str, Any], opts: CheckOptions) -> OpVerdict:
+    entry, api = table["ops"].get(op.builtin), opts.android_api_level
+    if op.builtin == "CUSTOM":
         return OpVerdict("unsupported", f"custom op {op.custom_code} has no NNAPI mapping")
-    if is_const_dequantize(op, g):
+    if g.is_const_dequantize(op):
         return OpVerdict("ok", "constant weights dequantized at delegation time")
     if entry is None:
         return OpVerdict("unsupported", "op not handled by the NNAPI delegate")

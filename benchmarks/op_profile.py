@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from portrait_mobile.litert import KERNELS
+from portrait_mobile.tflite_graph import read_tflite
 from portrait_bench.child import ChildError, run_child
 from portrait_bench.litert_profiler import OpProfileError, run_profiler
-from portrait_bench.tflite_graph import layer_label, read_graph
+from portrait_bench.op_labels import layer_label
 
 OP_PROFILE_CHOICES = ("both", *KERNELS, "none")  # what portrait-bench --op-profile takes
 _ROW_RE = re.compile(
@@ -142,11 +143,11 @@ def parse_summary(text: str) -> list[OpRow]:
 
 def _layer_names(model_path: str) -> list[tuple[str, str]]:
     """(short layer name or '' when the export stripped names to t<index>, output shape) per op."""
-    g = read_graph(model_path)
+    g = read_tflite(model_path)
     out = []
     for op in g.ops:
         t = g.t(op.outputs[0]) if op.outputs else None
-        out.append((layer_label(op.output_name), "x".join(map(str, t.shape)) if t else ""))
+        out.append((layer_label(g.output_name(op)), "x".join(map(str, t.shape)) if t else ""))
     return out
 
 

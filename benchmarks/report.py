@@ -5,7 +5,7 @@ from typing import Any, Iterable, Sequence
 
 from portrait_bench.compat_types import CompatReport
 from portrait_bench.op_profile import OpProfile
-from portrait_bench.tflite_graph import layer_label, op_params
+from portrait_bench.op_labels import layer_label, op_params
 
 _STATUS = {"ok": "ok", "unsupported": "NO", "uncertain": "?", "n/a": "n/a"}
 
@@ -149,7 +149,7 @@ def format_compat(rep: CompatReport, full: bool = True) -> str:
     for i in show:
         op = g.ops[i]
         out_t = g.t(op.outputs[0]) if op.outputs else None
-        cells = [str(i), op.label, str(op.version), op_params(op, g), layer_label(op.output_name),
+        cells = [str(i), op.label, str(op.version), op_params(op, g), layer_label(g.output_name(op)),
                  "x".join(map(str, out_t.shape)) if out_t is not None else ""]
         reasons = []
         for name, d in rep.delegates.items():

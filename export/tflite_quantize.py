@@ -9,7 +9,7 @@ import numpy as np
 
 from portrait_mobile.contract import ModelContract
 from portrait_mobile.errors import ExportError
-from portrait_mobile.litert import flatbuffer_str
+from portrait_mobile.tflite_graph import read_tflite
 from portrait_mobile.model_io import to_model_input
 
 from . import calibration_stats
@@ -54,25 +54,17 @@ def tensorwise_candidates(fp32: bytes, tolerance: float) -> dict[str, str]:
     per-channel error (the channels' ranges are alike), one scale is harmless.
     Returns {output tensor name (the quantizer's op scope): op name}.
     """
-    from ai_edge_litert import schema_py_generated as schema
-    from ai_edge_litert.tools import flatbuffer_utils as fbu
-
-    m = fbu.read_model_from_bytearray(bytearray(fp32))
-    sg = m.subgraphs[0]
-    kinds = {schema.BuiltinOperator.CONV_2D: ("CONV_2D", 0), schema.BuiltinOperator.DEPTHWISE_CONV_2D:
-             ("DEPTHWISE_CONV_2D", 3)}
+    g = read_tflite(fp32)
+    axes = {"CONV_2D": 0, "DEPTHWISE_CONV_2D": 3}  # the output-channel axis of each kind's weights
     out: dict[str, str] = {}
-    for op in sg.operators:
-        c = m.operatorCodes[op.opcodeIndex]
-        kind = kinds.get(max(c.builtinCode, c.deprecatedBuiltinCode))
-        if kind is None or len(op.inputs) < 2:
+    for op in g.ops:
+        axis = axes.get(op.builtin)
+        if axis is None or len(op.inputs) < 2:
             continue
-        wt = sg.tensors[op.inputs[1]]
-        data = m.buffers[wt.buffer].data
-        if data is None or wt.type != schema.TensorType.FLOAT32:
+        wt = g.tensors[op.inputs[1]]
+        if wt.data is None or wt.dtype != "float32":
             continue
-        w = np.frombuffer(bytes(data), np.float32).reshape(wt.shape)
-        axis = kind[1]
+        w = wt.data
         other = tuple(i for i in range(w.ndim) if i != axis)
         ch_max = np.maximum(np.abs(w).max(axis=other, keepdims=True), 1e-12)
         err_c = w - np.round(w / (ch_max / 127)) * (ch_max / 127)
@@ -80,7 +72,7 @@ def tensorwise_candidates(fp32: bytes, tolerance: float) -> dict[str, str]:
         err_t = w - np.round(w / (t_max / 127)) * (t_max / 127)
         rms_c, rms_t = float(np.sqrt(np.mean(err_c ** 2))), float(np.sqrt(np.mean(err_t ** 2)))
         if rms_t <= tolerance * max(rms_c, 1e-12):
-            out[flatbuffer_str(sg.tensors[op.outputs[0]].name)] = kind[0]
+            out[g.output_name(op)] = op.builtin
     return out
 
 
@@ -151,12 +143,7 @@ def calibrate_int8(fp32: bytes, calib_images: list[np.ndarray], input_size: tupl
 
 def activation_tensors(fp32: bytes) -> set[str]:
     """Names of the tensors calibration gives a range to: every tensor that is not a constant."""
-    from ai_edge_litert.tools import flatbuffer_utils as fbu
-
-    m = fbu.read_model_from_bytearray(bytearray(fp32))
-    sg = m.subgraphs[0]
-    return {flatbuffer_str(t.name) for t in sg.tensors
-            if m.buffers[t.buffer].data is None or len(m.buffers[t.buffer].data) == 0}
+    return {t.name for t in read_tflite(fp32).tensors if not t.stored}
 
 
 def quantize_int8(fp32: bytes, qsvs: dict[str, dict[str, np.ndarray]],

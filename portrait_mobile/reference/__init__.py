@@ -11,7 +11,7 @@ from typing import Any
 _HOMES = {"MEDIAPIPE_FILE": "mediapipe", "MEDIAPIPE_FILES": "mediapipe", "MediaPipePredictor": "mediapipe",
           "flip_averaged": "mediapipe", "mediapipe_path": "mediapipe", "MediaPipeTorch": "mediapipe_torch",
           "flip_average": "mediapipe_torch", "predict_squashed": "mediapipe_torch", "SUPPORTED_OPS": "ops",
-          "UnsupportedOpError": "ops", "TFLiteGraph": "tflite_reader", "read_tflite": "tflite_reader"}
+          "UnsupportedOpError": "ops"}
 __all__ = sorted(_HOMES)
 
 

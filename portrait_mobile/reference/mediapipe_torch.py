@@ -22,7 +22,7 @@ from torch import nn
 from ..errors import ModelLoadError
 from .mediapipe import mediapipe_path
 from .ops import BUILDERS, SUPPORTED_OPS, UnsupportedOpError
-from .tflite_reader import TFLiteGraph, read_tflite
+from ..tflite_graph import TFLiteGraph, read_tflite
 
 
 def _fold_constants(graph: TFLiteGraph) -> dict[int, np.ndarray]:
@@ -48,6 +48,8 @@ class MediaPipeTorch(nn.Module):
 
     def __init__(self, graph: TFLiteGraph) -> None:
         super().__init__()
+        if graph.subgraphs != 1:
+            raise ModelLoadError(f"{graph.path}: expected exactly one subgraph, found {graph.subgraphs}")
         unsupported = sorted({op.name for op in graph.ops} - SUPPORTED_OPS)
         if unsupported:
             raise UnsupportedOpError(f"{graph.path}: unsupported op(s) {', '.join(unsupported)} "

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ModelLoadError
-from .tflite_reader import OpInfo, TFLiteGraph
+from ..tflite_graph import Op, TFLiteGraph
 
 
 class UnsupportedOpError(ModelLoadError):
@@ -30,7 +30,7 @@ Pads = tuple[int, int, int, int]  # F.pad order: left, right, top, bottom
 _PADDING_SAME, _PADDING_VALID = 0, 1  # schema Padding enum
 
 
-def _act(code: int, op: OpInfo, graph: TFLiteGraph) -> Callable[[torch.Tensor], torch.Tensor] | None:
+def _act(code: int, op: Op, graph: TFLiteGraph) -> Callable[[torch.Tensor], torch.Tensor] | None:
     # schema ActivationFunctionType: NONE, RELU, RELU_N1_TO_1, RELU6, TANH
     acts: dict[int, Callable[[torch.Tensor], torch.Tensor] | None] = {
         0: None, 1: torch.relu, 2: lambda t: t.clamp(-1.0, 1.0), 3: lambda t: t.clamp(0.0, 6.0), 4: torch.tanh}
@@ -49,7 +49,7 @@ def _same_or_valid(size: int, k: int, stride: int, dilation: int, padding: int) 
     return total // 2, total - total // 2
 
 
-def _pads(graph: TFLiteGraph, op: OpInfo, kh: int, kw: int, sh: int, sw: int, dh: int, dw: int,
+def _pads(graph: TFLiteGraph, op: Op, kh: int, kw: int, sh: int, sw: int, dh: int, dw: int,
           padding: int) -> Pads:
     if padding not in (_PADDING_SAME, _PADDING_VALID):
         raise UnsupportedOpError(f"{graph.path}: op {op.index} {op.name}: padding {padding} not supported")
@@ -59,7 +59,7 @@ def _pads(graph: TFLiteGraph, op: OpInfo, kh: int, kw: int, sh: int, sw: int, dh
     return left, right, top, bottom
 
 
-def _const(consts: Constants, graph: TFLiteGraph, op: OpInfo, i: int, what: str) -> np.ndarray:
+def _const(consts: Constants, graph: TFLiteGraph, op: Op, i: int, what: str) -> np.ndarray:
     idx = op.inputs[i] if i < len(op.inputs) else -1
     if idx < 0 or idx not in consts:
         raise UnsupportedOpError(f"{graph.path}: op {op.index} {op.name}: {what} (input {i}) must be a constant")
@@ -190,7 +190,7 @@ class ResizeBilinear(nn.Module):
 _NHWC_TO_NCHW_AXIS = {0: 0, 1: 2, 2: 3, 3: 1}
 
 
-def _conv(graph: TFLiteGraph, op: OpInfo, consts: Constants) -> nn.Module:
+def _conv(graph: TFLiteGraph, op: Op, consts: Constants) -> nn.Module:
     o = op.options
     w = _const(consts, graph, op, 1, "filter")  # CONV_2D: O,KH,KW,I; DEPTHWISE: 1,KH,KW,C*mult
     bias = _f32(_const(consts, graph, op, 2, "bias")) if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
@@ -208,7 +208,7 @@ def _conv(graph: TFLiteGraph, op: OpInfo, consts: Constants) -> nn.Module:
     return Conv(_f32(w).permute(0, 3, 1, 2).contiguous(), bias, stride, dil, pads, groups, act)
 
 
-def _transpose_conv_bias(graph: TFLiteGraph, op: OpInfo, consts: Constants) -> nn.Module:
+def _transpose_conv_bias(graph: TFLiteGraph, op: Op, consts: Constants) -> nn.Module:
     raw = op.custom_options or b""
     if len(raw) < 12:
         raise UnsupportedOpError(f"{graph.path}: op {op.index} {op.name}: custom options of {len(raw)} bytes, "
@@ -230,7 +230,7 @@ def _transpose_conv_bias(graph: TFLiteGraph, op: OpInfo, consts: Constants) -> n
     return TransposeConvBias(weight, bias, (sh, sw), (top, left, int(oh), int(ow)))
 
 
-def _nchw_const(a: np.ndarray, graph: TFLiteGraph, op: OpInfo) -> torch.Tensor:
+def _nchw_const(a: np.ndarray, graph: TFLiteGraph, op: Op) -> torch.Tensor:
     t = _f32(a)
     if t.ndim == 4:
         return t.permute(0, 3, 1, 2).contiguous()
@@ -241,21 +241,21 @@ def _nchw_const(a: np.ndarray, graph: TFLiteGraph, op: OpInfo) -> torch.Tensor:
     raise UnsupportedOpError(f"{graph.path}: op {op.index} {op.name}: constant operand of rank {t.ndim}")
 
 
-def _binary(graph: TFLiteGraph, op: OpInfo, consts: Constants) -> nn.Module:
+def _binary(graph: TFLiteGraph, op: Op, consts: Constants) -> nn.Module:
     fn = torch.add if op.name == "ADD" else torch.mul
     code = int(op.options.fusedActivationFunction) if op.options is not None else 0
     cs = [_nchw_const(consts[i], graph, op) if i in consts else None for i in op.inputs]
     return Binary(fn, cs, _act(code, op, graph))
 
 
-def _avg_pool(graph: TFLiteGraph, op: OpInfo, consts: Constants) -> nn.Module:
+def _avg_pool(graph: TFLiteGraph, op: Op, consts: Constants) -> nn.Module:
     o = op.options
     k, s = (int(o.filterHeight), int(o.filterWidth)), (int(o.strideH), int(o.strideW))
     pads = _pads(graph, op, *k, *s, 1, 1, int(o.padding))
     return AvgPool(k, s, pads, _act(int(o.fusedActivationFunction), op, graph))
 
 
-def _mean(graph: TFLiteGraph, op: OpInfo, consts: Constants) -> nn.Module:
+def _mean(graph: TFLiteGraph, op: Op, consts: Constants) -> nn.Module:
     axes = np.asarray(_const(consts, graph, op, 1, "axes")).reshape(-1)
     rank = len(graph.tensors[op.inputs[0]].shape)
     dims = tuple(sorted(_NHWC_TO_NCHW_AXIS[int(a) % rank] for a in axes))
@@ -265,7 +265,7 @@ def _mean(graph: TFLiteGraph, op: OpInfo, consts: Constants) -> nn.Module:
     return Mean(dims, keep)
 
 
-def _resize(graph: TFLiteGraph, op: OpInfo, consts: Constants) -> nn.Module:
+def _resize(graph: TFLiteGraph, op: Op, consts: Constants) -> nn.Module:
     size = _const(consts, graph, op, 1, "size")
     o = op.options
     align, half = bool(o.alignCorners), bool(o.halfPixelCenters)
@@ -277,11 +277,11 @@ def _resize(graph: TFLiteGraph, op: OpInfo, consts: Constants) -> nn.Module:
 
 
 def _unary(fn: Callable[[torch.Tensor], torch.Tensor], fn_: Callable[[torch.Tensor], torch.Tensor]
-           ) -> Callable[[TFLiteGraph, OpInfo, Constants], nn.Module]:
+           ) -> Callable[[TFLiteGraph, Op, Constants], nn.Module]:
     return lambda graph, op, consts: Unary(fn, fn_)
 
 
-BUILDERS: dict[str, Callable[[TFLiteGraph, OpInfo, Constants], nn.Module]] = {
+BUILDERS: dict[str, Callable[[TFLiteGraph, Op, Constants], nn.Module]] = {
     "CONV_2D": _conv,
     "DEPTHWISE_CONV_2D": _conv,
     "Convolution2DTransposeBias": _transpose_conv_bias,

@@ -17,7 +17,7 @@ def test_partitions_are_runs_of_supported_ops() -> None:
 def test_unsupported_op_fails_the_check(tiny_models: dict[str, Path]) -> None:
     rep = check_model(tiny_models["bad"])
     assert not rep.passed
-    ops = [op.op for op in rep.graph.ops]
+    ops = [op.builtin for op in rep.graph.ops]
     assert "CUMSUM" in ops
     k = ops.index("CUMSUM")
     for name in ("nnapi", "gpu"):
@@ -37,7 +37,7 @@ def test_supported_model_passes_and_api_level_matters(tiny_models: dict[str, Pat
         assert d.coverage_pct == 100 and d.partitions == 1
     # half_pixel_centers resize needs API 30, the dilated depthwise conv API 29
     old = check_model(tiny_models["good"], delegates=("nnapi",), android_api_level=28).delegates["nnapi"]
-    bad_ops = {rep.graph.ops[i].op for i in old.fallback_ops}
+    bad_ops = {rep.graph.ops[i].builtin for i in old.fallback_ops}
     assert {"RESIZE_BILINEAR", "DEPTHWISE_CONV_2D"} <= bad_ops
     assert not old.passed
 

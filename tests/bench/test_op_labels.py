@@ -1,7 +1,7 @@
-"""portrait_bench.tflite_graph: short layer names from the long tensor names of a PyTorch export."""
+"""portrait_bench.op_labels: short layer names from the long tensor names of a PyTorch export."""
 from __future__ import annotations
 
-from portrait_bench.tflite_graph import short_layer_name
+from portrait_bench.op_labels import short_layer_name
 
 
 def test_short_layer_names() -> None:

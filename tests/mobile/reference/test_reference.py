@@ -18,7 +18,8 @@ pytest.importorskip("ai_edge_litert")
 
 from portrait_mobile.errors import ModelLoadError  # noqa: E402
 from portrait_mobile.reference import (  # noqa: E402
-    MediaPipeTorch, UnsupportedOpError, flip_average, predict_squashed, read_tflite)
+    MediaPipeTorch, UnsupportedOpError, flip_average, predict_squashed)
+from portrait_mobile.tflite_graph import read_tflite  # noqa: E402
 from support import REPO  # noqa: E402
 
 SHARED = REPO.parent / "shared"
@@ -212,7 +213,15 @@ def test_reader_sees_ops_shapes_and_fp16_weights(tmp_path: Path) -> None:
     assert g.tensors[g.inputs[0]].shape == (1, 10, 12, 4)
     w16 = g.tensors[g.ops[0].inputs[0]]
     assert w16.data is not None and w16.data.dtype == np.float16 and w16.data.shape == (6, 3, 3, 4)
-    assert g.tensors[g.outputs[0]].data is None
+    assert (w16.dtype, w16.stored, w16.is_const) == ("float16", True, True)
+    w32 = g.tensors[g.ops[0].outputs[0]]  # the DEQUANTIZE of a constant is a constant, not stored
+    assert (w32.dtype, w32.stored, w32.is_const, w32.data) == ("float32", False, True, None)
+    assert g.is_const_dequantize(g.ops[0]) and not g.is_const_dequantize(g.ops[1])
+    out = g.tensors[g.outputs[0]]
+    assert out.data is None and not out.is_const and g.output_name(g.ops[-1]) == out.name
+    custom = next(op for op in g.ops if op.builtin == "CUSTOM")
+    assert (custom.name, custom.label) == ("Convolution2DTransposeBias", "CUSTOM(Convolution2DTransposeBias)")
+    assert read_tflite(mixed_ops_model(tmp_path / "again.tflite").read_bytes()).op_names() == g.op_names()
 
 
 def test_weights_are_buffers_not_parameters(tmp_path: Path) -> None:
