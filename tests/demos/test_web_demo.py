@@ -25,7 +25,7 @@ import pytest
 from portrait_mobile.metrics import iou
 from portrait_mobile.model_io import quantize_input, to_model_input
 from portrait_mobile.runtime import Segmenter, read_image
-from support import REPO
+from support import REPO, pfcn
 
 WEB = REPO / "web_demo"
 MODEL = REPO / "portrait_mobile" / "weights" / "portrait-s-256_int8.tflite"
@@ -237,12 +237,6 @@ def test_server_isolation_headers_listing_and_confinement(node: str, tmp_path: P
 # --- the page in Chromium --------------------------------------------------------------------------
 
 
-def _pfcn_test_images(datasets: Path, n: int) -> list[Path]:
-    pfcn = datasets / "pfcn"
-    ids = [ln.strip() for ln in (pfcn / "test.txt").read_text().splitlines() if ln.strip()]
-    return [pfcn / "images" / f"{i}.jpg" for i in ids[:: max(1, len(ids) // n)][:n]]
-
-
 def _parity(browser: str, segmenter: Segmenter, images: list[Path], tmp_path: Path, *args: str) -> dict:
     """Run the page on `images` both ways; per image: Python's input and probability, the page's."""
     c = segmenter.contract
@@ -264,11 +258,11 @@ def _parity(browser: str, segmenter: Segmenter, images: list[Path], tmp_path: Pa
     return {"running": out["state"]["running"], "rows": rows}
 
 
-def test_page_matches_python_on_pfcn_test_images(browser: str, shared_datasets: Path, segmenter: Segmenter,
+def test_page_matches_python_on_pfcn_test_images(browser: str, segmenter: Segmenter,
                                                  tmp_path: Path) -> None:
     """20 PFCN test photos: the same input tensor gives the same output as ai-edge-litert (the model in
     LiteRT.js), and the page's own decoding + pre-processing gives the runtime's mask (IoU >= 0.99)."""
-    images = _pfcn_test_images(shared_datasets, 20)
+    images = pfcn.image_paths(20)
     res = _parity(browser, segmenter, images, tmp_path)
     assert res["running"]["accelerator"] == "wasm"
     exact_diff, exact_iou, page_iou, input_diff, gt_py, gt_web = [], [], [], [], [], []
@@ -296,11 +290,11 @@ def test_page_matches_python_on_pfcn_test_images(browser: str, shared_datasets: 
     assert abs(np.mean(gt_web) - np.mean(gt_py)) < 0.005
 
 
-def test_webgpu_path_matches_python(browser: str, shared_datasets: Path, segmenter: Segmenter,
+def test_webgpu_path_matches_python(browser: str, segmenter: Segmenter,
                                     tmp_path: Path) -> None:
     """The WebGPU path (on SwiftShader, Chromium's CPU Vulkan: correctness only, not speed) gives the
     runtime's masks to float rounding: GPU kernels compute the int8 model in floating point."""
-    images = _pfcn_test_images(shared_datasets, 5)
+    images = pfcn.image_paths(5)
     res = _parity(browser, segmenter, images, tmp_path, "--webgpu", "1", "--query", "accelerator=webgpu")
     assert res["running"]["accelerator"] == "webgpu", res["running"]
     assert res["running"]["build"] == "jspi"  # what the page picks for WebGPU

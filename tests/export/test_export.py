@@ -1,11 +1,13 @@
-"""portrait-export: every target on a tiny random-weight model, the parity gate, atomic writes, CLI errors.
+"""portrait-export: every target on a tiny random-weight model, the parity gate, CLI errors.
 
 The tiny model (widths 4-8-8-16-16, 64x64) exports in seconds; one module-scoped export makes every
 artifact once and the tests inspect it. The default-model test needs the shipped weights and skips
-without them.
+without them. The tests that export need the export extra (torch, the converters) and skip without it
+(`needs_export`, or the `tiny` fixture); the others (planning, the formats registry) run anywhere.
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -14,20 +16,31 @@ import cv2
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
-pytest.importorskip("onnx")
-pytest.importorskip("litert_torch")
-pytest.importorskip("ai_edge_quantizer")
+from portrait_export import api, cli
+from portrait_export.context import Thresholds
+from portrait_mobile.config import DEFAULT_CONFIG, ModelConfig
+from portrait_mobile.contract import CONTRACT_KEY, ModelContract
+from portrait_mobile.contract_io import read_contract, sidecar_path, tflite_metadata
+from portrait_mobile.model_card import CARD_NAME, WEIGHTS_LICENSE, packaged_card
+from portrait_mobile.paths import WEIGHTS_DIR
 
-from portrait_export import api, cli  # noqa: E402
-from portrait_export.context import Thresholds  # noqa: E402
-from portrait_mobile.atomic import atomic_dir, atomic_path  # noqa: E402
-from portrait_mobile.checkpoint import DEFAULT_WEIGHTS, Checkpoint  # noqa: E402
-from portrait_mobile.config import ModelConfig  # noqa: E402
-from portrait_mobile.contract import CONTRACT_KEY, ModelContract  # noqa: E402
-from portrait_mobile.contract_io import read_contract, sidecar_path, tflite_metadata  # noqa: E402
-from portrait_mobile.model import build_model  # noqa: E402
-from portrait_mobile.model_card import CARD_NAME, WEIGHTS_LICENSE, packaged_card  # noqa: E402
+EXPORT_EXTRA = ("torch", "onnx", "onnxruntime", "litert_torch", "ai_edge_quantizer")
+DEFAULT_WEIGHTS = WEIGHTS_DIR / f"{DEFAULT_CONFIG}.pt"  # as portrait_mobile.checkpoint has it (it imports torch)
+
+
+def _missing(modules: tuple[str, ...]) -> list[str]:
+    out = []
+    for m in modules:
+        try:
+            if importlib.util.find_spec(m) is None:
+                out.append(m)
+        except (ImportError, ValueError):  # a module blocked in sys.modules
+            out.append(m)
+    return out
+
+
+needs_export = pytest.mark.skipif(bool(_missing(EXPORT_EXTRA)),
+                                  reason=f"needs the export extra (missing {', '.join(_missing(EXPORT_EXTRA))})")
 
 TINY = ModelConfig(name="tiny-64", widths=(4, 8, 8, 16, 16), decoder_widths=(16, 8, 8), refine_width=4,
                    input_size=(64, 64))
@@ -57,6 +70,13 @@ def make_folder(root: Path, n: int, seed: int = 0, size: tuple[int, int] = (96, 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> dict:
+    for m in EXPORT_EXTRA:
+        pytest.importorskip(m)
+    import torch
+
+    from portrait_mobile.checkpoint import Checkpoint
+    from portrait_mobile.model import build_model
+
     root = tmp_path_factory.mktemp("export")
     torch.manual_seed(0)
     ckpt = root / "tiny.pt"
@@ -109,6 +129,9 @@ def test_all_targets_written_with_sidecars(exported):
 
 def test_own_data_checkpoint_names_its_sources_not_our_card(tiny, tmp_path):
     import onnx
+
+    from portrait_mobile.checkpoint import Checkpoint
+    from portrait_mobile.model import build_model
 
     ckpt = tmp_path / "mine.pt"
     Checkpoint(TINY, build_model(TINY).state_dict(), train_info={"sources": ["studio/train", "pfcn/train"]}).save(ckpt)
@@ -212,24 +235,28 @@ def test_onnx_dynamic_batch(tiny, tmp_path):
 
 # --- the parity gate ------------------------------------------------------------------------------------
 
-class ExportDivergentNet(torch.nn.Module):
-    """Right in eager PyTorch, wrong once traced for export: the failure a parity gate exists for."""
+def export_divergent(inner):
+    """`inner`, right in eager PyTorch but wrong once traced for export: the failure a parity gate exists for."""
+    import torch
 
-    def __init__(self, inner) -> None:
-        super().__init__()
-        self.inner = inner
-        self.config = inner.config
+    class ExportDivergentNet(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = inner
+            self.config = inner.config
 
-    def forward(self, x):
-        y = self.inner(x)
-        if torch.jit.is_tracing() or torch.compiler.is_exporting():
-            return 1.0 - y
-        return y
+        def forward(self, x):
+            y = self.inner(x)
+            if torch.jit.is_tracing() or torch.compiler.is_exporting():
+                return 1.0 - y
+            return y
+
+    return ExportDivergentNet()
 
 
 def test_gate_refuses_broken_model(tiny, tmp_path, capsys, monkeypatch):
     real = api.prepare_model
-    monkeypatch.setattr(api, "prepare_model", lambda ckpt, imgsz: ExportDivergentNet(real(ckpt, imgsz)))
+    monkeypatch.setattr(api, "prepare_model", lambda ckpt, imgsz: export_divergent(real(ckpt, imgsz)))
     out = tmp_path / "out"
     rc, stdout, err = cli_run(capsys, "--target", "onnx", "--weights", str(tiny["ckpt"]), "--out", str(out),
                               "--calib", str(tiny["data"]), "--val", str(tiny["data"]), "--val-n", "3")
@@ -258,6 +285,9 @@ def test_gate_keeps_previous_artifact_when_refused(tiny, tmp_path):
 
 
 def test_parity_compare_catches_layout_and_value_errors(tiny):
+    import torch
+
+    from portrait_mobile.model import build_model
     from portrait_export.parity import Reference, compare
     from portrait_export.calibration import load_image_sets
 
@@ -277,35 +307,6 @@ def test_parity_compare_catches_layout_and_value_errors(tiny):
     with pytest.raises(ValueError, match="layout or size"):
         compare(ref, lambda x: same(x)[:, :, :32], contract, target="onnx", precision="fp32",
                 thresholds=Thresholds())
-
-
-# --- atomic writes ----------------------------------------------------------------------------------------
-
-def test_atomic_path_and_dir(tmp_path):
-    dest = tmp_path / "m.tflite"
-    dest.write_bytes(b"old")
-    with pytest.raises(RuntimeError):
-        with atomic_path(dest) as tmp:
-            tmp.write_bytes(b"half")
-            raise RuntimeError("interrupted")
-    assert dest.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["m.tflite"]
-    with atomic_path(dest) as tmp:
-        tmp.write_bytes(b"new")
-    assert dest.read_bytes() == b"new" and (dest.stat().st_mode & 0o044)  # readable by others
-
-    pkg = tmp_path / "m.mlpackage"
-    with atomic_dir(pkg) as tmp:
-        assert tmp.suffix == ".mlpackage"
-        (tmp / "a").write_text("1")
-    with pytest.raises(RuntimeError):
-        with atomic_dir(pkg) as tmp:
-            (tmp / "b").write_text("2")
-            raise RuntimeError("interrupted")
-    assert [p.name for p in pkg.iterdir()] == ["a"]
-    with atomic_dir(pkg) as tmp:
-        (tmp / "c").write_text("3")
-    assert [p.name for p in pkg.iterdir()] == ["c"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.mlpackage", "m.tflite"]
 
 
 # --- CLI errors: one line, non-zero, no traceback -------------------------------------------------------
@@ -361,6 +362,7 @@ def test_cli_unwritable_output(tiny, tmp_path, capsys):
     assert err.strip() == f"portrait-export: error: output folder {blocker / 'sub'} is not writable: Not a directory"
 
 
+@needs_export
 def test_cli_missing_default_weights(tmp_path, capsys, monkeypatch):
     import portrait_mobile.checkpoint as ck
 
@@ -423,6 +425,7 @@ def test_save_calibration_needs_int8_tflite(tiny, tmp_path, capsys):
     assert rc == 2 and "--save-calibration saves the int8 calibration: it needs the tflite target" in err
 
 
+@needs_export
 def test_packaged_calibration_matches_the_shipped_weights():
     """Fails when new weights are shipped without their statistics: regenerate them with
     `portrait-export --target tflite --save-calibration` (docs/export.md)."""
@@ -450,6 +453,7 @@ def test_demo_assets_flag_calls_copy_to_demos(tiny, tmp_path, monkeypatch):
 
 def test_int8_granularity_recipes(exported, tiny):
     from portrait_export import tflite_convert, tflite_quantize as te
+    from portrait_mobile.checkpoint import Checkpoint
 
     model = api.prepare_model(Checkpoint.load(tiny["ckpt"]), None)
     fp32 = tflite_convert.convert_fp32(model, (64, 64))
@@ -471,6 +475,7 @@ def test_plan_precisions():
 # --- the default model ------------------------------------------------------------------------------------
 
 @pytest.mark.slow
+@needs_export
 def test_default_model_all_targets_without_shared(tmp_path, capsys, monkeypatch):
     """The README's first command on a fresh machine: no ../shared, the shipped weights, --target all.
 

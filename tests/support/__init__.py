@@ -1,7 +1,10 @@
 """Helpers the tests share (imported as `support.<module>`; pytest puts tests/ on the path).
 
 - `datasets`: tiny labelled folders made on the fly
-- `runtime_models`: tiny ONNX models and the PFCN test images for the runtime tests
+- `runtime_models`: tiny ONNX models (and a picture they segment) for the runtime tests
+- `pfcn`: the PFCN test images (and masks) real models are run on; skips without ../shared
+- `tflite_graphs`: small .tflite graphs written op by op (`GraphBuilder`), for the graph reader and
+  the reference port
 - `demo_jvm`, `demo_swift`: compile and run the demo apps' Kotlin and Swift
 """
 import tomllib

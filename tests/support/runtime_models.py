@@ -1,4 +1,4 @@
-"""Helpers shared by the runtime tests: a tiny hand-built ONNX "model" and the real data paths.
+"""Helpers shared by the runtime tests: a tiny hand-built ONNX "model" and a picture it segments.
 
 The tiny model needs no torch and runs in microseconds: person probability = sigmoid(20 * (R - 0.5)),
 so red pixels are "person". Its input is 64 high x 48 wide (not square, to catch height/width swaps)
@@ -13,10 +13,6 @@ import numpy as np
 from portrait_mobile.metrics import iou  # noqa: F401  (re-exported for the runtime tests)
 from portrait_mobile.contract import CONTRACT_KEY, ModelContract
 
-from . import REPO
-
-DATASETS = REPO.parent / "shared" / "datasets"
-PFCN = DATASETS / "pfcn"
 TINY_H, TINY_W = 64, 48
 
 
@@ -74,9 +70,3 @@ def red_person(h: int = 120, w: int = 90, box: tuple[int, int, int, int] | None 
     mask = np.zeros((h, w), bool)
     mask[y0:y1, x0:x1] = True
     return img, mask
-
-
-def pfcn_test_ids(n: int) -> list[str]:
-    ids = [ln.strip() for ln in (PFCN / "test.txt").read_text().splitlines() if ln.strip()]
-    step = max(1, len(ids) // n)
-    return ids[::step][:n]

@@ -6,24 +6,17 @@ import pytest
 import cv2
 
 from portrait_mobile.runtime import effects
-from portrait_mobile.data.folder import read_mask
 from portrait_mobile.errors import ImageError
-from portrait_mobile.runtime import read_image
 
-from support.runtime_models import PFCN, pfcn_test_ids, red_person
+from support import pfcn
+from support.runtime_models import red_person
 
 
 @pytest.fixture(scope="module")
 def portraits() -> list[tuple[np.ndarray, np.ndarray]]:
     """Three real portraits with their masks as float [0, 1] (a soft edge, like a model's)."""
-    if not (PFCN / "test.txt").is_file():
-        pytest.skip(f"real images not available ({PFCN})")
-    out = []
-    for i in pfcn_test_ids(3):
-        img = read_image(PFCN / "images" / f"{i}.jpg")
-        m = read_mask(PFCN / "masks" / f"{i}.png").astype(np.float32) / 255
-        out.append((img, cv2.GaussianBlur(m, (0, 0), 1.5)))
-    return out
+    return [(img, cv2.GaussianBlur(m.astype(np.float32) / 255, (0, 0), 1.5))
+            for img, m in pfcn.images_with_masks(3)]
 
 
 def _sure(mask: np.ndarray, person: bool, margin: int = 25) -> np.ndarray:

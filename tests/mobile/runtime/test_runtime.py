@@ -13,7 +13,8 @@ from portrait_mobile.runtime import Segmenter, binary_mask, keep_largest, read_i
 from portrait_mobile.runtime.cli import main as cli_main
 
 from portrait_mobile.checkpoint import DEFAULT_WEIGHTS
-from support.runtime_models import (PFCN, TINY_H, TINY_W, iou, make_tiny_onnx, pfcn_test_ids, red_person,
+from support import pfcn
+from support.runtime_models import (TINY_H, TINY_W, iou, make_tiny_onnx, red_person,
                               tiny_contract)
 
 
@@ -265,12 +266,6 @@ def _need_weights() -> None:
         pytest.fail(f"the shipped weights are part of the repository: {DEFAULT_WEIGHTS} is missing")
 
 
-def _pfcn_images(n: int) -> list[np.ndarray]:
-    if not (PFCN / "test.txt").is_file():
-        pytest.skip(f"real images not available ({PFCN})")
-    return [read_image(PFCN / "images" / f"{i}.jpg") for i in pfcn_test_ids(n)]
-
-
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The shipped weights exported once per module to ONNX and int8 TFLite (about a minute)."""
@@ -292,7 +287,7 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def test_default_segmenter_runs() -> None:
     _need_weights()
     s = Segmenter.default(threads=1)
-    img = _pfcn_images(1)[0]
+    img = pfcn.images(1)[0]
     prob = s.segment(img)
     assert prob.shape == img.shape[:2] and 0.05 < (prob > 0.5).mean() < 0.95
 
@@ -306,7 +301,7 @@ def test_backends_agree_on_real_images(exported: dict[str, Path]) -> None:
     measured on all 264 PFCN test images with the interim weights, PyTorch vs int8 TFLite had mean IoU
     0.991, min 0.934, 92% of images >= 0.98; PyTorch vs ONNX 1.0000 on every image.
     """
-    images = _pfcn_images(5)
+    images = pfcn.images(5)
     segs = {"torch": Segmenter.from_file(DEFAULT_WEIGHTS, threads=1),
             "onnx": Segmenter.from_file(exported["onnx"], threads=1),
             "tflite-int8": Segmenter.from_file(exported["tflite"], threads=1)}
@@ -357,7 +352,7 @@ def test_default_segmenter_is_thread_safe_on_real_images() -> None:
     """One LiteRT Segmenter from 4 threads gives exactly the serial results (issue 13: it raised
     "at least 1 reference to internal data" and returned other images' masks)."""
     _need_weights()
-    images = _pfcn_images(8)
+    images = pfcn.images(8)
     seg = Segmenter.default()
     assert seg.backend.name == "litert"
     serial = [seg.predict_lowres(im) for im in images]

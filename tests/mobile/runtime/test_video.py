@@ -10,9 +10,10 @@ import pytest
 from portrait_mobile.checkpoint import DEFAULT_WEIGHTS
 from portrait_mobile.errors import ImageError
 from portrait_mobile.runtime import effects
-from portrait_mobile.runtime import Segmenter, VideoSegmenter, read_frames, read_image
+from portrait_mobile.runtime import Segmenter, VideoSegmenter, read_frames
 
-from support.runtime_models import PFCN, iou, make_tiny_onnx, pfcn_test_ids, red_person
+from support import pfcn
+from support.runtime_models import iou, make_tiny_onnx, red_person
 
 
 
@@ -60,10 +61,8 @@ def test_smoothing_lowers_flicker_tiny_model(tiny_seg: Segmenter) -> None:
 def test_smoothing_lowers_flicker_real_sequence() -> None:
     if not DEFAULT_WEIGHTS.is_file():
         pytest.fail(f"the shipped weights are part of the repository: {DEFAULT_WEIGHTS} is missing")
-    if not (PFCN / "test.txt").is_file():
-        pytest.skip(f"real images not available ({PFCN})")
+    img = pfcn.images(1)[0]
     seg = Segmenter.default(threads=1)
-    img = read_image(PFCN / "images" / f"{pfcn_test_ids(1)[0]}.jpg")
     f_raw, f_ema, f_motion = _smoothing_lowers_flicker(seg, img)
     print(f"frame-to-frame mask change: raw {f_raw:.5f}, EMA {f_ema:.5f}, motion-aware {f_motion:.5f}")
     assert f_ema < 0.8 * f_raw and f_motion < f_raw
