@@ -102,7 +102,7 @@ def load(path: str | Path) -> CalibrationStats:
         data = p.read_bytes()
     except OSError as e:
         raise ExportUsageError(f"cannot read int8 calibration statistics {p}: {e.strerror or e}") from None
-    doc = parse_json(data, ExportUsageError, f"int8 calibration statistics {p}")
+    doc = parse_json(data, ExportUsageError, f"{p} is not a valid int8 calibration statistics file")
     try:
         return CalibrationStats.from_dict(doc)
     except (ValueError, KeyError, TypeError) as e:
