@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
+from portrait_mobile import interrupts
 from portrait_mobile.errors import CheckpointError, DatasetError, ExportError
 from portrait_mobile.formats import EXPORT_FORMATS, resolve
 from portrait_mobile.writable import ensure_writable_dir
@@ -150,6 +151,7 @@ def export(targets: Iterable[str] | str = "all", weights: str | Path | Any | Non
             res = _failed(ctx, target, prec, t0, str(e), {})
         except Exception as e:  # a converter crash must not hide the other targets' results
             res = _failed(ctx, target, prec, t0, f"{target} {prec}: {type(e).__name__}: {e}", {})
+        interrupts.check()  # a signal a converter dropped, or turned into its own error, stops here
         results.append(res)
         if on_result is not None:
             on_result(res)

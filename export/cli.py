@@ -94,7 +94,8 @@ def _fmt_table(results) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    # run_cli: SIGTERM cleans up like ^C, and a missing torch names the extra to install.
+    # run_cli: ^C and SIGTERM stop it every time (exit 130/143; artifacts are renamed into place only
+    # when checked, so nothing is half-written), and a missing torch names the extra to install.
     return run_cli(PROG, lambda: _main(argv))
 
 
@@ -137,10 +138,6 @@ def _main(argv: Sequence[str] | None) -> int:
             _print_summary(results, args.out, time.perf_counter() - t0)
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted (nothing half-written: artifacts are renamed into place only when checked)",
-              file=sys.stderr)
-        return 130
     _print_summary(results, args.out, time.perf_counter() - t0)
     return 0
 

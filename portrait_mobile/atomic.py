@@ -7,6 +7,8 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
+from . import interrupts
+
 
 @contextlib.contextmanager
 def atomic_path(dest: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
@@ -21,10 +23,12 @@ def atomic_path(dest: str | os.PathLike, suffix: str | None = None) -> Iterator[
                                dir=dest.parent)
     os.close(fd)
     tmp_path = Path(tmp)
+    interrupts.track_temp(tmp_path, True)
     try:
         yield tmp_path
         if tmp_path.is_file():
             _default_permissions(tmp_path, 0o666)  # mkstemp makes 0600; a model file is for sharing
+        interrupts.check()  # after a signal (even one a library dropped) nothing is put in place
         os.replace(tmp_path, dest)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -34,6 +38,8 @@ def atomic_path(dest: str | os.PathLike, suffix: str | None = None) -> Iterator[
             else:
                 tmp_path.unlink()
         raise
+    finally:
+        interrupts.track_temp(tmp_path, False)
 
 
 def _default_permissions(path: Path, base: int) -> None:
@@ -66,9 +72,11 @@ def atomic_dir(dest: str | os.PathLike) -> Iterator[Path]:
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=dest.suffix, dir=dest.parent))
+    interrupts.track_temp(tmp, True)
     try:
         yield tmp
         _default_permissions(tmp, 0o777)  # mkdtemp makes 0700
+        interrupts.check()
         old = None
         if dest.exists() or dest.is_symlink():
             old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.old.", dir=dest.parent))
@@ -85,3 +93,5 @@ def atomic_dir(dest: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        interrupts.track_temp(tmp, False)

@@ -2,18 +2,17 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import math
-import signal
+import os
 import sys
-import threading
-from typing import Callable, Iterator, NoReturn
+from typing import Callable, NoReturn
 
 from .errors import PortraitError
+# SIGINT/SIGTERM handling lives in `interrupts`; re-exported for the commands.
+from .interrupts import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, signals_raise  # noqa: F401
 
 EXIT_FAILED = 1  # the work ran and failed (a parity gate, a broken budget)
 EXIT_USAGE = 2  # bad flags or bad input (missing file, unreadable image)
-EXIT_TERMINATED = 128 + signal.SIGTERM  # 143, as a shell reports a SIGTERM'd process
 # Which extra of portrait-mobile installs what a command needs (ModuleNotFoundError -> pip hint).
 EXTRA_FOR_PROG = {"portrait-export": "export", "portrait-train": "train", "portrait-eval": "train",
                   "portrait-bench": "bench", "portrait-segment": "runtime"}
@@ -49,28 +48,14 @@ non_negative_float = _number(float, lambda v: math.isfinite(v) and v >= 0, "a fi
 fraction = _number(float, lambda v: 0.0 <= v <= 1.0, "a number in [0, 1]")  # False for NaN too
 
 
-class Terminated(BaseException):
-    """SIGTERM, raised in the main thread so that `finally` blocks and atomic writes clean up.
-
-    A BaseException (like KeyboardInterrupt): no `except Exception` swallows it.
-    """
-
-
-@contextlib.contextmanager
-def sigterm_raises() -> Iterator[None]:
-    """Within the block, SIGTERM raises `Terminated` (main thread only; elsewhere a no-op)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: object) -> None:
-        raise Terminated(signum)
-
-    old = signal.signal(signal.SIGTERM, handler)
+def require_working_directory() -> None:
+    """PortraitError when the current directory was deleted: torch's MKL loader (imported later) would
+    abort the process with its own message instead, and relative paths cannot resolve."""
     try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, old)
+        os.getcwd()
+    except OSError as e:
+        raise PortraitError(f"the current working directory is gone ({e.strerror or e}): cd to an existing folder "
+                            "and run it again") from None
 
 
 def missing_module_message(prog: str, e: ModuleNotFoundError) -> str:
@@ -88,11 +73,13 @@ def run_cli(prog: str, body: Callable[[], int | None],
     `failure_types`: the work ran and failed (exit 1); PortraitError, OSError, ValueError and
     `usage_types`: bad flags, input or set-up (exit 2).
 
-    SIGTERM is turned into `Terminated` while the body runs, so temp files are removed on the way out
-    (exit 143); a missing optional dependency names the extra to install (exit 2).
+    SIGINT and SIGTERM stop the body every time (`interrupts.signals_raise`), temp files removed on the
+    way out (exit 130 and 143); a missing optional dependency names the extra to install, and a deleted
+    working directory is said as such (exit 2).
     """
     try:
-        with sigterm_raises():
+        require_working_directory()
+        with signals_raise(prog):
             return body() or 0
     except failure_types as e:
         print(f"{prog}: error: {e}", file=sys.stderr)
@@ -107,8 +94,8 @@ def run_cli(prog: str, body: Callable[[], int | None],
         print(f"{prog}: error: {msg}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
-        return 130
+        print(f"{prog}: interrupted; partial outputs removed", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except Terminated:
         print(f"{prog}: terminated (SIGTERM); partial outputs removed", file=sys.stderr)
         return EXIT_TERMINATED

@@ -216,11 +216,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)  # exits 2 with a one-line usage error
     _quiet_opencv()
-    from ..cli_support import EXIT_TERMINATED, Terminated, missing_module_message, sigterm_raises
+    from ..cli_support import (EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, missing_module_message,
+                               require_working_directory, signals_raise)
     from ..errors import PortraitError
 
     try:
-        with sigterm_raises():  # so the temp file of the output being written is removed
+        require_working_directory()
+        with signals_raise(PROG):  # so the temp file of the output being written is removed
             return run(args)
     except Terminated:
         _error("terminated (SIGTERM); the partial output was removed")
@@ -237,8 +239,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _error(e)
         return 1
     except KeyboardInterrupt:
-        _error("interrupted")
-        return 130
+        _error("interrupted; the partial output was removed")
+        return EXIT_INTERRUPTED
     except Exception as e:  # no tracebacks for users; PORTRAIT_DEBUG=1 shows them
         if os.environ.get("PORTRAIT_DEBUG"):
             raise

@@ -1,0 +1,80 @@
+"""portrait_mobile.interrupts: SIGINT and SIGTERM stop a command every time (issue 24: a signal raised
+inside a garbage-collection callback, which JAX registers during a TFLite export, was dropped there and
+the export ran on, wrote its artifacts and exited 0).
+
+Each case runs a command body under `run_cli` in a fresh interpreter, and makes the signal arrive
+inside a gc callback, where Python reports the exception as "ignored" and drops it.
+"""
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+CASE = """
+import gc, signal, sys, time
+from pathlib import Path
+from portrait_mobile import cli_support, interrupts
+from portrait_mobile.atomic import atomic_path, write_text
+
+out = Path(sys.argv[1])
+interrupts.GIVE_UP_S = 3.0
+
+
+def signal_inside_gc(phase, info):  # the signal arrives while Python runs a gc callback
+    gc.callbacks.remove(signal_inside_gc)
+    signal.raise_signal(signal.{sig})
+
+
+def body():
+    gc.callbacks.append(signal_inside_gc)
+    gc.collect()  # the exception is raised in the callback, and dropped there
+{rest}
+
+sys.exit(cli_support.run_cli("prog", body))
+"""
+
+AFTER = {
+    # the next file written is not put in place
+    "write": "write_text(out, 'written after the signal')",
+    # long work in Python: raised again within a second or so
+    "work": "t0 = time.time()\nwhile time.time() - t0 < 20:\n    sum(range(1000))\nout.write_text('ran on')",
+    # nothing else: the command still ends as interrupted, not 0
+    "nothing": "pass",
+    # a library that swallows every interrupt: the process is ended, its temp files removed
+    "swallowed": ("with atomic_path(out) as tmp:\n    tmp.write_text('partial')\n    while True:\n        try:\n"
+                  "            time.sleep(0.05)\n        except BaseException:\n            pass"),
+}
+
+
+def run_case(tmp_path: Path, sig: str, after: str) -> tuple[subprocess.CompletedProcess[str], float]:
+    code = CASE.format(sig=sig, rest=textwrap.indent(AFTER[after], "    "))
+    t0 = time.monotonic()
+    r = subprocess.run([sys.executable, "-c", code, str(tmp_path / "out.txt")], capture_output=True, text=True,
+                       timeout=60)
+    return r, time.monotonic() - t0
+
+
+@pytest.mark.parametrize("after", list(AFTER))
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
+def test_a_signal_dropped_in_a_gc_callback_still_stops_the_command(tmp_path: Path, sig: str, after: str) -> None:
+    r, seconds = run_case(tmp_path, sig, after)
+    assert r.returncode == 128 + getattr(signal, sig), r.stderr
+    assert list(tmp_path.iterdir()) == [], "nothing written, no temp file left"
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("prog: " + ("terminated" if sig == "SIGTERM" else "interrupted")), \
+        r.stderr  # no "Exception ignored" traceback either
+    assert seconds < 12
+
+
+def test_signals_are_restored_after_the_command() -> None:
+    from portrait_mobile.cli_support import run_cli
+
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    assert run_cli("prog", lambda: 0) == 0
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
