@@ -98,6 +98,27 @@ def output_path(out_dir: Path, src: Path, effect: str, kind: str, taken: set[Pat
     return dest
 
 
+def plan_outputs(items: list[tuple[Path, str]], out_dir: Path,
+                 effect: str) -> tuple[list[tuple[Path, str, Path]], list[str]]:
+    """([(input, kind, output)], problems), every name chosen before anything is written.
+
+    The inputs were listed before the run (so its own outputs are never read back as inputs); an
+    output that would replace one of them (`--out` is an input folder holding `a.png` and
+    `a_mask.png`) is refused: that input is not segmented, and the file stays as it was.
+    """
+    inputs = {src.resolve() for src, _ in items}
+    taken: set[Path] = set()
+    plan, problems = [], []
+    for src, kind in items:
+        dest = output_path(out_dir, src, effect, kind, taken)
+        if dest.resolve() in inputs:
+            problems.append(f"{src}: not segmented: its output {dest} would replace an input of this run "
+                            "(choose another --out)")
+        else:
+            plan.append((src, kind, dest))
+    return plan, problems
+
+
 def make_effect(args: argparse.Namespace) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     from . import effects
     from .image_input import read_image
@@ -177,13 +198,13 @@ def run(args: argparse.Namespace) -> int:
            else Segmenter.default(threads=args.threads))
     video_seg = VideoSegmenter(seg, smoothing=args.smoothing, refine=args.refine, keep_largest=args.largest,
                                rotation=args.rotate)
-    taken: set[Path] = set()
+    plan, clashes = plan_outputs(items, out_dir, args.effect)
+    problems += clashes
     written, failed = 0, len(problems)
     for msg in problems:
         _error(msg)
     show = not args.quiet
-    for src, kind in tqdm(items, unit="file", disable=not show or len(items) < 2, desc=PROG):
-        dest = output_path(out_dir, src, args.effect, kind, taken)
+    for src, kind, dest in tqdm(plan, unit="file", disable=not show or len(plan) < 2, desc=PROG):
         try:
             if kind == "video":
                 video_seg.process_file(src, dest, effect=effect, progress=show, max_frames=args.max_frames)

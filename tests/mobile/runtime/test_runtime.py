@@ -244,6 +244,27 @@ def test_cli_errors_are_one_line_and_write_nothing(tiny_model: Path, tmp_path: P
     assert rc == 2 and "--background" in capsys.readouterr().err
 
 
+def test_cli_never_writes_over_an_input(tiny_model: Path, tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """issue 24: with --out the input folder, a.png's mask replaced the input a_mask.png before it was read."""
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    a = _write_png(folder / "a.png", red_person(50, 40, seed=1)[0])
+    mine = _write_png(folder / "a_mask.png", red_person(30, 20, seed=2)[0])  # the user's own file
+    b = _write_png(folder / "b.png", red_person(50, 40, seed=3)[0])
+    before = mine.read_bytes()
+    rc = cli_main([str(folder), "--model", str(tiny_model), "--effect", "mask", "--out", str(folder), "-q"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 1 and len(err) == 1, err
+    assert err[0] == (f"portrait-segment: error: {a}: not segmented: its output {folder / 'a_mask.png'} would "
+                      "replace an input of this run (choose another --out)")
+    assert mine.read_bytes() == before
+    # The other inputs are segmented, each once: an output written in this run is never read back.
+    assert sorted(p.name for p in folder.iterdir()) == ["a.png", "a_mask.png", "a_mask_mask.png", "b.png",
+                                                       "b_mask.png"]
+    assert b.exists()
+
+
 def test_cli_folder_with_progress(tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     folder = tmp_path / "imgs"
     folder.mkdir()
