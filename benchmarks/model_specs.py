@@ -17,7 +17,7 @@ import numpy as np
 from portrait_mobile.config import DEFAULT_CONFIG
 from portrait_mobile.contract import ModelContract
 from portrait_mobile.contract_io import read_contract
-from portrait_mobile.errors import ModelLoadError, PortraitError
+from portrait_mobile.errors import ContractError, ModelLoadError, PortraitError
 from portrait_mobile.formats import EXPORT_FORMATS
 from portrait_mobile.litert import new_interpreter
 from portrait_mobile.paths import ANCHORS_ENV
@@ -64,9 +64,12 @@ class ModelSpec:
 
 
 def contract_of(path: Path) -> ModelContract | None:
-    """The contract ``path`` carries (embedded, or its sidecar), None for a model made elsewhere."""
+    """The contract ``path`` carries (embedded, or its sidecar), None for a model made elsewhere;
+    ModelError for one that is there but malformed (it is not silently timed as another model)."""
     try:
         return read_contract(path)
+    except ContractError as e:
+        raise ModelError(str(e)) from None
     except ModelLoadError:
         return None
 

@@ -59,6 +59,14 @@ def test_default_models_are_found_by_contract(tiny_models, tmp_path: Path) -> No
     assert default_model_paths(tmp_path) == [exported / "b.tflite", exported / "a.tflite"]
 
 
+def test_a_malformed_contract_is_a_model_error_not_a_model_made_elsewhere(tiny_models, tmp_path: Path) -> None:
+    model = _with_contract(tiny_models["good"], tmp_path / "m.tflite", "tiny", "fp32")
+    doc = json.loads(sidecar_path(model).read_text())
+    sidecar_path(model).write_text(json.dumps({**doc, "input_height": "32"}))
+    with pytest.raises(ModelError, match=r"m.tflite.json: invalid model contract: input_height is '32'"):
+        describe_model(model)
+
+
 def test_a_file_litert_cannot_load_is_a_model_error_whatever_its_name(tmp_path: Path) -> None:
     for name in ("junk.tflite", "junk_int8.tflite"):  # the name alone used to skip the check
         bad = tmp_path / name
