@@ -15,11 +15,11 @@ from typing import Any, Callable, Iterable, Sequence
 
 from portrait_mobile import interrupts
 from portrait_mobile.errors import CheckpointError, DatasetError, ExportError
-from portrait_mobile.formats import EXPORT_FORMATS, resolve
+from portrait_mobile.formats import EXPORT_FORMATS
 from portrait_mobile.writable import ensure_writable_dir
 
 from .context import (DEFAULT_PRECISION, MAX_IMGSZ, PRECISIONS, SUPPORTED_PRECISIONS, TARGETS, ExportContext,
-                   ExportResult, ExportUsageError)
+                   ExportResult, ExportUsageError, resolve_options)
 from .gate import GateError, Thresholds
 
 __all__ = ["export", "ExportResult", "Thresholds", "plan", "TARGETS", "PRECISIONS"]
@@ -81,17 +81,12 @@ def check_writable(out_dir: Path) -> None:
         raise ExportUsageError(f"output folder {out_dir} is not writable: {e.strerror or e}") from None
 
 
-def _exporters() -> dict[str, Callable[[ExportContext, str], ExportResult]]:
-    """Each target's exporter, as its row in portrait_mobile.formats names it."""
-    return {t: resolve(f.exporter) for t, f in EXPORT_FORMATS.items()}
-
-
 def export(targets: Iterable[str] | str = "all", weights: str | Path | Any | None = None,
            out_dir: str | Path = "exported", precision: Sequence[str] | str | None = None,
            imgsz: tuple[int, int] | None = None, calib: str | Path | None = None,
            thresholds: Thresholds | None = None, demo_assets: bool = False, *, val: str | Path | None = None,
-           n_calib: int = 100, n_val: int = 100, dynamic_batch: bool = False, opset: int = 17,
-           int8_granularity: str = "auto", raise_on_failure: bool = True,
+           n_calib: int = 100, n_val: int = 100, dynamic_batch: bool | None = None, opset: int | None = None,
+           int8_granularity: str | None = None, raise_on_failure: bool = True,
            on_result: Callable[[ExportResult], None] | None = None,
            save_calibration: bool = False) -> list[ExportResult]:
     """Export `weights` (a checkpoint path, a Checkpoint, or None for the shipped default).
@@ -104,18 +99,21 @@ def export(targets: Iterable[str] | str = "all", weights: str | Path | Any | Non
     TFLite int8 without `calib` uses the statistics saved beside the checkpoint when they fit its
     weights (the shipped weights have them), so it needs no images; `save_calibration` calibrates on
     images and saves the statistics there (`calibration_stats`).
+
+    `dynamic_batch`, `opset` and `int8_granularity` are the converters' options (context.ExportOptions;
+    None: the default): each goes to the targets whose row takes it, and one that none of `targets`
+    takes is an ExportUsageError.
     """
     from portrait_mobile.checkpoint import Checkpoint, load_checkpoint
 
     from .calibration import load_image_sets
+    from .exporter import export_target
     from .parity import Reference
 
     jobs = plan(targets, precision)
     thresholds = thresholds or Thresholds()
-    if int8_granularity not in ("channel", "auto", "tensor"):
-        raise ExportUsageError(f"unknown int8 granularity {int8_granularity!r} (channel, auto, tensor)")
-    if opset < 11 or opset > 21:
-        raise ExportUsageError(f"--opset {opset} out of the supported range 11..21")
+    options = resolve_options([t for t, _ in jobs], {"dynamic_batch": dynamic_batch or None, "opset": opset,
+                                                     "int8_granularity": int8_granularity})
     if imgsz is not None and (len(imgsz) != 2 or min(int(v) for v in imgsz) <= 0):
         raise ExportUsageError(f"--imgsz needs two positive sizes H W, got {list(imgsz)}")
     if imgsz is not None and max(int(v) for v in imgsz) > MAX_IMGSZ:
@@ -135,16 +133,14 @@ def export(targets: Iterable[str] | str = "all", weights: str | Path | Any | Non
     samples = images.validation_samples()
     reference = Reference(model, samples, images.val_source)
     ctx = ExportContext(checkpoint=ckpt, model=model, out_dir=out, thresholds=thresholds, images=images,
-                        reference=reference, dynamic_batch=dynamic_batch, opset=opset,
-                        int8_granularity=int8_granularity)
+                        reference=reference, options=options)
     ctx.extra.update(int8_stats=stats, save_calibration_to=(calibration_stats.save_target(weights, need_calib)
                                                              if save_calibration else None))
-    exporters = _exporters()
     results: list[ExportResult] = []
     for target, prec in jobs:
         t0 = time.perf_counter()
         try:
-            res = exporters[target](ctx, prec)
+            res = export_target(ctx, target, prec)
         except GateError as e:
             res = _failed(ctx, target, prec, t0, str(e), e.report)
         except (ExportError, DatasetError) as e:

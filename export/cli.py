@@ -22,7 +22,7 @@ from portrait_mobile.cli_support import (OneLineParser, fraction, non_negative_f
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .context import PRECISIONS, TARGETS
+    from .context import INT8_GRANULARITY, PRECISIONS, TARGETS, ExportOptions
     from .gate import Thresholds
 
     d = Thresholds()
@@ -52,12 +52,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="parity images (with masks/ for the fg IoU figures); default: held out from the "
                         "calibration pool")
     p.add_argument("--val-n", type=positive_int, default=100, metavar="N", help="parity images to use")
-    p.add_argument("--dynamic-batch", action="store_true", help="ONNX: symbolic batch dimension")
-    p.add_argument("--opset", type=int, default=17, help="ONNX opset")
-    p.add_argument("--int8-granularity", choices=("channel", "auto", "tensor"), default="auto",
+    # The converters' options (context.ExportOptions): unset, a target's default applies; one that no
+    # requested target takes is refused.
+    opts = ExportOptions()
+    p.add_argument("--dynamic-batch", action="store_true", default=argparse.SUPPRESS,
+                   help="ONNX: symbolic batch dimension")
+    p.add_argument("--opset", type=int, default=argparse.SUPPRESS, help=f"ONNX opset (default {opts.opset})")
+    p.add_argument("--int8-granularity", choices=tuple(INT8_GRANULARITY), default=argparse.SUPPRESS,
                    help="TFLite int8 weight scales: one per output channel, one per tensor, or auto: per tensor "
                         "only for convs whose channels quantize almost as well with one scale (smaller file, "
-                        "no measured accuracy change)")
+                        f"no measured accuracy change; default {opts.int8_granularity})")
     g = p.add_argument_group("parity gates (an artifact that misses one is not written)")
     g.add_argument("--onnx-max-abs", type=non_negative_float, default=d.onnx_max_abs, metavar="X",
                    help="ONNX: max |prob - PyTorch|")
@@ -126,8 +130,9 @@ def _main(argv: Sequence[str] | None) -> int:
     try:
         results = export(args.target, weights=args.weights, out_dir=args.out, precision=args.precision,
                          imgsz=imgsz, calib=args.calib, thresholds=thresholds, demo_assets=args.demo_assets,
-                         val=args.val, n_calib=args.calib_n, n_val=args.val_n, dynamic_batch=args.dynamic_batch,
-                         opset=args.opset, int8_granularity=args.int8_granularity, on_result=progress,
+                         val=args.val, n_calib=args.calib_n, n_val=args.val_n,
+                         dynamic_batch=getattr(args, "dynamic_batch", None), opset=getattr(args, "opset", None),
+                         int8_granularity=getattr(args, "int8_granularity", None), on_result=progress,
                          save_calibration=args.save_calibration)
     except (ExportUsageError, CheckpointError, DatasetError) as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)

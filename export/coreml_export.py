@@ -13,21 +13,18 @@ from __future__ import annotations
 
 import logging
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from portrait_mobile.atomic import atomic_dir
 from portrait_mobile.contract import CONTRACT_KEY, ModelContract, TensorQuant
 from portrait_mobile.errors import ExportError
 
-from . import gate
-from . import parity as parity_mod
-from .context import ExportContext, ExportResult, path_size
-from .metadata import embed_coreml, tool_versions, write_sidecar
+from .context import ExportContext
+from .exporter import Converted
+from .metadata import embed_coreml
 from .native_output import quiet
 
 MIN_SPEC_VERSION = 7  # iOS 16 / macOS 13: ML Program with fp16 I/O types and int8 constexpr weights
@@ -154,42 +151,26 @@ def make_contract(ctx: ExportContext, precision: str) -> ModelContract:
                              output_name="mask")
 
 
-def export_coreml(ctx: ExportContext, precision: str = "fp16") -> ExportResult:
-    t0 = time.perf_counter()
-    dest = ctx.artifact_path("coreml", precision)
+def convert_coreml(ctx: ExportContext, precision: str = "fp16") -> Converted:
+    """The .mlpackage with its contract in user_defined_metadata; `export_target` writes, checks and gates
+    it (numeric parity through Core ML on macOS only; elsewhere the saved spec is validated instead)."""
     h, w = ctx.input_size
     contract = make_contract(ctx, precision)
     mlmodel = convert(ctx.model, (h, w), precision)
     embed_coreml(mlmodel, contract)
-    with atomic_dir(dest) as tmp:
+
+    def save(path: Path) -> None:
         with quiet() as cap:
             try:
-                mlmodel.save(str(tmp))
+                mlmodel.save(str(path))
             except Exception as e:
                 raise ExportError(f"coreml: saving the .mlpackage failed: {type(e).__name__}: {e} "
                                   f"({cap.tail()})") from None
-        if not (tmp / "Manifest.json").is_file():
-            raise ExportError(f"coreml: coremltools reported success but wrote no package at {tmp}")
-        info, spec_failures = validate_spec(tmp, contract, precision)
-        if sys.platform == "darwin":
-            report = _macos_parity(ctx, tmp, contract, precision)
-        else:
-            report = {"numeric": NUMERIC_SKIPPED, "n_images": 0}
-        report = gate.finalize(report, target="coreml", precision=precision, thresholds=ctx.thresholds,
-                               spec_checks=info, spec_failures=spec_failures)
-    seconds = time.perf_counter() - t0
-    size = path_size(dest)
-    export_info = {"target": "coreml", "precision": precision, "size_bytes": size, "seconds": round(seconds, 2),
-                   "format": "mlprogram", "minimum_deployment_target": "iOS16",
-                   "weights": "int8 (linear symmetric, per channel)" if precision == "int8" else precision,
-                   "tools": tool_versions("torch", "coremltools")}
-    json_path = write_sidecar(dest, contract, report, export_info)
-    return ExportResult("coreml", precision, dest, json_path, contract, report, size, time.perf_counter() - t0)
+        if not (path / "Manifest.json").is_file():
+            raise ExportError(f"coreml: coremltools reported success but wrote no package at {path}")
 
-
-def _macos_parity(ctx: ExportContext, package: Path, contract: ModelContract, precision: str) -> dict[str, Any]:
-    """Numeric parity through Core ML itself (macOS only): same figures as the other targets."""
-    report = parity_mod.compare(ctx.reference, parity_mod.open_artifact(package, "coreml"), contract,
-                                target="coreml", precision=precision, thresholds=ctx.thresholds)
-    report["numeric"] = "Core ML on macOS"
-    return report
+    return Converted(contract, lambda path, _backend: validate_spec(path, contract, precision),
+                     tools=("torch", "coremltools"), save=save,
+                     numeric_skipped=None if sys.platform == "darwin" else NUMERIC_SKIPPED,
+                     facts={"format": "mlprogram", "minimum_deployment_target": "iOS16",
+                            "weights": "int8 (linear symmetric, per channel)" if precision == "int8" else precision})

@@ -7,17 +7,17 @@ metadata_props and in the sidecar.
 from __future__ import annotations
 
 import io
-import time
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from portrait_mobile.atomic import atomic_path
+from portrait_mobile.contract import ModelContract
 from portrait_mobile.errors import ExportError
 
-from . import gate
-from . import parity as parity_mod
-from .context import ExportContext, ExportResult, path_size
-from .metadata import embed_onnx, tool_versions, write_sidecar
+from .context import ExportContext
+from .exporter import Converted
+from .metadata import embed_onnx
 from .native_output import quiet
 
 MAX_BYTES = 2**31 - 1  # protobuf limit: above it ONNX needs external data, which we never write
@@ -67,45 +67,39 @@ def to_onnx_model(model, input_size: tuple[int, int], opset: int, dynamic_batch:
     return simplified
 
 
-def export_onnx(ctx: ExportContext, precision: str = "fp32") -> ExportResult:
-    if precision != "fp32":
-        raise ExportError(f"onnx: precision {precision} is not supported (ONNX is exported in fp32)")
-    t0 = time.perf_counter()
-    dest = ctx.artifact_path("onnx", precision)
+def make_contract(ctx: ExportContext, precision: str) -> ModelContract:
+    return ctx.base_contract("onnx", precision, input_layout="NCHW", output_layout="NCHW",
+                             input_dtype="float32", output_dtype="float32")
+
+
+def convert_onnx(ctx: ExportContext, precision: str = "fp32") -> Converted:
+    """The ONNX file with its contract in metadata_props; `export_target` writes, checks and gates it."""
     h, w = ctx.input_size
-    contract = ctx.base_contract("onnx", precision, input_layout="NCHW", output_layout="NCHW",
-                                 input_dtype="float32", output_dtype="float32")
-    proto = to_onnx_model(ctx.model, (h, w), ctx.opset, ctx.dynamic_batch)
-    embed_onnx(proto, contract, ctx.opset)
+    opts = ctx.options
+    contract = make_contract(ctx, precision)
+    proto = to_onnx_model(ctx.model, (h, w), opts.opset, opts.dynamic_batch)
+    embed_onnx(proto, contract, opts.opset)
     data = proto.SerializeToString()
     if len(data) > MAX_BYTES:
         raise ExportError(f"onnx: model is {len(data)} bytes, over the 2 GB single-file limit")
     n_nodes = len(proto.graph.node)
     ops = sorted({n.op_type for n in proto.graph.node})
-    with atomic_path(dest) as tmp:
-        tmp.write_bytes(data)
-        backend = parity_mod.open_artifact(tmp, "onnx")
+
+    def check(path: Path, backend: Any) -> tuple[dict[str, Any], list[str]]:
         sess = backend.session
         inp, out = sess.get_inputs()[0], sess.get_outputs()[0]
-        spec_failures = []
+        failures = []
         if inp.name != "image" or inp.shape[1:] != [3, h, w]:
-            spec_failures.append(f"input {inp.name} {inp.shape}, expected image [N,3,{h},{w}]")
+            failures.append(f"input {inp.name} {inp.shape}, expected image [N,3,{h},{w}]")
         if out.name != "mask" or out.shape[1:] != [1, h, w]:
-            spec_failures.append(f"output {out.name} {out.shape}, expected mask [N,1,{h},{w}]")
-        if ctx.dynamic_batch:
+            failures.append(f"output {out.name} {out.shape}, expected mask [N,1,{h},{w}]")
+        if opts.dynamic_batch:
             y2 = sess.run(None, {"image": np.zeros((2, 3, h, w), np.float32)})[0]
             if y2.shape != (2, 1, h, w):
-                spec_failures.append(f"dynamic batch of 2 gave output {list(y2.shape)}")
-        report = parity_mod.compare(ctx.reference, backend, contract, target="onnx", precision=precision,
-                                    thresholds=ctx.thresholds)
-        report = gate.finalize(report, target="onnx", precision=precision, thresholds=ctx.thresholds,
-                               spec_checks={"input": [inp.name, inp.shape], "output": [out.name, out.shape],
-                                            "nodes": n_nodes, "ops": ops},
-                               spec_failures=spec_failures)
-    seconds = time.perf_counter() - t0
-    info = {"target": "onnx", "precision": precision, "opset": ctx.opset, "dynamic_batch": ctx.dynamic_batch,
-            "size_bytes": path_size(dest), "seconds": round(seconds, 2), "external_data": False,
-            "tools": tool_versions("torch", "onnx", "onnxsim", "onnxruntime")}
-    json_path = write_sidecar(dest, contract, report, info)
-    return ExportResult("onnx", precision, dest, json_path, contract, report, path_size(dest),
-                        time.perf_counter() - t0)
+                failures.append(f"dynamic batch of 2 gave output {list(y2.shape)}")
+        return ({"input": [inp.name, inp.shape], "output": [out.name, out.shape], "nodes": n_nodes, "ops": ops},
+                failures)
+
+    return Converted(contract, check, tools=("torch", "onnx", "onnxsim", "onnxruntime"), data=data,
+                     settings={"opset": opts.opset, "dynamic_batch": opts.dynamic_batch},
+                     facts={"external_data": False})

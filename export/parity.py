@@ -10,6 +10,8 @@ the contract fails here instead of in an app. Figures:
   "export fidelity"), per image.
 - fg_iou_pytorch / fg_iou_artifact / fg_iou_drop: fg IoU (design.md) against the ground truth of the
   labelled sample, in points; drop = PyTorch - artifact.
+
+This module measures; `gate.py` judges the figures (once, in `gate.finalize`).
 """
 from __future__ import annotations
 
@@ -26,8 +28,6 @@ from portrait_mobile.metrics import iou
 from portrait_mobile.model_io import output_to_prob, resize_prob, to_model_input
 from portrait_mobile.runtime.backends import Backend, backend_for
 from portrait_mobile.runtime.segmenter import Segmenter
-
-from .gate import Thresholds, apply_thresholds
 
 # Runs the artifact on one input already in the contract's layout/dtype; returns the raw output.
 RawPredict = Callable[[np.ndarray], np.ndarray]
@@ -76,10 +76,10 @@ class Reference:
         self.fg_iou = 100.0 * float(np.mean(fg)) if fg else None
 
 
-def compare(reference: Reference, predict: Backend | RawPredict, contract: ModelContract, *, target: str,
-            precision: str, thresholds: Thresholds) -> dict[str, Any]:
+def compare(reference: Reference, predict: Backend | RawPredict, contract: ModelContract, *,
+            target: str) -> dict[str, Any]:
     """Run the artifact (its runtime backend, or a raw predict function) on the reference sample through
-    the runtime's Segmenter; figures, the gates applied, failures, passed."""
+    the runtime's Segmenter: the figures (`gate.finalize` judges them)."""
     if not reference.samples:
         raise ValueError("parity needs at least one image")
     backend = predict if isinstance(predict, Backend) else _FunctionBackend(predict)
@@ -112,4 +112,4 @@ def compare(reference: Reference, predict: Backend | RawPredict, contract: Model
     if reference.labelled:
         art = 100.0 * float(np.mean(fg))
         report.update(fg_iou_pytorch=reference.fg_iou, fg_iou_artifact=art, fg_iou_drop=reference.fg_iou - art)
-    return apply_thresholds(report, target=target, precision=precision, thresholds=thresholds)
+    return report

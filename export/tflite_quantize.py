@@ -18,10 +18,6 @@ from .native_output import quiet
 from .tflite_convert import input_tensor_name, signature
 
 CALIB_CHUNK = 10
-# --int8-granularity -> per-tensor tolerance of `tensorwise_candidates` (None: all per-channel).
-# "auto" (2.0) on portrait-s-256, PFCN test (264): 26 of 41 convs per-tensor, 165 -> 136 KB, fg IoU
-# unchanged (93.44 vs 93.45); "tensor" (all per-tensor): 115 KB but fg IoU -0.2 and mask IoU 0.987.
-INT8_GRANULARITY = {"channel": None, "auto": 2.0, "tensor": float("inf")}
 
 
 def quantize_fp16(fp32: bytes) -> bytes:
