@@ -98,7 +98,8 @@ def export(targets: Iterable[str] | str = "all", weights: str | Path | Any | Non
 
     TFLite int8 without `calib` uses the statistics saved beside the checkpoint when they fit its
     weights (the shipped weights have them), so it needs no images; `save_calibration` calibrates on
-    images and saves the statistics there (`calibration_stats`).
+    images and saves the statistics there, once the int8 artifact passed its gate
+    (`int8_calibration.Int8Calibration`).
 
     `dynamic_batch`, `opset` and `int8_granularity` are the converters' options (context.ExportOptions;
     None: the default): each goes to the targets whose row takes it, and one that none of `targets`
@@ -107,13 +108,19 @@ def export(targets: Iterable[str] | str = "all", weights: str | Path | Any | Non
     from portrait_mobile.checkpoint import Checkpoint, load_checkpoint
 
     from .calibration import load_image_sets
+    from .context import weights_sha256
     from .exporter import export_target
+    from .int8_calibration import IMAGES, Int8Calibration
     from .parity import Reference
 
     jobs = plan(targets, precision)
     thresholds = thresholds or Thresholds()
     options = resolve_options([t for t, _ in jobs], {"dynamic_batch": dynamic_batch or None, "opset": opset,
                                                      "int8_granularity": int8_granularity})
+    need_calib = any(p in EXPORT_FORMATS[t].calibrated for t, p in jobs)
+    if save_calibration and not need_calib:
+        raise ExportUsageError("--save-calibration saves the int8 calibration: it needs the tflite target at "
+                               "int8 precision (e.g. --target tflite)")
     if imgsz is not None and (len(imgsz) != 2 or min(int(v) for v in imgsz) <= 0):
         raise ExportUsageError(f"--imgsz needs two positive sizes H W, got {list(imgsz)}")
     if imgsz is not None and max(int(v) for v in imgsz) > MAX_IMGSZ:
@@ -123,19 +130,16 @@ def export(targets: Iterable[str] | str = "all", weights: str | Path | Any | Non
     demo_root = _demo_root() if demo_assets else None
     ckpt = weights if isinstance(weights, Checkpoint) else load_checkpoint(weights)
     model = prepare_model(ckpt, imgsz)
-    need_calib = any(p in EXPORT_FORMATS[t].calibrated for t, p in jobs)
-    from . import calibration_stats
-
-    stats, no_stats = (calibration_stats.for_checkpoint(weights, ckpt, model.config.input_size)
-                       if need_calib and calib is None and not save_calibration else (None, ""))
-    images = load_image_sets(calib, val, n_calib=n_calib, n_val=n_val, need_calib=need_calib and stats is None,
-                             no_stats_reason=no_stats)
+    sha256 = weights_sha256(ckpt)
+    calibration = (Int8Calibration.plan(weights, sha256, model.config.input_size, images_given=calib is not None,
+                                        save=save_calibration) if need_calib else None)
+    images = load_image_sets(calib, val, n_calib=n_calib, n_val=n_val,
+                             need_calib=calibration is not None and calibration.source == IMAGES,
+                             no_stats_reason=calibration.no_saved_reason if calibration else "")
     samples = images.validation_samples()
     reference = Reference(model, samples, images.val_source)
     ctx = ExportContext(checkpoint=ckpt, model=model, out_dir=out, thresholds=thresholds, images=images,
-                        reference=reference, options=options)
-    ctx.extra.update(int8_stats=stats, save_calibration_to=(calibration_stats.save_target(weights, need_calib)
-                                                             if save_calibration else None))
+                        reference=reference, options=options, weights_sha256=sha256, calibration=calibration)
     results: list[ExportResult] = []
     for target, prec in jobs:
         t0 = time.perf_counter()

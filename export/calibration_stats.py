@@ -7,7 +7,8 @@ weights) makes `portrait-export` work on a machine without the calibration image
 export of the same weights identical.
 
 The file is keyed to the weights' sha256 and the input size: statistics of other weights are stale
-and refused (`matching` returns None, `load` raises). Regenerate after new weights, with the
+and refused (`matching` returns None, `load` raises). This module is the file; an export's use of it
+(saved statistics or images, saving after the gate) is `int8_calibration.Int8Calibration`. Regenerate after new weights, with the
 calibration images at hand (../shared/datasets, or --calib DIR):
 
     portrait-export --target tflite --save-calibration               # the shipped weights
@@ -27,7 +28,7 @@ from portrait_mobile.atomic import write_text
 from portrait_mobile.errors import ExportError
 from portrait_mobile.file_input import parse_json
 
-from .context import ExportUsageError, weights_sha256
+from .errors import ExportUsageError
 
 SUFFIX = ".int8-calibration.json"
 FORMAT = 1
@@ -132,32 +133,6 @@ def matching(checkpoint_path: str | Path | None, sha256: str,
     if why is not None:
         return None, f"{p} is stale: {why}; regenerate it with `portrait-export --target tflite --save-calibration`"
     return stats, ""
-
-
-def checkpoint_path(weights: str | Path | Any | None) -> Path | None:
-    """The file of `export()`'s `weights` argument (None: the shipped default; a Checkpoint: none)."""
-    from portrait_mobile import checkpoint
-
-    if weights is None:
-        return checkpoint.DEFAULT_WEIGHTS
-    return Path(weights) if isinstance(weights, (str, Path)) else None
-
-
-def for_checkpoint(weights: str | Path | Any | None, ckpt: Any,
-                   input_size: tuple[int, int]) -> tuple[CalibrationStats | None, str]:
-    """`matching` for `export()`'s `weights` argument and its loaded checkpoint."""
-    return matching(checkpoint_path(weights), weights_sha256(ckpt), (int(input_size[0]), int(input_size[1])))
-
-
-def save_target(weights: str | Path | Any | None, int8_planned: bool) -> Path:
-    """Where `export(save_calibration=True)` writes; ExportUsageError when it cannot."""
-    if not int8_planned:
-        raise ExportUsageError("--save-calibration saves the int8 calibration: it needs the tflite target at "
-                               "int8 precision (e.g. --target tflite)")
-    p = checkpoint_path(weights)
-    if p is None:
-        raise ExportUsageError("--save-calibration saves beside the checkpoint file: pass weights as a path")
-    return stats_path(p)
 
 
 def save(stats: CalibrationStats, path: str | Path) -> Path:

@@ -4,12 +4,12 @@ from __future__ import annotations
 import hashlib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from portrait_mobile.contract import MAX_INPUT_SIDE, ModelContract
-from portrait_mobile.errors import ExportError
 from portrait_mobile.formats import EXPORT_FORMATS
 
+from .errors import ExportUsageError
 from .gate import Thresholds
 
 if TYPE_CHECKING:
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from portrait_mobile.model import PortraitNet
 
     from .calibration import ImageSets
+    from .int8_calibration import Int8Calibration
     from .parity import Reference
 
 # Read from the formats registry (portrait_mobile.formats): a target is one row there.
@@ -115,7 +116,16 @@ class ExportContext:
     images: "ImageSets"
     reference: "Reference"
     options: ExportOptions = field(default_factory=ExportOptions)
-    extra: dict[str, Any] = field(default_factory=dict)
+    weights_sha256: str = ""  # of the checkpoint's weights, computed once (by export(), else on first use)
+    calibration: "Int8Calibration | None" = None  # when a calibrated precision (tflite int8) is planned
+    # What a converter makes once and every precision of its target reuses (the fp32 .tflite).
+    _shared: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+
+    def shared(self, key: str, make: Callable[[], Any]) -> Any:
+        """`make()`, computed once per export() call under `key`."""
+        if key not in self._shared:
+            self._shared[key] = make()
+        return self._shared[key]
 
     @property
     def name(self) -> str:
@@ -144,9 +154,12 @@ class ExportContext:
     def base_contract(self, target: str, precision: str, **kw: Any) -> ModelContract:
         h, w = self.input_size
         metrics = dict(self.checkpoint.metrics or {})
+        if not self.weights_sha256:
+            self.weights_sha256 = weights_sha256(self.checkpoint)
         # The card and its licence only for weights trained on the card's data (a user's own
         # checkpoint gets a statement naming its sources, and no card).
-        return ModelContract(model_name=self.name, version=model_version(self.checkpoint), input_height=h,
+        return ModelContract(model_name=self.name, version=model_version(self.checkpoint, self.weights_sha256),
+                             input_height=h,
                              input_width=w, output_height=h, output_width=w, target=target,
                              precision=precision, metrics=_jsonable(metrics), **asdict(self.checkpoint.terms()),
                              **kw)
@@ -164,12 +177,13 @@ def weights_sha256(ckpt: "Checkpoint") -> str:
     return h.hexdigest()
 
 
-def model_version(ckpt: "Checkpoint") -> str:
-    """`<train_info version or package version>+<first 8 hex of the weights' sha256>`."""
+def model_version(ckpt: "Checkpoint", sha256: str = "") -> str:
+    """`<train_info version or package version>+<first 8 hex of the weights' sha256>` (`sha256` when the
+    caller has it)."""
     from portrait_mobile import __version__
 
     base = str((ckpt.train_info or {}).get("version") or __version__)
-    return f"{base}+{weights_sha256(ckpt)[:8]}"
+    return f"{base}+{(sha256 or weights_sha256(ckpt))[:8]}"
 
 
 def _jsonable(obj: Any) -> Any:
@@ -187,7 +201,3 @@ def _jsonable(obj: Any) -> Any:
         except (ValueError, RuntimeError):
             pass
     return str(obj)
-
-
-class ExportUsageError(ExportError):
-    """Bad arguments or inputs (flags, weights, folders): the CLI exits 2."""

@@ -30,13 +30,14 @@ from typing import Any
 
 from portrait_mobile.contract import ModelContract, TensorQuant
 
-from . import calibration_stats
-from .context import INT8_GRANULARITY, ExportContext, weights_sha256
+from portrait_mobile.errors import ExportError
+
+from .context import INT8_GRANULARITY, ExportContext
 from .exporter import Converted
-from .metadata import description, tool_versions
+from .metadata import description
 from .tflite_convert import convert_fp32
 from .tflite_inspect import check_int8, inspect_tflite
-from .tflite_quantize import int8_ranges, quantize_fp16, quantize_int8
+from .tflite_quantize import quantize_fp16, quantize_int8
 from .tflite_rewrite import INPUT_NAME, OUTPUT_NAME, U8_SCALE, finalize
 
 QUANTIZER = {"fp32": None, "fp16": "ai-edge-quantizer float_casting (fp16 weights)",
@@ -58,18 +59,18 @@ def convert_tflite(ctx: ExportContext, precision: str = "int8") -> Converted:
     """The .tflite with its contract as metadata; `export_target` writes, checks and gates it."""
     h, w = ctx.input_size
     contract = make_contract(ctx, precision)
-    fp32 = ctx.extra.get("tflite_fp32")
-    if fp32 is None:  # shared by the precisions of one export() call
-        fp32 = ctx.extra["tflite_fp32"] = convert_fp32(ctx.model, (h, w))
-    calibration = None
+    fp32 = ctx.shared("tflite_fp32", lambda: convert_fp32(ctx.model, (h, w)))  # every precision starts there
+    ranges = None
     after_gate = None
     if precision == "fp32":
         data = fp32
     elif precision == "fp16":
         data = quantize_fp16(fp32)
     else:
-        qsvs, calibration = int8_ranges(ctx, fp32)
-        data = quantize_int8(fp32, qsvs, tensorwise_tolerance=INT8_GRANULARITY[ctx.options.int8_granularity])
+        if ctx.calibration is None:
+            raise ExportError("tflite int8: the export planned no int8 calibration")
+        ranges = ctx.calibration.ranges(fp32, ctx.images)
+        data = quantize_int8(fp32, ranges.qsvs, tensorwise_tolerance=INT8_GRANULARITY[ctx.options.int8_granularity])
     data = finalize(data, contract, uint8_io=precision == "int8")
 
     def check(path: Path, backend: Any) -> tuple[dict[str, Any], list[str]]:
@@ -93,16 +94,10 @@ def convert_tflite(ctx: ExportContext, precision: str = "int8") -> Converted:
     facts = {"description": description(contract),
              "converter": "litert-torch (fp32, NHWC I/O via to_channel_last_io)", "quantizer": QUANTIZER[precision],
              "int8_granularity": ctx.options.int8_granularity if precision == "int8" else None,
-             "calibration": calibration}
-    if precision == "int8":
+             "calibration": ranges.described if ranges else None}
+    if ranges is not None:
         def after_gate(report: dict[str, Any]) -> None:
-            text = calibration
-            if ctx.extra.get("save_calibration_to") is not None:
-                # Only statistics whose artifact passed its gate are worth reusing.
-                saved = calibration_stats.save(calibration_stats.CalibrationStats.from_qsvs(
-                    qsvs, weights_sha256=weights_sha256(ctx.checkpoint), input_size=(h, w), source=calibration,
-                    tools=tool_versions("litert-torch", "ai-edge-quantizer")), ctx.extra["save_calibration_to"])
-                text += f"; statistics saved to {saved}"
+            text = ctx.calibration.after_gate(ranges)  # --save-calibration saves them now
             report["calibration"] = text  # for the export summary
             facts["calibration"] = text
     return Converted(contract, check, tools=("torch", "litert-torch", "ai-edge-litert", "ai-edge-quantizer"),

@@ -12,8 +12,6 @@ from portrait_mobile.errors import ExportError
 from portrait_mobile.tflite_graph import read_tflite
 from portrait_mobile.model_io import to_model_input
 
-from . import calibration_stats
-from .context import ExportContext
 from .native_output import quiet
 from .tflite_convert import input_tensor_name, signature
 
@@ -157,12 +155,3 @@ def quantize_int8(fp32: bytes, qsvs: dict[str, dict[str, np.ndarray]],
             raise ExportError(f"tflite int8: ai-edge-quantizer failed: {type(e).__name__}: {e} "
                               f"({cap.tail()})") from None
     return bytes(out)
-
-
-def int8_ranges(ctx: ExportContext, fp32: bytes) -> tuple[dict[str, dict[str, np.ndarray]], str]:
-    """(activation ranges for `quantize_int8`, what they came from): saved statistics or images."""
-    stats = ctx.extra.get("int8_stats")
-    if stats is not None:
-        calibration_stats.check_covers(stats, activation_tensors(fp32))
-        return stats.to_qsvs(), f"int8 calibration statistics saved with the weights (made on {stats.source})"
-    return calibrate_int8(fp32, ctx.images.calibration_images(), ctx.input_size), ctx.images.calib_source
