@@ -1,0 +1,104 @@
+"""The refiner's configuration: tile geometry and widths, one named config per shipped refiner.
+
+Torch-free: the runtime's band logic reads the geometry from here (or from an artifact's contract).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from ..names import check_file_stem
+from ..runtime.band import TileGrid
+
+# The working resolution: the photo's long side is brought to this many pixels (never enlarged)
+# before the refiner runs; the refined mask is resized back to the photo.
+WORK_LONG_SIDE = 512
+OUTPUT_STRIDE = 2
+
+
+@dataclass(frozen=True)
+class RefinerConfig:
+    """One tile refiner.
+
+    core: side of the tile the refiner writes (the grid step); margin: context on each side that it
+    reads but does not write, so the model's input is core + 2 * margin square.
+    widths: channels at 1/2 and 1/4 of the tile. The output is at 1/2 of the working resolution
+    (OUTPUT_STRIDE): a full-resolution layer cost more ARM instructions than the whole budget allows
+    (docs/refine.md), and a mask at 256 on the long side still bounds boundary IoU near 96.
+    base_gain: the coarse probability enters the output as the logit base_gain * (2p - 1), and the
+    network adds a correction to it (0 at init): an untrained refiner leaves the 0.5 contour alone.
+    """
+
+    name: str
+    core: int = 40
+    margin: int = 0
+    widths: tuple[int, int] = (16, 32)
+    context_dilations: tuple[int, ...] = (1, 2, 4)
+    base_gain: float = 4.0
+    work_long_side: int = WORK_LONG_SIDE
+
+    def __post_init__(self) -> None:
+        check_file_stem(self.name, "refiner config name")
+        if self.core <= 0 or self.core % 4:
+            raise ValueError(f"{self.name}: core must be a positive multiple of 4, got {self.core}")
+        if self.margin < 0 or self.margin % 2:
+            raise ValueError(f"{self.name}: margin must be an even number >= 0, got {self.margin}")
+        if len(self.widths) != 2 or min(self.widths) <= 0:
+            raise ValueError(f"{self.name}: widths must be two positive channel counts")
+        if self.tile % 4:
+            raise ValueError(f"{self.name}: the tile side {self.tile} must be a multiple of 4")
+
+    @property
+    def tile(self) -> int:
+        """Side of the model's square input."""
+        return self.core + 2 * self.margin
+
+    @property
+    def out_tile(self) -> int:
+        """Side of the model's square output (the tile at 1/OUTPUT_STRIDE)."""
+        return self.tile // OUTPUT_STRIDE
+
+    def grid(self) -> TileGrid:
+        return TileGrid(self.core, self.margin, OUTPUT_STRIDE, self.work_long_side)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "RefinerConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown refiner config keys: {sorted(unknown)}")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
+
+DEFAULT_REFINER = "refine-t40"
+_REGISTRY: dict[str, RefinerConfig] = {}
+
+
+def register(cfg: RefinerConfig) -> RefinerConfig:
+    if cfg.name in _REGISTRY:
+        raise ValueError(f"refiner config {cfg.name!r} is already registered")
+    _REGISTRY[cfg.name] = cfg
+    return cfg
+
+
+def get_refiner_config(name: str) -> RefinerConfig:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown refiner config {name!r}; known: {', '.join(sorted(_REGISTRY))}") from None
+
+
+def refiner_config_names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+# The shipped refiner: 0.357 M ARM instructions a tile on cortex-a76 (int8), 32 tiles on a PFCN photo
+# at 512 (the carve's mean). A context margin costs (core + 2m)^2 / core^2 more a tile: the budget
+# chose width over margin (docs/refine.md).
+register(RefinerConfig(DEFAULT_REFINER))
+# Earlier runs, kept so their histories load: 8/16 wide with a 4-pixel margin, and 16/32 with it.
+register(RefinerConfig("refine-t48", margin=4, widths=(8, 16), context_dilations=(1, 2)))
+register(RefinerConfig("refine-t48-wide", margin=4))

@@ -1,0 +1,143 @@
+"""The refiner's training data: each labelled photo at the working resolution with the coarse model's
+probability, cached once on disk, and tiles sampled from it the way the runtime cuts them.
+
+The cache is two files: `<name>.npz` (ids, sources, shapes, offsets, the validation carve) and
+`<name>.u8` (per photo h x w x 5 uint8: R, G, B, coarse probability, label), read through a memory
+map, so thousands of photos at 512 cost page cache, not process memory.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from ..atomic import atomic_path
+from ..data.cache import is_validation
+from ..data.folder import PortraitFolder
+from ..errors import DatasetError
+from ..runtime.band import TileGrid, crop_tiles, select_tiles, to_work
+
+CoarsePredictor = Callable[[np.ndarray], np.ndarray]  # RGB uint8 photo -> coarse probability (any size)
+CHANNELS = 5  # R, G, B, coarse probability, label
+
+
+@dataclass(frozen=True)
+class RefineSource:
+    root: Path
+    split: str | None
+    val_fraction: float = 0.1  # the carve, with data.cache.is_validation: the coarse model's own rule
+
+
+@dataclass
+class RefineCache:
+    ids: np.ndarray
+    sources: np.ndarray
+    shapes: np.ndarray  # N x 2 (h, w) at the working resolution
+    offsets: np.ndarray  # N + 1 byte offsets into data
+    is_val: np.ndarray
+    data: np.ndarray  # flat uint8 memory map
+    info: dict
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def item(self, i: int) -> np.ndarray:
+        """h x w x 5 uint8 view: R, G, B, coarse probability, label."""
+        h, w = self.shapes[i]
+        return self.data[self.offsets[i]:self.offsets[i + 1]].reshape(h, w, CHANNELS)
+
+    def source_names(self) -> list[str]:
+        return sorted(set(self.sources.tolist()))
+
+
+def _paths(out: str | Path) -> tuple[Path, Path]:
+    base = Path(out)
+    base = base.with_suffix("") if base.suffix == ".npz" else base
+    return base.with_suffix(".npz"), base.with_suffix(".u8")
+
+
+def build_refine_cache(sources: Sequence[RefineSource], out: str | Path, coarse: CoarsePredictor,
+                       grid: TileGrid, coarse_name: str = "", progress: bool = True) -> Path:
+    """Run `coarse` once per labelled photo (as the runtime does) and cache photo, coarse probability
+    and label at the working resolution. Returns the index path."""
+    index_path, data_path = _paths(out)
+    folders = [(s, PortraitFolder(s.root, s.split)) for s in sources]
+    ids, names, shapes, offsets, val = [], [], [], [0], []
+    bar = tqdm(total=sum(len(f) for _, f in folders), desc="refine cache", unit="img", disable=not progress)
+    data_path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(data_path, suffix=".u8") as tmp, open(tmp, "wb") as fh:
+        for src, folder in folders:
+            for i in range(len(folder)):
+                sample = folder[i]
+                img_w, prob_w = to_work(sample.image, coarse(sample.image), grid)
+                h, w = prob_w.shape
+                label = cv2.resize(sample.mask, (w, h), interpolation=cv2.INTER_AREA)
+                fh.write(np.concatenate([img_w, prob_w[..., None], label[..., None]], axis=2).tobytes())
+                ids.append(sample.id)
+                names.append(folder.name)
+                shapes.append((h, w))
+                offsets.append(offsets[-1] + h * w * CHANNELS)
+                val.append(is_validation(sample.id, folder.name, src.val_fraction))
+                bar.update()
+    bar.close()
+    info = {"coarse": coarse_name, "work_long_side": grid.work_long_side,
+            "sources": [f"{s.root}:{s.split}" for s in sources]}
+    with atomic_path(index_path, suffix=".npz") as tmp:
+        np.savez(tmp, ids=np.array(ids), sources=np.array(names), shapes=np.array(shapes, np.int64),
+                 offsets=np.array(offsets, np.int64), is_val=np.array(val), info=np.array(json.dumps(info)))
+    return index_path
+
+
+def load_refine_cache(path: str | Path) -> RefineCache:
+    index_path, data_path = _paths(path)
+    if not index_path.is_file() or not data_path.is_file():
+        raise DatasetError(f"refine cache not found: {index_path} and {data_path} (build it with "
+                           "python -m portrait_mobile.refine.train cache)")
+    z = np.load(index_path)
+    data = np.memmap(data_path, np.uint8, mode="r")
+    offsets = z["offsets"]
+    if int(offsets[-1]) != data.size:
+        raise DatasetError(f"{data_path} holds {data.size} bytes, its index expects {int(offsets[-1])}")
+    return RefineCache(z["ids"], z["sources"], z["shapes"], offsets, z["is_val"], data,
+                       json.loads(str(z["info"])))
+
+
+@dataclass(frozen=True)
+class TileBatch:
+    inputs: np.ndarray  # N x T x T x 4 uint8 (R, G, B, coarse probability)
+    labels: np.ndarray  # N x t x t float32 in [0, 1], at the output's resolution
+
+
+def label_at_output(labels_u8: np.ndarray, grid: TileGrid) -> np.ndarray:
+    """N x T x T uint8 labels -> N x t x t float32 in [0, 1] (area average over each output pixel)."""
+    s = grid.out_stride
+    n, t = labels_u8.shape[:2]
+    x = labels_u8.astype(np.float32).reshape(n, t // s, s, t // s, s).mean(axis=(2, 4))
+    return x * np.float32(1 / 255)
+
+
+def sample_tiles(cache: RefineCache, indices: np.ndarray, grid: TileGrid, per_image: int,
+                 rng: np.random.Generator, flip: bool = True) -> TileBatch:
+    """Up to `per_image` tiles of each photo, chosen among those the runtime would refine on a grid
+    shifted by a random offset (so every position of an edge within a tile is seen)."""
+    crops = []
+    for i in indices:
+        item = cache.item(int(i))
+        offset = (int(rng.integers(grid.core)), int(rng.integers(grid.core)))
+        origins = select_tiles(item[..., 3], grid, offset)
+        if len(origins) == 0:
+            continue
+        pick = rng.choice(len(origins), size=min(per_image, len(origins)), replace=False)
+        crops.append(crop_tiles(np.ascontiguousarray(item), origins[pick], grid))
+    if not crops:
+        raise DatasetError("no photo in this batch has a coarse contour to refine")
+    tiles = np.concatenate(crops)
+    if flip:
+        which = rng.random(len(tiles)) < 0.5
+        tiles[which] = tiles[which, :, ::-1]
+    return TileBatch(np.ascontiguousarray(tiles[..., :4]), label_at_output(tiles[..., 4], grid))

@@ -1,0 +1,146 @@
+"""`python -m portrait_mobile.refine.train`: the learned edge refiner's data cache, training, carve
+scoring and shipping.
+
+    python -m portrait_mobile.refine.train cache --out .traincache/refine512
+    python -m portrait_mobile.refine.train fit --cache .traincache/refine512 --out runs/refine/r1 --minutes 60
+    python -m portrait_mobile.refine.train val runs/refine/r1/best.pt --cache .traincache/refine512
+    python -m portrait_mobile.refine.train ship runs/refine/r1/best.pt
+"""
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Sequence
+
+from ..cli_support import OneLineParser, fraction, non_negative_float, positive_float, positive_int, run_cli
+from ..errors import PortraitError
+from ..train.threads import prefer_passive_waiting
+from .config import DEFAULT_REFINER, refiner_config_names
+
+PROG = "portrait-refine-train"
+# The labelled training lists, each at its own resolution (never pfcn/test: the benchmark split).
+DEFAULT_SOURCES = ("pfcn:train", "ccp:train", "picsart:train", "vitonplus:train")
+
+
+def build_parser() -> OneLineParser:
+    p = OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    c = sub.add_parser("cache", help="run the coarse model once per labelled photo and cache it at 512")
+    c.add_argument("--out", required=True, type=Path, help="cache path (<out>.npz + <out>.u8; keep it in .traincache/)")
+    c.add_argument("--source", action="append", default=None, metavar="SET:SPLIT",
+                   help=f"labelled set in the datasets folder, repeatable (default {', '.join(DEFAULT_SOURCES)})")
+    c.add_argument("--datasets", type=Path, help="datasets folder (default ../shared/datasets)")
+    c.add_argument("--coarse", type=Path, help="coarse model artifact (default: the packaged int8 .tflite)")
+    c.add_argument("--val-fraction", type=fraction, default=0.1, help="carve per source (default 0.1)")
+    c.add_argument("--config", default=DEFAULT_REFINER, choices=refiner_config_names())
+
+    f = sub.add_parser("fit", help="train a refiner on a cache (one CPU thread)")
+    f.add_argument("--cache", required=True, type=Path)
+    f.add_argument("--out", required=True, type=Path, help="run folder: last.pt, best.pt, history.json")
+    f.add_argument("--config", default=DEFAULT_REFINER, choices=refiner_config_names())
+    f.add_argument("--epochs", type=positive_int, default=30)
+    f.add_argument("--steps", type=positive_int, default=400, help="steps per epoch (default 400)")
+    f.add_argument("--images", type=positive_int, default=16, help="photos per step (default 16)")
+    f.add_argument("--tiles", type=positive_int, default=4, help="tiles per photo (default 4)")
+    f.add_argument("--lr", type=positive_float, default=3e-3)
+    f.add_argument("--lovasz", type=non_negative_float, default=0.5, help="Lovasz hinge weight (default 0.5)")
+    f.add_argument("--band-weight", type=non_negative_float, default=4.0)
+    f.add_argument("--minutes", type=non_negative_float, default=0.0, help="stop after the epoch that crosses this")
+    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--resume", type=Path, help="a last.pt to continue from")
+
+    v = sub.add_parser("val", help="score refiner checkpoints on the cache's carves (original resolution)")
+    v.add_argument("checkpoints", nargs="+", type=Path)
+    v.add_argument("--cache", required=True, type=Path)
+    v.add_argument("--json", type=Path, metavar="FILE", help="also write {checkpoint: metrics} as JSON")
+
+    s = sub.add_parser("ship", help="strip a checkpoint to weights + config + metrics, with a JSON beside it")
+    s.add_argument("checkpoint", type=Path)
+    s.add_argument("--dest", type=Path, help="default: portrait_mobile/weights/<config name>.pt")
+    return p
+
+
+def _cache(args) -> None:
+    from ..paths import DATASETS_ENV, WEIGHTS_DIR, find_shared
+    from ..runtime import Segmenter
+    from .config import get_refiner_config
+    from .dataset import RefineSource, build_refine_cache
+
+    root = find_shared("datasets", args.datasets, flag="--datasets", env=DATASETS_ENV)
+    specs = args.source or list(DEFAULT_SOURCES)
+    sources = []
+    for spec in specs:
+        name, _, split = spec.partition(":")
+        if name == "pfcn" and split == "test":
+            raise PortraitError("pfcn:test is the benchmark split: it is never trained or tuned on")
+        sources.append(RefineSource(root / name, split or None, args.val_fraction))
+    coarse_path = args.coarse or WEIGHTS_DIR / "portrait-s-256_int8.tflite"
+    seg = Segmenter.from_file(coarse_path, threads=1)
+    out = build_refine_cache(sources, args.out, seg.predict_lowres, get_refiner_config(args.config).grid(),
+                             coarse_name=Path(coarse_path).name)
+    print(f"wrote {out}")
+
+
+def _fit(args) -> None:
+    import torch
+
+    from .dataset import load_refine_cache
+    from .fit import FitConfig, fit
+    from .loss import RefineLossConfig
+
+    torch.set_num_threads(1)
+    cfg = FitConfig(cache=str(args.cache), out_dir=str(args.out), config=args.config, epochs=args.epochs,
+                    steps_per_epoch=args.steps, images_per_step=args.images, tiles_per_image=args.tiles,
+                    lr=args.lr, seed=args.seed, time_budget_min=args.minutes,
+                    loss=RefineLossConfig(band_weight=args.band_weight, lovasz_weight=args.lovasz),
+                    resume=str(args.resume) if args.resume else None)
+    fit(load_refine_cache(args.cache), cfg, log=lambda s: print(s, flush=True))
+
+
+def _val(args) -> None:
+    import torch
+
+    from .checkpoint import RefinerCheckpoint
+    from .dataset import load_refine_cache
+    from .fit import runner_for
+    from .validate import CarveSet, score
+
+    torch.set_num_threads(1)
+    cache = load_refine_cache(args.cache)
+    carve = CarveSet.from_cache(cache)
+    results = {}
+    for path in args.checkpoints:
+        ck = RefinerCheckpoint.load(path)
+        results[str(path)] = r = score(cache, carve, ck.config.grid(), runner_for(ck.build()))
+        print(f"{path}: " + ", ".join(f"{k} {v:.2f}" for k, v in r.items()))
+    if args.json:
+        from ..atomic import write_bytes
+
+        write_bytes(args.json, json.dumps(results, indent=1).encode())
+
+
+def _ship(args) -> None:
+    from ..atomic import write_bytes
+    from .checkpoint import DEFAULT_REFINER_WEIGHTS, RefinerCheckpoint
+
+    ck = RefinerCheckpoint.load(args.checkpoint)
+    dest = args.dest or DEFAULT_REFINER_WEIGHTS.with_name(f"{ck.config.name}.pt")
+    info = {k: v for k, v in ck.train_info.items() if k != "train_state"}
+    replace(ck, train_state=None).save(dest, include_train_state=False)
+    write_bytes(Path(dest).with_suffix(".json"), json.dumps(
+        {"refiner": ck.config.name, "config": ck.config.to_dict(), "metrics": ck.metrics, "train_info": info},
+        indent=2).encode())
+    print(f"wrote {dest} and {Path(dest).with_suffix('.json').name}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    prefer_passive_waiting()  # before anything imports torch
+    args = build_parser().parse_args(argv)
+    return run_cli(PROG, lambda: {"cache": _cache, "fit": _fit, "val": _val, "ship": _ship}[args.cmd](args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""Scoring a refiner on the carves of the training lists, with design.md's metrics at each photo's
+original resolution, through the runtime's band logic (the tiles the runtime would refine)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..data.folder import read_mask
+from ..metrics import MetricAccumulator
+from ..runtime.band import TileGrid, TileRunner, refine_work, select_tiles
+from .dataset import RefineCache
+
+VAL_PER_SOURCE = 150  # carve photos scored per source (the first by id): vitonplus alone has 400
+
+
+@dataclass
+class CarveSet:
+    """The carve photos of a cache with their labels at the original resolution."""
+
+    indices: dict[str, list[int]]  # source -> cache indices
+    labels: dict[int, np.ndarray]  # cache index -> uint8 mask at the original resolution
+
+    @classmethod
+    def from_cache(cls, cache: RefineCache, per_source: int = VAL_PER_SOURCE) -> "CarveSet":
+        roots = {}
+        for spec in cache.info.get("sources", []):
+            root, _, split = spec.rpartition(":")
+            roots[f"{Path(root).name}/{split}" if split != "None" else Path(root).name] = Path(root)
+        indices: dict[str, list[int]] = {}
+        labels: dict[int, np.ndarray] = {}
+        for src in cache.source_names():
+            idx = sorted((i for i in np.nonzero((cache.sources == src) & cache.is_val)[0]),
+                         key=lambda i: cache.ids[i])[:per_source]
+            if not idx:
+                continue
+            indices[src] = [int(i) for i in idx]
+            for i in indices[src]:
+                labels[int(i)] = read_mask(roots[src] / "masks" / f"{cache.ids[i]}.png")
+        return cls(indices, labels)
+
+
+def score(cache: RefineCache, carve: CarveSet, grid: TileGrid, runner: TileRunner | None,
+          batch: int = 64) -> dict[str, float]:
+    """fg IoU and boundary IoU per source (percent) and their carve score (the mean of the sources'
+    boundary IoU); `runner` None scores the coarse probability itself. Also the mean tile count."""
+    out: dict[str, float] = {}
+    tiles = []
+    for src, idx in carve.indices.items():
+        acc = MetricAccumulator()
+        for i in idx:
+            item = cache.item(i)
+            img, prob = np.ascontiguousarray(item[..., :3]), np.ascontiguousarray(item[..., 3])
+            if runner is None:
+                pred = prob.astype(np.float32) * np.float32(1 / 255)
+            else:
+                pred = refine_work(img, prob, runner, grid, batch)
+                tiles.append(len(select_tiles(prob, grid)))
+            label = carve.labels[i]
+            h, w = label.shape
+            acc.update(cv2.resize(pred, (w, h), interpolation=cv2.INTER_LINEAR), label)
+        r = acc.result()
+        out[f"fg_iou/{src}"] = r.fg_iou
+        out[f"boundary_iou/{src}"] = r.boundary_iou
+    out["score"] = float(np.mean([v for k, v in out.items() if k.startswith("boundary_iou/")]))
+    if tiles:
+        out["tiles_mean"] = float(np.mean(tiles))
+    return out

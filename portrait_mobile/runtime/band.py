@@ -1,0 +1,192 @@
+"""The band logic of the learned refinement ("accurate" quality), torch-free: which tiles of the photo
+the refiner runs on, what each tile's input is, and how its output is blended back.
+
+The photo is brought to the working resolution (its long side to `work_long_side`, never enlarged)
+and the coarse model's probability is upsampled to it. The working frame is cut into a grid of
+`core` x `core` tiles; a tile is refined only when the coarse mask's 0.5 contour crosses it, so a
+photo costs its contour's length, not its area. The refiner reads each selected tile with `margin`
+pixels of context on every side (RGB + coarse probability, 4 channels, uint8) and returns the tile's
+probability at 1/`out_stride`; the core of that output replaces the coarse probability there. Pixels
+of unselected tiles keep the coarse probability: a mask with no contour in a tile is left as it is.
+
+Training (`portrait_mobile.refine.dataset`) builds its crops with these same functions, so what
+the refiner learns on is what the runtime feeds it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from ..errors import ImageError, ModelLoadError
+from .image_input import check_rgb_uint8
+from .postprocess import check_prob
+
+# N x T x T x 4 uint8 tiles -> N x t x t float32 probabilities (t = T / out_stride).
+TileRunner = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class TileGrid:
+    """The tile geometry of one refiner (read from its config or its artifact's contract)."""
+
+    core: int
+    margin: int
+    out_stride: int = 2
+    work_long_side: int = 512
+
+    def __post_init__(self) -> None:
+        if self.core <= 0 or self.margin < 0 or self.out_stride <= 0 or self.work_long_side <= 0:
+            raise ValueError(f"invalid tile grid {self}")
+        if self.core % self.out_stride or self.margin % self.out_stride:
+            raise ValueError(f"core {self.core} and margin {self.margin} must be multiples of the output "
+                             f"stride {self.out_stride}")
+
+    @property
+    def tile(self) -> int:
+        return self.core + 2 * self.margin
+
+    @property
+    def out_tile(self) -> int:
+        return self.tile // self.out_stride
+
+
+def work_size(height: int, width: int, long_side: int) -> tuple[int, int]:
+    """(h, w) of the working frame: the long side brought to `long_side`, never enlarged."""
+    scale = min(1.0, long_side / max(height, width))
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def to_work(image: np.ndarray, prob: np.ndarray, grid: TileGrid) -> tuple[np.ndarray, np.ndarray]:
+    """(RGB uint8 h x w x 3, coarse probability uint8 h x w) at the working resolution.
+
+    `prob` is the coarse model's probability at any size (its own output, or already the photo's):
+    it is resized bilinearly and stored as uint8, the refiner's input encoding (scale 1/255).
+    """
+    check_rgb_uint8(image)
+    p = check_prob(prob, name="coarse probability")
+    h, w = work_size(*image.shape[:2], grid.work_long_side)
+    img = image if image.shape[:2] == (h, w) else cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
+    if p.shape != (h, w):
+        shrink = p.shape[0] > h or p.shape[1] > w
+        p = cv2.resize(p, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    return np.ascontiguousarray(img), to_u8(p)
+
+
+def to_u8(prob: np.ndarray) -> np.ndarray:
+    """Probability in [0, 1] -> uint8 (round(p * 255)), the tiles' encoding."""
+    return np.clip(np.rint(prob * np.float32(255)), 0, 255).astype(np.uint8)
+
+
+def contour(prob_u8: np.ndarray) -> np.ndarray:
+    """bool h x w: pixels whose 3x3 neighbourhood holds both sides of 0.5. The photo's border is not a
+    contour (a person cut by the frame is right there)."""
+    fg = (prob_u8 >= 128).astype(np.uint8)
+    k = np.ones((3, 3), np.uint8)
+    return cv2.dilate(fg, k, borderType=cv2.BORDER_REPLICATE) != cv2.erode(fg, k, borderType=cv2.BORDER_REPLICATE)
+
+
+def select_tiles(prob_u8: np.ndarray, grid: TileGrid, offset: tuple[int, int] = (0, 0)) -> np.ndarray:
+    """Core origins (y, x) of the tiles the contour crosses, int N x 2, row-major.
+
+    The grid starts at -offset (0 <= offset < core; training shifts it, the runtime does not) and
+    covers the frame; a core may reach past the frame's bottom or right edge.
+    """
+    oy, ox = offset
+    if not (0 <= oy < grid.core and 0 <= ox < grid.core):
+        raise ValueError(f"offset {offset} must be within [0, {grid.core})")
+    edge = contour(prob_u8)
+    h, w = edge.shape
+    c = grid.core
+    gh, gw = -(-(h + oy) // c), -(-(w + ox) // c)
+    padded = np.zeros((gh * c, gw * c), bool)
+    padded[oy:oy + h, ox:ox + w] = edge
+    hit = padded.reshape(gh, c, gw, c).any(axis=(1, 3))
+    ys, xs = np.nonzero(hit)
+    return np.stack([ys * c - oy, xs * c - ox], axis=1).astype(np.int64)
+
+
+def crop_tiles(arr: np.ndarray, origins: np.ndarray, grid: TileGrid) -> np.ndarray:
+    """N x T x T (x C) crops of `arr` (h x w or h x w x C): each core plus `margin` on every side;
+    outside the frame the edge pixels are repeated."""
+    t, m = grid.tile, grid.margin
+    pad = grid.core + grid.margin
+    padded = cv2.copyMakeBorder(arr, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+    if padded.ndim < arr.ndim:  # OpenCV drops a trailing channel axis of one
+        padded = padded[..., None]
+    out = np.empty((len(origins), t, t, *arr.shape[2:]), arr.dtype)
+    for i, (y, x) in enumerate(origins):
+        y0, x0 = y + pad - m, x + pad - m
+        out[i] = padded[y0:y0 + t, x0:x0 + t]
+    return out
+
+
+def gather_tiles(image_u8: np.ndarray, prob_u8: np.ndarray, origins: np.ndarray, grid: TileGrid) -> np.ndarray:
+    """The refiner's input for each origin: uint8 N x T x T x 4 (R, G, B, coarse probability)."""
+    if image_u8.shape[:2] != prob_u8.shape:
+        raise ImageError(f"image is {image_u8.shape[1]}x{image_u8.shape[0]} but the probability is "
+                         f"{prob_u8.shape[1]}x{prob_u8.shape[0]}")
+    return crop_tiles(np.concatenate([image_u8, prob_u8[..., None]], axis=2), origins, grid)
+
+
+def blend_tiles(prob: np.ndarray, outputs: np.ndarray, origins: np.ndarray, grid: TileGrid) -> np.ndarray:
+    """A float32 copy of `prob` (working resolution) with each tile's core replaced by the refiner's
+    output for it, upsampled bilinearly from 1/out_stride (the whole tile, then its core: no seam from
+    resizing at the core's edge)."""
+    outputs = np.asarray(outputs, np.float32)
+    if outputs.shape != (len(origins), grid.out_tile, grid.out_tile):
+        raise ModelLoadError(f"the refiner returned tiles of shape {outputs.shape}, expected "
+                             f"{(len(origins), grid.out_tile, grid.out_tile)}")
+    out = prob.astype(np.float32, copy=True)
+    h, w = out.shape
+    t, m, c = grid.tile, grid.margin, grid.core
+    for (y, x), o in zip(origins, outputs):
+        up = o if grid.out_stride == 1 else cv2.resize(o, (t, t), interpolation=cv2.INTER_LINEAR)
+        core = up[m:m + c, m:m + c]
+        y0, x0 = max(0, y), max(0, x)
+        y1, x1 = min(h, y + c), min(w, x + c)
+        if y1 > y0 and x1 > x0:
+            out[y0:y1, x0:x1] = core[y0 - y:y1 - y, x0 - x:x1 - x]
+    return np.clip(out, 0.0, 1.0, out=out)
+
+
+def run_batched(runner: TileRunner, tiles: np.ndarray, batch: int) -> np.ndarray:
+    """`runner` over `tiles` in fixed batches of `batch` (the last one padded with repeats): an
+    exported refiner has a static batch size."""
+    if len(tiles) == 0:
+        return np.zeros((0,), np.float32)
+    outs = []
+    for i in range(0, len(tiles), batch):
+        chunk = tiles[i:i + batch]
+        n = len(chunk)
+        if n < batch:
+            chunk = np.concatenate([chunk, np.repeat(chunk[-1:], batch - n, axis=0)])
+        outs.append(np.asarray(runner(chunk))[:n])
+    return np.concatenate(outs)
+
+
+def refine_work(image_u8: np.ndarray, prob_u8: np.ndarray, runner: TileRunner, grid: TileGrid,
+                batch: int = 1) -> np.ndarray:
+    """Refined float32 probability at the working resolution, from `to_work`'s two arrays."""
+    origins = select_tiles(prob_u8, grid)
+    refined = prob_u8.astype(np.float32) * np.float32(1 / 255)
+    if len(origins):
+        outputs = run_batched(runner, gather_tiles(image_u8, prob_u8, origins, grid), batch)
+        refined = blend_tiles(refined, outputs, origins, grid)
+    return refined
+
+
+def refine_band(image: np.ndarray, prob: np.ndarray, runner: TileRunner, grid: TileGrid,
+                batch: int = 1) -> np.ndarray:
+    """The accurate level's edge refinement of one photo.
+
+    image: RGB uint8 HxWx3; prob: the coarse probability at any size. Returns float32 in [0, 1] at
+    the photo's size.
+    """
+    refined = refine_work(*to_work(image, prob, grid), runner, grid, batch)
+    h, w = image.shape[:2]
+    if refined.shape != (h, w):
+        refined = cv2.resize(refined, (w, h), interpolation=cv2.INTER_LINEAR)
+    return refined

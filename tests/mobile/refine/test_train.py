@@ -1,0 +1,79 @@
+"""The refiner's data and training on tiny hand-made folders: the cache, the sampled tiles, one short
+fit with its checkpoints and carve scores, and the CLI's refusals."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from portrait_mobile.refine.checkpoint import RefinerCheckpoint
+from portrait_mobile.refine.config import get_refiner_config
+from portrait_mobile.refine.dataset import RefineSource, build_refine_cache, load_refine_cache, sample_tiles
+from portrait_mobile.refine.fit import FitConfig, fit
+from portrait_mobile.refine.train import main
+from support.datasets import make_portrait_folder
+
+GRID = get_refiner_config("refine-t48").grid()
+
+
+def blurry_coarse(image: np.ndarray) -> np.ndarray:
+    """A stand-in coarse model: the bright region, blurred and at 64x64 (as a model's output)."""
+    p = (image.mean(axis=2) > 100).astype(np.float32)
+    return cv2.GaussianBlur(cv2.resize(p, (64, 64), interpolation=cv2.INTER_AREA), (0, 0), 2)
+
+
+@pytest.fixture()
+def cache_path(tmp_path: Path) -> Path:
+    a = make_portrait_folder(tmp_path / "seta", n=12, size=(120, 96), seed=1)
+    b = make_portrait_folder(tmp_path / "setb", n=12, size=(90, 72), seed=2)
+    sources = [RefineSource(a, "train", 0.3), RefineSource(b, "train", 0.3)]
+    return build_refine_cache(sources, tmp_path / "cache" / "r", blurry_coarse, GRID, "stand-in", progress=False)
+
+
+def test_cache_holds_photo_coarse_and_label_at_the_working_resolution(cache_path: Path) -> None:
+    cache = load_refine_cache(cache_path)
+    assert len(cache) == 24 and cache.source_names() == ["seta/train", "setb/train"]
+    assert cache.is_val.any() and not cache.is_val.all()
+    item = cache.item(0)
+    assert item.shape == (120, 96, 5) and item.dtype == np.uint8
+    assert set(np.unique(item[..., 4])) >= {0, 255}
+    assert 0 < (item[..., 3] >= 128).mean() < 1
+
+
+def test_sampled_tiles_are_the_runtime_tiles_with_labels_at_output_resolution(cache_path: Path) -> None:
+    cache = load_refine_cache(cache_path)
+    b = sample_tiles(cache, np.arange(4), GRID, per_image=2, rng=np.random.default_rng(0))
+    assert b.inputs.shape[1:] == (48, 48, 4) and b.inputs.dtype == np.uint8
+    assert b.labels.shape == (len(b.inputs), 24, 24) and 0 <= b.labels.min() and b.labels.max() <= 1
+    assert len(b.inputs) == 8
+
+
+def test_short_fit_writes_checkpoints_and_history(cache_path: Path, tmp_path: Path) -> None:
+    cfg = FitConfig(cache=str(cache_path), out_dir=str(tmp_path / "run"), epochs=2, steps_per_epoch=2,
+                    images_per_step=4, tiles_per_image=2, warmup_steps=1,
+                    mix={"seta/train": 0.5, "setb/train": 0.5})
+    logs: list[str] = []
+    history = fit(load_refine_cache(cache_path), cfg, log=logs.append)
+    assert len(history["epochs"]) == 2 and "score" in history["coarse"]
+    assert {"val_score", "val_boundary_iou/seta/train", "val_tiles_mean"} <= set(history["epochs"][0])
+    best = RefinerCheckpoint.load(tmp_path / "run" / "best.pt")
+    assert best.train_state is None and "val_score" in best.metrics
+    last = RefinerCheckpoint.load(tmp_path / "run" / "last.pt")
+    assert last.train_state["epoch"] == 2
+    assert json.loads((tmp_path / "run" / "history.json").read_text())["epochs"][1]["epoch"] == 2
+    # Resuming a finished run does nothing more; one more epoch continues from the state.
+    more = fit(load_refine_cache(cache_path), FitConfig(**{**cfg.__dict__, "epochs": 3,
+                                                           "resume": str(tmp_path / "run" / "last.pt")}),
+               log=logs.append)
+    assert [e["epoch"] for e in more["epochs"]] == [1, 2, 3]
+
+
+def test_cli_refuses_the_benchmark_split_and_a_missing_cache(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["cache", "--out", str(tmp_path / "c"), "--source", "pfcn:test",
+                 "--datasets", str(tmp_path)]) == 2
+    assert "benchmark split" in capsys.readouterr().err
+    assert main(["fit", "--cache", str(tmp_path / "none"), "--out", str(tmp_path / "run")]) == 2
+    assert "refine cache not found" in capsys.readouterr().err

@@ -1,0 +1,168 @@
+"""The accurate level's band logic on hand-made masks: which tiles run, what they read, how their
+output comes back. A stand-in runner (no model) makes each property visible on its own."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from portrait_mobile.errors import ImageError, ModelLoadError
+from portrait_mobile.runtime.band import (TileGrid, blend_tiles, contour, crop_tiles, gather_tiles, refine_band,
+                                          run_batched, select_tiles, to_work, work_size)
+
+GRID = TileGrid(core=40, margin=4, out_stride=2, work_long_side=512)
+
+
+def disc(h: int, w: int, cy: float, cx: float, r: float) -> np.ndarray:
+    yy, xx = np.mgrid[:h, :w]
+    return (yy - cy) ** 2 + (xx - cx) ** 2 < r ** 2
+
+
+def u8(mask: np.ndarray) -> np.ndarray:
+    return np.where(mask, 255, 0).astype(np.uint8)
+
+
+def test_work_size_brings_the_long_side_down_never_up() -> None:
+    assert work_size(800, 600, 512) == (512, 384)
+    assert work_size(1080, 1920, 512) == (288, 512)
+    assert work_size(320, 240, 512) == (320, 240)
+
+
+def test_only_tiles_the_contour_crosses_are_selected() -> None:
+    prob = u8(disc(200, 200, 100, 100, 50))
+    origins = select_tiles(prob, GRID)
+    edge = contour(prob)
+    assert len(origins) > 0
+    for y, x in origins:
+        assert edge[y:y + 40, x:x + 40].any()
+    # Every contour pixel lies in a selected tile's core.
+    covered = np.zeros_like(edge)
+    for y, x in origins:
+        covered[max(0, y):y + 40, max(0, x):x + 40] = True
+    assert not (edge & ~covered).any()
+    # The tile in the middle of the disc (all person) and the corners (all background) are not run.
+    assert not any((y, x) == (80, 80) for y, x in origins.tolist())
+    assert not any((y, x) == (0, 0) for y, x in origins.tolist())
+
+
+def test_no_contour_no_tiles_and_the_mask_is_returned_as_it_is() -> None:
+    image = np.zeros((100, 80, 3), np.uint8)
+    calls = []
+    for p in (np.ones((100, 80), np.float32), np.zeros((100, 80), np.float32)):
+        out = refine_band(image, p, lambda t: calls.append(t) or t, GRID)
+        np.testing.assert_array_equal(out, p)
+    assert calls == []
+    # The frame's border is not a contour: a person filling the bottom half, cut by the frame.
+    half = np.zeros((100, 80), np.uint8)
+    half[50:] = 255
+    assert all(y in (40,) for y, _ in select_tiles(half, GRID))
+
+
+def test_shifted_grid_covers_the_same_contour() -> None:
+    prob = u8(disc(150, 130, 70, 60, 40))
+    edge = contour(prob)
+    for offset in ((0, 0), (7, 31), (39, 1)):
+        covered = np.zeros_like(edge)
+        for y, x in select_tiles(prob, GRID, offset):
+            covered[max(0, y):max(0, y + 40), max(0, x):max(0, x + 40)] = True
+        assert not (edge & ~covered).any()
+    with pytest.raises(ValueError):
+        select_tiles(prob, GRID, (40, 0))
+
+
+def test_tiles_read_core_plus_margin_with_edges_repeated() -> None:
+    h, w = 90, 70
+    image = np.arange(h * w * 3, dtype=np.uint32).reshape(h, w, 3).astype(np.uint8)
+    prob = np.arange(h * w, dtype=np.uint32).reshape(h, w).astype(np.uint8)
+    origins = np.array([[40, 0], [0, 40]])
+    tiles = gather_tiles(image, prob, origins, GRID)
+    assert tiles.shape == (2, 48, 48, 4) and tiles.dtype == np.uint8
+    np.testing.assert_array_equal(tiles[0, 4:48, 4:48, :3], image[40:84, 0:44])
+    np.testing.assert_array_equal(tiles[0, 4:48, 4:48, 3], prob[40:84, 0:44])
+    # Left of the frame: column 0 repeated; past the right edge: the last column.
+    np.testing.assert_array_equal(tiles[0, 4:48, 0, :3], image[40:84, 0])
+    np.testing.assert_array_equal(tiles[1, 4, 4 + 29:, 3], np.full(48 - 33, prob[0, w - 1]))
+    one = crop_tiles(prob, origins, GRID)
+    assert one.shape == (2, 48, 48)
+    with pytest.raises(ImageError):
+        gather_tiles(image, prob[:10], origins, GRID)
+
+
+def test_blend_writes_each_core_and_nothing_else() -> None:
+    prob = np.full((100, 100), 0.25, np.float32)
+    origins = np.array([[0, 40], [80, 80]])  # the second core reaches past the frame
+    outputs = np.stack([np.full((24, 24), 0.75, np.float32), np.full((24, 24), 1.0, np.float32)])
+    out = blend_tiles(prob, outputs, origins, GRID)
+    assert out is not prob and (prob == 0.25).all()
+    np.testing.assert_allclose(out[0:40, 40:80], 0.75)
+    np.testing.assert_allclose(out[80:, 80:], 1.0)
+    untouched = np.ones((100, 100), bool)
+    untouched[0:40, 40:80] = untouched[80:, 80:] = False
+    assert (out[untouched] == 0.25).all()
+    with pytest.raises(ModelLoadError):
+        blend_tiles(prob, outputs[:, :12, :12], origins, GRID)
+
+
+def test_identity_runner_leaves_a_clean_edge_as_it_is() -> None:
+    # A runner that returns its input's probability at the output's resolution changes nothing but
+    # the uint8 rounding and the 2x resampling: the 0.5 contour stays where it was.
+    truth = disc(300, 240, 150, 120, 90)
+    image = np.where(truth[..., None], 220, 30).astype(np.uint8).repeat(3, axis=2)
+
+    def identity(tiles: np.ndarray) -> np.ndarray:
+        return tiles[:, ::2, ::2, 3].astype(np.float32) / 255
+
+    out = refine_band(image, truth.astype(np.float32), identity, GRID)
+    assert out.shape == truth.shape
+    assert ((out >= 0.5) == truth).mean() > 0.995
+
+
+def test_a_jagged_edge_is_replaced_where_the_runner_corrects_it() -> None:
+    # Coarse: a staircase (the disc at 1/8 resolution, nearest-upsampled). A runner that sees the image
+    # and returns it thresholded (an oracle of what the refiner learns) fixes every selected tile;
+    # since every tile with a jagged contour is selected, the whole edge is fixed.
+    h, w = 320, 256
+    truth = disc(h, w, 160, 128, 100)
+    image = np.where(truth[..., None], 220, 30).astype(np.uint8).repeat(3, axis=2)
+    small = truth[::8, ::8].astype(np.float32)
+    jagged = np.kron(small, np.ones((8, 8), np.float32))[:h, :w]
+
+    def oracle(tiles: np.ndarray) -> np.ndarray:
+        return (tiles[:, ::2, ::2, 0] > 128).astype(np.float32)
+
+    before = ((jagged >= 0.5) != truth).sum()
+    after = ((refine_band(image, jagged, oracle, GRID) >= 0.5) != truth).sum()
+    # What is left is the output's half resolution: at most about one pixel along the contour.
+    assert before > 2000 and after < before / 5 and after < 2 * np.pi * 100
+
+
+def test_run_batched_pads_the_last_batch_and_keeps_the_order() -> None:
+    tiles = np.arange(5 * 48 * 48 * 4, dtype=np.uint32).reshape(5, 48, 48, 4).astype(np.uint8)
+    seen = []
+
+    def runner(batch: np.ndarray) -> np.ndarray:
+        seen.append(len(batch))
+        return batch[:, ::2, ::2, 3].astype(np.float32)
+
+    out = run_batched(runner, tiles, 4)
+    assert seen == [4, 4] and out.shape == (5, 24, 24)
+    np.testing.assert_array_equal(out, tiles[:, ::2, ::2, 3])
+
+
+def test_to_work_resizes_photo_and_probability() -> None:
+    image = np.zeros((800, 600, 3), np.uint8)
+    img, prob = to_work(image, np.full((256, 256), 0.5, np.float32), GRID)
+    assert img.shape == (512, 384, 3) and prob.shape == (512, 384) and prob.dtype == np.uint8
+    assert (prob == 128).all()
+    with pytest.raises(ImageError):
+        to_work(image, np.full((256, 256), 2.0, np.float32), GRID)
+
+
+def test_band_logic_and_refiner_geometry_need_no_torch() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "import portrait_mobile.runtime.band, portrait_mobile.refine.config as c\n"
+            "print(c.get_refiner_config(c.DEFAULT_REFINER).grid().tile)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "40", r.stderr
