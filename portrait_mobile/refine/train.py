@@ -57,6 +57,14 @@ def build_parser() -> OneLineParser:
     v.add_argument("--cache", required=True, type=Path)
     v.add_argument("--json", type=Path, metavar="FILE", help="also write {checkpoint: metrics} as JSON")
 
+    t = sub.add_parser("levels", help="fast / balanced / accurate on a labelled folder, scored and timed")
+    t.add_argument("--data", required=True, metavar="SET:SPLIT", help="labelled set in the datasets folder, e.g. pfcn:test")
+    t.add_argument("--datasets", type=Path, help="datasets folder (default ../shared/datasets)")
+    t.add_argument("--refiner", required=True, type=Path, help="a refiner .tflite (with its .refiner.json) or .pt")
+    t.add_argument("--coarse", type=Path, help="coarse model artifact (default: the packaged int8 .tflite)")
+    t.add_argument("--time-images", type=int, default=12, help="photos timed at 1080p (default 12, 0: none)")
+    t.add_argument("--json", type=Path, metavar="FILE")
+
     s = sub.add_parser("ship", help="strip a checkpoint to weights + config + metrics, with a JSON beside it")
     s.add_argument("checkpoint", type=Path)
     s.add_argument("--dest", type=Path, help="default: portrait_mobile/weights/<config name>.pt")
@@ -122,6 +130,48 @@ def _val(args) -> None:
         write_bytes(args.json, json.dumps(results, indent=1).encode())
 
 
+def _levels(args) -> None:
+    from ..atomic import write_bytes
+    from ..data.folder import PortraitFolder
+    from ..paths import DATASETS_ENV, WEIGHTS_DIR, find_shared
+    from ..runtime import Segmenter
+    from .evaluate import score_levels, time_levels
+
+    root = find_shared("datasets", args.datasets, flag="--datasets", env=DATASETS_ENV)
+    name, _, split = args.data.partition(":")
+    folder = PortraitFolder(root / name, split or None)
+    seg = Segmenter.from_file(args.coarse or WEIGHTS_DIR / "portrait-s-256_int8.tflite", threads=1)
+    if args.refiner.suffix == ".tflite":
+        from ..runtime.refiner import TileModel
+
+        tm = TileModel.from_file(args.refiner, threads=1)
+        runner, grid, batch = tm, tm.grid, tm.batch
+    else:
+        import torch
+
+        from .checkpoint import RefinerCheckpoint
+        from .fit import runner_for
+
+        torch.set_num_threads(1)
+        ck = RefinerCheckpoint.load(args.refiner)
+        runner, grid, batch = runner_for(ck.build()), ck.config.grid(), 64
+    report = score_levels(folder, seg.predict_lowres, runner, grid, batch)
+    result = {"data": args.data, "coarse": str(seg.backend.path), "refiner": str(args.refiner),
+              "n_images": report.n_images, "tiles_mean": report.tiles_mean, "tiles_max": report.tiles_max,
+              "levels": report.metrics}
+    for lvl, m in report.metrics.items():
+        print(f"{lvl:9s} fg IoU {m['fg_iou']:.2f}  mIoU {m['miou']:.2f}  boundary IoU {m['boundary_iou']:.2f}")
+    print(f"tiles per photo: mean {report.tiles_mean:.1f}, max {report.tiles_max}")
+    if args.time_images > 0:
+        imgs = [folder[i].image for i in range(min(args.time_images, len(folder)))]
+        ms = time_levels(imgs, seg.predict_lowres, runner, grid, batch, size=(1080, 1920))
+        result["ms_1080p_one_thread"] = ms
+        print("1080x1920, one thread, median ms per photo (coarse model included): "
+              + ", ".join(f"{k} {v:.1f}" for k, v in ms.items()))
+    if args.json:
+        write_bytes(args.json, json.dumps(result, indent=2).encode())
+
+
 def _ship(args) -> None:
     from ..atomic import write_bytes
     from .checkpoint import DEFAULT_REFINER_WEIGHTS, RefinerCheckpoint
@@ -139,7 +189,7 @@ def _ship(args) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     prefer_passive_waiting()  # before anything imports torch
     args = build_parser().parse_args(argv)
-    return run_cli(PROG, lambda: {"cache": _cache, "fit": _fit, "val": _val, "ship": _ship}[args.cmd](args))
+    return run_cli(PROG, lambda: {"cache": _cache, "fit": _fit, "val": _val, "levels": _levels, "ship": _ship}[args.cmd](args))
 
 
 if __name__ == "__main__":

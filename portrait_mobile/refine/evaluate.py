@@ -1,0 +1,66 @@
+"""The three quality levels side by side on a labelled folder, scored with design.md's metrics at
+each photo's original resolution, and timed on one core: fast (the coarse model), balanced (the
+runtime's guided filter), accurate (the learned refiner on the contour's tiles)."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from ..data.folder import PortraitFolder
+from ..metrics import MetricAccumulator
+from ..model_io import resize_prob
+from ..runtime.band import TileGrid, TileRunner, refine_band, select_tiles, to_work
+from ..runtime.postprocess import refine_edges
+
+LEVELS = ("fast", "balanced", "accurate")
+
+
+@dataclass
+class LevelReport:
+    metrics: dict[str, dict[str, Any]]  # level -> MetricResult.to_dict()
+    tiles_mean: float
+    tiles_max: int
+    n_images: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def score_levels(folder: PortraitFolder, coarse: Callable[[np.ndarray], np.ndarray], runner: TileRunner,
+                 grid: TileGrid, batch: int, progress: bool = True) -> LevelReport:
+    """coarse: photo -> the coarse model's probability at its own resolution (Segmenter.predict_lowres)."""
+    accs = {lvl: MetricAccumulator() for lvl in LEVELS}
+    tiles = []
+    for i in tqdm(range(len(folder)), desc="levels", unit="img", disable=not progress):
+        s = folder[i]
+        h, w = s.image.shape[:2]
+        p = coarse(s.image)
+        accs["fast"].update(resize_prob(p, h, w), s.mask)
+        accs["balanced"].update(refine_edges(s.image, p), s.mask)
+        accs["accurate"].update(refine_band(s.image, p, runner, grid, batch), s.mask)
+        tiles.append(len(select_tiles(to_work(s.image, p, grid)[1], grid)))
+    return LevelReport({k: a.result().to_dict() for k, a in accs.items()}, float(np.mean(tiles)),
+                       int(np.max(tiles)), len(folder))
+
+
+def time_levels(images: list[np.ndarray], coarse: Callable[[np.ndarray], np.ndarray], runner: TileRunner,
+                grid: TileGrid, batch: int, size: tuple[int, int], rounds: int = 3) -> dict[str, float]:
+    """Median ms per photo of each level's whole path (coarse model included) at `size` (w, h),
+    interleaved photo by photo so the levels share the machine's state."""
+    frames = [cv2.resize(im, size, interpolation=cv2.INTER_LINEAR) for im in images]
+    times: dict[str, list[float]] = {lvl: [] for lvl in LEVELS}
+    paths = {
+        "fast": lambda im: resize_prob(coarse(im), im.shape[0], im.shape[1]),
+        "balanced": lambda im: refine_edges(im, coarse(im)),
+        "accurate": lambda im: refine_band(im, coarse(im), runner, grid, batch),
+    }
+    for _ in range(rounds):
+        for im in frames:
+            for lvl in LEVELS:
+                t0 = time.perf_counter()
+                paths[lvl](im)
+                times[lvl].append((time.perf_counter() - t0) * 1000)
+    return {lvl: float(np.median(v)) for lvl, v in times.items()}
