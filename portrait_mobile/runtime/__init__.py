@@ -10,10 +10,11 @@ imported when a model that needs it is loaded. See docs/runtime.md.
 from .backends import (Backend, CoreMLBackend, LiteRTBackend, OnnxBackend, TorchBackend,
                        backend_for)
 from .image_input import read_image, rotate, to_rgb_uint8
+from .options import QUALITIES, SegmenterOptions
 from .postprocess import binary_mask, guided_filter, keep_largest, refine_edges
 from .segmenter import Segmenter
 from .video import VideoResult, VideoSegmenter, read_frames
 
-__all__ = ["Segmenter", "VideoSegmenter", "VideoResult", "read_frames", "read_image", "to_rgb_uint8",
-           "rotate", "binary_mask", "keep_largest", "refine_edges", "guided_filter", "Backend",
+__all__ = ["Segmenter", "SegmenterOptions", "QUALITIES", "VideoSegmenter", "VideoResult", "read_frames",
+           "read_image", "to_rgb_uint8", "rotate", "binary_mask", "keep_largest", "refine_edges", "guided_filter", "Backend",
            "OnnxBackend", "LiteRTBackend", "CoreMLBackend", "TorchBackend", "backend_for"]

@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     from ..config import DEFAULT_CONFIG
     from ..formats import BACKENDS
     from .effects import EFFECTS
+    from .options import DEFAULT_SMOOTHING, QUALITIES
 
     p = OneLineParser(prog=PROG, description="Portrait segmentation of images, folders and videos: "
                                 "write the person mask, a transparent cutout, portrait-mode blur or a new background.")
@@ -46,7 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (created if missing)")
     p.add_argument("--threshold", type=float, metavar="T",
                    help="binary mask at this probability (mask/cutout effects; default: soft confidence)")
-    p.add_argument("--refine", action="store_true", help="snap mask edges to the image (guided filter)")
+    p.add_argument("--quality", choices=QUALITIES, default=None,
+                   help="fast: the model's mask; balanced: + edges snapped to the image (guided filter); "
+                        "accurate: a learned refinement (not available yet) (default: fast, or balanced with --refine)")
+    p.add_argument("--refine", action="store_true", help="snap mask edges to the image (guided filter): "
+                   "--quality balanced")
     p.add_argument("--largest", action="store_true", help="keep only the largest person")
     p.add_argument("--rotate", type=int, default=0, choices=(0, 90, 180, 270),
                    help="turn the input this many degrees clockwise to make the person upright")
@@ -55,8 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="replace effect: an image file, '#RRGGBB' or 'R,G,B' (default: green #00B140)")
     p.add_argument("--blur-strength", type=float, default=0.015, metavar="S",
                    help="blur effect: Gaussian sigma as a fraction of the image diagonal (default 0.015)")
-    p.add_argument("--smoothing", type=float, default=0.6, metavar="A",
-                   help="videos: temporal mask smoothing in [0, 1), 0 = off (default 0.6)")
+    p.add_argument("--smoothing", type=float, default=DEFAULT_SMOOTHING, metavar="A",
+                   help="videos: temporal mask smoothing in [0, 1), 0 = off: the previous mask's weight at 30 "
+                        "fps, a time constant of the video's clock, so other frame rates are smoothed alike "
+                        f"(default {DEFAULT_SMOOTHING})")
     p.add_argument("--max-frames", type=int, metavar="N", help="videos: stop after N frames")
     p.add_argument("--threads", type=int, metavar="N", help="inference threads (default: the engine's)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summary")
@@ -173,6 +180,7 @@ def run(args: argparse.Namespace) -> int:
     from ..atomic import write_bytes
     from ..errors import PortraitError
     from .image_input import read_image
+    from .options import SegmenterOptions, smoothing_ms_for
     from .segmenter import Segmenter
     from .video import VideoSegmenter
 
@@ -194,10 +202,13 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--out {out_dir} exists and is not a folder")
     effect = make_effect(args)
 
-    seg = (Segmenter.from_file(args.model, threads=args.threads, backend=args.backend) if args.model
-           else Segmenter.default(threads=args.threads))
-    video_seg = VideoSegmenter(seg, smoothing=args.smoothing, refine=args.refine, keep_largest=args.largest,
-                               rotation=args.rotate)
+    if args.refine and args.quality not in (None, "balanced"):
+        raise UsageError(f"--refine is --quality balanced, not {args.quality}")
+    options = SegmenterOptions(engine=args.backend, threads=args.threads,
+                               quality=args.quality or ("balanced" if args.refine else "fast"),
+                               smoothing_ms=smoothing_ms_for(args.smoothing), keep_largest=args.largest)
+    seg = Segmenter.from_file(args.model, options) if args.model else Segmenter.default(options)
+    video_seg = VideoSegmenter(seg, rotation=args.rotate)
     plan, clashes = plan_outputs(items, out_dir, args.effect)
     problems += clashes
     written, failed = 0, len(problems)
@@ -210,7 +221,7 @@ def run(args: argparse.Namespace) -> int:
                 video_seg.process_file(src, dest, effect=effect, progress=show, max_frames=args.max_frames)
             else:
                 image = read_image(src, exif=not args.no_exif)
-                mask = seg.segment(image, rotation=args.rotate, refine=args.refine, keep_largest=args.largest)
+                mask = seg.segment(image, rotation=args.rotate)
                 write_bytes(dest, encode_png(effect(image, mask)))
             written += 1
         except (PortraitError, ValueError) as e:

@@ -3,6 +3,7 @@
     from portrait_mobile.runtime import Segmenter, read_image
     seg = Segmenter.from_file("portrait-s-256.onnx")        # or .tflite / .mlpackage, or Segmenter.default()
     mask = seg.segment(read_image("me.jpg"))                  # float32 HxW person probability
+    seg = Segmenter.default(SegmenterOptions(threads=2, quality="balanced"))  # how it runs, in one object
 
 The artifact's own metadata contract (`portrait_mobile.contract.ModelContract`) says the input size,
 layout, dtype, colour order, normalization and quantization: the Segmenter reads it and does all
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from dataclasses import replace
 from typing import Any, Iterable
 
 import numpy as np
@@ -24,6 +26,7 @@ from ..paths import PACKAGED_SUFFIXES, WEIGHTS_DIR, packaged_artifacts
 from . import postprocess
 from .backends import Backend, backend_for, check_threads
 from .image_input import check_rgb_uint8, check_rotation, read_image, rotate
+from .options import SegmenterOptions
 
 DEFAULT_MODEL = DEFAULT_CONFIG
 
@@ -49,17 +52,33 @@ def read_contract_for(path: str | os.PathLike, backend: Backend) -> ModelContrac
                              "contract=ModelContract(...)") from None
 
 
+def _with(options: SegmenterOptions | None, **given: Any) -> SegmenterOptions:
+    """`options` (or the defaults) with the keyword arguments that were given (not None) replacing theirs."""
+    chosen = {k: v for k, v in given.items() if v is not None}
+    return replace(options or SegmenterOptions(), **chosen)
+
+
+def _available(options: SegmenterOptions) -> SegmenterOptions:
+    """`options`, or ModelLoadError for a quality level this runtime cannot run yet."""
+    if options.quality == "accurate":
+        raise ModelLoadError("quality 'accurate' (a learned edge refinement) is not available yet: its model is "
+                             "not shipped; use 'balanced' (the guided filter) or 'fast'")
+    return options
+
+
 class Segmenter:
     """Person segmentation with one loaded model.
 
     `segment(image)` takes an RGB ``uint8`` NumPy array of shape ``(H, W, 3)`` and returns a float32
     ``(H, W)`` person-probability map at the image's own size. Convert other inputs explicitly with
     `read_image` (files, EXIF-aware) or `to_rgb_uint8` (BGR, grayscale, RGBA, 16-bit, float).
+    `options` (SegmenterOptions): how it runs and its quality; a VideoSegmenter on it takes its smoothing.
     """
 
-    def __init__(self, backend: Backend, contract: ModelContract) -> None:
+    def __init__(self, backend: Backend, contract: ModelContract, options: SegmenterOptions | None = None) -> None:
         self.backend = backend
-        self.contract = contract  # well-formed: a ModelContract checks itself when it is made
+        self.contract = contract
+        self.options = _available(options or SegmenterOptions())  # well-formed: a ModelContract checks itself when it is made
         # The tensor the contract makes must be one the model takes: refuse a mismatch now, not at
         # the first frame with an engine's raw error.
         probe = quantize_input(to_model_input(np.zeros((1, 1, 3), np.uint8), contract), contract)
@@ -68,32 +87,38 @@ class Segmenter:
     # --- construction ---------------------------------------------------------------------------
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike, threads: int | None = None, backend: str | None = None,
-                  contract: ModelContract | None = None, **backend_kwargs: Any) -> "Segmenter":
+    def from_file(cls, path: str | os.PathLike, options: SegmenterOptions | None = None, *,
+                  threads: int | None = None, backend: str | None = None, contract: ModelContract | None = None,
+                  **backend_kwargs: Any) -> "Segmenter":
         """Load an .onnx (ONNX Runtime), .tflite (LiteRT, XNNPACK), .mlpackage (Core ML, macOS only) or a
-        .pt checkpoint (PyTorch). `backend` forces an engine ("onnx", "litert", "coreml", "torch");
+        .pt checkpoint (PyTorch). `options.engine` forces an engine ("onnx", "litert", "coreml", "torch");
         `contract` overrides the artifact's metadata (for models not made by portrait-export).
+        `threads` and `backend` (the engine) are the older spelling of those options, and win over them.
         """
-        threads = check_threads(threads)
-        b = backend_for(path, backend, threads=threads, **backend_kwargs)
-        return cls(b, contract if contract is not None else read_contract_for(path, b))
+        options = _with(options, engine=backend, threads=check_threads(threads))
+        b = backend_for(path, options.engine, threads=options.threads, **backend_kwargs)
+        return cls(b, contract if contract is not None else read_contract_for(path, b), options)
 
     @classmethod
-    def default(cls, threads: int | None = None) -> "Segmenter":
+    def default(cls, options: SegmenterOptions | None = None, *, threads: int | None = None) -> "Segmenter":
         """The shipped model, `portrait-s-256`.
 
         Uses an exported artifact packaged in `portrait_mobile/weights/` if there is one (``.onnx``
         first, then the int8 ``.tflite`` the package ships), so that only the `runtime` extra is
         needed; otherwise the PyTorch checkpoint ``weights/portrait-s-256.pt`` through PyTorch (the
         `train` extra), with a RuntimeWarning saying why when a packaged artifact was there but could
-        not be loaded. `threads`: None or a positive int (ValueError otherwise). ModelLoadError when
-        nothing can run here.
+        not be loaded. `threads`: None or a positive int (ValueError otherwise), the older spelling of
+        `options.threads`; the shipped model picks its own engine. ModelLoadError when nothing can run here.
         """
-        threads = check_threads(threads)
+        options = _with(options, threads=check_threads(threads))
+        if options.engine is not None:
+            raise ValueError(f"engine {options.engine!r}: the shipped model picks its own engine; load a file "
+                             "with Segmenter.from_file to choose one")
+        _available(options)  # before loading anything
         problems: list[str] = []
         for p in packaged_artifacts(WEIGHTS_DIR, DEFAULT_MODEL):
             try:
-                return cls.from_file(p, threads=threads)
+                return cls.from_file(p, options)
             except ModelLoadError as e:
                 problems.append(str(e))
         pt = WEIGHTS_DIR / f"{DEFAULT_MODEL}.pt"
@@ -102,7 +127,7 @@ class Segmenter:
             raise ModelLoadError(f"the shipped model is missing: no {names} in {WEIGHTS_DIR}"
                                  + (f" ({'; '.join(problems)})" if problems else "") + "; pass a model file")
         try:
-            seg = cls.from_file(pt, threads=threads, backend="torch")
+            seg = cls.from_file(pt, _with(options, engine="torch"))
         except ModelLoadError as e:
             raise ModelLoadError("; ".join([*problems, str(e)])) from None
         if problems:  # another engine than the packaged artifact's: say so
@@ -150,9 +175,12 @@ class Segmenter:
             prob = np.ascontiguousarray(np.rot90(prob, k=k // 90))  # undo the clockwise rotation
         return prob
 
-    def finish(self, image: np.ndarray, prob_lowres: np.ndarray, refine: bool = False,
-               keep_largest: bool = False) -> np.ndarray:
-        """Model-resolution probability -> image-size probability, with optional post-processing."""
+    def finish(self, image: np.ndarray, prob_lowres: np.ndarray, refine: bool | None = None,
+               keep_largest: bool | None = None) -> np.ndarray:
+        """Model-resolution probability -> image-size probability, with the post-processing the options
+        ask for (`refine` / `keep_largest` given here win over them)."""
+        refine = self.options.refine if refine is None else refine
+        keep_largest = self.options.keep_largest if keep_largest is None else keep_largest
         if keep_largest:
             prob_lowres = postprocess.keep_largest(prob_lowres)
         prob_lowres = prob_lowres.astype(np.float32, copy=False)
@@ -162,14 +190,15 @@ class Segmenter:
         prob = resize_prob(prob_lowres, h, w)
         return prob.copy() if prob is prob_lowres else prob  # the caller owns what it gets
 
-    def segment(self, image: np.ndarray, *, rotation: int = 0, refine: bool = False,
-                keep_largest: bool = False) -> np.ndarray:
+    def segment(self, image: np.ndarray, *, rotation: int = 0, refine: bool | None = None,
+                keep_largest: bool | None = None) -> np.ndarray:
         """RGB uint8 HxWx3 -> float32 HxW person probability in [0, 1], at the image's size.
 
         rotation: degrees (0/90/180/270) to turn the image *clockwise* so the person is upright before
             the model sees it; the returned mask is still aligned with `image` as given.
-        refine: snap the mask's edges to the image with a guided filter at full resolution.
-        keep_largest: keep only the largest person region.
+        refine: snap the mask's edges to the image with a guided filter at full resolution (default:
+            the options' quality, "balanced" refines).
+        keep_largest: keep only the largest person region (default: the options').
         Raises ImageError for anything but a non-empty RGB uint8 HxWx3 array.
         """
         prob = self.predict_lowres(image, rotation)

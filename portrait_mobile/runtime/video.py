@@ -2,11 +2,13 @@
 
 Frame-by-frame masks flicker: the model's answer for the hair or a hand changes a little between
 nearly identical frames. `VideoSegmenter` smooths the mask with an exponential moving average at the
-model's resolution (cheap), before it is upsampled to the frame:
+model's resolution (cheap), before it is upsampled to the frame, driven by the frames' timestamps
+(`segment_for_video(frame, timestamp_ms)`, as MediaPipe Tasks):
 
-    m_t = a * m_(t-1) + (1 - a) * p_t,      a = smoothing in [0, 1), 0 = off
+    m_t = a * m_(t-1) + (1 - a) * p_t,      a = exp(-dt / smoothing_ms), dt = ms since the last frame
 
-With `motion_aware=True` the weight drops where the frame itself changed (per-pixel difference of
+so a 60 fps and a 24 fps clip of one scene are smoothed alike (`SegmenterOptions.smoothing_ms`, 0 =
+off). With `motion_aware` the weight drops where the frame itself changed (per-pixel difference of
 the downscaled frames), so a moving person is followed without lag while a still one stops flickering.
 """
 from __future__ import annotations
@@ -15,7 +17,7 @@ import errno
 import os
 import shutil
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
@@ -25,6 +27,7 @@ import numpy as np
 from ..atomic import atomic_path
 from ..errors import ImageError
 from .image_input import check_rgb_uint8, check_rotation, to_rgb_uint8
+from .options import REFERENCE_FPS, SegmenterOptions, smoothing_ms_for, smoothing_weight
 from .segmenter import Segmenter
 
 VIDEO_EXTS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v")
@@ -48,21 +51,24 @@ class VideoResult:
 class VideoSegmenter:
     """Stateful per-frame segmentation with EMA smoothing; `reset()` between unrelated clips.
 
-    segmenter: a loaded `Segmenter`. smoothing: weight of the previous mask (0 disables smoothing;
-    0.5-0.7 removes most flicker). motion_aware: lower the weight where the frame changed.
-    refine / keep_largest / rotation: as in `Segmenter.segment`.
+    segmenter: a loaded `Segmenter`. options: how to segment and smooth (SegmenterOptions; default: the
+    segmenter's): quality, keep_largest, smoothing_ms (the EMA's time constant, 0 = off),
+    motion_aware. rotation: as in `Segmenter.segment`.
+
+    The older keyword arguments still work and win over `options`: `smoothing` is a per-frame weight
+    in [0, 1) (it becomes the time constant that gives that weight at 30 fps), `refine=True` is quality
+    "balanced", `motion_aware` and `keep_largest` as in the options.
     """
 
-    def __init__(self, segmenter: Segmenter, smoothing: float = 0.6, motion_aware: bool = True,
-                 refine: bool = False, keep_largest: bool = False, rotation: int = 0) -> None:
-        if not (isinstance(smoothing, (int, float)) and 0.0 <= float(smoothing) < 1.0):
-            raise ValueError(f"smoothing must be in [0, 1), got {smoothing!r}")
+    def __init__(self, segmenter: Segmenter, options: SegmenterOptions | None = None, *,
+                 smoothing: float | None = None, motion_aware: bool | None = None, refine: bool | None = None,
+                 keep_largest: bool | None = None, rotation: int = 0) -> None:
         check_rotation(rotation)  # a bad rotation fails here, not at the first frame
+        given = {"smoothing_ms": None if smoothing is None else smoothing_ms_for(smoothing),
+                 "motion_aware": motion_aware, "keep_largest": keep_largest,
+                 "quality": None if refine is None else ("balanced" if refine else "fast")}
         self.segmenter = segmenter
-        self.smoothing = float(smoothing)
-        self.motion_aware = motion_aware
-        self.refine = refine
-        self.keep_largest = keep_largest
+        self.options = replace(options or segmenter.options, **{k: v for k, v in given.items() if v is not None})
         self.rotation = rotation
         self.reset()
 
@@ -70,31 +76,48 @@ class VideoSegmenter:
         self._prev_prob: np.ndarray | None = None
         self._prev_gray: np.ndarray | None = None
         self._shape: tuple[int, ...] | None = None
+        self._last_ms: float | None = None
 
-    def _smooth(self, frame: np.ndarray, prob: np.ndarray) -> np.ndarray:
-        if self.smoothing == 0.0:
+    def _smooth(self, frame: np.ndarray, prob: np.ndarray, dt_ms: float) -> np.ndarray:
+        a0 = smoothing_weight(self.options.smoothing_ms, dt_ms)
+        if a0 == 0.0:
             return prob
         gray = None
-        if self.motion_aware:
+        if self.options.motion_aware:
             small = cv2.resize(frame, (prob.shape[1], prob.shape[0]), interpolation=cv2.INTER_AREA)
             gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
         if self._prev_prob is None or self._shape != frame.shape or self._prev_prob.shape != prob.shape:
             out = prob
         else:
-            a: np.ndarray | float = self.smoothing
+            a: np.ndarray | float = a0
             if gray is not None and self._prev_gray is not None:
                 motion = cv2.GaussianBlur(np.abs(gray - self._prev_gray), (0, 0), 1.5)
-                a = self.smoothing * np.clip(1.0 - motion / MOTION_SCALE, 0.0, 1.0)
+                a = a0 * np.clip(1.0 - motion / MOTION_SCALE, 0.0, 1.0)
             out = (a * self._prev_prob + (1.0 - a) * prob).astype(np.float32)
         self._prev_prob, self._prev_gray, self._shape = out, gray, frame.shape
         return out
 
-    def process(self, frame: np.ndarray) -> np.ndarray:
-        """One RGB uint8 HxWx3 frame -> its smoothed float32 HxW person probability."""
+    def segment_for_video(self, frame: np.ndarray, timestamp_ms: float) -> np.ndarray:
+        """One RGB uint8 HxWx3 frame shown at `timestamp_ms` -> its smoothed float32 HxW person probability.
+
+        Timestamps must increase from frame to frame (ValueError otherwise), as in MediaPipe Tasks;
+        the smoothing between two frames depends on the time between them, not on the frame count.
+        """
         check_rgb_uint8(frame, "frame")
+        t = float(timestamp_ms)
+        if not np.isfinite(t) or (self._last_ms is not None and t <= self._last_ms):
+            raise ValueError(f"timestamp_ms must increase from frame to frame: got {timestamp_ms!r} after "
+                             f"{self._last_ms!r}")
+        dt = 0.0 if self._last_ms is None else t - self._last_ms
+        self._last_ms = t
         low = self.segmenter.predict_lowres(frame, self.rotation)
-        low = self._smooth(frame, low)
-        return self.segmenter.finish(frame, low, refine=self.refine, keep_largest=self.keep_largest)
+        low = self._smooth(frame, low, dt)
+        return self.segmenter.finish(frame, low, refine=self.options.refine, keep_largest=self.options.keep_largest)
+
+    def process(self, frame: np.ndarray) -> np.ndarray:
+        """`segment_for_video` for a frame without a timestamp: frames are taken as 1/30 s apart."""
+        nxt = 0.0 if self._last_ms is None else self._last_ms + 1000.0 / REFERENCE_FPS
+        return self.segment_for_video(frame, nxt)
 
     def stream(self, frames: Iterable[np.ndarray], bgr: bool = False) -> Iterator[np.ndarray]:
         """Masks for an iterator of frames (RGB uint8, or OpenCV's BGR with ``bgr=True``)."""
@@ -136,7 +159,7 @@ class VideoSegmenter:
                         if not ok or bgr is None:
                             break
                         frame = to_rgb_uint8(bgr, bgr=True)
-                        mask = self.process(frame)
+                        mask = self.segment_for_video(frame, n * 1000.0 / fps)  # the file's own clock
                         out = effect(frame, mask) if effect is not None else (mask * 255 + 0.5).astype(np.uint8)
                         out = _to_bgr_frame(out)
                         if writer is None:

@@ -112,7 +112,9 @@ process.stdout.write(JSON.stringify(Array.from(out)));
 
 
 def test_js_smoothing_matches_video_segmenter(node: str) -> None:
-    """MaskSmoother (the page) and VideoSegmenter._smooth (the runtime) give the same masks on a clip."""
+    """MaskSmoother (the page, per frame) and VideoSegmenter._smooth (the runtime, frames 1/30 s apart)
+    give the same masks on a clip."""
+    from portrait_mobile.runtime.options import REFERENCE_FPS, SegmenterOptions
     from portrait_mobile.runtime.video import VideoSegmenter
 
     rng = np.random.default_rng(3)
@@ -121,9 +123,9 @@ def test_js_smoothing_matches_video_segmenter(node: str) -> None:
     frames[2] = frames[1]  # a still frame: full smoothing there
     probs = rng.random((n, s, s)).astype(np.float32)
     vs = VideoSegmenter.__new__(VideoSegmenter)
-    vs.smoothing, vs.motion_aware = inspect.signature(VideoSegmenter).parameters["smoothing"].default, True
+    vs.options = SegmenterOptions()  # the default smoothing, motion-aware
     vs.reset()
-    expected = [vs._smooth(f, p) for f, p in zip(frames, probs)]
+    expected = [vs._smooth(f, p, 1000.0 / REFERENCE_FPS) for f, p in zip(frames, probs)]
     code = f"""
 import {{ MaskSmoother }} from './js/smoothing.js';
 const chunks = []; for await (const c of process.stdin) chunks.push(c);
@@ -147,7 +149,8 @@ def test_js_constants_match_python(node: str) -> None:
     """The page's copies of the runtime's constants (schema, smoothing, blur strength) agree with it."""
     from portrait_mobile.contract import SCHEMA
     from portrait_mobile.runtime.effects import blur_background
-    from portrait_mobile.runtime.video import MOTION_SCALE, VideoSegmenter
+    from portrait_mobile.runtime.options import DEFAULT_SMOOTHING, REFERENCE_FPS, SegmenterOptions, smoothing_weight
+    from portrait_mobile.runtime.video import MOTION_SCALE
 
     js = run_js(node, """
 import { SCHEMA } from './js/contract.js';
@@ -155,9 +158,11 @@ import { DEFAULT_SMOOTHING, MOTION_SCALE } from './js/smoothing.js';
 import { DEFAULT_BLUR_STRENGTH } from './js/effects.js';
 process.stdout.write(JSON.stringify({ SCHEMA, DEFAULT_SMOOTHING, MOTION_SCALE, DEFAULT_BLUR_STRENGTH }));
 """)
+    # the page smooths per frame; the runtime's default time constant is that weight at 30 fps
+    assert smoothing_weight(SegmenterOptions().smoothing_ms, 1000.0 / REFERENCE_FPS) == DEFAULT_SMOOTHING
     assert js == {
         "SCHEMA": SCHEMA,
-        "DEFAULT_SMOOTHING": inspect.signature(VideoSegmenter).parameters["smoothing"].default,
+        "DEFAULT_SMOOTHING": DEFAULT_SMOOTHING,
         "MOTION_SCALE": MOTION_SCALE,
         "DEFAULT_BLUR_STRENGTH": inspect.signature(blur_background).parameters["strength"].default,
     }

@@ -4,7 +4,8 @@
 // with a lowered where the frame changed (Gaussian-blurred grey difference), so a moving person is
 // followed without lag while a still one stops flickering.
 
-// The runtime's defaults: VideoSegmenter(smoothing=0.6) and video.MOTION_SCALE (checked by the tests).
+// The runtime's defaults: runtime/options.py DEFAULT_SMOOTHING (its per-frame weight at 30 fps; the Python
+// runtime smooths on the video's clock) and video.MOTION_SCALE (checked by the tests).
 export const DEFAULT_SMOOTHING = 0.6;
 export const MOTION_SCALE = 0.12;
 const MOTION_SIGMA = 1.5;

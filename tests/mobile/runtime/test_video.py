@@ -1,6 +1,7 @@
 """VideoSegmenter: temporal smoothing on a jittered real sequence, frame iterators and video files."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -10,7 +11,8 @@ import pytest
 from portrait_mobile.checkpoint import DEFAULT_WEIGHTS
 from portrait_mobile.errors import ImageError
 from portrait_mobile.runtime import effects
-from portrait_mobile.runtime import Segmenter, VideoSegmenter, read_frames
+from portrait_mobile.runtime import Segmenter, SegmenterOptions, VideoSegmenter, read_frames
+from portrait_mobile.runtime.options import smoothing_ms_for
 
 from support import pfcn
 from support.runtime_models import iou, make_tiny_onnx, red_person
@@ -92,6 +94,52 @@ def test_stream_bgr_and_reset(tiny_seg: Segmenter) -> None:
         VideoSegmenter(tiny_seg, smoothing=1.0)
     with pytest.raises(ImageError):
         vs.process(np.zeros((4, 4), np.uint8))
+
+
+def _settling_ms(seg: Segmenter, fps: float, options: SegmenterOptions) -> float:
+    """A still scene in which a person appears at 250 ms, filmed at `fps`: how long after that until the
+    smoothed mask holds 90% of the person."""
+    empty, _ = red_person(box=(0, 0, 0, 0))
+    person, gt = red_person()
+    vs = VideoSegmenter(seg, options)
+    for k in range(int(0.6 * fps) + 1):
+        t = 1000.0 * k / fps
+        mask = vs.segment_for_video(person if t >= 250 else empty, t)
+        if t >= 250 and mask[gt].mean() >= 0.9:
+            return t - 250
+    raise AssertionError("the mask never settled")
+
+
+def test_a_60_and_a_24_fps_clip_are_smoothed_alike(tiny_seg: Segmenter) -> None:
+    """The EMA's time constant is in ms of the video: the mask settles after about the same time at
+    60 and at 24 fps (within one 24 fps frame). A per-frame weight (0.6 a frame) settled after the
+    same number of frames: 2.5 times longer at 24 fps than at 60."""
+    opts = SegmenterOptions(motion_aware=False)  # the frame changes at the step: smooth it anyway
+    at60, at24 = _settling_ms(tiny_seg, 60, opts), _settling_ms(tiny_seg, 24, opts)
+    assert at60 > 50 and at24 > 50  # smoothed at all
+    assert abs(at60 - at24) <= 1000 / 24 + 1e-6
+    per_frame_60 = _settling_ms(tiny_seg, 60, replace(opts, smoothing_ms=smoothing_ms_for(0.6, fps=60)))
+    per_frame_24 = _settling_ms(tiny_seg, 24, replace(opts, smoothing_ms=smoothing_ms_for(0.6, fps=24)))
+    assert per_frame_24 > 2 * per_frame_60
+
+
+def test_timestamps_must_increase(tiny_seg: Segmenter) -> None:
+    img, _ = red_person()
+    vs = VideoSegmenter(tiny_seg)
+    vs.segment_for_video(img, 100.0)
+    with pytest.raises(ValueError, match="timestamp_ms must increase"):
+        vs.segment_for_video(img, 100.0)
+    vs.reset()  # a new clip starts its own clock
+    vs.segment_for_video(img, 0.0)
+
+
+def test_options_and_the_older_keywords(tiny_seg: Segmenter) -> None:
+    assert VideoSegmenter(tiny_seg).options == tiny_seg.options == SegmenterOptions()
+    vs = VideoSegmenter(tiny_seg, smoothing=0.0, refine=True, keep_largest=True, motion_aware=False)
+    assert vs.options == SegmenterOptions(quality="balanced", smoothing_ms=0.0, keep_largest=True,
+                                          motion_aware=False)
+    img, _ = red_person()
+    np.testing.assert_array_equal(vs.process(img), tiny_seg.segment(img, refine=True, keep_largest=True))
 
 
 def _write_video(path: Path, frames: list[np.ndarray], fps: float = 10.0) -> Path:

@@ -1,0 +1,61 @@
+"""`SegmenterOptions`: how a Segmenter (and a VideoSegmenter on it) runs, in one typed object, as MediaPipe
+Tasks' ImageSegmenterOptions: the engine, its threads, the quality level, and the video smoothing.
+
+Video smoothing is an exponential moving average whose time constant is in milliseconds of the video,
+so a 60 fps and a 24 fps clip of one scene are smoothed alike: between frames `dt` ms apart the
+previous mask keeps the weight `exp(-dt / smoothing_ms)`. A per-frame weight `a` (the older
+`smoothing=0.6`) is the time constant `smoothing_ms_for(a)`: the same weight at `REFERENCE_FPS`.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .backends import check_threads
+
+# fast: the model's mask, upsampled; balanced: + the guided-filter edge refinement at full resolution
+# (postprocess.refine_edges); accurate: a learned refinement (not available until its artifact exists).
+QUALITIES = ("fast", "balanced", "accurate")
+REFERENCE_FPS = 30.0  # the frame rate a per-frame smoothing weight refers to
+DEFAULT_SMOOTHING = 0.6  # per-frame weight at REFERENCE_FPS (web_demo/js/smoothing.js has the same)
+
+
+def smoothing_ms_for(weight: float, fps: float = REFERENCE_FPS) -> float:
+    """The time constant (ms) that gives the previous mask `weight` between frames at `fps`; 0 = off."""
+    if not (isinstance(weight, (int, float)) and 0.0 <= float(weight) < 1.0):
+        raise ValueError(f"smoothing must be in [0, 1), got {weight!r}")
+    return 0.0 if weight == 0 else -1000.0 / fps / math.log(weight)
+
+
+def smoothing_weight(smoothing_ms: float, dt_ms: float) -> float:
+    """The previous mask's weight between two frames `dt_ms` apart (0 when smoothing is off)."""
+    return math.exp(-dt_ms / smoothing_ms) if smoothing_ms > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class SegmenterOptions:
+    """engine: a runtime backend name (portrait_mobile.formats.BACKENDS; an unknown one is a
+    ModelLoadError when a model is loaded), None: from the file type.
+    threads: the engine's threads, None: its default. quality: one of QUALITIES. smoothing_ms: video,
+    the mask EMA's time constant in ms (0 = off). motion_aware: video, smooth less where the frame
+    changed. keep_largest: keep only the largest person region."""
+
+    engine: str | None = None
+    threads: int | None = None
+    quality: str = "fast"
+    smoothing_ms: float = smoothing_ms_for(DEFAULT_SMOOTHING)
+    motion_aware: bool = True
+    keep_largest: bool = False
+
+    def __post_init__(self) -> None:
+        check_threads(self.threads)
+        if self.quality not in QUALITIES:
+            raise ValueError(f"unknown quality {self.quality!r}; expected one of {', '.join(QUALITIES)}")
+        s = self.smoothing_ms
+        if isinstance(s, bool) or not isinstance(s, (int, float)) or not math.isfinite(s) or s < 0:
+            raise ValueError(f"smoothing_ms must be a finite number >= 0, got {s!r}")
+
+    @property
+    def refine(self) -> bool:
+        """Whether segment() refines the edges with the guided filter (quality "balanced")."""
+        return self.quality == "balanced"

@@ -1,0 +1,45 @@
+"""portrait-segment's --quality: the quality levels of SegmenterOptions from the command line."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from portrait_mobile.runtime import Segmenter
+from portrait_mobile.runtime.cli import main as cli_main
+from support.runtime_models import red_person
+
+
+def _photo(tmp_path: Path) -> Path:
+    img, _ = red_person()
+    path = tmp_path / "p.png"
+    cv2.imwrite(str(path), img[..., ::-1])
+    return path
+
+
+def test_quality_balanced_is_refine(tiny_model: Path, tmp_path: Path) -> None:
+    src = _photo(tmp_path)
+    for flags, out in ((["--quality", "balanced"], "a"), (["--refine"], "b")):
+        rc = cli_main([str(src), "--model", str(tiny_model), "--effect", "mask", "--out", str(tmp_path / out), "-q",
+                       *flags])
+        assert rc == 0
+    a, b = (cv2.imread(str(tmp_path / d / "p_mask.png"), cv2.IMREAD_GRAYSCALE) for d in "ab")
+    np.testing.assert_array_equal(a, b)
+    img = cv2.imread(str(src))[..., ::-1].copy()
+    expected = (Segmenter.from_file(tiny_model).segment(img, refine=True) * 255 + 0.5).astype(np.uint8)
+    np.testing.assert_array_equal(a, expected)
+
+
+@pytest.mark.parametrize("flags, rc, needle", [
+    (["--quality", "accurate"], 1, "quality 'accurate' (a learned edge refinement) is not available yet"),
+    (["--quality", "fast", "--refine"], 2, "--refine is --quality balanced, not fast"),
+])
+def test_quality_errors_are_one_line(tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                     flags: list[str], rc: int, needle: str) -> None:
+    got = cli_main([str(_photo(tmp_path)), "--model", str(tiny_model), "--effect", "mask", "--out",
+                    str(tmp_path / "o"), "-q", *flags])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert got == rc and len(err) == 1 and needle in err[0], err
+    assert not (tmp_path / "o").exists()
