@@ -49,7 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="binary mask at this probability (mask/cutout effects; default: soft confidence)")
     p.add_argument("--quality", choices=QUALITIES, default=None,
                    help="fast: the model's mask; balanced: + edges snapped to the image (guided filter); "
-                        "accurate: a learned refinement (not available yet) (default: fast, or balanced with --refine)")
+                        "accurate: + a learned refiner on the mask's contour at 512 on the long side (--refiner, "
+                        "default: the packaged one) (default: fast, or balanced with --refine)")
+    p.add_argument("--refiner", metavar="PATH", help="--quality accurate: the refiner .tflite (with its "
+                   ".refiner.json beside it; default: the one packaged with the weights)")
     p.add_argument("--refine", action="store_true", help="snap mask edges to the image (guided filter): "
                    "--quality balanced")
     p.add_argument("--largest", action="store_true", help="keep only the largest person")
@@ -204,9 +207,12 @@ def run(args: argparse.Namespace) -> int:
 
     if args.refine and args.quality not in (None, "balanced"):
         raise UsageError(f"--refine is --quality balanced, not {args.quality}")
+    if args.refiner is not None and args.quality != "accurate":
+        raise UsageError("--refiner is the refiner of --quality accurate")
     options = SegmenterOptions(engine=args.backend, threads=args.threads,
                                quality=args.quality or ("balanced" if args.refine else "fast"),
-                               smoothing_ms=smoothing_ms_for(args.smoothing), keep_largest=args.largest)
+                               smoothing_ms=smoothing_ms_for(args.smoothing), keep_largest=args.largest,
+                               refiner=args.refiner)
     seg = Segmenter.from_file(args.model, options) if args.model else Segmenter.default(options)
     video_seg = VideoSegmenter(seg, rotation=args.rotate)
     plan, clashes = plan_outputs(items, out_dir, args.effect)

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from .backends import check_threads
 
 # fast: the model's mask, upsampled; balanced: + the guided-filter edge refinement at full resolution
-# (postprocess.refine_edges); accurate: a learned refinement (not available until its artifact exists).
+# (postprocess.refine_edges); accurate: + the learned refiner on the tiles the mask's contour crosses, at
+# 512 on the long side (runtime.band, runtime.refiner).
 QUALITIES = ("fast", "balanced", "accurate")
 REFERENCE_FPS = 30.0  # the frame rate a per-frame smoothing weight refers to
 DEFAULT_SMOOTHING = 0.6  # per-frame weight at REFERENCE_FPS (web_demo/js/smoothing.js has the same)
@@ -38,7 +39,8 @@ class SegmenterOptions:
     ModelLoadError when a model is loaded), None: from the file type.
     threads: the engine's threads, None: its default. quality: one of QUALITIES. smoothing_ms: video,
     the mask EMA's time constant in ms (0 = off). motion_aware: video, smooth less where the frame
-    changed. keep_largest: keep only the largest person region."""
+    changed. keep_largest: keep only the largest person region. refiner: quality "accurate", the
+    refiner artifact (a .tflite with its .refiner.json), None: the one packaged with the weights."""
 
     engine: str | None = None
     threads: int | None = None
@@ -46,6 +48,7 @@ class SegmenterOptions:
     smoothing_ms: float = smoothing_ms_for(DEFAULT_SMOOTHING)
     motion_aware: bool = True
     keep_largest: bool = False
+    refiner: str | None = None
 
     def __post_init__(self) -> None:
         check_threads(self.threads)

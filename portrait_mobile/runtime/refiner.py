@@ -19,11 +19,28 @@ from ..litert import new_interpreter
 from .band import TileGrid, refine_band
 
 SIDECAR_SUFFIX = ".refiner.json"
+EXPORT_HINT = "python -m portrait_export.refine_tflite CHECKPOINT --cache CACHE --out FILE.tflite"
 
 
 def refiner_sidecar(path: str | os.PathLike) -> Path:
     p = Path(path)
     return p.with_name(p.stem + SIDECAR_SUFFIX)
+
+
+def packaged_refiner(weights_dir: str | os.PathLike) -> Path:
+    """The refiner artifact packaged in `weights_dir`: the .tflite beside the one `*.refiner.json`
+    there (the description names nothing else: no second home for the refiner's file name)."""
+    found = sorted(Path(weights_dir).glob(f"*{SIDECAR_SUFFIX}"))
+    models = [p.with_name(p.name[: -len(SIDECAR_SUFFIX)] + ".tflite") for p in found]
+    models = [m for m in models if m.is_file()]
+    if not models:
+        raise ModelLoadError(f"quality 'accurate' needs a refiner and none is packaged in {weights_dir} "
+                             f"(no *.tflite with its {SIDECAR_SUFFIX}); export one with {EXPORT_HINT} "
+                             "and pass it as SegmenterOptions(refiner=...)")
+    if len(models) > 1:
+        raise ModelLoadError(f"{len(models)} refiners are packaged in {weights_dir} "
+                             f"({', '.join(m.name for m in models)}): pass one as SegmenterOptions(refiner=...)")
+    return models[0]
 
 
 @dataclass

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import warnings
 from dataclasses import replace
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 
@@ -27,6 +27,9 @@ from . import postprocess
 from .backends import Backend, backend_for, check_threads
 from .image_input import check_rgb_uint8, check_rotation, read_image, rotate
 from .options import SegmenterOptions
+
+if TYPE_CHECKING:
+    from .refiner import TileModel
 
 DEFAULT_MODEL = DEFAULT_CONFIG
 
@@ -58,12 +61,15 @@ def _with(options: SegmenterOptions | None, **given: Any) -> SegmenterOptions:
     return replace(options or SegmenterOptions(), **chosen)
 
 
-def _available(options: SegmenterOptions) -> SegmenterOptions:
-    """`options`, or ModelLoadError for a quality level this runtime cannot run yet."""
-    if options.quality == "accurate":
-        raise ModelLoadError("quality 'accurate' (a learned edge refinement) is not available yet: its model is "
-                             "not shipped; use 'balanced' (the guided filter) or 'fast'")
-    return options
+def _refiner_for(options: SegmenterOptions) -> "TileModel | None":
+    """The loaded refiner of quality 'accurate' (None for the other levels); ModelLoadError naming what
+    is missing when it cannot run."""
+    if options.quality != "accurate":
+        return None
+    from .refiner import TileModel, packaged_refiner
+
+    path = options.refiner if options.refiner is not None else packaged_refiner(WEIGHTS_DIR)
+    return TileModel.from_file(path, threads=options.threads)
 
 
 class Segmenter:
@@ -78,7 +84,8 @@ class Segmenter:
     def __init__(self, backend: Backend, contract: ModelContract, options: SegmenterOptions | None = None) -> None:
         self.backend = backend
         self.contract = contract
-        self.options = _available(options or SegmenterOptions())  # well-formed: a ModelContract checks itself when it is made
+        self.options = options or SegmenterOptions()  # well-formed: a ModelContract checks itself when it is made
+        self.refiner = _refiner_for(self.options)
         # The tensor the contract makes must be one the model takes: refuse a mismatch now, not at
         # the first frame with an engine's raw error.
         probe = quantize_input(to_model_input(np.zeros((1, 1, 3), np.uint8), contract), contract)
@@ -114,7 +121,10 @@ class Segmenter:
         if options.engine is not None:
             raise ValueError(f"engine {options.engine!r}: the shipped model picks its own engine; load a file "
                              "with Segmenter.from_file to choose one")
-        _available(options)  # before loading anything
+        if options.quality == "accurate" and options.refiner is None:
+            from .refiner import packaged_refiner
+
+            packaged_refiner(WEIGHTS_DIR)  # before loading anything
         problems: list[str] = []
         for p in packaged_artifacts(WEIGHTS_DIR, DEFAULT_MODEL):
             try:
@@ -137,6 +147,7 @@ class Segmenter:
 
     def close(self) -> None:
         self.backend.close()
+        self.refiner = None
 
     def __enter__(self) -> "Segmenter":
         return self
@@ -178,12 +189,16 @@ class Segmenter:
     def finish(self, image: np.ndarray, prob_lowres: np.ndarray, refine: bool | None = None,
                keep_largest: bool | None = None) -> np.ndarray:
         """Model-resolution probability -> image-size probability, with the post-processing the options
-        ask for (`refine` / `keep_largest` given here win over them)."""
+        ask for (`refine` / `keep_largest` given here win over them): quality "accurate" runs the
+        learned refiner on the contour's tiles (`refine=True` asks for the guided filter instead)."""
+        accurate = self.refiner is not None and refine is None
         refine = self.options.refine if refine is None else refine
         keep_largest = self.options.keep_largest if keep_largest is None else keep_largest
         if keep_largest:
             prob_lowres = postprocess.keep_largest(prob_lowres)
         prob_lowres = prob_lowres.astype(np.float32, copy=False)
+        if accurate:  # works at 512 on the long side, returns the image's size
+            return self.refiner.refine(image, prob_lowres)
         if refine:  # upsamples as it refines: no extra full-size copy
             return postprocess.refine_edges(image, prob_lowres)
         h, w = image.shape[:2]
@@ -197,7 +212,7 @@ class Segmenter:
         rotation: degrees (0/90/180/270) to turn the image *clockwise* so the person is upright before
             the model sees it; the returned mask is still aligned with `image` as given.
         refine: snap the mask's edges to the image with a guided filter at full resolution (default:
-            the options' quality, "balanced" refines).
+            the options' quality: "balanced" refines so, "accurate" with the learned refiner).
         keep_largest: keep only the largest person region (default: the options').
         Raises ImageError for anything but a non-empty RGB uint8 HxWx3 array.
         """

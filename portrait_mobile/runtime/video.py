@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from ..atomic import atomic_path
-from ..errors import ImageError
+from ..errors import ImageError, ModelLoadError
 from .image_input import check_rgb_uint8, check_rotation, to_rgb_uint8
 from .options import REFERENCE_FPS, SegmenterOptions, smoothing_ms_for, smoothing_weight
 from .segmenter import Segmenter
@@ -69,6 +69,9 @@ class VideoSegmenter:
                  "quality": None if refine is None else ("balanced" if refine else "fast")}
         self.segmenter = segmenter
         self.options = replace(options or segmenter.options, **{k: v for k, v in given.items() if v is not None})
+        if self.options.quality == "accurate" and segmenter.refiner is None:
+            raise ModelLoadError("quality 'accurate' needs the segmenter's refiner: load the Segmenter with "
+                                 "SegmenterOptions(quality='accurate')")
         self.rotation = rotation
         self.reset()
 
@@ -112,7 +115,9 @@ class VideoSegmenter:
         self._last_ms = t
         low = self.segmenter.predict_lowres(frame, self.rotation)
         low = self._smooth(frame, low, dt)
-        return self.segmenter.finish(frame, low, refine=self.options.refine, keep_largest=self.options.keep_largest)
+        # accurate: refine=None lets the segmenter run its refiner on the smoothed mask.
+        refine = None if self.options.quality == "accurate" else self.options.refine
+        return self.segmenter.finish(frame, low, refine=refine, keep_largest=self.options.keep_largest)
 
     def process(self, frame: np.ndarray) -> np.ndarray:
         """`segment_for_video` for a frame without a timestamp: frames are taken as 1/30 s apart."""

@@ -33,7 +33,8 @@ def test_quality_balanced_is_refine(tiny_model: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("flags, rc, needle", [
-    (["--quality", "accurate"], 1, "quality 'accurate' (a learned edge refinement) is not available yet"),
+    (["--quality", "accurate", "--refiner", "missing.tflite"], 1, "refiner not found: missing.tflite"),
+    (["--refiner", "r.tflite"], 2, "--refiner is the refiner of --quality accurate"),
     (["--quality", "fast", "--refine"], 2, "--refine is --quality balanced, not fast"),
 ])
 def test_quality_errors_are_one_line(tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],

@@ -34,13 +34,14 @@ def test_bad_options_are_refused(kw, needle) -> None:
         SegmenterOptions(**kw)
 
 
-def test_quality_levels(seg: Segmenter) -> None:
+def test_quality_levels(seg: Segmenter, tmp_path) -> None:
     assert QUALITIES == ("fast", "balanced", "accurate")
-    assert [SegmenterOptions(quality=q).refine for q in ("fast", "balanced")] == [False, True]
-    with pytest.raises(ModelLoadError, match="quality 'accurate'.*not available yet"):
-        Segmenter(seg.backend, seg.contract, SegmenterOptions(quality="accurate"))
-    with pytest.raises(ModelLoadError, match="not available yet"):
-        Segmenter.default(SegmenterOptions(quality="accurate"))
+    assert [SegmenterOptions(quality=q).refine for q in ("fast", "balanced", "accurate")] == [False, True, False]
+    # accurate loads its refiner (the packaged one by default) and says what is missing.
+    accurate = Segmenter(seg.backend, seg.contract, SegmenterOptions(quality="accurate"))
+    assert accurate.refiner is not None and seg.refiner is None
+    with pytest.raises(ModelLoadError, match="refiner not found"):
+        Segmenter(seg.backend, seg.contract, SegmenterOptions(quality="accurate", refiner=str(tmp_path / "no.tflite")))
 
 
 def test_from_file_takes_options_and_the_older_keywords(tiny_model) -> None:
