@@ -1,6 +1,8 @@
 """int8 TFLite of the tile refiner: litert-torch converts the fp32 tile model (N x T x T x 4, NHWC),
-ai-edge-quantizer's static int8 recipe quantizes it with ranges calibrated on real contour tiles,
-and the file gets uint8 I/O (scale 1/255: the tiles' pixels and coarse probability as they are).
+ai-edge-quantizer's static int8 recipe quantizes it with ranges calibrated on real contour tiles.
+Its I/O stays int8 (input scale 1/255, zero point -128: a tile's uint8 values minus 128; output the
+sigmoid's 1/256, -128): the two QUANTIZE ops of a uint8 interface cost 0.025 M ARM instructions a
+tile, 7% of the refiner's count, which the ARM budget cannot spare.
 
 Phase 1 of issue 25: the geometry and encoding go into `<artifact>.refiner.json`
 (portrait_mobile.runtime.refiner reads it); the contract, formats row and parity gate come with the
@@ -91,15 +93,15 @@ def export_refiner_tflite(checkpoint: Any, dest: str | Path, calib_tiles: np.nda
     # 4-channel tile model, so it is dropped again (the sidecar describes the file until the refiner
     # has a contract of its own).
     placeholder = ModelContract(model_name=cfg.name, version="refiner", input_height=cfg.tile, input_width=cfg.tile)
-    data = _without_contract(finalize(data, placeholder, uint8_io=True))
+    data = _without_contract(finalize(data, placeholder, uint8_io=False))
     dest = Path(dest)
     write_bytes(dest, data)
     grid = cfg.grid()
     info = {"refiner": cfg.name, "config": cfg.to_dict(), "precision": "int8", "batch": batch,
             "grid": {"core": grid.core, "margin": grid.margin, "out_stride": grid.out_stride,
                      "work_long_side": grid.work_long_side},
-            "input": "uint8 [N, T, T, 4]: R, G, B, coarse probability, each value / 255",
-            "output": "uint8 [N, T/2, T/2, 1]: refined probability x 255 (see the quantization)",
+            "input": "int8 [N, T, T, 4]: R, G, B, coarse probability as uint8 values minus 128 (scale 1/255, zero point -128)",
+            "output": "int8 [N, T/2, T/2, 1]: refined probability (dequantize with the output's scale and zero point)",
             "calibration_tiles": int(len(calib_tiles)), "metrics": checkpoint.metrics}
     write_bytes(refiner_sidecar(dest), json.dumps(info, indent=2).encode())
     return dest

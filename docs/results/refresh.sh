@@ -16,6 +16,9 @@ portrait-eval --data ../shared/datasets/pfcn:test --weights portrait_mobile/weig
     --reference mediapipe --no-progress --out "$R/pfcn_test.json"
 portrait-eval --data ../shared/datasets/pfcn:test --model exported/portrait-s-256_int8.tflite --refine \
     --no-progress --out "$R/pfcn_test_refine.json"
+# The accurate level: the packaged int8 refiner (portrait_mobile/weights/refine-t40_int8.tflite).
+portrait-eval --data ../shared/datasets/pfcn:test --model exported/portrait-s-256_int8.tflite --quality accurate \
+    --no-progress --out "$R/pfcn_test_accurate.json"
 portrait-bench --setup-arm -q
 portrait-bench --model exported/portrait-s-256_int8.tflite --profile all,arm --arm-cycles --reference mediapipe --runs 300 \
     --budget benchmarks/budgets/default.json --json "$R/bench.json" --plot docs/benchmarks/bench-portrait-s-256.png \

@@ -32,7 +32,7 @@ def _file_kib(path: Path) -> str:
     return _kib(path.stat().st_size) if path.is_file() else "-"
 
 
-def results_table(evals: dict, refined: dict | None, sizes: dict[str, str]) -> str:
+def results_table(evals: dict, refined: dict | None, sizes: dict[str, str], accurate: dict | None = None) -> str:
     rows = ["| model | what runs | params | file | fg IoU | mIoU | boundary IoU |",
             "|---|---|---|---|---|---|---|"]
 
@@ -56,6 +56,11 @@ def results_table(evals: dict, refined: dict | None, sizes: dict[str, str]) -> s
         if not r["model"].startswith("mediapipe"):
             file = r["model"].split(" ")[0]
             rows.append(row(r, "int8 TFLite, `--refine` (runtime's guided-filter edges)", sizes.get(file, "-")))
+    for r in (accurate or {}).get("results", []):
+        if not r["model"].startswith("mediapipe"):
+            file = r["model"].split(" ")[0]
+            rows.append(row(r, "int8 TFLite, `--quality accurate` (+ the int8 learned refiner on the contour's "
+                               "tiles at 512, `refine-t40_int8.tflite`)", sizes.get(file, "-")))
     return "\n".join(rows)
 
 
@@ -188,6 +193,8 @@ def main() -> None:
     evals = _load(a.results / "pfcn_test.json")
     refined_path = a.results / "pfcn_test_refine.json"
     refined = _load(refined_path) if refined_path.is_file() else None
+    accurate_path = a.results / "pfcn_test_accurate.json"
+    accurate = _load(accurate_path) if accurate_path.is_file() else None
     bench = _load(a.results / "bench.json")
     sizes = {m["label"]: _kib(m["size_bytes"]) for m in bench["models"]}
     if bench.get("reference"):
@@ -198,7 +205,7 @@ def main() -> None:
         if r["model"].endswith(".pt"):
             sizes["pt"] = _file_kib(a.readme.parent / "portrait_mobile" / "weights" / r["model"])
     bench_md = bench_table(bench)
-    targets = {a.readme: {"results": results_table(evals, refined, sizes), "bench": bench_md},
+    targets = {a.readme: {"results": results_table(evals, refined, sizes, accurate), "bench": bench_md},
                a.bench_doc: {"bench": bench_md, "sizes": sizes_table(bench)}}
     for path, blocks in targets.items():
         text = path.read_text()

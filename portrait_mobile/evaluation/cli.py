@@ -33,7 +33,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "repeatable")
     p.add_argument("--refine", action="store_true",
                    help="run --model artifacts with the runtime's guided-filter edge refinement "
-                        "(Segmenter.segment(refine=True))")
+                        "(Segmenter.segment(refine=True)): --quality balanced")
+    p.add_argument("--quality", choices=("fast", "balanced", "accurate"), default=None,
+                   help="run --model artifacts at this runtime quality level (SegmenterOptions.quality; "
+                        "accurate: the packaged learned refiner, or --refiner) (default: fast)")
+    p.add_argument("--refiner", metavar="PATH", help="--quality accurate: the refiner .tflite")
     p.add_argument("--reference", choices=["mediapipe"], help="also evaluate this reference model")
     p.add_argument("--anchors", type=Path, metavar="DIR",
                    help="folder with the reference .tflite (default: ../shared/anchors next to the cwd or "
@@ -49,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _load_artifact(path: Path, threads: int | None, refine: bool) -> Any:
+def _load_artifact(path: Path, threads: int | None, quality: str, refiner: str | None = None) -> Any:
     from .predictors import ArtifactPredictor
 
     if not path.exists():
@@ -60,14 +64,16 @@ def _load_artifact(path: Path, threads: int | None, refine: bool) -> Any:
         raise ModelLoadError(f"--model needs portrait_mobile.runtime.Segmenter, which this install lacks ({e})") \
             from None
     try:
-        segmenter = Segmenter.from_file(path, threads=threads)
+        from ..runtime.options import SegmenterOptions
+
+        segmenter = Segmenter.from_file(path, SegmenterOptions(threads=threads, quality=quality, refiner=refiner))
     except PortraitError:
         raise
     except Exception as e:  # backends (onnxruntime, LiteRT, coremltools) raise many types for a bad file
         raise ModelLoadError(f"cannot load {path} ({type(e).__name__}: {e})") from None
-    if refine:
-        return ArtifactPredictor(segmenter, name=f"{path.name} +refine", refine=True)
-    return ArtifactPredictor(segmenter, name=path.name)
+    # The names the results JSON (and docs/results/render_readme.py) know each level by.
+    suffix = {"fast": "", "balanced": " +refine", "accurate": " +accurate"}[quality]
+    return ArtifactPredictor(segmenter, name=f"{path.name}{suffix}")
 
 
 def _load_predictors(args: argparse.Namespace) -> list[Any]:
@@ -90,7 +96,12 @@ def _load_predictors(args: argparse.Namespace) -> list[Any]:
                 raise
             predictors.append(TorchPredictor(ckpt, name=None if w is None else Path(w).name,
                                              num_threads=args.threads))
-        predictors.extend(_load_artifact(Path(m), args.threads, args.refine) for m in args.model)
+        if args.refine and args.quality not in (None, "balanced"):
+            raise ValueError(f"--refine is --quality balanced, not {args.quality}")
+        if args.refiner is not None and args.quality != "accurate":
+            raise ValueError("--refiner is the refiner of --quality accurate")
+        quality = args.quality or ("balanced" if args.refine else "fast")
+        predictors.extend(_load_artifact(Path(m), args.threads, quality, args.refiner) for m in args.model)
     if args.reference == "mediapipe":
         predictors.append(MediaPipePredictor(mediapipe_path(args.anchors, flag="--anchors"),
                                              num_threads=args.threads))

@@ -68,15 +68,22 @@ class TileModel:
         it = new_interpreter(path, threads=threads)
         inp = it.get_input_details()[0]
         shape = [int(s) for s in inp["shape"]]
-        if len(shape) != 4 or shape[1:] != [grid.tile, grid.tile, 4] or inp["dtype"] != np.uint8:
-            raise ModelLoadError(f"{path}: input {inp['dtype'].__name__} {shape}, expected uint8 "
+        if len(shape) != 4 or shape[1:] != [grid.tile, grid.tile, 4] or inp["dtype"] not in (np.uint8, np.int8):
+            raise ModelLoadError(f"{path}: input {np.dtype(inp['dtype']).name} {shape}, expected uint8 or int8 "
                                  f"[N, {grid.tile}, {grid.tile}, 4] as {side.name} says")
+        scale, zero = inp["quantization"]
+        if abs(scale * 255 - 1) > 1e-4 or zero != (-128 if inp["dtype"] == np.int8 else 0):
+            raise ModelLoadError(f"{path}: input quantization ({scale:.6g}, {zero}) is not the tiles' uint8 "
+                                 "values / 255")
         return cls(path, grid, shape[0], it, info)
 
     def __call__(self, tiles: np.ndarray) -> np.ndarray:
         it = self.interpreter
         inp, out = it.get_input_details()[0], it.get_output_details()[0]
-        it.set_tensor(inp["index"], np.ascontiguousarray(tiles, np.uint8))
+        x = np.ascontiguousarray(tiles, np.uint8)
+        if inp["dtype"] == np.int8:  # the same values / 255 with zero point -128
+            x = (x ^ np.uint8(0x80)).view(np.int8)
+        it.set_tensor(inp["index"], x)
         it.invoke()
         y = it.get_tensor(out["index"])
         scale, zero = out["quantization"]

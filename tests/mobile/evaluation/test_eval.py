@@ -209,3 +209,18 @@ def test_mediapipe_reproduces_design_md(shared_datasets: Path, anchors: Path) ->
     assert m.fg_iou == pytest.approx(96.13, abs=0.05)
     assert m.miou == pytest.approx(94.94, abs=0.05)
     assert m.boundary_iou == pytest.approx(71.37, abs=0.05)
+
+
+def test_cli_quality_levels_name_their_rows(tiny_dataset: Path, tiny_model: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """--quality runs --model artifacts at a runtime level; each level's row is named for it."""
+    pytest.importorskip("ai_edge_litert")  # the packaged refiner is a .tflite
+    names = []
+    for flags in ([], ["--refine"], ["--quality", "accurate"]):
+        rc, out, _ = run_cli(["--data", f"{tiny_dataset}:train", "--model", str(tiny_model), "--json", *flags], capsys)
+        assert rc == 0
+        names.append(json.loads(out)["results"][0]["model"])
+    assert names == ["tiny.onnx", "tiny.onnx +refine", "tiny.onnx +accurate"]
+    rc, _, err = run_cli(["--data", f"{tiny_dataset}:train", "--model", str(tiny_model), "--refine",
+                          "--quality", "accurate"], capsys)
+    assert rc == 2 and "--refine is --quality balanced" in err
