@@ -81,8 +81,40 @@ def _without_contract(model_bytes: bytes) -> bytes:
     return bytes(fbu.convert_object_to_bytearray(m))
 
 
-def export_refiner_tflite(checkpoint: Any, dest: str | Path, calib_tiles: np.ndarray, batch: int = 1) -> Path:
-    """Write the int8 refiner to `dest` and its description beside it; returns `dest`."""
+# The refiner's parity gate: int8 against the PyTorch refiner on held-out contour tiles (the carve's).
+MAX_MEAN_ABS_DIFF = 0.02
+MIN_MASK_AGREEMENT = 0.98  # share of output pixels on the same side of 0.5
+
+
+def refiner_parity(model_bytes: bytes, torch_model: Any, tiles: np.ndarray, batch: int) -> dict[str, float]:
+    """The int8 file's outputs against the PyTorch refiner's on `tiles` (uint8 N x T x T x 4)."""
+    import torch
+
+    from portrait_mobile.litert import new_interpreter
+
+    with quiet():
+        it = new_interpreter(model_bytes, threads=1)
+    inp, out = it.get_input_details()[0], it.get_output_details()[0]
+    n = len(tiles) // batch * batch
+    got = []
+    for i in range(0, n, batch):
+        x = tiles[i:i + batch]
+        it.set_tensor(inp["index"], (x ^ np.uint8(0x80)).view(np.int8) if inp["dtype"] == np.int8 else x)
+        it.invoke()
+        scale, zero = out["quantization"]
+        got.append((it.get_tensor(out["index"]).astype(np.float32) - zero) * scale)
+    got = np.concatenate(got).reshape(n, -1)
+    with torch.no_grad():
+        want = torch_model(torch.from_numpy(tiles[:n]).permute(0, 3, 1, 2).float() / 255).reshape(n, -1).numpy()
+    return {"n_tiles": n, "mean_abs_diff": float(np.abs(got - want).mean()),
+            "max_abs_diff": float(np.abs(got - want).max()),
+            "mask_agreement": float(((got >= 0.5) == (want >= 0.5)).mean())}
+
+
+def export_refiner_tflite(checkpoint: Any, dest: str | Path, calib_tiles: np.ndarray, batch: int = 1,
+                          parity_tiles: np.ndarray | None = None) -> Path:
+    """Write the int8 refiner to `dest` and its description beside it; returns `dest`. With
+    `parity_tiles`, nothing is written unless the int8 file passes the parity gate (ExportError)."""
     import copy
 
     cfg = checkpoint.config
@@ -94,6 +126,13 @@ def export_refiner_tflite(checkpoint: Any, dest: str | Path, calib_tiles: np.nda
     # has a contract of its own).
     placeholder = ModelContract(model_name=cfg.name, version="refiner", input_height=cfg.tile, input_width=cfg.tile)
     data = _without_contract(finalize(data, placeholder, uint8_io=False))
+    parity = None
+    if parity_tiles is not None:
+        parity = refiner_parity(data, checkpoint.build(), parity_tiles, batch)
+        if parity["mean_abs_diff"] > MAX_MEAN_ABS_DIFF or parity["mask_agreement"] < MIN_MASK_AGREEMENT:
+            raise ExportError(f"refiner tflite int8: parity gate failed on {parity['n_tiles']} held-out tiles: mean "
+                              f"abs diff {parity['mean_abs_diff']:.4f} (max {MAX_MEAN_ABS_DIFF}), mask agreement "
+                              f"{parity['mask_agreement']:.4f} (min {MIN_MASK_AGREEMENT}); nothing written")
     dest = Path(dest)
     write_bytes(dest, data)
     grid = cfg.grid()
@@ -102,19 +141,21 @@ def export_refiner_tflite(checkpoint: Any, dest: str | Path, calib_tiles: np.nda
                      "work_long_side": grid.work_long_side},
             "input": "int8 [N, T, T, 4]: R, G, B, coarse probability as uint8 values minus 128 (scale 1/255, zero point -128)",
             "output": "int8 [N, T/2, T/2, 1]: refined probability (dequantize with the output's scale and zero point)",
-            "calibration_tiles": int(len(calib_tiles)), "metrics": checkpoint.metrics}
+            "calibration_tiles": int(len(calib_tiles)), "metrics": checkpoint.metrics,
+            "parity": None if parity is None else {**parity, "gate": {"max_mean_abs_diff": MAX_MEAN_ABS_DIFF,
+                                                                      "min_mask_agreement": MIN_MASK_AGREEMENT}}}
     write_bytes(refiner_sidecar(dest), json.dumps(info, indent=2).encode())
     return dest
 
 
-def calibration_tiles(cache_path: str | Path, grid: Any, count: int = 256, seed: int = 0) -> np.ndarray:
-    """`count` contour tiles from the training photos of a refine cache (never its carve)."""
+def cache_tiles(cache_path: str | Path, grid: Any, carve: bool, count: int = 256, seed: int = 0) -> np.ndarray:
+    """`count` contour tiles from a refine cache's training photos (calibration) or its carve (parity)."""
     from portrait_mobile.refine.dataset import load_refine_cache, sample_tiles
 
     cache = load_refine_cache(cache_path)
     rng = np.random.default_rng(seed)
-    train = np.nonzero(~cache.is_val)[0]
-    picked = rng.choice(train, size=min(len(train), count), replace=False)
+    pool = np.nonzero(cache.is_val if carve else ~cache.is_val)[0]
+    picked = rng.choice(pool, size=min(len(pool), count), replace=False)
     return sample_tiles(cache, picked, grid, per_image=1, rng=rng, flip=False).inputs[:count]
 
 
@@ -135,10 +176,15 @@ def main(argv: list[str] | None = None) -> int:
         from portrait_mobile.refine.checkpoint import RefinerCheckpoint
 
         ck = RefinerCheckpoint.load(args.checkpoint)
-        out = export_refiner_tflite(ck, args.out, calibration_tiles(args.cache, ck.config.grid()), args.batch)
-        print(f"wrote {out} ({out.stat().st_size} bytes) and {refiner_sidecar(out).name}")
+        grid = ck.config.grid()
+        out = export_refiner_tflite(ck, args.out, cache_tiles(args.cache, grid, carve=False), args.batch,
+                                    parity_tiles=cache_tiles(args.cache, grid, carve=True))
+        p = json.loads(refiner_sidecar(out).read_text())["parity"]
+        print(f"wrote {out} ({out.stat().st_size} bytes) and {refiner_sidecar(out).name}; parity on "
+              f"{p['n_tiles']} carve tiles: mean abs diff {p['mean_abs_diff']:.4f}, mask agreement "
+              f"{p['mask_agreement']:.4f}")
 
-    return run_cli("portrait-export-refiner", body)
+    return run_cli("portrait-export-refiner", body, failure_types=(ExportError,))
 
 
 if __name__ == "__main__":

@@ -59,3 +59,18 @@ def test_int8_refiner_round_trip(tmp_path: Path) -> None:
     refiner_sidecar(out).unlink()
     with pytest.raises(ModelLoadError, match="refiner description"):
         TileModel.from_file(out)
+
+
+def test_parity_gate_refuses_and_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from portrait_export import refine_tflite
+    from portrait_mobile.errors import ExportError
+    from portrait_mobile.refine.checkpoint import RefinerCheckpoint
+    from portrait_mobile.refine.model import build_refiner
+
+    m = build_refiner()
+    ck = RefinerCheckpoint(m.config, m.state_dict())
+    tiles = _tiles(8, m.config.tile)
+    monkeypatch.setattr(refine_tflite, "MIN_MASK_AGREEMENT", 1.01)  # no file can pass
+    with pytest.raises(ExportError, match="parity gate failed.*nothing written"):
+        refine_tflite.export_refiner_tflite(ck, tmp_path / "r.tflite", tiles, parity_tiles=tiles)
+    assert list(tmp_path.iterdir()) == []
