@@ -14,7 +14,6 @@ The licence statement and the card's version come from portrait_mobile.model_car
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import re
 import sys
@@ -22,8 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from portrait_export.api import export as _export
-from portrait_export.context import DEFAULT_PRECISION
+from portrait_export.context import DEFAULT_PRECISION, ExportOptions
 from portrait_mobile.atomic import write_text
 from portrait_mobile.model_card import (CARD_NAME, CARD_VERSION, CODE_LICENSE, TEACHER, TRAINING_SOURCES,
                                         WEIGHTS_LICENSE, packaged_card)
@@ -32,7 +30,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 WEIGHTS = REPO / "portrait_mobile" / "weights"
 MODEL = "portrait-s-256"
-EXPORT_OPSET = inspect.signature(_export).parameters["opset"].default  # portrait-export's default
+EXPORT_OPSET = ExportOptions().opset  # portrait-export's default
 
 
 @dataclass(frozen=True)

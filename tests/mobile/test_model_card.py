@@ -50,7 +50,7 @@ def test_license_file_is_the_declared_code_licence():
     assert "Apache License" in text and "Version 2.0, January 2004" in text
     assert "TERMS AND CONDITIONS FOR USE, REPRODUCTION, AND DISTRIBUTION" in text
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    assert CODE_LICENSE == "Apache-2.0" == project["license"]["text"]
+    assert CODE_LICENSE == "Apache-2.0" == project["license"]  # an SPDX expression (PEP 639)
 
 
 def test_weights_licence_is_not_the_code_licence_and_names_every_source():
