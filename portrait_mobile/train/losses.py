@@ -56,12 +56,25 @@ def teacher_pixel_weight(mask: torch.Tensor, teacher: torch.Tensor, mask_weight:
     return teacher_weight[:, None, None, None] * torch.where(labelled, on_labels, torch.ones_like(mask))
 
 
+def _window_max(x: torch.Tensor, k: int, dim: int) -> torch.Tensor:
+    """Max over each window of k along `dim` (the input is k - 1 longer than the output), by doubling:
+    log2(k) + 1 elementwise maxima instead of k."""
+    n = x.shape[dim] - k + 1
+    w = 1
+    while 2 * w <= k:
+        x = torch.maximum(x.narrow(dim, 0, x.shape[dim] - w), x.narrow(dim, w, x.shape[dim] - w))
+        w *= 2
+    # x[i] is now the max of a window of w >= k / 2; two of them overlap to cover k.
+    return torch.maximum(x.narrow(dim, 0, n), x.narrow(dim, k - w, n)) if w < k else x.narrow(dim, 0, n)
+
+
 def dilate(binary: torch.Tensor, radius: int) -> torch.Tensor:
-    """Square (2r+1)^2 max filter as two 1-D passes: the same maximum for 2(2r+1) comparisons a pixel
-    instead of (2r+1)^2 (the square 11x11 pools were 40% of a 1-thread training step)."""
+    """Square (2r+1)^2 max filter (max_pool2d with stride 1, padding r) as two 1-D passes of doubling
+    maxima: the square 11x11 pools were 40% of a 1-thread training step, and max_pool2d even with a
+    1-D window still a quarter of it."""
     k = 2 * radius + 1
-    x = F.max_pool2d(binary, (1, k), stride=1, padding=(0, radius))
-    return F.max_pool2d(x, (k, 1), stride=1, padding=(radius, 0))
+    x = F.pad(binary, (radius, radius, radius, radius), value=float("-inf"))
+    return _window_max(_window_max(x, k, -1), k, -2)
 
 
 def boundary_band(target: torch.Tensor, radius: int) -> torch.Tensor:

@@ -120,8 +120,10 @@ def test_edge_terms_enter_the_total_only_when_weighted() -> None:
 
 
 def test_separable_band_equals_the_square_pools() -> None:
-    """The band from two 1-D pools is the band the square 11x11 pools gave, on hand-made and random masks."""
+    """The band from two 1-D passes is the band the square 11x11 pools gave, on hand-made and random masks."""
     import torch.nn.functional as F
+
+    from portrait_mobile.train.losses import dilate
 
     def square_band(target: torch.Tensor, radius: int) -> torch.Tensor:
         binary = (target > 0.5).float()
@@ -137,8 +139,9 @@ def test_separable_band_equals_the_square_pools() -> None:
     noisy = (torch.rand(3, 1, 64, 64) > 0.7).float()
     soft = torch.rand(2, 1, 64, 64)  # soft targets are binarised at 0.5 first
     for m in (_square_mask(), disc, corner, noisy, soft):
-        for r in (1, 2, 5):
+        for r in (1, 2, 3, 4, 5, 7, 8):
             assert torch.equal(boundary_band(m, r), square_band(m, r))
+            assert torch.equal(dilate(m, r), F.max_pool2d(m, 2 * r + 1, stride=1, padding=r))
 
 
 def test_loss_with_the_band_given_equals_the_band_computed() -> None:
