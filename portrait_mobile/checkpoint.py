@@ -1,4 +1,9 @@
-"""One-file checkpoints: weights + model config + metrics (+ optional training state)."""
+"""One-file checkpoints: weights + model config + metrics (+ optional training state).
+
+Two kinds share the file layout and this module's one loader: the segmentation model's
+(`Checkpoint`) and the edge refiner's (`portrait_mobile.refine.checkpoint.RefinerCheckpoint`). The
+payload's "format" says which; `load_any` reads a file of either kind.
+"""
 from __future__ import annotations
 
 import io
@@ -6,43 +11,59 @@ import pickle
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
+from torch import nn
 
 from .atomic import write_bytes
 from .config import DEFAULT_CONFIG, ModelConfig, get_config, list_configs
 from .contract import ModelContract, pytorch_contract
 from .errors import CheckpointError
+from .formats import SEGMENTER, resolve
 from .model_card import WeightsTerms, weights_terms
 from .model import PortraitNet, build_model
 from .paths import WEIGHTS_DIR
 
 FORMAT = "portrait-mobile-checkpoint/1"
 DEFAULT_WEIGHTS = WEIGHTS_DIR / f"{DEFAULT_CONFIG}.pt"
+# Every kind of one-file checkpoint by its payload's "format": the class that reads it ("module:Class",
+# imported when used, as in portrait_mobile.formats).
+REFINER_FORMAT = "portrait-mobile-refiner/1"
+KINDS = {FORMAT: "portrait_mobile.checkpoint:Checkpoint",
+         REFINER_FORMAT: "portrait_mobile.refine.checkpoint:RefinerCheckpoint"}
 
 
 @dataclass
-class Checkpoint:
-    config: ModelConfig
+class WeightsFile:
+    """What both kinds hold and how they are read and written; a kind names its `FORMAT`, what it is
+    called in messages (`WHAT`), the contract `role` its model plays, and how its config and model are made."""
+
+    config: Any
     state_dict: dict[str, torch.Tensor]
     metrics: dict[str, Any] = field(default_factory=dict)
     train_info: dict[str, Any] = field(default_factory=dict)
     # Present only in training checkpoints, for --resume.
     train_state: dict[str, Any] | None = None
 
-    def contract(self) -> ModelContract:
-        """The input/output contract of this checkpoint's PyTorch model, with its version, metrics and
-        the terms of the data it was trained on."""
-        return pytorch_contract(self.config, version=str(self.train_info.get("version", "pytorch")),
-                                metrics=self.metrics, terms=self.terms())
+    FORMAT: ClassVar[str]
+    WHAT: ClassVar[str]
+    role: ClassVar[str]
+
+    @classmethod
+    def config_from(cls, path: Path, d: dict[str, Any]) -> Any:
+        """The kind's config from the payload's dict; CheckpointError naming `path` when malformed."""
+        raise NotImplementedError
+
+    def new_model(self) -> nn.Module:
+        raise NotImplementedError
 
     def terms(self) -> WeightsTerms:
         """The licence statement and card for these weights, from the sources their training recorded."""
         return weights_terms((self.train_info or {}).get("sources"))
 
-    def build(self) -> PortraitNet:
-        model = build_model(self.config)
+    def build(self) -> nn.Module:
+        model = self.new_model()
         try:
             model.load_state_dict(self.state_dict)
         except RuntimeError as e:
@@ -51,7 +72,7 @@ class Checkpoint:
 
     def save(self, path: str | Path, include_train_state: bool = True) -> None:
         payload = {
-            "format": FORMAT,
+            "format": self.FORMAT,
             "config": self.config.to_dict(),
             "state_dict": {k: v.detach().cpu() for k, v in self.state_dict.items()},
             "metrics": self.metrics,
@@ -64,22 +85,44 @@ class Checkpoint:
         write_bytes(path, buf.getvalue())
 
     @classmethod
-    def load(cls, path: str | Path) -> "Checkpoint":
+    def load(cls, path: str | Path) -> Any:
         path = Path(path)
-        if not path.is_file():
-            raise CheckpointError(f"checkpoint not found: {path}")
-        try:
-            # weights_only: tensors and plain data only (dicts, lists, tuples, numbers, strings), which is
-            # all a checkpoint holds, training state included; a pickle that asks for any other object
-            # (a payload that would run code) is refused before anything is built.
-            payload = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as e:  # torch raises many types for a non-checkpoint file
-            raise CheckpointError(_unreadable(path, e)) from None
-        if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-            raise CheckpointError(f"{path} is not a portrait-mobile checkpoint (format {FORMAT!r} expected)")
+        payload = read_payload(path, cls.WHAT)
+        if payload.get("format") != cls.FORMAT:
+            raise CheckpointError(f"{path} is not a portrait-mobile {cls.WHAT} (format {cls.FORMAT!r} expected)")
+        return cls.from_payload(path, payload)
+
+    @classmethod
+    def from_payload(cls, path: Path, payload: dict[str, Any]) -> Any:
+        """A checked payload (`read_payload`) of this kind as the object."""
         _check_payload(path, payload)
+        return cls(cls.config_from(path, payload["config"]), payload["state_dict"], payload.get("metrics", {}),
+                   payload.get("train_info", {}), payload.get("train_state"))
+
+
+@dataclass
+class Checkpoint(WeightsFile):
+    """The segmentation model's checkpoint."""
+
+    config: ModelConfig
+
+    FORMAT: ClassVar[str] = FORMAT
+    WHAT: ClassVar[str] = "checkpoint"
+    role: ClassVar[str] = SEGMENTER
+
+    def contract(self) -> ModelContract:
+        """The input/output contract of this checkpoint's PyTorch model, with its version, metrics and
+        the terms of the data it was trained on."""
+        return pytorch_contract(self.config, version=str(self.train_info.get("version", "pytorch")),
+                                metrics=self.metrics, terms=self.terms())
+
+    def new_model(self) -> PortraitNet:
+        return build_model(self.config)
+
+    @classmethod
+    def config_from(cls, path: Path, d: dict[str, Any]) -> ModelConfig:
         try:
-            config = ModelConfig.from_dict(payload["config"])
+            config = ModelConfig.from_dict(d)
         except (TypeError, ValueError) as e:
             raise CheckpointError(f"{path}: bad model config: {e}") from None
         registered = get_config(config.name) if config.name in list_configs() else None
@@ -87,8 +130,37 @@ class Checkpoint:
             # Its artifacts would take the registered model's file names (and could replace it).
             raise CheckpointError(f"{path}: its config is named {config.name!r} but is not the registered "
                                   f"{config.name} ({_config_diff(registered, config)}); give it its own name")
-        return cls(config, payload["state_dict"], payload.get("metrics", {}), payload.get("train_info", {}),
-                   payload.get("train_state"))
+        return config
+
+
+def read_payload(path: str | Path, what: str = "checkpoint") -> dict[str, Any]:
+    """The payload of a one-file checkpoint of any kind: a dict, read with torch's weights-only loader.
+
+    weights_only: tensors and plain data only (dicts, lists, tuples, numbers, strings), which is all
+    a checkpoint holds, training state included; a pickle that asks for any other object (a payload
+    that would run code) is refused before anything is built. `what` names the file in messages.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{what} not found: {path}")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises many types for a non-checkpoint file
+        raise CheckpointError(_unreadable(path, e)) from None
+    if not isinstance(payload, dict):
+        raise CheckpointError(f"{path} is not a portrait-mobile {what} (a {type(payload).__name__}, not a mapping)")
+    return payload
+
+
+def load_any(path: str | Path) -> WeightsFile:
+    """A checkpoint of either kind (`KINDS`), by the format its payload names."""
+    path = Path(path)
+    payload = read_payload(path)
+    ref = KINDS.get(payload.get("format"))  # type: ignore[arg-type]
+    if ref is None:
+        raise CheckpointError(f"{path} is not a portrait-mobile checkpoint (format one of "
+                              f"{', '.join(map(repr, KINDS))} expected)")
+    return resolve(ref).from_payload(path, payload)
 
 
 def _unreadable(path: Path, e: Exception) -> str:

@@ -1,10 +1,11 @@
 """Named model configurations: one config drives training, export and benchmarks."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from .names import check_file_stem
+from .registry import Registry, config_from_dict
 
 
 @dataclass(frozen=True)
@@ -64,34 +65,16 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown model config keys: {sorted(unknown)}")
-        kw = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
-        return cls(**kw)
+        return config_from_dict(cls, d, "model config")
 
     def with_input_size(self, h: int, w: int) -> "ModelConfig":
         return ModelConfig.from_dict({**self.to_dict(), "input_size": (h, w)})
 
 
-_REGISTRY: dict[str, ModelConfig] = {}
-
-
-def register(cfg: ModelConfig) -> ModelConfig:
-    _REGISTRY[cfg.name] = cfg
-    return cfg
-
-
-def get_config(name: str) -> ModelConfig:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise KeyError(f"unknown model config {name!r}; known: {', '.join(sorted(_REGISTRY))}") from None
-
-
-def list_configs() -> list[str]:
-    return sorted(_REGISTRY)
+_REGISTRY: Registry[ModelConfig] = Registry("model config", error=KeyError)
+register = _REGISTRY.register
+get_config = _REGISTRY.get
+list_configs = _REGISTRY.names
 
 
 DEFAULT_CONFIG = "portrait-s-256"

@@ -6,6 +6,14 @@ a sidecar JSON), read by the runtime and the demo apps; nothing else hard-codes 
 A contract is checked when it is made, so one read from a file (`from_dict`/`from_json`, which
 name the file) or built in code is well-formed or refused with a ContractError naming the field:
 types, finite numbers, known enum values, positive scales and std, sizes within MAX_INPUT_SIDE.
+
+Two roles of model carry one (formats.ROLES): the segmenter (the photo squashed to its input, a
+probability out) and the edge refiner of quality "accurate" (`tiles`: 4-channel tiles of the photo's
+working frame on the coarse contour, R, G, B and `extra_channels` = the coarse probability, in; the
+tile's refined probability out). Fields added to schema 1 for the refiner (LATER_FIELDS) are written
+only when they differ from their default, so a segmenter's contract is byte for byte what it was, and
+a reader that predates them refuses a refiner's contract (its resize, "contour-tiles") instead of
+taking it for a segmenter.
 """
 from __future__ import annotations
 
@@ -16,12 +24,14 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from .errors import ContractError
 from .file_input import parse_json
-from .formats import FORMATS
+from .formats import EDGE_REFINER, FORMATS, ROLES, SEGMENTER
 from .model_card import CARD_NAME, CARD_VERSION, WEIGHTS_LICENSE, WeightsTerms
 from .names import is_file_stem
+from .tile_grid import TileGrid
 
 if TYPE_CHECKING:
     from .config import ModelConfig
+    from .refine.config import RefinerConfig
 
 CONTRACT_KEY = "portrait_mobile_contract"
 SCHEMA = "portrait-mobile-contract/1"
@@ -29,7 +39,18 @@ SCHEMA = "portrait-mobile-contract/1"
 # The values each field may take; anything else is refused, never silently ignored.
 LAYOUTS = ("NHWC", "NCHW")
 COLOR_ORDERS = ("RGB", "BGR")
-RESIZES = ("squash",)  # the whole image resized to the input size, aspect not kept
+# squash: the whole image resized to the input size, aspect not kept (a segmenter); contour-tiles: the
+# photo at its working frame, cut into the tiles the coarse contour crosses (an edge refiner).
+RESIZES = ("squash", "contour-tiles")
+# Input channels after the colour ones: the coarse model's probability at the working frame, uint8
+# like the pixels (an edge refiner's 4th channel).
+EXTRA_CHANNELS = ("coarse_probability",)
+# Fields added to schema 1 after its first edition (the edge refiner's), written only when they differ
+# from their default.
+LATER_FIELDS = ("role", "extra_channels", "tiles")
+MAX_WORK_SIDE = 8192  # an edge refiner's working frame: the runtime allocates it
+REFINER_OUTPUT_MEANING = ("refined person probability in [0, 1] of the tile, at 1/out_stride of the working "
+                          "frame; it replaces the coarse probability in the tile's core")
 TENSOR_DTYPES = ("float32", "uint8", "int8")
 QUANT_RANGES = {"uint8": (0, 255), "int8": (-128, 127)}
 PRECISIONS = tuple(dict.fromkeys(p for f in FORMATS for p in f.precisions))
@@ -90,13 +111,26 @@ class ModelContract:
     model_card: str = CARD_NAME
     model_card_version: str = CARD_VERSION
     metrics: dict[str, Any] = field(default_factory=dict)
+    # What the model is (formats.ROLES); an edge refiner's extra input channels (EXTRA_CHANNELS, after
+    # the colour ones) and its tile geometry.
+    role: str = SEGMENTER
+    extra_channels: tuple[str, ...] = ()
+    tiles: TileGrid | None = None
     schema: str = SCHEMA
 
     def __post_init__(self) -> None:
         _check(self)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        for f in fields(self):
+            if f.name in LATER_FIELDS and getattr(self, f.name) == f.default:
+                del d[f.name]
+        return d
+
+    @property
+    def input_channels(self) -> int:
+        return 3 + len(self.extra_channels)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
@@ -120,6 +154,10 @@ class ModelContract:
             for k in ("input_quant", "output_quant"):
                 if kw.get(k) is not None:
                     kw[k] = _quant(k, kw[k])
+            if isinstance(kw.get("extra_channels"), list):
+                kw["extra_channels"] = tuple(kw["extra_channels"])
+            if kw.get("tiles") is not None:
+                kw["tiles"] = _tiles(kw["tiles"])
             missing = [f.name for f in fields(cls) if f.name not in kw and _required(f)]
             if missing:
                 _fail(missing[0], "is missing")
@@ -163,6 +201,16 @@ def _quant(name: str, v: object) -> TensorQuant:
     return TensorQuant(**v)
 
 
+def _tiles(v: object) -> TileGrid:
+    keys = {f.name for f in fields(TileGrid)}
+    if not isinstance(v, dict) or set(v) != keys:
+        _fail("tiles", f"is {_r(v)}, not {{{', '.join(sorted(keys))}}}")
+    try:
+        return TileGrid(**v)
+    except ValueError as e:
+        _fail("tiles", f"is {_r(v)}: {e}")
+
+
 def _check(c: ModelContract) -> None:
     """Every field of `c` well-formed (see the module docstring), else ContractError naming it."""
     for name in ("model_name", "version", "input_name", "output_name", "output_meaning", "license", "author",
@@ -200,6 +248,38 @@ def _check(c: ModelContract) -> None:
         _fail("model_card", f"is {_r(c.model_card)}, not a plain file name")
     if not isinstance(c.metrics, dict):
         _fail("metrics", f"is {type(c.metrics).__name__}, not an object")
+    _check_role(c)
+
+
+def _check_role(c: ModelContract) -> None:
+    """A segmenter takes the squashed photo; an edge refiner its tiles, all of whose fields must agree."""
+    if c.role not in ROLES:
+        _fail("role", f"is {_r(c.role)}, not one of {', '.join(ROLES)}")
+    if not isinstance(c.extra_channels, tuple) or any(x not in EXTRA_CHANNELS for x in c.extra_channels):
+        _fail("extra_channels", f"is {_r(c.extra_channels)}, not a list of {', '.join(EXTRA_CHANNELS)}")
+    if c.tiles is not None and not isinstance(c.tiles, TileGrid):
+        _fail("tiles", f"is {_r(c.tiles)}, not a TileGrid")
+    if c.role == SEGMENTER:
+        for name, want in (("resize", "squash"), ("extra_channels", ()), ("tiles", None)):
+            if getattr(c, name) != want:
+                _fail(name, f"is {_r(getattr(c, name))}: a segmenter's is {_r(want)}")
+        return
+    t = c.tiles
+    if t is None:
+        _fail("tiles", "is missing: an edge refiner's contract gives its tile geometry")
+    if t.work_long_side > MAX_WORK_SIDE:
+        _fail("tiles.work_long_side", f"is {t.work_long_side}, more than {MAX_WORK_SIDE}")
+    if c.extra_channels != EXTRA_CHANNELS:
+        _fail("extra_channels", f"is {_r(c.extra_channels)}: an edge refiner takes {_r(EXTRA_CHANNELS)}")
+    if c.resize != "contour-tiles":
+        _fail("resize", f"is {_r(c.resize)}: an edge refiner's is 'contour-tiles'")
+    if (c.input_height, c.input_width) != (t.tile, t.tile):
+        _fail("input_height", f"and input_width are {c.input_height}x{c.input_width}, not its tile {t.tile}x{t.tile}")
+    if (c.output_height, c.output_width) != (t.out_tile, t.out_tile):
+        _fail("output_height", f"and output_width are {c.output_height}x{c.output_width}, not its output tile "
+                               f"{t.out_tile}x{t.out_tile}")
+    if any(c.mean) or any(v != 1 for v in c.std):
+        _fail("mean", "and std must be 0 and 1: an edge refiner's channels are all value / 255, one encoding for the four")
 
 
 def pytorch_contract(config: "ModelConfig", version: str = "pytorch",
@@ -215,4 +295,22 @@ def pytorch_contract(config: "ModelConfig", version: str = "pytorch",
     return ModelContract(model_name=config.name, version=version, input_height=h, input_width=w,
                          input_layout="NCHW", output_layout="NCHW", output_height=h, output_width=w,
                          target="pytorch", metrics=dict(metrics or {}),
+                         **(asdict(terms) if terms else {}))
+
+
+def refiner_fields(grid: TileGrid) -> dict[str, Any]:
+    """What every artifact of an edge refiner with this geometry says about its input and output
+    (the format's own layouts and dtypes aside)."""
+    return dict(role=EDGE_REFINER, extra_channels=EXTRA_CHANNELS, tiles=grid, resize="contour-tiles",
+                input_height=grid.tile, input_width=grid.tile, output_height=grid.out_tile,
+                output_width=grid.out_tile, output_meaning=REFINER_OUTPUT_MEANING)
+
+
+def refiner_pytorch_contract(config: "RefinerConfig", version: str = "pytorch",
+                             metrics: dict[str, Any] | None = None,
+                             terms: WeightsTerms | None = None) -> ModelContract:
+    """How the PyTorch refiner of `config` is fed (refine.model.TileRefiner): N x 4 x T x T float in
+    [0, 1], NCHW; its output the tile's probability, NCHW, at T / out_stride."""
+    return ModelContract(model_name=config.name, version=version, input_layout="NCHW", output_layout="NCHW",
+                         target="pytorch", metrics=dict(metrics or {}), **refiner_fields(config.grid()),
                          **(asdict(terms) if terms else {}))

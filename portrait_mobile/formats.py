@@ -16,6 +16,13 @@ from dataclasses import dataclass
 from typing import Any
 
 
+# What a model file holds (its contract's `role`): the segmentation model, or the edge refiner that
+# quality "accurate" runs on tiles of the segmenter's contour (docs/refine.md). A format row names a
+# converter for each role it exports.
+SEGMENTER, EDGE_REFINER = "segmenter", "edge-refiner"
+ROLES = (SEGMENTER, EDGE_REFINER)
+
+
 @dataclass(frozen=True)
 class ArtifactFormat:
     """One kind of model file.
@@ -27,6 +34,7 @@ class ArtifactFormat:
     converter: "module:function" of ``portrait_export``, (ExportContext, precision) -> Converted: the
         target's own step, run inside portrait_export's one export sequence (a name only:
         portrait_mobile never imports portrait_export).
+    refiner_converter: the same for an edge refiner's checkpoint (None: the format does not export one).
     options: the export options (``portrait_export.options.ExportOptions`` fields) the converter takes
         beyond those every target takes; portrait-export refuses one that no requested target takes.
     name_says_precision: the file name always carries the precision, not only a non-default one.
@@ -39,6 +47,7 @@ class ArtifactFormat:
     backend: str
     contract_reader: str | None = None
     converter: str | None = None
+    refiner_converter: str | None = None
     options: tuple[str, ...] = ()
     precisions: tuple[str, ...] = ("fp32",)
     default_precision: str = "fp32"
@@ -50,6 +59,10 @@ class ArtifactFormat:
     def suffix(self) -> str:
         """What the exporter writes."""
         return self.suffixes[0]
+
+    def converter_for(self, role: str) -> str | None:
+        """The converter of a model of `role` (one of ROLES), None if this format exports none."""
+        return {SEGMENTER: self.converter, EDGE_REFINER: self.refiner_converter}[role]
 
 
 # The order is the order of `portrait-export --target all`, of the runtime's backends and of the

@@ -50,6 +50,16 @@ class ConvBNAct(nn.Module):
         self.bn = nn.Identity()
 
 
+def fuse_batchnorms(model: nn.Module) -> nn.Module:
+    """Fold every ConvBNAct's BatchNorm into its conv, in place, in eval mode; returns `model`.
+    What every exported network does first (call it on an eval-mode copy)."""
+    model.eval()
+    for m in model.modules():
+        if isinstance(m, ConvBNAct):
+            m.fuse()
+    return model
+
+
 class DSConv(nn.Module):
     """Depthwise 3x3 (optionally strided / dilated) then pointwise 1x1."""
 

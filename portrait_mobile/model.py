@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from .config import DEFAULT_CONFIG, ModelConfig, get_config
 from .contract import ModelContract, pytorch_contract
-from .layers import ConvBNAct, DSConv, GlobalContext, HDCBlock, ResidualDS, up2
+from .layers import ConvBNAct, DSConv, GlobalContext, HDCBlock, ResidualDS, fuse_batchnorms, up2
 
 
 class Encoder(nn.Module):
@@ -125,11 +125,7 @@ class PortraitNet(nn.Module):
 
     def fuse_for_export(self) -> "PortraitNet":
         """Fold every BatchNorm into its conv (in place); call on an eval-mode copy."""
-        self.eval()
-        for m in self.modules():
-            if isinstance(m, ConvBNAct):
-                m.fuse()
-        return self
+        return fuse_batchnorms(self)  # type: ignore[return-value]
 
 
 def build_model(config: str | ModelConfig = DEFAULT_CONFIG) -> PortraitNet:

@@ -1,65 +1,57 @@
-"""One-file refiner checkpoints: weights + RefinerConfig + carve metrics (+ training state)."""
+"""One-file refiner checkpoints: weights + RefinerConfig + carve metrics (+ training state), read and
+written by the one loader of portrait_mobile.checkpoint (the kind `REFINER_FORMAT`)."""
 from __future__ import annotations
 
-import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-import torch
-
-from ..atomic import write_bytes
+from ..checkpoint import REFINER_FORMAT, WeightsFile
+from ..contract import ModelContract, refiner_pytorch_contract
 from ..errors import CheckpointError
+from ..formats import EDGE_REFINER
+from ..model_card import WeightsTerms, weights_terms
 from ..paths import WEIGHTS_DIR
 from .config import DEFAULT_REFINER, RefinerConfig
 from .model import TileRefiner
 
-FORMAT = "portrait-mobile-refiner/1"
+FORMAT = REFINER_FORMAT
 DEFAULT_REFINER_WEIGHTS = WEIGHTS_DIR / f"{DEFAULT_REFINER}.pt"
 
 
 @dataclass
-class RefinerCheckpoint:
+class RefinerCheckpoint(WeightsFile):
     config: RefinerConfig
-    state_dict: dict[str, torch.Tensor]
-    metrics: dict[str, Any] = field(default_factory=dict)
-    train_info: dict[str, Any] = field(default_factory=dict)
-    train_state: dict[str, Any] | None = None  # optimizer, EMA, step: only in training checkpoints
 
-    def build(self) -> TileRefiner:
-        model = TileRefiner(self.config)
-        try:
-            model.load_state_dict(self.state_dict)
-        except RuntimeError as e:
-            raise CheckpointError(f"weights do not match refiner config {self.config.name}: {e}") from None
-        return model.eval()
-
-    def save(self, path: str | Path, include_train_state: bool = True) -> None:
-        payload = {"format": FORMAT, "config": self.config.to_dict(),
-                   "state_dict": {k: v.detach().cpu() for k, v in self.state_dict.items()},
-                   "metrics": self.metrics, "train_info": self.train_info}
-        if include_train_state and self.train_state is not None:
-            payload["train_state"] = self.train_state
-        buf = io.BytesIO()
-        torch.save(payload, buf)
-        write_bytes(path, buf.getvalue())
+    FORMAT: ClassVar[str] = REFINER_FORMAT
+    WHAT: ClassVar[str] = "refiner checkpoint"
+    role: ClassVar[str] = EDGE_REFINER
 
     @classmethod
-    def load(cls, path: str | Path) -> "RefinerCheckpoint":
-        path = Path(path)
-        if not path.is_file():
-            raise CheckpointError(f"refiner checkpoint not found: {path}")
+    def config_from(cls, path: Path, d: dict[str, Any]) -> RefinerConfig:
         try:
-            # Tensors and plain data only: a pickle asking for any other object is refused.
-            payload = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as e:  # torch raises many types for a non-checkpoint file
-            raise CheckpointError(f"{path} is not a readable refiner checkpoint: {type(e).__name__}: {e}") from None
-        if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-            raise CheckpointError(f"{path} is not a portrait-mobile refiner checkpoint ({FORMAT!r} expected)")
-        try:
-            config = RefinerConfig.from_dict(payload["config"])
-            state = payload["state_dict"]
-        except (KeyError, TypeError, ValueError) as e:
-            raise CheckpointError(f"{path}: malformed refiner checkpoint: {e}") from None
-        return cls(config, state, payload.get("metrics", {}), payload.get("train_info", {}),
-                   payload.get("train_state"))
+            return RefinerConfig.from_dict(d)
+        except (TypeError, ValueError) as e:
+            raise CheckpointError(f"{path}: bad refiner config: {e}") from None
+
+    def new_model(self) -> TileRefiner:
+        return TileRefiner(self.config)
+
+    def sources(self) -> list[str]:
+        """The labelled sets it was trained on (folder/split): recorded by fit, or read from the refine
+        cache's description (checkpoints from before fit recorded them)."""
+        info = self.train_info or {}
+        if info.get("sources"):
+            return [str(s) for s in info["sources"]]
+        out = []
+        for spec in (info.get("cache") or {}).get("sources", []):
+            root, _, split = str(spec).rpartition(":")
+            out.append(f"{Path(root).name}/{split}" if split and split != "None" else Path(root).name)
+        return out
+
+    def terms(self) -> WeightsTerms:
+        return weights_terms(self.sources())
+
+    def contract(self) -> ModelContract:
+        """How the PyTorch refiner is fed, with its metrics and the terms of its training data."""
+        return refiner_pytorch_contract(self.config, metrics=self.metrics, terms=self.terms())

@@ -4,11 +4,12 @@ Torch-free: the runtime's band logic reads the geometry from here (or from an ar
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..names import check_file_stem
-from ..runtime.band import TileGrid
+from ..registry import Registry, config_from_dict
+from ..tile_grid import TileGrid
 
 # The working resolution: the photo's long side is brought to this many pixels (never enlarged)
 # before the refiner runs; the refined mask is resized back to the photo.
@@ -66,33 +67,14 @@ class RefinerConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "RefinerConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown refiner config keys: {sorted(unknown)}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+        return config_from_dict(cls, d, "refiner config")
 
 
 DEFAULT_REFINER = "refine-t40"
-_REGISTRY: dict[str, RefinerConfig] = {}
-
-
-def register(cfg: RefinerConfig) -> RefinerConfig:
-    if cfg.name in _REGISTRY:
-        raise ValueError(f"refiner config {cfg.name!r} is already registered")
-    _REGISTRY[cfg.name] = cfg
-    return cfg
-
-
-def get_refiner_config(name: str) -> RefinerConfig:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise ValueError(f"unknown refiner config {name!r}; known: {', '.join(sorted(_REGISTRY))}") from None
-
-
-def refiner_config_names() -> list[str]:
-    return sorted(_REGISTRY)
+_REGISTRY: Registry[RefinerConfig] = Registry("refiner config", error=ValueError)
+register = _REGISTRY.register
+get_refiner_config = _REGISTRY.get
+refiner_config_names = _REGISTRY.names
 
 
 # The shipped refiner: 0.357 M ARM instructions a tile on cortex-a76 (int8), 32 tiles on a PFCN photo

@@ -145,7 +145,8 @@ def fit(cache: RefineCache, cfg: FitConfig, log: Callable[[str], None] = print) 
         best = max(best, val["score"])
         log(f"epoch {epoch + 1}/{cfg.epochs} loss {row['loss_total']:.4f} ({train_s:.0f}s) carve " + _fmt(val)
             + (" *" if improved else ""))
-        info = {"fit_config": _jsonable(cfg), "epoch": epoch + 1, "step": step, "cache": cache.info}
+        info = {"fit_config": _jsonable(cfg), "epoch": epoch + 1, "step": step, "cache": cache.info,
+                "sources": cache.source_names()}
         state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step, "epoch": epoch + 1,
                  "best": best, "history": history}
         ck = RefinerCheckpoint(rcfg, ema.state_dict(), {f"val_{k}": v for k, v in val.items()}, info, state)

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from ..layers import ConvBNAct, DSConv, ResidualDS, up2
+from ..layers import ConvBNAct, DSConv, ResidualDS, fuse_batchnorms, up2
 from .config import DEFAULT_REFINER, OUTPUT_STRIDE, RefinerConfig, get_refiner_config
 
 IN_CHANNELS = 4  # R, G, B, coarse probability
@@ -54,11 +54,7 @@ class TileRefiner(nn.Module):
 
     def fuse_for_export(self) -> "TileRefiner":
         """Fold every BatchNorm into its conv (in place); call on an eval-mode copy."""
-        self.eval()
-        for m in self.modules():
-            if isinstance(m, ConvBNAct):
-                m.fuse()
-        return self
+        return fuse_batchnorms(self)  # type: ignore[return-value]
 
 
 def build_refiner(config: str | RefinerConfig = DEFAULT_REFINER) -> TileRefiner:

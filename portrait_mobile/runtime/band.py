@@ -14,43 +14,18 @@ the refiner learns on is what the runtime feeds it.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable
 
 import cv2
 import numpy as np
 
 from ..errors import ImageError, ModelLoadError
+from ..tile_grid import TileGrid
 from .image_input import check_rgb_uint8
 from .postprocess import check_prob
 
 # N x T x T x 4 uint8 tiles -> N x t x t float32 probabilities (t = T / out_stride).
 TileRunner = Callable[[np.ndarray], np.ndarray]
-
-
-@dataclass(frozen=True)
-class TileGrid:
-    """The tile geometry of one refiner (read from its config or its artifact's contract)."""
-
-    core: int
-    margin: int
-    out_stride: int = 2
-    work_long_side: int = 512
-
-    def __post_init__(self) -> None:
-        if self.core <= 0 or self.margin < 0 or self.out_stride <= 0 or self.work_long_side <= 0:
-            raise ValueError(f"invalid tile grid {self}")
-        if self.core % self.out_stride or self.margin % self.out_stride:
-            raise ValueError(f"core {self.core} and margin {self.margin} must be multiples of the output "
-                             f"stride {self.out_stride}")
-
-    @property
-    def tile(self) -> int:
-        return self.core + 2 * self.margin
-
-    @property
-    def out_tile(self) -> int:
-        return self.tile // self.out_stride
 
 
 def work_size(height: int, width: int, long_side: int) -> tuple[int, int]:

@@ -150,3 +150,37 @@ def test_the_checkpoints_in_the_repository_still_load(path: Path) -> None:
 def test_malformed_parts_are_named(tmp_path: Path, part: str, value: object, message: str) -> None:
     with pytest.raises(CheckpointError, match=message):
         Checkpoint.load(raw_checkpoint(tmp_path / "x.pt", **{part: value}))
+
+
+def test_load_any_reads_each_kind_by_its_format(tmp_path: Path) -> None:
+    from portrait_mobile.checkpoint import load_any
+    from portrait_mobile.formats import EDGE_REFINER, SEGMENTER
+    from portrait_mobile.refine.checkpoint import RefinerCheckpoint
+    from portrait_mobile.refine.model import build_refiner
+
+    Checkpoint(TINY, build_model(TINY).state_dict()).save(tmp_path / "m.pt")
+    r = build_refiner()
+    RefinerCheckpoint(r.config, r.state_dict()).save(tmp_path / "r.pt")
+    assert (type(load_any(tmp_path / "m.pt")), load_any(tmp_path / "m.pt").role) == (Checkpoint, SEGMENTER)
+    assert (type(load_any(tmp_path / "r.pt")), load_any(tmp_path / "r.pt").role) == (RefinerCheckpoint, EDGE_REFINER)
+    # Each kind's own loader refuses the other kind, and both refuse a malformed part the same way.
+    with pytest.raises(CheckpointError, match="not a portrait-mobile checkpoint"):
+        Checkpoint.load(tmp_path / "r.pt")
+    with pytest.raises(CheckpointError, match="not a portrait-mobile refiner checkpoint"):
+        RefinerCheckpoint.load(tmp_path / "m.pt")
+    torch.save({"format": "portrait-mobile-refiner/1", "config": r.config.to_dict(), "state_dict": [1]},
+               tmp_path / "bad.pt")
+    with pytest.raises(CheckpointError, match="'state_dict' is a list"):
+        load_any(tmp_path / "bad.pt")
+    torch.save({"format": "other/1"}, tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match="format one of"):
+        load_any(tmp_path / "other.pt")
+
+
+def test_a_refiner_checkpoint_refuses_code_too(tmp_path: Path) -> None:
+    from portrait_mobile.refine.checkpoint import RefinerCheckpoint
+
+    marker = tmp_path / "code-ran"
+    with pytest.raises(CheckpointError, match="refused.*asks to load the Python object"):
+        RefinerCheckpoint.load(payload_checkpoint(tmp_path / "evil.pt", marker))
+    assert not marker.exists()

@@ -155,3 +155,52 @@ def test_a_model_that_emits_nan_is_an_error_not_a_mask(tmp_path: Path) -> None:
         seg.segment(red_person()[0])
     with pytest.raises(ModelLoadError, match="NaN"):
         seg.predict_lowres(np.zeros((8, 8, 3), np.uint8))
+
+
+# --- the edge refiner's contract (issue 25): its role, 4th channel and tiles, checked like the rest ----
+
+def _refiner_doc(**changes: Any) -> dict[str, Any]:
+    from portrait_mobile.contract import refiner_fields
+    from portrait_mobile.tile_grid import TileGrid
+
+    c = ModelContract(model_name="r", version="1", **refiner_fields(TileGrid(40, 0, 2, 512)))
+    return {**json.loads(c.to_json()), **changes}
+
+
+def test_a_refiner_contract_round_trips_and_a_segmenters_json_is_unchanged() -> None:
+    from portrait_mobile.contract import LATER_FIELDS
+
+    r = ModelContract.from_dict(_refiner_doc())
+    assert (r.role, r.extra_channels, r.tiles.tile, r.tiles.out_tile, r.input_channels) == (
+        "edge-refiner", ("coarse_probability",), 40, 20, 4)
+    assert ModelContract.from_json(r.to_json()) == r
+    # A segmenter writes none of the refiner's fields: its embedded JSON and sidecar are what they were.
+    assert not set(LATER_FIELDS) & set(tiny_contract().to_dict()) and tiny_contract().input_channels == 3
+
+
+@pytest.mark.parametrize("changes, field", [
+    ({"role": "matting"}, "role"),
+    ({"tiles": None}, "tiles"),
+    ({"tiles": {"core": 40, "margin": 0}}, "tiles"),
+    ({"tiles": {"core": 40, "margin": 1, "out_stride": 2, "work_long_side": 512}}, "tiles"),
+    ({"tiles": {"core": 40, "margin": 0, "out_stride": 2, "work_long_side": 10 ** 9}}, "tiles.work_long_side"),
+    ({"extra_channels": []}, "extra_channels"),
+    ({"extra_channels": ["depth"]}, "extra_channels"),
+    ({"resize": "squash"}, "resize"),
+    ({"input_height": 48}, "input_height"),
+    ({"output_width": 40}, "output_height"),
+    ({"std": [0.5, 0.5, 0.5]}, "mean"),
+])
+def test_each_malformed_refiner_field_is_named(changes: dict[str, Any], field: str) -> None:
+    with pytest.raises(ContractError, match=rf"^r\.json: invalid model contract: {re.escape(field)} "):
+        ModelContract.from_dict(_refiner_doc(**changes), "r.json")
+
+
+@pytest.mark.parametrize("changes, field", [
+    ({"tiles": {"core": 40, "margin": 0, "out_stride": 2, "work_long_side": 512}}, "tiles"),
+    ({"extra_channels": ["coarse_probability"]}, "extra_channels"),
+    ({"resize": "contour-tiles"}, "resize"),
+])
+def test_a_segmenter_takes_none_of_the_refiners_fields(changes: dict[str, Any], field: str) -> None:
+    with pytest.raises(ContractError, match=rf"invalid model contract: {re.escape(field)} .*a segmenter's"):
+        ModelContract.from_dict(_doc(**changes), "m.json")
