@@ -5,6 +5,10 @@
 
 Each artifact is written only if its check passes (temp file, check, rename); its sidecar JSON
 (`<artifact>.json`) holds the contract, the parity report and how it was made.
+
+The weights are a segmentation model's checkpoint or an edge refiner's (quality "accurate"; its
+kind read from the file): `export(..., refiner=True)` exports the shipped refiner, or asserts that
+`weights` is one.
 """
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from portrait_mobile import interrupts
 from portrait_mobile.errors import CheckpointError, DatasetError, ExportError
-from portrait_mobile.formats import EXPORT_FORMATS
+from portrait_mobile.formats import EDGE_REFINER, EXPORT_FORMATS
 from portrait_mobile.writable import ensure_writable_dir
 
 from .context import (DEFAULT_PRECISION, MAX_IMGSZ, PRECISIONS, SUPPORTED_PRECISIONS, TARGETS, ExportContext,
@@ -56,9 +60,15 @@ def plan(targets: Iterable[str] | str, precision: Sequence[str] | str | None = N
 
 
 def prepare_model(checkpoint: Any, imgsz: tuple[int, int] | None) -> Any:
-    """The eval-mode fp32 model with BatchNorm folded, at `imgsz` if given (weights are size-free)."""
+    """The eval-mode fp32 model with BatchNorm folded, at `imgsz` if given (weights are size-free; an
+    edge refiner's input is its tile, fixed by its config)."""
     from portrait_mobile.model import build_model
 
+    if checkpoint.role == EDGE_REFINER:
+        if imgsz is not None:
+            raise ExportUsageError(f"--imgsz: an edge refiner's input is its tile ({checkpoint.config.tile}x"
+                                   f"{checkpoint.config.tile}, its config {checkpoint.config.name})")
+        return copy.deepcopy(checkpoint.build()).fuse_for_export().eval()
     cfg = checkpoint.config
     if imgsz is not None:
         try:
@@ -72,6 +82,37 @@ def prepare_model(checkpoint: Any, imgsz: tuple[int, int] | None) -> Any:
         raise CheckpointError(f"weights do not match config {cfg.name}: {str(e).splitlines()[0]}") from None
     model.eval()
     return copy.deepcopy(model).fuse_for_export().eval()
+
+
+def load_weights(weights: str | Path | Any | None, refiner: bool) -> Any:
+    """The checkpoint to export: `weights` (a path, of either kind, or a loaded one), else the shipped
+    segmentation model's, or with `refiner` the shipped refiner's. ExportUsageError when `refiner` is
+    asked of a segmentation model's checkpoint."""
+    from portrait_mobile.checkpoint import WeightsFile, load_any, load_checkpoint
+
+    if isinstance(weights, WeightsFile):
+        ckpt = weights
+    elif weights is not None:
+        ckpt = load_any(weights)
+    elif refiner:
+        from portrait_mobile.refine.checkpoint import DEFAULT_REFINER_WEIGHTS, RefinerCheckpoint
+
+        ckpt = RefinerCheckpoint.load(DEFAULT_REFINER_WEIGHTS)
+    else:
+        ckpt = load_checkpoint(None)
+    if refiner and ckpt.role != EDGE_REFINER:
+        raise ExportUsageError(f"--refiner exports an edge refiner, and {weights} is a {ckpt.role}'s checkpoint")
+    return ckpt
+
+
+def weights_source(weights: str | Path | Any | None, ckpt: Any) -> str | Path | Any | None:
+    """What Int8Calibration.plan looks beside for saved statistics: `weights`, or the shipped file of
+    the checkpoint's kind."""
+    if weights is not None or ckpt.role != EDGE_REFINER:
+        return weights
+    from portrait_mobile.refine.checkpoint import DEFAULT_REFINER_WEIGHTS
+
+    return DEFAULT_REFINER_WEIGHTS
 
 
 def check_writable(out_dir: Path) -> None:
@@ -88,8 +129,9 @@ def export(targets: Iterable[str] | str = "all", weights: str | Path | Any | Non
            n_calib: int = 100, n_val: int = 100, dynamic_batch: bool | None = None, opset: int | None = None,
            int8_granularity: str | None = None, raise_on_failure: bool = True,
            on_result: Callable[[ExportResult], None] | None = None,
-           save_calibration: bool = False) -> list[ExportResult]:
-    """Export `weights` (a checkpoint path, a Checkpoint, or None for the shipped default).
+           save_calibration: bool = False, refiner: bool = False) -> list[ExportResult]:
+    """Export `weights` (a checkpoint path of either kind, a loaded checkpoint, or None for the shipped
+    default: the segmentation model's, or with `refiner` the edge refiner's).
 
     Every target is attempted; a failed one is reported in its ExportResult (passed=False, nothing
     written). With `raise_on_failure` an ExportError naming every failure (and carrying `.results`)
@@ -105,8 +147,6 @@ def export(targets: Iterable[str] | str = "all", weights: str | Path | Any | Non
     None: the default): each goes to the targets whose row takes it, and one that none of `targets`
     takes is an ExportUsageError.
     """
-    from portrait_mobile.checkpoint import Checkpoint, load_checkpoint
-
     from .calibration import load_image_sets
     from .context import weights_sha256
     from .exporter import export_target
@@ -128,16 +168,22 @@ def export(targets: Iterable[str] | str = "all", weights: str | Path | Any | Non
     out = Path(out_dir)
     check_writable(out)
     demo_root = _demo_root() if demo_assets else None
-    ckpt = weights if isinstance(weights, Checkpoint) else load_checkpoint(weights)
+    ckpt = load_weights(weights, refiner)
     model = prepare_model(ckpt, imgsz)
     sha256 = weights_sha256(ckpt)
-    calibration = (Int8Calibration.plan(weights, sha256, model.config.input_size, images_given=calib is not None,
-                                        save=save_calibration) if need_calib else None)
+    calibration = (Int8Calibration.plan(weights_source(weights, ckpt), sha256, model.config.input_size,
+                                        images_given=calib is not None, save=save_calibration)
+                   if need_calib else None)
     images = load_image_sets(calib, val, n_calib=n_calib, n_val=n_val,
                              need_calib=calibration is not None and calibration.source == IMAGES,
                              no_stats_reason=calibration.no_saved_reason if calibration else "")
     samples = images.validation_samples()
-    reference = Reference(model, samples, images.val_source)
+    if ckpt.role == EDGE_REFINER:
+        from .refiner_parity import TileReference, packaged_coarse
+
+        reference = TileReference(model, ckpt.contract(), samples, images.val_source, packaged_coarse())
+    else:
+        reference = Reference(model, samples, images.val_source)
     ctx = ExportContext(checkpoint=ckpt, model=model, out_dir=out, thresholds=thresholds, images=images,
                         reference=reference, options=options, weights_sha256=sha256, calibration=calibration)
     results: list[ExportResult] = []

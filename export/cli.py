@@ -3,6 +3,8 @@
     portrait-export                                   # every target, default weights -> ./exported/
     portrait-export --target tflite --precision int8 fp32 --weights run/best.pt
     portrait-export --target onnx --dynamic-batch --out build/models
+    portrait-export --refiner                         # the edge refiner of quality "accurate", every target
+    portrait-export --target tflite --weights runs/refine/t40/best.pt   # a refiner checkpoint: known by its kind
 
 Exit status: 0 all written; 1 an export failed or a parity gate refused an artifact (the measured
 figures are printed; nothing is written for that target); 2 bad usage (flags, weights, folders).
@@ -32,7 +34,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", nargs="+", default=["all"], metavar="T",
                    help=f"what to export: {', '.join(TARGETS)} or all")
     p.add_argument("--weights", default=None, metavar="CKPT",
-                   help="checkpoint file (default: the shipped portrait_mobile/weights/portrait-s-256.pt)")
+                   help="checkpoint file, a segmentation model's or an edge refiner's (known by its format) "
+                        "(default: the shipped portrait_mobile/weights/portrait-s-256.pt; with --refiner, "
+                        "refine-t40.pt)")
+    p.add_argument("--refiner", action="store_true",
+                   help="export the edge refiner of quality 'accurate' (4-channel tiles on the coarse contour), "
+                        "not the segmentation model: the shipped one, or --weights, which must then be a "
+                        "refiner's checkpoint; its parity is checked on contour tiles of the parity images")
     p.add_argument("--out", default="exported", metavar="DIR", help="output folder")
     p.add_argument("--imgsz", nargs="+", type=positive_int, default=None, metavar="N",
                    help="input size H W (or one N for NxN); default: the checkpoint's")
@@ -73,6 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="every target: mean IoU of its mask vs the PyTorch fp32 mask")
     g.add_argument("--max-fg-iou-drop", type=non_negative_float, default=d.fg_iou_drop, metavar="PTS",
                    help="every target: PyTorch fg IoU minus the artifact's, in points, on the labelled sample")
+    g.add_argument("--max-tile-mean-abs", type=non_negative_float, default=d.tile_mean_abs, metavar="X",
+                   help="an edge refiner, every target: mean |prob - PyTorch| over its contour tiles' outputs")
+    g.add_argument("--min-tile-agreement", type=fraction, default=d.tile_agreement, metavar="X",
+                   help="an edge refiner, every target: share of its tiles' output pixels on PyTorch's side of 0.5")
     p.add_argument("--demo-assets", action="store_true",
                    help="copy the exported models and contracts into the demo apps (export/demo_assets.py)")
     return p
@@ -119,7 +131,8 @@ def _main(argv: Sequence[str] | None) -> int:
         imgsz = (args.imgsz[0], args.imgsz[-1])
     thresholds = Thresholds(onnx_max_abs=args.onnx_max_abs, fp32_max_abs=args.fp32_max_abs,
                             fp16_max_abs=args.fp16_max_abs, mask_iou=args.min_mask_iou,
-                            fg_iou_drop=args.max_fg_iou_drop)
+                            fg_iou_drop=args.max_fg_iou_drop, tile_mean_abs=args.max_tile_mean_abs,
+                            tile_agreement=args.min_tile_agreement)
     t0 = time.perf_counter()
 
     def progress(r) -> None:
@@ -133,7 +146,7 @@ def _main(argv: Sequence[str] | None) -> int:
                          val=args.val, n_calib=args.calib_n, n_val=args.val_n,
                          dynamic_batch=getattr(args, "dynamic_batch", None), opset=getattr(args, "opset", None),
                          int8_granularity=getattr(args, "int8_granularity", None), on_result=progress,
-                         save_calibration=args.save_calibration)
+                         save_calibration=args.save_calibration, refiner=args.refiner)
     except (ExportUsageError, CheckpointError, DatasetError) as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2

@@ -6,19 +6,21 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from portrait_mobile.contract import MAX_INPUT_SIDE, ModelContract
-from portrait_mobile.formats import EXPORT_FORMATS
+from portrait_mobile.contract import MAX_INPUT_SIDE, ModelContract, refiner_fields
+from portrait_mobile.formats import EDGE_REFINER, EXPORT_FORMATS
 
 from .errors import ExportUsageError
 from .gate import Thresholds
 
 if TYPE_CHECKING:
-    from portrait_mobile.checkpoint import Checkpoint
+    from portrait_mobile.checkpoint import Checkpoint, WeightsFile
     from portrait_mobile.model import PortraitNet
+    from portrait_mobile.refine.model import TileRefiner
 
     from .calibration import ImageSets
     from .int8_calibration import Int8Calibration
     from .parity import Reference
+    from .refiner_parity import TileReference
 
 # Read from the formats registry (portrait_mobile.formats): a target is one row there.
 TARGETS = tuple(EXPORT_FORMATS)
@@ -107,14 +109,17 @@ def path_size(path: Path) -> int:
 
 @dataclass
 class ExportContext:
-    """Everything a target's converter needs, built once per `export()` call."""
+    """Everything a target's converter needs, built once per `export()` call.
 
-    checkpoint: "Checkpoint"
-    model: "PortraitNet"  # eval-mode fp32 with BatchNorm folded
+    The checkpoint is a segmenter's or an edge refiner's (`role`); the reference is the PyTorch model's
+    output on the parity sample for that role (photos, or contour tiles)."""
+
+    checkpoint: "Checkpoint | WeightsFile"
+    model: "PortraitNet | TileRefiner"  # eval-mode fp32 with BatchNorm folded
     out_dir: Path
     thresholds: Thresholds
     images: "ImageSets"
-    reference: "Reference"
+    reference: "Reference | TileReference"
     options: ExportOptions = field(default_factory=ExportOptions)
     weights_sha256: str = ""  # of the checkpoint's weights, computed once (by export(), else on first use)
     calibration: "Int8Calibration | None" = None  # when a calibrated precision (tflite int8) is planned
@@ -130,6 +135,11 @@ class ExportContext:
     @property
     def name(self) -> str:
         return self.model.config.name
+
+    @property
+    def role(self) -> str:
+        """What the checkpoint's model is (portrait_mobile.formats.ROLES)."""
+        return self.checkpoint.role
 
     @property
     def input_size(self) -> tuple[int, int]:
@@ -158,9 +168,10 @@ class ExportContext:
             self.weights_sha256 = weights_sha256(self.checkpoint)
         # The card and its licence only for weights trained on the card's data (a user's own
         # checkpoint gets a statement naming its sources, and no card).
+        shape = (refiner_fields(self.model.config.grid()) if self.role == EDGE_REFINER else
+                 dict(input_height=h, input_width=w, output_height=h, output_width=w))
         return ModelContract(model_name=self.name, version=model_version(self.checkpoint, self.weights_sha256),
-                             input_height=h,
-                             input_width=w, output_height=h, output_width=w, target=target,
+                             **shape, target=target,
                              precision=precision, metrics=_jsonable(metrics), **asdict(self.checkpoint.terms()),
                              **kw)
 

@@ -5,6 +5,9 @@ which is all the normalization this model needs (it takes RGB in [0, 1]). Output
 MLMultiArray [1,1,H,W], the person probability. Precision: fp16 compute by default; fp32; or "int8":
 fp16 compute with 8-bit linearly quantized weights (coremltools.optimize), about half the size.
 
+An edge refiner (`convert_refiner_coreml`): input `tiles`, a float32 MLMultiArray [1,4,T,T] in [0, 1]
+(R, G, B, coarse probability: not an image), output `mask` float32 [1,1,T/2,T/2].
+
 Core ML predicts only on macOS. Elsewhere the check validates the saved spec (inputs, outputs,
 shapes, types, the ops present, metadata) and records that numeric parity was not run; on macOS
 the same parity as every other target runs (fp16 max abs diff, mask IoU, fg IoU drop).
@@ -21,6 +24,7 @@ import numpy as np
 
 from portrait_mobile.contract import CONTRACT_KEY, ModelContract, TensorQuant
 from portrait_mobile.errors import ExportError
+from portrait_mobile.formats import EDGE_REFINER
 
 from .context import ExportContext
 from .exporter import Converted
@@ -46,19 +50,26 @@ def _import_coremltools():
     return ct
 
 
-def convert(model: Any, input_size: tuple[int, int], precision: str) -> Any:
+def convert(model: Any, input_size: tuple[int, int], precision: str, tensor_input: str | None = None,
+            channels: int = 3) -> Any:
+    """`tensor_input`: the name of a float32 MultiArray input of `channels` (an edge refiner's tiles);
+    None: the RGB ImageType input `image` of a segmenter."""
     ct = _import_coremltools()
     import torch
 
     h, w = input_size
-    x = torch.zeros(1, 3, h, w)
+    x = torch.zeros(1, channels, h, w)
+    if tensor_input is None:
+        inputs = [ct.ImageType(name="image", shape=(1, 3, h, w), scale=1.0 / 255.0, bias=[0.0, 0.0, 0.0],
+                               color_layout=ct.colorlayout.RGB)]
+    else:
+        inputs = [ct.TensorType(name=tensor_input, shape=(1, channels, h, w), dtype=np.float32)]
     with quiet() as cap:
         try:
             ep = torch.export.export(model, (x,)).run_decompositions({})
             mlmodel = ct.convert(
                 ep,
-                inputs=[ct.ImageType(name="image", shape=(1, 3, h, w), scale=1.0 / 255.0, bias=[0.0, 0.0, 0.0],
-                                     color_layout=ct.colorlayout.RGB)],
+                inputs=inputs,
                 outputs=[ct.TensorType(name="mask", dtype=np.float32)],
                 convert_to="mlprogram",
                 minimum_deployment_target=ct.target.iOS16,
@@ -85,6 +96,7 @@ def validate_spec(package: Path, contract: ModelContract, precision: str) -> tup
     spec = m.get_spec()
     fails: list[str] = []
     h, w = contract.input_height, contract.input_width
+    oh, ow = contract.output_height or h, contract.output_width or w
     if spec.WhichOneof("Type") != "mlProgram":
         fails.append(f"model type {spec.WhichOneof('Type')}, expected mlProgram")
     if spec.specificationVersion < MIN_SPEC_VERSION:
@@ -97,6 +109,10 @@ def validate_spec(package: Path, contract: ModelContract, precision: str) -> tup
         if t == "imageType":
             d.update(width=f.type.imageType.width, height=f.type.imageType.height,
                      color=ct.proto.FeatureTypes_pb2.ImageFeatureType.ColorSpace.Name(f.type.imageType.colorSpace))
+        elif t == "multiArrayType":
+            d.update(shape=list(f.type.multiArrayType.shape),
+                     dtype=ct.proto.FeatureTypes_pb2.ArrayFeatureType.ArrayDataType.Name(
+                         f.type.multiArrayType.dataType))
         info["inputs"].append(d)
     for f in outs:
         t = f.type.WhichOneof("Type")
@@ -106,10 +122,13 @@ def validate_spec(package: Path, contract: ModelContract, precision: str) -> tup
                      dtype=ct.proto.FeatureTypes_pb2.ArrayFeatureType.ArrayDataType.Name(
                          f.type.multiArrayType.dataType))
         info["outputs"].append(d)
-    want_in = {"name": "image", "type": "imageType", "width": w, "height": h, "color": "RGB"}
+    want_in: dict[str, Any] = {"name": "image", "type": "imageType", "width": w, "height": h, "color": "RGB"}
+    if contract.role == EDGE_REFINER:
+        want_in = {"name": contract.input_name, "type": "multiArrayType",
+                   "shape": [1, contract.input_channels, h, w], "dtype": "FLOAT32"}
     if len(ins) != 1 or info["inputs"][0] != want_in:
         fails.append(f"inputs {info['inputs']}, expected [{want_in}]")
-    want_out = {"name": "mask", "type": "multiArrayType", "shape": [1, 1, h, w], "dtype": "FLOAT32"}
+    want_out = {"name": "mask", "type": "multiArrayType", "shape": [1, 1, oh, ow], "dtype": "FLOAT32"}
     if len(outs) != 1 or info["outputs"][0] != want_out:
         fails.append(f"outputs {info['outputs']}, expected [{want_out}]")
     ops: Counter[str] = Counter()
@@ -155,8 +174,19 @@ def convert_coreml(ctx: ExportContext, precision: str = "fp16") -> Converted:
     """The .mlpackage with its contract in user_defined_metadata; `export_target` writes, checks and gates
     it (numeric parity through Core ML on macOS only; elsewhere the saved spec is validated instead)."""
     h, w = ctx.input_size
-    contract = make_contract(ctx, precision)
-    mlmodel = convert(ctx.model, (h, w), precision)
+    return _package(ctx, make_contract(ctx, precision), convert(ctx.model, (h, w), precision), precision)
+
+
+def convert_refiner_coreml(ctx: ExportContext, precision: str = "fp16") -> Converted:
+    """An edge refiner's .mlpackage: its tiles a float32 MultiArray (4 channels are not an image)."""
+    contract = ctx.base_contract("coreml", precision, input_layout="NCHW", output_layout="NCHW",
+                                 input_dtype="float32", output_dtype="float32")
+    mlmodel = convert(ctx.model, ctx.input_size, precision, tensor_input=contract.input_name,
+                      channels=contract.input_channels)
+    return _package(ctx, contract, mlmodel, precision)
+
+
+def _package(ctx: ExportContext, contract: ModelContract, mlmodel: Any, precision: str) -> Converted:
     embed_coreml(mlmodel, contract)
 
     def save(path: Path) -> None:

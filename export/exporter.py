@@ -1,9 +1,11 @@
 """The one export sequence every target runs; a target brings only its converter.
 
 `export_target(ctx, target, precision)`: time it, name the artifact, let the target's converter
-(its row's `converter` in portrait_mobile.formats) make the file and its contract, write it to a temp
+(its row's `converter` in portrait_mobile.formats, or `refiner_converter` for an edge refiner's
+checkpoint) make the file and its contract, write it to a temp
 path (portrait_mobile.atomic), open it through the runtime backend its row names, check what it
-holds, measure parity against PyTorch (`parity.compare`), judge the figures once (`gate.finalize`,
+holds, measure parity against PyTorch (the context's reference: `parity.Reference`, or
+`refiner_parity.TileReference` on contour tiles), judge the figures once (`gate.finalize`,
 which refuses a failing artifact: the temp path is removed, nothing is written), run the target's
 after-the-gate step, rename it into place, write the sidecar, return the result. Like Ultralytics'
 `@try_export`: the timing, writing and checking are the same for every format by construction.
@@ -61,7 +63,10 @@ def export_target(ctx: ExportContext, target: str, precision: str) -> ExportResu
         raise ExportError(f"{target}: precision {precision} is not supported ({', '.join(fmt.precisions)})")
     t0 = time.perf_counter()
     dest = ctx.artifact_path(target, precision)
-    conv: Converted = resolve(fmt.converter)(ctx, precision)
+    converter = fmt.converter_for(ctx.role)
+    if converter is None:
+        raise ExportError(f"{target}: this format exports no {ctx.role}")
+    conv: Converted = resolve(converter)(ctx, precision)
     with (atomic_path if conv.save is None else atomic_dir)(dest) as tmp:
         _write(conv, tmp, target)
         backend = None
@@ -72,7 +77,7 @@ def export_target(ctx: ExportContext, target: str, precision: str) -> ExportResu
         if backend is None:
             report: dict[str, Any] = {"numeric": conv.numeric_skipped, "n_images": 0}
         else:
-            report = parity.compare(ctx.reference, backend, conv.contract, target=target)
+            report = ctx.reference.compare(backend, conv.contract, target=target)
         report = gate.finalize(report, target=target, precision=precision, thresholds=ctx.thresholds,
                                spec_checks=spec_checks, spec_failures=spec_failures)
     if conv.after_gate is not None:

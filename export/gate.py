@@ -26,6 +26,10 @@ class Thresholds:
     fp16_max_abs: float = 1e-2  # TFLite / Core ML fp16 (Core ML: macOS only)
     mask_iou: float = 0.98
     fg_iou_drop: float = 0.5
+    # An edge refiner's tiles (every precision; refiner_parity): mean |artifact - PyTorch| over their
+    # output pixels, and the share of those pixels on the same side of 0.5.
+    tile_mean_abs: float = 0.02
+    tile_agreement: float = 0.98
 
     def max_abs_for(self, target: str, precision: str) -> float | None:
         if precision == "int8":
@@ -74,6 +78,13 @@ def apply_thresholds(report: dict[str, Any], *, target: str, precision: str, thr
         if not report["fg_iou_drop"] <= thresholds.fg_iou_drop:
             failures.append(f"fg IoU drop {report['fg_iou_drop']:.2f} points > {thresholds.fg_iou_drop:g} "
                             f"({report['fg_iou_pytorch']:.2f} -> {report['fg_iou_artifact']:.2f})")
+    if "tile_mask_agreement" in report:
+        gates["tile_mean_abs_diff"] = thresholds.tile_mean_abs
+        if not report["mean_abs_diff"] <= thresholds.tile_mean_abs:
+            failures.append(f"tiles' mean abs diff {report['mean_abs_diff']:.4f} > {thresholds.tile_mean_abs:g}")
+        gates["tile_mask_agreement"] = thresholds.tile_agreement
+        if not report["tile_mask_agreement"] >= thresholds.tile_agreement:
+            failures.append(f"tiles' mask agreement {report['tile_mask_agreement']:.4f} < {thresholds.tile_agreement:g}")
     report["gates"] = gates
     report["failures"] = failures
     report["passed"] = not failures
@@ -98,6 +109,9 @@ def summarize(parity: dict[str, Any]) -> str:
         parts.append(str(parity["numeric"]))
     if "max_abs_diff" in parity:
         parts.append(f"max|d| {parity['max_abs_diff']:.2g}")
+    if "tile_mask_agreement" in parity:
+        parts.append(f"{parity['n_tiles']} tiles: mean|d| {parity['mean_abs_diff']:.4f}, agreement "
+                     f"{parity['tile_mask_agreement']:.4f}")
     if "mask_iou_mean" in parity:
         parts.append(f"mask IoU {parity['mask_iou_mean']:.4f} (min {parity['mask_iou_min']:.3f})")
     if parity.get("fg_iou_drop") is not None:

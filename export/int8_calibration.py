@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -18,9 +18,6 @@ from .calibration_stats import CalibrationStats
 from .errors import ExportUsageError
 from .metadata import tool_versions
 from .tflite_quantize import activation_tensors, calibrate_int8
-
-if TYPE_CHECKING:
-    from .calibration import ImageSets
 
 SAVED, IMAGES = "saved statistics", "images"
 
@@ -66,14 +63,16 @@ class Int8Calibration:
         saved, why = (None, "") if images_given or save else calibration_stats.matching(path, weights_sha256, size)
         return cls(weights_sha256, size, saved, why, save_to)
 
-    def ranges(self, fp32: bytes, images: "ImageSets") -> Int8Ranges:
+    def ranges(self, fp32: bytes, inputs: Callable[[], tuple[list[np.ndarray], str]]) -> Int8Ranges:
         """The ranges for the converted fp32 .tflite: the saved statistics (which must cover its
-        activation tensors), else calibrated on `images`."""
+        activation tensors), else calibrated on `inputs()`: the model's input batches and what they are
+        (the target's: a segmenter's calibration images, an edge refiner's contour tiles of them)."""
         if self.saved is not None:
             calibration_stats.check_covers(self.saved, activation_tensors(fp32))
             return Int8Ranges(self.saved.to_qsvs(),
                               f"int8 calibration statistics saved with the weights (made on {self.saved.source})")
-        return Int8Ranges(calibrate_int8(fp32, images.calibration_images(), self.input_size), images.calib_source)
+        batches, described = inputs()
+        return Int8Ranges(calibrate_int8(fp32, batches), described)
 
     def after_gate(self, ranges: Int8Ranges) -> str:
         """Save the ranges if asked (only those of an artifact that passed its gate are worth reusing);

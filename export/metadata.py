@@ -23,12 +23,18 @@ from portrait_mobile.atomic import write_bytes, write_text
 from portrait_mobile.contract import CONTRACT_KEY, ModelContract
 from portrait_mobile.contract_io import sidecar_path
 from portrait_mobile.errors import ExportError
+from portrait_mobile.formats import EDGE_REFINER
 from portrait_mobile.model_card import CARD_NAME, packaged_card
 
 SIDECAR_SCHEMA = "portrait-mobile-export-report/1"
 
 
 def description(contract: ModelContract) -> str:
+    if contract.role == EDGE_REFINER:
+        t = contract.tiles
+        return (f"{contract.model_name} edge refiner ({contract.precision}) of quality 'accurate': "
+                f"{t.tile}x{t.tile} tiles of {', '.join([*contract.color_order, *contract.extra_channels])} in, "
+                f"the tile's refined person probability at {t.out_tile}x{t.out_tile} out.")
     fg = contract.metrics.get("fg_iou") if isinstance(contract.metrics, dict) else None
     acc = f" PFCN-style fg IoU {fg:.2f}." if isinstance(fg, (int, float)) else ""
     return (f"{contract.model_name} portrait segmentation ({contract.precision}): "
@@ -40,6 +46,10 @@ def input_description(contract: ModelContract) -> str:
     q = contract.input_quant
     scale = (f"{q.dtype} pixels, real = {q.scale:.6g} * (q - {q.zero_point})" if q else
              f"{contract.input_dtype} in [0, 1] (pixel / 255)")
+    if contract.role == EDGE_REFINER:
+        return (f"{contract.input_width}x{contract.input_height} tile, {contract.input_layout}, channels "
+                f"{', '.join([*contract.color_order, *contract.extra_channels])}, {scale}; the tiles of the photo "
+                f"at {contract.tiles.work_long_side} on its long side that the coarse mask's 0.5 contour crosses")
     return (f"{contract.color_order} image {contract.input_width}x{contract.input_height}, "
             f"{contract.input_layout}, {scale}; the whole photo squashed to this size")
 

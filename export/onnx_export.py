@@ -2,7 +2,8 @@
 
 Input `image` float32 NCHW RGB in [0, 1]; output `mask` float32 NCHW (N,1,H,W) person probability.
 Static shape by default; `dynamic_batch` makes dim 0 symbolic ("batch"). The opset is recorded in
-metadata_props and in the sidecar.
+metadata_props and in the sidecar. An edge refiner (`convert_refiner_onnx`): input `tiles` float32 NCHW
+[1,4,T,T] in [0, 1], output `mask` [1,1,T/2,T/2], the tile's refined probability.
 """
 from __future__ import annotations
 
@@ -23,19 +24,22 @@ from .native_output import quiet
 MAX_BYTES = 2**31 - 1  # protobuf limit: above it ONNX needs external data, which we never write
 
 
-def to_onnx_model(model, input_size: tuple[int, int], opset: int, dynamic_batch: bool):
-    """Export + simplify; returns an onnx.ModelProto."""
+def to_onnx_model(model, input_size: tuple[int, int], opset: int, dynamic_batch: bool, channels: int = 3,
+                  output_size: tuple[int, int] | None = None, input_name: str = "image", output_name: str = "mask"):
+    """Export + simplify; returns an onnx.ModelProto. `channels`, `output_size` (default: the input's)
+    and the names: an edge refiner's 4-channel tiles in, its half-size tile out."""
     import onnx
     import onnxsim
     import torch
 
     h, w = input_size
-    x = torch.zeros(1, 3, h, w)
+    oh, ow = output_size or input_size
+    x = torch.zeros(1, channels, h, w)
     buf = io.BytesIO()
-    dynamic_axes = {"image": {0: "batch"}, "mask": {0: "batch"}} if dynamic_batch else None
+    dynamic_axes = {input_name: {0: "batch"}, output_name: {0: "batch"}} if dynamic_batch else None
     with quiet() as cap:
         try:
-            torch.onnx.export(model, (x,), buf, input_names=["image"], output_names=["mask"],
+            torch.onnx.export(model, (x,), buf, input_names=[input_name], output_names=[output_name],
                               opset_version=opset, dynamo=False, dynamic_axes=dynamic_axes,
                               do_constant_folding=True)
         except Exception as e:
@@ -45,7 +49,7 @@ def to_onnx_model(model, input_size: tuple[int, int], opset: int, dynamic_batch:
     proto = onnx.load_from_string(buf.getvalue())
     with quiet() as cap:
         try:
-            kw = {"test_input_shapes": {"image": [1, 3, h, w]}} if dynamic_batch else {}
+            kw = {"test_input_shapes": {input_name: [1, channels, h, w]}} if dynamic_batch else {}
             simplified, ok = onnxsim.simplify(proto, **kw)
         except Exception as e:
             raise ExportError(f"onnx: onnxsim failed: {type(e).__name__}: {e} ({cap.tail()})") from None
@@ -53,7 +57,7 @@ def to_onnx_model(model, input_size: tuple[int, int], opset: int, dynamic_batch:
         raise ExportError("onnx: onnxsim could not validate the simplified model")
     # Name the batch dimension and keep the others fixed: onnxsim leaves symbolic names on every
     # output dimension of a dynamic-batch graph.
-    for vi, dims in ((simplified.graph.input[0], (3, h, w)), (simplified.graph.output[0], (1, h, w))):
+    for vi, dims in ((simplified.graph.input[0], (channels, h, w)), (simplified.graph.output[0], (1, oh, ow))):
         shape = vi.type.tensor_type.shape
         if dynamic_batch:
             shape.dim[0].ClearField("dim_value")
@@ -74,10 +78,22 @@ def make_contract(ctx: ExportContext, precision: str) -> ModelContract:
 
 def convert_onnx(ctx: ExportContext, precision: str = "fp32") -> Converted:
     """The ONNX file with its contract in metadata_props; `export_target` writes, checks and gates it."""
-    h, w = ctx.input_size
+    return _convert(ctx, make_contract(ctx, precision), channels=3)
+
+
+def convert_refiner_onnx(ctx: ExportContext, precision: str = "fp32") -> Converted:
+    """An edge refiner's ONNX file: input `tiles` float32 NCHW [1,4,T,T] in [0, 1] (R, G, B, coarse
+    probability), output `mask` [1,1,T/2,T/2]; gated on contour tiles (refiner_parity)."""
+    return _convert(ctx, make_contract(ctx, precision), channels=4)
+
+
+def _convert(ctx: ExportContext, contract: ModelContract, channels: int) -> Converted:
+    h, w = contract.input_height, contract.input_width
+    oh, ow = contract.output_height, contract.output_width
+    inn, outn = contract.input_name, contract.output_name
     opts = ctx.options
-    contract = make_contract(ctx, precision)
-    proto = to_onnx_model(ctx.model, (h, w), opts.opset, opts.dynamic_batch)
+    proto = to_onnx_model(ctx.model, (h, w), opts.opset, opts.dynamic_batch, channels=channels,
+                          output_size=(oh, ow), input_name=inn, output_name=outn)
     embed_onnx(proto, contract, opts.opset)
     data = proto.SerializeToString()
     if len(data) > MAX_BYTES:
@@ -89,13 +105,13 @@ def convert_onnx(ctx: ExportContext, precision: str = "fp32") -> Converted:
         sess = backend.session
         inp, out = sess.get_inputs()[0], sess.get_outputs()[0]
         failures = []
-        if inp.name != "image" or inp.shape[1:] != [3, h, w]:
-            failures.append(f"input {inp.name} {inp.shape}, expected image [N,3,{h},{w}]")
-        if out.name != "mask" or out.shape[1:] != [1, h, w]:
-            failures.append(f"output {out.name} {out.shape}, expected mask [N,1,{h},{w}]")
+        if inp.name != inn or inp.shape[1:] != [channels, h, w]:
+            failures.append(f"input {inp.name} {inp.shape}, expected {inn} [N,{channels},{h},{w}]")
+        if out.name != outn or out.shape[1:] != [1, oh, ow]:
+            failures.append(f"output {out.name} {out.shape}, expected {outn} [N,1,{oh},{ow}]")
         if opts.dynamic_batch:
-            y2 = sess.run(None, {"image": np.zeros((2, 3, h, w), np.float32)})[0]
-            if y2.shape != (2, 1, h, w):
+            y2 = sess.run(None, {inn: np.zeros((2, channels, h, w), np.float32)})[0]
+            if y2.shape != (2, 1, oh, ow):
                 failures.append(f"dynamic batch of 2 gave output {list(y2.shape)}")
         return ({"input": [inp.name, inp.shape], "output": [out.name, out.shape], "nodes": n_nodes, "ops": ops},
                 failures)

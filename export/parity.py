@@ -75,6 +75,10 @@ class Reference:
                     fg.append(iou(mask, s.mask))
         self.fg_iou = 100.0 * float(np.mean(fg)) if fg else None
 
+    def compare(self, predict: Backend | RawPredict, contract: ModelContract, *, target: str) -> dict[str, Any]:
+        """`compare` on this reference (what the exporter calls: the refiner's reference has its own)."""
+        return compare(self, predict, contract, target=target)
+
 
 def compare(reference: Reference, predict: Backend | RawPredict, contract: ModelContract, *,
             target: str) -> dict[str, Any]:

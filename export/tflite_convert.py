@@ -9,8 +9,9 @@ from portrait_mobile.litert import new_interpreter
 from .native_output import quiet
 
 
-def convert_fp32(model: Any, input_size: tuple[int, int]) -> bytes:
-    """litert-torch conversion of the (BN-folded, eval) model with NHWC input and output."""
+def convert_fp32(model: Any, input_size: tuple[int, int], channels: int = 3) -> bytes:
+    """litert-torch conversion of the (BN-folded, eval) model with NHWC input and output (`channels`
+    input channels: an edge refiner takes 4)."""
     import torch
 
     with quiet():  # its import logs absl/torchao notices to stderr
@@ -21,7 +22,7 @@ def convert_fp32(model: Any, input_size: tuple[int, int]) -> bytes:
     wrapped = litert_torch.to_channel_last_io(model, args=[0], outputs=[0]).eval()
     with quiet() as cap:
         try:
-            edge = litert_torch.convert(wrapped, (torch.zeros(1, h, w, 3),))
+            edge = litert_torch.convert(wrapped, (torch.zeros(1, h, w, channels),))
             data = edge.model_content()
         except Exception as e:
             raise ExportError(f"tflite: litert-torch conversion failed: {type(e).__name__}: {e} "

@@ -14,6 +14,13 @@ Interface, as the app sees it (all NHWC, through `litert_torch.to_channel_last_i
   exactly 1/255 (zero point -128), and one QUANTIZE op at each end converts uint8 <-> int8 (a
   zero-point shift at the input, sigmoid's fixed 1/256 scale to 1/255 at the output).
 
+An edge refiner (`convert_refiner_tflite`): input `tiles` [1,T,T,4] (R, G, B, coarse probability),
+output `mask` [1,T/2,T/2,1]; fp32 / fp16 float32 in [0, 1]; int8 keeps **int8** I/O (input scale
+1/255, zero point -128: the tiles' uint8 values minus 128; output the sigmoid's 1/256, -128): the two
+QUANTIZE ops of a uint8 interface cost 0.025 M ARM instructions a tile, 7% of the refiner's count,
+which the ARM budget cannot spare. Calibrated on contour tiles of the calibration photos
+(`refiner_parity.TileReference.calibration_inputs`), or the statistics saved beside its weights.
+
 Steps, one module each: `tflite_convert` (litert-torch fp32), `tflite_quantize` (ai-edge-quantizer),
 `tflite_rewrite` (flatbuffer surgery), `tflite_inspect` (what the file holds); `exporter.export_target`
 writes, checks and gates the result like every target's.
@@ -37,7 +44,7 @@ from .exporter import Converted
 from .metadata import description
 from .tflite_convert import convert_fp32
 from .tflite_inspect import check_int8, inspect_tflite
-from .tflite_quantize import quantize_fp16, quantize_int8
+from .tflite_quantize import image_inputs, quantize_fp16, quantize_int8
 from .tflite_rewrite import INPUT_NAME, OUTPUT_NAME, U8_SCALE, finalize
 
 QUANTIZER = {"fp32": None, "fp16": "ai-edge-quantizer float_casting (fp16 weights)",
@@ -69,7 +76,8 @@ def convert_tflite(ctx: ExportContext, precision: str = "int8") -> Converted:
     else:
         if ctx.calibration is None:
             raise ExportError("tflite int8: the export planned no int8 calibration")
-        ranges = ctx.calibration.ranges(fp32, ctx.images)
+        ranges = ctx.calibration.ranges(fp32, lambda: (image_inputs(ctx.images.calibration_images(), (h, w)),
+                                                        ctx.images.calib_source))
         data = quantize_int8(fp32, ranges.qsvs, tensorwise_tolerance=INT8_GRANULARITY[ctx.options.int8_granularity])
     data = finalize(data, contract, uint8_io=precision == "int8")
 
@@ -102,3 +110,75 @@ def convert_tflite(ctx: ExportContext, precision: str = "int8") -> Converted:
             facts["calibration"] = text
     return Converted(contract, check, tools=("torch", "litert-torch", "ai-edge-litert", "ai-edge-quantizer"),
                      data=data, threads=2, facts=facts, after_gate=after_gate)
+
+
+def convert_refiner_tflite(ctx: ExportContext, precision: str = "int8") -> Converted:
+    """An edge refiner's .tflite (int8 I/O at int8) with its contract as metadata; `export_target`
+    writes, checks and gates it on contour tiles (refiner_parity)."""
+    grid = ctx.model.config.grid()
+    t, ot = grid.tile, grid.out_tile
+    fp32 = ctx.shared("tflite_fp32", lambda: convert_fp32(ctx.model, (t, t), channels=4))
+    ranges = None
+    after_gate = None
+    if precision == "fp32":
+        data = fp32
+    elif precision == "fp16":
+        data = quantize_fp16(fp32)
+    else:
+        if ctx.calibration is None:
+            raise ExportError("tflite int8: the export planned no int8 calibration")
+
+        def tiles() -> tuple[list, str]:
+            batches = ctx.reference.calibration_inputs(ctx.images.calibration_images())
+            return batches, f"{len(batches)} contour tiles of {ctx.images.calib_source}"
+
+        ranges = ctx.calibration.ranges(fp32, tiles)
+        data = quantize_int8(fp32, ranges.qsvs, tensorwise_tolerance=INT8_GRANULARITY[ctx.options.int8_granularity])
+    if precision == "int8":
+        io = inspect_io(data)
+        contract = ctx.base_contract("tflite", precision, input_layout="NHWC", output_layout="NHWC",
+                                     input_dtype="int8", output_dtype="int8",
+                                     input_quant=TensorQuant("int8", *io["input"]), output_quant=TensorQuant("int8", *io["output"]))
+    else:
+        contract = ctx.base_contract("tflite", precision, input_layout="NHWC", output_layout="NHWC",
+                                     input_dtype="float32", output_dtype="float32")
+    data = finalize(data, contract, uint8_io=False)
+    io_dtype = contract.input_dtype
+
+    def check(path: Path, backend: Any) -> tuple[dict[str, Any], list[str]]:
+        info = inspect_tflite(path)
+        failures = []
+        if info["input"]["shape"] != [1, t, t, 4] or info["input"]["dtype"] != io_dtype:
+            failures.append(f"input {info['input']['dtype']} {info['input']['shape']}, expected "
+                            f"{io_dtype} [1, {t}, {t}, 4] (NHWC)")
+        if info["output"]["shape"] != [1, ot, ot, 1]:
+            failures.append(f"output {info['output']['shape']}, expected [1, {ot}, {ot}, 1] (NHWC)")
+        if precision == "int8":
+            failures += check_int8(info, io_dtype="int8")
+            if abs(contract.input_quant.scale * 255 - 1) > 1e-6 or contract.input_quant.zero_point != -128:
+                failures.append(f"input quantization {contract.input_quant} is not the tiles' uint8 values / 255")
+        return info, failures
+
+    facts = {"description": description(contract),
+             "converter": "litert-torch (fp32, NHWC I/O via to_channel_last_io)", "quantizer": QUANTIZER[precision],
+             "int8_granularity": ctx.options.int8_granularity if precision == "int8" else None,
+             "calibration": ranges.described if ranges else None}
+    if ranges is not None:
+        def after_gate(report: dict[str, Any]) -> None:
+            text = ctx.calibration.after_gate(ranges)
+            report["calibration"] = text
+            facts["calibration"] = text
+    return Converted(contract, check, tools=("torch", "litert-torch", "ai-edge-litert", "ai-edge-quantizer"),
+                     data=data, threads=1, facts=facts, after_gate=after_gate)
+
+
+def inspect_io(model_bytes: bytes) -> dict[str, tuple[float, int]]:
+    """(scale, zero point) of the graph's input and output, as LiteRT reads them."""
+    from portrait_mobile.litert import new_interpreter
+
+    from .native_output import quiet
+
+    with quiet():
+        it = new_interpreter(model_bytes)
+    d = {"input": it.get_input_details()[0], "output": it.get_output_details()[0]}
+    return {k: (float(v["quantization"][0]), int(v["quantization"][1])) for k, v in d.items()}

@@ -61,17 +61,19 @@ def inspect_tflite(path: Path) -> dict[str, Any]:
     }
 
 
-def check_int8(info: dict[str, Any]) -> list[str]:
-    """Failures if anything but the uint8 I/O is not int8 (int32 biases allowed)."""
+def check_int8(info: dict[str, Any], io_dtype: str = "uint8") -> list[str]:
+    """Failures if anything but the I/O (`io_dtype`: a segmenter's uint8, an edge refiner's int8) is not
+    int8 (int32 biases allowed)."""
     fails = []
     if set(info["weights_dtype"]) != {"int8"}:
         fails.append(f"weights are {info['weights_dtype']}, expected all int8")
     if set(info["biases_dtype"]) - {"int32"}:
         fails.append(f"biases are {info['biases_dtype']}, expected int32")
     acts = dict(info["activations_dtype"])
-    acts.pop("uint8", None)  # the graph output
+    if io_dtype != "int8":
+        acts.pop(io_dtype, None)  # the graph output
     if set(acts) != {"int8"}:
-        fails.append(f"activations are {info['activations_dtype']}, expected int8 (uint8 output)")
-    if info["input"]["dtype"] != "uint8" or info["output"]["dtype"] != "uint8":
-        fails.append(f"I/O is {info['input']['dtype']} -> {info['output']['dtype']}, expected uint8 -> uint8")
+        fails.append(f"activations are {info['activations_dtype']}, expected int8 ({io_dtype} output)")
+    if info["input"]["dtype"] != io_dtype or info["output"]["dtype"] != io_dtype:
+        fails.append(f"I/O is {info['input']['dtype']} -> {info['output']['dtype']}, expected {io_dtype} -> {io_dtype}")
     return fails

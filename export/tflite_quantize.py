@@ -91,25 +91,30 @@ def int8_recipe(fp32: bytes, tensorwise_tolerance: float | None) -> tuple[list[d
     return rec, len(picked)
 
 
-def calibrate_int8(fp32: bytes, calib_images: list[np.ndarray], input_size: tuple[int, int],
-                   progress: bool = True) -> dict[str, dict[str, np.ndarray]]:
-    """ai-edge-quantizer's calibration result (per-tensor activation min/max) on RGB uint8 images."""
+def image_inputs(calib_images: list[np.ndarray], input_size: tuple[int, int]) -> list[np.ndarray]:
+    """RGB uint8 images as the fp32 .tflite of a segmenter takes them: float32 [1, H, W, 3] in [0, 1]."""
+    h, w = input_size
+    float_nhwc = ModelContract(model_name="calib", version="", input_height=h, input_width=w)
+    return [to_model_input(img, float_nhwc) for img in calib_images]
+
+
+def calibrate_int8(fp32: bytes, inputs: list[np.ndarray], progress: bool = True) -> dict[str, dict[str, np.ndarray]]:
+    """ai-edge-quantizer's calibration result (per-tensor activation min/max) on `inputs`, each a batch
+    the fp32 .tflite takes (`image_inputs`, or an edge refiner's tiles), every input channel in [0, 1]."""
     with quiet():
         from ai_edge_quantizer import quantizer, recipe
 
-    if not calib_images:
-        raise ExportError("tflite int8: no calibration images")
-    h, w = input_size
+    if not inputs:
+        raise ExportError("tflite int8: no calibration inputs")
     sig_key, in_name = signature(fp32)
-    float_nhwc = ModelContract(model_name="calib", version="", input_height=h, input_width=w)
-    batches = [{in_name: to_model_input(img, float_nhwc)} for img in calib_images]
+    batches = [{in_name: x} for x in inputs]
     q = quantizer.Quantizer(bytearray(fp32), recipe.static_wi8_ai8())
     qsvs = None
     bar = None
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=len(batches), desc="calibrating int8", unit="img", leave=False)
+        bar = tqdm(total=len(batches), desc="calibrating int8", unit="input", leave=False)
     try:
         for i in range(0, len(batches), CALIB_CHUNK):
             chunk = batches[i:i + CALIB_CHUNK]

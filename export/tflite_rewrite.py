@@ -15,7 +15,8 @@ U8_SCALE = 1.0 / 255.0
 
 
 def finalize(model_bytes: bytes, contract: ModelContract, uint8_io: bool) -> bytes:
-    """Rename tensors, drop quantization min/max, (int8) add uint8 I/O, embed the contract."""
+    """Rename tensors, drop quantization min/max, (int8) add uint8 I/O, embed the contract (whose
+    input and output names the I/O tensors take)."""
     from ai_edge_litert import schema_py_generated as schema
     from ai_edge_litert.tools import flatbuffer_utils as fbu
 
@@ -32,8 +33,8 @@ def finalize(model_bytes: bytes, contract: ModelContract, uint8_io: bool) -> byt
     # Short names: the PyTorch module scopes litert-torch writes are ~450 bytes per tensor.
     for i, t in enumerate(sg.tensors):
         t.name = f"t{i}"
-    sg.tensors[sg.inputs[0]].name = INPUT_NAME
-    sg.tensors[sg.outputs[0]].name = OUTPUT_NAME
+    sg.tensors[sg.inputs[0]].name = contract.input_name
+    sg.tensors[sg.outputs[0]].name = contract.output_name
     for t in sg.tensors:
         q = t.quantization
         if q is None:
@@ -43,9 +44,9 @@ def finalize(model_bytes: bytes, contract: ModelContract, uint8_io: bool) -> byt
         if q.scale is None or len(q.scale) == 0:
             t.quantization = None  # an empty table on a float tensor
     for sd in m.signatureDefs or []:
-        sd.inputs[0].name = INPUT_NAME
+        sd.inputs[0].name = contract.input_name
         sd.inputs[0].tensorIndex = sg.inputs[0]
-        sd.outputs[0].name = OUTPUT_NAME
+        sd.outputs[0].name = contract.output_name
         sd.outputs[0].tensorIndex = sg.outputs[0]
     m.description = f"{contract.model_name} {contract.precision} (portrait-mobile)"
 

@@ -303,7 +303,7 @@ def refiner_fields(grid: TileGrid) -> dict[str, Any]:
     (the format's own layouts and dtypes aside)."""
     return dict(role=EDGE_REFINER, extra_channels=EXTRA_CHANNELS, tiles=grid, resize="contour-tiles",
                 input_height=grid.tile, input_width=grid.tile, output_height=grid.out_tile,
-                output_width=grid.out_tile, output_meaning=REFINER_OUTPUT_MEANING)
+                output_width=grid.out_tile, output_meaning=REFINER_OUTPUT_MEANING, input_name="tiles")
 
 
 def refiner_pytorch_contract(config: "RefinerConfig", version: str = "pytorch",

@@ -69,17 +69,21 @@ class ArtifactFormat:
 # packaged artifacts Segmenter.default() tries.
 FORMATS: tuple[ArtifactFormat, ...] = (
     ArtifactFormat("onnx", (".onnx",), "onnx", contract_reader="portrait_mobile.contract_io:onnx_contract_text",
-                   converter="portrait_export.onnx_export:convert_onnx", options=("dynamic_batch", "opset"),
+                   converter="portrait_export.onnx_export:convert_onnx",
+                   refiner_converter="portrait_export.onnx_export:convert_refiner_onnx", options=("dynamic_batch", "opset"),
                    packaged=(".onnx",)),
     # TFLite names always say the precision: int8 and fp32 files are both common.
     ArtifactFormat("tflite", (".tflite",), "litert", contract_reader="portrait_mobile.contract_io:tflite_contract_text",
-                   converter="portrait_export.tflite_export:convert_tflite", options=("int8_granularity",),
+                   converter="portrait_export.tflite_export:convert_tflite",
+                   refiner_converter="portrait_export.tflite_export:convert_refiner_tflite", options=("int8_granularity",),
                    precisions=("fp32", "fp16", "int8"),
                    default_precision="int8", name_says_precision=True, calibrated=("int8",),
                    packaged=("_int8.tflite", ".tflite")),
     ArtifactFormat("coreml", (".mlpackage", ".mlmodel"), "coreml",
                    contract_reader="portrait_mobile.contract_io:coreml_contract_text",
-                   converter="portrait_export.coreml_export:convert_coreml", precisions=("fp32", "fp16", "int8"),
+                   converter="portrait_export.coreml_export:convert_coreml",
+                   refiner_converter="portrait_export.coreml_export:convert_refiner_coreml",
+                   precisions=("fp32", "fp16", "int8"),
                    default_precision="fp16"),
     # The training checkpoint: run by the runtime through PyTorch, never exported.
     ArtifactFormat("pytorch", (".pt", ".pth"), "torch"),

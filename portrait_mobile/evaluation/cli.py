@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quality", choices=("fast", "balanced", "accurate"), default=None,
                    help="run --model artifacts at this runtime quality level (SegmenterOptions.quality; "
                         "accurate: the packaged learned refiner, or --refiner) (default: fast)")
-    p.add_argument("--refiner", metavar="PATH", help="--quality accurate: the refiner .tflite")
+    p.add_argument("--refiner", metavar="PATH", help="--quality accurate: the refiner artifact (portrait-export --refiner)")
     p.add_argument("--reference", choices=["mediapipe"], help="also evaluate this reference model")
     p.add_argument("--anchors", type=Path, metavar="DIR",
                    help="folder with the reference .tflite (default: ../shared/anchors next to the cwd or "

@@ -55,6 +55,11 @@ class RefinerConfig:
         return self.core + 2 * self.margin
 
     @property
+    def input_size(self) -> tuple[int, int]:
+        """(h, w) of the model's input, as a ModelConfig has it (the exporter names files by it)."""
+        return self.tile, self.tile
+
+    @property
     def out_tile(self) -> int:
         """Side of the model's square output (the tile at 1/OUTPUT_STRIDE)."""
         return self.tile // OUTPUT_STRIDE

@@ -60,7 +60,8 @@ def build_parser() -> OneLineParser:
     t = sub.add_parser("levels", help="fast / balanced / accurate on a labelled folder, scored and timed")
     t.add_argument("--data", required=True, metavar="SET:SPLIT", help="labelled set in the datasets folder, e.g. pfcn:test")
     t.add_argument("--datasets", type=Path, help="datasets folder (default ../shared/datasets)")
-    t.add_argument("--refiner", required=True, type=Path, help="a refiner .tflite (with its .refiner.json) or .pt")
+    t.add_argument("--refiner", required=True, type=Path,
+                   help="a refiner artifact (.tflite, .onnx: portrait-export --refiner) or checkpoint (.pt)")
     t.add_argument("--coarse", type=Path, help="coarse model artifact (default: the packaged int8 .tflite)")
     t.add_argument("--time-images", type=int, default=12, help="photos timed at 1080p (default 12, 0: none)")
     t.add_argument("--json", type=Path, metavar="FILE")
@@ -141,7 +142,7 @@ def _levels(args) -> None:
     name, _, split = args.data.partition(":")
     folder = PortraitFolder(root / name, split or None)
     seg = Segmenter.from_file(args.coarse or WEIGHTS_DIR / "portrait-s-256_int8.tflite", threads=1)
-    if args.refiner.suffix == ".tflite":
+    if args.refiner.suffix != ".pt":
         from ..runtime.refiner import TileModel
 
         tm = TileModel.from_file(args.refiner, threads=1)

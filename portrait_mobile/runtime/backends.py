@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 
 from ..contract import ModelContract
-from ..errors import ModelLoadError
+from ..contract_io import read_contract
+from ..errors import ContractError, ModelLoadError
 from ..formats import BACKENDS, SUFFIX_BACKEND
 from ..litert import new_interpreter
 
@@ -267,6 +268,25 @@ class TorchBackend(Backend):
 
     def embedded_contract(self) -> ModelContract | None:
         return self.contract
+
+
+def read_contract_for(path: str | os.PathLike, backend: Backend) -> ModelContract:
+    """The contract of the artifact at `path`.
+
+    First what the loaded engine reads from the model itself (ONNX Runtime's metadata map, a
+    checkpoint's config: no second load), then `portrait_mobile.contract_io.read_contract`, the
+    exporters' reader (TFLite metadata, Core ML user metadata, the sidecar `<artifact>.json`).
+    """
+    embedded = backend.embedded_contract()
+    if embedded is not None:
+        return embedded
+    try:
+        return read_contract(path)
+    except ContractError:
+        raise  # the artifact has a contract, and it is malformed: the error names the file and field
+    except ModelLoadError as e:
+        raise ModelLoadError(f"{e}; export the model with portrait-export, or pass "
+                             "contract=ModelContract(...)") from None
 
 
 def backend_for(path: str | os.PathLike, backend: str | None = None, threads: int | None = None,

@@ -51,8 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fast: the model's mask; balanced: + edges snapped to the image (guided filter); "
                         "accurate: + a learned refiner on the mask's contour at 512 on the long side (--refiner, "
                         "default: the packaged one) (default: fast, or balanced with --refine)")
-    p.add_argument("--refiner", metavar="PATH", help="--quality accurate: the refiner .tflite (with its "
-                   ".refiner.json beside it; default: the one packaged with the weights)")
+    p.add_argument("--refiner", metavar="PATH", help="--quality accurate: the refiner artifact (a .tflite, .onnx "
+                   "or .mlpackage whose contract says edge-refiner: portrait-export --refiner; default: the one "
+                   "packaged with the weights)")
     p.add_argument("--refine", action="store_true", help="snap mask edges to the image (guided filter): "
                    "--quality balanced")
     p.add_argument("--largest", action="store_true", help="keep only the largest person")

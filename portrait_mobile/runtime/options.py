@@ -40,7 +40,7 @@ class SegmenterOptions:
     threads: the engine's threads, None: its default. quality: one of QUALITIES. smoothing_ms: video,
     the mask EMA's time constant in ms (0 = off). motion_aware: video, smooth less where the frame
     changed. keep_largest: keep only the largest person region. refiner: quality "accurate", the
-    refiner artifact (a .tflite with its .refiner.json), None: the one packaged with the weights."""
+    refiner artifact (any file whose contract says edge-refiner), None: the one packaged with the weights."""
 
     engine: str | None = None
     threads: int | None = None

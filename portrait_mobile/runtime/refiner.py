@@ -1,94 +1,106 @@
-"""A refiner artifact as the band logic's TileRunner: a .tflite tile model through LiteRT, with its
-geometry and I/O encoding read from the `<artifact>.refiner.json` written beside it.
-
-(Phase 1 of issue 25: the refiner's contract joins ModelContract and the formats table with the
-exporter skeleton; until then this sidecar says what the file is.)
+"""A refiner artifact as the band logic's TileRunner: any file whose contract says it is an edge refiner
+(`.tflite`, `.onnx`, `.mlpackage` from `portrait-export --refiner`), opened by the runtime backend of
+its format, its tiles encoded and its output decoded as that contract says (layout, dtype, scale),
+its tile geometry read from the contract's `tiles`.
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from ..errors import ModelLoadError
-from ..litert import new_interpreter
-from .band import TileGrid, refine_band
+from ..contract import ModelContract
+from ..contract_io import SUFFIXES, read_contract
+from ..errors import ContractError, ModelLoadError
+from ..formats import EDGE_REFINER
+from ..model_io import dequantize_output, quantize_input
+from ..paths import packaged_artifacts
+from ..tile_grid import TileGrid
+from .backends import Backend, backend_for, read_contract_for
+from .band import refine_band
 
-SIDECAR_SUFFIX = ".refiner.json"
-EXPORT_HINT = "python -m portrait_export.refine_tflite CHECKPOINT --cache CACHE --out FILE.tflite"
-
-
-def refiner_sidecar(path: str | os.PathLike) -> Path:
-    p = Path(path)
-    return p.with_name(p.stem + SIDECAR_SUFFIX)
+EXPORT_HINT = "portrait-export --refiner"
 
 
 def packaged_refiner(weights_dir: str | os.PathLike) -> Path:
-    """The refiner artifact packaged in `weights_dir`: the .tflite beside the one `*.refiner.json`
-    there (the description names nothing else: no second home for the refiner's file name)."""
-    found = sorted(Path(weights_dir).glob(f"*{SIDECAR_SUFFIX}"))
-    models = [p.with_name(p.name[: -len(SIDECAR_SUFFIX)] + ".tflite") for p in found]
-    models = [m for m in models if m.is_file()]
-    if not models:
-        raise ModelLoadError(f"quality 'accurate' needs a refiner and none is packaged in {weights_dir} "
-                             f"(no *.tflite with its {SIDECAR_SUFFIX}); export one with {EXPORT_HINT} "
-                             "and pass it as SegmenterOptions(refiner=...)")
-    if len(models) > 1:
-        raise ModelLoadError(f"{len(models)} refiners are packaged in {weights_dir} "
-                             f"({', '.join(m.name for m in models)}): pass one as SegmenterOptions(refiner=...)")
-    return models[0]
+    """The refiner artifact packaged in `weights_dir`: the file whose contract says edge refiner (of
+    one model; its formats in the packaged order, int8 .tflite before fp32). ModelLoadError when there
+    is none, or refiners of two models."""
+    found: dict[str, list[Path]] = {}
+    problems = []
+    for p in sorted(Path(weights_dir).iterdir()) if Path(weights_dir).is_dir() else []:
+        if not p.name.lower().endswith(SUFFIXES):
+            continue
+        try:
+            c = read_contract(p)
+        except (ModelLoadError, ContractError) as e:
+            problems.append(str(e))
+            continue
+        if c.role == EDGE_REFINER:
+            found.setdefault(c.model_name, []).append(p)
+    if not found:
+        why = f" ({'; '.join(problems)})" if problems else ""
+        raise ModelLoadError(f"quality 'accurate' needs a refiner and none is packaged in {weights_dir} (no file "
+                             f"whose contract says {EDGE_REFINER}){why}; export one with {EXPORT_HINT} and pass it "
+                             "as SegmenterOptions(refiner=...)")
+    if len(found) > 1:
+        raise ModelLoadError(f"refiners of {len(found)} models are packaged in {weights_dir} "
+                             f"({', '.join(sorted(found))}): pass one as SegmenterOptions(refiner=...)")
+    name, paths = found.popitem()
+    return next((p for p in packaged_artifacts(Path(weights_dir), name) if p in paths), paths[0])
 
 
 @dataclass
 class TileModel:
-    """A loaded tile refiner: call it on N x T x T x 4 uint8 tiles (N = `batch` or fewer)."""
+    """A loaded tile refiner: call it on N x T x T x 4 uint8 tiles (R, G, B, coarse probability)."""
 
-    path: Path
-    grid: TileGrid
-    batch: int
-    interpreter: Any
-    info: dict[str, Any]
+    backend: Backend
+    contract: ModelContract
+    batch: int = 1  # tiles per run: the exported refiners take one (a static shape)
+
+    def __post_init__(self) -> None:
+        c = self.contract
+        if c.role != EDGE_REFINER or c.tiles is None:
+            raise ModelLoadError(f"{self.backend.path}: its contract says {c.role} ({c.model_name}), not "
+                                 f"{EDGE_REFINER}: quality 'accurate' needs a refiner ({EXPORT_HINT})")
+        probe = self.encode(np.zeros((self.batch, self.grid.tile, self.grid.tile, c.input_channels), np.uint8))
+        self.backend.check_input(probe.shape, probe.dtype)
 
     @classmethod
     def from_file(cls, path: str | os.PathLike, threads: int | None = 1) -> "TileModel":
-        path = Path(path)
-        side = refiner_sidecar(path)
-        if not path.is_file():
+        if not Path(path).exists():
             raise ModelLoadError(f"refiner not found: {path}")
-        try:
-            info = json.loads(side.read_text())
-            g = info["grid"]
-            grid = TileGrid(int(g["core"]), int(g["margin"]), int(g["out_stride"]), int(g["work_long_side"]))
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            raise ModelLoadError(f"{side}: not a readable refiner description ({type(e).__name__}: {e})") from None
-        it = new_interpreter(path, threads=threads)
-        inp = it.get_input_details()[0]
-        shape = [int(s) for s in inp["shape"]]
-        if len(shape) != 4 or shape[1:] != [grid.tile, grid.tile, 4] or inp["dtype"] not in (np.uint8, np.int8):
-            raise ModelLoadError(f"{path}: input {np.dtype(inp['dtype']).name} {shape}, expected uint8 or int8 "
-                                 f"[N, {grid.tile}, {grid.tile}, 4] as {side.name} says")
-        scale, zero = inp["quantization"]
-        if abs(scale * 255 - 1) > 1e-4 or zero != (-128 if inp["dtype"] == np.int8 else 0):
-            raise ModelLoadError(f"{path}: input quantization ({scale:.6g}, {zero}) is not the tiles' uint8 "
-                                 "values / 255")
-        return cls(path, grid, shape[0], it, info)
+        backend = backend_for(path, threads=threads)
+        return cls(backend, read_contract_for(path, backend))
+
+    @property
+    def grid(self) -> TileGrid:
+        return self.contract.tiles  # type: ignore[return-value]
+
+    @property
+    def path(self) -> Path | None:
+        return self.backend.path
+
+    def encode(self, tiles: np.ndarray) -> np.ndarray:
+        """uint8 tiles -> the tensor the artifact takes: value / 255 in its layout, dtype and scale."""
+        x = np.asarray(tiles, np.float32) * np.float32(1 / 255)
+        if self.contract.input_layout == "NCHW":
+            x = x.transpose(0, 3, 1, 2)
+        return quantize_input(np.ascontiguousarray(x), self.contract)
 
     def __call__(self, tiles: np.ndarray) -> np.ndarray:
-        it = self.interpreter
-        inp, out = it.get_input_details()[0], it.get_output_details()[0]
-        x = np.ascontiguousarray(tiles, np.uint8)
-        if inp["dtype"] == np.int8:  # the same values / 255 with zero point -128
-            x = (x ^ np.uint8(0x80)).view(np.int8)
-        it.set_tensor(inp["index"], x)
-        it.invoke()
-        y = it.get_tensor(out["index"])
-        scale, zero = out["quantization"]
-        y = (y.astype(np.float32) - zero) * np.float32(scale) if scale else y.astype(np.float32)
-        return y.reshape(len(tiles), self.grid.out_tile, self.grid.out_tile)
+        t = self.grid.out_tile
+        out = np.empty((len(tiles), t, t), np.float32)
+        for i in range(0, len(tiles), self.batch):
+            chunk = tiles[i:i + self.batch]
+            y = dequantize_output(self.backend.run(self.encode(chunk)), self.contract)
+            if y.size != len(chunk) * t * t or not np.isfinite(y).all():
+                raise ModelLoadError(f"{self.path}: the refiner returned {np.shape(y)} with non-finite values "
+                                     f"or not {len(chunk)} x {t} x {t}")
+            out[i:i + len(chunk)] = y.reshape(len(chunk), t, t)
+        return out
 
     def refine(self, image: np.ndarray, prob: np.ndarray) -> np.ndarray:
         """The accurate level on one photo: see band.refine_band."""

@@ -20,11 +20,12 @@ import numpy as np
 
 from ..config import DEFAULT_CONFIG
 from ..contract import ModelContract
-from ..errors import ContractError, ModelLoadError
+from ..errors import ModelLoadError
+from ..formats import SEGMENTER
 from ..model_io import output_to_prob, quantize_input, resize_prob, to_model_input
 from ..paths import PACKAGED_SUFFIXES, WEIGHTS_DIR, packaged_artifacts
 from . import postprocess
-from .backends import Backend, backend_for, check_threads
+from .backends import Backend, backend_for, check_threads, read_contract_for
 from .image_input import check_rgb_uint8, check_rotation, read_image, rotate
 from .options import SegmenterOptions
 
@@ -32,27 +33,6 @@ if TYPE_CHECKING:
     from .refiner import TileModel
 
 DEFAULT_MODEL = DEFAULT_CONFIG
-
-
-def read_contract_for(path: str | os.PathLike, backend: Backend) -> ModelContract:
-    """The contract of the artifact at `path`.
-
-    First what the loaded engine reads from the model itself (ONNX Runtime's metadata map, a
-    checkpoint's config: no second load), then `portrait_mobile.contract_io.read_contract`, the
-    exporters' reader (TFLite metadata, Core ML user metadata, the sidecar `<artifact>.json`).
-    """
-    embedded = backend.embedded_contract()
-    if embedded is not None:
-        return embedded
-    from ..contract_io import read_contract
-
-    try:
-        return read_contract(path)
-    except ContractError:
-        raise  # the artifact has a contract, and it is malformed: the error names the file and field
-    except ModelLoadError as e:
-        raise ModelLoadError(f"{e}; export the model with portrait-export, or pass "
-                             "contract=ModelContract(...)") from None
 
 
 def _with(options: SegmenterOptions | None, **given: Any) -> SegmenterOptions:
@@ -82,6 +62,10 @@ class Segmenter:
     """
 
     def __init__(self, backend: Backend, contract: ModelContract, options: SegmenterOptions | None = None) -> None:
+        if contract.role != SEGMENTER:
+            raise ModelLoadError(f"{backend.path}: its contract says {contract.role} ({contract.model_name}), not a "
+                                 "segmentation model; quality 'accurate' runs a refiner beside one: "
+                                 "SegmenterOptions(quality='accurate', refiner=...)")
         self.backend = backend
         self.contract = contract
         self.options = options or SegmenterOptions()  # well-formed: a ModelContract checks itself when it is made

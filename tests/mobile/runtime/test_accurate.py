@@ -19,10 +19,19 @@ from support.runtime_models import iou, red_person
 pytest.importorskip("ai_edge_litert")
 
 
-def test_a_refiner_is_packaged_and_describes_itself() -> None:
+def test_a_refiner_is_packaged_and_its_contract_describes_it() -> None:
     tm = TileModel.from_file(packaged_refiner(WEIGHTS_DIR))
     assert (tm.grid.core, tm.grid.margin, tm.grid.out_stride, tm.grid.work_long_side) == (40, 0, 2, 512)
-    assert tm.info["precision"] == "int8"
+    c = tm.contract
+    assert (c.role, c.precision, c.input_dtype, c.extra_channels) == ("edge-refiner", "int8", "int8", ("coarse_probability",))
+    assert not list(WEIGHTS_DIR.glob("*.refiner.json"))  # the stand-in description is retired
+
+
+def test_a_refiner_is_not_a_segmenter_nor_the_reverse(tiny_model: Path) -> None:
+    with pytest.raises(ModelLoadError, match="says edge-refiner .*not a segmentation model"):
+        Segmenter.from_file(packaged_refiner(WEIGHTS_DIR))
+    with pytest.raises(ModelLoadError, match="says segmenter .*not edge-refiner"):
+        TileModel.from_file(tiny_model)
 
 
 def test_packaged_refiner_lookup_says_what_is_missing(tmp_path: Path) -> None:
