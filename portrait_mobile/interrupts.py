@@ -8,7 +8,8 @@ handler also records the signal, and it is raised again until it reaches the com
 
 - at `check()`, which `atomic` calls before it renames a finished file into place (so nothing is
   written after a signal, even one that was dropped) and `portrait-export` after each artifact;
-- by a watchdog thread, every RETRY_S while the command is still running;
+- by a watchdog thread, every RETRY_S while the command is still running (and not at all while an
+  import runs: an exception inside a native module's initialization aborts the process);
 - and, should the command still run GIVE_UP_S after the signal (a library that catches every
   interrupt, a native call that does not return), the watchdog removes the temp files being written
   (`atomic` registers them) and ends the process with the signal's exit status. (A native call that
@@ -16,7 +17,6 @@ handler also records the signal, and it is raised again until it reaches the com
 """
 from __future__ import annotations
 
-import _thread
 import contextlib
 import os
 import shutil
@@ -25,11 +25,12 @@ import sys
 import threading
 import time
 from pathlib import Path
+from types import FrameType
 from typing import Any, Iterator
 
 EXIT_INTERRUPTED = 128 + signal.SIGINT  # 130
 EXIT_TERMINATED = 128 + signal.SIGTERM  # 143, as a shell reports a SIGTERM'd process
-RETRY_S = 1.0
+RETRY_S = 0.5
 GIVE_UP_S = 10.0
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -76,12 +77,26 @@ def track_temp(path: Path, on: bool) -> None:
         (_state.temp_paths.add if on else _state.temp_paths.discard)(Path(path))
 
 
-def _handler(signum: int, frame: object) -> None:
+def _handler(signum: int, frame: FrameType | None) -> None:
     first = _state.pending is None
     _state.pending = signum
     if first:
         threading.Thread(target=_watchdog, args=(signum,), name="portrait-interrupt", daemon=True).start()
+    if _importing(frame):
+        # A native extension initializing itself calls Python code (jaxlib's enums): an exception there
+        # aborts the process (std::terminate) or crashes it. Raised again once the import is done.
+        _state.raised_at = time.monotonic()
+        return
     check()
+
+
+def _importing(frame: FrameType | None) -> bool:
+    """Whether the main thread is inside an import (a module's code, or a native module's init)."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _watchdog(signum: int) -> None:
@@ -93,7 +108,8 @@ def _watchdog(signum: int) -> None:
             _force_exit(signum)
         if now - _state.raised_at > RETRY_S:  # the last one was dropped: raise it again
             _state.raised_at = now
-            _thread.interrupt_main(signum)
+            # A real signal (interrupt_main only sets a flag): it also ends a sleep or a blocking read.
+            signal.pthread_kill(threading.main_thread().ident, signum)
 
 
 def _force_exit(signum: int) -> None:

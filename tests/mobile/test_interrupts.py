@@ -78,3 +78,35 @@ def test_signals_are_restored_after_the_command() -> None:
     before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
     assert run_cli("prog", lambda: 0) == 0
     assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+
+
+IMPORT_CASE = """
+import sys, time
+from pathlib import Path
+from portrait_mobile import cli_support
+
+sys.path.insert(0, sys.argv[1])
+
+
+def body():
+    import initializing  # the signal arrives while this module initializes itself
+    print("imported", initializing.DONE, flush=True)
+    time.sleep(10)
+    Path(sys.argv[1], "ran-on").write_text("x")
+
+
+sys.exit(cli_support.run_cli("prog", body))
+"""
+
+
+def test_a_signal_during_an_import_waits_for_the_import(tmp_path: Path) -> None:
+    """A native module initializing itself runs Python code (jaxlib's enums): an exception raised there
+    aborted the export (std::terminate), as seen with SIGTERM 2-4 s into it. The import completes;
+    the command stops right after."""
+    (tmp_path / "initializing.py").write_text(
+        "import signal\nsignal.raise_signal(signal.SIGTERM)\nfor _ in range(2000):\n    sum(range(100))\nDONE = True\n")
+    t0 = time.monotonic()
+    r = subprocess.run([sys.executable, "-c", IMPORT_CASE, str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 143 and r.stdout.strip() == "imported True", (r.stdout, r.stderr)
+    assert r.stderr.strip().startswith("prog: terminated") and not (tmp_path / "ran-on").exists()
+    assert time.monotonic() - t0 < 8
