@@ -95,6 +95,20 @@ def format_arm_profile(pr: Any) -> str:
                      f"{m.run.spread:.4%}", par])
     lines.append(table(["model", "prec", "M instr", "ratio to ref", "ld/st", "SIMD&FP", "M dot", "M fmla",
                         "M s/umlal", "run spread", "ARM vs x86 parity"], rows, "llrrrrrrrrl"))
+    if pr.photos:
+        lines.append("  a photo at quality accurate = the coarse model + the refiner on each tile its contour "
+                     "crosses:")
+        prow = []
+        for p in pr.photos:
+            rm, rx = p.ratio(p.mean_instructions), p.ratio(p.max_instructions)
+            prow.append([f"{p.coarse} + {p.refiner}", f"{p.tiles.long_side}", f"{p.tiles.mean:.1f} / {p.tiles.max}",
+                         f"{p.coarse_instructions / 1e6:.2f} + {p.tile_instructions / 1e6:.3f} x tiles",
+                         f"{p.mean_instructions / 1e6:.2f} / {p.max_instructions / 1e6:.2f}",
+                         "" if rm is None else f"{rm:.3f} / {rx:.3f}"])
+        lines.append(table(["models", "frame long side", "tiles mean / max", "M instr", "M instr a photo mean / max",
+                            "ratio to ref mean / max"], prow, "llrrrr"))
+        lines.append(f"  tiles: {pr.photos[0].tiles.source}; 1920 = the photo as a 1080p frame, refined at its "
+                     "resolution with the same tiles")
     for label, est in pr.cycles.items():
         if "error" in est:
             lines.append(f"  cycles [{label}]: not estimated ({est['error']})")

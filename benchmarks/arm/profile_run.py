@@ -5,7 +5,10 @@ For each profile one QEMU process runs our models and the reference. Our models 
 photo (the first parity image) and then run every parity image; the reference counts on a seeded
 random input (it has no contract here; its count does not depend on the pixels). On the host the same
 inputs go through the x86 build of LiteRT, and the two outputs are compared as probabilities (max
-absolute difference) and as masks at 0.5 (IoU), image by image.
+absolute difference) and as masks at 0.5 (IoU), image by image. An edge refiner (its contract's role)
+counts and is compared on real contour tiles of those photos, cut around the coarse model's mask
+(the first segmenter among the models); with both, each profile also counts a whole photo at quality
+accurate (portrait_bench.photo_cost: coarse + the tiles its contour crosses on the PFCN test images).
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from typing import Any, Callable
 import numpy as np
 
 from portrait_mobile.errors import PortraitError
+from portrait_mobile.formats import EDGE_REFINER
 from portrait_mobile.litert import new_interpreter
 from portrait_mobile.paths import DATASETS_ENV, find_shared
 from portrait_bench.arm.cores import ArmCore
@@ -23,6 +27,7 @@ from portrait_bench.arm.emulate import ArmJob, ArmRun, run_core
 from portrait_bench.arm.prepare import ArmEnv, qemu_version
 from portrait_bench.interpreters import random_input
 from portrait_bench.model_specs import ModelSpec
+from portrait_bench.photo_cost import FRAME_1080P, PhotoCost, count_tiles, pairs, parity_tiles, photo_costs
 from portrait_bench.profiles import arm_core
 
 Progress = Callable[[str], None]
@@ -73,6 +78,7 @@ class ArmProfileResult:
     count_runs: int
     notes: list[str] = field(default_factory=list)
     cycles: dict[str, Any] = field(default_factory=dict)  # label -> llvm-mca estimate (see mca.py)
+    photos: list[PhotoCost] = field(default_factory=list)  # quality accurate on a whole photo
 
     @property
     def name(self) -> str:
@@ -88,7 +94,7 @@ class ArmProfileResult:
                            f"{self.marker_overhead} instructions",
                 "marker_overhead": self.marker_overhead, "models": [m.to_dict() for m in self.models],
                 "reference": self.reference.to_dict() if self.reference else None, "notes": self.notes,
-                "cycles": self.cycles}
+                "cycles": self.cycles, "photos": [p.to_dict() for p in self.photos]}
 
 
 def _x86_outputs(path: Path, inputs: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
@@ -121,10 +127,19 @@ def parity_images(count: int) -> list[Path]:
     return [p for p in found if p.is_file()][:count]
 
 
-def _parity_inputs(spec: ModelSpec, images: list[Path], rng: np.random.Generator) -> tuple[np.ndarray, str, Any]:
-    """(inputs stacked on axis 0, where they came from, the contract or None)."""
+def _parity_inputs(spec: ModelSpec, images: list[Path], rng: np.random.Generator,
+                   coarse: ModelSpec | None = None) -> tuple[np.ndarray, str, Any]:
+    """(inputs stacked on axis 0, where they came from, the contract or None). An edge refiner's are
+    contour tiles of the images around `coarse`'s mask (random inputs without one)."""
     contract = spec.contract
     detail = _input_detail(spec.path)
+    if contract is not None and contract.role == EDGE_REFINER:
+        tiles = parity_tiles(coarse, spec, images) if coarse is not None and images else np.zeros((0,))
+        if len(tiles):
+            return tiles, f"{len(tiles)} contour tiles of PFCN test images ({coarse.label}'s mask)", contract
+        why = "no coarse model given" if coarse is None else "no PFCN test images (../shared/datasets absent)"
+        xs = [random_input(detail, rng)[0] for _ in range(4)]
+        return np.stack(xs), f"random inputs ({why})", contract
     if contract is not None and images:
         from portrait_mobile.model_io import quantize_input, to_model_input
         from portrait_mobile.runtime.image_input import read_image
@@ -176,9 +191,15 @@ def run_arm_profiles(
     say = progress or (lambda _m: None)
     photos = parity_images(images) if images > 0 else []
     rng = np.random.default_rng(seed)
+    photo_pairs = pairs(specs)
+    coarse = photo_pairs[0][0] if photo_pairs else None
+    # Tiles a photo needs: every PFCN test image (the contour's length varies a lot between photos).
+    all_photos = parity_images(10 ** 6) if images > 0 else []
+    tile_counts = {r.label: count_tiles(c, r.contract.tiles, all_photos, (r.contract.tiles.work_long_side, FRAME_1080P))
+                   for c, r in photo_pairs}
     prepared = []  # (spec, parity inputs, source, contract, x86 outputs, output detail)
     for spec in specs:
-        xs, source, contract = _parity_inputs(spec, photos, rng)
+        xs, source, contract = _parity_inputs(spec, photos, rng, coarse)
         y86, out_detail = _x86_outputs(spec.path, xs)
         prepared.append((spec, xs, source, contract, y86, out_detail))
     ref_input = random_input(_input_detail(reference.path), np.random.default_rng(seed)) if reference else None
@@ -204,6 +225,13 @@ def run_arm_profiles(
             if r.run.spread > DETERMINISM_TOLERANCE:
                 notes.append(f"{r.model.label}: counted invokes differ by {r.run.spread:.2%} (> 0.1%)")
         pr = ArmProfileResult(core, emulator, ours, ref_res, overhead, count_runs, notes)
+        counted = {r.model.label: r.run.instructions for r in ours}
+        for c, r in photo_pairs:
+            pr.photos += photo_costs(c, r, tile_counts[r.label], counted,
+                                     ref_res.run.instructions if ref_res else None)
+        if any(s.contract is not None and s.contract.role == EDGE_REFINER for s in specs) and not photo_pairs:
+            pr.notes.append("an edge refiner without a coarse model: its count is one tile's; pass the segmentation "
+                            "model too (--model) to count a whole photo at quality accurate")
         if cycles:
             from portrait_bench.arm.mca import estimate_cycles
 

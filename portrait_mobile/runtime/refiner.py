@@ -52,6 +52,15 @@ def packaged_refiner(weights_dir: str | os.PathLike) -> Path:
     return next((p for p in packaged_artifacts(Path(weights_dir), name) if p in paths), paths[0])
 
 
+def encode_tiles(tiles: np.ndarray, contract: ModelContract) -> np.ndarray:
+    """uint8 N x T x T x C tiles -> the tensor an edge refiner of `contract` takes: value / 255 in its
+    layout, dtype and scale."""
+    x = np.asarray(tiles, np.float32) * np.float32(1 / 255)
+    if contract.input_layout == "NCHW":
+        x = x.transpose(0, 3, 1, 2)
+    return quantize_input(np.ascontiguousarray(x), contract)
+
+
 @dataclass
 class TileModel:
     """A loaded tile refiner: call it on N x T x T x 4 uint8 tiles (R, G, B, coarse probability)."""
@@ -84,11 +93,7 @@ class TileModel:
         return self.backend.path
 
     def encode(self, tiles: np.ndarray) -> np.ndarray:
-        """uint8 tiles -> the tensor the artifact takes: value / 255 in its layout, dtype and scale."""
-        x = np.asarray(tiles, np.float32) * np.float32(1 / 255)
-        if self.contract.input_layout == "NCHW":
-            x = x.transpose(0, 3, 1, 2)
-        return quantize_input(np.ascontiguousarray(x), self.contract)
+        return encode_tiles(tiles, self.contract)
 
     def __call__(self, tiles: np.ndarray) -> np.ndarray:
         t = self.grid.out_tile
