@@ -81,22 +81,26 @@ def pairs(specs: list[ModelSpec]) -> list[tuple[ModelSpec, ModelSpec]]:
     return [(coarse, s) for s in specs if s.contract is not None and s.contract.role == EDGE_REFINER]
 
 
-def frame_prob(prob: np.ndarray, height: int, width: int, long_side: int, enlarge: bool = True) -> np.ndarray:
-    """The coarse probability (any size) at the photo's frame of `long_side` pixels, as uint8; with
-    `enlarge` False a smaller photo keeps its size (the runtime's working frame)."""
-    from portrait_mobile.runtime.band import to_u8
+def frame_prob(image: np.ndarray, prob: np.ndarray, long_side: int, channel: str, enlarge: bool = True) -> np.ndarray:
+    """The refiner's 4th channel (uint8) at the photo's frame of `long_side` pixels, from the photo and
+    its coarse probability (any size); with `enlarge` False a smaller photo keeps its size (the
+    runtime's working frame)."""
+    from portrait_mobile.runtime.band import to_u8, with_channel
 
+    height, width = image.shape[:2]
     s = long_side / max(height, width)
     if not enlarge:
         s = min(1.0, s)
     fh, fw = max(1, round(height * s)), max(1, round(width * s))
     shrink = prob.shape[0] > fh or prob.shape[1] > fw
-    p = cv2.resize(prob, (fw, fh), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-    return to_u8(p)
+    p = to_u8(cv2.resize(prob, (fw, fh), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR))
+    if (fh, fw) != (height, width):
+        image = cv2.resize(image, (fw, fh), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+    return with_channel(image, p, channel)
 
 
-def count_tiles(coarse: ModelSpec, grid: TileGrid, photos: list[Path],
-                long_sides: tuple[int, ...]) -> list[TileCounts]:
+def count_tiles(coarse: ModelSpec, grid: TileGrid, photos: list[Path], long_sides: tuple[int, ...],
+                channel: str = "coarse_probability") -> list[TileCounts]:
     """Tiles per photo at each frame, from the coarse model's contour on `photos` (else FALLBACK_TILES_512).
     At the refiner's own working frame a photo is brought to it as the runtime does (never enlarged);
     at any other (1080p) the photo is that frame."""
@@ -115,7 +119,7 @@ def count_tiles(coarse: ModelSpec, grid: TileGrid, photos: list[Path],
         img = read_image(p)
         prob = seg.predict_lowres(img)
         for s in long_sides:
-            p = frame_prob(prob, *img.shape[:2], s, enlarge=s != grid.work_long_side)
+            p = frame_prob(img, prob, s, channel, enlarge=s != grid.work_long_side)
             counts[s].append(len(select_tiles(p, replace(grid, work_long_side=s))))
     src = f"{len(photos)} PFCN test images through {coarse.label}"
     return [TileCounts(s, float(np.mean(c)), int(np.max(c)), len(photos), src) for s, c in counts.items()]
@@ -125,7 +129,7 @@ def parity_tiles(coarse: ModelSpec, refiner: ModelSpec, photos: list[Path]) -> n
     """One contour tile of each photo (the first the runtime would refine), encoded as the refiner's
     contract says: the refiner's real inputs for the ARM-vs-x86 parity and its count."""
     from portrait_mobile.runtime import Segmenter
-    from portrait_mobile.runtime.band import gather_tiles, select_tiles, to_work
+    from portrait_mobile.runtime.band import gather_tiles, refiner_input, select_tiles
     from portrait_mobile.runtime.image_input import read_image
     from portrait_mobile.runtime.refiner import encode_tiles
 
@@ -134,7 +138,7 @@ def parity_tiles(coarse: ModelSpec, refiner: ModelSpec, photos: list[Path]) -> n
     out = []
     for p in photos:
         img = read_image(p)
-        img_w, prob_w = to_work(img, seg.predict_lowres(img), grid)
+        img_w, prob_w = refiner_input(img, seg.predict_lowres(img), grid, refiner.contract.extra_channels[0])
         origins = select_tiles(prob_w, grid)
         if len(origins):
             out.append(encode_tiles(gather_tiles(img_w, prob_w, origins[:1], grid), refiner.contract)[0])

@@ -168,7 +168,8 @@ class ExportContext:
             self.weights_sha256 = weights_sha256(self.checkpoint)
         # The card and its licence only for weights trained on the card's data (a user's own
         # checkpoint gets a statement naming its sources, and no card).
-        shape = (refiner_fields(self.model.config.grid()) if self.role == EDGE_REFINER else
+        cfg = self.model.config
+        shape = (refiner_fields(cfg.grid(), cfg.prob_channel) if self.role == EDGE_REFINER else
                  dict(input_height=h, input_width=w, output_height=h, output_width=w))
         return ModelContract(model_name=self.name, version=model_version(self.checkpoint, self.weights_sha256),
                              **shape, target=target,

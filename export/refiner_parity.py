@@ -23,7 +23,7 @@ from portrait_mobile.contract import ModelContract
 from portrait_mobile.data.folder import Sample
 from portrait_mobile.metrics import boundary_iou, iou
 from portrait_mobile.runtime.backends import Backend
-from portrait_mobile.runtime.band import blend_tiles, gather_tiles, select_tiles, to_work
+from portrait_mobile.runtime.band import blend_tiles, gather_tiles, refiner_input, select_tiles
 from portrait_mobile.runtime.refiner import TileModel
 from portrait_mobile.tile_grid import TileGrid
 
@@ -40,10 +40,10 @@ def packaged_coarse(threads: int = 1) -> Coarse:
     return Segmenter.default(SegmenterOptions(threads=threads)).predict_lowres
 
 
-def contour_tiles(image: np.ndarray, coarse_prob: np.ndarray, grid: TileGrid) -> dict[str, Any]:
-    """One photo as the runtime refines it: the working frame, the origins of the contour's tiles and
-    their uint8 inputs (N x T x T x 4)."""
-    img_w, prob_w = to_work(image, coarse_prob, grid)
+def contour_tiles(image: np.ndarray, coarse_prob: np.ndarray, grid: TileGrid, channel: str) -> dict[str, Any]:
+    """One photo as the runtime refines it: the working frame's 4th channel, the origins of the
+    contour's tiles and their uint8 inputs (N x T x T x 4)."""
+    img_w, prob_w = refiner_input(image, coarse_prob, grid, channel)
     origins = select_tiles(prob_w, grid)
     return {"prob": prob_w, "origins": origins, "tiles": gather_tiles(img_w, prob_w, origins, grid),
             "shape": image.shape[:2]}
@@ -82,10 +82,11 @@ class TileReference:
                  coarse: Coarse) -> None:
         self.contract = contract  # how the PyTorch refiner is fed
         self.grid: TileGrid = contract.tiles  # type: ignore[assignment]
+        self.channel = contract.extra_channels[0]
         self.samples = list(samples)
         self.source = source
         self.coarse = coarse
-        self.photos = [contour_tiles(s.image, coarse(s.image), self.grid) for s in self.samples]
+        self.photos = [contour_tiles(s.image, coarse(s.image), self.grid, self.channel) for s in self.samples]
         self.counts = [len(p["tiles"]) for p in self.photos]
         self.tiles = (np.concatenate([p["tiles"] for p in self.photos]) if sum(self.counts) else
                       np.zeros((0, self.grid.tile, self.grid.tile, 4), np.uint8))
@@ -108,7 +109,7 @@ class TileReference:
                            seed: int = 0) -> list[np.ndarray]:
         """`count` contour tiles of `images` (seeded draw), each a float32 [1, T, T, 4] batch in [0, 1]: the
         fp32 .tflite's input for int8 calibration."""
-        tiles = [contour_tiles(im, self.coarse(im), self.grid)["tiles"] for im in images]
+        tiles = [contour_tiles(im, self.coarse(im), self.grid, self.channel)["tiles"] for im in images]
         pool = np.concatenate(tiles) if tiles else np.zeros((0,), np.uint8)
         if not len(pool):
             return []

@@ -31,7 +31,6 @@ from .tile_grid import TileGrid
 
 if TYPE_CHECKING:
     from .config import ModelConfig
-    from .refine.config import RefinerConfig
 
 CONTRACT_KEY = "portrait_mobile_contract"
 SCHEMA = "portrait-mobile-contract/1"
@@ -42,9 +41,10 @@ COLOR_ORDERS = ("RGB", "BGR")
 # squash: the whole image resized to the input size, aspect not kept (a segmenter); contour-tiles: the
 # photo at its working frame, cut into the tiles the coarse contour crosses (an edge refiner).
 RESIZES = ("squash", "contour-tiles")
-# Input channels after the colour ones: the coarse model's probability at the working frame, uint8
-# like the pixels (an edge refiner's 4th channel).
-EXTRA_CHANNELS = ("coarse_probability",)
+# What an edge refiner's 4th input channel may be (after R, G, B; uint8 like the pixels): the coarse
+# model's probability at the working frame, or that probability through the runtime's guided filter
+# there (runtime.band.with_channel).
+EXTRA_CHANNELS = ("coarse_probability", "guided_probability")
 # Fields added to schema 1 after its first edition (the edge refiner's), written only when they differ
 # from their default.
 LATER_FIELDS = ("role", "extra_channels", "tiles")
@@ -269,8 +269,8 @@ def _check_role(c: ModelContract) -> None:
         _fail("tiles", "is missing: an edge refiner's contract gives its tile geometry")
     if t.work_long_side > MAX_WORK_SIDE:
         _fail("tiles.work_long_side", f"is {t.work_long_side}, more than {MAX_WORK_SIDE}")
-    if c.extra_channels != EXTRA_CHANNELS:
-        _fail("extra_channels", f"is {_r(c.extra_channels)}: an edge refiner takes {_r(EXTRA_CHANNELS)}")
+    if len(c.extra_channels) != 1:
+        _fail("extra_channels", f"is {_r(c.extra_channels)}: an edge refiner takes one, one of {', '.join(EXTRA_CHANNELS)}")
     if c.resize != "contour-tiles":
         _fail("resize", f"is {_r(c.resize)}: an edge refiner's is 'contour-tiles'")
     if (c.input_height, c.input_width) != (t.tile, t.tile):
@@ -298,19 +298,21 @@ def pytorch_contract(config: "ModelConfig", version: str = "pytorch",
                          **(asdict(terms) if terms else {}))
 
 
-def refiner_fields(grid: TileGrid) -> dict[str, Any]:
-    """What every artifact of an edge refiner with this geometry says about its input and output
-    (the format's own layouts and dtypes aside)."""
-    return dict(role=EDGE_REFINER, extra_channels=EXTRA_CHANNELS, tiles=grid, resize="contour-tiles",
+def refiner_fields(grid: TileGrid, channel: str = EXTRA_CHANNELS[0]) -> dict[str, Any]:
+    """What every artifact of an edge refiner with this geometry and 4th channel says about its input
+    and output (the format's own layouts and dtypes aside)."""
+    return dict(role=EDGE_REFINER, extra_channels=(channel,), tiles=grid, resize="contour-tiles",
                 input_height=grid.tile, input_width=grid.tile, output_height=grid.out_tile,
                 output_width=grid.out_tile, output_meaning=REFINER_OUTPUT_MEANING, input_name="tiles")
 
 
-def refiner_pytorch_contract(config: "RefinerConfig", version: str = "pytorch",
+def refiner_pytorch_contract(config: Any, version: str = "pytorch",
                              metrics: dict[str, Any] | None = None,
                              terms: WeightsTerms | None = None) -> ModelContract:
-    """How the PyTorch refiner of `config` is fed (refine.model.TileRefiner): N x 4 x T x T float in
+    """How the PyTorch refiner of `config` (a refine.config.RefinerConfig, which imports this module) is
+    fed (refine.model.TileRefiner): N x 4 x T x T float in
     [0, 1], NCHW; its output the tile's probability, NCHW, at T / out_stride."""
     return ModelContract(model_name=config.name, version=version, input_layout="NCHW", output_layout="NCHW",
-                         target="pytorch", metrics=dict(metrics or {}), **refiner_fields(config.grid()),
+                         target="pytorch", metrics=dict(metrics or {}),
+                         **refiner_fields(config.grid(), config.prob_channel),
                          **(asdict(terms) if terms else {}))

@@ -195,8 +195,8 @@ def run_arm_profiles(
     coarse = photo_pairs[0][0] if photo_pairs else None
     # Tiles a photo needs: every PFCN test image (the contour's length varies a lot between photos).
     all_photos = parity_images(10 ** 6) if images > 0 else []
-    tile_counts = {r.label: count_tiles(c, r.contract.tiles, all_photos, (r.contract.tiles.work_long_side, FRAME_1080P))
-                   for c, r in photo_pairs}
+    tile_counts = {r.label: count_tiles(c, r.contract.tiles, all_photos, (r.contract.tiles.work_long_side, FRAME_1080P),
+                                        r.contract.extra_channels[0]) for c, r in photo_pairs}
     prepared = []  # (spec, parity inputs, source, contract, x86 outputs, output detail)
     for spec in specs:
         xs, source, contract = _parity_inputs(spec, photos, rng, coarse)

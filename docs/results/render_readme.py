@@ -58,9 +58,10 @@ def results_table(evals: dict, refined: dict | None, sizes: dict[str, str], accu
             rows.append(row(r, "int8 TFLite, `--refine` (runtime's guided-filter edges)", sizes.get(file, "-")))
     for r in (accurate or {}).get("results", []):
         if not r["model"].startswith("mediapipe"):
-            file = r["model"].split(" ")[0]
+            file, *rest = r["model"].split(" ")
+            refiner = rest[1] if len(rest) > 1 else "refine-t40_int8.tflite"  # runs before the name was recorded
             rows.append(row(r, "int8 TFLite, `--quality accurate` (+ the int8 learned refiner on the contour's "
-                               "tiles at 512, `refine-t40_int8.tflite`)", sizes.get(file, "-")))
+                               f"tiles at 512, `{refiner}`)", sizes.get(file, "-")))
     return "\n".join(rows)
 
 

@@ -71,8 +71,10 @@ def _load_artifact(path: Path, threads: int | None, quality: str, refiner: str |
         raise
     except Exception as e:  # backends (onnxruntime, LiteRT, coremltools) raise many types for a bad file
         raise ModelLoadError(f"cannot load {path} ({type(e).__name__}: {e})") from None
-    # The names the results JSON (and docs/results/render_readme.py) know each level by.
-    suffix = {"fast": "", "balanced": " +refine", "accurate": " +accurate"}[quality]
+    # The names the results JSON (and docs/results/render_readme.py) know each level by; accurate
+    # names its refiner's file.
+    suffix = {"fast": "", "balanced": " +refine",
+              "accurate": f" +accurate {segmenter.refiner.path.name if segmenter.refiner else ''}".rstrip()}[quality]
     return ArtifactPredictor(segmenter, name=f"{path.name}{suffix}")
 
 

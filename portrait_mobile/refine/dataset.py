@@ -3,7 +3,10 @@ probability, cached once on disk, and tiles sampled from it the way the runtime 
 
 The cache is two files: `<name>.npz` (ids, sources, shapes, offsets, the validation carve) and
 `<name>.u8` (per photo h x w x 5 uint8: R, G, B, coarse probability, label), read through a memory
-map, so thousands of photos at 512 cost page cache, not process memory.
+map, so thousands of photos at 512 cost page cache, not process memory. A refiner whose 4th channel
+is not the coarse probability itself (RefinerConfig.prob_channel: the guided filter's output) reads
+it from `<name>.<channel>.u8` (h x w a photo), made from the cache once, on first use, by the
+runtime's own `band.with_channel`: the tiles it learns on are the runtime's.
 """
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ from ..atomic import atomic_path
 from ..data.cache import is_validation
 from ..data.folder import PortraitFolder
 from ..errors import DatasetError
-from ..runtime.band import TileGrid, crop_tiles, select_tiles, to_work
+from ..runtime.band import COARSE, TileGrid, crop_tiles, select_tiles, to_work, with_channel
 
 CoarsePredictor = Callable[[np.ndarray], np.ndarray]  # RGB uint8 photo -> coarse probability (any size)
 CHANNELS = 5  # R, G, B, coarse probability, label
@@ -42,14 +45,21 @@ class RefineCache:
     is_val: np.ndarray
     data: np.ndarray  # flat uint8 memory map
     info: dict
+    channel: str = COARSE  # what item()'s channel 3 holds
+    channel_data: np.ndarray | None = None  # flat uint8 map of that channel when it is not the coarse one
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def item(self, i: int) -> np.ndarray:
-        """h x w x 5 uint8 view: R, G, B, coarse probability, label."""
+        """h x w x 5 uint8: R, G, B, the refiner's 4th channel (`channel`), label (a view for the coarse one)."""
         h, w = self.shapes[i]
-        return self.data[self.offsets[i]:self.offsets[i + 1]].reshape(h, w, CHANNELS)
+        x = self.data[self.offsets[i]:self.offsets[i + 1]].reshape(h, w, CHANNELS)
+        if self.channel_data is None:
+            return x
+        x = np.array(x)
+        x[..., 3] = self.channel_data[self.offsets[i] // CHANNELS:self.offsets[i + 1] // CHANNELS].reshape(h, w)
+        return x
 
     def source_names(self) -> list[str]:
         return sorted(set(self.sources.tolist()))
@@ -93,7 +103,8 @@ def build_refine_cache(sources: Sequence[RefineSource], out: str | Path, coarse:
     return index_path
 
 
-def load_refine_cache(path: str | Path) -> RefineCache:
+def load_refine_cache(path: str | Path, channel: str = COARSE, progress: bool = True) -> RefineCache:
+    """The cache at `path`, its channel 3 the refiner's 4th input `channel` (made once if missing)."""
     index_path, data_path = _paths(path)
     if not index_path.is_file() or not data_path.is_file():
         raise DatasetError(f"refine cache not found: {index_path} and {data_path} (build it with "
@@ -103,8 +114,23 @@ def load_refine_cache(path: str | Path) -> RefineCache:
     offsets = z["offsets"]
     if int(offsets[-1]) != data.size:
         raise DatasetError(f"{data_path} holds {data.size} bytes, its index expects {int(offsets[-1])}")
-    return RefineCache(z["ids"], z["sources"], z["shapes"], offsets, z["is_val"], data,
-                       json.loads(str(z["info"])))
+    cache = RefineCache(z["ids"], z["sources"], z["shapes"], offsets, z["is_val"], data,
+                        json.loads(str(z["info"])))
+    if channel == COARSE:
+        return cache
+    chan_path = data_path.with_suffix(f".{channel}.u8")
+    if not chan_path.is_file() or chan_path.stat().st_size != data.size // CHANNELS:
+        _build_channel(cache, chan_path, channel, progress)
+    cache.channel, cache.channel_data = channel, np.memmap(chan_path, np.uint8, mode="r")
+    return cache
+
+
+def _build_channel(cache: RefineCache, path: Path, channel: str, progress: bool) -> None:
+    with atomic_path(path, suffix=".u8") as tmp, open(tmp, "wb") as fh:
+        for i in tqdm(range(len(cache)), desc=f"refine cache: {channel}", unit="img", disable=not progress):
+            item = cache.item(i)
+            fh.write(with_channel(np.ascontiguousarray(item[..., :3]), np.ascontiguousarray(item[..., 3]),
+                                  channel).tobytes())
 
 
 @dataclass(frozen=True)

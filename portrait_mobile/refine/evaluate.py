@@ -14,7 +14,7 @@ from tqdm import tqdm
 from ..data.folder import PortraitFolder
 from ..metrics import MetricAccumulator
 from ..model_io import resize_prob
-from ..runtime.band import TileGrid, TileRunner, refine_band, select_tiles, to_work
+from ..runtime.band import COARSE, TileGrid, TileRunner, refine_band, refiner_input, select_tiles
 from ..runtime.postprocess import refine_edges
 
 LEVELS = ("fast", "balanced", "accurate")
@@ -30,8 +30,9 @@ class LevelReport:
 
 
 def score_levels(folder: PortraitFolder, coarse: Callable[[np.ndarray], np.ndarray], runner: TileRunner,
-                 grid: TileGrid, batch: int, progress: bool = True) -> LevelReport:
-    """coarse: photo -> the coarse model's probability at its own resolution (Segmenter.predict_lowres)."""
+                 grid: TileGrid, batch: int, progress: bool = True, channel: str = COARSE) -> LevelReport:
+    """coarse: photo -> the coarse model's probability at its own resolution (Segmenter.predict_lowres);
+    channel: the refiner's 4th input (band.with_channel)."""
     accs = {lvl: MetricAccumulator() for lvl in LEVELS}
     tiles = []
     for i in tqdm(range(len(folder)), desc="levels", unit="img", disable=not progress):
@@ -40,14 +41,15 @@ def score_levels(folder: PortraitFolder, coarse: Callable[[np.ndarray], np.ndarr
         p = coarse(s.image)
         accs["fast"].update(resize_prob(p, h, w), s.mask)
         accs["balanced"].update(refine_edges(s.image, p), s.mask)
-        accs["accurate"].update(refine_band(s.image, p, runner, grid, batch), s.mask)
-        tiles.append(len(select_tiles(to_work(s.image, p, grid)[1], grid)))
+        accs["accurate"].update(refine_band(s.image, p, runner, grid, batch, channel), s.mask)
+        tiles.append(len(select_tiles(refiner_input(s.image, p, grid, channel)[1], grid)))
     return LevelReport({k: a.result().to_dict() for k, a in accs.items()}, float(np.mean(tiles)),
                        int(np.max(tiles)), len(folder))
 
 
 def time_levels(images: list[np.ndarray], coarse: Callable[[np.ndarray], np.ndarray], runner: TileRunner,
-                grid: TileGrid, batch: int, size: tuple[int, int], rounds: int = 3) -> dict[str, float]:
+                grid: TileGrid, batch: int, size: tuple[int, int], rounds: int = 3,
+                channel: str = COARSE) -> dict[str, float]:
     """Median ms per photo of each level's whole path (coarse model included) at `size` (w, h),
     interleaved photo by photo so the levels share the machine's state."""
     frames = [cv2.resize(im, size, interpolation=cv2.INTER_LINEAR) for im in images]
@@ -55,7 +57,7 @@ def time_levels(images: list[np.ndarray], coarse: Callable[[np.ndarray], np.ndar
     paths = {
         "fast": lambda im: resize_prob(coarse(im), im.shape[0], im.shape[1]),
         "balanced": lambda im: refine_edges(im, coarse(im)),
-        "accurate": lambda im: refine_band(im, coarse(im), runner, grid, batch),
+        "accurate": lambda im: refine_band(im, coarse(im), runner, grid, batch, channel),
     }
     for _ in range(rounds):
         for im in frames:

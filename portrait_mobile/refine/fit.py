@@ -46,6 +46,7 @@ class FitConfig:
     mix: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_MIX))
     loss: RefineLossConfig = field(default_factory=RefineLossConfig)
     resume: str | None = None
+    init: str | None = None  # a refiner checkpoint of the same shape whose weights the run starts from
 
 
 def runner_for(model: TileRefiner) -> Callable[[np.ndarray], np.ndarray]:
@@ -90,6 +91,13 @@ def fit(cache: RefineCache, cfg: FitConfig, log: Callable[[str], None] = print) 
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model = TileRefiner(rcfg)
+    if cfg.init and not cfg.resume:
+        start = RefinerCheckpoint.load(cfg.init)
+        try:
+            model.load_state_dict(start.state_dict)
+        except RuntimeError as e:
+            raise DatasetError(f"--init {cfg.init}: its weights ({start.config.name}) do not fit {rcfg.name}: "
+                               f"{str(e).splitlines()[0]}") from None
     ema = copy.deepcopy(model).eval()
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     history: dict[str, Any] = {"fit_config": _jsonable(cfg), "refiner": rcfg.to_dict(), "epochs": []}

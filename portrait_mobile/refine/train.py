@@ -51,6 +51,7 @@ def build_parser() -> OneLineParser:
     f.add_argument("--minutes", type=non_negative_float, default=0.0, help="stop after the epoch that crosses this")
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("--resume", type=Path, help="a last.pt to continue from")
+    f.add_argument("--init", type=Path, help="start from this refiner checkpoint's weights (same shape)")
 
     v = sub.add_parser("val", help="score refiner checkpoints on the cache's carves (original resolution)")
     v.add_argument("checkpoints", nargs="+", type=Path)
@@ -96,6 +97,7 @@ def _cache(args) -> None:
 def _fit(args) -> None:
     import torch
 
+    from .config import get_refiner_config
     from .dataset import load_refine_cache
     from .fit import FitConfig, fit
     from .loss import RefineLossConfig
@@ -105,8 +107,9 @@ def _fit(args) -> None:
                     steps_per_epoch=args.steps, images_per_step=args.images, tiles_per_image=args.tiles,
                     lr=args.lr, seed=args.seed, time_budget_min=args.minutes,
                     loss=RefineLossConfig(band_weight=args.band_weight, lovasz_weight=args.lovasz),
-                    resume=str(args.resume) if args.resume else None)
-    fit(load_refine_cache(args.cache), cfg, log=lambda s: print(s, flush=True))
+                    resume=str(args.resume) if args.resume else None, init=str(args.init) if args.init else None)
+    channel = get_refiner_config(args.config).prob_channel
+    fit(load_refine_cache(args.cache, channel), cfg, log=lambda s: print(s, flush=True))
 
 
 def _val(args) -> None:
@@ -118,11 +121,14 @@ def _val(args) -> None:
     from .validate import CarveSet, score
 
     torch.set_num_threads(1)
-    cache = load_refine_cache(args.cache)
-    carve = CarveSet.from_cache(cache)
+    caches: dict[str, object] = {}  # by the refiners' 4th channel
+    carve = None
     results = {}
     for path in args.checkpoints:
         ck = RefinerCheckpoint.load(path)
+        ch = ck.config.prob_channel
+        cache = caches.setdefault(ch, load_refine_cache(args.cache, ch))
+        carve = carve or CarveSet.from_cache(cache)
         results[str(path)] = r = score(cache, carve, ck.config.grid(), runner_for(ck.build()))
         print(f"{path}: " + ", ".join(f"{k} {v:.2f}" for k, v in r.items()))
     if args.json:
@@ -146,7 +152,7 @@ def _levels(args) -> None:
         from ..runtime.refiner import TileModel
 
         tm = TileModel.from_file(args.refiner, threads=1)
-        runner, grid, batch = tm, tm.grid, tm.batch
+        runner, grid, batch, channel = tm, tm.grid, tm.batch, tm.channel
     else:
         import torch
 
@@ -155,9 +161,9 @@ def _levels(args) -> None:
 
         torch.set_num_threads(1)
         ck = RefinerCheckpoint.load(args.refiner)
-        runner, grid, batch = runner_for(ck.build()), ck.config.grid(), 64
-    report = score_levels(folder, seg.predict_lowres, runner, grid, batch)
-    result = {"data": args.data, "coarse": str(seg.backend.path), "refiner": str(args.refiner),
+        runner, grid, batch, channel = runner_for(ck.build()), ck.config.grid(), 64, ck.config.prob_channel
+    report = score_levels(folder, seg.predict_lowres, runner, grid, batch, channel=channel)
+    result = {"data": args.data, "coarse": str(seg.backend.path), "refiner": str(args.refiner), "channel": channel,
               "n_images": report.n_images, "tiles_mean": report.tiles_mean, "tiles_max": report.tiles_max,
               "levels": report.metrics}
     for lvl, m in report.metrics.items():
@@ -165,7 +171,7 @@ def _levels(args) -> None:
     print(f"tiles per photo: mean {report.tiles_mean:.1f}, max {report.tiles_max}")
     if args.time_images > 0:
         imgs = [folder[i].image for i in range(min(args.time_images, len(folder)))]
-        ms = time_levels(imgs, seg.predict_lowres, runner, grid, batch, size=(1080, 1920))
+        ms = time_levels(imgs, seg.predict_lowres, runner, grid, batch, size=(1080, 1920), channel=channel)
         result["ms_1080p_one_thread"] = ms
         print("1080x1920, one thread, median ms per photo (coarse model included): "
               + ", ".join(f"{k} {v:.1f}" for k, v in ms.items()))

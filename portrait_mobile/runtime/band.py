@@ -19,10 +19,13 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from ..contract import EXTRA_CHANNELS
 from ..errors import ImageError, ModelLoadError
 from ..tile_grid import TileGrid
 from .image_input import check_rgb_uint8
-from .postprocess import check_prob
+from .postprocess import check_prob, refine_edges
+
+COARSE, GUIDED = EXTRA_CHANNELS  # what a refiner's 4th channel is (its contract's extra_channels)
 
 # N x T x T x 4 uint8 tiles -> N x t x t float32 probabilities (t = T / out_stride).
 TileRunner = Callable[[np.ndarray], np.ndarray]
@@ -48,6 +51,25 @@ def to_work(image: np.ndarray, prob: np.ndarray, grid: TileGrid) -> tuple[np.nda
         shrink = p.shape[0] > h or p.shape[1] > w
         p = cv2.resize(p, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
     return np.ascontiguousarray(img), to_u8(p)
+
+
+def with_channel(image_u8: np.ndarray, prob_u8: np.ndarray, channel: str) -> np.ndarray:
+    """The refiner's 4th channel at the working frame (uint8), from `to_work`'s two arrays: the coarse
+    probability itself, or that probability through the guided filter at the working frame
+    (postprocess.refine_edges with its defaults; at 512 a fraction of its cost at the photo's size).
+    The tiles are then chosen on this channel's contour, and it is what unrefined tiles keep."""
+    if channel == COARSE:
+        return prob_u8
+    if channel == GUIDED:
+        return to_u8(refine_edges(image_u8, prob_u8.astype(np.float32) * np.float32(1 / 255)))
+    raise ValueError(f"unknown refiner input channel {channel!r} ({', '.join(EXTRA_CHANNELS)})")
+
+
+def refiner_input(image: np.ndarray, prob: np.ndarray, grid: TileGrid,
+                  channel: str = COARSE) -> tuple[np.ndarray, np.ndarray]:
+    """(RGB uint8, 4th channel uint8) at the working frame: what the tiles are cut from."""
+    img_w, prob_w = to_work(image, prob, grid)
+    return img_w, with_channel(img_w, prob_w, channel)
 
 
 def to_u8(prob: np.ndarray) -> np.ndarray:
@@ -144,7 +166,7 @@ def run_batched(runner: TileRunner, tiles: np.ndarray, batch: int) -> np.ndarray
 
 def refine_work(image_u8: np.ndarray, prob_u8: np.ndarray, runner: TileRunner, grid: TileGrid,
                 batch: int = 1) -> np.ndarray:
-    """Refined float32 probability at the working resolution, from `to_work`'s two arrays."""
+    """Refined float32 probability at the working resolution, from `refiner_input`'s two arrays."""
     origins = select_tiles(prob_u8, grid)
     refined = prob_u8.astype(np.float32) * np.float32(1 / 255)
     if len(origins):
@@ -154,13 +176,13 @@ def refine_work(image_u8: np.ndarray, prob_u8: np.ndarray, runner: TileRunner, g
 
 
 def refine_band(image: np.ndarray, prob: np.ndarray, runner: TileRunner, grid: TileGrid,
-                batch: int = 1) -> np.ndarray:
+                batch: int = 1, channel: str = COARSE) -> np.ndarray:
     """The accurate level's edge refinement of one photo.
 
-    image: RGB uint8 HxWx3; prob: the coarse probability at any size. Returns float32 in [0, 1] at
-    the photo's size.
+    image: RGB uint8 HxWx3; prob: the coarse probability at any size; channel: the refiner's 4th
+    input (`with_channel`). Returns float32 in [0, 1] at the photo's size.
     """
-    refined = refine_work(*to_work(image, prob, grid), runner, grid, batch)
+    refined = refine_work(*refiner_input(image, prob, grid, channel), runner, grid, batch)
     h, w = image.shape[:2]
     if refined.shape != (h, w):
         refined = cv2.resize(refined, (w, h), interpolation=cv2.INTER_LINEAR)

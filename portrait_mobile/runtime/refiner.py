@@ -109,4 +109,9 @@ class TileModel:
 
     def refine(self, image: np.ndarray, prob: np.ndarray) -> np.ndarray:
         """The accurate level on one photo: see band.refine_band."""
-        return refine_band(image, prob, self, self.grid, self.batch)
+        return refine_band(image, prob, self, self.grid, self.batch, self.channel)
+
+    @property
+    def channel(self) -> str:
+        """What its 4th input channel is (band.with_channel)."""
+        return self.contract.extra_channels[0]

@@ -56,8 +56,9 @@ def test_tiles_are_counted_on_the_coarse_contour_at_each_frame(tiny_model: Path,
     # The contour's tiles grow with the frame: a 400-pixel photo stays 400 at the working frame (the
     # runtime never enlarges) and is 1920 as a 1080p frame.
     assert 4 <= at512.mean <= at512.max and 3 * at512.mean < at1080.mean
-    p = np.full((10, 20), 0.5, np.float32)
-    assert frame_prob(p, 300, 400, 1920).shape == (1440, 1920) and frame_prob(p, 300, 400, 512, enlarge=False).shape == (300, 400)
+    p, img = np.full((10, 20), 0.5, np.float32), np.zeros((300, 400, 3), np.uint8)
+    assert frame_prob(img, p, 1920, "coarse_probability").shape == (1440, 1920)
+    assert frame_prob(img, p, 512, "guided_probability", enlarge=False).shape == (300, 400)
 
 
 def test_without_photos_a_stated_count_stands_in(tiny_model: Path) -> None:

@@ -220,7 +220,10 @@ def test_cli_quality_levels_name_their_rows(tiny_dataset: Path, tiny_model: Path
         rc, out, _ = run_cli(["--data", f"{tiny_dataset}:train", "--model", str(tiny_model), "--json", *flags], capsys)
         assert rc == 0
         names.append(json.loads(out)["results"][0]["model"])
-    assert names == ["tiny.onnx", "tiny.onnx +refine", "tiny.onnx +accurate"]
+    from portrait_mobile.paths import WEIGHTS_DIR
+    from portrait_mobile.runtime.refiner import packaged_refiner
+
+    assert names == ["tiny.onnx", "tiny.onnx +refine", f"tiny.onnx +accurate {packaged_refiner(WEIGHTS_DIR).name}"]
     rc, _, err = run_cli(["--data", f"{tiny_dataset}:train", "--model", str(tiny_model), "--refine",
                           "--quality", "accurate"], capsys)
     assert rc == 2 and "--refine is --quality balanced" in err

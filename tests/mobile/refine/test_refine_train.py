@@ -77,3 +77,35 @@ def test_cli_refuses_the_benchmark_split_and_a_missing_cache(tmp_path: Path, cap
     assert "benchmark split" in capsys.readouterr().err
     assert main(["fit", "--cache", str(tmp_path / "none"), "--out", str(tmp_path / "run")]) == 2
     assert "refine cache not found" in capsys.readouterr().err
+
+
+def test_a_guided_refiner_reads_the_filtered_channel_made_once_by_the_runtime(cache_path: Path) -> None:
+    from portrait_mobile.runtime.band import GUIDED, with_channel
+
+    coarse = load_refine_cache(cache_path)
+    guided = load_refine_cache(cache_path, GUIDED, progress=False)
+    made = cache_path.with_suffix(f".{GUIDED}.u8")
+    assert made.is_file() and guided.channel == GUIDED
+    a, b = coarse.item(3), guided.item(3)
+    np.testing.assert_array_equal(a[..., [0, 1, 2, 4]], b[..., [0, 1, 2, 4]])
+    np.testing.assert_array_equal(b[..., 3], with_channel(np.ascontiguousarray(a[..., :3]),
+                                                          np.ascontiguousarray(a[..., 3]), GUIDED))
+    assert not np.array_equal(a[..., 3], b[..., 3])
+    stamp = made.stat().st_mtime_ns
+    load_refine_cache(cache_path, GUIDED, progress=False)
+    assert made.stat().st_mtime_ns == stamp  # made once, then read
+
+
+def test_fit_can_start_from_another_refiners_weights(cache_path: Path, tmp_path: Path) -> None:
+    from portrait_mobile.errors import DatasetError
+    from portrait_mobile.refine.model import build_refiner
+
+    m = build_refiner("refine-t48")
+    RefinerCheckpoint(m.config, m.state_dict()).save(tmp_path / "t48.pt")
+    base = dict(cache=str(cache_path), epochs=1, steps_per_epoch=1, images_per_step=2, tiles_per_image=1,
+                warmup_steps=1, mix={"seta/train": 0.5, "setb/train": 0.5})
+    fit(load_refine_cache(cache_path), FitConfig(**base, out_dir=str(tmp_path / "a"), config="refine-t48",
+                                                 init=str(tmp_path / "t48.pt")), log=lambda _: None)
+    with pytest.raises(DatasetError, match="do not fit refine-t40"):
+        fit(load_refine_cache(cache_path), FitConfig(**base, out_dir=str(tmp_path / "b"), init=str(tmp_path / "t48.pt")),
+            log=lambda _: None)

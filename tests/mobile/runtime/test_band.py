@@ -166,3 +166,24 @@ def test_band_logic_and_refiner_geometry_need_no_torch() -> None:
             "print(c.get_refiner_config(c.DEFAULT_REFINER).grid().tile)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and r.stdout.strip() == "40", r.stderr
+
+
+def test_the_fourth_channel_is_the_coarse_probability_or_it_through_the_guided_filter() -> None:
+    from portrait_mobile.runtime.band import COARSE, GUIDED, with_channel
+
+    rng = np.random.default_rng(0)
+    img = np.zeros((96, 128, 3), np.uint8)
+    img[:, 64:] = 200  # a sharp edge in the photo
+    img = np.clip(img.astype(int) + rng.integers(0, 20, img.shape), 0, 255).astype(np.uint8)
+    prob = np.clip((np.arange(128) - 52) / 24, 0, 1)[None].repeat(96, 0)  # a soft coarse edge at the photo's
+    p = (prob * 255).astype(np.uint8)
+    assert with_channel(img, p, COARSE) is p
+    g = with_channel(img, p, GUIDED)
+    assert g.shape == p.shape and g.dtype == np.uint8
+    # Snapped to the photo's edge: the same 0.5 crossing, a much steeper ramp.
+    def soft(row: np.ndarray) -> int:
+        return int(((row > 25) & (row < 230)).sum())
+
+    assert abs(int(np.argmax(g[48] >= 128)) - int(np.argmax(p[48] >= 128))) <= 1 and soft(g[48]) < soft(p[48]) / 2
+    with pytest.raises(ValueError, match="unknown refiner input channel"):
+        with_channel(img, p, "depth")
