@@ -398,3 +398,83 @@ def test_bad_contract_is_an_error_on_the_page(browser: str, tmp_path: Path, case
     assert not out["state"]["ready"]
     assert out["errorText"], out
     assert ("no contract" in out["errorText"]) if case == "missing" else ("224" in out["errorText"])
+
+
+@pytest.mark.parametrize("channel", ["coarse_probability", "guided_probability"])
+def test_js_band_logic_matches_the_runtime(node: str, segmenter: Segmenter, channel: str) -> None:
+    """band.js (quality accurate in the page): the working frame, the 4th channel (the guided filter at
+    the working frame), the contour's tiles and the blend are the runtime's (runtime.band), run here with
+    the same stand-in refiner (the tile's 4th channel, squared, at half resolution)."""
+    from portrait_mobile.contract import ModelContract, refiner_fields
+    from portrait_mobile.runtime.band import refine_work, refiner_input, select_tiles
+    from portrait_mobile.tile_grid import TileGrid
+
+    grid = TileGrid(40, 0, 2, 512)
+    # A PFCN-sized photo: brought down to 512 (INTER_AREA), the filter's coefficients on a coarser grid.
+    image = cv2.resize(read_image(PHOTO, exif=False), (600, 800), interpolation=cv2.INTER_LINEAR)
+    coarse = segmenter.predict_lowres(image)
+    h, w = image.shape[:2]
+
+    def runner(tiles: np.ndarray) -> np.ndarray:
+        p = tiles[..., 3].astype(np.float32).reshape(len(tiles), 20, 2, 20, 2).mean(axis=(2, 4)) / 255
+        return p * p
+
+    img_w, p_w = refiner_input(image, coarse, grid, channel)
+    want = refine_work(img_w, p_w, runner, grid, batch=4)
+    contract = {k: v for k, v in json.loads(ModelContract(model_name="r", version="1", **refiner_fields(grid, channel))
+                                            .to_json()).items() if k in ("tiles", "extra_channels")}
+    rgba = np.dstack([image, np.full((h, w), 255, np.uint8)])
+    ph, pw = coarse.shape
+    code = f"""
+import {{ refineBand }} from './js/band.js';
+const chunks = []; for await (const c of process.stdin) chunks.push(c);
+const buf = Buffer.concat(chunks);
+const rgba = new Uint8ClampedArray(buf.subarray(0, {h * w * 4}));
+const coarse = new Float32Array(buf.buffer.slice(buf.byteOffset + {h * w * 4}, buf.byteOffset + buf.length));
+const run = async (tile) => {{
+  const out = new Float32Array(400);
+  for (let y = 0; y < 20; y++) for (let x = 0; x < 20; x++) {{
+    let s = 0;
+    for (let dy = 0; dy < 2; dy++) for (let dx = 0; dx < 2; dx++) s += tile[((2 * y + dy) * 40 + 2 * x + dx) * 4 + 3];
+    const p = s / 4 / 255; out[y * 20 + x] = p * p;
+  }}
+  return out;
+}};
+const r = await refineBand(rgba, {w}, {h}, coarse, {pw}, {ph}, {json.dumps(contract)}, run);
+process.stdout.write(JSON.stringify({{ w: r.width, h: r.height, tiles: r.tiles, prob: Array.from(r.prob) }}));
+"""
+    proc = subprocess.run([node, "--input-type=module", "-e", code], cwd=WEB,
+                          input=rgba.tobytes() + coarse.astype(np.float32).tobytes(), capture_output=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    out = json.loads(proc.stdout)
+    assert (out["h"], out["w"]) == want.shape
+    assert abs(out["tiles"] - len(select_tiles(p_w, grid))) <= 1
+    js = np.asarray(out["prob"], np.float32).reshape(want.shape)
+    assert np.abs(js - want).mean() < 0.005 and iou(js >= 0.5, want >= 0.5) > 0.99
+
+
+def test_page_runs_the_refiner_when_one_is_served(browser: str, tmp_path: Path) -> None:
+    """Quality accurate in the page: an fp32 refiner served beside the model (LiteRT.js feeds no int8
+    tensors) is found by its contract's role and run on the contour's tiles; the mask it draws is the
+    runtime's accurate mask. Without ?quality=accurate the page says it runs fast."""
+    pytest.importorskip("litert_torch")
+    from portrait_export.api import export
+    from portrait_mobile.contract_io import sidecar_path
+    from portrait_mobile.runtime.effects import mask_image
+    from portrait_mobile.runtime.options import SegmenterOptions
+
+    models = tmp_path / "models"
+    models.mkdir()
+    for p in (MODEL, sidecar_path(MODEL)):
+        shutil.copy2(p, models / p.name)
+    (r,) = export("tflite", refiner=True, precision="fp32", out_dir=models, n_calib=4, n_val=4)
+    fast = drive(browser, "state", models=models)
+    assert fast["state"]["quality"]["level"] == "fast", fast
+    image = read_image(PHOTO)
+    want = mask_image(Segmenter.from_file(MODEL, SegmenterOptions(quality="accurate", refiner=str(r.path))).segment(image))
+    out = drive(browser, "photo", "--photo", PHOTO, "--effects", "mask", "--query", "quality=accurate&effect=none",
+                models=models)
+    assert out["state"]["quality"] == {"level": "accurate", "refiner": r.path.name} and out["state"]["tiles"] > 0, out["state"]
+    d = out["drawn"]["mask"]
+    got = np.frombuffer(base64.b64decode(d["rgbaB64"]), np.uint8).reshape(d["height"], d["width"], 4)[..., 0]
+    assert iou(got >= 128, want >= 128) > 0.98

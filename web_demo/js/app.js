@@ -1,18 +1,22 @@
 // The page: choose a model and where it runs, then live portrait mode on the camera or on a photo.
 // URL parameters (also what the controls set): model, accelerator (wasm|webgpu), wasm (threads|jspi|
-// plain), effect (blur|replace|mask|none), smoothing, camera=1 to start the camera at once.
+// plain), effect (blur|replace|mask|none), smoothing, quality (fast|accurate: accurate when an edge
+// refiner the page can feed is served, found by its contract's role), camera=1 to start the camera at once.
 // window.demoState mirrors what the readout shows, for the headless tests.
 import { benchmark } from './bench.js';
 import { BUILDS, defaultBuild, initRuntime } from './engine.js';
 import { DEFAULT_BLUR_STRENGTH, EFFECTS, EffectRenderer } from './effects.js';
 import { DEFAULT_SMOOTHING, MaskSmoother } from './smoothing.js';
 import { WebSegmenter } from './segmenter.js';
+import { WebRefiner } from './refiner.js';
+import { roleOf } from './contract.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const state = (window.demoState = { ready: false, error: null, frames: 0, source: null, running: null, lastRunMs: null, maskMean: null });
 
 let segmenter = null;
+let refiner = null; // quality "accurate": the edge refiner run on the coarse contour's tiles
 let background = null;
 let still = null; // the photo on show (redrawn when a control changes), null while the camera runs
 const smoother = new MaskSmoother(Number(params.get('smoothing') ?? DEFAULT_SMOOTHING));
@@ -52,9 +56,17 @@ async function process(source, w, h, video) {
   const c = segmenter.contract;
   const { rgb, prob: raw, preMs: resizeMs, runMs } = await segmenter.predictRGBA(rgba, w, h);
   const preMs = grabMs + resizeMs;
-  const prob = video ? smoother.update(raw, rgb, c.output_width, c.output_height) : raw;
+  let prob = video ? smoother.update(raw, rgb, c.output_width, c.output_height) : raw;
+  let [pw, ph] = [c.output_width, c.output_height];
+  let refineMs = 0;
+  if (refiner) {  // as the runtime's VideoSegmenter: the smoothed coarse mask, then refined
+    const r = await refiner.refine(rgba, w, h, prob, pw, ph);
+    [prob, pw, ph, refineMs] = [r.prob, r.width, r.height, r.runMs];
+    state.tiles = r.tiles;
+    $('quality').textContent = `accurate: ${refiner.name}, ${r.tiles} tiles, ${fmt(r.runMs)}`;
+  }
   const t0 = performance.now();
-  renderer.draw(work, w, h, prob, c.output_width, c.output_height, $('effect').value, {
+  renderer.draw(work, w, h, prob, pw, ph, $('effect').value, {
     strength: Number($('strength').value), color: $('color').value, background,
   });
   const effectMs = performance.now() - t0;
@@ -63,7 +75,7 @@ async function process(source, w, h, video) {
   state.lastRunMs = runMs;
   state.maskMean = prob.reduce((a, b) => a + b, 0) / prob.length;
   state.lastProb = raw;
-  frameStats({ preMs, runMs, effectMs });
+  frameStats({ preMs, runMs: runMs + refineMs, effectMs });
 }
 
 function drawToWork(source, w, h) {
@@ -139,6 +151,7 @@ function wireControls(build) {
   $('build').onchange = (e) => setParam('wasm', e.target.value);
   $('accelerator').onchange = (e) => { params.delete('wasm'); setParam('accelerator', e.target.value); };
   $('model').onchange = (e) => setParam('model', e.target.value);
+  $('quality-select').onchange = (e) => setParam('quality', e.target.value);
   const redraw = () => showStill().catch((e) => showError(`photo: ${e.message}`));
   $('effect').onchange = (e) => { setParam('effect', e.target.value, false); redraw(); };
   $('strength').onchange = redraw;
@@ -155,12 +168,35 @@ async function main() {
   wireControls(build);
   const rt = await initRuntime(build);
   const listing = await (await fetch('/models/index.json')).json();
-  if (!listing.models.length) throw new Error('no .tflite model is served: run portrait-export --target tflite, then serve again');
-  for (const m of listing.models) $('model').add(new Option(m.model, m.model));
-  const entry = listing.models.find((m) => m.model === params.get('model')) ?? listing.models[0];
+  // Segmentation models and edge refiners are told apart by their contracts' role.
+  const roles = await Promise.all(listing.models.map(async (m) => {
+    if (!m.contract) return 'segmenter';
+    try { return roleOf(await (await fetch(`/models/${m.contract}`)).json()); } catch { return 'segmenter'; }
+  }));
+  const models = listing.models.filter((_, i) => roles[i] === 'segmenter');
+  const refiners = listing.models.filter((_, i) => roles[i] === 'edge-refiner');
+  if (!models.length) throw new Error('no .tflite model is served: run portrait-export --target tflite, then serve again');
+  for (const m of models) $('model').add(new Option(m.model, m.model));
+  const entry = models.find((m) => m.model === params.get('model')) ?? models[0];
   $('model').value = entry.model;
   $('bench').disabled = !listing.reference;
   segmenter = await WebSegmenter.load(entry, { accelerator: $('accelerator').value });
+  // Quality: accurate when asked for and a refiner the page can feed (float32 or uint8 I/O) is served.
+  let qualityNote = refiners.length ? '' : ' (no edge refiner served: portrait-export --refiner --target tflite --precision fp32)';
+  if (params.get('quality') === 'accurate' && refiners.length) {
+    for (const r of refiners) {
+      try {
+        refiner = await WebRefiner.load(r, { accelerator: 'wasm' });
+        break;
+      } catch (e) {
+        qualityNote = ` (${e.message})`;
+      }
+    }
+  }
+  $('quality-select').value = refiner ? 'accurate' : 'fast';
+  $('quality-select').disabled = !refiners.length;
+  state.quality = refiner ? { level: 'accurate', refiner: refiner.name } : { level: 'fast', note: qualityNote.trim() };
+  $('quality').textContent = refiner ? `accurate: ${refiner.name}` : `fast${qualityNote}`;
   const m = segmenter.model;
   state.running = { build: rt.build, wasmFile: rt.wasmFile, accelerator: m.accelerator, threads: m.threads, note: m.note };
   $('running').textContent = `${m.accelerator === 'webgpu' ? 'WebGPU' : `WASM (${rt.wasmFile}${m.threads ? `, ${m.threads} threads` : ''})`}${m.note ? ` — ${m.note}` : ''}`;
@@ -168,7 +204,7 @@ async function main() {
   $('summary').textContent = `${c.model_name} ${c.precision} ${c.input_width}x${c.input_height} ${c.input_dtype} in, v${c.version}`;
   $('status').textContent = 'ready: start the camera or open a photo';
   state.ready = true;
-  window.portraitDemo = { openPhoto, runBenchmark, segmenter };
+  window.portraitDemo = { openPhoto, runBenchmark, segmenter, refiner };
   if (params.get('camera') === '1') await startCamera();
 }
 

@@ -19,8 +19,9 @@ function positiveInt(c, key) {
   if (!Number.isInteger(c[key]) || c[key] < 1) throw new ContractError(`contract: ${key} must be a positive integer, got ${JSON.stringify(c[key])}`);
 }
 
-/** Fetch and validate the contract JSON of a model; ContractError when absent or not a contract. */
-export async function fetchContract(url, modelName) {
+/** Fetch and validate the contract JSON of a model (`check`: a segmenter's checks, or a refiner's);
+ *  ContractError when absent or not a contract. */
+export async function fetchContract(url, modelName, check = checkContract) {
   if (!url) throw new ContractError(`${modelName} has no contract (${modelName}.json): export it with portrait-export, which writes one`);
   const res = await fetch(url);
   if (!res.ok) throw new ContractError(`${modelName}: its contract ${url} could not be loaded (HTTP ${res.status})`);
@@ -30,13 +31,17 @@ export async function fetchContract(url, modelName) {
   } catch (e) {
     throw new ContractError(`${modelName}: its contract ${url} is not JSON (${e.message})`);
   }
-  return checkContract(data, modelName);
+  return check(data, modelName);
 }
+
+/** What a served model is: its contract's role ("segmenter" when the contract predates roles). */
+export const roleOf = (c) => c?.role ?? 'segmenter';
 
 /** The contract as the page uses it, after checking every field it reads. */
 export function checkContract(c, modelName = 'model') {
   if (c?.schema !== SCHEMA) throw new ContractError(`${modelName}: not a portrait-mobile contract (schema ${JSON.stringify(c?.schema)}, expected "${SCHEMA}")`);
   if (c.target !== 'tflite') throw new ContractError(`${modelName}: its contract is for target "${c.target}", the page runs "tflite"`);
+  if (roleOf(c) !== 'segmenter') throw new ContractError(`${modelName}: an ${roleOf(c)}, not a segmentation model (quality "accurate" runs it beside one)`);
   for (const k of ['input_height', 'input_width']) positiveInt(c, k);
   if (!['NHWC', 'NCHW'].includes(c.input_layout)) throw new ContractError(`${modelName}: unknown input_layout ${c.input_layout}`);
   if (!['RGB', 'BGR'].includes(c.color_order)) throw new ContractError(`${modelName}: unknown color_order ${c.color_order}`);
@@ -50,6 +55,22 @@ export function checkContract(c, modelName = 'model') {
     output_height: c.output_height || c.input_height,
     output_width: c.output_width || c.input_width,
   };
+}
+
+/** An edge refiner's contract (quality "accurate"): its tiles, its 4th channel, an I/O LiteRT.js can feed. */
+export function checkRefinerContract(c, modelName = 'refiner') {
+  if (c?.schema !== SCHEMA) throw new ContractError(`${modelName}: not a portrait-mobile contract`);
+  if (roleOf(c) !== 'edge-refiner') throw new ContractError(`${modelName}: a ${roleOf(c)}, not an edge refiner`);
+  if (c.target !== 'tflite') throw new ContractError(`${modelName}: its contract is for target "${c.target}", the page runs "tflite"`);
+  const t = c.tiles ?? {};
+  for (const k of ['core', 'out_stride', 'work_long_side']) positiveInt(t, k);
+  if (!Number.isInteger(t.margin) || t.margin < 0) throw new ContractError(`${modelName}: tiles.margin must be an integer >= 0`);
+  const side = t.core + 2 * t.margin;
+  if (c.input_height !== side || c.input_width !== side) throw new ContractError(`${modelName}: its input is not its ${side}x${side} tile`);
+  if (!['coarse_probability', 'guided_probability'].includes(c.extra_channels?.[0])) throw new ContractError(`${modelName}: unknown 4th channel ${JSON.stringify(c.extra_channels)}`);
+  if (!['NHWC', 'NCHW'].includes(c.input_layout)) throw new ContractError(`${modelName}: unknown input_layout ${c.input_layout}`);
+  if (!DTYPES.includes(c.input_dtype)) throw new ContractError(`${modelName}: input_dtype ${c.input_dtype} cannot be fed by LiteRT.js (${DTYPES.join(', ')} only): serve its fp32 export (portrait-export --refiner --target tflite --precision fp32)`);
+  return c;
 }
 
 const prod = (shape) => Array.from(shape).reduce((a, b) => a * b, 1);

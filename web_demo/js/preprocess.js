@@ -5,7 +5,7 @@
 // (INTER_LINEAR) otherwise. A canvas drawImage resize differs from OpenCV by up to ~30 levels.
 
 // cv2's computeResizeAreaTab: for each destination index, the source cells it covers and their weights.
-function areaTable(srcSize, dstSize) {
+export function areaTable(srcSize, dstSize) {
   const scale = srcSize / dstSize;
   const tab = [];
   for (let dx = 0; dx < dstSize; dx++) {
@@ -26,7 +26,7 @@ function areaTable(srcSize, dstSize) {
 }
 
 // cv2 INTER_LINEAR: half-pixel centres, clamped at the borders.
-function linearTable(srcSize, dstSize) {
+export function linearTable(srcSize, dstSize) {
   const scale = srcSize / dstSize;
   const tab = [];
   for (let d = 0; d < dstSize; d++) {
@@ -41,13 +41,13 @@ function linearTable(srcSize, dstSize) {
 }
 
 // OpenCV rounds half to even (cvRound); matters at exact ties, e.g. an integer shrink factor of 2.
-function rint(x) {
+export function rint(x) {
   const r = Math.round(x);
   return r - x === 0.5 && r % 2 ? r - 1 : r;
 }
 
 // A table as flat typed arrays: taps of output i are idx/wt[start[i] .. start[i + 1]).
-function flat(rows) {
+export function flat(rows) {
   const start = new Int32Array(rows.length + 1);
   rows.forEach((r, i) => { start[i + 1] = start[i] + r.length; });
   const idx = new Int32Array(start[rows.length]);

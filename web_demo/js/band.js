@@ -1,0 +1,205 @@
+// Quality "accurate" in the page: the band logic of portrait_mobile/runtime/band.py in JavaScript.
+// The photo is brought to the refiner's working frame (its contract's tiles.work_long_side, never
+// enlarged), the coarse probability resized to it (as uint8), its 4th channel made (the probability
+// itself, or it through the runtime's guided filter: postprocess.refine_edges), the frame cut into
+// core x core tiles, and only the tiles the 4th channel's 0.5 contour crosses go to the refiner; each
+// output (at 1/out_stride) is resized to the tile and its core replaces the probability there.
+// tests/demos/test_web_demo.py holds every step to the Python runtime.
+import { areaTable, flat, linearTable, resizeRGBA, rint } from './preprocess.js';
+
+/** (h, w) of the working frame: the long side brought to `longSide`, never enlarged. */
+export function workSize(h, w, longSide) {
+  const s = Math.min(1, longSide / Math.max(h, w));
+  return [Math.max(1, Math.round(h * s)), Math.max(1, Math.round(w * s))];
+}
+
+/** cv2.resize of a float32 plane (sh x sw -> dh x dw): INTER_AREA when it shrinks, else INTER_LINEAR. */
+export function resizePlane(src, sw, sh, dw, dh, shrinkArea = true) {
+  if (sw === dw && sh === dh) return Float32Array.from(src);
+  const area = shrinkArea && sw >= dw && sh >= dh && (sw > dw || sh > dh);
+  const xt = flat(area ? areaTable(sw, dw) : linearTable(sw, dw));
+  const yt = flat(area ? areaTable(sh, dh) : linearTable(sh, dh));
+  const hor = new Float64Array(sh * dw);
+  for (let y = 0; y < sh; y++) {
+    for (let x = 0; x < dw; x++) {
+      let a = 0;
+      for (let k = xt.start[x]; k < xt.start[x + 1]; k++) a += src[y * sw + xt.idx[k]] * xt.wt[k];
+      hor[y * dw + x] = a;
+    }
+  }
+  const out = new Float32Array(dh * dw);
+  for (let y = 0; y < dh; y++) {
+    for (let k = yt.start[y]; k < yt.start[y + 1]; k++) {
+      const r = yt.idx[k] * dw, wt = yt.wt[k];
+      for (let x = 0; x < dw; x++) out[y * dw + x] += hor[r + x] * wt;
+    }
+  }
+  return out;
+}
+
+/** Probability in [0, 1] -> uint8 (round(p * 255)), the tiles' encoding. */
+export function toU8(p) {
+  const out = new Uint8Array(p.length);
+  for (let i = 0; i < p.length; i++) out[i] = Math.min(255, Math.max(0, rint(p[i] * 255)));
+  return out;
+}
+
+// cv2.boxFilter (normalized, BORDER_REFLECT: fedcba|abcdef|fedcba) of an h x w plane, radius r.
+function box(x, w, h, r) {
+  const refl = (j, n) => {
+    for (;;) {
+      if (j < 0) j = -j - 1;
+      else if (j >= n) j = 2 * n - j - 1;
+      else return j;
+    }
+  };
+  const k = 2 * r + 1;
+  const tmp = new Float64Array(w * h);
+  for (let y = 0; y < h; y++) {
+    let s = 0;
+    for (let j = -r; j <= r; j++) s += x[y * w + refl(j, w)];
+    for (let i = 0; i < w; i++) {
+      tmp[y * w + i] = s;
+      s += x[y * w + refl(i + r + 1, w)] - x[y * w + refl(i - r, w)];
+    }
+  }
+  const out = new Float32Array(w * h);
+  for (let i = 0; i < w; i++) {
+    let s = 0;
+    for (let j = -r; j <= r; j++) s += tmp[refl(j, h) * w + i];
+    for (let y = 0; y < h; y++) {
+      out[y * w + i] = s / (k * k);
+      s += tmp[refl(y + r + 1, h) * w + i] - tmp[refl(y - r, h) * w + i];
+    }
+  }
+  return out;
+}
+
+/**
+ * postprocess.refine_edges: the colour-guided filter (He et al.) of `prob` (float32, ph x pw, any
+ * size) guided by packed RGB `rgb` (w x h), coefficients on a grid radius/4 coarser, the output
+ * steepened by `contrast` around 0.5. Returns float32 h x w in [0, 1].
+ */
+export function refineEdges(rgb, w, h, prob, pw, ph, { eps = 1e-3, contrast = 2 } = {}) {
+  const radius = Math.max(2, Math.round(0.02 * Math.max(h, w)));
+  const s = Math.max(1, Math.floor(radius / 4));
+  const gw = Math.max(1, Math.floor(w / s)), gh = Math.max(1, Math.floor(h / s));
+  const n = gw * gh;
+  let g;
+  if (gw === w && gh === h) g = rgb;
+  else {
+    const rgba = new Uint8ClampedArray(w * h * 4);
+    for (let i = 0; i < w * h; i++) { rgba[i * 4] = rgb[i * 3]; rgba[i * 4 + 1] = rgb[i * 3 + 1]; rgba[i * 4 + 2] = rgb[i * 3 + 2]; }
+    g = resizeRGBA(rgba, w, h, gw, gh);
+  }
+  const I = [0, 1, 2].map((c) => { const a = new Float32Array(n); for (let i = 0; i < n; i++) a[i] = g[i * 3 + c] / 255; return a; });
+  const p = pw === gw && ph === gh ? prob : resizePlane(prob, pw, ph, gw, gh, ph > gh || pw > gw);
+  const r = Math.max(1, Math.round(radius / s));
+  const mul = (a, b) => { const o = new Float32Array(n); for (let i = 0; i < n; i++) o[i] = a[i] * b[i]; return o; };
+  const meanP = box(p, gw, gh, r);
+  const meanI = I.map((c) => box(c, gw, gh, r));
+  const cov = I.map((c, k) => { const m = box(mul(c, p), gw, gh, r); for (let i = 0; i < n; i++) m[i] -= meanI[k][i] * meanP[i]; return m; });
+  const v = (a, b) => { const m = box(mul(I[a], I[b]), gw, gh, r); for (let i = 0; i < n; i++) m[i] -= meanI[a][i] * meanI[b][i]; return m; };
+  const [v00, v01, v02, v11, v12, v22] = [v(0, 0), v(0, 1), v(0, 2), v(1, 1), v(1, 2), v(2, 2)];
+  const A = [new Float32Array(n), new Float32Array(n), new Float32Array(n)];
+  const B = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const a11 = v00[i] + eps, a12 = v01[i], a13 = v02[i], a22 = v11[i] + eps, a23 = v12[i], a33 = v22[i] + eps;
+    const i11 = a22 * a33 - a23 * a23, i12 = a13 * a23 - a12 * a33, i13 = a12 * a23 - a13 * a22;
+    const i22 = a11 * a33 - a13 * a13, i23 = a12 * a13 - a11 * a23, i33 = a11 * a22 - a12 * a12;
+    const det = a11 * i11 + a12 * i12 + a13 * i13;
+    const c0 = cov[0][i], c1 = cov[1][i], c2 = cov[2][i];
+    A[0][i] = (i11 * c0 + i12 * c1 + i13 * c2) / det;
+    A[1][i] = (i12 * c0 + i22 * c1 + i23 * c2) / det;
+    A[2][i] = (i13 * c0 + i23 * c1 + i33 * c2) / det;
+    B[i] = meanP[i] - (A[0][i] * meanI[0][i] + A[1][i] * meanI[1][i] + A[2][i] * meanI[2][i]);
+  }
+  const up = (x) => (gw === w && gh === h ? x : resizePlane(x, gw, gh, w, h, false));
+  const mA = A.map((a) => up(box(a, gw, gh, r))), mB = up(box(B, gw, gh, r));
+  const out = new Float32Array(w * h);
+  for (let i = 0; i < w * h; i++) {
+    const q = mA[0][i] * (rgb[i * 3] / 255) + mA[1][i] * (rgb[i * 3 + 1] / 255) + mA[2][i] * (rgb[i * 3 + 2] / 255) + mB[i];
+    const c = (q - 0.5) * contrast + 0.5;
+    out[i] = c < 0 ? 0 : c > 1 ? 1 : c;
+  }
+  return out;
+}
+
+/** Core origins [y, x] of the tiles the 0.5 contour of `probU8` (h x w) crosses, row-major. */
+export function selectTiles(probU8, w, h, core) {
+  const fg = (y, x) => probU8[Math.min(h - 1, Math.max(0, y)) * w + Math.min(w - 1, Math.max(0, x))] >= 128;
+  const gh = Math.ceil(h / core), gw = Math.ceil(w / core);
+  const hit = new Uint8Array(gh * gw);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const c = fg(y, x);
+      let edge = false;
+      for (let dy = -1; dy <= 1 && !edge; dy++) for (let dx = -1; dx <= 1; dx++) if (fg(y + dy, x + dx) !== c) { edge = true; break; }
+      if (edge) hit[Math.floor(y / core) * gw + Math.floor(x / core)] = 1;
+    }
+  }
+  const out = [];
+  for (let i = 0; i < gh * gw; i++) if (hit[i]) out.push([Math.floor(i / gw) * core, (i % gw) * core]);
+  return out;
+}
+
+/** The refiner's input of one tile: uint8 T x T x 4 (R, G, B, 4th channel), edges repeated outside. */
+export function gatherTile(rgb, probU8, w, h, [y0, x0], core, margin) {
+  const t = core + 2 * margin;
+  const out = new Uint8Array(t * t * 4);
+  for (let j = 0; j < t; j++) {
+    const y = Math.min(h - 1, Math.max(0, y0 - margin + j));
+    for (let i = 0; i < t; i++) {
+      const x = Math.min(w - 1, Math.max(0, x0 - margin + i));
+      const o = (j * t + i) * 4, p = y * w + x;
+      out[o] = rgb[p * 3]; out[o + 1] = rgb[p * 3 + 1]; out[o + 2] = rgb[p * 3 + 2]; out[o + 3] = probU8[p];
+    }
+  }
+  return out;
+}
+
+/** `prob` (float32 h x w, in place) with the tile's core replaced by the refiner's output (ot x ot). */
+export function blendTile(prob, w, h, out, ot, [y0, x0], core, margin) {
+  const t = core + 2 * margin;
+  const up = ot === t ? out : resizePlane(out, ot, ot, t, t, false);
+  for (let j = 0; j < core; j++) {
+    const y = y0 + j;
+    if (y >= h) break;
+    for (let i = 0; i < core; i++) {
+      const x = x0 + i;
+      if (x >= w) break;
+      const v = up[(margin + j) * t + margin + i];
+      prob[y * w + x] = v < 0 ? 0 : v > 1 ? 1 : v;
+    }
+  }
+}
+
+function packRGB(rgba, n) {
+  const out = new Uint8Array(n * 3);
+  for (let i = 0; i < n; i++) { out[i * 3] = rgba[i * 4]; out[i * 3 + 1] = rgba[i * 4 + 1]; out[i * 3 + 2] = rgba[i * 4 + 2]; }
+  return out;
+}
+
+/**
+ * The accurate level on one photo: its RGBA pixels (w x h), the coarse probability (pw x ph),
+ * `runTile` (uint8 T x T x 4 -> float32 ot x ot, async) and the refiner's contract. Returns
+ * {prob (float32, at the working frame), width, height, tiles}.
+ */
+export async function refineBand(rgba, w, h, coarse, pw, ph, contract, runTile) {
+  const { core, margin, out_stride: stride, work_long_side: side } = contract.tiles;
+  const [hw, ww] = workSize(h, w, side);
+  const img = hw === h && ww === w ? packRGB(rgba, w * h) : resizeRGBA(rgba, w, h, ww, hw);
+  const shrink = ph > hw || pw > ww;
+  let pu8 = toU8(resizePlane(coarse, pw, ph, ww, hw, shrink));
+  if (contract.extra_channels[0] === 'guided_probability') {
+    const p = new Float32Array(pu8.length);
+    for (let i = 0; i < p.length; i++) p[i] = pu8[i] / 255;
+    pu8 = toU8(refineEdges(img, ww, hw, p, ww, hw));
+  }
+  const prob = new Float32Array(pu8.length);
+  for (let i = 0; i < prob.length; i++) prob[i] = pu8[i] / 255;
+  const origins = selectTiles(pu8, ww, hw, core);
+  const ot = (core + 2 * margin) / stride;
+  for (const o of origins) blendTile(prob, ww, hw, await runTile(gatherTile(img, pu8, ww, hw, o, core, margin)), ot, o, core, margin);
+  return { prob, width: ww, height: hw, tiles: origins.length };
+}
