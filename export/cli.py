@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", default=None, metavar="CKPT",
                    help="checkpoint file, a segmentation model's or an edge refiner's (known by its format) "
                         "(default: the shipped portrait_mobile/weights/portrait-s-256.pt; with --refiner, "
-                        "refine-t40.pt)")
+                        "refine-t40g.pt)")
     p.add_argument("--refiner", action="store_true",
                    help="export the edge refiner of quality 'accurate' (4-channel tiles on the coarse contour), "
                         "not the segmentation model: the shipped one, or --weights, which must then be a "

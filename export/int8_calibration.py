@@ -63,16 +63,17 @@ class Int8Calibration:
         saved, why = (None, "") if images_given or save else calibration_stats.matching(path, weights_sha256, size)
         return cls(weights_sha256, size, saved, why, save_to)
 
-    def ranges(self, fp32: bytes, inputs: Callable[[], tuple[list[np.ndarray], str]]) -> Int8Ranges:
+    def ranges(self, fp32: bytes, inputs: Callable[[], tuple[list[np.ndarray], str]], union: bool = False) -> Int8Ranges:
         """The ranges for the converted fp32 .tflite: the saved statistics (which must cover its
         activation tensors), else calibrated on `inputs()`: the model's input batches and what they are
-        (the target's: a segmenter's calibration images, an edge refiner's contour tiles of them)."""
+        (the target's: a segmenter's calibration images, an edge refiner's contour tiles of them, whose
+        ranges are merged: `union`, tflite_quantize.calibrate_int8)."""
         if self.saved is not None:
             calibration_stats.check_covers(self.saved, activation_tensors(fp32))
             return Int8Ranges(self.saved.to_qsvs(),
                               f"int8 calibration statistics saved with the weights (made on {self.saved.source})")
         batches, described = inputs()
-        return Int8Ranges(calibrate_int8(fp32, batches), described)
+        return Int8Ranges(calibrate_int8(fp32, batches, union=union), described)
 
     def after_gate(self, ranges: Int8Ranges) -> str:
         """Save the ranges if asked (only those of an artifact that passed its gate are worth reusing);

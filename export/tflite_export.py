@@ -130,9 +130,9 @@ def convert_refiner_tflite(ctx: ExportContext, precision: str = "int8") -> Conve
 
         def tiles() -> tuple[list, str]:
             batches = ctx.reference.calibration_inputs(ctx.images.calibration_images())
-            return batches, f"{len(batches)} contour tiles of {ctx.images.calib_source}"
+            return batches, f"{len(batches)} contour tiles of {ctx.images.calib_source}, ranges merged"
 
-        ranges = ctx.calibration.ranges(fp32, tiles)
+        ranges = ctx.calibration.ranges(fp32, tiles, union=True)
         data = quantize_int8(fp32, ranges.qsvs, tensorwise_tolerance=INT8_GRANULARITY[ctx.options.int8_granularity])
     if precision == "int8":
         io = inspect_io(data)

@@ -81,20 +81,20 @@ class RefinerConfig:
         return config_from_dict(cls, d, "refiner config")
 
 
-DEFAULT_REFINER = "refine-t40"
+DEFAULT_REFINER = "refine-t40g"
 _REGISTRY: Registry[RefinerConfig] = Registry("refiner config", error=ValueError)
 register = _REGISTRY.register
 get_refiner_config = _REGISTRY.get
 refiner_config_names = _REGISTRY.names
 
 
-# The shipped refiner: 0.357 M ARM instructions a tile on cortex-a76 (int8), 32 tiles on a PFCN photo
-# at 512 (the carve's mean). A context margin costs (core + 2m)^2 / core^2 more a tile: the budget
-# chose width over margin (docs/refine.md).
-register(RefinerConfig(DEFAULT_REFINER))
-# refine-t40 fed the coarse mask through the guided filter at the working frame (issue 25's lead: the
-# shipped refiner on the filtered mask, untrained for it, scored 61.30 on the carves against 61.05).
-register(RefinerConfig("refine-t40g", prob_channel="guided_probability"))
+# 40-px tiles, no margin, 16/32 channels, dilations 1-2-4: 0.363 M ARM instructions a tile on cortex-a76
+# (int8), about 30 tiles on a PFCN photo at 512. A context margin costs (core + 2m)^2 / core^2 more a
+# tile: the budget chose width over margin (docs/refine.md). refine-t40 reads the coarse mask itself.
+register(RefinerConfig("refine-t40"))
+# The shipped refiner: refine-t40 fed the coarse mask through the guided filter at the working frame
+# (the same network and ARM count a tile; on the carves 62.53 against refine-t40's 61.05, docs/refine.md).
+register(RefinerConfig(DEFAULT_REFINER, prob_channel="guided_probability"))
 # Earlier runs, kept so their histories load: 8/16 wide with a 4-pixel margin, and 16/32 with it.
 register(RefinerConfig("refine-t48", margin=4, widths=(8, 16), context_dilations=(1, 2)))
 register(RefinerConfig("refine-t48-wide", margin=4))

@@ -57,12 +57,12 @@ def test_each_artifact_has_an_edge_refiner_contract_and_passed_on_tiles(exported
     res = exported["results"]
     assert set(res) == {("onnx", "fp32"), ("tflite", "int8"), ("tflite", "fp32")}
     assert sorted(p.name for p in exported["out"].iterdir()) == [
-        "MODEL_CARD.md", "refine-t40.onnx", "refine-t40.onnx.json", "refine-t40_fp32.tflite",
-        "refine-t40_fp32.tflite.json", "refine-t40_int8.tflite", "refine-t40_int8.tflite.json"]
+        "MODEL_CARD.md", "refine-t40g.onnx", "refine-t40g.onnx.json", "refine-t40g_fp32.tflite",
+        "refine-t40g_fp32.tflite.json", "refine-t40g_int8.tflite", "refine-t40g_int8.tflite.json"]
     for r in res.values():
         c = read_contract(r.path)
         assert c == r.contract == ModelContract.from_dict(json.loads(sidecar_path(r.path).read_text()))
-        assert (c.role, c.extra_channels, c.resize, c.input_name) == ("edge-refiner", ("coarse_probability",),
+        assert (c.role, c.extra_channels, c.resize, c.input_name) == ("edge-refiner", ("guided_probability",),
                                                                       "contour-tiles", "tiles")
         assert (c.tiles.core, c.input_height, c.output_height) == (40, 40, 20)
         p = r.parity
@@ -91,7 +91,7 @@ def test_core_ml_spec_is_validated(refiner, tmp_path) -> None:
     pytest.importorskip("coremltools")
     (r,) = api.export("coreml", weights=refiner["ckpt"], out_dir=tmp_path, calib=refiner["data"],
                       val=refiner["data"], n_calib=6, n_val=4, thresholds=LENIENT)
-    assert r.passed and r.path.name == "refine-t40.mlpackage" and read_contract(r.path).role == "edge-refiner"
+    assert r.passed and r.path.name == "refine-t40g.mlpackage" and read_contract(r.path).role == "edge-refiner"
     spec = r.parity["spec_checks"]
     assert spec["inputs"] == [{"name": "tiles", "type": "multiArrayType", "shape": [1, 4, 40, 40], "dtype": "FLOAT32"}]
     assert spec["outputs"][0]["shape"] == [1, 1, 20, 20]
@@ -128,3 +128,24 @@ def test_every_format_that_exports_a_segmenter_exports_a_refiner() -> None:
     from portrait_mobile.formats import EDGE_REFINER, EXPORT_FORMATS, resolve
 
     assert all(callable(resolve(f.converter_for(EDGE_REFINER))) for f in EXPORT_FORMATS.values())
+
+
+def test_tile_calibration_merges_each_tiles_range(refiner) -> None:
+    """calibrate_int8(union=True): every tensor's range covers each tile's own, where the quantizer's
+    moving average of per-input ranges (right for photos) is narrower than the extreme tile's."""
+    from portrait_export.tflite_convert import convert_fp32
+    from portrait_export.tflite_quantize import calibrate_int8
+
+    fp32 = convert_fp32(refiner["model"], (40, 40), channels=4)
+    rng = np.random.default_rng(0)
+    tiles = [rng.random((1, 40, 40, 4), dtype=np.float32) * s for s in (0.1, 1.0, 0.3)]
+    merged = calibrate_int8(fp32, tiles, progress=False, union=True)
+    averaged = calibrate_int8(fp32, tiles, progress=False)
+    wider = 0
+    for t in tiles:
+        alone = calibrate_int8(fp32, [t], progress=False)
+        for k, v in alone.items():
+            assert np.all(merged[k]["min"] <= v["min"] + 1e-6) and np.all(merged[k]["max"] >= v["max"] - 1e-6), k
+    for k in merged:
+        wider += int(np.any(merged[k]["max"] > averaged[k]["max"] + 1e-6))
+    assert wider > 0
