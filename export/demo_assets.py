@@ -32,6 +32,7 @@ from portrait_mobile.atomic import atomic_dir, atomic_path
 from portrait_mobile.contract import ModelContract
 from portrait_mobile.contract_io import sidecar_path
 from portrait_mobile.errors import ContractError, ExportError, PortraitError
+from portrait_mobile.formats import SEGMENTER
 from portrait_mobile.paths import source_checkout
 
 # Folders inside the repository (relative to its root); the demo sources name the same folders:
@@ -109,8 +110,9 @@ def _copy_dir(src: Path, dest: Path) -> None:
 def copy_to_demos(results: Iterable[ArtifactLike], repo_root: Path) -> list[Path]:
     """Copy each .tflite / .mlpackage result and its contract JSON into the matching demo app.
 
-    Returns the written paths (model, then contract, per artifact). Results of other kinds (ONNX)
-    and results whose parity gate failed (``passed`` False) are skipped. Raises DemoAssetError when an artifact or its contract is missing or the contract
+    Returns the written paths (model, then contract, per artifact). Results of other kinds (ONNX),
+    results whose parity gate failed (``passed`` False) and edge refiners (the Android and iOS apps
+    run no refiner yet: in their model folders one would be listed as a model) are skipped. Raises DemoAssetError when an artifact or its contract is missing or the contract
     names another target; nothing is copied for that artifact then.
     """
     repo_root = Path(repo_root)
@@ -129,7 +131,8 @@ def copy_to_demos(results: Iterable[ArtifactLike], repo_root: Path) -> list[Path
         json_path = getattr(result, "json_path", None)
         if json_path is None:
             raise DemoAssetError(f"{artifact.name}: the export result names no contract JSON")
-        _check_contract(Path(json_path), target, artifact)
+        if _check_contract(Path(json_path), target, artifact).role != SEGMENTER:
+            continue
 
         dest_dir = repo_root / folder
         model_dest = dest_dir / artifact.name

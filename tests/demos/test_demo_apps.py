@@ -659,6 +659,22 @@ def test_copy_to_demos_skips_artifacts_that_failed_their_gate(tmp_path):
     assert [p.name for p in written] == ["portrait-s-256.mlpackage", "portrait-s-256.mlpackage.json"]
 
 
+def test_copy_to_demos_skips_edge_refiners(tmp_path):
+    """The apps run no refiner yet: one in their model folders would be listed as a model."""
+    from portrait_mobile.contract import refiner_fields
+    from portrait_mobile.tile_grid import TileGrid
+
+    out = tmp_path / "exported"
+    out.mkdir()
+    r = out / "refine-t40g_int8.tflite"
+    r.write_bytes(b"TFL3" + bytes(64))
+    c = ModelContract(model_name="refine-t40g", version="1", target="tflite",
+                      **refiner_fields(TileGrid(40, 0, 2, 512), "guided_probability"))
+    (out / (r.name + ".json")).write_text(c.to_json())
+    written = copy_to_demos([FakeResult(r, out / (r.name + ".json")), *fake_exports(out)], tmp_path / "repo")
+    assert "refine-t40g_int8.tflite" not in [p.name for p in written] and len(written) == 4
+
+
 def test_copy_to_demos_refuses_bad_inputs(tmp_path):
     out = tmp_path / "exported"
     results = fake_exports(out)
