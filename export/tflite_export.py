@@ -33,7 +33,7 @@ metadata entry.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from portrait_mobile.contract import ModelContract, TensorQuant
 
@@ -41,6 +41,7 @@ from portrait_mobile.errors import ExportError
 
 from .context import INT8_GRANULARITY, ExportContext
 from .exporter import Converted
+from .int8_calibration import Int8Ranges
 from .metadata import description
 from .tflite_convert import convert_fp32
 from .tflite_inspect import check_int8, inspect_tflite
@@ -67,18 +68,8 @@ def convert_tflite(ctx: ExportContext, precision: str = "int8") -> Converted:
     h, w = ctx.input_size
     contract = make_contract(ctx, precision)
     fp32 = ctx.shared("tflite_fp32", lambda: convert_fp32(ctx.model, (h, w)))  # every precision starts there
-    ranges = None
-    after_gate = None
-    if precision == "fp32":
-        data = fp32
-    elif precision == "fp16":
-        data = quantize_fp16(fp32)
-    else:
-        if ctx.calibration is None:
-            raise ExportError("tflite int8: the export planned no int8 calibration")
-        ranges = ctx.calibration.ranges(fp32, lambda: (image_inputs(ctx.images.calibration_images(), (h, w)),
-                                                        ctx.images.calib_source))
-        data = quantize_int8(fp32, ranges.qsvs, tensorwise_tolerance=INT8_GRANULARITY[ctx.options.int8_granularity])
+    data, ranges = _quantized(ctx, fp32, precision, lambda: (image_inputs(ctx.images.calibration_images(), (h, w)),
+                                                             ctx.images.calib_source))
     data = finalize(data, contract, uint8_io=precision == "int8")
 
     def check(path: Path, backend: Any) -> tuple[dict[str, Any], list[str]]:
@@ -99,17 +90,37 @@ def convert_tflite(ctx: ExportContext, precision: str = "int8") -> Converted:
                                     f"({q.scale:.8g}, {q.zero_point})")
         return info, failures
 
+    return _converted(ctx, contract, check, data, precision, ranges, threads=2)
+
+
+def _quantized(ctx: ExportContext, fp32: bytes, precision: str,
+               inputs: Callable[[], tuple[list, str]], union: bool = False) -> tuple[bytes, Int8Ranges | None]:
+    """The fp32 file at `precision` (int8: calibrated on `inputs()` or the saved statistics) and its ranges."""
+    if precision == "fp32":
+        return fp32, None
+    if precision == "fp16":
+        return quantize_fp16(fp32), None
+    if ctx.calibration is None:
+        raise ExportError("tflite int8: the export planned no int8 calibration")
+    ranges = ctx.calibration.ranges(fp32, inputs, union=union)
+    return quantize_int8(fp32, ranges.qsvs, tensorwise_tolerance=INT8_GRANULARITY[ctx.options.int8_granularity]), ranges
+
+
+def _converted(ctx: ExportContext, contract: ModelContract, check: Any, data: bytes, precision: str,
+               ranges: Int8Ranges | None, threads: int) -> Converted:
+    """The Converted of a .tflite: its facts, and the calibration's after-the-gate step."""
     facts = {"description": description(contract),
              "converter": "litert-torch (fp32, NHWC I/O via to_channel_last_io)", "quantizer": QUANTIZER[precision],
              "int8_granularity": ctx.options.int8_granularity if precision == "int8" else None,
              "calibration": ranges.described if ranges else None}
+    after_gate = None
     if ranges is not None:
         def after_gate(report: dict[str, Any]) -> None:
             text = ctx.calibration.after_gate(ranges)  # --save-calibration saves them now
             report["calibration"] = text  # for the export summary
             facts["calibration"] = text
     return Converted(contract, check, tools=("torch", "litert-torch", "ai-edge-litert", "ai-edge-quantizer"),
-                     data=data, threads=2, facts=facts, after_gate=after_gate)
+                     data=data, threads=threads, facts=facts, after_gate=after_gate)
 
 
 def convert_refiner_tflite(ctx: ExportContext, precision: str = "int8") -> Converted:
@@ -118,22 +129,12 @@ def convert_refiner_tflite(ctx: ExportContext, precision: str = "int8") -> Conve
     grid = ctx.model.config.grid()
     t, ot = grid.tile, grid.out_tile
     fp32 = ctx.shared("tflite_fp32", lambda: convert_fp32(ctx.model, (t, t), channels=4))
-    ranges = None
-    after_gate = None
-    if precision == "fp32":
-        data = fp32
-    elif precision == "fp16":
-        data = quantize_fp16(fp32)
-    else:
-        if ctx.calibration is None:
-            raise ExportError("tflite int8: the export planned no int8 calibration")
 
-        def tiles() -> tuple[list, str]:
-            batches = ctx.reference.calibration_inputs(ctx.images.calibration_images())
-            return batches, f"{len(batches)} contour tiles of {ctx.images.calib_source}, ranges merged"
+    def tiles() -> tuple[list, str]:
+        batches = ctx.reference.calibration_inputs(ctx.images.calibration_images())
+        return batches, f"{len(batches)} contour tiles of {ctx.images.calib_source}, ranges merged"
 
-        ranges = ctx.calibration.ranges(fp32, tiles, union=True)
-        data = quantize_int8(fp32, ranges.qsvs, tensorwise_tolerance=INT8_GRANULARITY[ctx.options.int8_granularity])
+    data, ranges = _quantized(ctx, fp32, precision, tiles, union=True)
     if precision == "int8":
         io = inspect_io(data)
         contract = ctx.base_contract("tflite", precision, input_layout="NHWC", output_layout="NHWC",
@@ -159,17 +160,7 @@ def convert_refiner_tflite(ctx: ExportContext, precision: str = "int8") -> Conve
                 failures.append(f"input quantization {contract.input_quant} is not the tiles' uint8 values / 255")
         return info, failures
 
-    facts = {"description": description(contract),
-             "converter": "litert-torch (fp32, NHWC I/O via to_channel_last_io)", "quantizer": QUANTIZER[precision],
-             "int8_granularity": ctx.options.int8_granularity if precision == "int8" else None,
-             "calibration": ranges.described if ranges else None}
-    if ranges is not None:
-        def after_gate(report: dict[str, Any]) -> None:
-            text = ctx.calibration.after_gate(ranges)
-            report["calibration"] = text
-            facts["calibration"] = text
-    return Converted(contract, check, tools=("torch", "litert-torch", "ai-edge-litert", "ai-edge-quantizer"),
-                     data=data, threads=1, facts=facts, after_gate=after_gate)
+    return _converted(ctx, contract, check, data, precision, ranges, threads=1)
 
 
 def inspect_io(model_bytes: bytes) -> dict[str, tuple[float, int]]:
