@@ -50,6 +50,9 @@ class _State:
         self.active = False  # within signals_raise()
         self.temp_paths: set[Path] = set()  # being written by atomic: removed on a forced exit
         self.prog = "portrait-mobile"
+        # A copy of stderr as it was at the start: a forced exit may come while a converter's output
+        # is captured (export.native_output points fd 2 at a temp file), and its line must be seen.
+        self.stderr_fd: int | None = None
 
 
 _state = _State()
@@ -119,7 +122,7 @@ def _force_exit(signum: int) -> None:
                 shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
     what = "interrupted" if signum == signal.SIGINT else "terminated"
     with contextlib.suppress(OSError):
-        os.write(2, f"{_state.prog}: {what}, and still running {GIVE_UP_S:.0f} s later: ended now, its temp "
+        os.write(2 if _state.stderr_fd is None else _state.stderr_fd, f"{_state.prog}: {what}, and still running {GIVE_UP_S:.0f} s later: ended now, its temp "
                     "files removed\n".encode())
     os._exit(exit_status(signum))
 
@@ -145,6 +148,8 @@ def signals_raise(prog: str = "portrait-mobile") -> Iterator[None]:
 
     sys.unraisablehook = quiet_when_dropped
     _state.active, _state.pending, _state.prog = True, None, prog
+    with contextlib.suppress(OSError):
+        _state.stderr_fd = os.dup(2)
     try:
         yield
         check()  # a signal that was dropped and never raised again still stops the command
@@ -155,6 +160,10 @@ def signals_raise(prog: str = "portrait-mobile") -> Iterator[None]:
         raise
     finally:
         _state.active, _state.pending = False, None
+        if _state.stderr_fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(_state.stderr_fd)
+            _state.stderr_fd = None
         sys.unraisablehook = old_hook
         for s, h in old.items():
             signal.signal(s, h)

@@ -49,6 +49,10 @@ AFTER = {
     # a library that swallows every interrupt: the process is ended, its temp files removed
     "swallowed": ("with atomic_path(out) as tmp:\n    tmp.write_text('partial')\n    while True:\n        try:\n"
                   "            time.sleep(0.05)\n        except BaseException:\n            pass"),
+    # the same while a converter's output is captured (fd 2 on a temp file, as export.native_output does):
+    # the forced exit's line still reaches the real stderr
+    "swallowed-captured": ("import os, tempfile\nos.dup2(tempfile.TemporaryFile().fileno(), 2)\n"
+                           "while True:\n    try:\n        time.sleep(0.05)\n    except BaseException:\n        pass"),
 }
 
 
