@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 CASE = """
-import gc, signal, sys, time
+import gc, os, signal, sys, tempfile, time
 from pathlib import Path
 from portrait_mobile import cli_support, interrupts
 from portrait_mobile.atomic import atomic_path, write_text
@@ -51,8 +51,10 @@ AFTER = {
                   "            time.sleep(0.05)\n        except BaseException:\n            pass"),
     # the same while a converter's output is captured (fd 2 on a temp file, as export.native_output does):
     # the forced exit's line still reaches the real stderr
-    "swallowed-captured": ("import os, tempfile\nos.dup2(tempfile.TemporaryFile().fileno(), 2)\n"
-                           "while True:\n    try:\n        time.sleep(0.05)\n    except BaseException:\n        pass"),
+    "swallowed-captured": ("captured = False\nwhile True:\n    try:\n        if not captured:\n"
+                           "            sink = tempfile.TemporaryFile()\n            os.dup2(sink.fileno(), 2)\n"
+                           "            captured = True\n"
+                           "        time.sleep(0.05)\n    except BaseException:\n        pass"),
 }
 
 
