@@ -74,13 +74,7 @@ def convert_tflite(ctx: ExportContext, precision: str = "int8") -> Converted:
 
     def check(path: Path, backend: Any) -> tuple[dict[str, Any], list[str]]:
         info = inspect_tflite(path)
-        failures = []
-        want_in = "uint8" if precision == "int8" else "float32"
-        if info["input"]["shape"] != [1, h, w, 3] or info["input"]["dtype"] != want_in:
-            failures.append(f"input {info['input']['dtype']} {info['input']['shape']}, expected "
-                            f"{want_in} [1, {h}, {w}, 3] (NHWC)")
-        if info["output"]["shape"] != [1, h, w, 1]:
-            failures.append(f"output {info['output']['shape']}, expected [1, {h}, {w}, 1] (NHWC)")
+        failures = io_failures(info, [1, h, w, 3], "uint8" if precision == "int8" else "float32", [1, h, w, 1])
         if precision == "int8":
             failures += check_int8(info)
             for key, q in (("input", contract.input_quant), ("output", contract.output_quant)):
@@ -148,12 +142,7 @@ def convert_refiner_tflite(ctx: ExportContext, precision: str = "int8") -> Conve
 
     def check(path: Path, backend: Any) -> tuple[dict[str, Any], list[str]]:
         info = inspect_tflite(path)
-        failures = []
-        if info["input"]["shape"] != [1, t, t, 4] or info["input"]["dtype"] != io_dtype:
-            failures.append(f"input {info['input']['dtype']} {info['input']['shape']}, expected "
-                            f"{io_dtype} [1, {t}, {t}, 4] (NHWC)")
-        if info["output"]["shape"] != [1, ot, ot, 1]:
-            failures.append(f"output {info['output']['shape']}, expected [1, {ot}, {ot}, 1] (NHWC)")
+        failures = io_failures(info, [1, t, t, 4], io_dtype, [1, ot, ot, 1])
         if precision == "int8":
             failures += check_int8(info, io_dtype="int8")
             if abs(contract.input_quant.scale * 255 - 1) > 1e-6 or contract.input_quant.zero_point != -128:
@@ -161,6 +150,16 @@ def convert_refiner_tflite(ctx: ExportContext, precision: str = "int8") -> Conve
         return info, failures
 
     return _converted(ctx, contract, check, data, precision, ranges, threads=1)
+
+
+def io_failures(info: dict[str, Any], in_shape: list[int], in_dtype: str, out_shape: list[int]) -> list[str]:
+    """What of the written file's input/output (inspect_tflite) differs from the NHWC shapes and dtype asked."""
+    failures = []
+    if info["input"]["shape"] != in_shape or info["input"]["dtype"] != in_dtype:
+        failures.append(f"input {info['input']['dtype']} {info['input']['shape']}, expected {in_dtype} {in_shape} (NHWC)")
+    if info["output"]["shape"] != out_shape:
+        failures.append(f"output {info['output']['shape']}, expected {out_shape} (NHWC)")
+    return failures
 
 
 def inspect_io(model_bytes: bytes) -> dict[str, tuple[float, int]]:
