@@ -75,8 +75,12 @@ def build_parser() -> OneLineParser:
     f.add_argument("--res-schedule", nargs="+", default=[], metavar="SIZE:SHARE",
                    help="progressive resolution: train the first SHARE of the epochs at SIZE, and so on, e.g. "
                         "160:0.6 192:0.2 256:0.2 (default: every epoch at the cache's size)")
+    f.add_argument("--procs", type=non_negative_int, default=0,
+                   help="CPU processes sharing each batch (DDP ranks, one thread each, niced to yield to other "
+                        "work; default 0: one a core, or 1 when --threads is given)")
     f.add_argument("--threads", type=non_negative_int, default=0,
-                   help="CPU threads (default 0: the cores other processes leave free, re-checked as it runs)")
+                   help="CPU threads of each process (default 0: one a rank; a single process takes the cores "
+                        "other processes leave free, re-checked as it runs)")
     f.add_argument("--no-teacher", action="store_true", help="ignore the cache's teacher maps")
     f.add_argument("--teacher-in-loop", metavar="mediapipe|TFLITE",
                    help="run MediaPipe (ported to torch, flip-averaged) on each augmented batch as the teacher, "
@@ -108,8 +112,10 @@ def build_parser() -> OneLineParser:
     b.add_argument("--batch-size", type=positive_int, default=32)
     b.add_argument("--augment", choices=list(AUGMENT_PRESETS), default="full")
     b.add_argument("--size", type=cache_size, help="training side (default: the cache's)")
+    b.add_argument("--procs", type=non_negative_int, default=0,
+                   help="CPU processes sharing each batch (default 0: as fit, one a core)")
     b.add_argument("--threads", type=non_negative_int, default=0,
-                   help="CPU threads (default 0: as fit, the cores other processes leave free)")
+                   help="CPU threads of each process (default 0: as fit)")
     b.add_argument("--beside-busy", action="store_true",
                    help="measure twice: quiet, then beside a process that keeps one core busy")
     b.add_argument("--steps", type=positive_int, default=20)
@@ -155,10 +161,22 @@ def _mix(items: list[str]):
     return CAMPAIGN_MIX if items == ["campaign"] else parse_mix(items)
 
 
+def _procs(args) -> int:
+    """CPU ranks for fit/throughput: one on a GPU or under torchrun (which made the ranks itself)."""
+    from .ranks import default_procs, launched_elsewhere
+
+    if args.device != "cpu" or launched_elsewhere():
+        if args.procs > 1:
+            raise PortraitError("--procs is for CPU training; on GPUs launch the ranks with torchrun")
+        return 1
+    return args.procs or default_procs(args.threads)
+
+
 def _fit(args) -> None:
     from .losses import LossConfig
     from .resolution import parse_schedule
-    from .trainer import TrainConfig, train
+    from .ranks import run_ranks
+    from .trainer import TrainConfig, rank_batch, train
 
     if not 0 <= args.weight_decay:
         raise PortraitError("--weight-decay must be >= 0")
@@ -181,8 +199,10 @@ def _fit(args) -> None:
                       lr_scale=args.lr_scale, compile=args.compile, teacher_in_loop=teacher_in_loop,
                       loss=LossConfig(teacher_on_labels=args.teacher_on_labels, lovasz_weight=args.lovasz_weight,
                                       edge_weight=args.edge_weight),
-                      mix=_mix(args.mix), resolution=parse_schedule(args.res_schedule), threads=args.threads)
-    best = train(cfg)
+                      mix=_mix(args.mix), resolution=parse_schedule(args.res_schedule), threads=args.threads,
+                      procs=_procs(args))
+    rank_batch(cfg, cfg.procs)  # a batch that does not split is refused before any rank starts
+    best = run_ranks(train, (cfg,), cfg.procs) if cfg.procs > 1 else train(cfg)
     print(f"best checkpoint: {best}")
 
 
@@ -193,7 +213,7 @@ def _throughput(args) -> None:
 
     cfg = TrainConfig(cache=str(args.cache), model=args.model, device=args.device, batch_size=args.batch_size,
                       augment=AUGMENT_PRESETS[args.augment], compile=args.compile, progress=False,
-                      threads=args.threads)
+                      threads=args.threads, procs=_procs(args))
     reports = measure_throughput(cfg, steps=args.steps, warmup=args.warmup, size=args.size,
                                  beside_busy=args.beside_busy)
     for report in reports:

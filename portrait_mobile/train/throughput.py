@@ -8,6 +8,7 @@ images/s of the unsplit loop is the throughput.
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import sys
 import time
@@ -15,14 +16,17 @@ from dataclasses import asdict, dataclass
 from typing import Iterator
 
 import torch
+import torch.distributed as dist
 from torch import nn
 
 from ..config import ModelConfig, get_config
 from ..data.cache import load_cache
 from ..errors import PortraitError
 from ..model import build_model
+from .ranks import run_ranks
 from .threads import CoreMonitor, ThreadGovernor, cpu_count
-from .trainer import DeviceData, TrainConfig, WeightEMA, select_split, _TrainForward, effective_lr, train_step
+from .trainer import (DeviceData, TrainConfig, WeightEMA, _TrainForward, effective_lr, init_ranks, rank_batch,
+                      rank_threads, select_split, train_step)
 
 PHASES = ("augment", "step", "ema")
 
@@ -39,7 +43,8 @@ class ThroughputReport:
     amp: bool
     compiled: bool
     size: int  # training side
-    threads: int | None  # CPU threads in force at the end (None on a GPU)
+    threads: int | None  # CPU threads of each process in force at the end (None on a GPU)
+    procs: int  # processes sharing each batch (ranks.run_ranks)
     condition: str  # "as found", or "beside a busy process" (one added)
     others_cores: float | None  # cores other processes kept busy during the timed loop (None: unknown)
 
@@ -49,6 +54,8 @@ class ThroughputReport:
     def summary(self) -> str:
         split = ", ".join(f"{k} {v:.1f} ms" for k, v in self.phase_ms.items())
         threads = f", {self.threads} thread(s)" if self.threads is not None else ""
+        if self.procs > 1:
+            threads = f", {self.procs} processes x{threads[1:]}"
         others = f" (other processes: {self.others_cores:.1f} cores)" if self.others_cores is not None else ""
         return (f"{self.model} on {self.device}{threads}, {self.condition}{others}, batch {self.batch_size} at "
                 f"{self.size}x{self.size}{' bf16' if self.amp else ''}{' compiled' if self.compiled else ''}: "
@@ -76,11 +83,29 @@ def busy_process() -> Iterator[None]:
 def measure_throughput(cfg: TrainConfig, steps: int = 20, warmup: int = 3,
                        model_config: ModelConfig | None = None, size: int | None = None,
                        beside_busy: bool = False) -> list[ThroughputReport]:
-    """The quiet figure, then (`beside_busy`) the same beside a busy process."""
+    """The quiet figure, then (`beside_busy`) the same beside a busy process; in `cfg.procs` ranks
+    sharing each batch as fit runs them (ranks.run_ranks) when that is more than one."""
     if steps < 1 or warmup < 0:
         raise PortraitError("steps must be >= 1 and warmup >= 0")
     if cfg.device == "cuda" and not torch.cuda.is_available():
         raise PortraitError("--device cuda asked for but CUDA is not available")
+    rank_batch(cfg, cfg.procs)
+
+    def measure(condition: str) -> ThroughputReport:
+        args = (cfg, steps, warmup, model_config, size, condition)
+        return run_ranks(_measure, args, cfg.procs) if cfg.procs > 1 else _measure(*args)
+
+    reports = [measure("as found")]
+    if beside_busy:
+        with busy_process():
+            reports.append(measure("beside a busy process"))
+    return reports
+
+
+def _measure(cfg: TrainConfig, steps: int, warmup: int, model_config: ModelConfig | None, size: int | None,
+             condition: str) -> ThroughputReport:
+    """One condition, in this process (a rank when there are several: rank 0 reports)."""
+    world, _, _ = init_ranks(cfg)
     device = torch.device("cuda" if cfg.device == "cuda" else "cpu")
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
@@ -93,25 +118,31 @@ def measure_throughput(cfg: TrainConfig, steps: int = 20, warmup: int = 3,
     ema = WeightEMA(model, cfg.ema_decay)
     opt = torch.optim.AdamW(model.parameters(), lr=effective_lr(cfg), weight_decay=cfg.weight_decay)
     net: nn.Module = _TrainForward(model)
+    if world > 1:
+        net = nn.parallel.DistributedDataParallel(net)
     if cfg.compile:
         net = torch.compile(net)
     amp = cfg.amp and device.type == "cuda"
-    g = torch.Generator(device=device).manual_seed(cfg.seed)
-    n = len(train_set)
+    g = torch.Generator(device=device).manual_seed(cfg.seed + int(os.environ.get("RANK", "0")))
+    n, batch = len(train_set), rank_batch(cfg, world)
+    # Started inside the condition, as a run would be: the thread count is the one it would pick.
+    governor = ThreadGovernor(rank_threads(cfg), every=2.0) if device.type == "cpu" else None
 
-    def batch_idx() -> torch.Tensor:
-        return torch.randint(n, (cfg.batch_size,), generator=g, device=device)
+    def together() -> None:
+        _sync(device)
+        if world > 1:
+            dist.barrier()
 
     def one(phases: dict[str, float] | None) -> None:
         if governor is not None:
             governor.tick()
         t0 = time.perf_counter()
-        batch = data.augmented(batch_idx(), cfg.augment, g, size)
+        rows = data.augmented(torch.randint(n, (batch,), generator=g, device=device), cfg.augment, g, size)
         if phases is not None:
             _sync(device)
             t1 = time.perf_counter()
             phases["augment"] += t1 - t0
-        train_step(net, opt, batch, loss_cfg, amp)
+        train_step(net, opt, rows, loss_cfg, amp)
         if phases is not None:
             _sync(device)
             t2 = time.perf_counter()
@@ -121,34 +152,28 @@ def measure_throughput(cfg: TrainConfig, steps: int = 20, warmup: int = 3,
             _sync(device)
             phases["ema"] += time.perf_counter() - t2
 
-    def measure(condition: str) -> ThroughputReport:
-        nonlocal governor
-        # Started inside the condition, as a run would be: the thread count is the one it would pick.
-        governor = ThreadGovernor(cfg.threads, every=2.0) if device.type == "cpu" else None
-        for _ in range(warmup):  # cudnn autotune, torch.compile, allocator warm-up
-            one(None)
-        _sync(device)
-        monitor = CoreMonitor(cpu_count())
+    for _ in range(warmup):  # cudnn autotune, torch.compile, allocator warm-up
+        one(None)
+    together()
+    # The other ranks would count as "other processes": the machine's load is read in one process only.
+    monitor = CoreMonitor(cpu_count()) if world == 1 else None
+    if monitor:
         monitor.others()
-        t = time.perf_counter()
-        for _ in range(steps):
-            one(None)
-        _sync(device)
-        loop_s = time.perf_counter() - t
-        others = monitor.others()
-        phases = {k: 0.0 for k in PHASES}
-        for _ in range(steps):
-            one(phases)
-        return ThroughputReport(device=str(device), model=mcfg.name, batch_size=cfg.batch_size, steps=steps,
-                                images_per_s=cfg.batch_size * steps / loop_s, ms_per_step=1e3 * loop_s / steps,
-                                phase_ms={k: 1e3 * v / steps for k, v in phases.items()}, amp=amp,
-                                compiled=cfg.compile, size=size,
-                                threads=governor.threads if governor else None, condition=condition,
-                                others_cores=None if others is None else round(others, 2))
-
-    governor: ThreadGovernor | None = None
-    reports = [measure("as found")]
-    if beside_busy:
-        with busy_process():
-            reports.append(measure("beside a busy process"))
-    return reports
+    t = time.perf_counter()
+    for _ in range(steps):
+        one(None)
+    together()
+    loop_s = time.perf_counter() - t
+    others = monitor.others() if monitor else None
+    phases = {k: 0.0 for k in PHASES}
+    for _ in range(steps):
+        one(phases)
+    together()
+    if world > 1:
+        dist.destroy_process_group()
+    return ThroughputReport(device=str(device), model=mcfg.name, batch_size=cfg.batch_size, steps=steps,
+                            images_per_s=cfg.batch_size * steps / loop_s, ms_per_step=1e3 * loop_s / steps,
+                            phase_ms={k: 1e3 * v / steps for k, v in phases.items()}, amp=amp,
+                            compiled=cfg.compile, size=size,
+                            threads=governor.threads if governor else None, procs=world, condition=condition,
+                            others_cores=None if others is None else round(others, 2))

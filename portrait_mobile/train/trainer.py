@@ -69,6 +69,19 @@ class TrainConfig:
     # Training side by share of the epochs (empty: the cache's size); validation stays at the cache's.
     resolution: ResolutionSchedule = field(default_factory=ResolutionSchedule)
     threads: int = 0  # CPU intra-op threads; 0 = the cores other processes leave free, re-checked
+    # CPU ranks that share each batch (`ranks.run_ranks`, one thread each); under torchrun (GPUs)
+    # every rank takes a whole batch_size instead.
+    procs: int = 1
+
+
+def rank_batch(cfg: TrainConfig, world: int) -> int:
+    """Samples a rank takes a step: CPU ranks split the batch, GPU ranks each take all of it."""
+    if cfg.procs > 1:
+        if world != cfg.procs or cfg.batch_size % cfg.procs:
+            raise PortraitError(f"--batch-size {cfg.batch_size} does not split over {cfg.procs} processes "
+                                f"(world size {world})")
+        return cfg.batch_size // cfg.procs
+    return cfg.batch_size
 
 
 def effective_lr(cfg: TrainConfig) -> float:
@@ -195,11 +208,21 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _dist_info() -> tuple[int, int, int]:
+def init_ranks(cfg: TrainConfig) -> tuple[int, int, int]:
+    """(world, rank, local rank) from the launcher's environment (torchrun, or ranks.run_ranks),
+    with the process group joined when there is more than one rank."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local = int(os.environ.get("LOCAL_RANK", "0"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if cfg.device == "cuda" else "gloo")
     return world, rank, local
+
+
+def rank_threads(cfg: TrainConfig) -> int:
+    """The ThreadGovernor's fixed count (0 = follow the free cores): CPU ranks keep one thread each
+    (or the count asked for), since they share the cores between them."""
+    return (cfg.threads or 1) if cfg.procs > 1 else cfg.threads
 
 
 # Donors of backgrounds: samples whose person covers at most this share of the frame (VOC scenes,
@@ -331,9 +354,7 @@ def load_in_loop_teacher(path: str, device: torch.device) -> InLoopTeacher:
 def train(cfg: TrainConfig, model_config: ModelConfig | None = None,
           teacher: InLoopTeacher | None = None) -> Path:
     """Train; returns the path of the best checkpoint. `teacher` overrides cfg.teacher_in_loop."""
-    world, rank, local = _dist_info()
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if cfg.device == "cuda" else "gloo")
+    world, rank, local = init_ranks(cfg)
     if cfg.device == "cuda":
         if not torch.cuda.is_available():
             raise PortraitError("--device cuda asked for but CUDA is not available")
@@ -353,7 +374,7 @@ def train(cfg: TrainConfig, model_config: ModelConfig | None = None,
     cfg.mix.check_sources(train_sources)
     cache_side = int(train_set.images.shape[1])
     dev_data = DeviceData.from_cache(train_set, device)
-    governor = ThreadGovernor(cfg.threads) if device.type == "cpu" else None
+    governor = ThreadGovernor(rank_threads(cfg)) if device.type == "cpu" else None
     if teacher is None and cfg.teacher_in_loop:
         teacher = load_in_loop_teacher(cfg.teacher_in_loop, device)
 
@@ -363,7 +384,8 @@ def train(cfg: TrainConfig, model_config: ModelConfig | None = None,
     opt = torch.optim.AdamW(model.parameters(), lr=effective_lr(cfg), weight_decay=cfg.weight_decay)
 
     per_rank = cfg.mix.epoch_size(train_set.sources) // world
-    steps_per_epoch = max(1, per_rank // cfg.batch_size)
+    batch = rank_batch(cfg, world)
+    steps_per_epoch = max(1, per_rank // batch)
     if cfg.max_steps_per_epoch:
         steps_per_epoch = min(steps_per_epoch, cfg.max_steps_per_epoch)
     total_steps = steps_per_epoch * cfg.epochs
@@ -427,11 +449,10 @@ def train(cfg: TrainConfig, model_config: ModelConfig | None = None,
         for step in bar:
             if governor is not None:
                 governor.tick()
-            batch = dev_data.augmented(perm[step * cfg.batch_size:(step + 1) * cfg.batch_size], cfg.augment,
-                                       gaug, size)
+            rows = dev_data.augmented(perm[step * batch:(step + 1) * batch], cfg.augment, gaug, size)
             if teacher is not None:
-                batch = teacher(batch)
-            losses = train_step(net, opt, batch, loss_cfg, amp)
+                rows = teacher(rows)
+            losses = train_step(net, opt, rows, loss_cfg, amp)
             sched.step()
             ema.update(model)
             running += losses["total"].detach()

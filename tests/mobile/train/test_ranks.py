@@ -1,0 +1,117 @@
+"""CPU training in 1-thread ranks: fit and throughput split the batch over spawned DDP ranks, a rank's
+error is the command's one-line error, and an interrupt ends every rank."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from support.datasets import make_portrait_folder
+from portrait_mobile.checkpoint import Checkpoint
+from portrait_mobile.data.cache import CacheSource, build_cache
+from portrait_mobile.train.cli import main as train_main
+from portrait_mobile.train.ranks import default_procs
+from portrait_mobile.train.trainer import TrainConfig, rank_batch
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("data")
+    folder = make_portrait_folder(root / "set", n=12, size=(80, 64))
+    return build_cache([CacheSource(folder, "train", val_fraction=0.25)], root / "cache.npz", size=64,
+                       progress=False)
+
+
+def test_the_batch_splits_over_cpu_ranks_only() -> None:
+    cfg = TrainConfig(cache="c.npz", batch_size=32, procs=2)
+    assert rank_batch(cfg, 2) == 16
+    assert rank_batch(TrainConfig(cache="c.npz", batch_size=32), 4) == 32  # torchrun GPUs: a batch each
+    with pytest.raises(Exception, match="does not split over 2 processes"):
+        rank_batch(TrainConfig(cache="c.npz", batch_size=3, procs=2), 2)
+    assert default_procs(threads=2) == 1  # a thread count asked for keeps one process, as before
+    assert default_procs(threads=0) == (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                                        else os.cpu_count())
+
+
+def test_fit_in_two_ranks(cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    assert train_main(["fit", "--cache", str(cache), "--model", "portrait-xs-256", "--epochs", "2",
+                       "--batch-size", "4", "--procs", "2", "--out", str(out), "--no-progress"]) == 0
+    info = Checkpoint.load(out / "best.pt").train_info
+    assert info["world_size"] == 2 and info["train_config"]["procs"] == 2
+    assert info["train_config"]["batch_size"] == 4  # the batch of the run, split 2 + 2
+    history = json.loads((out / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2] and all(h["threads"] == 1 for h in history)
+    assert (out / "last.pt").is_file()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--cache", "{missing}"], "training cache not found"),  # raised inside each rank
+    (["--cache", "{cache}", "--batch-size", "3"], "does not split over 2 processes"),  # before any rank
+])
+def test_a_rank_error_is_one_line(argv: list[str], message: str, cache: Path, tmp_path: Path,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    argv = [a.format(missing=tmp_path / "nope.npz", cache=cache) for a in argv]
+    out = tmp_path / "run"
+    assert train_main(["fit", *argv, "--procs", "2", "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1, err
+    assert not out.exists()
+
+
+def _children(pid: int) -> set[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return set()
+    return {int(p) for p in text.split()}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads child processes from Linux /proc")
+def test_an_interrupt_ends_every_rank(cache: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "portrait_mobile.train.cli", "fit", "--cache", str(cache), "--model",
+           "portrait-xs-256", "--epochs", "1000", "--batch-size", "4", "--procs", "2", "--out", str(out),
+           "--no-progress"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ranks: set[int] = set()
+    try:
+        deadline = time.monotonic() + 240
+        while not (out / "last.pt").is_file() and time.monotonic() < deadline:  # both ranks are training
+            ranks |= _children(proc.pid)
+            time.sleep(0.2)
+        assert (out / "last.pt").is_file(), proc.stderr.read() if proc.poll() is not None else "no epoch in 240 s"
+        ranks |= _children(proc.pid)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143, err
+    assert "terminated" in err and "Traceback" not in err
+    time.sleep(0.5)
+    assert len(ranks) >= 2 and not [p for p in ranks if _alive(p)]
+    Checkpoint.load(out / "last.pt")  # what was written is whole
+
+
+def test_throughput_in_two_ranks(cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    report = tmp_path / "t.json"
+    assert train_main(["throughput", "--cache", str(cache), "--model", "portrait-xs-256", "--batch-size", "4",
+                       "--steps", "1", "--warmup", "1", "--procs", "2", "--json", str(report)]) == 0
+    (rec,) = json.loads(report.read_text())
+    assert rec["procs"] == 2 and rec["threads"] == 1 and rec["images_per_s"] > 0
+    assert "2 processes x 1 thread(s)" in capsys.readouterr().out
