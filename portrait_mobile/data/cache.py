@@ -119,6 +119,16 @@ class CachedSet:
         return CachedSet(*(getattr(self, f)[idx] for f in self.__dataclass_fields__))
 
 
+def decoded_bytes(path: str | Path) -> int | None:
+    """Bytes `load_cache` will hold for this cache (images, masks, teacher maps), read from its header
+    alone; None if it is not a readable cache (load_cache then says why)."""
+    try:
+        z = np.load(path, allow_pickle=False)
+        return len(z["ids"]) * int(z["size"]) ** 2 * (3 + 1 + 1)
+    except Exception:
+        return None
+
+
 def load_cache(path: str | Path, progress: bool = True) -> CachedSet:
     path = Path(path)
     if not path.is_file():

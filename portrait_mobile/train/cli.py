@@ -77,7 +77,7 @@ def build_parser() -> OneLineParser:
                         "160:0.6 192:0.2 256:0.2 (default: every epoch at the cache's size)")
     f.add_argument("--procs", type=non_negative_int, default=0,
                    help="CPU processes sharing each batch (DDP ranks, one thread each, niced to yield to other "
-                        "work; default 0: one a core, or 1 when --threads is given)")
+                        "work; default 0: one a core, as many as the memory holds, or 1 when --threads is given)")
     f.add_argument("--threads", type=non_negative_int, default=0,
                    help="CPU threads of each process (default 0: one a rank; a single process takes the cores "
                         "other processes leave free, re-checked as it runs)")
@@ -163,13 +163,14 @@ def _mix(items: list[str]):
 
 def _procs(args) -> int:
     """CPU ranks for fit/throughput: one on a GPU or under torchrun (which made the ranks itself)."""
-    from .ranks import default_procs, launched_elsewhere
+    from ..data.cache import decoded_bytes
+    from .ranks import available_memory, default_procs, launched_elsewhere
 
     if args.device != "cpu" or launched_elsewhere():
         if args.procs > 1:
             raise PortraitError("--procs is for CPU training; on GPUs launch the ranks with torchrun")
         return 1
-    return args.procs or default_procs(args.threads)
+    return args.procs or default_procs(args.threads, decoded_bytes(args.cache), available_memory())
 
 
 def _fit(args) -> None:

@@ -27,9 +27,33 @@ from .threads import cpu_count
 RANK_NICE = 10
 
 
-def default_procs(threads: int) -> int:
-    """Ranks for a CPU run: one a core, unless the user fixed a thread count (one process, as before)."""
-    return 1 if threads else cpu_count()
+# A rank's resident memory over the decoded cache it holds (measured: 4.6 GB for a 3.2 GB cache), and
+# the share of the machine's available memory the ranks may take together.
+RANK_MEMORY_FACTOR = 1.5
+MEMORY_SHARE = 0.8
+
+
+def available_memory() -> int | None:
+    """MemAvailable of /proc/meminfo in bytes, or None where the system does not say."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def default_procs(threads: int, cache_bytes: int | None = None, available: int | None = None) -> int:
+    """Ranks for a CPU run: one a core, as many as the memory holds (each decodes its own copy of the
+    `cache_bytes` cache); one process when the user fixed a thread count (as before)."""
+    if threads:
+        return 1
+    procs = cpu_count()
+    if cache_bytes and available:
+        procs = min(procs, int(available * MEMORY_SHARE // (cache_bytes * RANK_MEMORY_FACTOR)))
+    return max(1, procs)
 
 
 def launched_elsewhere() -> bool:

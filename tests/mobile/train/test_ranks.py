@@ -34,9 +34,23 @@ def test_the_batch_splits_over_cpu_ranks_only() -> None:
     assert rank_batch(TrainConfig(cache="c.npz", batch_size=32), 4) == 32  # torchrun GPUs: a batch each
     with pytest.raises(Exception, match="does not split over 2 processes"):
         rank_batch(TrainConfig(cache="c.npz", batch_size=3, procs=2), 2)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     assert default_procs(threads=2) == 1  # a thread count asked for keeps one process, as before
-    assert default_procs(threads=0) == (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                                        else os.cpu_count())
+    assert default_procs(threads=0) == cores
+    gb = 1 << 30
+    # Each rank decodes its own copy of the cache: as many as 80% of the available memory holds.
+    assert default_procs(0, cache_bytes=3 * gb, available=24 * gb) == min(cores, 4)
+    assert default_procs(0, cache_bytes=3 * gb, available=4 * gb) == 1  # never none
+    assert default_procs(0, cache_bytes=None, available=4 * gb) == cores  # unreadable: fit says why
+
+
+def test_decoded_bytes_reads_the_header(cache: Path, tmp_path: Path) -> None:
+    from portrait_mobile.data.cache import decoded_bytes, load_cache
+
+    c = load_cache(cache, progress=False)
+    assert decoded_bytes(cache) == c.images.nbytes + c.masks.nbytes + c.teacher.nbytes
+    (tmp_path / "bad.npz").write_bytes(b"junk")
+    assert decoded_bytes(tmp_path / "bad.npz") is None and decoded_bytes(tmp_path / "none.npz") is None
 
 
 def test_fit_in_two_ranks(cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
