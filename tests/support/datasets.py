@@ -26,3 +26,12 @@ def make_portrait_folder(root: Path, n: int = 3, size: tuple[int, int] = (48, 40
         cv2.imwrite(str(root / "masks" / f"{ids[-1]}.png"), mask)
     (root / f"{split}.txt").write_text("\n".join(ids) + "\n")
     return root
+
+
+def make_tiny_cache(root: Path, n: int = 16, size: int = 64, val_fraction: float = 0.3) -> Path:
+    """A training cache (.npz) of one tiny folder, `val_fraction` of it carved for validation."""
+    from portrait_mobile.data.cache import CacheSource, build_cache
+
+    folder = make_portrait_folder(root / "set", n=n, size=(size + size // 4, size))
+    return build_cache([CacheSource(folder, "train", val_fraction=val_fraction)], root / "cache.npz", size=size,
+                       progress=False)

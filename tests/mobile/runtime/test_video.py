@@ -283,27 +283,24 @@ def test_cli_full_disk_exits_non_zero_and_keeps_going(tmp_path: Path) -> None:
 
 def test_cli_sigterm_removes_the_partial_video(tmp_path: Path) -> None:
     """issue 13: SIGTERM during a video write left a hidden partial .NAME.XXXX.mp4."""
-    import signal
-    import subprocess
     import time
+
+    from support.signals import signal_when
 
     model = make_tiny_onnx(tmp_path / "tiny.onnx")
     src = _long_clip(tmp_path / "clip.avi", 400)
     out = tmp_path / "out"
-    proc = subprocess.Popen(_segment_cmd(str(src), "--model", str(model), "--effect", "blur", "--out", str(out),
-                                         "-q"), stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not (out.is_dir() and any(out.iterdir())):
-            time.sleep(0.05)
-        assert out.is_dir() and [p.name for p in out.iterdir()][0].startswith(".clip_blur.mp4.")
-        time.sleep(0.3)
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 143, err
+
+    def writing(_proc) -> bool:
+        started = out.is_dir() and any(out.iterdir())
+        if started:
+            assert [p.name for p in out.iterdir()][0].startswith(".clip_blur.mp4.")
+            time.sleep(0.3)
+        return started
+
+    status, err = signal_when(_segment_cmd(str(src), "--model", str(model), "--effect", "blur", "--out", str(out),
+                                           "-q"), writing, stdout=None)
+    assert status == 143, err
     assert "terminated" in err and "Traceback" not in err
     assert list(out.iterdir()) == []
 

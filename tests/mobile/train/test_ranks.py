@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -12,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from support.datasets import make_portrait_folder
+from support.datasets import make_tiny_cache
+from support.signals import signal_when
 from portrait_mobile.checkpoint import Checkpoint
-from portrait_mobile.data.cache import CacheSource, build_cache
 from portrait_mobile.train.cli import main as train_main
 from portrait_mobile.train.ranks import default_procs
 from portrait_mobile.train.trainer import TrainConfig, rank_batch
@@ -22,10 +21,7 @@ from portrait_mobile.train.trainer import TrainConfig, rank_batch
 
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("data")
-    folder = make_portrait_folder(root / "set", n=12, size=(80, 64))
-    return build_cache([CacheSource(folder, "train", val_fraction=0.25)], root / "cache.npz", size=64,
-                       progress=False)
+    return make_tiny_cache(tmp_path_factory.mktemp("data"), n=12)
 
 
 def test_the_batch_splits_over_cpu_ranks_only() -> None:
@@ -101,21 +97,14 @@ def test_an_interrupt_ends_every_rank(cache: Path, tmp_path: Path) -> None:
     cmd = [sys.executable, "-m", "portrait_mobile.train.cli", "fit", "--cache", str(cache), "--model",
            "portrait-xs-256", "--epochs", "1000", "--batch-size", "4", "--procs", "2", "--out", str(out),
            "--no-progress"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     ranks: set[int] = set()
-    try:
-        deadline = time.monotonic() + 240
-        while not (out / "last.pt").is_file() and time.monotonic() < deadline:  # both ranks are training
-            ranks |= _children(proc.pid)
-            time.sleep(0.2)
-        assert (out / "last.pt").is_file(), proc.stderr.read() if proc.poll() is not None else "no epoch in 240 s"
-        ranks |= _children(proc.pid)
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 143, err
+
+    def training(proc: subprocess.Popen) -> bool:  # an epoch done: both ranks are in the loop
+        ranks.update(_children(proc.pid))
+        return (out / "last.pt").is_file()
+
+    status, err = signal_when(cmd, training, wait_s=240)
+    assert status == 143, err
     assert "terminated" in err and "Traceback" not in err
     time.sleep(0.5)
     assert len(ranks) >= 2 and not [p for p in ranks if _alive(p)]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from support.datasets import make_portrait_folder
+from support.datasets import make_portrait_folder, make_tiny_cache
 from support import REPO
 from portrait_mobile.checkpoint import Checkpoint, load_checkpoint
 from portrait_mobile.config import ModelConfig
@@ -28,10 +28,7 @@ TINY = ModelConfig(name="tiny-64", widths=(4, 8, 8, 16, 16), decoder_widths=(8, 
 
 @pytest.fixture(scope="module")
 def tiny_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("data")
-    folder = make_portrait_folder(root / "set", n=16, size=(80, 64))
-    return build_cache([CacheSource(folder, "train", val_fraction=0.3)], root / "cache.npz", size=64,
-                       progress=False)
+    return make_tiny_cache(tmp_path_factory.mktemp("data"))
 
 
 def test_steps_lower_the_loss(tiny_cache: Path) -> None:
