@@ -128,6 +128,13 @@ def build_parser() -> OneLineParser:
     v.add_argument("--cache", required=True, type=Path)
     v.add_argument("--json", type=Path, metavar="FILE", help="also write {checkpoint: metrics} as JSON")
 
+    a = sub.add_parser("average", help="a weighted mean of checkpoints' weights (a model soup): e.g. the shipped "
+                                       "model and a fine-tune of it on more data")
+    a.add_argument("checkpoints", nargs="+", type=Path, help="two or more checkpoints of one architecture")
+    a.add_argument("--weight", type=float, nargs="+", required=True,
+                   help="one a checkpoint, or all but the last (which takes the rest); >= 0, summing to 1")
+    a.add_argument("--out", required=True, type=Path, help="the averaged checkpoint (.pt)")
+
     s = sub.add_parser("ship", help="strip a checkpoint to weights+config+metrics (e.g. as the shipped default)")
     s.add_argument("checkpoint", type=Path)
     s.add_argument("--dest", type=Path, help="default: portrait_mobile/weights/<model name>.pt")
@@ -243,6 +250,14 @@ def _val(args) -> None:
         write_text(args.json, json.dumps(results, indent=2))
 
 
+def _average(args) -> None:
+    from .average import average_checkpoints, parse_weights
+
+    weights = parse_weights(args.weight, len(args.checkpoints))
+    average_checkpoints(args.checkpoints, weights).save(args.out, include_train_state=False)
+    print(f"wrote {args.out}: " + " + ".join(f"{w:g} x {p}" for w, p in zip(weights, args.checkpoints)))
+
+
 def _ship(args) -> None:
     from ..atomic import write_text
     from ..checkpoint import DEFAULT_WEIGHTS, Checkpoint
@@ -272,7 +287,8 @@ def _ship(args) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     prefer_passive_waiting()  # before anything imports torch
     args = build_parser().parse_args(argv)
-    return run_cli(PROG, lambda: {"cache": _cache, "fit": _fit, "throughput": _throughput, "val": _val, "ship": _ship}[args.cmd](args))
+    return run_cli(PROG, lambda: {"cache": _cache, "fit": _fit, "throughput": _throughput, "val": _val,
+                                       "average": _average, "ship": _ship}[args.cmd](args))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,79 @@
+"""portrait-train average: the weighted mean of checkpoints' weights, sources merged, bad input refused."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from portrait_mobile.checkpoint import Checkpoint
+from portrait_mobile.config import ModelConfig
+from portrait_mobile.model import build_model
+from portrait_mobile.train.average import average_checkpoints, parse_weights
+from portrait_mobile.train.cli import main as train_main
+
+TINY = ModelConfig(name="tiny-64", widths=(4, 8, 8, 16, 16), decoder_widths=(8, 8, 4), refine_width=4,
+                   input_size=(64, 64))
+
+
+def _ck(path: Path, seed: int, sources: list[str], config: ModelConfig = TINY) -> Path:
+    torch.manual_seed(seed)
+    model = build_model(config)
+    for m in model.modules():  # batch-norm statistics differ too, as two runs' do
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-1, 1)
+            m.num_batches_tracked.fill_(seed)
+    Checkpoint(config, model.state_dict(), {"val_score": 1.0}, {"sources": sources}).save(path)
+    return path
+
+
+def test_the_mean_is_weighted_and_sources_merge(tmp_path: Path) -> None:
+    a, b = _ck(tmp_path / "a.pt", 1, ["pfcn/train"]), _ck(tmp_path / "b.pt", 2, ["ccp/train", "pfcn/train"])
+    sa, sb = Checkpoint.load(a).state_dict, Checkpoint.load(b).state_dict
+    soup = average_checkpoints([a, b], [0.25, 0.75])
+    for k, v in soup.state_dict.items():
+        if v.is_floating_point():
+            assert torch.allclose(v, 0.25 * sa[k] + 0.75 * sb[k], atol=1e-6), k
+        else:
+            assert torch.equal(v, sb[k]), k  # counters: the last checkpoint's
+    assert soup.train_info["sources"] == ["ccp/train", "pfcn/train"]
+    assert [p["weight"] for p in soup.train_info["averaged_from"]] == [0.25, 0.75] and soup.metrics == {}
+    # Weight 1 on one checkpoint gives it back exactly: its model computes the same.
+    same = average_checkpoints([a, b], [1.0, 0.0])
+    x = torch.rand(1, 3, 64, 64)
+    assert torch.equal(same.build()(x), Checkpoint.load(a).build()(x))
+
+
+def test_cli_writes_the_soup(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a, b = _ck(tmp_path / "a.pt", 1, ["x"]), _ck(tmp_path / "b.pt", 2, ["y"])
+    out = tmp_path / "soup.pt"
+    assert train_main(["average", str(a), str(b), "--weight", "0.3", "--out", str(out)]) == 0
+    assert [p["weight"] for p in Checkpoint.load(out).train_info["averaged_from"]] == pytest.approx([0.3, 0.7])
+    assert "0.3 x" in capsys.readouterr().out
+    assert parse_weights([0.2, 0.3], 3) == pytest.approx([0.2, 0.3, 0.5])
+
+
+@pytest.mark.parametrize("weights, message", [
+    (["0.5", "0.6"], "sum to 1"),
+    (["-0.5", "1.5"], ">= 0"),
+    (["nan"], ">= 0"),
+    (["0.2", "0.3", "0.5"], "2 checkpoints but 3 weights"),
+])
+def test_cli_refuses_bad_weights(weights: list[str], message: str, tmp_path: Path,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    a, b = _ck(tmp_path / "a.pt", 1, []), _ck(tmp_path / "b.pt", 2, [])
+    out = tmp_path / "soup.pt"
+    assert train_main(["average", str(a), str(b), "--weight", *weights, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1 and not out.exists()
+
+
+def test_cli_refuses_other_architectures_and_one_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a = _ck(tmp_path / "a.pt", 1, [])
+    wider = ModelConfig(**{**TINY.to_dict(), "name": "tiny-64-wide", "refine_width": 6})
+    b = _ck(tmp_path / "b.pt", 2, [], wider)
+    out = tmp_path / "soup.pt"
+    assert train_main(["average", str(a), str(b), "--weight", "0.5", "--out", str(out)]) == 2
+    assert "another architecture" in capsys.readouterr().err
+    assert train_main(["average", str(a), "--weight", "1", "--out", str(out)]) == 2
+    assert "at least two" in capsys.readouterr().err and not out.exists()
