@@ -90,22 +90,14 @@ def measure_throughput(cfg: TrainConfig, steps: int = 20, warmup: int = 3,
     if cfg.device == "cuda" and not torch.cuda.is_available():
         raise PortraitError("--device cuda asked for but CUDA is not available")
     rank_batch(cfg, cfg.procs)
-
-    def measure(condition: str) -> ThroughputReport:
-        args = (cfg, steps, warmup, model_config, size, condition)
-        return run_ranks(_measure, args, cfg.procs) if cfg.procs > 1 else _measure(*args)
-
-    reports = [measure("as found")]
-    if beside_busy:
-        with busy_process():
-            reports.append(measure("beside a busy process"))
-    return reports
+    args = (cfg, steps, warmup, model_config, size, beside_busy)
+    return run_ranks(_measure, args, cfg.procs) if cfg.procs > 1 else _measure(*args)
 
 
 def _measure(cfg: TrainConfig, steps: int, warmup: int, model_config: ModelConfig | None, size: int | None,
-             condition: str) -> ThroughputReport:
-    """One condition, in this process (a rank when there are several: rank 0 reports)."""
-    world, _, _ = init_ranks(cfg)
+             beside_busy: bool) -> list[ThroughputReport]:
+    """Each condition in turn, in this process (a rank when there are several: rank 0's reports)."""
+    world, rank, _ = init_ranks(cfg)
     device = torch.device("cuda" if cfg.device == "cuda" else "cpu")
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
@@ -125,8 +117,7 @@ def _measure(cfg: TrainConfig, steps: int, warmup: int, model_config: ModelConfi
     amp = cfg.amp and device.type == "cuda"
     g = torch.Generator(device=device).manual_seed(cfg.seed + int(os.environ.get("RANK", "0")))
     n, batch = len(train_set), rank_batch(cfg, world)
-    # Started inside the condition, as a run would be: the thread count is the one it would pick.
-    governor = ThreadGovernor(rank_threads(cfg), every=2.0) if device.type == "cpu" else None
+    governor: ThreadGovernor | None = None
 
     def together() -> None:
         _sync(device)
@@ -152,28 +143,39 @@ def _measure(cfg: TrainConfig, steps: int, warmup: int, model_config: ModelConfi
             _sync(device)
             phases["ema"] += time.perf_counter() - t2
 
-    for _ in range(warmup):  # cudnn autotune, torch.compile, allocator warm-up
-        one(None)
-    together()
-    # The other ranks would count as "other processes": the machine's load is read in one process only.
-    monitor = CoreMonitor(cpu_count()) if world == 1 else None
-    if monitor:
-        monitor.others()
-    t = time.perf_counter()
-    for _ in range(steps):
-        one(None)
-    together()
-    loop_s = time.perf_counter() - t
-    others = monitor.others() if monitor else None
-    phases = {k: 0.0 for k in PHASES}
-    for _ in range(steps):
-        one(phases)
-    together()
+    def measure(condition: str) -> ThroughputReport:
+        nonlocal governor
+        # Started inside the condition, as a run would be: the thread count is the one it would pick.
+        governor = ThreadGovernor(rank_threads(cfg), every=2.0) if device.type == "cpu" else None
+        for _ in range(warmup):  # cudnn autotune, torch.compile, allocator warm-up
+            one(None)
+        together()
+        # The other ranks would count as "other processes": the machine's load is read in one process only.
+        monitor = CoreMonitor(cpu_count()) if world == 1 else None
+        if monitor:
+            monitor.others()
+        t = time.perf_counter()
+        for _ in range(steps):
+            one(None)
+        together()
+        loop_s = time.perf_counter() - t
+        others = monitor.others() if monitor else None
+        phases = {k: 0.0 for k in PHASES}
+        for _ in range(steps):
+            one(phases)
+        together()
+        return ThroughputReport(device=str(device), model=mcfg.name, batch_size=cfg.batch_size, steps=steps,
+                                images_per_s=cfg.batch_size * steps / loop_s, ms_per_step=1e3 * loop_s / steps,
+                                phase_ms={k: 1e3 * v / steps for k, v in phases.items()}, amp=amp,
+                                compiled=cfg.compile, size=size,
+                                threads=governor.threads if governor else None, procs=world, condition=condition,
+                                others_cores=None if others is None else round(others, 2))
+
+    reports = [measure("as found")]
+    if beside_busy:
+        with busy_process() if rank == 0 else contextlib.nullcontext():  # one neighbour for all the ranks
+            together()
+            reports.append(measure("beside a busy process"))
     if world > 1:
         dist.destroy_process_group()
-    return ThroughputReport(device=str(device), model=mcfg.name, batch_size=cfg.batch_size, steps=steps,
-                            images_per_s=cfg.batch_size * steps / loop_s, ms_per_step=1e3 * loop_s / steps,
-                            phase_ms={k: 1e3 * v / steps for k, v in phases.items()}, amp=amp,
-                            compiled=cfg.compile, size=size,
-                            threads=governor.threads if governor else None, procs=world, condition=condition,
-                            others_cores=None if others is None else round(others, 2))
+    return reports
