@@ -134,6 +134,8 @@ def build_parser() -> OneLineParser:
     a.add_argument("--weight", type=float, nargs="+", required=True,
                    help="one a checkpoint, or all but the last (which takes the rest); >= 0, summing to 1")
     a.add_argument("--out", required=True, type=Path, help="the averaged checkpoint (.pt)")
+    a.add_argument("--cache", type=Path, help="score the average on this cache's validation carve and record "
+                                              "the metrics in it, as fit records a run's")
 
     s = sub.add_parser("ship", help="strip a checkpoint to weights+config+metrics (e.g. as the shipped default)")
     s.add_argument("checkpoint", type=Path)
@@ -230,15 +232,22 @@ def _throughput(args) -> None:
         write_text(args.json, json.dumps([r.to_dict() for r in reports], indent=2))
 
 
+def _carve(cache: Path):
+    """The cache's validation carve, every source (what fit validates on)."""
+    from ..data.cache import load_cache
+    from .trainer import select_split
+
+    return select_split(load_cache(cache, progress=False), (), use_teacher=False)[1]
+
+
 def _val(args) -> None:
     import torch
 
     from ..atomic import write_text
     from ..checkpoint import Checkpoint
-    from ..data.cache import load_cache
-    from .trainer import select_split, validate
+    from .trainer import validate
 
-    _, val_set = select_split(load_cache(args.cache, progress=False), (), use_teacher=False)
+    val_set = _carve(args.cache)
     results = {}
     for path in args.checkpoints:
         m = validate(Checkpoint.load(path).build(), val_set, torch.device("cpu"))
@@ -251,11 +260,18 @@ def _val(args) -> None:
 
 
 def _average(args) -> None:
+    import torch
+
     from .average import average_checkpoints, parse_weights
+    from .trainer import validate
 
     weights = parse_weights(args.weight, len(args.checkpoints))
-    average_checkpoints(args.checkpoints, weights).save(args.out, include_train_state=False)
-    print(f"wrote {args.out}: " + " + ".join(f"{w:g} x {p}" for w, p in zip(weights, args.checkpoints)))
+    soup = average_checkpoints(args.checkpoints, weights)
+    if args.cache:  # recorded as fit records a run's metrics: the contract and the card read them
+        soup.metrics = validate(soup.build(), _carve(args.cache), torch.device("cpu"))
+    soup.save(args.out, include_train_state=False)
+    score = f" (carve score {soup.metrics['val_score']:.2f})" if soup.metrics else ""
+    print(f"wrote {args.out}: " + " + ".join(f"{w:g} x {p}" for w, p in zip(weights, args.checkpoints)) + score)
 
 
 def _ship(args) -> None:

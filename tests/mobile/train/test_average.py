@@ -44,12 +44,19 @@ def test_the_mean_is_weighted_and_sources_merge(tmp_path: Path) -> None:
     assert torch.equal(same.build()(x), Checkpoint.load(a).build()(x))
 
 
-def test_cli_writes_the_soup(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_writes_the_soup_with_its_carve_metrics(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from support.datasets import make_tiny_cache
+
     a, b = _ck(tmp_path / "a.pt", 1, ["x"]), _ck(tmp_path / "b.pt", 2, ["y"])
     out = tmp_path / "soup.pt"
     assert train_main(["average", str(a), str(b), "--weight", "0.3", "--out", str(out)]) == 0
     assert [p["weight"] for p in Checkpoint.load(out).train_info["averaged_from"]] == pytest.approx([0.3, 0.7])
     assert "0.3 x" in capsys.readouterr().out
+    cache = make_tiny_cache(tmp_path / "data")
+    assert train_main(["average", str(a), str(b), "--weight", "0.3", "--out", str(out), "--cache", str(cache)]) == 0
+    metrics = Checkpoint.load(out).metrics
+    assert 0 <= metrics["val_score"] <= 100 and metrics["val_images"] > 0
+    assert f"carve score {metrics['val_score']:.2f}" in capsys.readouterr().out
     assert parse_weights([0.2, 0.3], 3) == pytest.approx([0.2, 0.3, 0.5])
 
 
