@@ -78,8 +78,14 @@ def _rank_main(rank: int, world: int, port: int, nice: int, fn: Callable[..., An
                results: Any) -> None:
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world),
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    import signal
+    import sys
+
     import torch
 
+    # Ended by the launcher (terminate): unwind as an exit, so the rank's multiprocessing objects are
+    # released and the resource tracker has nothing "leaked" to warn about after the command's own line.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     torch.set_num_threads(1)
     if nice:
         os.nice(nice)

@@ -105,7 +105,7 @@ def test_an_interrupt_ends_every_rank(cache: Path, tmp_path: Path) -> None:
 
     status, err = signal_when(cmd, training, wait_s=240)
     assert status == 143, err
-    assert "terminated" in err and "Traceback" not in err
+    assert "terminated" in err and "Traceback" not in err and "leaked" not in err, err
     time.sleep(0.5)
     assert len(ranks) >= 2 and not [p for p in ranks if _alive(p)]
     Checkpoint.load(out / "last.pt")  # what was written is whole
