@@ -7,6 +7,10 @@ Which artifact goes where:
 - ``*.mlpackage`` (Core ML)    -> ``ios_demo/PortraitDemo/Models/``
 - ``*.onnx``                   -> no demo (ONNX Runtime is the Python/desktop runtime's target)
 
+Segmentation models go to both apps; an edge refiner (`portrait-export --refiner`, its contract's role
+"edge-refiner") only to the Android app, whose quality "accurate" runs it (it tells it from a model by
+that role); the iOS app runs none, and one in its Models folder would be listed as a model.
+
 Each artifact travels with its contract, named as the exporter names sidecars
 (``portrait_mobile.contract_io.sidecar_path``): the artifact's full file name plus ``.json``, so the
 contract of ``portrait-s-256_int8.tflite`` is ``portrait-s-256_int8.tflite.json`` and the one of
@@ -32,7 +36,7 @@ from portrait_mobile.atomic import atomic_dir, atomic_path
 from portrait_mobile.contract import ModelContract
 from portrait_mobile.contract_io import sidecar_path
 from portrait_mobile.errors import ContractError, ExportError, PortraitError
-from portrait_mobile.formats import SEGMENTER
+from portrait_mobile.formats import EDGE_REFINER, SEGMENTER
 from portrait_mobile.paths import source_checkout
 
 # Folders inside the repository (relative to its root); the demo sources name the same folders:
@@ -47,6 +51,12 @@ IOS_BUNDLE_SUBDIR = "Models"  # the folder reference's name inside the app bundl
 DEMO_TARGETS: dict[str, tuple[Path, str]] = {
     ".tflite": (ANDROID_MODELS_DIR, "tflite"),
     ".mlpackage": (IOS_MODELS_DIR, "coreml"),
+}
+# The roles (portrait_mobile.formats.ROLES) each demo folder runs: the Android app's quality
+# "accurate" runs an edge refiner (android_demo/.../segmentation/EdgeRefiner.kt); the iOS app none.
+DEMO_ROLES: dict[Path, tuple[str, ...]] = {
+    ANDROID_MODELS_DIR: (SEGMENTER, EDGE_REFINER),
+    IOS_MODELS_DIR: (SEGMENTER,),
 }
 
 
@@ -111,9 +121,10 @@ def copy_to_demos(results: Iterable[ArtifactLike], repo_root: Path) -> list[Path
     """Copy each .tflite / .mlpackage result and its contract JSON into the matching demo app.
 
     Returns the written paths (model, then contract, per artifact). Results of other kinds (ONNX),
-    results whose parity gate failed (``passed`` False) and edge refiners (the Android and iOS apps
-    run no refiner yet: in their model folders one would be listed as a model) are skipped. Raises DemoAssetError when an artifact or its contract is missing or the contract
-    names another target; nothing is copied for that artifact then.
+    results whose parity gate failed (``passed`` False) and artifacts of a role the demo does not run
+    (DEMO_ROLES: an edge refiner goes to the Android app, not the iOS one) are skipped. Raises
+    DemoAssetError when an artifact or its contract is missing or the contract names another target;
+    nothing is copied for that artifact then.
     """
     repo_root = Path(repo_root)
     written: list[Path] = []
@@ -131,7 +142,7 @@ def copy_to_demos(results: Iterable[ArtifactLike], repo_root: Path) -> list[Path
         json_path = getattr(result, "json_path", None)
         if json_path is None:
             raise DemoAssetError(f"{artifact.name}: the export result names no contract JSON")
-        if _check_contract(Path(json_path), target, artifact).role != SEGMENTER:
+        if _check_contract(Path(json_path), target, artifact).role not in DEMO_ROLES[folder]:
             continue
 
         dest_dir = repo_root / folder

@@ -33,8 +33,9 @@ from support.pbxproj import parse_pbxproj
 from support.source_text import code, strip_comments
 from support import demo_swift
 from portrait_export import demo_assets
-from portrait_export.demo_assets import DemoAssetError, contract_name, copy_to_demos
-from portrait_mobile.contract import SCHEMA, ModelContract, TensorQuant
+from portrait_export.demo_assets import DemoAssetError, ExportedArtifact, contract_name, copy_to_demos
+from portrait_mobile.contract import EXTRA_CHANNELS, LATER_FIELDS, SCHEMA, ModelContract, TensorQuant
+from portrait_mobile.tile_grid import TileGrid
 
 ROOT = REPO
 ANDROID = ROOT / "android_demo"
@@ -46,6 +47,9 @@ PBXPROJ = IOS / "PortraitDemo.xcodeproj/project.pbxproj"
 
 CONTRACT_FIELDS = {f.name for f in fields(ModelContract)}
 QUANT_FIELDS = {f.name for f in fields(TensorQuant)}
+TILE_FIELDS = {f.name for f in fields(TileGrid)}  # an edge refiner's `tiles`
+# The packaged edge refiner (`portrait-export --refiner --target tflite` wrote it): the Android app's quality accurate.
+PACKAGED_REFINER = ROOT / "portrait_mobile/weights/refine-t40g_int8.tflite"
 NULLABLE_FIELDS = {f.name for f in fields(ModelContract) if f.default is None}
 # What a demo must take from the contract rather than hard-code.
 REQUIRED_KEYS = {
@@ -92,6 +96,17 @@ def tflite_contract(**kw: Any) -> ModelContract:
         output_quant=TensorQuant("int8", 1 / 256, -128), precision="int8", target="tflite",
         metrics={"fg_iou": 0.95},
     )
+    base.update(kw)
+    return ModelContract(**base)
+
+
+def refiner_contract(**kw: Any) -> ModelContract:
+    """A contract as the int8 TFLite exporter writes it for an edge refiner (int8 tiles in and out)."""
+    from portrait_mobile.contract import refiner_fields
+
+    base = dict(model_name="refine-t40g", version="0.1.0", **refiner_fields(TileGrid(40, 0, 2, 512), EXTRA_CHANNELS[1]),
+                input_dtype="int8", input_quant=TensorQuant("int8", 1 / 255, -128), output_dtype="int8",
+                output_quant=TensorQuant("int8", 1 / 256, -128), precision="int8", target="tflite")
     base.update(kw)
     return ModelContract(**base)
 
@@ -239,12 +254,19 @@ ANDROID_FEATURES = {
     ],
     "src/main/java/com/portraitmobile/demo/PortraitPipeline.kt": [
         "smoother.smooth(", "renderer.render(", "catch (e: Exception)", "smoother.reset()",
+        # quality levels: the smoothed coarse mask finished by the level, as the runtime's VideoSegmenter
+        "val level = finish(frame, smoothed, settings)", "GuidedFilter.refineEdges(", "edge.refine(",
+        "quality = level.readout",
+    ],
+    "src/main/java/com/portraitmobile/demo/PortraitViewModel.kt": [
+        "refiners = discovery.refiners", "Quality.offered(refiners.isNotEmpty())",
     ],
     "src/main/java/com/portraitmobile/demo/effects/EffectRenderer.kt": [
         "val out = Bitmap.createBitmap(",  # a new output bitmap per frame: no tearing
     ],
     "src/main/java/com/portraitmobile/demo/ui/PortraitScreen.kt": [
         "FPS", "inference", "viewModel.backends", "viewModel.loadProblems",
+        "Text(stats.quality", "ChipRow(\"Quality\", qualities", "Quality.whyNotAccurate(",
     ],
 }
 IOS_FEATURES = {
@@ -439,6 +461,9 @@ def _json_kind(v: Any) -> str:
 def _check_reads(reads: list[KeyRead], payloads: list[dict[str, Any]], where: str) -> None:
     for r in reads:
         for d in payloads:
+            if r.key not in d and r.key in LATER_FIELDS:  # written only when not the default (a refiner's)
+                assert r.optional, f"{where} reads '{r.key}' as required, but a segmenter's contract omits it"
+                continue
             assert r.key in d, f"{where} reads '{r.key}', which the exporter's contract does not write"
             v = d[r.key]
             if v is None:
@@ -459,11 +484,15 @@ def _payloads(make) -> list[dict[str, Any]]:
 def test_kotlin_reads_only_contract_keys_with_their_json_types():
     reads = kotlin_key_reads()
     keys = {r.key for r in reads}
-    assert keys <= CONTRACT_FIELDS | QUANT_FIELDS, keys - CONTRACT_FIELDS - QUANT_FIELDS
+    assert keys <= CONTRACT_FIELDS | QUANT_FIELDS | TILE_FIELDS, keys - CONTRACT_FIELDS - QUANT_FIELDS - TILE_FIELDS
     assert REQUIRED_KEYS <= keys, REQUIRED_KEYS - keys
     assert QUANT_FIELDS <= keys
-    payloads = _payloads(tflite_contract)
+    # The Android app runs edge refiners: it reads the refiner's fields and its whole tile geometry.
+    assert set(LATER_FIELDS) <= keys and TILE_FIELDS <= keys, (set(LATER_FIELDS) | TILE_FIELDS) - keys
+    payloads = _payloads(tflite_contract) + [json.loads(refiner_contract().to_json())]
     _check_reads([r for r in reads if r.key in CONTRACT_FIELDS], payloads, "ContractLoader.kt")
+    _check_reads([r for r in reads if r.key in TILE_FIELDS], [d["tiles"] for d in payloads if "tiles" in d],
+                 "ContractLoader.kt (tiles)")
     quants = [d["input_quant"] for d in payloads if d["input_quant"]] + [
         d["output_quant"] for d in payloads if d["output_quant"]]
     assert quants
@@ -484,6 +513,35 @@ def test_swift_reads_only_contract_keys_with_their_json_types():
     _check_reads(contract_reads, payloads, "ContractLoader.swift")
     quants = [d[k] for d in payloads for k in ("input_quant", "output_quant") if d[k]]
     _check_reads(quant_reads, quants, "ContractLoader.swift (TensorQuant)")
+
+
+def test_kotlin_names_the_contracts_roles_and_refiner_channels():
+    """ContractLoader.kt's role and 4th-channel names are the contract's (formats.ROLES, EXTRA_CHANNELS)."""
+    from portrait_mobile.formats import EDGE_REFINER, SEGMENTER
+
+    kt = code(KOTLIN_MAIN / "contract/ContractLoader.kt")
+    consts = dict(re.findall(r'const val (\w+) = "([^"]*)"', kt))
+    assert (consts["ROLE_SEGMENTER"], consts["ROLE_EDGE_REFINER"]) == (SEGMENTER, EDGE_REFINER)
+    assert (consts["COARSE_PROBABILITY"], consts["GUIDED_PROBABILITY"]) == EXTRA_CHANNELS
+    assert "val EXTRA_CHANNELS = listOf(COARSE_PROBABILITY, GUIDED_PROBABILITY)" in kt
+    assert 'json.optString("role", ROLE_SEGMENTER)' in kt  # an old segmenter contract has no role
+
+
+def _band_golden() -> Any:
+    """tests/demos/band_golden.py, the script that writes the Kotlin band test's golden values."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("band_golden", Path(__file__).with_name("band_golden.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_band_golden_fixture_is_what_band_py_gives_now():
+    """BandParityTest.kt's golden values (BandGolden.kt) are the Python band logic's today:
+    `python tests/demos/band_golden.py` rewrites them after a change to runtime/band.py."""
+    band_golden = _band_golden()
+    assert band_golden.FIXTURE.read_text() == band_golden.render(), "run python tests/demos/band_golden.py"
 
 
 def test_demos_check_the_same_schema_and_their_own_target():
@@ -659,20 +717,30 @@ def test_copy_to_demos_skips_artifacts_that_failed_their_gate(tmp_path):
     assert [p.name for p in written] == ["portrait-s-256.mlpackage", "portrait-s-256.mlpackage.json"]
 
 
-def test_copy_to_demos_skips_edge_refiners(tmp_path):
-    """The apps run no refiner yet: one in their model folders would be listed as a model."""
-    from portrait_mobile.contract import refiner_fields
-    from portrait_mobile.tile_grid import TileGrid
-
+def test_copy_to_demos_puts_edge_refiners_in_the_android_app_only(tmp_path):
+    """`portrait-export --refiner --target tflite --demo-assets`: the Android app's quality accurate runs
+    the refiner (known there by its contract's role); the iOS app runs none, and would list one as a model."""
     out = tmp_path / "exported"
     out.mkdir()
     r = out / "refine-t40g_int8.tflite"
     r.write_bytes(b"TFL3" + bytes(64))
-    c = ModelContract(model_name="refine-t40g", version="1", target="tflite",
-                      **refiner_fields(TileGrid(40, 0, 2, 512), "guided_probability"))
-    (out / (r.name + ".json")).write_text(c.to_json())
-    written = copy_to_demos([FakeResult(r, out / (r.name + ".json")), *fake_exports(out)], tmp_path / "repo")
-    assert "refine-t40g_int8.tflite" not in [p.name for p in written] and len(written) == 4
+    (out / (r.name + ".json")).write_text(refiner_contract().to_json())
+    pkg = out / "refine-t40g.mlpackage"
+    (pkg / "Data").mkdir(parents=True)
+    (out / (pkg.name + ".json")).write_text(refiner_contract(target="coreml", precision="fp16", input_dtype="float32",
+                                                             input_quant=None, output_dtype="float32",
+                                                             output_quant=None).to_json())
+    repo = tmp_path / "repo"
+    written = copy_to_demos([FakeResult(r, out / (r.name + ".json")), FakeResult(pkg, out / (pkg.name + ".json")),
+                             *fake_exports(out)], repo)
+    android = repo / demo_assets.ANDROID_MODELS_DIR
+    assert written[:2] == [android / "refine-t40g_int8.tflite", android / "refine-t40g_int8.tflite.json"]
+    assert len(written) == 6 and "refine-t40g.mlpackage" not in [p.name for p in written]
+    assert not (repo / demo_assets.IOS_MODELS_DIR / "refine-t40g.mlpackage").exists()
+    assert ModelContract.from_json((android / "refine-t40g_int8.tflite.json").read_text()).role == "edge-refiner"
+    # Only if its gate passed, like a model.
+    results = [FakeResult(r, out / (r.name + ".json"), passed=False)]
+    assert copy_to_demos(results, tmp_path / "other") == []
 
 
 def test_copy_to_demos_refuses_bad_inputs(tmp_path):
@@ -798,7 +866,9 @@ def real_export(tmp_path_factory) -> dict[str, Any]:
                          calib=root / "data", val=root / "data", n_calib=4, n_val=2,
                          thresholds=Thresholds(mask_iou=0.0, fg_iou_drop=100.0))
     repo = root / "repo"
-    written = copy_to_demos(results, repo)
+    # The packaged edge refiner too, as `portrait-export --refiner --target tflite --demo-assets` copies it.
+    refiner = ExportedArtifact(PACKAGED_REFINER, PACKAGED_REFINER.with_name(contract_name(PACKAGED_REFINER)))
+    written = copy_to_demos([*results, refiner], repo)
     return {"results": {r.target: r for r in results}, "repo": repo, "written": written}
 
 
@@ -808,8 +878,14 @@ def test_real_export_lands_where_the_apps_look(real_export):
     assert names == [demo_assets.ANDROID_MODELS_DIR / "tiny-64x96_int8.tflite",
                      demo_assets.ANDROID_MODELS_DIR / "tiny-64x96_int8.tflite.json",
                      demo_assets.IOS_MODELS_DIR / "tiny-64x96.mlpackage",
-                     demo_assets.IOS_MODELS_DIR / "tiny-64x96.mlpackage.json"]
-    docs = {a.demo: json.loads(a.contract.read_text()) for a in demo_assets.demo_assets(repo)}
+                     demo_assets.IOS_MODELS_DIR / "tiny-64x96.mlpackage.json",
+                     demo_assets.ANDROID_MODELS_DIR / PACKAGED_REFINER.name,
+                     demo_assets.ANDROID_MODELS_DIR / contract_name(PACKAGED_REFINER)]
+    docs = {a.demo: json.loads(a.contract.read_text()) for a in demo_assets.demo_assets(repo)
+            if a.model.name != PACKAGED_REFINER.name}
+    refiner_doc = json.loads((repo / demo_assets.ANDROID_MODELS_DIR / contract_name(PACKAGED_REFINER)).read_text())
+    _check_reads([r for r in kotlin_key_reads() if r.key in CONTRACT_FIELDS], [refiner_doc], "ContractLoader.kt")
+    _check_reads([r for r in kotlin_key_reads() if r.key in TILE_FIELDS], [refiner_doc["tiles"]], "ContractLoader.kt")
     # The real sidecars (contract + parity + export reports) read as the apps read them.
     _check_reads([r for r in kotlin_key_reads() if r.key in CONTRACT_FIELDS], [docs["android"]], "ContractLoader.kt")
     _check_reads([r for r in kotlin_key_reads() if r.key in QUANT_FIELDS],
@@ -928,7 +1004,7 @@ def test_the_kotlin_contract_loader_and_codec_read_the_real_export_like_python(k
     from portrait_mobile import model_io
 
     assets = real_export["repo"] / demo_assets.ANDROID_MODELS_DIR.parent
-    (model,) = (real_export["repo"] / demo_assets.ANDROID_MODELS_DIR).glob("*.tflite")
+    model = real_export["repo"] / demo_assets.ANDROID_MODELS_DIR / real_export["results"]["tflite"].path.name
     c = ModelContract.from_json((model.parent / contract_name(model)).read_text())
     image = np.random.default_rng(2).integers(0, 256, (c.input_height, c.input_width, 3), dtype=np.uint8)
     r, g, b = (image[..., ch].astype(np.uint32) for ch in range(3))
@@ -964,6 +1040,92 @@ def test_the_kotlin_contract_loader_and_codec_read_the_real_export_like_python(k
     assert np.allclose(probs, model_io.output_to_prob(raw, c), atol=1e-6)
 
 
+def _camera_frame() -> tuple[Any, Any]:
+    """A hand-made 640x480 camera frame (a figure over a textured background, RGB uint8) and the coarse
+    probability a 256x256 segmenter would give it (a soft silhouette, squashed; float32, values k / 255)."""
+    import cv2
+    import numpy as np
+
+    h, w = 480, 640
+    y, x = np.mgrid[0:h, 0:w]
+    rng = np.random.default_rng(7)
+    img = np.stack([(x * 255 // w), (y * 255 // h), np.full((h, w), 90)], axis=-1).astype(np.int32)
+    img += rng.integers(-25, 26, (h, w, 3))  # texture
+    figure = (((x - 330) / 120.0) ** 2 + ((y - 300) / 190.0) ** 2 <= 1) | ((x - 320) ** 2 + (y - 110) ** 2 <= 70 ** 2)
+    img[figure] = img[figure] // 3 + np.array([170, 120, 100])
+    img = np.clip(img, 0, 255).astype(np.uint8)
+    soft = cv2.GaussianBlur(figure.astype(np.float32), (0, 0), 9)
+    coarse = cv2.resize(soft, (256, 256), interpolation=cv2.INTER_AREA)
+    coarse = (np.rint(np.clip(coarse, 0, 1) * 255) / 255).astype(np.float32)
+    return img, coarse
+
+
+def test_the_kotlin_band_runs_the_real_refiner_like_python(kotlin_jvm, real_export, tmp_path):
+    """Quality accurate in the app (BandProbe.kt) against the Python runtime (runtime/band.py, refiner.py) on
+    the packaged int8 refiner, a hand-made 640x480 frame: the refiner found by its contract's role and its
+    .tflite checked; the working frame (INTER_AREA 640 -> 512, the coarse 256 -> 512x384 INTER_LINEAR); the
+    guided channel; the contour's tiles, each tile's int8 input, the refiner's real outputs (run by LiteRT in
+    Python) decoded and blended; and end to end with a stand-in refiner."""
+    import numpy as np
+
+    from portrait_mobile.runtime.band import (gather_tiles, refine_work, refiner_input, select_tiles, to_work,
+                                              with_channel)
+    from portrait_mobile.runtime.refiner import TileModel
+
+    assets = real_export["repo"] / demo_assets.ANDROID_MODELS_DIR.parent
+    refiner = real_export["repo"] / demo_assets.ANDROID_MODELS_DIR / PACKAGED_REFINER.name
+    tm = TileModel.from_file(refiner)
+    grid, channel = tm.grid, tm.channel
+    img, coarse = _camera_frame()
+    img_w, prob_w = to_work(img, coarse, grid)
+    chan = with_channel(img_w, prob_w, channel)
+    origins = select_tiles(chan, grid)
+    tiles = gather_tiles(img_w, chan, origins, grid)
+    encoded = np.concatenate([tm.encode(t[None]) for t in tiles])
+    raw = np.concatenate([tm.backend.run(e[None]) for e in encoded])
+    inp = tmp_path / "in"
+    inp.mkdir()
+    (inp / "meta.txt").write_text(f"frame_width={img.shape[1]}\nframe_height={img.shape[0]}\ncoarse_width=256\n"
+                                  f"coarse_height=256\nwork_width={img_w.shape[1]}\nwork_height={img_w.shape[0]}\n")
+    for name, a in [("frame.bin", img), ("coarse.bin", coarse.astype("<f4")), ("py_work_rgb.bin", img_w),
+                    ("py_work_prob.bin", prob_w), ("py_channel.bin", chan), ("raw_outputs.bin", raw)]:
+        (inp / name).write_bytes(np.ascontiguousarray(a).tobytes())
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = kotlin_jvm.java("com.portraitmobile.demo.probe.BandProbeKt", str(assets), str(inp), str(out))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+    facts = dict(line.split("=", 1) for line in (out / "refiner.txt").read_text().splitlines())
+    assert facts["file"] == PACKAGED_REFINER.name and facts["role"] == "edge-refiner", facts
+    assert facts["check"] == "ok", facts  # TensorCheck passes the refiner its own export wrote
+    assert facts["channel"] == channel and facts["tiles"] == f"{grid.core},{grid.margin},{grid.out_stride},{grid.work_long_side}"
+    assert facts["models"] == real_export["results"]["tflite"].path.name  # the refiner is not listed as a model
+    assert (out / "work.txt").read_text().split() == [str(img_w.shape[1]), str(img_w.shape[0])]
+
+    def u8(name: str) -> Any:
+        return np.frombuffer((out / name).read_bytes(), np.uint8).astype(np.int16)
+
+    # The working frame, its probability (OpenCV's INTER_AREA and, in the x86 wheels, IPP's INTER_LINEAR) and
+    # the guided filter's channel: bit for bit on this machine; a level at most, rarely, allowed for another
+    # OpenCV build's order of float operations.
+    for name, want_u8 in [("work_rgb.bin", img_w), ("work_prob.bin", prob_w), ("channel.bin", chan)]:
+        d = np.abs(u8(name) - want_u8.reshape(-1))
+        assert d.max() <= 1 and (d > 0).mean() < 0.002, (name, d.max(), (d > 0).mean())
+    # On Python's channel: the same tiles, the same int8 tiles, the same blend of the refiner's outputs.
+    kt_origins = [tuple(map(int, line.split())) for line in (out / "origins.txt").read_text().splitlines()]
+    assert kt_origins == [tuple(map(int, o)) for o in origins] and len(origins) > 10
+    assert np.array_equal(np.frombuffer((out / "encoded.bin").read_bytes(), np.int8), encoded.reshape(-1))
+    want = refine_work(img_w, chan, tm, grid)
+    got = np.frombuffer((out / "refined_real.bin").read_bytes(), "<f4").reshape(want.shape)
+    assert np.abs(got - want).max() < 1e-6, np.abs(got - want).max()
+    assert np.abs(want - chan / np.float32(255)).max() > 0.1  # the refiner changed something
+    # End to end from the frame, with the stand-in refiner in both.
+    e2e = refine_work(*refiner_input(img, coarse, grid, channel), _band_golden().stand_in, grid)
+    kt = np.frombuffer((out / "refined_standin.bin").read_bytes(), "<f4").reshape(e2e.shape)
+    assert np.abs(kt - e2e).mean() < 1e-3 and ((kt >= 0.5) == (e2e >= 0.5)).mean() > 0.999
+    assert abs(int((out / "standin_tiles.txt").read_text()) - len(origins)) <= 1
+
+
 # ---------------------------------------------------------------------------------------------
 # The iOS app's pure-Swift files type-checked and run on Linux (tests/support/demo_swift.py says how and what)
 # ---------------------------------------------------------------------------------------------
@@ -985,7 +1147,7 @@ def test_swift_contract_loader_and_smoother_on_the_real_export(real_export, tmp_
 
     repo = real_export["repo"]
     (package,) = (repo / demo_assets.IOS_MODELS_DIR).glob("*.mlpackage")
-    (tflite,) = (repo / demo_assets.ANDROID_MODELS_DIR).glob("*.tflite")
+    tflite = repo / demo_assets.ANDROID_MODELS_DIR / real_export["results"]["tflite"].path.name
     models = tmp_path / "bundle" / demo_assets.IOS_BUNDLE_SUBDIR
     shutil.copytree(package, models / "good.mlpackage")
     shutil.copy(package.parent / contract_name(package), models / "good.mlpackage.json")

@@ -104,4 +104,22 @@ class CompiledModelEngineTest {
         assertTrue(e.message!!, e.message!!.contains("float32") && e.message!!.contains(asset.contract.inputDtype))
         assertEquals(emptyList<Any>(), LiteRtStub.openHandles)
     }
+
+    @Test
+    fun theRealEdgeRefinerLoadsAsA4ChannelTileModelAndAMismatchIsRefused() {
+        val refiner = ExportedModel.refiner
+        val c = refiner.contract
+        LiteRtStub.output = ByteArray(c.maskWidth * c.maskHeight)
+        val engine = CompiledModelEngine(ExportedModel.context, refiner, EngineOptions(Backend.CPU, numThreads = 1))
+        val out = engine.run(TensorData.Bytes(ByteArray(c.inputWidth * c.inputHeight * c.inputChannels)))
+        assertEquals(c.maskWidth * c.maskHeight, (out as TensorData.Bytes).values.size)
+        engine.close()
+        // The same file under a segmenter's 3-channel contract does not match it.
+        val asSegmenter = refiner.copy(contract = c.copy(extraChannels = emptyList()))
+        val e = expectEngineException {
+            CompiledModelEngine(ExportedModel.context, asSegmenter, EngineOptions(Backend.CPU))
+        }
+        assertTrue(e.message!!, e.message!!.contains("input shape"))
+        assertEquals(emptyList<Any>(), LiteRtStub.openHandles)
+    }
 }

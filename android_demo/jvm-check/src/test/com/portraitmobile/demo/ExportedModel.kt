@@ -6,8 +6,9 @@ import com.portraitmobile.demo.contract.ModelAsset
 import java.io.File
 
 /**
- * The assets folder of a real export (`models/<name>.tflite` + its contract), which
- * tests/demos/test_demo_apps.py makes with a tiny `portrait-export` run and passes as -Dportrait.assets.
+ * The assets folder of a real export (`models/<name>.tflite` + its contract, and the packaged edge
+ * refiner's `.tflite` + contract beside it), which tests/demos/test_demo_apps.py makes with a tiny
+ * `portrait-export` run and `copy_to_demos`, and passes as -Dportrait.assets.
  */
 object ExportedModel {
     val folder: File by lazy {
@@ -17,9 +18,12 @@ object ExportedModel {
 
     val context get() = FolderContext(folder)
 
-    val asset: ModelAsset by lazy {
-        val discovery = ContractLoader.discover(context.assets)
-        check(discovery.problems.isEmpty()) { discovery.problems.joinToString() }
-        discovery.models.first()
+    private val discovery by lazy {
+        ContractLoader.discover(context.assets).also { check(it.problems.isEmpty()) { it.problems.joinToString() } }
     }
+
+    val asset: ModelAsset by lazy { discovery.models.first() }
+
+    /** The edge refiner, found by its contract's role. */
+    val refiner: ModelAsset by lazy { discovery.refiners.single() }
 }

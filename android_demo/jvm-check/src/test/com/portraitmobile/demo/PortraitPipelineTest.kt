@@ -4,24 +4,30 @@ import android.graphics.Bitmap
 import com.google.ai.edge.litert.LiteRtException
 import com.google.ai.edge.litert.Status
 import com.portraitmobile.demo.effects.Effect
+import com.portraitmobile.demo.engine.EngineException
 import com.portraitmobile.demo.engine.EngineOptions
 import com.portraitmobile.demo.engine.InferenceEngine
 import com.portraitmobile.demo.engine.TensorData
+import com.portraitmobile.demo.segmentation.Quality
 import org.junit.Assert.assertEquals
 import org.junit.Assert.assertNotNull
 import org.junit.Assert.assertNotSame
 import org.junit.Assert.assertNull
+import org.junit.Assert.assertTrue
 import org.junit.Test
 
 class PortraitPipelineTest {
-    /** An engine whose output is a constant probability, or that throws [failure]. */
+    /** An engine whose output is a constant probability (or [pattern]'s, by index), or that throws [failure]. */
     private class FakeEngine(private val size: Int, var failure: Exception? = null, var value: Float = 1f) :
         InferenceEngine {
         override val description = "fake"
+        var pattern: ((Int) -> Float)? = null
+        var runs = 0
 
         override fun run(input: TensorData): TensorData {
             failure?.let { throw it }
-            return TensorData.Floats(FloatArray(size) { value })
+            runs++
+            return TensorData.Floats(FloatArray(size) { pattern?.invoke(it) ?: value })
         }
 
         override fun close() {}
@@ -69,5 +75,80 @@ class PortraitPipelineTest {
         engine.value = 0f
         val switched = pipeline.process(frame, false, settings).mask!!.probs[0]
         assertEquals("another camera starts afresh", 0f, switched, 0f)
+    }
+
+    // Quality levels. The refiner is the real export's contract, with a float output for the fake engine.
+    private val refinerAsset = ExportedModel.refiner.let { a ->
+        a.copy(contract = a.contract.copy(outputDtype = "float32", outputQuant = null))
+    }
+    private val refinerEngine = FakeEngine(refinerAsset.contract.maskWidth * refinerAsset.contract.maskHeight)
+    private val withRefiner = PortraitPipeline { a, _ -> if (a.contract.isEdgeRefiner) refinerEngine else engine }
+    private val camera = Bitmap.createBitmap(640, 480, Bitmap.Config.ARGB_8888)
+
+    /** The coarse mask: the person on the left half of the model's output. */
+    private fun personOnTheLeft() {
+        val w = asset.contract.maskWidth
+        engine.pattern = { if (it % w < w / 2) 1f else 0f }
+    }
+
+    @Test
+    fun withoutARefinerAccurateIsNotOfferedAndTheReadoutSaysWhy() {
+        assertEquals(listOf(Quality.FAST, Quality.BALANCED), Quality.offered(haveRefiner = false))
+        val result = pipeline.process(frame, true, settings)
+        assertTrue(result.stats.quality, result.stats.quality.startsWith("quality fast"))
+        assertTrue(result.stats.quality, result.stats.quality.contains(Quality.NO_REFINER))
+        val asked = pipeline.process(frame, true, settings.copy(quality = Quality.ACCURATE))
+        assertNull(asked.image)
+        assertEquals(Quality.NO_REFINER, asked.stats.error)
+    }
+
+    @Test
+    fun accurateRunsTheRefinerOnTheContoursTilesAndSaysSo() {
+        personOnTheLeft()
+        refinerEngine.value = 0.75f
+        val accurate = settings.copy(refiner = refinerAsset, quality = Quality.ACCURATE, effect = Effect.MASK)
+        val result = withRefiner.process(camera, true, accurate)
+        assertNull(result.stats.error, result.stats.error)
+        assertNotNull(result.image)
+        val mask = result.mask!!
+        // The working frame: 512 on the long side; one column of 40-px tiles on the vertical contour.
+        assertEquals(512, mask.width)
+        assertEquals(384, mask.height)
+        assertEquals((384 + 39) / 40, refinerEngine.runs)
+        val q = result.stats.quality
+        assertTrue(q, q.startsWith("quality accurate · ${refinerAsset.fileName} (guided_probability) at 512x384"))
+        assertTrue(q, q.contains("${refinerEngine.runs} tiles") && !q.contains(Quality.NO_REFINER))
+        // The refiner's output where it ran (the tile column of the contour, x 240..279), the 4th channel elsewhere.
+        assertEquals(0.75f, mask.probs[100 * 512 + 250], 1e-6f)
+        assertEquals(1f, mask.probs[100 * 512 + 10], 0f)
+        assertEquals(0f, mask.probs[100 * 512 + 500], 0f)
+        // Switching back to fast shows the coarse mask again, the refiner no longer runs.
+        val fast = withRefiner.process(camera, true, accurate.copy(quality = Quality.FAST))
+        assertEquals(asset.contract.maskWidth, fast.mask!!.width)
+        assertEquals((384 + 39) / 40, refinerEngine.runs)
+        assertTrue(fast.stats.quality, fast.stats.quality.startsWith("quality fast") && "\n" !in fast.stats.quality)
+    }
+
+    @Test
+    fun balancedRunsTheGuidedFilterAtTheFramesSize() {
+        personOnTheLeft()
+        val result = pipeline.process(frame, true, settings.copy(quality = Quality.BALANCED))
+        assertNull(result.stats.error, result.stats.error)
+        assertEquals(64, result.mask!!.width)
+        assertEquals(48, result.mask!!.height)
+        assertTrue(result.stats.quality, result.stats.quality.startsWith("quality balanced · guided filter at 64x48"))
+    }
+
+    @Test
+    fun aRefinerThatCannotLoadIsTheFramesErrorNotAFallback() {
+        val failing = PortraitPipeline { a, _ ->
+            if (a.contract.isEdgeRefiner) throw EngineException("no such accelerator") else engine
+        }
+        val accurate = settings.copy(refiner = refinerAsset, quality = Quality.ACCURATE)
+        val result = failing.process(frame, true, accurate)
+        assertNull(result.image)
+        assertTrue(result.stats.error!!, result.stats.error!!.startsWith("accurate: ${refinerAsset.fileName}"))
+        assertEquals("quality accurate", result.stats.quality)
+        assertNull(failing.process(frame, true, accurate.copy(quality = Quality.FAST)).stats.error)
     }
 }

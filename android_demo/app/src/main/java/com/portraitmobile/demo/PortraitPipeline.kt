@@ -5,15 +5,24 @@ import android.os.SystemClock
 import com.portraitmobile.demo.contract.ModelAsset
 import com.portraitmobile.demo.effects.Effect
 import com.portraitmobile.demo.effects.EffectRenderer
+import com.portraitmobile.demo.engine.EngineException
 import com.portraitmobile.demo.engine.EngineOptions
 import com.portraitmobile.demo.engine.InferenceEngine
+import com.portraitmobile.demo.segmentation.EdgeRefiner
+import com.portraitmobile.demo.segmentation.GuidedFilter
 import com.portraitmobile.demo.segmentation.Mask
 import com.portraitmobile.demo.segmentation.MaskSmoother
+import com.portraitmobile.demo.segmentation.Quality
+import com.portraitmobile.demo.segmentation.RgbImage
 import com.portraitmobile.demo.segmentation.Segmenter
+import java.util.Locale
 
 /** What the user picked in the settings panel. */
 data class DemoSettings(
     val model: ModelAsset? = null,
+    /** The edge refiner of quality accurate; null when assets/models has none (accurate is not offered). */
+    val refiner: ModelAsset? = null,
+    val quality: Quality = Quality.FAST,
     val engine: EngineOptions = EngineOptions(),
     val effect: Effect = Effect.BLUR,
     /** 0 = follow every frame, 0.95 = very steady (the smoother's alpha is 1 - smoothing). */
@@ -30,18 +39,26 @@ data class FrameStats(
     val renderMs: Float = 0f,
     val engine: String = "",
     val error: String? = null,
+    /** Which quality level ran, on what (and, without a refiner, why accurate is not offered). */
+    val quality: String = "",
+    /** The level's own time after the coarse model: the guided filter, or the band with its refiner runs. */
+    val refineMs: Float = 0f,
 )
 
 /** [mask]: the smoothed mask [image] was drawn with (a copy), or null when no mask was made. */
 class FrameResult(val image: Bitmap?, val stats: FrameStats, val mask: Mask? = null)
 
 /**
- * Camera frame -> segmentation -> temporal smoothing -> effect, on the camera analysis thread.
+ * Camera frame -> segmentation -> temporal smoothing -> quality level -> effect, on the camera
+ * analysis thread. As the Python runtime's VideoSegmenter, the coarse mask is smoothed over frames
+ * and the quality level then finishes it: fast keeps it, balanced runs the guided filter at the
+ * frame's size, accurate the edge refiner on its contour's tiles ([EdgeRefiner]).
  *
- * The engine is (re)built on that same thread by [createEngine] when the model or backend changes:
- * the GPU delegate must run on the thread that created it. No exception from the engine or the
- * effects leaves [process] (it would kill the analysis thread and the app): it becomes the
- * frame's error, and the next frame that works clears it.
+ * The engines (the model's, and the refiner's on the same accelerator) are (re)built on that same
+ * thread by [createEngine] when the model, refiner or backend changes: the GPU delegate must run on
+ * the thread that created it. No exception from the engines or the effects leaves [process] (it
+ * would kill the analysis thread and the app): it becomes the frame's error, and the next frame
+ * that works clears it. A level that cannot run says so; the app never falls back to another.
  */
 class PortraitPipeline(private val createEngine: (ModelAsset, EngineOptions) -> InferenceEngine) : AutoCloseable {
     private var segmenter: Segmenter? = null
@@ -49,6 +66,10 @@ class PortraitPipeline(private val createEngine: (ModelAsset, EngineOptions) -> 
     private var activeOptions: EngineOptions? = null
     private var buildError: String? = null
     private var lastFrontCamera: Boolean? = null
+    private var refiner: EdgeRefiner? = null
+    private var activeRefiner: ModelAsset? = null
+    private var activeRefinerOptions: EngineOptions? = null
+    private var refinerError: String? = null
     private val smoother = MaskSmoother()
     private val renderer = EffectRenderer()
     private val fps = FpsMeter()
@@ -64,11 +85,12 @@ class PortraitPipeline(private val createEngine: (ModelAsset, EngineOptions) -> 
         val seg = segmenterFor(model, settings.engine)
             ?: return FrameResult(null, FrameStats(engine = settings.engine.backend.label, error = buildError))
         return try {
-            val mask = seg.segment(frame)
+            val coarse = seg.segment(frame)
             smoother.alpha = 1f - settings.smoothing
-            val smoothed = Mask(smoother.smooth(mask.probs).copyOf(), mask.width, mask.height)
+            val smoothed = Mask(smoother.smooth(coarse.probs).copyOf(), coarse.width, coarse.height)
+            val level = finish(frame, smoothed, settings)
             val t0 = SystemClock.elapsedRealtimeNanos()
-            val image = renderer.render(frame, smoothed, settings.effect)
+            val image = renderer.render(frame, level.mask, settings.effect)
             val renderMs = (SystemClock.elapsedRealtimeNanos() - t0) / 1e6f
             val timings = seg.lastTimings
             FrameResult(
@@ -79,13 +101,86 @@ class PortraitPipeline(private val createEngine: (ModelAsset, EngineOptions) -> 
                     preprocessMs = timings.preprocessMs,
                     renderMs = renderMs,
                     engine = seg.engineDescription,
+                    quality = level.readout,
+                    refineMs = level.ms,
                 ),
-                smoothed,
+                level.mask,
             )
         } catch (e: Exception) {
             // Exception, not RuntimeException: LiteRT's LiteRtException is a checked exception.
-            FrameResult(null, FrameStats(engine = seg.engineDescription, error = e.message ?: e.toString()))
+            FrameResult(
+                null,
+                FrameStats(
+                    engine = seg.engineDescription,
+                    error = e.message ?: e.toString(),
+                    quality = "quality ${settings.quality.label}",
+                ),
+            )
         }
+    }
+
+    /** A quality level's mask (the renderer draws it over the frame, resizing it bilinearly). */
+    private class Finished(val mask: Mask, val readout: String, val ms: Float)
+
+    /** The level [settings] asks for, on the smoothed coarse mask. */
+    private fun finish(frame: Bitmap, coarse: Mask, settings: DemoSettings): Finished {
+        val haveRefiner = settings.refiner != null
+        val t0 = SystemClock.elapsedRealtimeNanos()
+        return when (settings.quality) {
+            Quality.FAST -> Finished(
+                coarse,
+                Quality.readout(Quality.FAST, "coarse model only, ${coarse.width}x${coarse.height}", haveRefiner),
+                0f,
+            )
+
+            Quality.BALANCED -> {
+                val image = rgbOf(frame)
+                val probs = GuidedFilter.refineEdges(image, coarse.probs, coarse.width, coarse.height)
+                val ms = (SystemClock.elapsedRealtimeNanos() - t0) / 1e6f
+                val detail = "guided filter at ${image.width}x${image.height}"
+                Finished(
+                    Mask(probs, image.width, image.height),
+                    Quality.readout(Quality.BALANCED, detail, haveRefiner),
+                    ms,
+                )
+            }
+
+            Quality.ACCURATE -> {
+                val asset = settings.refiner ?: throw EngineException(Quality.NO_REFINER)
+                val edge = refinerFor(asset, settings.engine)
+                val mask = edge.refine(rgbOf(frame), coarse)
+                val s = edge.lastStats
+                val detail = "${asset.fileName} (${edge.channel}) at ${s.width}x${s.height}, ${s.tiles} tiles " +
+                    "(refiner ${"%.1f".format(Locale.US, s.runMs)} ms, ${edge.engineDescription})"
+                Finished(mask, Quality.readout(Quality.ACCURATE, detail, true), s.totalMs)
+            }
+        }
+    }
+
+    private fun rgbOf(frame: Bitmap): RgbImage {
+        val pixels = IntArray(frame.width * frame.height)
+        frame.getPixels(pixels, 0, frame.width, 0, 0, frame.width, frame.height)
+        return RgbImage.fromArgb(pixels, frame.width, frame.height)
+    }
+
+    /** The refiner's engine for (asset, backend), built once; its failure is remembered, not retried each frame. */
+    private fun refinerFor(asset: ModelAsset, options: EngineOptions): EdgeRefiner {
+        if (asset != activeRefiner || options != activeRefinerOptions) {
+            refiner?.close()
+            refiner = null
+            activeRefiner = asset
+            activeRefinerOptions = options
+            refinerError = null
+            var engine: InferenceEngine? = null
+            try {
+                engine = createEngine(asset, options)
+                refiner = EdgeRefiner(engine, asset.contract)
+            } catch (e: Exception) {
+                engine?.close()
+                refinerError = "${asset.fileName} on ${options.backend.label}: ${e.message ?: e.toString()}"
+            }
+        }
+        return refiner ?: throw EngineException("accurate: ${refinerError ?: "no refiner"}")
     }
 
     private fun segmenterFor(model: ModelAsset, options: EngineOptions): Segmenter? {
@@ -113,6 +208,10 @@ class PortraitPipeline(private val createEngine: (ModelAsset, EngineOptions) -> 
         segmenter = null
         activeModel = null
         activeOptions = null
+        refiner?.close()
+        refiner = null
+        activeRefiner = null
+        activeRefinerOptions = null
     }
 }
 

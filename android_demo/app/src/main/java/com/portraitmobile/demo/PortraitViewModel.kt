@@ -8,6 +8,7 @@ import com.portraitmobile.demo.contract.Discovery
 import com.portraitmobile.demo.contract.ModelAsset
 import com.portraitmobile.demo.engine.Backend
 import com.portraitmobile.demo.engine.Engines
+import com.portraitmobile.demo.segmentation.Quality
 import java.io.IOException
 import java.util.concurrent.ExecutorService
 import java.util.concurrent.Executors
@@ -19,6 +20,12 @@ import kotlinx.coroutines.flow.update
 class PortraitViewModel(application: Application) : AndroidViewModel(application) {
     /** The models shipped in assets/models, each with its contract; int8 first. */
     val models: List<ModelAsset>
+
+    /** The edge refiners in assets/models (their contract's role), int8 first: quality accurate runs one. */
+    val refiners: List<ModelAsset>
+
+    /** The quality levels offered: accurate only with a refiner ([Quality.whyNotAccurate] says why not). */
+    val qualities: List<Quality>
 
     /** Files in assets/models that could not be used (a malformed contract, for instance), each with why. */
     val loadProblems: List<String>
@@ -44,8 +51,10 @@ class PortraitViewModel(application: Application) : AndroidViewModel(application
             Discovery(emptyList(), listOf("cannot list assets/${ContractLoader.MODELS_ASSET_DIR}: ${e.message}"))
         }
         models = discovery.models
+        refiners = discovery.refiners
+        qualities = Quality.offered(refiners.isNotEmpty())
         loadProblems = discovery.problems
-        _settings.value = DemoSettings(model = models.firstOrNull())
+        _settings.value = DemoSettings(model = models.firstOrNull(), refiner = refiners.firstOrNull())
     }
 
     /** An analyzer for a new camera binding; [frontCamera] is the lens CameraX actually bound. */

@@ -8,6 +8,17 @@ data class TensorQuant(val dtype: String, val scale: Float, val zeroPoint: Int) 
 }
 
 /**
+ * An edge refiner's tile geometry (portrait_mobile/tile_grid.py, the contract's `tiles`): the photo's
+ * working frame has its long side brought to [workLongSide] (never enlarged) and is cut into [core] x
+ * [core] tiles; the refiner reads a tile with [margin] pixels of context on each side ([tile] square)
+ * and writes it at 1/[outStride] ([outTile] square).
+ */
+data class TileGrid(val core: Int, val margin: Int, val outStride: Int, val workLongSide: Int) {
+    val tile: Int get() = core + 2 * margin
+    val outTile: Int get() = tile / outStride
+}
+
+/**
  * The model contract that `portrait-export` writes next to every artifact
  * (portrait_mobile/contract.py, `ModelContract.to_dict()`): everything the app needs to feed the
  * model and read its output. Nothing here is hard-coded in the app; it all comes from the JSON.
@@ -40,7 +51,18 @@ data class ModelContract(
     val precision: String,
     val target: String,
     val metrics: Map<String, Any>,
+    /** What the model is: [ContractLoader.ROLE_SEGMENTER] or [ContractLoader.ROLE_EDGE_REFINER]. */
+    val role: String = ContractLoader.ROLE_SEGMENTER,
+    /** An edge refiner's 4th input channel, after R, G, B (one of [ContractLoader.EXTRA_CHANNELS]). */
+    val extraChannels: List<String> = emptyList(),
+    /** An edge refiner's tile geometry; null for a segmenter. */
+    val tiles: TileGrid? = null,
 ) {
+    val isEdgeRefiner: Boolean get() = role == ContractLoader.ROLE_EDGE_REFINER
+
+    /** Channels of the input tensor: R, G, B and the extra ones. */
+    val inputChannels: Int get() = 3 + extraChannels.size
+
     val inputIsQuantized: Boolean get() = inputDtype == "uint8" || inputDtype == "int8"
     val outputIsQuantized: Boolean get() = outputDtype == "uint8" || outputDtype == "int8"
 
@@ -50,7 +72,11 @@ data class ModelContract(
 
     /** A one-line description for the settings panel. */
     val summary: String
-        get() = "$modelName v$version · $precision · ${inputWidth}x$inputHeight $inputDtype"
+        get() = if (isEdgeRefiner) {
+            "$modelName v$version · $precision · ${inputWidth}x${inputHeight}x$inputChannels $inputDtype tiles"
+        } else {
+            "$modelName v$version · $precision · ${inputWidth}x$inputHeight $inputDtype"
+        }
 }
 
 /** A model found in the APK's assets, with the contract read from its JSON. */
@@ -62,7 +88,14 @@ data class ModelAsset(
     val fileName: String get() = modelPath.substringAfterLast('/')
 }
 
-/** What [ContractLoader.discover] found: the usable models, and why any other file was left out. */
-data class Discovery(val models: List<ModelAsset>, val problems: List<String>)
+/**
+ * What [ContractLoader.discover] found: the segmentation models, why any other file was left out,
+ * and the edge refiners of quality "accurate" (known by their contract's role, never their name).
+ */
+data class Discovery(
+    val models: List<ModelAsset>,
+    val problems: List<String>,
+    val refiners: List<ModelAsset> = emptyList(),
+)
 
 class ContractException(message: String, cause: Throwable? = null) : IllegalArgumentException(message, cause)

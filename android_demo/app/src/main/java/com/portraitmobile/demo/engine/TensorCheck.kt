@@ -20,10 +20,12 @@ class TensorInfo(val dtype: String, val shape: IntArray, val quant: TensorQuant?
  */
 object TensorCheck {
     fun check(input: TensorInfo, output: TensorInfo, contract: ModelContract) {
+        // 3 channels for a segmenter's frame, 4 for an edge refiner's tile (R, G, B + its extra channel).
+        val channels = contract.inputChannels
         val expected = if (contract.inputLayout == "NCHW") {
-            intArrayOf(1, 3, contract.inputHeight, contract.inputWidth)
+            intArrayOf(1, channels, contract.inputHeight, contract.inputWidth)
         } else {
-            intArrayOf(1, contract.inputHeight, contract.inputWidth, 3)
+            intArrayOf(1, contract.inputHeight, contract.inputWidth, channels)
         }
         ensure(input.shape.contentEquals(expected)) {
             "input shape ${input.shape.contentToString()} differs from the contract's ${expected.contentToString()}"

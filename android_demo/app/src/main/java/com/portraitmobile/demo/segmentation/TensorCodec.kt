@@ -76,8 +76,10 @@ class InputEncoder(private val contract: ModelContract) {
  * Reads the model's output into a person probability per mask pixel, in [0, 1]: dequantizes an
  * int8/uint8 output with the contract's output_quant (real = scale * (q - zero_point)).
  * A single-channel map is laid out the same in NHWC [1, H, W, 1] and NCHW [1, 1, H, W].
+ * [clip] false: the dequantized values as they are (an edge refiner's tile, which the band clips
+ * after its blend, as runtime/refiner.py does).
  */
-class OutputDecoder(private val contract: ModelContract) {
+class OutputDecoder(private val contract: ModelContract, private val clip: Boolean = true) {
     val width = contract.maskWidth
     val height = contract.maskHeight
     private val size = width * height
@@ -86,7 +88,8 @@ class OutputDecoder(private val contract: ModelContract) {
     private val byteLut: FloatArray? = contract.outputQuant?.takeIf { contract.outputIsQuantized }?.let { q ->
         FloatArray(256) { b ->
             val v = if (q.isSigned) b.toByte().toInt() else b
-            (q.scale * (v - q.zeroPoint)).coerceIn(0f, 1f)
+            val real = q.scale * (v - q.zeroPoint)
+            if (clip) real.coerceIn(0f, 1f) else real
         }
     }
 
@@ -95,7 +98,7 @@ class OutputDecoder(private val contract: ModelContract) {
         when (raw) {
             is TensorData.Floats -> {
                 checkSize(raw.values.size)
-                for (i in 0 until size) out[i] = raw.values[i].coerceIn(0f, 1f)
+                for (i in 0 until size) out[i] = if (clip) raw.values[i].coerceIn(0f, 1f) else raw.values[i]
             }
 
             is TensorData.Bytes -> {

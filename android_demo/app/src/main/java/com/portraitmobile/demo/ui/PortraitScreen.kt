@@ -45,6 +45,7 @@ import com.portraitmobile.demo.contract.ModelAsset
 import com.portraitmobile.demo.effects.Effect
 import com.portraitmobile.demo.engine.Backend
 import com.portraitmobile.demo.engine.Engines
+import com.portraitmobile.demo.segmentation.Quality
 import java.util.Locale
 import kotlin.math.roundToInt
 
@@ -101,6 +102,8 @@ fun PortraitScreen(viewModel: PortraitViewModel) {
                 SettingsPanel(
                     settings = settings,
                     models = viewModel.models,
+                    refiners = viewModel.refiners,
+                    qualities = viewModel.qualities,
                     backends = viewModel.backends,
                     onChange = viewModel::update,
                 )
@@ -125,6 +128,11 @@ private fun StatsOverlay(stats: FrameStats, settings: DemoSettings, modifier: Mo
         )
         Text("${Engines.RUNTIME} · ${stats.engine}", style = style)
         settings.model?.let { Text(it.contract.summary, style = style) }
+        // Which quality level runs, on what; without a refiner, why accurate is not offered.
+        if (stats.quality.isNotEmpty()) Text(stats.quality, style = style)
+        if (settings.quality != Quality.FAST) {
+            Text(String.format(Locale.US, "%s %.1f ms", settings.quality.label, stats.refineMs), style = style)
+        }
         stats.error?.let { Text(it, style = style.copy(color = Color(0xFFFF8A80))) }
     }
 }
@@ -133,6 +141,8 @@ private fun StatsOverlay(stats: FrameStats, settings: DemoSettings, modifier: Mo
 private fun SettingsPanel(
     settings: DemoSettings,
     models: List<ModelAsset>,
+    refiners: List<ModelAsset>,
+    qualities: List<Quality>,
     backends: List<Backend>,
     onChange: ((DemoSettings) -> DemoSettings) -> Unit,
 ) {
@@ -148,6 +158,13 @@ private fun SettingsPanel(
         ) {
             if (models.size > 1) {
                 ChipRow("Model", models, settings.model, { it.fileName }) { m -> onChange { it.copy(model = m) } }
+            }
+            ChipRow("Quality", qualities, settings.quality, { it.label }) { q -> onChange { it.copy(quality = q) } }
+            Quality.whyNotAccurate(refiners.isNotEmpty())?.let { Text(it, style = MaterialTheme.typography.bodySmall) }
+            if (refiners.size > 1 && settings.quality == Quality.ACCURATE) {
+                ChipRow("Edge refiner", refiners, settings.refiner, { it.fileName }) { r ->
+                    onChange { it.copy(refiner = r) }
+                }
             }
             ChipRow("Accelerator", backends, settings.engine.backend, { it.label }) { b ->
                 onChange { it.copy(engine = it.engine.copy(backend = b)) }

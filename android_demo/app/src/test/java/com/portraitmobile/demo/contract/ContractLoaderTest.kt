@@ -3,6 +3,7 @@ package com.portraitmobile.demo.contract
 import org.junit.Assert.assertEquals
 import org.junit.Assert.assertNull
 import org.junit.Assert.assertTrue
+import org.junit.Assert.fail
 import org.junit.Test
 
 class ContractLoaderTest {
@@ -70,5 +71,58 @@ class ContractLoaderTest {
         assertEquals(2, found.problems.size)
         assertTrue(found.problems[0], found.problems[0].startsWith("b_fp32.tflite.json: the contract is not JSON"))
         assertTrue(found.problems[1], found.problems[1].startsWith("c_fp32.tflite: no contract"))
+    }
+
+    @Test
+    fun anEdgeRefinerIsKnownByItsRoleNotItsName() {
+        val refiner = RefinerContract.json
+        val files = mapOf(
+            // A refiner named like a model, and a model named like a refiner.
+            "portrait_int8.tflite" to "",
+            "portrait_int8.tflite.json" to refiner,
+            "refine-t40g_int8.tflite" to "",
+            "refine-t40g_int8.tflite.json" to json,
+        )
+        val found = ContractLoader.discover(files.keys.toList()) { files.getValue(it) }
+        assertEquals(listOf("models/refine-t40g_int8.tflite"), found.models.map { it.modelPath })
+        assertEquals(listOf("models/portrait_int8.tflite"), found.refiners.map { it.modelPath })
+        assertEquals(emptyList<String>(), found.problems)
+        val c = found.refiners.single().contract
+        assertTrue(c.isEdgeRefiner)
+        assertEquals(TileGrid(core = 40, margin = 0, outStride = 2, workLongSide = 512), c.tiles)
+        assertEquals(listOf(ContractLoader.GUIDED_PROBABILITY), c.extraChannels)
+        assertEquals(4, c.inputChannels)
+        assertEquals(20, c.maskWidth)
+        // A segmenter's contract has none of the refiner's fields (they are written only when set).
+        val seg = ContractLoader.parse(json)
+        assertEquals(ContractLoader.ROLE_SEGMENTER, seg.role)
+        assertNull(seg.tiles)
+        assertEquals(3, seg.inputChannels)
+    }
+
+    @Test
+    fun aRefinerContractThatDoesNotHoldTogetherIsRefused() {
+        val broken = listOf(
+            RefinerContract.json.replace("\"role\": \"edge-refiner\"", "\"role\": \"painter\""),
+            RefinerContract.json.replace("\"resize\": \"contour-tiles\"", "\"resize\": \"squash\""),
+            RefinerContract.json.replace("\"guided_probability\"", "\"depth\""),
+            RefinerContract.json.replace("\"core\": 40", "\"core\": 41"),
+            RefinerContract.json.replace("\"output_width\": 20", "\"output_width\": 40"),
+            RefinerContract.json.replace(Regex("\"tiles\": \\{[^}]*\\}, "), ""),
+            // A segmenter with an extra input channel.
+            json.replace(
+                "\"resize\": \"squash\"",
+                "\"resize\": \"squash\", \"extra_channels\": [\"coarse_probability\"]",
+            ),
+        )
+        for (text in broken) {
+            try {
+                ContractLoader.parse(text)
+                fail("accepted: $text")
+            } catch (e: ContractException) {
+                // refused, with a reason
+                assertTrue(e.message!!.isNotEmpty())
+            }
+        }
     }
 }

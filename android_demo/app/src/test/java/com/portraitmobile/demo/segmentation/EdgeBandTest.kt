@@ -1,0 +1,151 @@
+package com.portraitmobile.demo.segmentation
+
+import com.portraitmobile.demo.contract.ContractLoader
+import com.portraitmobile.demo.contract.RefinerContract
+import com.portraitmobile.demo.contract.TileGrid
+import com.portraitmobile.demo.engine.TensorData
+import org.junit.Assert.assertArrayEquals
+import org.junit.Assert.assertEquals
+import org.junit.Assert.assertTrue
+import org.junit.Test
+
+/** The band logic on hand-made masks: which tiles are refined, what the others keep, what the blend writes. */
+class EdgeBandTest {
+    private val grid = TileGrid(core = 8, margin = 0, outStride = 1, workLongSide = 512)
+
+    /** A w x h uint8 mask: 255 where [fg] holds, else 0. */
+    private fun mask(w: Int, h: Int, fg: (y: Int, x: Int) -> Boolean) =
+        ByteArray(w * h) { if (fg(it / w, it % w)) 255.toByte() else 0 }
+
+    private fun image(w: Int, h: Int) = RgbImage(ByteArray(w * h * 3) { (it * 7).toByte() }, w, h)
+
+    @Test
+    fun aStraightEdgeSelectsTheTilesItCrossesAndNothingElse() {
+        // 40 x 32, person on the left: the contour is columns 19 and 20, inside tile column 2 (x 16..23).
+        val vertical = EdgeBand.selectTiles(mask(40, 32) { _, x -> x < 20 }, 40, 32, grid)
+        assertEquals((0 until 4).map { TileOrigin(it * 8, 16) }, vertical)
+        // On a tile border (columns 23 | 24) both neighbours hold contour pixels.
+        val onBorder = EdgeBand.selectTiles(mask(40, 32) { _, x -> x < 24 }, 40, 32, grid)
+        assertEquals((0 until 4).flatMap { listOf(TileOrigin(it * 8, 16), TileOrigin(it * 8, 24)) }, onBorder)
+        // A horizontal edge: rows 11 and 12, tile row 1.
+        val horizontal = EdgeBand.selectTiles(mask(40, 32) { y, _ -> y >= 12 }, 40, 32, grid)
+        assertEquals((0 until 5).map { TileOrigin(8, it * 8) }, horizontal)
+    }
+
+    @Test
+    fun theFramesBorderIsNoContour() {
+        assertEquals(emptyList<TileOrigin>(), EdgeBand.selectTiles(mask(40, 32) { _, _ -> true }, 40, 32, grid))
+        assertEquals(emptyList<TileOrigin>(), EdgeBand.selectTiles(mask(40, 32) { _, _ -> false }, 40, 32, grid))
+        // A frame not a multiple of the core: the last tiles reach past it.
+        val ragged = EdgeBand.selectTiles(mask(21, 13) { _, x -> x < 18 }, 21, 13, grid)
+        assertEquals(listOf(TileOrigin(0, 16), TileOrigin(8, 16)), ragged)
+    }
+
+    @Test
+    fun aTileTheContourDoesNotCrossKeepsTheCoarseProbabilityExactly() {
+        val w = 40
+        val h = 32
+        // Soft values everywhere (below 0.5 on the right, above on the left), one vertical contour.
+        val prob = ByteArray(w * h) { i ->
+            val x = i % w
+            val y = i / w
+            (if (x < 20) 200 + (x + y) % 40 else 20 + (3 * x + y) % 90).toByte()
+        }
+        val result = EdgeBand.refineWork(image(w, h), prob, grid) { FloatArray(grid.outTile * grid.outTile) { 0.5f } }
+        assertEquals((0 until 4).map { TileOrigin(it * 8, 16) }, result.tiles)
+        for (y in 0 until h) {
+            for (x in 0 until w) {
+                if (x in 16 until 24) continue
+                assertEquals("($y, $x)", (prob[y * w + x].toInt() and 0xFF) * (1f / 255f), result.prob[y * w + x], 0f)
+            }
+        }
+    }
+
+    @Test
+    fun theBlendWritesTheRefinersOutputWhereSelected() {
+        val w = 40
+        val h = 32
+        val ramp = FloatArray(64) { it / 100f }
+        val result = EdgeBand.refineWork(image(w, h), mask(w, h) { _, x -> x < 20 }, grid) { ramp }
+        for (y in 0 until h) {
+            for (x in 16 until 24) assertEquals("($y, $x)", ramp[(y % 8) * 8 + x - 16], result.prob[y * w + x], 0f)
+        }
+        // With a margin, the core is the middle of the (upsampled) output; cores past the frame are cut.
+        val margined = TileGrid(core = 8, margin = 2, outStride = 1, workLongSide = 512)
+        val wide = FloatArray(144) { it / 200f }
+        val r2 = EdgeBand.refineWork(image(21, 13), mask(21, 13) { _, x -> x < 18 }, margined) { wide }
+        for (y in 0 until 13) {
+            for (x in 16 until 21) {
+                assertEquals("($y, $x)", wide[(2 + y % 8) * 12 + 2 + x - 16], r2.prob[y * 21 + x], 0f)
+            }
+        }
+    }
+
+    @Test
+    fun aHalfResolutionOutputIsResizedToTheTileAndClipped() {
+        val half = TileGrid(core = 8, margin = 0, outStride = 2, workLongSide = 512)
+        val r = EdgeBand.refineWork(image(40, 32), mask(40, 32) { _, x -> x < 20 }, half) { FloatArray(16) { 1.5f } }
+        for (y in 0 until 32) for (x in 16 until 24) assertEquals(1f, r.prob[y * 40 + x], 0f)
+        val quarter = EdgeBand.refineWork(
+            image(40, 32),
+            mask(40, 32) { _, x ->
+                x < 20
+            },
+            half,
+        ) { FloatArray(16) { 0.25f } }
+        for (y in 0 until 32) for (x in 16 until 24) assertEquals(0.25f, quarter.prob[y * 40 + x], 1e-6f)
+    }
+
+    @Test
+    fun aTileIsItsPixelsAndChannelWithTheEdgesRepeated() {
+        val margined = TileGrid(core = 4, margin = 2, outStride = 2, workLongSide = 512)
+        val img = image(6, 5)
+        val prob = ByteArray(30) { (it * 3).toByte() }
+        val tile = EdgeBand.gatherTile(img, prob, TileOrigin(0, 4), margined)
+        val t = margined.tile
+        for (j in 0 until t) {
+            for (i in 0 until t) {
+                val p = (j - 2).coerceIn(0, 4) * 6 + (4 - 2 + i).coerceIn(0, 5)
+                val o = (j * t + i) * 4
+                assertArrayEquals(
+                    "($j, $i)",
+                    byteArrayOf(img.pixels[3 * p], img.pixels[3 * p + 1], img.pixels[3 * p + 2], prob[p]),
+                    tile.copyOfRange(o, o + 4),
+                )
+            }
+        }
+    }
+
+    @Test
+    fun theWorkingFrameIsNeverEnlarged() {
+        assertEquals(384 to 512, EdgeBand.workSize(480, 640, 512))
+        assertEquals(512 to 384, EdgeBand.workSize(640, 480, 512))
+        assertEquals(100 to 50, EdgeBand.workSize(100, 50, 512))
+        // Round half to even, as Python's round(): 0.5 * 5 = 2.5 -> 2.
+        assertEquals(2 to 512, EdgeBand.workSize(5, 1024, 512))
+    }
+
+    @Test
+    fun theCoarseChannelIsTheProbabilityItself() {
+        val prob = ByteArray(12) { (it * 20).toByte() }
+        assertTrue(prob === EdgeBand.withChannel(image(4, 3), prob, ContractLoader.COARSE_PROBABILITY))
+        assertEquals(
+            listOf(0, 128, 255),
+            EdgeBand.toU8(floatArrayOf(0f, 0.5f, 1.2f)).map { it.toInt() and 0xFF },
+        )
+    }
+
+    @Test
+    fun anInt8RefinerTakesTheTileMinus128AndAnNchwOneItsPlanes() {
+        val c = ContractLoader.parse(RefinerContract.json)
+        val tile = ByteArray(40 * 40 * 4) { (it % 251).toByte() }
+        val enc = TileEncoder(c)
+        val out = enc.newTensor() as TensorData.Bytes
+        enc.encode(tile, out)
+        for (i in tile.indices) assertEquals(((tile[i].toInt() and 0xFF) - 128).toByte(), out.values[i])
+        val nchw = TileEncoder(c.copy(inputLayout = "NCHW", inputDtype = "float32", inputQuant = null))
+        val f = nchw.newTensor() as TensorData.Floats
+        nchw.encode(tile, f)
+        assertEquals((tile[4 * 7 + 3].toInt() and 0xFF) * (1f / 255f), f.values[3 * 1600 + 7], 0f)
+    }
+}
