@@ -18,13 +18,14 @@ CODE_LICENSE = "Apache-2.0"  # SPDX id of LICENSE (the code); pyproject declares
 CARD_NAME = "MODEL_CARD.md"
 # The card's edition: bump it when its statements (licence, intended use, sections) change; figures
 # re-rendered from new recorded runs do not change it (the card names the model version it measures).
-CARD_VERSION = "1"
+CARD_VERSION = "2"
 
 # What every exported artifact's metadata (ONNX metadata_props, TFLite contract, Core ML `license`
 # that Xcode shows, sidecar JSON) and the card say about the shipped weights. URL-free on purpose.
 WEIGHTS_LICENSE = (
-    f"Weights: research and evaluation use only (trained on PFCN, PicsArt AI Hackathon 2018 and "
-    f"Pascal VOC 2012 photos, released for research and competition use without a licence for other use); "
+    f"Weights: research and evaluation use only (trained on PFCN, PicsArt AI Hackathon 2018, Pascal VOC 2012, "
+    f"Clothing Co-Parsing and VITON photos, released for research and competition use without a licence for "
+    f"other use); "
     f"code: {CODE_LICENSE}; see {CARD_NAME} version {CARD_VERSION}"
 )
 
@@ -71,6 +72,32 @@ TRAINING_SOURCES: tuple[DataSource, ...] = (
         provenance="more selfies of the same kind, without labels",
         terms="as the PicsArt set above",
         use="unlabelled images with MediaPipe's maps as soft targets (distillation)",
+    ),
+    DataSource(
+        name="ccp/train",
+        title="Clothing Co-Parsing (Yang, Luo & Lin, \"Clothing Co-Parsing by Joint Image Segmentation and "
+              "Labeling\", CVPR 2014)",
+        provenance="street-fashion photos from the web, one standing person head to toe; its clothing labels "
+                   "merged into one person mask (only the main subject is labelled)",
+        terms="published with Apache-2.0 code; the photos come from the web with no licence granted for them; "
+              "for research, citing the paper",
+        use="labelled training pairs (people the label leaves out taken from the teacher, not taught as "
+            "background)",
+    ),
+    DataSource(
+        name="ccp_unlabeled",
+        title="Clothing Co-Parsing, its photos without pixel labels",
+        provenance="more full-body street photos of the same kind",
+        terms="as Clothing Co-Parsing above",
+        use="unlabelled images with MediaPipe's maps as soft targets (distillation)",
+    ),
+    DataSource(
+        name="vitonplus/train",
+        title="VITON try-on photos (Han et al., CVPR 2018) with CP-VTON+'s person masks (Minar et al., "
+              "CVPR 2020 workshops), a fixed 4,000 of them",
+        provenance="shop photos of women's tops: one standing woman, head to thighs, plain studio background",
+        terms="collected from a shop by the VITON authors for research; no licence granted to anyone else",
+        use="labelled training pairs, a minority of each epoch (one narrow studio domain)",
     ),
 )
 

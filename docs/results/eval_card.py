@@ -33,8 +33,8 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 PACKAGED = REPO / "portrait_mobile" / "weights" / "portrait-s-256_int8.tflite"
 VAL_FRACTION = 0.1  # portrait-train fit's default --val-fraction, the carve the shipped model was chosen on
-CARVED = ("pfcn/train", "picsart/train", "voc_person/train")
-UNLABELLED = "picsart_unlabeled"
+CARVED = ("pfcn/train", "picsart/train", "voc_person/train", "ccp/train", "vitonplus/train")
+UNLABELLED = ("picsart_unlabeled", "ccp_unlabeled")
 TEST = "pfcn/test"
 
 Crop = Callable[[int, int], tuple[int, int, int, int]]  # (h, w) -> (y0, y1, x0, x1)
@@ -115,8 +115,9 @@ def measure(datasets: Path, anchors: Path, model: Path, progress: bool = True) -
         if progress:
             print(f"eval_card: {name} carve ({len(ids)}): ours {carves[-1]['results']['ours']['fg_iou']:.2f}, "
                   f"MediaPipe {carves[-1]['results']['mediapipe']['fg_iou']:.2f}")
-    unl = PortraitFolder(datasets / UNLABELLED, None, labelled=False)
-    sources.append({"name": UNLABELLED, "labelled": False, "n_images": len(unl), "n_carve": 0})
+    for name in UNLABELLED:
+        unl = PortraitFolder(datasets / name, None, labelled=False)
+        sources.append({"name": name, "labelled": False, "n_images": len(unl), "n_carve": 0})
     sources.append({"name": TEST, "labelled": True, "n_images": len(test), "n_carve": 0})
     return {
         "schema": "portrait-mobile-card-eval/1",

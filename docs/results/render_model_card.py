@@ -246,8 +246,6 @@ def training(inp: Inputs) -> str:
         carve = f"{c['n_carve']:,}" if c.get("n_carve") else "-"
         rows.append(f"| `{s.name}` | {c.get('n_images', 0):,} | {carve} | {s.use} |")
     test = counts.get("pfcn/test", {})
-    used = ", ".join(f"`{s}`" for s in ti.get("sources", [])) or "-"
-    minutes = ti.get("elapsed_s", 0) / 60
     return f"""## Training data
 
 {chr(10).join(rows)}
@@ -257,12 +255,34 @@ Teacher: {TEACHER.title}; {TEACHER.provenance}. The benchmark, PFCN's own test l
 the licence section above; how the sets were prepared (near-duplicates of test images removed,
 VOC's void band): `../shared/datasets/README.md`.
 
-The shipped checkpoint records its last training stage: {used}, {ti.get('train_images', 0):,} training
-images, {ti.get('epochs_done', '?')} epochs in {minutes:.0f} min on {ti.get('device', '?')}, augmentation scale range
-{tc.get('augment', {}).get('scale', '?')}, MediaPipe's maps as soft targets {'on' if tc.get('use_teacher') else 'off'},
-initialised from {'`' + str(tc['init']) + '` (the previous stage)' if tc.get('init') else 'scratch'}.{_val(inp)} Every
-stage, with its data, recipe, time, hardware and figures, is in `docs/experiments.md`.
+{_provenance(ti)}{_val(inp)} Every stage, with its data, recipe, time, hardware and figures, is in
+`docs/experiments.md`.
 """
+
+
+def _stage(ti: dict) -> str:
+    """What a checkpoint's train_info says of the run that made it."""
+    tc = ti.get("train_config") or {}
+    used = ", ".join(f"`{s}`" for s in ti.get("sources", [])) or "-"
+    minutes = ti.get("elapsed_s", 0) / 60
+    return (f"{used}, {ti.get('train_images', 0):,} training images, {ti.get('epochs_done', '?')} epochs in "
+            f"{minutes:.0f} min on {ti.get('device', '?')}, augmentation scale range "
+            f"{tc.get('augment', {}).get('scale', '?')}, MediaPipe's maps as soft targets "
+            f"{'on' if tc.get('use_teacher') else 'off'}, initialised from "
+            f"{'`' + str(tc['init']) + '` (the previous stage)' if tc.get('init') else 'scratch'}")
+
+
+def _provenance(ti: dict) -> str:
+    parts = ti.get("averaged_from")
+    if not parts:
+        return f"The shipped checkpoint records its last training stage: {_stage(ti)}."
+    # A soup (portrait-train average) records each part's sources and recipe, not a run of its own.
+    described = "; ".join(f"{p['weight']:g} of `{p['checkpoint']}` (trained on "
+                          f"{', '.join(f'`{s}`' for s in p.get('sources') or []) or '-'}"
+                          f"{', initialised from `' + str((p.get('train_config') or {}).get('init')) + '`' if (p.get('train_config') or {}).get('init') else ''})"
+                          for p in parts)
+    return (f"The shipped checkpoint is a weighted mean of {len(parts)} checkpoints' weights "
+            f"(`portrait-train average`, a model soup): {described}.")
 
 
 def _val(inp: Inputs) -> str:
@@ -339,7 +359,7 @@ packaged int8 model through the runtime, and both models see the same crops (`do
 
 The validation carve of each training list ({ce['definitions']['carve']}), never trained on, at
 the original resolution. The shipped checkpoint was chosen on these carves, so they are not a
-clean test, but they are the only full-body figures one can reproduce here (`voc_person`).
+clean test, but they are the only full-body figures one can reproduce here (`voc_person`, `ccp`).
 
 {chr(10).join(ca)}
 
@@ -406,7 +426,8 @@ def limitations(inp: Inputs) -> str:
                    "smoothing (`VideoSegmenter`, `--smoothing`).")
     bullets.append("- **Fairness is not measured**: no evaluation set here has labels for skin tone, age, gender or "
                    "region, so per-group accuracy (which MediaPipe's card reports) is unknown. The training photos "
-                   "are mostly Flickr portraits and hackathon selfies; test on images of the people you serve.")
+                   "are mostly Flickr portraits, hackathon selfies, street-fashion photos and studio shop photos; test on "
+                   "images of the people you serve.")
     pics = ["| photo | mask by `portrait-segment` (threshold 0.5) | ground truth | fg IoU: ours / MediaPipe |",
             "|---|---|---|---|"]
     for p in inp.pictures["pictures"]:
