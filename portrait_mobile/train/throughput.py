@@ -29,6 +29,7 @@ from .trainer import (DeviceData, TrainConfig, WeightEMA, _TrainForward, effecti
                       rank_threads, select_split, train_step)
 
 PHASES = ("augment", "step", "ema")
+QUIET, BUSY = "as found", "beside a busy process"
 
 
 @dataclass(frozen=True)
@@ -90,14 +91,23 @@ def measure_throughput(cfg: TrainConfig, steps: int = 20, warmup: int = 3,
     if cfg.device == "cuda" and not torch.cuda.is_available():
         raise PortraitError("--device cuda asked for but CUDA is not available")
     rank_batch(cfg, cfg.procs)
-    args = (cfg, steps, warmup, model_config, size, beside_busy)
-    return run_ranks(_measure, args, cfg.procs) if cfg.procs > 1 else _measure(*args)
+    conditions = [QUIET, BUSY] if beside_busy else [QUIET]
+    if cfg.procs == 1:  # one process, the cache loaded once for both conditions
+        return _measure(cfg, steps, warmup, model_config, size, conditions)
+    # The ranks run niced (ranks.RANK_NICE): the neighbour is started here, at the caller's priority, as
+    # a test run beside a training run would be, not by a rank (it would inherit the rank's nice).
+    reports = run_ranks(_measure, (cfg, steps, warmup, model_config, size, [QUIET]), cfg.procs)
+    if beside_busy:
+        with busy_process():
+            reports += run_ranks(_measure, (cfg, steps, warmup, model_config, size, [BUSY], False), cfg.procs)
+    return reports
 
 
 def _measure(cfg: TrainConfig, steps: int, warmup: int, model_config: ModelConfig | None, size: int | None,
-             beside_busy: bool) -> list[ThroughputReport]:
-    """Each condition in turn, in this process (a rank when there are several: rank 0's reports)."""
-    world, rank, _ = init_ranks(cfg)
+             conditions: list[str], start_busy: bool = True) -> list[ThroughputReport]:
+    """Each condition in turn, in this process (a rank when there are several: rank 0's reports); for
+    BUSY it starts the busy neighbour itself unless the caller has (`start_busy`)."""
+    world, _, _ = init_ranks(cfg)
     device = torch.device("cuda" if cfg.device == "cuda" else "cpu")
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
@@ -171,11 +181,10 @@ def _measure(cfg: TrainConfig, steps: int, warmup: int, model_config: ModelConfi
                                 threads=governor.threads if governor else None, procs=world, condition=condition,
                                 others_cores=None if others is None else round(others, 2))
 
-    reports = [measure("as found")]
-    if beside_busy:
-        with busy_process() if rank == 0 else contextlib.nullcontext():  # one neighbour for all the ranks
-            together()
-            reports.append(measure("beside a busy process"))
+    reports = []
+    for condition in conditions:
+        with busy_process() if condition == BUSY and start_busy else contextlib.nullcontext():
+            reports.append(measure(condition))
     if world > 1:
         dist.destroy_process_group()
     return reports
