@@ -1,10 +1,8 @@
 package com.portraitmobile.demo
 
 import com.portraitmobile.demo.contract.ContractLoader
-import com.portraitmobile.demo.engine.EngineException
-import com.portraitmobile.demo.engine.TensorCheck
 import com.portraitmobile.demo.engine.TensorData
-import com.portraitmobile.demo.engine.TfliteTensors
+import com.portraitmobile.demo.probe.checkTensors
 import com.portraitmobile.demo.segmentation.InputEncoder
 import com.portraitmobile.demo.segmentation.OutputDecoder
 import java.io.File
@@ -36,13 +34,7 @@ fun main(args: Array<String>) {
             "output_quant" to c.outputQuant?.let { "${it.dtype},${it.scale},${it.zeroPoint}" },
         ).joinToString("") { (k, v) -> "$k=$v\n" },
     )
-    val (input, output) = TfliteTensors.read(File(assets, asset.modelPath).readBytes())
-    val verdict = try {
-        TensorCheck.check(input, output, c)
-        "ok"
-    } catch (e: EngineException) {
-        "refused: ${e.message}"
-    }
+    val (input, output, verdict) = checkTensors(assets, asset)
     File(
         outDir,
         "tensors.txt",

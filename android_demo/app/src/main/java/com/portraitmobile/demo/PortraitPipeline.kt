@@ -3,6 +3,7 @@ package com.portraitmobile.demo
 import android.graphics.Bitmap
 import android.os.SystemClock
 import com.portraitmobile.demo.contract.ModelAsset
+import com.portraitmobile.demo.contract.ModelContract
 import com.portraitmobile.demo.effects.Effect
 import com.portraitmobile.demo.effects.EffectRenderer
 import com.portraitmobile.demo.engine.EngineException
@@ -61,15 +62,9 @@ class FrameResult(val image: Bitmap?, val stats: FrameStats, val mask: Mask? = n
  * that works clears it. A level that cannot run says so; the app never falls back to another.
  */
 class PortraitPipeline(private val createEngine: (ModelAsset, EngineOptions) -> InferenceEngine) : AutoCloseable {
-    private var segmenter: Segmenter? = null
-    private var activeModel: ModelAsset? = null
-    private var activeOptions: EngineOptions? = null
-    private var buildError: String? = null
+    private val segmenters = EngineSlot(createEngine, ::Segmenter)
     private var lastFrontCamera: Boolean? = null
-    private var refiner: EdgeRefiner? = null
-    private var activeRefiner: ModelAsset? = null
-    private var activeRefinerOptions: EngineOptions? = null
-    private var refinerError: String? = null
+    private val refiners = EngineSlot(createEngine, ::EdgeRefiner)
     private val smoother = MaskSmoother()
     private val renderer = EffectRenderer()
     private val fps = FpsMeter()
@@ -83,7 +78,7 @@ class PortraitPipeline(private val createEngine: (ModelAsset, EngineOptions) -> 
         }
         val model = settings.model ?: return FrameResult(null, FrameStats(error = "no model in assets/models"))
         val seg = segmenterFor(model, settings.engine)
-            ?: return FrameResult(null, FrameStats(engine = settings.engine.backend.label, error = buildError))
+            ?: return FrameResult(null, FrameStats(engine = settings.engine.backend.label, error = segmenters.failure))
         return try {
             val coarse = seg.segment(frame)
             smoother.alpha = 1f - settings.smoothing
@@ -163,55 +158,61 @@ class PortraitPipeline(private val createEngine: (ModelAsset, EngineOptions) -> 
         return RgbImage.fromArgb(pixels, frame.width, frame.height)
     }
 
-    /** The refiner's engine for (asset, backend), built once; its failure is remembered, not retried each frame. */
-    private fun refinerFor(asset: ModelAsset, options: EngineOptions): EdgeRefiner {
-        if (asset != activeRefiner || options != activeRefinerOptions) {
-            refiner?.close()
-            refiner = null
-            activeRefiner = asset
-            activeRefinerOptions = options
-            refinerError = null
-            var engine: InferenceEngine? = null
-            try {
-                engine = createEngine(asset, options)
-                refiner = EdgeRefiner(engine, asset.contract)
-            } catch (e: Exception) {
-                engine?.close()
-                refinerError = "${asset.fileName} on ${options.backend.label}: ${e.message ?: e.toString()}"
-            }
-        }
-        return refiner ?: throw EngineException("accurate: ${refinerError ?: "no refiner"}")
-    }
+    /** The refiner for (asset, backend), built once; its failure is remembered, not retried each frame. */
+    private fun refinerFor(asset: ModelAsset, options: EngineOptions): EdgeRefiner = refiners.get(asset, options)
+        ?: throw EngineException("accurate: ${refiners.failure?.let { "${asset.fileName} on $it" } ?: "no refiner"}")
 
-    private fun segmenterFor(model: ModelAsset, options: EngineOptions): Segmenter? {
-        if (model == activeModel && options == activeOptions) return segmenter
-        segmenter?.close()
-        segmenter = null
-        smoother.reset()
-        activeModel = model
-        activeOptions = options
-        buildError = null
+    /** A new (model, backend) pair restarts the smoothing: the old masks are another model's. */
+    private fun segmenterFor(model: ModelAsset, options: EngineOptions): Segmenter? =
+        segmenters.get(model, options, onChange = smoother::reset)
+
+    override fun close() {
+        segmenters.close()
+        refiners.close()
+    }
+}
+
+/**
+ * The [T] (a [Segmenter], an [EdgeRefiner]) around an engine for one (asset, options) pair: built
+ * once, closed and rebuilt when the pair changes. A failure to build is remembered for that pair, so a
+ * failing backend is not retried every frame.
+ */
+private class EngineSlot<T : AutoCloseable>(
+    private val createEngine: (ModelAsset, EngineOptions) -> InferenceEngine,
+    private val wrap: (InferenceEngine, ModelContract) -> T,
+) : AutoCloseable {
+    private var value: T? = null
+    private var asset: ModelAsset? = null
+    private var options: EngineOptions? = null
+
+    /** Why the current pair failed to build ("<backend>: <message>"), or null. */
+    var failure: String? = null
+        private set
+
+    /** The [T] for (asset, options), or null when it failed ([failure]); [onChange] runs when the pair changes. */
+    fun get(asset: ModelAsset, options: EngineOptions, onChange: () -> Unit = {}): T? {
+        if (asset == this.asset && options == this.options) return value
+        close()
+        onChange()
+        this.asset = asset
+        this.options = options
         var engine: InferenceEngine? = null
         try {
-            engine = createEngine(model, options)
-            segmenter = Segmenter(engine, model.contract)
+            engine = createEngine(asset, options)
+            value = wrap(engine, asset.contract)
         } catch (e: Exception) {
-            engine?.close() // the Segmenter around it failed
-            // Remembered for this (model, backend) pair, so a failing backend is not retried every frame.
-            buildError = "${options.backend.label}: ${e.message ?: e.toString()}"
+            engine?.close() // the wrapper around it failed
+            failure = "${options.backend.label}: ${e.message ?: e.toString()}"
         }
-        return segmenter
+        return value
     }
 
     override fun close() {
-        segmenter?.close()
-        segmenter = null
-        activeModel = null
-        activeOptions = null
-        refiner?.close()
-        refiner = null
-        activeRefiner = null
-        activeRefinerOptions = null
+        value?.close()
+        value = null
+        asset = null
+        options = null
+        failure = null
     }
 }
 

@@ -1,11 +1,8 @@
 package com.portraitmobile.demo.probe
 
 import com.portraitmobile.demo.contract.ContractLoader
-import com.portraitmobile.demo.engine.EngineException
 import com.portraitmobile.demo.engine.InferenceEngine
-import com.portraitmobile.demo.engine.TensorCheck
 import com.portraitmobile.demo.engine.TensorData
-import com.portraitmobile.demo.engine.TfliteTensors
 import com.portraitmobile.demo.segmentation.EdgeBand
 import com.portraitmobile.demo.segmentation.EdgeRefiner
 import com.portraitmobile.demo.segmentation.RgbImage
@@ -29,13 +26,7 @@ fun main(args: Array<String>) {
     val asset = discovery.refiners.single()
     val c = asset.contract
     val grid = checkNotNull(c.tiles)
-    val (input, output) = TfliteTensors.read(File(assets, asset.modelPath).readBytes())
-    val verdict = try {
-        TensorCheck.check(input, output, c)
-        "ok"
-    } catch (e: EngineException) {
-        "refused: ${e.message}"
-    }
+    val (input, _, verdict) = checkTensors(assets, asset)
     File(outDir, "refiner.txt").writeText(
         listOf(
             "file" to asset.fileName,
