@@ -1,11 +1,11 @@
 """One-thread processes for CPU training: `fit` and `throughput` run the step as DDP ranks over gloo.
 
-Measured on the 2-core development machine (issue 23, docs/experiments.md): one process at 2 threads
-trained 36 images/s at 256 and 81 at 160; two 1-thread ranks, each on half the batch, 67 and 185:
-a 2-thread step leaves a core idle in every serial stretch (augmentation, the optimiser's small
-tensors, Python), two ranks keep both busy. The ranks run niced, so a test run or an export beside
-them keeps its core (beside `python -c 'while True: pass'`: 31 images/s, and the busy process
-undisturbed) instead of the training taking its share.
+Measured on the 2-core development machine (issue 23, docs/experiments.md, `portrait-train
+throughput`): one process at 2 threads trained 36 images/s at 256 and 81 at 160; two 1-thread ranks,
+each on half the batch, 62 and 175: a 2-thread step leaves a core idle in every serial stretch
+(augmentation, the optimiser's small tensors, Python), two ranks keep both busy. The ranks run niced,
+so a test run or an export beside them keeps its core (beside `python -c 'while True: pass'`: 33
+images/s at 256, the busy process undisturbed) instead of the training taking its share.
 
 Ranks are spawned (not forked: a forked OpenMP runtime can hang) and each sets RANK/WORLD_SIZE as
 torchrun would, so the trainer's DDP path is the same one a GPU run takes. An error in a rank reaches
@@ -129,7 +129,7 @@ def run_ranks(fn: Callable[..., Any], args: tuple, procs: int, nice: int = RANK_
         if failures:
             raise RuntimeError(f"training rank {failures[0].rank} failed:\n{failures[0].message}") from None
         raise PortraitError(f"a training rank ended with exit status {e.exit_code} (killed, or out of memory?)") from None
-    except BaseException:  # an interrupt of the launcher, or a rank's error above: end them all
+    except BaseException:  # an interrupt of the launcher (a rank's failure already ended the others in join)
         for p in pc.processes:
             if p.is_alive():
                 p.terminate()
