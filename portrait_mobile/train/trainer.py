@@ -25,10 +25,10 @@ from ..data.augment import AugmentConfig, Batch, augment, person_free_background
 from ..data.cache import CachedSet, load_cache
 from ..data.mix import SourceMix, is_partial_label
 from ..errors import DatasetError, PortraitError
-from ..layers import GlobalContext
 from ..metrics import THRESHOLD, MetricAccumulator
 from ..model import PortraitNet, build_model, count_parameters
 from ..model_io import pixels_to_unit, unit_to_model_input
+from .grow import grow_into
 from .lr import scaled_lr
 from .losses import LossConfig, portrait_loss
 from .resolution import ResolutionSchedule
@@ -402,7 +402,7 @@ def train(cfg: TrainConfig, model_config: ModelConfig | None = None,
     if cfg.init and cfg.resume:
         raise PortraitError("--init and --resume exclude each other")
     if cfg.init:
-        init_state = init_weights(Checkpoint.load(cfg.init), mcfg, model, cfg.init)
+        init_state = grow_into(Checkpoint.load(cfg.init), model, cfg.init)
         ema.module.load_state_dict(init_state)
     if cfg.resume:
         ck = Checkpoint.load(cfg.resume)
@@ -528,24 +528,6 @@ def planned_epochs(done: int, budget_units: float, schedule: ResolutionSchedule,
         mid = (lo + hi + 1) // 2
         lo, hi = (mid, hi) if cost(mid) <= budget_units else (lo, mid - 1)
     return lo
-
-
-def init_weights(init: Checkpoint, mcfg: ModelConfig, model: PortraitNet, name: str) -> dict[str, torch.Tensor]:
-    """Load `init` into `model` for fine-tuning; returns the state loaded.
-
-    The checkpoint may lack a global-context block that `mcfg` adds: that block is the identity at
-    init, so the grown model computes exactly what the checkpoint did and training starts from there.
-    """
-    # Names are labels: what must match is the architecture.
-    same = replace(init.config, name=mcfg.name)
-    grown = same.global_context == 0 and mcfg.global_context > 0
-    if same != mcfg and not (grown and replace(same, global_context=mcfg.global_context) == mcfg):
-        raise PortraitError(f"{name} is a {init.config.name} checkpoint that does not fit {mcfg.name}")
-    missing, unexpected = model.load_state_dict(init.state_dict, strict=not grown)
-    new_blocks = tuple(f"{n}." for n, m in model.named_modules() if isinstance(m, GlobalContext))
-    if unexpected or not all(k.startswith(new_blocks) for k in missing):
-        raise PortraitError(f"{name}: weights do not fit {mcfg.name} (missing {missing}, unexpected {unexpected})")
-    return model.state_dict()
 
 
 def _jsonable(d: Any) -> Any:

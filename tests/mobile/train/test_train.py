@@ -195,23 +195,6 @@ def test_init_starts_from_given_weights(tiny_cache: Path, tmp_path: Path) -> Non
         train(_cfg(tiny_cache, tmp_path / "x", 1, init=str(first)), other)
 
 
-def test_init_grows_a_global_context_block_exactly() -> None:
-    """A checkpoint without the image-pooling block fine-tunes into a model with one: same outputs."""
-    from portrait_mobile.train.trainer import init_weights
-
-    torch.manual_seed(0)
-    old = build_model(TINY).eval()
-    ck = Checkpoint(TINY, old.state_dict())
-    grown_cfg = ModelConfig(**{**TINY.to_dict(), "global_context": 4})
-    grown = build_model(grown_cfg)
-    init_weights(ck, grown_cfg, grown, "tiny")
-    x = torch.rand(2, 3, 64, 64)
-    assert torch.allclose(old(x), grown.eval()(x), atol=1e-6)
-    wider = ModelConfig(**{**TINY.to_dict(), "global_context": 4, "refine_width": 6})
-    with pytest.raises(Exception, match="does not fit"):
-        init_weights(ck, wider, build_model(wider), "tiny")
-
-
 def test_cli_augment_preset_reaches_the_checkpoint(tiny_cache: Path, tmp_path: Path,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "light"

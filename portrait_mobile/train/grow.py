@@ -1,0 +1,90 @@
+"""Grow a trained model into a bigger member of the family that computes exactly what it did
+(Net2Net's "deeper" move, Chen et al. 2016), so a fine-tune starts from the trained weights.
+
+Two growths keep the function:
+- an image-pooling block (`global_context`) after the deepest stage: its last conv starts at zero;
+- more residual blocks in an encoder stage (`blocks_per_stage`): each new block's last BatchNorm
+  starts at zero scale and shift, so the block adds nothing and its ReLU passes the (already
+  rectified) input through.
+Anything else (other widths, dilations, decoder) is a different network and is refused.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+import torch
+
+from ..checkpoint import Checkpoint
+from ..config import ModelConfig
+from ..errors import PortraitError
+from ..layers import GlobalContext, ResidualDS
+from ..model import PortraitNet
+
+_STAGE_KEY = re.compile(r"^encoder\.stages\.(\d+)\.(\d+)\.(.*)$")
+
+
+def growth_of(old: ModelConfig, new: ModelConfig) -> str | None:
+    """Why `old` cannot grow into `new` (None when it can). Names are labels and never compared."""
+    if len(old.blocks_per_stage) != len(new.blocks_per_stage):
+        return "another number of encoder stages"
+    if any(n < o for o, n in zip(old.blocks_per_stage, new.blocks_per_stage)):
+        return "fewer residual blocks in a stage"
+    if old.global_context and new.global_context != old.global_context:
+        return "another image-pooling width"
+    if new.blocks_per_stage != old.blocks_per_stage and new.activation == "hardswish":
+        # A zeroed block leaves act(x); only the ReLUs give back their own (rectified) input.
+        return "residual blocks added to a hardswish model"
+    rest = replace(old, name=new.name, blocks_per_stage=new.blocks_per_stage,
+                   global_context=new.global_context)
+    if rest != new:
+        return "other widths or layers"
+    return None
+
+
+def _moved_key(key: str, old: ModelConfig, new: ModelConfig) -> str:
+    """Where an encoder weight of `old` sits in `new`: a stage's layers are [downsample, residual
+    blocks..., HDC, image pooling], so the layers after the residual blocks move down by the
+    number of blocks added."""
+    m = _STAGE_KEY.match(key)
+    if not m:
+        return key
+    stage, layer, rest = int(m[1]), int(m[2]), m[3]
+    if layer > old.blocks_per_stage[stage]:
+        layer += new.blocks_per_stage[stage] - old.blocks_per_stage[stage]
+    return f"encoder.stages.{stage}.{layer}.{rest}"
+
+
+def _new_blocks(old: ModelConfig, new: ModelConfig) -> list[str]:
+    """Module names of the residual blocks `new` adds (appended after a stage's existing ones)."""
+    return [f"encoder.stages.{s}.{j}"
+            for s, (a, b) in enumerate(zip(old.blocks_per_stage, new.blocks_per_stage))
+            for j in range(a + 1, b + 1)]
+
+
+@torch.no_grad()
+def grow_into(init: Checkpoint, model: PortraitNet, name: str) -> dict[str, torch.Tensor]:
+    """Load `init` into `model` (same config, or one grown from it as above); returns the state
+    loaded. Raises PortraitError naming `name` when the checkpoint does not fit."""
+    old, new = init.config, model.config
+    why = growth_of(old, new)
+    if why:
+        raise PortraitError(f"{name} is a {old.name} checkpoint that does not fit {new.name} ({why})")
+    state = {_moved_key(k, old, new): v for k, v in init.state_dict.items()}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    modules = dict(model.named_modules())
+    added = _new_blocks(old, new)
+    if not old.global_context:
+        added += [n for n, m in modules.items() if isinstance(m, GlobalContext)]
+    prefixes = tuple(f"{n}." for n in added)
+    if unexpected or not all(k.startswith(prefixes) for k in missing):
+        raise PortraitError(f"{name}: weights do not fit {new.name} (missing {missing}, unexpected {unexpected})")
+    for n in _new_blocks(old, new):
+        block = modules[n]
+        if not isinstance(block, ResidualDS):
+            raise PortraitError(f"{new.name}: {n} is a {type(block).__name__}, not a residual block")
+        last_bn = block.body.pw.bn
+        last_bn.weight.zero_()
+        last_bn.bias.zero_()
+    return model.state_dict()
+
