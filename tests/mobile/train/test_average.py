@@ -81,6 +81,24 @@ def test_cli_refuses_other_architectures_and_one_checkpoint(tmp_path: Path, caps
     b = _ck(tmp_path / "b.pt", 2, [], wider)
     out = tmp_path / "soup.pt"
     assert train_main(["average", str(a), str(b), "--weight", "0.5", "--out", str(out)]) == 2
-    assert "another architecture" in capsys.readouterr().err
+    assert "cannot be averaged into tiny-64-wide (other widths or layers)" in capsys.readouterr().err
     assert train_main(["average", str(a), "--weight", "1", "--out", str(out)]) == 2
     assert "at least two" in capsys.readouterr().err and not out.exists()
+
+
+def test_a_smaller_member_is_grown_into_the_last_ones_architecture(tmp_path: Path) -> None:
+    """s_ft4 (portrait-s-256) and a run grown from it (portrait-sd-256) average in the deeper model:
+    the new blocks' last scale is the deeper run's times its weight, everything else the plain mean."""
+    deeper = ModelConfig(**{**TINY.to_dict(), "name": "tiny-64-deep", "blocks_per_stage": (0, 1, 1, 2, 2)})
+    a, b = _ck(tmp_path / "a.pt", 1, ["x"]), _ck(tmp_path / "b.pt", 2, ["y"], deeper)
+    sa, sb = Checkpoint.load(a).state_dict, Checkpoint.load(b).state_dict
+    soup = average_checkpoints([a, b], [0.4, 0.6])
+    assert soup.config == deeper and soup.state_dict.keys() == sb.keys()
+    new_scale = "encoder.stages.3.2.body.pw.bn.weight"
+    assert torch.allclose(soup.state_dict[new_scale], 0.6 * sb[new_scale], atol=1e-6)
+    # The stage's HDC block moved one down in the deeper model: it averages with a's from its old place.
+    moved = "encoder.stages.3.3.body.0.dw.conv.weight"
+    assert torch.allclose(soup.state_dict[moved], 0.4 * sa["encoder.stages.3.2.body.0.dw.conv.weight"]
+                          + 0.6 * sb[moved], atol=1e-6)
+    with pytest.raises(Exception, match="cannot be averaged into tiny-64 \\(fewer residual blocks"):
+        average_checkpoints([b, a], [0.5, 0.5])
