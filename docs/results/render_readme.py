@@ -61,7 +61,7 @@ def results_table(evals: dict, refined: dict | None, sizes: dict[str, str], accu
             file, *rest = r["model"].split(" ")
             refiner = rest[1] if len(rest) > 1 else "refine-t40_int8.tflite"  # runs before the name was recorded
             rows.append(row(r, "int8 TFLite, `--quality accurate` (+ the int8 learned refiner on the contour's "
-                               f"tiles at 512, `{refiner}`)", sizes.get(file, "-")))
+                               f"tiles at 512, `{refiner}`, snapped to the photo's edges in those tiles)", sizes.get(file, "-")))
     return "\n".join(rows)
 
 

@@ -1,6 +1,7 @@
 """The three quality levels side by side on a labelled folder, scored with design.md's metrics at
 each photo's original resolution, and timed on one core: fast (the coarse model), balanced (the
-runtime's guided filter), accurate (the learned refiner on the contour's tiles)."""
+runtime's guided filter), accurate (the learned refiner on the contour's tiles, snapped to the photo's
+edges there)."""
 from __future__ import annotations
 
 import time
@@ -14,7 +15,7 @@ from tqdm import tqdm
 from ..data.folder import PortraitFolder
 from ..metrics import MetricAccumulator
 from ..model_io import resize_prob
-from ..runtime.band import COARSE, TileGrid, TileRunner, refine_band, refiner_input, select_tiles
+from ..runtime.band import COARSE, ACCURATE_SNAP, TileGrid, TileRunner, refine_band, refiner_input, select_tiles
 from ..runtime.postprocess import refine_edges
 
 LEVELS = ("fast", "balanced", "accurate")
@@ -41,7 +42,7 @@ def score_levels(folder: PortraitFolder, coarse: Callable[[np.ndarray], np.ndarr
         p = coarse(s.image)
         accs["fast"].update(resize_prob(p, h, w), s.mask)
         accs["balanced"].update(refine_edges(s.image, p), s.mask)
-        accs["accurate"].update(refine_band(s.image, p, runner, grid, batch, channel), s.mask)
+        accs["accurate"].update(refine_band(s.image, p, runner, grid, batch, channel, ACCURATE_SNAP), s.mask)
         tiles.append(len(select_tiles(refiner_input(s.image, p, grid, channel)[1], grid)))
     return LevelReport({k: a.result().to_dict() for k, a in accs.items()}, float(np.mean(tiles)),
                        int(np.max(tiles)), len(folder))
@@ -57,7 +58,7 @@ def time_levels(images: list[np.ndarray], coarse: Callable[[np.ndarray], np.ndar
     paths = {
         "fast": lambda im: resize_prob(coarse(im), im.shape[0], im.shape[1]),
         "balanced": lambda im: refine_edges(im, coarse(im)),
-        "accurate": lambda im: refine_band(im, coarse(im), runner, grid, batch, channel),
+        "accurate": lambda im: refine_band(im, coarse(im), runner, grid, batch, channel, ACCURATE_SNAP),
     }
     for _ in range(rounds):
         for im in frames:

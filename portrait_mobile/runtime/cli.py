@@ -49,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="binary mask at this probability (mask/cutout effects; default: soft confidence)")
     p.add_argument("--quality", choices=QUALITIES, default=None,
                    help="fast: the model's mask; balanced: + edges snapped to the image (guided filter); "
-                        "accurate: + a learned refiner on the mask's contour at 512 on the long side (--refiner, "
+                        "accurate: + a learned refiner on the mask's contour at 512 on the long side, then snapped to "
+                        "the photo's edges there (--refiner, "
                         "default: the packaged one) (default: fast, or balanced with --refine)")
     p.add_argument("--refiner", metavar="PATH", help="--quality accurate: the refiner artifact (a .tflite, .onnx "
                    "or .mlpackage whose contract says edge-refiner: portrait-export --refiner; default: the one "

@@ -15,7 +15,7 @@ from .backends import check_threads
 
 # fast: the model's mask, upsampled; balanced: + the guided-filter edge refinement at full resolution
 # (postprocess.refine_edges); accurate: + the learned refiner on the tiles the mask's contour crosses, at
-# 512 on the long side (runtime.band, runtime.refiner).
+# 512 on the long side, then the guided filter inside those tiles at up to 1024 (runtime.band, runtime.refiner).
 QUALITIES = ("fast", "balanced", "accurate")
 REFERENCE_FPS = 30.0  # the frame rate a per-frame smoothing weight refers to
 DEFAULT_SMOOTHING = 0.6  # per-frame weight at REFERENCE_FPS (web_demo/js/smoothing.js has the same)

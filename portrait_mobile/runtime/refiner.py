@@ -19,7 +19,7 @@ from ..model_io import dequantize_output, quantize_input
 from ..paths import packaged_artifacts
 from ..tile_grid import TileGrid
 from .backends import Backend, backend_for, read_contract_for
-from .band import refine_band
+from .band import ACCURATE_SNAP, refine_band
 
 EXPORT_HINT = "portrait-export --refiner"
 
@@ -108,8 +108,8 @@ class TileModel:
         return out
 
     def refine(self, image: np.ndarray, prob: np.ndarray) -> np.ndarray:
-        """The accurate level on one photo: see band.refine_band."""
-        return refine_band(image, prob, self, self.grid, self.batch, self.channel)
+        """The accurate level on one photo: see band.refine_band (snapped to the photo's edges)."""
+        return refine_band(image, prob, self, self.grid, self.batch, self.channel, snap=ACCURATE_SNAP)
 
     @property
     def channel(self) -> str:

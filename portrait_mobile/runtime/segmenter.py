@@ -174,7 +174,8 @@ class Segmenter:
                keep_largest: bool | None = None) -> np.ndarray:
         """Model-resolution probability -> image-size probability, with the post-processing the options
         ask for (`refine` / `keep_largest` given here win over them): quality "accurate" runs the
-        learned refiner on the contour's tiles (`refine=True` asks for the guided filter instead)."""
+        learned refiner on the contour's tiles, snapped to the photo's edges there (`refine=True` asks for
+        the guided filter instead)."""
         accurate = self.refiner is not None and refine is None
         refine = self.options.refine if refine is None else refine
         keep_largest = self.options.keep_largest if keep_largest is None else keep_largest

@@ -7,7 +7,7 @@ import pytest
 
 from portrait_mobile.errors import ImageError, ModelLoadError
 from portrait_mobile.runtime.band import (TileGrid, blend_tiles, contour, crop_tiles, gather_tiles, refine_band,
-                                          run_batched, select_tiles, to_work, work_size)
+                                          ACCURATE_SNAP, grow_by, photo_rects, run_batched, shrink_by, select_tiles, to_work, work_size)
 
 GRID = TileGrid(core=40, margin=4, out_stride=2, work_long_side=512)
 
@@ -133,6 +133,55 @@ def test_a_jagged_edge_is_replaced_where_the_runner_corrects_it() -> None:
     after = ((refine_band(image, jagged, oracle, GRID) >= 0.5) != truth).sum()
     # What is left is the output's half resolution: at most about one pixel along the contour.
     assert before > 2000 and after < before / 5 and after < 2 * np.pi * 100
+
+
+def test_photo_rects_cover_each_core_at_the_photos_size() -> None:
+    origins = np.array([[0, 0], [40, 80], [480, 360]])
+    rects = photo_rects(origins, GRID, (512, 384), (1200, 900))
+    s = 1200 / 512
+    assert rects.tolist()[0] == [0, int(np.ceil(40 * s)), 0, int(np.ceil(40 * s))]
+    assert rects[1, 0] <= 40 * s and rects[1, 1] >= 80 * s and rects[1, 2] <= 80 * s and rects[1, 3] >= 120 * s
+    assert rects[2].tolist() == [int(480 * s), 1200, int(360 * s), 900]  # clipped to the photo
+
+
+@pytest.mark.parametrize("scale", [1, 2])
+def test_snap_moves_the_refined_edge_to_the_photos_edge_inside_the_tiles_only(scale: int) -> None:
+    # A photo twice (four times) the working frame, its person a sharp disc; the "refiner" returns its
+    # input, a mask 6 (12) photo pixels off: the snap pulls the contour onto the disc. At scale 2 the
+    # photo is above ACCURATE_SNAP's long side: the snap runs at 1024 and is upsampled like the rest.
+    h, w = 1024 * scale, 800 * scale
+    truth = disc(h, w, 512 * scale, 400 * scale, 300 * scale)
+    image = np.where(truth[..., None], 210, 40).astype(np.uint8).repeat(3, axis=2)
+    off = disc(h, w, 518 * scale, 400 * scale, 300 * scale).astype(np.float32)
+
+    def identity(tiles: np.ndarray) -> np.ndarray:
+        return tiles[:, ::2, ::2, 3].astype(np.float32) / 255
+
+    plain = refine_band(image, off, identity, GRID)
+    snapped = refine_band(image, off, identity, GRID, snap=ACCURATE_SNAP)
+    assert snapped.shape == (h, w) and snapped.dtype == np.float32
+    wrong = lambda p: ((p >= 0.5) != truth).sum()  # noqa: E731
+    assert wrong(plain) > 8000 * scale and wrong(snapped) < wrong(plain) / 2
+    # Far from the contour (no tile there) the two are the same pixels.
+    far = ~disc(h, w, 512 * scale, 400 * scale, 360 * scale) | disc(h, w, 512 * scale, 400 * scale, 240 * scale)
+    np.testing.assert_array_equal(snapped[far], plain[far])
+    # No contour, no snap: the mask comes back as it is.
+    np.testing.assert_array_equal(refine_band(image, np.ones((h, w), np.float32), identity, GRID,
+                                              snap=ACCURATE_SNAP), 1.0)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_shrink_and_grow_by_a_whole_factor_keep_an_edge_in_place(k: int) -> None:
+    h, w = 1081, 1999  # neither a multiple of 2 nor of 3: the remainder is dropped, then repeated
+    image = np.zeros((h, w, 3), np.uint8)
+    image[:, 701:] = 255
+    small = shrink_by(image, k)
+    assert small.shape == (h // k, w // k, 3)
+    back = grow_by(small[..., 0].astype(np.float32) / 255, k, (h, w))
+    assert back.shape == (h, w)
+    crossing = np.argmax(back >= 0.5, axis=1)
+    assert np.abs(crossing - 701).max() <= 1
+    assert shrink_by(image, 1) is image
 
 
 def test_run_batched_pads_the_last_batch_and_keeps_the_order() -> None:

@@ -111,6 +111,33 @@ def test_banded_upsampling_matches_resize() -> None:
     full = cv2.resize(low, (530, 370), interpolation=cv2.INTER_LINEAR)
     bands = np.concatenate([_upsample_rows(low, 370, 530, r, min(370, r + 100)) for r in range(0, 370, 100)])
     np.testing.assert_allclose(bands, full, atol=1e-4)
+    from portrait_mobile.runtime.postprocess import _upsample_rect
+    np.testing.assert_allclose(_upsample_rect(low, 370, 530, 33, 171, 250, 529), full[33:171, 250:529], atol=1e-4)
+
+
+def test_refine_edges_in_rects_is_refine_edges_there_and_the_upsampled_mask_elsewhere() -> None:
+    from portrait_mobile.runtime.postprocess import refine_edges_in
+
+    h, w = 240, 200
+    yy, xx = np.mgrid[:h, :w]
+    truth = (yy - 120) ** 2 + (xx - 100) ** 2 < 60 ** 2
+    img = np.where(truth[..., None], 200, 40).astype(np.uint8).repeat(3, axis=2)
+    rough = cv2.GaussianBlur(((yy - 124) ** 2 + (xx - 100) ** 2 < 60 ** 2).astype(np.float32), (0, 0), 6)
+    small = cv2.resize(rough, (100, 120), interpolation=cv2.INTER_AREA)
+    whole = refine_edges(img, small, radius=8)
+    up = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    # Two rects, one reaching past the image (clipped) and one empty: each is the whole filter there.
+    rects = np.array([[50, 130, 30, 110], [200, 400, 150, 260], [10, 10, 0, 50]])
+    out = refine_edges_in(img, small, rects, radius=8)
+    inside = np.zeros((h, w), bool)
+    inside[50:130, 30:110] = inside[200:240, 150:200] = True
+    np.testing.assert_allclose(out[inside], whole[inside], atol=1e-5)
+    np.testing.assert_allclose(out[~inside], up[~inside], atol=1e-6)
+    # All of the frame in one rect is refine_edges; no rect is the mask upsampled.
+    np.testing.assert_allclose(refine_edges_in(img, small, np.array([[0, h, 0, w]]), radius=8), whole, atol=1e-5)
+    np.testing.assert_allclose(refine_edges_in(img, small, np.zeros((0, 4), int), radius=8), up, atol=1e-6)
+    with pytest.raises(ImageError):
+        refine_edges_in(img, np.zeros((4, 4, 2), np.float32), rects)
 
 
 def test_refine_on_huge_image_keeps_size(seg: Segmenter) -> None:
