@@ -12,6 +12,12 @@ resolution, working frame 48 on the long side) so that every step runs: the fram
 INTER_AREA, the probability enlarged by INTER_LINEAR, the guided filter at the working frame, tiles
 whose margin reaches past the frame, the blend of a half-resolution output. The refiner is a
 stand-in written in both languages (STAND_IN below, `standIn` in the Kotlin test).
+
+The accurate level's snap (band.refine_band with a `Snap`) is written for two small snaps (SNAPS) that
+run all of its steps on this frame: one shrinks the photo by 2 first (k > 1: the frame averaged over 2x2
+blocks, its last row dropped, the result grown back by 2 and that row repeated) with a guide itself
+shrunk for the coefficients' grid; one snaps at the photo's own size (k == 1) with the coefficients on a
+grid 3x coarser. Both map the tiles' cores to the photo (rects) and filter inside them only.
 """
 from __future__ import annotations
 
@@ -24,6 +30,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[2]
 FIXTURE = (REPO / "android_demo/app/src/test/java/com/portraitmobile/demo/segmentation/BandGolden.kt")
 GRID = dict(core=8, margin=2, out_stride=2, work_long_side=48)
+# Fixture name -> band.Snap's fields: k = 2, radius 4 at 30x22, grid 2x coarser; k = 1, radius 6, grid 3x coarser.
+SNAPS = {"SHRUNK": dict(radius=0.15, long_side=32, subsample=2), "FULL": dict(radius=0.1, long_side=64, subsample=2)}
 FRAME_H, FRAME_W = 45, 60
 COARSE = 16
 
@@ -60,7 +68,7 @@ def stand_in(tiles: np.ndarray) -> np.ndarray:
 
 def golden() -> dict[str, np.ndarray]:
     from portrait_mobile.contract import EXTRA_CHANNELS
-    from portrait_mobile.runtime.band import refine_work, select_tiles, to_work, with_channel
+    from portrait_mobile.runtime.band import Snap, refine_band, refine_work, select_tiles, to_work, with_channel
     from portrait_mobile.tile_grid import TileGrid
 
     grid = TileGrid(**GRID)
@@ -69,8 +77,11 @@ def golden() -> dict[str, np.ndarray]:
     channel = with_channel(img_w, prob_w, EXTRA_CHANNELS[1])  # guided_probability
     origins = select_tiles(channel, grid)
     refined = refine_work(img_w, channel, stand_in, grid)
+    snapped = {f"snapped_{name.lower()}": refine_band(img, coarse, stand_in, grid, channel=EXTRA_CHANNELS[1],
+                                                      snap=Snap(**fields)).astype(np.float32)
+               for name, fields in SNAPS.items()}
     return {"frame": img, "coarse": coarse, "work_rgb": img_w, "work_prob": prob_w, "channel": channel,
-            "origins": origins.astype(np.int32), "refined": refined.astype(np.float32)}
+            "origins": origins.astype(np.int32), "refined": refined.astype(np.float32), **snapped}
 
 
 def _hex(a: np.ndarray) -> str:
@@ -108,9 +119,15 @@ def render() -> str:
         "    /** Core origins y, x of the selected tiles, row-major, space-separated. */\n",
         f'    const val ORIGINS = "{origins}"\n',
         "\n",
+        "    /** band.Snap's of the SNAPPED_ values: band.refine_band's output at the frame's size. */\n",
     ]
+    for name, f in SNAPS.items():
+        parts.append(f"    val SNAP_{name} = Snap(radius = {f['radius']}, longSide = {f['long_side']}, "
+                     f"subsample = {f['subsample']})\n")
+    parts.append("\n")
+    snapped = [(f"SNAPPED_{name}", f"snapped_{name.lower()}") for name in SNAPS]
     for name, key in [("FRAME_RGB", "frame"), ("COARSE", "coarse"), ("WORK_RGB", "work_rgb"),
-                      ("WORK_PROB", "work_prob"), ("CHANNEL", "channel"), ("REFINED", "refined")]:
+                      ("WORK_PROB", "work_prob"), ("CHANNEL", "channel"), ("REFINED", "refined"), *snapped]:
         parts += [_kotlin_string(name, g[key]), "\n"]
     parts[-1] = "}\n"
     return "".join(parts)

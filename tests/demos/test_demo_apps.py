@@ -1065,11 +1065,14 @@ def test_the_kotlin_band_runs_the_real_refiner_like_python(kotlin_jvm, real_expo
     the packaged int8 refiner, a hand-made 640x480 frame: the refiner found by its contract's role and its
     .tflite checked; the working frame (INTER_AREA 640 -> 512, the coarse 256 -> 512x384 INTER_LINEAR); the
     guided channel; the contour's tiles, each tile's int8 input, the refiner's real outputs (run by LiteRT in
-    Python) decoded and blended; and end to end with a stand-in refiner."""
+    Python) decoded and blended; quality accurate as the app runs it (EdgeRefiner.refine: the band, then the
+    snap to the frame's edges at 640x480) against TileModel.refine; and end to end with a stand-in refiner,
+    unsnapped and snapped."""
+    import cv2
     import numpy as np
 
-    from portrait_mobile.runtime.band import (gather_tiles, refine_work, refiner_input, select_tiles, to_work,
-                                              with_channel)
+    from portrait_mobile.runtime.band import (ACCURATE_SNAP, gather_tiles, refine_band, refine_work, refiner_input,
+                                              select_tiles, to_work, with_channel)
     from portrait_mobile.runtime.refiner import TileModel
 
     assets = real_export["repo"] / demo_assets.ANDROID_MODELS_DIR.parent
@@ -1119,11 +1122,22 @@ def test_the_kotlin_band_runs_the_real_refiner_like_python(kotlin_jvm, real_expo
     got = np.frombuffer((out / "refined_real.bin").read_bytes(), "<f4").reshape(want.shape)
     assert np.abs(got - want).max() < 1e-6, np.abs(got - want).max()
     assert np.abs(want - chan / np.float32(255)).max() > 0.1  # the refiner changed something
+    # Quality accurate end to end on the same outputs: the frame's own channel and tiles, then the snap (k = 1 at
+    # 640x480: radius 6, coefficients on a 213x160 grid, the tiles' rects filtered at the frame's size).
+    accurate = tm.refine(img, coarse)
+    assert (out / "accurate.txt").read_text().split() == [str(img.shape[1]), str(img.shape[0])]
+    got = np.frombuffer((out / "accurate.bin").read_bytes(), "<f4").reshape(accurate.shape)
+    print(f"\nquality accurate (snapped) at 640x480, Kotlin vs Python: max |diff| {np.abs(got - accurate).max():.2e}")
+    assert np.abs(got - accurate).max() < 1e-5, np.abs(got - accurate).max()
+    assert np.abs(accurate - cv2.resize(want, (img.shape[1], img.shape[0]))).max() > 0.1  # the snap moved edges
     # End to end from the frame, with the stand-in refiner in both.
     e2e = refine_work(*refiner_input(img, coarse, grid, channel), _band_golden().stand_in, grid)
     kt = np.frombuffer((out / "refined_standin.bin").read_bytes(), "<f4").reshape(e2e.shape)
     assert np.abs(kt - e2e).mean() < 1e-3 and ((kt >= 0.5) == (e2e >= 0.5)).mean() > 0.999
     assert abs(int((out / "standin_tiles.txt").read_text()) - len(origins)) <= 1
+    snapped = refine_band(img, coarse, _band_golden().stand_in, grid, channel=channel, snap=ACCURATE_SNAP)
+    kt = np.frombuffer((out / "snapped_standin.bin").read_bytes(), "<f4").reshape(snapped.shape)
+    assert np.abs(kt - snapped).mean() < 1e-3 and ((kt >= 0.5) == (snapped >= 0.5)).mean() > 0.999
 
 
 # ---------------------------------------------------------------------------------------------

@@ -63,7 +63,8 @@ async function process(source, w, h, video) {
     const r = await refiner.refine(rgba, w, h, prob, pw, ph);
     [prob, pw, ph, refineMs] = [r.prob, r.width, r.height, r.runMs];
     state.tiles = r.tiles;
-    $('quality').textContent = `accurate: ${refiner.name}, ${r.tiles} tiles, ${fmt(r.runMs)}`;
+    const snapped = r.snapWidth ? `, snapped at ${r.snapWidth}x${r.snapHeight}` : '';
+    $('quality').textContent = `accurate: ${refiner.name}, ${r.tiles} tiles, ${fmt(r.runMs)}${snapped}`;
   }
   const t0 = performance.now();
   renderer.draw(work, w, h, prob, pw, ph, $('effect').value, {

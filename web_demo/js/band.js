@@ -3,7 +3,10 @@
 // enlarged), the coarse probability resized to it (as uint8), its 4th channel made (the probability
 // itself, or it through the runtime's guided filter: postprocess.refine_edges), the frame cut into
 // core x core tiles, and only the tiles the 4th channel's 0.5 contour crosses go to the refiner; each
-// output (at 1/out_stride) is resized to the tile and its core replaces the probability there.
+// output (at 1/out_stride) is resized to the tile and its core replaces the probability there. The
+// accurate level then snaps the refined tiles to the photo's own edges (band.Snap): the guided filter
+// inside those tiles only, at the photo's size (shrunk by a whole factor past 1024 and grown back),
+// the rest the working frame resized bilinearly.
 // tests/demos/test_web_demo.py holds every step to the Python runtime.
 import { areaTable, flat, linearTable, resizeRGBA, rint } from './preprocess.js';
 
@@ -75,14 +78,18 @@ function box(x, w, h, r) {
   return out;
 }
 
+/** refine_edges' default radius: 2% of the image's long side, at least 2 pixels. */
+export function defaultRadius(w, h) {
+  return Math.max(2, rint(0.02 * Math.max(h, w)));
+}
+
 /**
- * postprocess.refine_edges: the colour-guided filter (He et al.) of `prob` (float32, ph x pw, any
- * size) guided by packed RGB `rgb` (w x h), coefficients on a grid radius/4 coarser, the output
- * steepened by `contrast` around 0.5. Returns float32 h x w in [0, 1].
+ * postprocess._fit_edges: the guided filter's box-averaged coefficients {A: [3 planes], B, gw, gh} on a
+ * grid radius/`subsample` coarser than packed RGB `rgb` (w x h), for `prob` (float32, pw x ph, any size).
  */
-export function refineEdges(rgb, w, h, prob, pw, ph, { eps = 1e-3, contrast = 2 } = {}) {
-  const radius = Math.max(2, Math.round(0.02 * Math.max(h, w)));
-  const s = Math.max(1, Math.floor(radius / 4));
+function fitEdges(rgb, w, h, prob, pw, ph, radius, eps, subsample) {
+  radius = Math.max(1, radius);
+  const s = Math.max(1, Math.floor(radius / Math.max(1, subsample)));
   const gw = Math.max(1, Math.floor(w / s)), gh = Math.max(1, Math.floor(h / s));
   const n = gw * gh;
   let g;
@@ -94,7 +101,7 @@ export function refineEdges(rgb, w, h, prob, pw, ph, { eps = 1e-3, contrast = 2 
   }
   const I = [0, 1, 2].map((c) => { const a = new Float32Array(n); for (let i = 0; i < n; i++) a[i] = g[i * 3 + c] / 255; return a; });
   const p = pw === gw && ph === gh ? prob : resizePlane(prob, pw, ph, gw, gh, ph > gh || pw > gw);
-  const r = Math.max(1, Math.round(radius / s));
+  const r = Math.max(1, rint(radius / s));
   const mul = (a, b) => { const o = new Float32Array(n); for (let i = 0; i < n; i++) o[i] = a[i] * b[i]; return o; };
   const meanP = box(p, gw, gh, r);
   const meanI = I.map((c) => box(c, gw, gh, r));
@@ -114,14 +121,90 @@ export function refineEdges(rgb, w, h, prob, pw, ph, { eps = 1e-3, contrast = 2 
     A[2][i] = (i13 * c0 + i23 * c1 + i33 * c2) / det;
     B[i] = meanP[i] - (A[0][i] * meanI[0][i] + A[1][i] * meanI[1][i] + A[2][i] * meanI[2][i]);
   }
+  return { A: A.map((a) => box(a, gw, gh, r)), B: box(B, gw, gh, r), gw, gh };
+}
+
+// postprocess._linear at pixel i of packed RGB `rgb`: q = a . I + b, steepened around 0.5, clipped.
+function linear(a0, a1, a2, b, rgb, i, contrast) {
+  const q = a0 * (rgb[i * 3] / 255) + a1 * (rgb[i * 3 + 1] / 255) + a2 * (rgb[i * 3 + 2] / 255) + b;
+  const c = (q - 0.5) * contrast + 0.5;
+  return c < 0 ? 0 : c > 1 ? 1 : c;
+}
+
+/**
+ * postprocess.refine_edges: the colour-guided filter (He et al.) of `prob` (float32, ph x pw, any
+ * size) guided by packed RGB `rgb` (w x h), coefficients on a grid radius/4 coarser, the output
+ * steepened by `contrast` around 0.5. Returns float32 h x w in [0, 1].
+ */
+export function refineEdges(rgb, w, h, prob, pw, ph, { eps = 1e-3, contrast = 2 } = {}) {
+  const { A, B, gw, gh } = fitEdges(rgb, w, h, prob, pw, ph, defaultRadius(w, h), eps, 4);
   const up = (x) => (gw === w && gh === h ? x : resizePlane(x, gw, gh, w, h, false));
-  const mA = A.map((a) => up(box(a, gw, gh, r))), mB = up(box(B, gw, gh, r));
+  const mA = A.map(up), mB = up(B);
   const out = new Float32Array(w * h);
-  for (let i = 0; i < w * h; i++) {
-    const q = mA[0][i] * (rgb[i * 3] / 255) + mA[1][i] * (rgb[i * 3 + 1] / 255) + mA[2][i] * (rgb[i * 3 + 2] / 255) + mB[i];
-    const c = (q - 0.5) * contrast + 0.5;
-    out[i] = c < 0 ? 0 : c > 1 ? 1 : c;
+  for (let i = 0; i < w * h; i++) out[i] = linear(mA[0][i], mA[1][i], mA[2][i], mB[i], rgb, i, contrast);
+  return out;
+}
+
+// cv2.remap's INTER_LINEAR taps (BORDER_REPLICATE) for outputs from..until of an axis resized src -> dst,
+// at cv2.resize's pixel centres computed in float32 as NumPy does: x = (d + 0.5) * float32(src / dst) - 0.5.
+function remapTaps(src, dst, from, until) {
+  const scale = Math.fround(src / dst);
+  const i0 = new Int32Array(until - from), i1 = new Int32Array(until - from), wt = new Float32Array(until - from);
+  for (let d = from; d < until; d++) {
+    const x = Math.fround(Math.fround(Math.fround(d + 0.5) * scale) - 0.5);
+    const f = Math.floor(x);
+    i0[d - from] = Math.min(src - 1, Math.max(0, f));
+    i1[d - from] = Math.min(src - 1, Math.max(0, f + 1));
+    wt[d - from] = x - f;
   }
+  return { i0, i1, wt };
+}
+
+/**
+ * postprocess._upsample_rect: rows y0..y1, columns x0..x1 of a float32 sw x sh plane resized
+ * bilinearly to dw x dh, without resizing the rest (cv2.remap: a + w (b - a) across, then down).
+ */
+export function upsampleRect(src, sw, sh, dw, dh, y0, y1, x0, x1) {
+  const xs = remapTaps(sw, dw, x0, x1), ys = remapTaps(sh, dh, y0, y1);
+  const rw = x1 - x0;
+  const lerp = (a, b, t) => Math.fround(a + t * Math.fround(b - a));
+  const row = (sy) => {
+    const o = new Float32Array(rw);
+    for (let i = 0; i < rw; i++) o[i] = lerp(src[sy * sw + xs.i0[i]], src[sy * sw + xs.i1[i]], xs.wt[i]);
+    return o;
+  };
+  const rows = new Map();
+  const rowOf = (sy) => { if (!rows.has(sy)) rows.set(sy, row(sy)); return rows.get(sy); };
+  const out = new Float32Array((y1 - y0) * rw);
+  for (let j = 0; j < y1 - y0; j++) {
+    const top = rowOf(ys.i0[j]), bottom = rowOf(ys.i1[j]), t = ys.wt[j];
+    for (let i = 0; i < rw; i++) out[j * rw + i] = lerp(top[i], bottom[i], t);
+  }
+  return out;
+}
+
+/**
+ * postprocess.refine_edges_in: refineEdges inside `rects` only ([y0, y1, x0, x1] at the image's size,
+ * clipped to it), coefficients on a grid radius/`subsample` coarser; elsewhere `prob` (pw x ph)
+ * resized bilinearly to the image. Returns float32 h x w in [0, 1].
+ */
+export function refineEdgesIn(rgb, w, h, prob, pw, ph, rects, { radius = defaultRadius(w, h), eps = 1e-3, contrast = 2, subsample = 4 } = {}) {
+  const { A, B, gw, gh } = fitEdges(rgb, w, h, prob, pw, ph, radius, eps, subsample);
+  const out = pw === w && ph === h ? Float32Array.from(prob) : resizePlane(prob, pw, ph, w, h, false);
+  for (const [ry0, ry1, rx0, rx1] of rects) {
+    const y0 = Math.max(0, ry0), y1 = Math.min(h, ry1), x0 = Math.max(0, rx0), x1 = Math.min(w, rx1);
+    if (y1 <= y0 || x1 <= x0) continue;
+    const up = (x) => upsampleRect(x, gw, gh, w, h, y0, y1, x0, x1);
+    const a = A.map(up), b = up(B);
+    const rw = x1 - x0;
+    for (let y = y0; y < y1; y++) {
+      for (let x = x0; x < x1; x++) {
+        const j = (y - y0) * rw + x - x0;
+        out[y * w + x] = linear(a[0][j], a[1][j], a[2][j], b[j], rgb, y * w + x, contrast);
+      }
+    }
+  }
+  for (let i = 0; i < out.length; i++) out[i] = out[i] < 0 ? 0 : out[i] > 1 ? 1 : out[i];
   return out;
 }
 
@@ -181,11 +264,62 @@ function packRGB(rgba, n) {
 }
 
 /**
- * The accurate level on one photo: its RGBA pixels (w x h), the coarse probability (pw x ph),
- * `runTile` (uint8 T x T x 4 -> float32 ot x ot, async) and the refiner's contract. Returns
- * {prob (float32, at the working frame), width, height, tiles}.
+ * band.Snap: how the accurate level snaps the refined tiles to the photo's own edges (the guided filter
+ * inside the tiles, at the photo's size divided by the least whole factor that brings its long side to
+ * at most `longSide`, radius `radius` x that long side, coefficients on a grid radius/`subsample` coarser).
  */
-export async function refineBand(rgba, w, h, coarse, pw, ph, contract, runTile) {
+export const ACCURATE_SNAP = Object.freeze({ radius: 0.01, longSide: 1024, subsample: 2 });
+
+/** band.photo_rects: the tiles' cores ([y, x] at the work frame) at the photo's size, [y0, y1, x0, x1]. */
+export function photoRects(origins, core, workW, workH, photoW, photoH) {
+  const sy = photoH / workH, sx = photoW / workW;
+  const clip = (v, n) => Math.min(n, Math.max(0, v));
+  return origins.map(([y, x]) => [clip(Math.floor(y * sy), photoH), clip(Math.ceil((y + core) * sy), photoH),
+    clip(Math.floor(x * sx), photoW), clip(Math.ceil((x + core) * sx), photoW)]);
+}
+
+/**
+ * band.shrink_by: RGBA pixels (w x h) averaged over k x k blocks (the last rows and columns that do not
+ * fill a block dropped), as packed RGB {rgb, width, height}. OpenCV's whole-factor INTER_AREA on uint8:
+ * a 2x2 block's mean is (sum + 2) >> 2, a larger block's sum x float32(1 / k^2) rounded half to even.
+ */
+export function shrinkBy(rgba, w, h, k) {
+  if (k === 1) return { rgb: packRGB(rgba, w * h), width: w, height: h };
+  const sw = Math.floor(w / k), sh = Math.floor(h / k);
+  const scale = Math.fround(1 / (k * k));
+  const rgb = new Uint8Array(sw * sh * 3);
+  for (let y = 0; y < sh; y++) {
+    for (let x = 0; x < sw; x++) {
+      for (let c = 0; c < 3; c++) {
+        let sum = 0;
+        for (let by = 0; by < k; by++) for (let bx = 0; bx < k; bx++) sum += rgba[((y * k + by) * w + x * k + bx) * 4 + c];
+        rgb[(y * sw + x) * 3 + c] = k === 2 ? (sum + 2) >> 2 : Math.min(255, rint(Math.fround(sum * scale)));
+      }
+    }
+  }
+  return { rgb, width: sw, height: sh };
+}
+
+/** band.grow_by: a mask (pw x ph) bilinear by exactly k, then the edge repeated to w x h. */
+export function growBy(prob, pw, ph, k, w, h) {
+  const uw = pw * k, uh = ph * k;
+  const up = resizePlane(prob, pw, ph, uw, uh, false);
+  const out = new Float32Array(w * h);
+  for (let y = 0; y < h; y++) {
+    const r = Math.min(y, uh - 1) * uw;
+    for (let x = 0; x < w; x++) out[y * w + x] = up[r + Math.min(x, uw - 1)];
+  }
+  return out;
+}
+
+/**
+ * The accurate level on one photo: its RGBA pixels (w x h), the coarse probability (pw x ph),
+ * `runTile` (uint8 T x T x 4 -> float32 ot x ot, async), the refiner's contract, and `snap` (band.Snap,
+ * e.g. ACCURATE_SNAP; null: none). Returns {prob (float32), width, height, tiles, workWidth, workHeight,
+ * snapWidth, snapHeight}: the prob at the working frame, or snapped (when a tile was refined) at the
+ * photo's size, the snap having run at snapWidth x snapHeight (0 x 0: no snap).
+ */
+export async function refineBand(rgba, w, h, coarse, pw, ph, contract, runTile, snap = null) {
   const { core, margin, out_stride: stride, work_long_side: side } = contract.tiles;
   const [hw, ww] = workSize(h, w, side);
   const img = hw === h && ww === w ? packRGB(rgba, w * h) : resizeRGBA(rgba, w, h, ww, hw);
@@ -201,5 +335,23 @@ export async function refineBand(rgba, w, h, coarse, pw, ph, contract, runTile) 
   const origins = selectTiles(pu8, ww, hw, core);
   const ot = (core + 2 * margin) / stride;
   for (const o of origins) blendTile(prob, ww, hw, await runTile(gatherTile(img, pu8, ww, hw, o, core, margin)), ot, o, core, margin);
-  return { prob, width: ww, height: hw, tiles: origins.length };
+  const band = { prob, width: ww, height: hw, tiles: origins.length, workWidth: ww, workHeight: hw, snapWidth: 0, snapHeight: 0 };
+  return snap && origins.length ? { ...band, ...snapBand(rgba, w, h, prob, ww, hw, origins, core, snap) } : band;
+}
+
+/**
+ * band.refine_band's snap of the refined working frame (`prob`, ww x hw; its tiles `origins`) to the
+ * photo's (RGBA, w x h) own edges: the photo shrunk by k (the least whole factor bringing its long side
+ * to at most snap.longSide), the guided filter inside the tiles' rects there, grown back by k.
+ */
+export function snapBand(rgba, w, h, prob, ww, hw, origins, core, snap) {
+  const k = Math.max(1, Math.min(Math.ceil(Math.max(h, w) / snap.longSide), Math.min(h, w)));
+  const frame = shrinkBy(rgba, w, h, k);
+  const rects = photoRects(origins, core, ww, hw, frame.width, frame.height);
+  const radius = Math.max(1, rint(snap.radius * Math.max(frame.width, frame.height)));
+  const q = refineEdgesIn(frame.rgb, frame.width, frame.height, prob, ww, hw, rects, { radius, subsample: snap.subsample });
+  return {
+    prob: k > 1 ? growBy(q, frame.width, frame.height, k, w, h) : q,
+    width: w, height: h, snapWidth: frame.width, snapHeight: frame.height,
+  };
 }

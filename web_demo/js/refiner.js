@@ -1,8 +1,9 @@
 // The edge refiner of quality "accurate" in the page: its contract, its compiled LiteRT.js model, and
-// a photo's refined probability at the working frame (band.js, the runtime's band logic).
+// a photo's refined probability (band.js, the runtime's band logic): the tiles refined at the working
+// frame, then snapped to the photo's own edges at its size, as the runtime's TileModel.refine does.
 import { ContractError, checkRefinerContract, fetchContract } from './contract.js';
 import { compile, run } from './engine.js';
-import { refineBand } from './band.js';
+import { ACCURATE_SNAP, refineBand } from './band.js';
 import { outputToProb } from './preprocess.js';
 
 /** uint8 T x T x 4 tile -> the tensor the contract describes (value / 255, its layout and dtype). */
@@ -42,7 +43,10 @@ export class WebRefiner {
     return new WebRefiner(entry.model, contract, model);
   }
 
-  /** RGBA photo (w x h) + the coarse probability (pw x ph) -> {prob, width, height, tiles, runMs}. */
+  /**
+   * RGBA photo (w x h) + the coarse probability (pw x ph) -> {prob, width, height, tiles, runMs, ...}:
+   * band.js's refineBand with ACCURATE_SNAP (prob at the photo's size when a tile was refined).
+   */
   async refine(rgba, w, h, coarse, pw, ph) {
     let runMs = 0;
     const ot = this.contract.output_height;
@@ -52,7 +56,7 @@ export class WebRefiner {
       const p = outputToProb(output, this.contract);
       if (p.length !== ot * ot) throw new ContractError(`${this.name}: returned ${p.length} values, not ${ot}x${ot}`);
       return p;
-    });
+    }, ACCURATE_SNAP);
     return { ...res, runMs };
   }
 }

@@ -105,23 +105,26 @@ class PortraitPipelineTest {
     @Test
     fun accurateRunsTheRefinerOnTheContoursTilesAndSaysSo() {
         personOnTheLeft()
-        refinerEngine.value = 0.75f
+        refinerEngine.value = 0.6f
         val accurate = settings.copy(refiner = refinerAsset, quality = Quality.ACCURATE, effect = Effect.MASK)
         val result = withRefiner.process(camera, true, accurate)
         assertNull(result.stats.error, result.stats.error)
         assertNotNull(result.image)
         val mask = result.mask!!
-        // The working frame: 512 on the long side; one column of 40-px tiles on the vertical contour.
-        assertEquals(512, mask.width)
-        assertEquals(384, mask.height)
+        // The working frame: 512 on the long side; one column of 40-px tiles on the vertical contour. The mask is
+        // the frame's: those tiles snapped to its edges there (1024 and below: at its own size), the rest resized.
+        assertEquals(640, mask.width)
+        assertEquals(480, mask.height)
         assertEquals((384 + 39) / 40, refinerEngine.runs)
         val q = result.stats.quality
         assertTrue(q, q.startsWith("quality accurate · ${refinerAsset.fileName} (guided_probability) at 512x384"))
         assertTrue(q, q.contains("${refinerEngine.runs} tiles") && !q.contains(Quality.NO_REFINER))
-        // The refiner's output where it ran (the tile column of the contour, x 240..279), the 4th channel elsewhere.
-        assertEquals(0.75f, mask.probs[100 * 512 + 250], 1e-6f)
-        assertEquals(1f, mask.probs[100 * 512 + 10], 0f)
-        assertEquals(0f, mask.probs[100 * 512 + 500], 0f)
+        assertTrue(q, q.endsWith("snapped at 640x480"))
+        // The refiner's 0.6 where it ran (the tile column of the contour, x 240..279 at 512: 300..349 here), snapped
+        // on a flat frame: the filter's mean steepened around 0.5 (2 x 0.6 - 0.5); the 4th channel elsewhere.
+        assertEquals(0.7f, mask.probs[125 * 640 + 325], 1e-5f)
+        assertEquals(1f, mask.probs[125 * 640 + 12], 0f)
+        assertEquals(0f, mask.probs[125 * 640 + 625], 0f)
         // Switching back to fast shows the coarse mask again, the refiner no longer runs.
         val fast = withRefiner.process(camera, true, accurate.copy(quality = Quality.FAST))
         assertEquals(asset.contract.maskWidth, fast.mask!!.width)

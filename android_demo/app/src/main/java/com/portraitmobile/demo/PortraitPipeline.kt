@@ -53,7 +53,8 @@ class FrameResult(val image: Bitmap?, val stats: FrameStats, val mask: Mask? = n
  * Camera frame -> segmentation -> temporal smoothing -> quality level -> effect, on the camera
  * analysis thread. As the Python runtime's VideoSegmenter, the coarse mask is smoothed over frames
  * and the quality level then finishes it: fast keeps it, balanced runs the guided filter at the
- * frame's size, accurate the edge refiner on its contour's tiles ([EdgeRefiner]).
+ * frame's size, accurate the edge refiner on its contour's tiles, snapped to the frame's edges
+ * there ([EdgeRefiner]).
  *
  * The engines (the model's, and the refiner's on the same accelerator) are (re)built on that same
  * thread by [createEngine] when the model, refiner or backend changes: the GPU delegate must run on
@@ -145,8 +146,9 @@ class PortraitPipeline(private val createEngine: (ModelAsset, EngineOptions) -> 
                 val edge = refinerFor(asset, settings.engine)
                 val mask = edge.refine(rgbOf(frame), coarse)
                 val s = edge.lastStats
+                val snapped = if (s.snapWidth > 0) ", snapped at ${s.snapWidth}x${s.snapHeight}" else ""
                 val detail = "${asset.fileName} (${edge.channel}) at ${s.width}x${s.height}, ${s.tiles} tiles " +
-                    "(refiner ${"%.1f".format(Locale.US, s.runMs)} ms, ${edge.engineDescription})"
+                    "(refiner ${"%.1f".format(Locale.US, s.runMs)} ms, ${edge.engineDescription})$snapped"
                 Finished(mask, Quality.readout(Quality.ACCURATE, detail, true), s.totalMs)
             }
         }

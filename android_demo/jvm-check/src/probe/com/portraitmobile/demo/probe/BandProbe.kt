@@ -5,6 +5,7 @@ import com.portraitmobile.demo.engine.InferenceEngine
 import com.portraitmobile.demo.engine.TensorData
 import com.portraitmobile.demo.segmentation.EdgeBand
 import com.portraitmobile.demo.segmentation.EdgeRefiner
+import com.portraitmobile.demo.segmentation.Mask
 import com.portraitmobile.demo.segmentation.RgbImage
 import java.io.File
 import java.nio.ByteBuffer
@@ -16,7 +17,8 @@ import java.nio.ByteOrder
  * assets folder (models/ with a segmenter and the refiner, known by its contract's role), the input
  * folder Python wrote (meta.txt, frame.bin RGB, coarse.bin float32, its working frame py_work_rgb.bin
  * and py_channel.bin, raw_outputs.bin: the refiner's int8 output for each of its tiles, run by LiteRT
- * in Python), the output folder. Each step reads Python's result of the step before.
+ * in Python), the output folder. Each step reads Python's result of the step before; then quality
+ * accurate end to end (the band and its snap, as EdgeRefiner.refine runs it) on the replayed outputs.
  */
 fun main(args: Array<String>) {
     val (assets, inDir, outDir) = args.map(::File)
@@ -62,29 +64,41 @@ fun main(args: Array<String>) {
 
     // 3. Tiles, encoding, decoding and blend on Python's channel, the refiner's outputs Python's.
     val raw = File(inDir, "raw_outputs.bin").readBytes()
-    val outSize = c.maskWidth * c.maskHeight
-    val replay = object : InferenceEngine {
-        val inputs = mutableListOf<ByteArray>()
-        override val description = "replay of LiteRT's outputs in Python"
-
-        override fun run(input: TensorData): TensorData {
-            val n = inputs.size
-            inputs += (input as TensorData.Bytes).values.copyOf()
-            return TensorData.Bytes(raw.copyOfRange(n * outSize, (n + 1) * outSize))
-        }
-
-        override fun close() {}
-    }
+    val replay = Replay(raw, c.maskWidth * c.maskHeight)
     val refiner = EdgeRefiner(replay, c)
     val band = EdgeBand.refineWork(pyWork, pyChannel, grid) { refiner.runTile(it) }
     File(outDir, "origins.txt").writeText(band.tiles.joinToString("\n") { "${it.y} ${it.x}" })
     File(outDir, "encoded.bin").writeBytes(replay.inputs.fold(ByteArray(0)) { a, b -> a + b })
     File(outDir, "refined_real.bin").writeBytes(bytes(band.prob))
 
+    // 3b. Quality accurate as the app runs it (EdgeRefiner.refine: the band from the frame, then the snap),
+    // the refiner's outputs replayed again, in the same order.
+    val accurate = EdgeRefiner(Replay(raw, c.maskWidth * c.maskHeight), c).refine(frame, Mask(coarse, cw, ch))
+    File(outDir, "accurate.txt").writeText("${accurate.width} ${accurate.height}\n")
+    File(outDir, "accurate.bin").writeBytes(bytes(accurate.probs))
+
     // 4. End to end from the frame and the coarse probability, with a stand-in refiner.
     val e2e = EdgeBand.refineBand(frame, coarse, cw, ch, grid, c.extraChannels.single()) { standIn(it, grid.tile) }
     File(outDir, "standin_tiles.txt").writeText("${e2e.tiles.size}\n")
     File(outDir, "refined_standin.bin").writeBytes(bytes(e2e.prob))
+    val snapped = EdgeBand.refineBand(frame, coarse, cw, ch, grid, c.extraChannels.single(), EdgeBand.ACCURATE_SNAP) {
+        standIn(it, grid.tile)
+    }
+    File(outDir, "snapped_standin.bin").writeBytes(bytes(snapped.prob))
+}
+
+/** The refiner's outputs, as LiteRT gave them in Python for each tile in turn; the inputs it was given. */
+private class Replay(private val raw: ByteArray, private val outSize: Int) : InferenceEngine {
+    val inputs = mutableListOf<ByteArray>()
+    override val description = "replay of LiteRT's outputs in Python"
+
+    override fun run(input: TensorData): TensorData {
+        val n = inputs.size
+        inputs += (input as TensorData.Bytes).values.copyOf()
+        return TensorData.Bytes(raw.copyOfRange(n * outSize, (n + 1) * outSize))
+    }
+
+    override fun close() {}
 }
 
 /** The stand-in refiner of tests/demos/band_golden.py: the 4th channel and red, averaged over 2x2. */

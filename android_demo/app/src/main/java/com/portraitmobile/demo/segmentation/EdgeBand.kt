@@ -2,6 +2,8 @@ package com.portraitmobile.demo.segmentation
 
 import com.portraitmobile.demo.contract.ContractLoader
 import com.portraitmobile.demo.contract.TileGrid
+import kotlin.math.ceil
+import kotlin.math.floor
 import kotlin.math.max
 import kotlin.math.min
 
@@ -32,11 +34,32 @@ class RgbImage(val pixels: ByteArray, val width: Int, val height: Int) {
 /** The core origin of one tile in the working frame (its top-left pixel). */
 data class TileOrigin(val y: Int, val x: Int)
 
+/** A tile's core at the photo's size: rows [y0] until [y1], columns [x0] until [x1]. */
+data class TileRect(val y0: Int, val y1: Int, val x0: Int, val x1: Int)
+
 /**
- * The refined probability at the working frame ([width] x [height], row-major, in [0, 1]) and the
- * tiles the refiner ran on.
+ * How the accurate level snaps the refined tiles to the photo's own edges (`band.Snap`): the guided
+ * filter ([GuidedFilter.refineEdgesIn]) inside the tiles, at the photo's size divided by the least
+ * whole factor that brings its long side to at most [longSide] ([EdgeBand.shrinkBy]), with a radius
+ * of [radius] x that long side and its coefficients on a grid radius / [subsample] coarser.
  */
-class BandResult(val prob: FloatArray, val width: Int, val height: Int, val tiles: List<TileOrigin>)
+data class Snap(val radius: Double = 0.01, val longSide: Int = 1024, val subsample: Int = 2)
+
+/**
+ * The refined probability ([width] x [height], row-major, in [0, 1]) and the tiles the refiner ran on.
+ * Unsnapped it is at the working frame ([workWidth] x [workHeight]); snapped, at the photo's size, the
+ * snap having run at [snapWidth] x [snapHeight] (the photo shrunk by a whole factor; 0 x 0: no snap).
+ */
+class BandResult(
+    val prob: FloatArray,
+    val width: Int,
+    val height: Int,
+    val tiles: List<TileOrigin>,
+    val workWidth: Int = width,
+    val workHeight: Int = height,
+    val snapWidth: Int = 0,
+    val snapHeight: Int = 0,
+)
 
 /**
  * Quality "accurate": the band logic of portrait_mobile/runtime/band.py, step for step (docs/refine.md).
@@ -47,11 +70,17 @@ class BandResult(val prob: FloatArray, val width: Int, val height: Int, val tile
  * filter there). The frame is cut into `core` x `core` tiles; only the tiles that channel's 0.5
  * contour crosses go to the refiner, each as uint8 R, G, B, channel with `margin` pixels of context;
  * its output (at 1/`out_stride`) is resized bilinearly to the tile and its core replaces the
- * probability there. Every other pixel keeps the 4th channel's value exactly. The last step of the
- * runtime, the resize back to the photo, is the effect renderer's bilinear draw (as for the coarse mask).
+ * probability there. Every other pixel keeps the 4th channel's value exactly. With a [Snap] (the
+ * accurate level's, [ACCURATE_SNAP]) the refined tiles are then snapped to the photo's own edges: the
+ * guided filter inside those tiles only, at the photo's size (shrunk by a whole factor past
+ * [Snap.longSide], then grown back), the rest the working frame resized bilinearly. Unsnapped, the
+ * runtime's last step, the resize back to the photo, is the effect renderer's bilinear draw.
  */
 object EdgeBand {
     private const val INV_255 = 1f / 255f
+
+    /** `band.ACCURATE_SNAP`: what quality accurate snaps with ([EdgeRefiner.refine]). */
+    val ACCURATE_SNAP = Snap()
 
     /** (height, width) of the working frame: the long side brought to [longSide], never enlarged. */
     fun workSize(height: Int, width: Int, longSide: Int): Pair<Int, Int> {
@@ -210,8 +239,67 @@ object EdgeBand {
     }
 
     /**
-     * The accurate level on one frame (`band.refine_band` up to the working frame): [coarse] is the
-     * coarse model's probability at its own size ([pw] x [ph]); [channel] the refiner's 4th input.
+     * `band.photo_rects`: the tiles' cores at the photo's size ([photoWidth] x [photoHeight]) from the
+     * working frame's ([workWidth] x [workHeight]), each widened to whole pixels (floor of the start,
+     * ceil of the end: neighbouring cores share their edge row or column), clipped to the photo.
+     */
+    fun photoRects(
+        origins: List<TileOrigin>,
+        grid: TileGrid,
+        workWidth: Int,
+        workHeight: Int,
+        photoWidth: Int,
+        photoHeight: Int,
+    ): List<TileRect> {
+        val sy = photoHeight.toDouble() / workHeight
+        val sx = photoWidth.toDouble() / workWidth
+        val c = grid.core
+        return origins.map { o ->
+            TileRect(
+                floor(o.y * sy).toInt().coerceIn(0, photoHeight),
+                ceil((o.y + c) * sy).toInt().coerceIn(0, photoHeight),
+                floor(o.x * sx).toInt().coerceIn(0, photoWidth),
+                ceil((o.x + c) * sx).toInt().coerceIn(0, photoWidth),
+            )
+        }
+    }
+
+    /**
+     * `band.shrink_by`: the photo averaged over [k] x [k] blocks (INTER_AREA by a whole factor); the
+     * last rows and columns that do not fill a block are dropped.
+     */
+    fun shrinkBy(image: RgbImage, k: Int): RgbImage {
+        if (k == 1) return image
+        val w = image.width / k
+        val h = image.height / k
+        val cw = w * k
+        val ch = h * k
+        val crop = if (cw == image.width) {
+            image.pixels.copyOf(cw * ch * 3)
+        } else {
+            ByteArray(cw * ch * 3).also { out ->
+                for (y in 0 until ch) System.arraycopy(image.pixels, y * image.width * 3, out, y * cw * 3, cw * 3)
+            }
+        }
+        return RgbImage(Resample.rgbArea(crop, cw, ch, w, h), w, h)
+    }
+
+    /**
+     * `band.grow_by`, [shrinkBy]'s inverse for a mask ([pw] x [ph]): bilinear by exactly [k] (pixels stay
+     * aligned with the photo's), then the dropped rows and columns repeat the edge, to [width] x [height].
+     */
+    fun growBy(prob: FloatArray, pw: Int, ph: Int, k: Int, width: Int, height: Int): FloatArray {
+        val uw = pw * k
+        val uh = ph * k
+        val up = Resample.plane(prob, pw, ph, uw, uh, area = false)
+        return FloatArray(width * height) { up[min(it / width, uh - 1) * uw + min(it % width, uw - 1)] }
+    }
+
+    /**
+     * The accurate level on one frame, `band.refine_band`: [coarse] is the coarse model's probability at
+     * its own size ([pw] x [ph]); [channel] the refiner's 4th input. Without [snap] (or without tiles)
+     * the result is at the working frame, the renderer's draw its resize to the photo; with it, at the
+     * photo's size ([snapBand]).
      */
     fun refineBand(
         image: RgbImage,
@@ -220,9 +308,37 @@ object EdgeBand {
         ph: Int,
         grid: TileGrid,
         channel: String,
+        snap: Snap? = null,
         runTile: (ByteArray) -> FloatArray,
     ): BandResult {
         val (img, probU8) = toWork(image, coarse, pw, ph, grid)
-        return refineWork(img, withChannel(img, probU8, channel), grid, runTile)
+        val band = refineWork(img, withChannel(img, probU8, channel), grid, runTile)
+        return if (snap == null || band.tiles.isEmpty()) band else snapBand(image, band, grid, snap)
+    }
+
+    /**
+     * `band.refine_band`'s snap of [band] (the working frame's result) to [image]'s own edges: the photo
+     * shrunk by k, the least whole factor that brings its long side to at most [Snap.longSide]; the
+     * guided filter inside the refined tiles' rects there (radius [Snap.radius] x its long side), the
+     * working frame resized bilinearly elsewhere; grown back by k to the photo's size.
+     */
+    fun snapBand(image: RgbImage, band: BandResult, grid: TileGrid, snap: Snap): BandResult {
+        val w = image.width
+        val h = image.height
+        val k = max(1, min((max(h, w) + snap.longSide - 1) / snap.longSide, min(h, w)))
+        val frame = shrinkBy(image, k)
+        val rects = photoRects(band.tiles, grid, band.width, band.height, frame.width, frame.height)
+        val radius = max(1, Math.rint(snap.radius * max(frame.width, frame.height)).toInt())
+        val q = GuidedFilter.refineEdgesIn(
+            frame,
+            band.prob,
+            band.width,
+            band.height,
+            rects,
+            radius,
+            subsample = snap.subsample,
+        )
+        val prob = if (k > 1) growBy(q, frame.width, frame.height, k, w, h) else q
+        return BandResult(prob, w, h, band.tiles, band.width, band.height, frame.width, frame.height)
     }
 }

@@ -57,8 +57,19 @@ class TileEncoder(private val contract: ModelContract) {
     }
 }
 
-/** What the last [EdgeRefiner.refine] did: its tiles, the working frame, the refiner's and the whole step's time. */
-data class RefineStats(val tiles: Int, val width: Int, val height: Int, val runMs: Float, val totalMs: Float)
+/**
+ * What the last [EdgeRefiner.refine] did: its tiles, the working frame, the refiner's and the whole
+ * step's time, and the size the tiles were snapped at (0 x 0: not snapped, no tile).
+ */
+data class RefineStats(
+    val tiles: Int,
+    val width: Int,
+    val height: Int,
+    val runMs: Float,
+    val totalMs: Float,
+    val snapWidth: Int = 0,
+    val snapHeight: Int = 0,
+)
 
 /**
  * A loaded edge refiner (its contract's role is "edge-refiner"), run by [EdgeBand] on the tiles the
@@ -86,16 +97,36 @@ class EdgeRefiner(private val engine: InferenceEngine, val contract: ModelContra
     var lastStats = RefineStats(0, 0, 0, 0f, 0f)
         private set
 
-    /** The refined probability at the working frame, from the frame and its coarse [mask]. */
+    /**
+     * Quality accurate on one frame, as the runtime's `TileModel.refine`: the frame and its coarse [mask]
+     * through the band, the refined tiles snapped to the frame's own edges ([EdgeBand.ACCURATE_SNAP]).
+     * The mask is at the frame's size (at the working frame when the contour crossed no tile).
+     */
     fun refine(frame: RgbImage, mask: Mask): Mask {
         val t0 = SystemClock.elapsedRealtimeNanos()
         var runNs = 0L
-        val band = EdgeBand.refineBand(frame, mask.probs, mask.width, mask.height, grid, channel) { tile ->
+        val band = EdgeBand.refineBand(
+            frame,
+            mask.probs,
+            mask.width,
+            mask.height,
+            grid,
+            channel,
+            EdgeBand.ACCURATE_SNAP,
+        ) { tile ->
             val r0 = SystemClock.elapsedRealtimeNanos()
             runTile(tile).also { runNs += SystemClock.elapsedRealtimeNanos() - r0 }
         }
         val totalMs = (SystemClock.elapsedRealtimeNanos() - t0) / 1e6f
-        lastStats = RefineStats(band.tiles.size, band.width, band.height, runNs / 1e6f, totalMs)
+        lastStats = RefineStats(
+            band.tiles.size,
+            band.workWidth,
+            band.workHeight,
+            runNs / 1e6f,
+            totalMs,
+            band.snapWidth,
+            band.snapHeight,
+        )
         return Mask(band.prob, band.width, band.height)
     }
 

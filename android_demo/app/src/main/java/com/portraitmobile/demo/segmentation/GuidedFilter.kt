@@ -1,19 +1,27 @@
 package com.portraitmobile.demo.segmentation
 
 import kotlin.math.max
+import kotlin.math.min
 
 /**
  * The Python runtime's edge refinement, `postprocess.refine_edges` with its defaults: the
  * colour-guided filter of He, Sun and Tang (coefficients on a grid radius / 4 coarser, the fast
  * guided filter), its output steepened around 0.5 by `contrast`. Quality "balanced" runs it at the
  * frame's size; an edge refiner whose 4th channel is `guided_probability` reads it at the working
- * frame ([EdgeBand.withChannel]). Float32 arithmetic in the runtime's order; box filters with
- * OpenCV's BORDER_REFLECT (fedcba|abcdef|fedcba), summed in double as `cv2.boxFilter` does.
+ * frame ([EdgeBand.withChannel]); quality "accurate" snaps its refined tiles with it, inside those
+ * tiles only ([refineEdgesIn], [EdgeBand.snapBand]). Float32 arithmetic in the runtime's order; box
+ * filters with OpenCV's BORDER_REFLECT (fedcba|abcdef|fedcba), summed in double as `cv2.boxFilter` does.
  */
 object GuidedFilter {
     const val EPS = 1e-3f
     const val CONTRAST = 2f
+
+    /** `refine_edges`' grid: radius / 4 coarser than the image. */
+    const val SUBSAMPLE = 4
     private const val INV_255 = 1f / 255f
+
+    /** `refine_edges`' default radius: 2% of the image's long side, at least 2 pixels. */
+    fun defaultRadius(width: Int, height: Int): Int = max(2, Math.rint(0.02 * max(height, width)).toInt())
 
     /**
      * [image]: the guide at its own size; [prob]: the person probability at any size ([probWidth] x
@@ -28,10 +36,79 @@ object GuidedFilter {
         eps: Float = EPS,
         contrast: Float = CONTRAST,
     ): FloatArray {
+        val fit = fitEdges(image, prob, probWidth, probHeight, defaultRadius(image.width, image.height), eps, SUBSAMPLE)
+        return apply(fit, image, contrast)
+    }
+
+    /**
+     * `postprocess.refine_edges_in`: [refineEdges] inside [rects] only (at the image's size, clipped to
+     * it), with a grid radius / [subsample] coarser; elsewhere [prob] resized bilinearly to the image.
+     * The full-size work is the rects' area: a mask whose contour lies in a few tiles costs those tiles.
+     */
+    fun refineEdgesIn(
+        image: RgbImage,
+        prob: FloatArray,
+        probWidth: Int,
+        probHeight: Int,
+        rects: List<TileRect>,
+        radius: Int = defaultRadius(image.width, image.height),
+        eps: Float = EPS,
+        contrast: Float = CONTRAST,
+        subsample: Int = SUBSAMPLE,
+    ): FloatArray {
+        val fit = fitEdges(image, prob, probWidth, probHeight, radius, eps, subsample)
         val w = image.width
         val h = image.height
-        val radius = max(1, max(2, Math.rint(0.02 * max(h, w)).toInt()))
-        val s = max(1, radius / 4)
+        val out = if (probWidth == w && probHeight == h) {
+            prob.copyOf()
+        } else {
+            Resample.plane(prob, probWidth, probHeight, w, h, area = false)
+        }
+        for (rect in rects) {
+            val y0 = max(0, rect.y0)
+            val y1 = min(h, rect.y1)
+            val x0 = max(0, rect.x0)
+            val x1 = min(w, rect.x1)
+            if (y1 <= y0 || x1 <= x0) continue
+            fun up(x: FloatArray) = Resample.planeRect(x, fit.width, fit.height, w, h, y0, y1, x0, x1)
+            val a = Array(3) { up(fit.a[it]) }
+            val b = up(fit.b)
+            val rw = x1 - x0
+            for (y in y0 until y1) {
+                for (x in x0 until x1) {
+                    val j = (y - y0) * rw + x - x0
+                    out[y * w + x] = linear(a[0][j], a[1][j], a[2][j], b[j], image.pixels, y * w + x, contrast)
+                }
+            }
+        }
+        for (i in out.indices) out[i] = out[i].coerceIn(0f, 1f)
+        return out
+    }
+
+    /** The filter's coefficients (3 planes of a, one of b) on its grid ([width] x [height]). */
+    private class Fit(val a: Array<FloatArray>, val b: FloatArray, val width: Int, val height: Int)
+
+    /**
+     * `postprocess._fit_edges`: the coefficients on a grid radius / [subsample] coarser than [image]
+     * (the guide through INTER_AREA, the probability INTER_AREA if it shrinks on an axis, else
+     * INTER_LINEAR), box radius [radius] / that step.
+     */
+    private fun fitEdges(
+        image: RgbImage,
+        prob: FloatArray,
+        probWidth: Int,
+        probHeight: Int,
+        radius: Int,
+        eps: Float,
+        subsample: Int,
+    ): Fit {
+        require(prob.size == probWidth * probHeight) {
+            "a ${probWidth}x$probHeight probability has ${prob.size} values"
+        }
+        val w = image.width
+        val h = image.height
+        val r0 = max(1, radius)
+        val s = max(1, r0 / max(1, subsample))
         val gw = max(1, w / s)
         val gh = max(1, h / s)
         val small = if (gw == w && gh == h) image.pixels else Resample.rgbArea(image.pixels, w, h, gw, gh)
@@ -42,9 +119,9 @@ object GuidedFilter {
         } else {
             Resample.plane(prob, probWidth, probHeight, gw, gh, area = probHeight > gh || probWidth > gw)
         }
-        val r = max(1, Math.rint(radius.toDouble() / s).toInt())
+        val r = max(1, Math.rint(r0.toDouble() / s).toInt())
         val (meanA, meanB) = coefficients(guide, p, gw, gh, r, eps)
-        return apply(meanA, meanB, gw, gh, image, contrast)
+        return Fit(meanA, meanB, gw, gh)
     }
 
     /** Box-averaged linear coefficients (3 planes of a, one of b) of the colour-guided filter. */
@@ -102,29 +179,29 @@ object GuidedFilter {
     }
 
     /** q = mean_a . I + mean_b at the image's size (coefficients resized bilinearly), steepened, clipped. */
-    private fun apply(
-        meanA: Array<FloatArray>,
-        meanB: FloatArray,
-        gw: Int,
-        gh: Int,
-        image: RgbImage,
-        contrast: Float,
-    ): FloatArray {
+    private fun apply(fit: Fit, image: RgbImage, contrast: Float): FloatArray {
         val w = image.width
         val h = image.height
-        fun up(x: FloatArray) = if (gw == w && gh == h) x else Resample.plane(x, gw, gh, w, h, area = false)
-        val a = Array(3) { up(meanA[it]) }
-        val b = up(meanB)
-        val px = image.pixels
+        val same = fit.width == w && fit.height == h
+        fun up(x: FloatArray) = if (same) x else Resample.plane(x, fit.width, fit.height, w, h, area = false)
+        val a = Array(3) { up(fit.a[it]) }
+        val b = up(fit.b)
         return FloatArray(w * h) { i ->
-            val g0 = (px[3 * i].toInt() and 0xFF).toFloat() * INV_255
-            val g1 = (px[3 * i + 1].toInt() and 0xFF).toFloat() * INV_255
-            val g2 = (px[3 * i + 2].toInt() and 0xFF).toFloat() * INV_255
-            var q = a[0][i] * g0 + a[1][i] * g1 + a[2][i] * g2
-            q += b[i]
-            if (contrast != 1f) q = (q - 0.5f) * contrast + 0.5f
-            q.coerceIn(0f, 1f)
+            linear(a[0][i], a[1][i], a[2][i], b[i], image.pixels, i, contrast).coerceIn(0f, 1f)
         }
+    }
+
+    /**
+     * `postprocess._linear` at pixel [i] of packed RGB [px]: q = a . I + b (I = value / 255; each product
+     * rounded, summed in order, then b), steepened around 0.5 by [contrast].
+     */
+    private fun linear(a0: Float, a1: Float, a2: Float, b: Float, px: ByteArray, i: Int, contrast: Float): Float {
+        val g0 = (px[3 * i].toInt() and 0xFF).toFloat() * INV_255
+        val g1 = (px[3 * i + 1].toInt() and 0xFF).toFloat() * INV_255
+        val g2 = (px[3 * i + 2].toInt() and 0xFF).toFloat() * INV_255
+        var q = a0 * g0 + a1 * g1 + a2 * g2
+        q += b
+        return if (contrast != 1f) (q - 0.5f) * contrast + 0.5f else q
     }
 
     /**

@@ -4,7 +4,8 @@ package com.portraitmobile.demo.segmentation
  * The quality levels of the Python runtime (portrait_mobile/runtime/options.py QUALITIES):
  * fast, the coarse model's mask; balanced, that mask through the guided filter at the frame's size
  * ([GuidedFilter]); accurate, the coarse model plus the learned edge refiner on the contour's tiles
- * at the refiner's working frame ([EdgeBand], [EdgeRefiner]).
+ * at the refiner's working frame, those tiles then snapped to the frame's own edges by the guided
+ * filter inside them ([EdgeBand], [EdgeRefiner]).
  */
 enum class Quality(val label: String) {
     FAST("fast"),

@@ -56,6 +56,50 @@ object Resample {
     }
 
     /**
+     * Rows [y0] until [y1], columns [x0] until [x1] of a float32 sw x sh plane resized bilinearly to
+     * dw x dh, without resizing the rest: `postprocess._upsample_rect`, a `cv2.remap` (INTER_LINEAR,
+     * BORDER_REPLICATE) at cv2.resize's pixel centres, each computed in float32 as NumPy does
+     * ((d + 0.5) * float32(sw / dw) - 0.5). Returns (y1 - y0) x (x1 - x0) values, row-major.
+     */
+    fun planeRect(src: FloatArray, sw: Int, sh: Int, dw: Int, dh: Int, y0: Int, y1: Int, x0: Int, x1: Int): FloatArray {
+        require(src.size == sw * sh) { "a ${sw}x$sh plane has ${sw * sh} values, got ${src.size}" }
+        require(y0 in 0 until y1 && y1 <= dh && x0 in 0 until x1 && x1 <= dw) {
+            "rows $y0..$y1, columns $x0..$x1 of ${dw}x$dh"
+        }
+        val xs = remapTaps(sw, dw, x0, x1)
+        val ys = remapTaps(sh, dh, y0, y1)
+        // Only the source rows the rect reads: its taps shifted to the first of them.
+        val first = ys.index.min()
+        val rows = ys.index.max() - first + 1
+        val shifted = Taps(ys.start, IntArray(ys.index.size) { ys.index[it] - first }, ys.weight, lerp = true)
+        return separable(Reader { src[first * sw + it] }, 1, sw, rows, xs, shifted)
+    }
+
+    /**
+     * `cv2.remap`'s INTER_LINEAR taps for outputs [from] until [until] of an axis resized from [src] to
+     * [dst]: x = (d + 0.5) * scale - 0.5 in float32, its floor and the next pixel clamped to the line
+     * (BORDER_REPLICATE), w = x - floor(x); the value a + w (b - a) rounded once, as OpenCV's remap
+     * kernel computes it (a fused multiply-add).
+     */
+    private fun remapTaps(src: Int, dst: Int, from: Int, until: Int): Taps {
+        val scale = (src.toDouble() / dst).toFloat()
+        val n = until - from
+        val start = IntArray(n + 1) { 2 * it }
+        val index = IntArray(2 * n)
+        val weight = FloatArray(2 * n)
+        for (d in 0 until n) {
+            val x = ((from + d).toFloat() + 0.5f) * scale - 0.5f
+            val fx = floor(x)
+            val sx = fx.toInt()
+            index[2 * d] = sx.coerceIn(0, src - 1)
+            index[2 * d + 1] = (sx + 1).coerceIn(0, src - 1)
+            weight[2 * d] = 1f - (x - fx)
+            weight[2 * d + 1] = x - fx
+        }
+        return Taps(start, index, weight, lerp = true)
+    }
+
+    /**
      * `cv2.resize(rgb, (dw, dh), INTER_AREA)` of packed uint8 RGB (3 bytes a pixel, row-major), which
      * the runtime only ever shrinks (a photo to its working frame, the guide to the filter's grid).
      */

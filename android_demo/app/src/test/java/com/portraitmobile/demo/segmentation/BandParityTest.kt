@@ -74,6 +74,49 @@ class BandParityTest {
         assertTrue("mean abs diff $meanDiff", meanDiff < 1e-3)
     }
 
+    /**
+     * The snap (`band.refine_band` with a `Snap`), fed Python's refined working frame and tiles: the
+     * photo shrunk by 2 (k > 1, its last row dropped and grown back) or at its own size (k == 1), the
+     * tiles' rects there, the guided filter inside them, the working frame resized bilinearly elsewhere.
+     */
+    @Test
+    fun theSnapIsTheRuntimes() {
+        val origins = g.ORIGINS.split(" ").map(String::toInt).chunked(2).map { (y, x) -> TileOrigin(y, x) }
+        val band = BandResult(floats(g.REFINED), g.WORK_WIDTH, g.WORK_HEIGHT, origins)
+        // (snap, Python's output, the size it ran at: 60x45 shrunk by 2, its last row dropped; the frame itself)
+        val cases = listOf(
+            Triple(g.SNAP_SHRUNK, g.SNAPPED_SHRUNK, 30 to 22),
+            Triple(g.SNAP_FULL, g.SNAPPED_FULL, 60 to 45),
+        )
+        for ((snap, want, at) in cases) {
+            val r = EdgeBand.snapBand(frame, band, grid, snap)
+            assertEquals(g.FRAME_WIDTH to g.FRAME_HEIGHT, r.width to r.height)
+            assertEquals(at, r.snapWidth to r.snapHeight)
+            assertEquals(g.WORK_WIDTH to g.WORK_HEIGHT, r.workWidth to r.workHeight)
+            val py = floats(want)
+            for (i in py.indices) assertEquals("$snap pixel $i", py[i], r.prob[i], 1e-6f)
+        }
+    }
+
+    @Test
+    fun endToEndTheKotlinSnapIsTheRuntimes() {
+        for ((snap, want) in listOf(g.SNAP_SHRUNK to g.SNAPPED_SHRUNK, g.SNAP_FULL to g.SNAPPED_FULL)) {
+            val r = EdgeBand.refineBand(
+                frame,
+                floats(g.COARSE),
+                g.COARSE_SIZE,
+                g.COARSE_SIZE,
+                grid,
+                ContractLoader.GUIDED_PROBABILITY,
+                snap,
+            ) { standIn(it, grid) }
+            val py = floats(want)
+            assertEquals(py.size, r.prob.size)
+            val meanDiff = py.indices.sumOf { abs(py[it] - r.prob[it]).toDouble() } / py.size
+            assertTrue("$snap: mean abs diff $meanDiff", meanDiff < 1e-3)
+        }
+    }
+
     companion object {
         /** tests/demos/band_golden.py's stand_in: the 4th channel and red, each averaged over 2x2. */
         fun standIn(tile: ByteArray, grid: TileGrid): FloatArray {
