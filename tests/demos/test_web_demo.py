@@ -400,6 +400,20 @@ def test_bad_contract_is_an_error_on_the_page(browser: str, tmp_path: Path, case
     assert ("no contract" in out["errorText"]) if case == "missing" else ("224" in out["errorText"])
 
 
+# The stand-in refiner of the band tests in JS (the Python `runner` beside each): the 4th channel of a
+# 40 x 40 tile averaged over 2 x 2, squared.
+JS_STAND_IN = """const run = async (tile) => {
+  const out = new Float32Array(400);
+  for (let y = 0; y < 20; y++) for (let x = 0; x < 20; x++) {
+    let s = 0;
+    for (let dy = 0; dy < 2; dy++) for (let dx = 0; dx < 2; dx++) s += tile[((2 * y + dy) * 40 + 2 * x + dx) * 4 + 3];
+    const p = s / 4 / 255; out[y * 20 + x] = p * p;
+  }
+  return out;
+};
+"""
+
+
 @pytest.mark.parametrize("channel", ["coarse_probability", "guided_probability"])
 def test_js_band_logic_matches_the_runtime(node: str, segmenter: Segmenter, channel: str) -> None:
     """band.js (quality accurate in the page): the working frame, the 4th channel (the guided filter at
@@ -431,16 +445,7 @@ const chunks = []; for await (const c of process.stdin) chunks.push(c);
 const buf = Buffer.concat(chunks);
 const rgba = new Uint8ClampedArray(buf.subarray(0, {h * w * 4}));
 const coarse = new Float32Array(buf.buffer.slice(buf.byteOffset + {h * w * 4}, buf.byteOffset + buf.length));
-const run = async (tile) => {{
-  const out = new Float32Array(400);
-  for (let y = 0; y < 20; y++) for (let x = 0; x < 20; x++) {{
-    let s = 0;
-    for (let dy = 0; dy < 2; dy++) for (let dx = 0; dx < 2; dx++) s += tile[((2 * y + dy) * 40 + 2 * x + dx) * 4 + 3];
-    const p = s / 4 / 255; out[y * 20 + x] = p * p;
-  }}
-  return out;
-}};
-const r = await refineBand(rgba, {w}, {h}, coarse, {pw}, {ph}, {json.dumps(contract)}, run);
+{JS_STAND_IN}const r = await refineBand(rgba, {w}, {h}, coarse, {pw}, {ph}, {json.dumps(contract)}, run);
 process.stdout.write(JSON.stringify({{ w: r.width, h: r.height, tiles: r.tiles, prob: Array.from(r.prob) }}));
 """
     proc = subprocess.run([node, "--input-type=module", "-e", code], cwd=WEB,
@@ -495,16 +500,7 @@ const rgba = new Uint8ClampedArray(buf.subarray(0, {h * w * 4}));
 const coarse = floats({h * w * 4}, {pw * ph});
 const refined = floats({h * w * 4 + pw * ph * 4}, {ww * wh});
 const origins = {json.dumps(origins.tolist())};
-const run = async (tile) => {{
-  const out = new Float32Array(400);
-  for (let y = 0; y < 20; y++) for (let x = 0; x < 20; x++) {{
-    let s = 0;
-    for (let dy = 0; dy < 2; dy++) for (let dx = 0; dx < 2; dx++) s += tile[((2 * y + dy) * 40 + 2 * x + dx) * 4 + 3];
-    const p = s / 4 / 255; out[y * 20 + x] = p * p;
-  }}
-  return out;
-}};
-const alone = snapBand(rgba, {w}, {h}, refined, {ww}, {wh}, origins, {grid.core}, {js_snap});
+{JS_STAND_IN}const alone = snapBand(rgba, {w}, {h}, refined, {ww}, {wh}, origins, {grid.core}, {js_snap});
 const e2e = await refineBand(rgba, {w}, {h}, coarse, {pw}, {ph}, {json.dumps(contract)}, run, {js_snap});
 const b64 = (a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
 process.stdout.write(JSON.stringify({{ alone: b64(alone.prob), snapAt: [alone.snapWidth, alone.snapHeight],
