@@ -137,7 +137,8 @@ def test_training_state_loads_without_unpickling_code(tmp_path: Path) -> None:
     assert back["optimizer"]["param_groups"][0]["betas"] == (0.9, 0.999)
 
 
-@pytest.mark.parametrize("path", [DEFAULT_WEIGHTS, REPO / "docs/training/candidates/portrait-sgc-256-s_gc_d.pt"])
+@pytest.mark.parametrize("path", [DEFAULT_WEIGHTS, REPO / "docs/training/candidates/portrait-sgc-256-s_gc_d.pt",
+                                  REPO / "docs/training/candidates/portrait-sd-256-sd_d.pt"])
 def test_the_checkpoints_in_the_repository_still_load(path: Path) -> None:
     assert Checkpoint.load(path).build() is not None
 
