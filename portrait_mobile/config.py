@@ -84,8 +84,8 @@ register(ModelConfig(name="portrait-s-256"))
 # yet better than the shipped portrait-s-256 on the carves; grown from it with `fit --init`.
 register(ModelConfig(name="portrait-sgc-256", global_context=24))
 # portrait-s-256 two residual blocks deeper at 1/16 and 1/32 (train.grow keeps its function): +31k
-# parameters where they cost least on a phone (int8 183 KiB, 0.728x MediaPipe's A76 instructions
-# against portrait-s-256's 0.707x; docs/experiments.md, session 25).
+# parameters where they cost least on a phone (with trained weights: int8 190.3 KiB, 0.726x MediaPipe's
+# A76 instructions against portrait-s-256's 0.707x; docs/experiments.md, session 25).
 register(ModelConfig(name="portrait-sd-256", blocks_per_stage=(0, 1, 1, 3, 3)))
 register(
     ModelConfig(

@@ -15,7 +15,8 @@ from tqdm import tqdm
 from ..data.folder import PortraitFolder
 from ..metrics import MetricAccumulator
 from ..model_io import resize_prob
-from ..runtime.band import COARSE, ACCURATE_SNAP, TileGrid, TileRunner, refine_band, refiner_input, select_tiles
+from ..runtime.band import (ACCURATE_SNAP, COARSE, TileGrid, TileRunner, refine_band, refiner_input,
+                            select_tiles)
 from ..runtime.postprocess import refine_edges
 
 LEVELS = ("fast", "balanced", "accurate")

@@ -31,13 +31,12 @@ from .postprocess import check_prob, refine_edges, refine_edges_in
 COARSE, GUIDED = EXTRA_CHANNELS  # what a refiner's 4th channel is (its contract's extra_channels)
 
 
-
 @dataclass(frozen=True)
 class Snap:
     """How the accurate level snaps the refined tiles to the photo's own edges: the guided filter
     (postprocess.refine_edges_in) inside the tiles, at the photo's resolution divided by the least
-    whole factor that brings it to at most `long_side` (`shrink_by`), with a radius of `radius` x that long side and its coefficients on a grid
-    radius/`subsample` coarser. The radius was chosen on the carves (docs/refine.md: 1% beat the
+    whole factor that brings it to at most `long_side` (`shrink_by`), with a radius of `radius` x
+    that long side and its coefficients on a grid radius/`subsample` coarser. The radius was chosen on the carves (docs/refine.md: 1% beat the
     unsnapped level's mean boundary IoU by 0.56 with no set's fg IoU down more than 0.1; 1.5% +0.57
     but ccp's fg -0.12); the cap and the coarser grid keep the level cheaper than the balanced one's
     full-frame filter at 1080p and above."""
@@ -250,8 +249,8 @@ def refine_band(image: np.ndarray, prob: np.ndarray, runner: TileRunner, grid: T
         k = max(1, min(-(-max(h, w) // snap.long_side), min(h, w)))
         frame = shrink_by(image, k)
         rects = photo_rects(origins, grid, refined.shape, frame.shape[:2])
-        refined = refine_edges_in(frame, refined, rects, radius=max(1, round(snap.radius * max(frame.shape[:2]))),
-                                  subsample=snap.subsample)
+        radius = max(1, round(snap.radius * max(frame.shape[:2])))
+        refined = refine_edges_in(frame, refined, rects, radius=radius, subsample=snap.subsample)
         if k > 1:
             refined = grow_by(refined, k, (h, w))
     if refined.shape != (h, w):

@@ -130,7 +130,9 @@ def build_parser() -> OneLineParser:
 
     a = sub.add_parser("average", help="a weighted mean of checkpoints' weights (a model soup): e.g. the shipped "
                                        "model and a fine-tune of it on more data")
-    a.add_argument("checkpoints", nargs="+", type=Path, help="two or more checkpoints of one architecture, or of smaller ones that grow into the last one's (portrait-s-256 into portrait-sd-256)")
+    a.add_argument("checkpoints", nargs="+", type=Path,
+                   help="two or more checkpoints of one architecture, or of smaller ones that grow into the last "
+                        "one's (portrait-s-256 into portrait-sd-256)")
     a.add_argument("--weight", type=float, nargs="+", required=True,
                    help="one a checkpoint, or all but the last (which takes the rest); >= 0, summing to 1")
     a.add_argument("--out", required=True, type=Path, help="the averaged checkpoint (.pt)")

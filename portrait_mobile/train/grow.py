@@ -73,13 +73,14 @@ def grow_into(init: Checkpoint, model: PortraitNet, name: str) -> dict[str, torc
     state = {_moved_key(k, old, new): v for k, v in init.state_dict.items()}
     missing, unexpected = model.load_state_dict(state, strict=False)
     modules = dict(model.named_modules())
-    added = _new_blocks(old, new)
+    new_blocks = _new_blocks(old, new)
+    added = list(new_blocks)
     if not old.global_context:
         added += [n for n, m in modules.items() if isinstance(m, GlobalContext)]
     prefixes = tuple(f"{n}." for n in added)
     if unexpected or not all(k.startswith(prefixes) for k in missing):
         raise PortraitError(f"{name}: weights do not fit {new.name} (missing {missing}, unexpected {unexpected})")
-    for n in _new_blocks(old, new):
+    for n in new_blocks:
         block = modules[n]
         if not isinstance(block, ResidualDS):
             raise PortraitError(f"{new.name}: {n} is a {type(block).__name__}, not a residual block")
@@ -87,4 +88,3 @@ def grow_into(init: Checkpoint, model: PortraitNet, name: str) -> dict[str, torc
         last_bn.weight.zero_()
         last_bn.bias.zero_()
     return model.state_dict()
-

@@ -85,13 +85,19 @@ def test_segment_keep_largest(seg: Segmenter) -> None:
     assert (only[135:145, 95:105] < 0.5).all() and (only[40:100, 20:50] > 0.5).all()
 
 
-def test_refine_edges_snaps_to_image_edges() -> None:
-    # A sharp-edged disc in the image; a mask that is blurred and 4 px off, as an upsampled model gives.
-    h, w = 240, 200
+def _disc_scene(h: int = 240, w: int = 200) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(truth, image, rough mask): a sharp-edged disc in the image; a mask that is blurred and 4 px off,
+    as an upsampled model gives."""
     yy, xx = np.mgrid[:h, :w]
     truth = (yy - 120) ** 2 + (xx - 100) ** 2 < 60 ** 2
     img = np.where(truth[..., None], 200, 40).astype(np.uint8).repeat(3, axis=2)
     rough = cv2.GaussianBlur(((yy - 124) ** 2 + (xx - 100) ** 2 < 60 ** 2).astype(np.float32), (0, 0), 6)
+    return truth, img, rough
+
+
+def test_refine_edges_snaps_to_image_edges() -> None:
+    h, w = 240, 200
+    truth, img, rough = _disc_scene(h, w)
     refined = refine_edges(img, rough, radius=8, eps=1e-3)
     assert refined.shape == (h, w) and refined.dtype == np.float32
     assert iou(rough >= 0.5, truth) < 0.93
@@ -119,10 +125,7 @@ def test_refine_edges_in_rects_is_refine_edges_there_and_the_upsampled_mask_else
     from portrait_mobile.runtime.postprocess import refine_edges_in
 
     h, w = 240, 200
-    yy, xx = np.mgrid[:h, :w]
-    truth = (yy - 120) ** 2 + (xx - 100) ** 2 < 60 ** 2
-    img = np.where(truth[..., None], 200, 40).astype(np.uint8).repeat(3, axis=2)
-    rough = cv2.GaussianBlur(((yy - 124) ** 2 + (xx - 100) ** 2 < 60 ** 2).astype(np.float32), (0, 0), 6)
+    _, img, rough = _disc_scene(h, w)
     small = cv2.resize(rough, (100, 120), interpolation=cv2.INTER_AREA)
     whole = refine_edges(img, small, radius=8)
     up = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
