@@ -98,3 +98,5 @@ register(RefinerConfig(DEFAULT_REFINER, prob_channel="guided_probability"))
 # Earlier runs, kept so their histories load: 8/16 wide with a 4-pixel margin, and 16/32 with it.
 register(RefinerConfig("refine-t48", margin=4, widths=(8, 16), context_dilations=(1, 2)))
 register(RefinerConfig("refine-t48-wide", margin=4))
+# Session 26's capacity probe: refine-t40g at 24/48 channels (docs/refine.md, "Session 26").
+register(RefinerConfig("refine-t40g-w48", widths=(24, 48), prob_channel="guided_probability"))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import cv2
 import numpy as np
@@ -15,7 +15,7 @@ from tqdm import tqdm
 from ..data.folder import PortraitFolder
 from ..metrics import MetricAccumulator
 from ..model_io import resize_prob
-from ..runtime.band import (ACCURATE_SNAP, COARSE, TileGrid, TileRunner, refine_band, refiner_input,
+from ..runtime.band import (ACCURATE_SNAP, COARSE, FEATHER, TileGrid, TileRunner, refine_band, refiner_input,
                             select_tiles)
 from ..runtime.postprocess import refine_edges
 
@@ -32,21 +32,25 @@ class LevelReport:
 
 
 def score_levels(folder: PortraitFolder, coarse: Callable[[np.ndarray], np.ndarray], runner: TileRunner,
-                 grid: TileGrid, batch: int, progress: bool = True, channel: str = COARSE) -> LevelReport:
+                 grid: TileGrid, batch: int, progress: bool = True, channel: str = COARSE,
+                 indices: Sequence[int] | None = None, feather: int = FEATHER) -> LevelReport:
     """coarse: photo -> the coarse model's probability at its own resolution (Segmenter.predict_lowres);
-    channel: the refiner's 4th input (band.with_channel)."""
+    channel: the refiner's 4th input (band.with_channel); indices: the photos scored (default all);
+    feather: the accurate level's hand-over width (band.feather_weight)."""
     accs = {lvl: MetricAccumulator() for lvl in LEVELS}
     tiles = []
-    for i in tqdm(range(len(folder)), desc="levels", unit="img", disable=not progress):
+    indices = range(len(folder)) if indices is None else indices
+    for i in tqdm(indices, desc="levels", unit="img", disable=not progress):
         s = folder[i]
         h, w = s.image.shape[:2]
         p = coarse(s.image)
         accs["fast"].update(resize_prob(p, h, w), s.mask)
         accs["balanced"].update(refine_edges(s.image, p), s.mask)
-        accs["accurate"].update(refine_band(s.image, p, runner, grid, batch, channel, ACCURATE_SNAP), s.mask)
+        accs["accurate"].update(refine_band(s.image, p, runner, grid, batch, channel, ACCURATE_SNAP, feather),
+                                s.mask)
         tiles.append(len(select_tiles(refiner_input(s.image, p, grid, channel)[1], grid)))
     return LevelReport({k: a.result().to_dict() for k, a in accs.items()}, float(np.mean(tiles)),
-                       int(np.max(tiles)), len(folder))
+                       int(np.max(tiles)), len(indices))
 
 
 def time_levels(images: list[np.ndarray], coarse: Callable[[np.ndarray], np.ndarray], runner: TileRunner,

@@ -14,8 +14,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
-from ..cli_support import OneLineParser, fraction, non_negative_float, positive_float, positive_int, run_cli
-from ..errors import PortraitError
+from ..cli_support import (OneLineParser, fraction, non_negative_float, non_negative_int, positive_float, positive_int,
+                           run_cli)
+from ..errors import DatasetError, PortraitError
+from ..runtime.band import FEATHER
 from ..train.threads import prefer_passive_waiting
 from .config import DEFAULT_REFINER, refiner_config_names
 
@@ -64,6 +66,10 @@ def build_parser() -> OneLineParser:
     t.add_argument("--refiner", required=True, type=Path,
                    help="a refiner artifact (.tflite, .onnx: portrait-export --refiner) or checkpoint (.pt)")
     t.add_argument("--coarse", type=Path, help="coarse model artifact (default: the packaged int8 .tflite)")
+    t.add_argument("--carve", action="store_true",
+                   help="score only the split's validation carve (the photos the refiner is chosen on)")
+    t.add_argument("--feather", type=non_negative_int, default=FEATHER, metavar="PX",
+                   help=f"the accurate level's hand-over at the refined region's edge (default {FEATHER})")
     t.add_argument("--time-images", type=int, default=12, help="photos timed at 1080p (default 12, 0: none)")
     t.add_argument("--json", type=Path, metavar="FILE")
 
@@ -143,6 +149,7 @@ def _levels(args) -> None:
     from ..paths import DATASETS_ENV, WEIGHTS_DIR, find_shared
     from ..runtime import Segmenter
     from .evaluate import score_levels, time_levels
+    from .validate import carve_indices
 
     root = find_shared("datasets", args.datasets, flag="--datasets", env=DATASETS_ENV)
     name, _, split = args.data.partition(":")
@@ -162,8 +169,12 @@ def _levels(args) -> None:
         torch.set_num_threads(1)
         ck = RefinerCheckpoint.load(args.refiner)
         runner, grid, batch, channel = runner_for(ck.build()), ck.config.grid(), 64, ck.config.prob_channel
-    report = score_levels(folder, seg.predict_lowres, runner, grid, batch, channel=channel)
-    result = {"data": args.data, "coarse": str(seg.backend.path), "refiner": str(args.refiner), "channel": channel,
+    indices = carve_indices(folder) if args.carve else None
+    if indices == []:
+        raise DatasetError(f"{folder.name} has no validation carve")
+    report = score_levels(folder, seg.predict_lowres, runner, grid, batch, channel=channel, indices=indices,
+                          feather=args.feather)
+    result = {"data": args.data, "carve": args.carve, "feather": args.feather, "coarse": str(seg.backend.path), "refiner": str(args.refiner), "channel": channel,
               "n_images": report.n_images, "tiles_mean": report.tiles_mean, "tiles_max": report.tiles_max,
               "levels": report.metrics}
     for lvl, m in report.metrics.items():

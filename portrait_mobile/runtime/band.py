@@ -48,6 +48,11 @@ class Snap:
 
 ACCURATE_SNAP = Snap()
 
+# Working-frame pixels over which a refined region hands over to the mask around it. Without it the
+# refiner's tiles (and the snap inside them) end in a hard step at the region's edge, visible as blocks
+# in a cutout where the mask is soft (docs/refine.md, session 26).
+FEATHER = 4
+
 # N x T x T x 4 uint8 tiles -> N x t x t float32 probabilities (t = T / out_stride).
 TileRunner = Callable[[np.ndarray], np.ndarray]
 
@@ -149,10 +154,31 @@ def gather_tiles(image_u8: np.ndarray, prob_u8: np.ndarray, origins: np.ndarray,
     return crop_tiles(np.concatenate([image_u8, prob_u8[..., None]], axis=2), origins, grid)
 
 
-def blend_tiles(prob: np.ndarray, outputs: np.ndarray, origins: np.ndarray, grid: TileGrid) -> np.ndarray:
+def feather_weight(origins: np.ndarray, grid: TileGrid, shape: tuple[int, int], width: int = FEATHER) -> np.ndarray:
+    """float32 h x w: how much of the refined value a pixel takes. 0 outside the union of the tiles'
+    cores; inside it rises by 1 / (width + 1) per pixel of chessboard distance from the nearest
+    unrefined pixel, to 1 from `width` + 1 pixels in (the frame's border is not an edge: a tile that
+    meets it keeps its refined values there). width 0: the region itself, a hard edge."""
+    if width < 0:
+        raise ValueError(f"feather width must be >= 0, got {width}")
+    region = np.zeros(shape, np.uint8)
+    c = grid.core
+    for y, x in np.asarray(origins, np.int64).reshape(-1, 2):
+        region[max(0, y):max(0, y + c), max(0, x):max(0, x + c)] = 1
+    weight = region.astype(np.float32)
+    inner, k = region, np.ones((3, 3), np.uint8)
+    for _ in range(width):
+        inner = cv2.erode(inner, k, borderType=cv2.BORDER_REPLICATE)
+        weight += inner
+    return weight * np.float32(1 / (width + 1))
+
+
+def blend_tiles(prob: np.ndarray, outputs: np.ndarray, origins: np.ndarray, grid: TileGrid,
+                feather: int = FEATHER) -> np.ndarray:
     """A float32 copy of `prob` (working resolution) with each tile's core replaced by the refiner's
     output for it, upsampled bilinearly from 1/out_stride (the whole tile, then its core: no seam from
-    resizing at the core's edge)."""
+    resizing at the core's edge), handed over to `prob` over `feather` pixels at the edge of the
+    refined region (`feather_weight`)."""
     outputs = np.asarray(outputs, np.float32)
     if outputs.shape != (len(origins), grid.out_tile, grid.out_tile):
         raise ModelLoadError(f"the refiner returned tiles of shape {outputs.shape}, expected "
@@ -167,6 +193,11 @@ def blend_tiles(prob: np.ndarray, outputs: np.ndarray, origins: np.ndarray, grid
         y1, x1 = min(h, y + c), min(w, x + c)
         if y1 > y0 and x1 > x0:
             out[y0:y1, x0:x1] = core[y0 - y:y1 - y, x0 - x:x1 - x]
+    if feather:
+        base = prob.astype(np.float32)
+        out -= base
+        out *= feather_weight(origins, grid, (h, w), feather)
+        out += base
     return np.clip(out, 0.0, 1.0, out=out)
 
 
@@ -186,19 +217,19 @@ def run_batched(runner: TileRunner, tiles: np.ndarray, batch: int) -> np.ndarray
 
 
 def refine_work(image_u8: np.ndarray, prob_u8: np.ndarray, runner: TileRunner, grid: TileGrid,
-                batch: int = 1) -> np.ndarray:
+                batch: int = 1, feather: int = FEATHER) -> np.ndarray:
     """Refined float32 probability at the working resolution, from `refiner_input`'s two arrays."""
-    return _refine_tiles(image_u8, prob_u8, runner, grid, batch)[0]
+    return _refine_tiles(image_u8, prob_u8, runner, grid, batch, feather)[0]
 
 
 def _refine_tiles(image_u8: np.ndarray, prob_u8: np.ndarray, runner: TileRunner, grid: TileGrid,
-                  batch: int) -> tuple[np.ndarray, np.ndarray]:
+                  batch: int, feather: int) -> tuple[np.ndarray, np.ndarray]:
     """(`refine_work`'s probability, the origins of the tiles refined)."""
     origins = select_tiles(prob_u8, grid)
     refined = prob_u8.astype(np.float32) * np.float32(1 / 255)
     if len(origins):
         outputs = run_batched(runner, gather_tiles(image_u8, prob_u8, origins, grid), batch)
-        refined = blend_tiles(refined, outputs, origins, grid)
+        refined = blend_tiles(refined, outputs, origins, grid, feather)
     return refined, origins
 
 
@@ -234,23 +265,26 @@ def grow_by(prob: np.ndarray, k: int, size: tuple[int, int]) -> np.ndarray:
 
 
 def refine_band(image: np.ndarray, prob: np.ndarray, runner: TileRunner, grid: TileGrid,
-                batch: int = 1, channel: str = COARSE, snap: Snap | None = None) -> np.ndarray:
+                batch: int = 1, channel: str = COARSE, snap: Snap | None = None,
+                feather: int = FEATHER) -> np.ndarray:
     """The accurate level's edge refinement of one photo.
 
     image: RGB uint8 HxWx3; prob: the coarse probability at any size; channel: the refiner's 4th
     input (`with_channel`); snap: when given, the refined tiles are then snapped to the photo's own
-    edges (`Snap`); the rest of the photo is the refiner's frame upsampled either way. Returns float32
-    in [0, 1] at the photo's size.
+    edges (`Snap`); the rest of the photo is the refiner's frame upsampled either way; feather: the
+    width of the hand-over at the refined region's edge (`feather_weight`), for the refiner's tiles
+    and the snap alike. Returns float32 in [0, 1] at the photo's size.
     """
     img_w, prob_w = refiner_input(image, prob, grid, channel)
-    refined, origins = _refine_tiles(img_w, prob_w, runner, grid, batch)
+    refined, origins = _refine_tiles(img_w, prob_w, runner, grid, batch, feather)
     h, w = image.shape[:2]
     if snap is not None and len(origins):
         k = max(1, min(-(-max(h, w) // snap.long_side), min(h, w)))
         frame = shrink_by(image, k)
         rects = photo_rects(origins, grid, refined.shape, frame.shape[:2])
         radius = max(1, round(snap.radius * max(frame.shape[:2])))
-        refined = refine_edges_in(frame, refined, rects, radius=radius, subsample=snap.subsample)
+        weight = feather_weight(origins, grid, refined.shape, feather) if feather else None
+        refined = refine_edges_in(frame, refined, rects, radius=radius, subsample=snap.subsample, weight=weight)
         if k > 1:
             refined = grow_by(refined, k, (h, w))
     if refined.shape != (h, w):

@@ -207,21 +207,32 @@ def refine_edges(image: np.ndarray, prob: np.ndarray, radius: int | None = None,
 
 
 def refine_edges_in(image: np.ndarray, prob: np.ndarray, rects: np.ndarray, radius: int | None = None,
-                    eps: float = 1e-3, contrast: float = 2.0, subsample: int = 4) -> np.ndarray:
+                    eps: float = 1e-3, contrast: float = 2.0, subsample: int = 4,
+                    weight: np.ndarray | None = None) -> np.ndarray:
     """`refine_edges` inside `rects` only (int N x 4: y0, y1, x0, x1 at the image's size, clipped to
     it); elsewhere `prob` upsampled bilinearly. Same arguments and output; the full-size work is the
     rects' area, so a mask whose contour is known to lie in a few tiles costs those tiles. The
-    coefficients' grid is radius/`subsample` coarser than the image (refine_edges: 4)."""
+    coefficients' grid is radius/`subsample` coarser than the image (refine_edges: 4). weight: a map
+    in [0, 1] at any size (upsampled bilinearly) of how much of the filtered value each pixel takes,
+    the rest from the upsampled `prob`: 0 at the rects' outer edge hands over without a step."""
     mean_a, mean_b = _fit_edges(image, prob, radius, eps, contrast, subsample)
     h, w = image.shape[:2]
     p = check_prob(prob)
+    if weight is not None:
+        weight = check_prob(weight, name="weight")
     out = p.copy() if p.shape == (h, w) else cv2.resize(p, (w, h), interpolation=cv2.INTER_LINEAR)
     for y0, y1, x0, x1 in np.asarray(rects, np.int64).reshape(-1, 4):
         y0, y1, x0, x1 = max(0, y0), min(h, y1), max(0, x0), min(w, x1)
         if y1 > y0 and x1 > x0:
             a = _upsample_rect(mean_a, h, w, y0, y1, x0, x1)
             b = _upsample_rect(mean_b, h, w, y0, y1, x0, x1)
-            out[y0:y1, x0:x1] = _linear(a, b, image[y0:y1, x0:x1], 1 / 255, contrast)
+            q = _linear(a, b, image[y0:y1, x0:x1], 1 / 255, contrast)
+            if weight is not None:
+                base = out[y0:y1, x0:x1]
+                q -= base
+                q *= _upsample_rect(weight, h, w, y0, y1, x0, x1)
+                q += base
+            out[y0:y1, x0:x1] = q
     return np.clip(out, 0.0, 1.0, out=out)
 
 

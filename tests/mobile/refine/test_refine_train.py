@@ -109,3 +109,25 @@ def test_fit_can_start_from_another_refiners_weights(cache_path: Path, tmp_path:
     with pytest.raises(DatasetError, match="do not fit refine-t40"):
         fit(load_refine_cache(cache_path), FitConfig(**base, out_dir=str(tmp_path / "b"), init=str(tmp_path / "t48.pt")),
             log=lambda _: None)
+
+
+def test_levels_on_the_carve_score_the_photos_the_cache_carves(cache_path: Path, tmp_path: Path) -> None:
+    from portrait_mobile.data.folder import PortraitFolder
+    from portrait_mobile.refine.evaluate import score_levels
+    from portrait_mobile.refine.validate import carve_indices
+
+    cache = load_refine_cache(cache_path)
+    folder = PortraitFolder(tmp_path / "seta", "train")
+    carve = carve_indices(folder, fraction=0.3)
+    in_cache = sorted(str(cache.ids[i]) for i in range(len(cache))
+                      if cache.is_val[i] and cache.sources[i] == "seta/train")
+    assert carve and sorted(folder.ids[i] for i in carve) == in_cache
+    assert carve_indices(folder, fraction=0.3, per_source=1) == carve[:1]
+
+    def identity(tiles: np.ndarray) -> np.ndarray:
+        return tiles[:, ::2, ::2, 3].astype(np.float32) / 255
+
+    hard = score_levels(folder, blurry_coarse, identity, GRID, 4, progress=False, indices=carve, feather=0)
+    soft = score_levels(folder, blurry_coarse, identity, GRID, 4, progress=False, indices=carve)
+    assert hard.n_images == soft.n_images == len(carve)
+    assert hard.metrics["fast"] == soft.metrics["fast"]

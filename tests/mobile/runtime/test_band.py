@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from portrait_mobile.errors import ImageError, ModelLoadError
-from portrait_mobile.runtime.band import (TileGrid, blend_tiles, contour, crop_tiles, gather_tiles, refine_band,
-                                          ACCURATE_SNAP, grow_by, photo_rects, run_batched, shrink_by, select_tiles, to_work, work_size)
+from portrait_mobile.runtime.band import (ACCURATE_SNAP, FEATHER, TileGrid, blend_tiles, contour, crop_tiles,
+                                          feather_weight, gather_tiles, grow_by, photo_rects, refine_band, run_batched,
+                                          select_tiles, shrink_by, to_work, work_size)
 
 GRID = TileGrid(core=40, margin=4, out_stride=2, work_long_side=512)
 
@@ -91,7 +92,7 @@ def test_blend_writes_each_core_and_nothing_else() -> None:
     prob = np.full((100, 100), 0.25, np.float32)
     origins = np.array([[0, 40], [80, 80]])  # the second core reaches past the frame
     outputs = np.stack([np.full((24, 24), 0.75, np.float32), np.full((24, 24), 1.0, np.float32)])
-    out = blend_tiles(prob, outputs, origins, GRID)
+    out = blend_tiles(prob, outputs, origins, GRID, feather=0)
     assert out is not prob and (prob == 0.25).all()
     np.testing.assert_allclose(out[0:40, 40:80], 0.75)
     np.testing.assert_allclose(out[80:, 80:], 1.0)
@@ -100,6 +101,70 @@ def test_blend_writes_each_core_and_nothing_else() -> None:
     assert (out[untouched] == 0.25).all()
     with pytest.raises(ModelLoadError):
         blend_tiles(prob, outputs[:, :12, :12], origins, GRID)
+
+
+def test_feather_weight_ramps_by_chessboard_distance_inside_the_refined_region() -> None:
+    # Two cores side by side (one region) and one alone in the frame's bottom-right corner.
+    origins = np.array([[40, 0], [40, 40], [160, 160]])
+    wt = feather_weight(origins, GRID, (200, 200), width=3)
+    assert wt.dtype == np.float32 and wt.shape == (200, 200)
+    assert (wt[:40] == 0).all() and (wt[80:160] == 0).all()  # outside the cores
+    # Across the top edge of the pair: 1/4, 2/4, 3/4, then 1; the seam between the two cores is no edge.
+    np.testing.assert_allclose(wt[40:46, 40], [0.25, 0.5, 0.75, 1, 1, 1])
+    np.testing.assert_allclose(wt[60, 36:44], 1.0)
+    # The frame's left border is no edge either; a corner takes its chessboard distance.
+    np.testing.assert_allclose(wt[60, 0:3], 1.0)
+    np.testing.assert_allclose(wt[40:44, 77:80], [[0.25] * 3, [0.5, 0.5, 0.25], [0.75, 0.5, 0.25], [0.75, 0.5, 0.25]])
+    np.testing.assert_allclose(wt[160, 160:164], 0.25)
+    np.testing.assert_allclose(wt[199, 199], 1.0)
+    # Width 0: the region itself.
+    np.testing.assert_array_equal(feather_weight(origins, GRID, (200, 200), width=0) > 0, wt > 0)
+    with pytest.raises(ValueError):
+        feather_weight(origins, GRID, (200, 200), width=-1)
+
+
+def test_blend_hands_over_to_the_mask_at_the_refined_regions_edge() -> None:
+    # A soft mask (0.3) and a refiner that says 0.6 on one tile: with the default width the value
+    # climbs in steps of at most 0.3 / (FEATHER + 1) from the untouched mask into the core.
+    prob = np.full((120, 120), 0.3, np.float32)
+    origins = np.array([[40, 40]])
+    out = blend_tiles(prob, np.full((1, 24, 24), 0.6, np.float32), origins, GRID)
+    row = out[60, 30:70]
+    steps = np.abs(np.diff(row))
+    assert steps.max() <= 0.3 / (FEATHER + 1) + 1e-6
+    np.testing.assert_allclose(out[60, 40 + FEATHER:80 - FEATHER], 0.6, atol=1e-6)
+    hard = blend_tiles(prob, np.full((1, 24, 24), 0.6, np.float32), origins, GRID, feather=0)
+    assert np.abs(np.diff(hard[60, 30:70])).max() == pytest.approx(0.3, abs=1e-6)
+
+
+def test_snapped_tiles_hand_over_without_a_step() -> None:
+    # A soft, flat mask next to a sharp disc: the snap steepens what it filters, so inside the tiles
+    # the soft background goes towards 0; at the refined region's edge that must not be a jump.
+    h, w = 512, 512
+    truth = disc(h, w, 256, 256, 150)
+    image = np.where(truth[..., None], 210, 40).astype(np.uint8).repeat(3, axis=2)
+    prob = np.where(truth, 0.9, 0.3).astype(np.float32)
+
+    def identity(tiles: np.ndarray) -> np.ndarray:
+        return tiles[:, ::2, ::2, 3].astype(np.float32) / 255
+
+    far = ~disc(h, w, 256, 256, 200)
+
+    def biggest_step(out: np.ndarray) -> float:
+        """The largest change between two neighbouring pixels both far from the disc's edge."""
+        dy = np.abs(np.diff(out, axis=0))[far[1:] & far[:-1]]
+        dx = np.abs(np.diff(out, axis=1))[far[:, 1:] & far[:, :-1]]
+        return float(max(dy.max(), dx.max()))
+
+    hard = refine_band(image, prob, identity, GRID, snap=ACCURATE_SNAP, feather=0)
+    soft = refine_band(image, prob, identity, GRID, snap=ACCURATE_SNAP)
+    # Away from the disc's edge the hard version has a step where the tiles end; the feathered one
+    # climbs in steps of at most a quarter of it.
+    step_hard = biggest_step(hard)
+    assert step_hard > 0.15
+    assert biggest_step(soft) < step_hard / 4
+    # The contour itself is where it was with the hard edge.
+    assert ((soft >= 0.5) != (hard >= 0.5)).mean() < 1e-3
 
 
 def test_identity_runner_leaves_a_clean_edge_as_it_is() -> None:
