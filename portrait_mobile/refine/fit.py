@@ -7,7 +7,7 @@ import copy
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -22,6 +22,7 @@ from .dataset import RefineCache, sample_tiles
 from .loss import RefineLossConfig, refine_loss
 from .model import TileRefiner
 from .validate import CarveSet, score
+from .widen import widen_into
 
 # Share of the sampled photos per source (normalised over the sources present). vitonplus is one
 # narrow studio domain: a minority, as the datasets' README asks.
@@ -46,7 +47,7 @@ class FitConfig:
     mix: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_MIX))
     loss: RefineLossConfig = field(default_factory=RefineLossConfig)
     resume: str | None = None
-    init: str | None = None  # a refiner checkpoint of the same shape whose weights the run starts from
+    init: str | None = None  # a refiner checkpoint whose weights the run starts from (widened: widen.py)
 
 
 def runner_for(model: TileRefiner) -> Callable[[np.ndarray], np.ndarray]:
@@ -93,11 +94,14 @@ def fit(cache: RefineCache, cfg: FitConfig, log: Callable[[str], None] = print) 
     model = TileRefiner(rcfg)
     if cfg.init and not cfg.resume:
         start = RefinerCheckpoint.load(cfg.init)
+        if replace(start.config, name=rcfg.name, widths=rcfg.widths) != rcfg:
+            raise DatasetError(f"--init {cfg.init}: {start.config.name} differs from {rcfg.name} in more than "
+                               "its widths")
         try:
-            model.load_state_dict(start.state_dict)
-        except RuntimeError as e:
+            widen_into(model, start.state_dict)
+        except ValueError as e:
             raise DatasetError(f"--init {cfg.init}: its weights ({start.config.name}) do not fit {rcfg.name}: "
-                               f"{str(e).splitlines()[0]}") from None
+                               f"{e}") from None
     ema = copy.deepcopy(model).eval()
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     history: dict[str, Any] = {"fit_config": _jsonable(cfg), "refiner": rcfg.to_dict(), "epochs": []}

@@ -53,7 +53,8 @@ def build_parser() -> OneLineParser:
     f.add_argument("--minutes", type=non_negative_float, default=0.0, help="stop after the epoch that crosses this")
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("--resume", type=Path, help="a last.pt to continue from")
-    f.add_argument("--init", type=Path, help="start from this refiner checkpoint's weights (same shape)")
+    f.add_argument("--init", type=Path, help="start from this refiner checkpoint's weights (the same network, or a narrower one: widened "
+                        "to compute what it did)")
 
     v = sub.add_parser("val", help="score refiner checkpoints on the cache's carves (original resolution)")
     v.add_argument("checkpoints", nargs="+", type=Path)
