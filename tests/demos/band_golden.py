@@ -10,7 +10,9 @@ The frame is 60x45 RGB (a figure over a textured background), the coarse probabi
 blob, the model's own resolution); the grid is a small one (core 8, margin 2, output at half
 resolution, working frame 48 on the long side) so that every step runs: the frame shrunk by
 INTER_AREA, the probability enlarged by INTER_LINEAR, the guided filter at the working frame, tiles
-whose margin reaches past the frame, the blend of a half-resolution output. The refiner is a
+whose margin reaches past the frame, the blend of a half-resolution output handed over to the probability
+around the refined region over band.FEATHER pixels (FEATHER_WEIGHT: band.feather_weight of the tiles, some
+of which meet the frame's border). The refiner is a
 stand-in written in both languages (STAND_IN below, `standIn` in the Kotlin test).
 
 The accurate level's snap (band.refine_band with a `Snap`) is written for two small snaps (SNAPS) that
@@ -68,7 +70,8 @@ def stand_in(tiles: np.ndarray) -> np.ndarray:
 
 def golden() -> dict[str, np.ndarray]:
     from portrait_mobile.contract import EXTRA_CHANNELS
-    from portrait_mobile.runtime.band import Snap, refine_band, refine_work, select_tiles, to_work, with_channel
+    from portrait_mobile.runtime.band import (Snap, feather_weight, refine_band, refine_work, select_tiles, to_work,
+                                              with_channel)
     from portrait_mobile.tile_grid import TileGrid
 
     grid = TileGrid(**GRID)
@@ -77,11 +80,13 @@ def golden() -> dict[str, np.ndarray]:
     channel = with_channel(img_w, prob_w, EXTRA_CHANNELS[1])  # guided_probability
     origins = select_tiles(channel, grid)
     refined = refine_work(img_w, channel, stand_in, grid)
+    weight = feather_weight(origins, grid, channel.shape)
     snapped = {f"snapped_{name.lower()}": refine_band(img, coarse, stand_in, grid, channel=EXTRA_CHANNELS[1],
                                                       snap=Snap(**fields)).astype(np.float32)
                for name, fields in SNAPS.items()}
     return {"frame": img, "coarse": coarse, "work_rgb": img_w, "work_prob": prob_w, "channel": channel,
-            "origins": origins.astype(np.int32), "refined": refined.astype(np.float32), **snapped}
+            "origins": origins.astype(np.int32), "feather_weight": weight.astype(np.float32),
+            "refined": refined.astype(np.float32), **snapped}
 
 
 def _hex(a: np.ndarray) -> str:
@@ -127,7 +132,8 @@ def render() -> str:
     parts.append("\n")
     snapped = [(f"SNAPPED_{name}", f"snapped_{name.lower()}") for name in SNAPS]
     for name, key in [("FRAME_RGB", "frame"), ("COARSE", "coarse"), ("WORK_RGB", "work_rgb"),
-                      ("WORK_PROB", "work_prob"), ("CHANNEL", "channel"), ("REFINED", "refined"), *snapped]:
+                      ("WORK_PROB", "work_prob"), ("CHANNEL", "channel"), ("FEATHER_WEIGHT", "feather_weight"),
+                      ("REFINED", "refined"), *snapped]:
         parts += [_kotlin_string(name, g[key]), "\n"]
     parts[-1] = "}\n"
     return "".join(parts)

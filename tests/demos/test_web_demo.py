@@ -414,6 +414,33 @@ JS_STAND_IN = """const run = async (tile) => {
 """
 
 
+def test_js_feather_weight_matches_the_runtime(node: str) -> None:
+    """band.js's featherWeight (how much of the refined value each working-frame pixel takes: the refined region
+    hands over to the mask around it over band.FEATHER pixels) is the runtime's band.feather_weight, value for
+    value, on a hand-made layout: tiles that meet the frame's borders (one reaching past the bottom and right),
+    adjacent cores (their seam is no edge), a lone core, a core at a negative origin; widths FEATHER, 2 and 0."""
+    from portrait_mobile.runtime.band import FEATHER, feather_weight
+    from portrait_mobile.tile_grid import TileGrid
+
+    grid = TileGrid(8, 0, 1, 512)
+    h, w = 29, 37  # not multiples of the core
+    origins = np.array([[0, 0], [0, 8], [8, 8], [16, 24], [24, 32], [24, 24], [8, 32], [-4, 28]])
+    code = f"""
+import {{ FEATHER, featherWeight }} from './js/band.js';
+const b64 = (a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
+const origins = {json.dumps(origins.tolist())};
+process.stdout.write(JSON.stringify({{ feather: FEATHER,
+  weights: [FEATHER, 2, 0].map((f) => b64(featherWeight(origins, {grid.core}, {w}, {h}, f))) }}));
+"""
+    out = run_js(node, code)
+    assert out["feather"] == FEATHER == 4
+    for width, got in zip([FEATHER, 2, 0], out["weights"]):
+        want = feather_weight(origins, grid, (h, w), width)
+        assert np.array_equal(_b64_floats(got).reshape(h, w), want), width
+    ramp = feather_weight(origins, grid, (h, w))
+    assert set(np.unique(ramp).tolist()) == {np.float32(k / 5) for k in range(6)}  # the layout has every step
+
+
 @pytest.mark.parametrize("channel", ["coarse_probability", "guided_probability"])
 def test_js_band_logic_matches_the_runtime(node: str, segmenter: Segmenter, channel: str) -> None:
     """band.js (quality accurate in the page): the working frame, the 4th channel (the guided filter at
@@ -455,6 +482,7 @@ process.stdout.write(JSON.stringify({{ w: r.width, h: r.height, tiles: r.tiles, 
     assert (out["h"], out["w"]) == want.shape
     assert abs(out["tiles"] - len(select_tiles(p_w, grid))) <= 1
     js = np.asarray(out["prob"], np.float32).reshape(want.shape)
+    print(f"\nband ({channel}): |JS - python| max {np.abs(js - want).max():.2e} mean {np.abs(js - want).mean():.2e}")
     assert np.abs(js - want).mean() < 0.005 and iou(js >= 0.5, want >= 0.5) > 0.99
 
 

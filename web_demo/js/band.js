@@ -3,10 +3,11 @@
 // enlarged), the coarse probability resized to it (as uint8), its 4th channel made (the probability
 // itself, or it through the runtime's guided filter: postprocess.refine_edges), the frame cut into
 // core x core tiles, and only the tiles the 4th channel's 0.5 contour crosses go to the refiner; each
-// output (at 1/out_stride) is resized to the tile and its core replaces the probability there. The
-// accurate level then snaps the refined tiles to the photo's own edges (band.Snap): the guided filter
+// output (at 1/out_stride) is resized to the tile and its core replaces the probability there, handed
+// over to the probability around the refined region over FEATHER working-frame pixels (featherWeight).
+// The accurate level then snaps the refined tiles to the photo's own edges (band.Snap): the guided filter
 // inside those tiles only, at the photo's size (shrunk by a whole factor past 1024 and grown back),
-// the rest the working frame resized bilinearly.
+// handed over the same way, the rest the working frame resized bilinearly.
 // tests/demos/test_web_demo.py holds every step to the Python runtime.
 import { areaTable, flat, linearTable, resizeRGBA, rint } from './preprocess.js';
 
@@ -124,12 +125,13 @@ function fitEdges(rgb, w, h, prob, pw, ph, radius, eps, subsample) {
   return { A: A.map((a) => box(a, gw, gh, r)), B: box(B, gw, gh, r), gw, gh };
 }
 
-// postprocess._linear at pixel i of packed RGB `rgb`: q = a . I + b, steepened around 0.5, clipped.
+// postprocess._linear at pixel i of packed RGB `rgb`: q = a . I + b, steepened around 0.5 (not clipped).
 function linear(a0, a1, a2, b, rgb, i, contrast) {
   const q = a0 * (rgb[i * 3] / 255) + a1 * (rgb[i * 3 + 1] / 255) + a2 * (rgb[i * 3 + 2] / 255) + b;
-  const c = (q - 0.5) * contrast + 0.5;
-  return c < 0 ? 0 : c > 1 ? 1 : c;
+  return (q - 0.5) * contrast + 0.5;
 }
+
+const clip01 = (v) => (v < 0 ? 0 : v > 1 ? 1 : v);
 
 /**
  * postprocess.refine_edges: the colour-guided filter (He et al.) of `prob` (float32, ph x pw, any
@@ -141,7 +143,7 @@ export function refineEdges(rgb, w, h, prob, pw, ph, { eps = 1e-3, contrast = 2 
   const up = (x) => (gw === w && gh === h ? x : resizePlane(x, gw, gh, w, h, false));
   const mA = A.map(up), mB = up(B);
   const out = new Float32Array(w * h);
-  for (let i = 0; i < w * h; i++) out[i] = linear(mA[0][i], mA[1][i], mA[2][i], mB[i], rgb, i, contrast);
+  for (let i = 0; i < w * h; i++) out[i] = clip01(linear(mA[0][i], mA[1][i], mA[2][i], mB[i], rgb, i, contrast));
   return out;
 }
 
@@ -186,9 +188,17 @@ export function upsampleRect(src, sw, sh, dw, dh, y0, y1, x0, x1) {
 /**
  * postprocess.refine_edges_in: refineEdges inside `rects` only ([y0, y1, x0, x1] at the image's size,
  * clipped to it), coefficients on a grid radius/`subsample` coarser; elsewhere `prob` (pw x ph)
- * resized bilinearly to the image. Returns float32 h x w in [0, 1].
+ * resized bilinearly to the image. `weight`: a map in [0, 1] (weightWidth x weightHeight, by default
+ * the probability's size), resized bilinearly inside each rect, of how much of the filtered value each
+ * pixel takes, the rest from the resized `prob` (0 at the rects' outer edge: no step there). Returns
+ * float32 h x w in [0, 1].
  */
-export function refineEdgesIn(rgb, w, h, prob, pw, ph, rects, { radius = defaultRadius(w, h), eps = 1e-3, contrast = 2, subsample = 4 } = {}) {
+export function refineEdgesIn(rgb, w, h, prob, pw, ph, rects, {
+  radius = defaultRadius(w, h), eps = 1e-3, contrast = 2, subsample = 4, weight = null, weightWidth = pw, weightHeight = ph,
+} = {}) {
+  if (weight && weight.length !== weightWidth * weightHeight) {
+    throw new Error(`a ${weightWidth}x${weightHeight} weight has ${weightWidth * weightHeight} values, got ${weight.length}`);
+  }
   const { A, B, gw, gh } = fitEdges(rgb, w, h, prob, pw, ph, radius, eps, subsample);
   const out = pw === w && ph === h ? Float32Array.from(prob) : resizePlane(prob, pw, ph, w, h, false);
   for (const [ry0, ry1, rx0, rx1] of rects) {
@@ -196,15 +206,19 @@ export function refineEdgesIn(rgb, w, h, prob, pw, ph, rects, { radius = default
     if (y1 <= y0 || x1 <= x0) continue;
     const up = (x) => upsampleRect(x, gw, gh, w, h, y0, y1, x0, x1);
     const a = A.map(up), b = up(B);
+    const wt = weight && upsampleRect(weight, weightWidth, weightHeight, w, h, y0, y1, x0, x1);
     const rw = x1 - x0;
     for (let y = y0; y < y1; y++) {
       for (let x = x0; x < x1; x++) {
         const j = (y - y0) * rw + x - x0;
-        out[y * w + x] = linear(a[0][j], a[1][j], a[2][j], b[j], rgb, y * w + x, contrast);
+        const q = linear(a[0][j], a[1][j], a[2][j], b[j], rgb, y * w + x, contrast);
+        // Weighted in the runtime's float32 order: q -= base; q *= weight; q += base (rounded as stored).
+        const base = out[y * w + x];
+        out[y * w + x] = wt ? Math.fround(Math.fround(Math.fround(q) - base) * wt[j]) + base : q;
       }
     }
   }
-  for (let i = 0; i < out.length; i++) out[i] = out[i] < 0 ? 0 : out[i] > 1 ? 1 : out[i];
+  for (let i = 0; i < out.length; i++) out[i] = clip01(out[i]);
   return out;
 }
 
@@ -241,7 +255,10 @@ export function gatherTile(rgb, probU8, w, h, [y0, x0], core, margin) {
   return out;
 }
 
-/** `prob` (float32 h x w, in place) with the tile's core replaced by the refiner's output (ot x ot). */
+/**
+ * `prob` (float32 h x w, in place) with the tile's core replaced by the refiner's output (ot x ot),
+ * unclipped: featherTiles hands the refined region over to the probability around it and clips.
+ */
 export function blendTile(prob, w, h, out, ot, [y0, x0], core, margin) {
   const t = core + 2 * margin;
   const up = ot === t ? out : resizePlane(out, ot, ot, t, t, false);
@@ -251,10 +268,67 @@ export function blendTile(prob, w, h, out, ot, [y0, x0], core, margin) {
     for (let i = 0; i < core; i++) {
       const x = x0 + i;
       if (x >= w) break;
-      const v = up[(margin + j) * t + margin + i];
-      prob[y * w + x] = v < 0 ? 0 : v > 1 ? 1 : v;
+      prob[y * w + x] = up[(margin + j) * t + margin + i];
     }
   }
+}
+
+/**
+ * band.FEATHER: working-frame pixels over which a refined region hands over to the mask around it
+ * (without it the refiner's tiles, and the snap inside them, end in a hard step at the region's edge).
+ */
+export const FEATHER = 4;
+
+/**
+ * band.feather_weight: how much of the refined value each pixel of the working frame (w x h) takes,
+ * float32 h x w. 0 outside the union of the tiles' cores (origins [y, x]); inside it 1 / (feather + 1)
+ * per pixel of chessboard distance from the nearest unrefined pixel, up to 1 from feather + 1 pixels in.
+ * The frame's border is no edge (cv2.erode with BORDER_REPLICATE): a tile that meets it keeps its refined
+ * values there. feather 0: the region itself. As the runtime computes it: the region plus `feather` 3x3
+ * erosions of it, summed, times float32(1 / (feather + 1)).
+ */
+export function featherWeight(origins, core, w, h, feather = FEATHER) {
+  if (!(feather >= 0)) throw new Error(`feather width must be >= 0, got ${feather}`);
+  let inner = new Uint8Array(w * h);
+  for (const [oy, ox] of origins) {
+    for (let y = Math.max(0, oy); y < Math.min(h, oy + core); y++) inner.fill(1, y * w + Math.max(0, ox), y * w + Math.min(w, ox + core));
+  }
+  const count = Float32Array.from(inner);
+  const rows = new Uint8Array(w * h);
+  for (let k = 0; k < feather; k++) {
+    // A 3x3 erosion, edges repeated: the minimum across (x - 1..x + 1), then down (y - 1..y + 1).
+    for (let y = 0; y < h; y++) {
+      const o = y * w;
+      for (let x = 0; x < w; x++) rows[o + x] = inner[o + Math.max(0, x - 1)] & inner[o + x] & inner[o + Math.min(w - 1, x + 1)];
+    }
+    const eroded = new Uint8Array(w * h);
+    for (let y = 0; y < h; y++) {
+      const up = Math.max(0, y - 1) * w, down = Math.min(h - 1, y + 1) * w;
+      for (let x = 0; x < w; x++) {
+        const i = y * w + x;
+        eroded[i] = rows[up + x] & rows[i] & rows[down + x];
+        count[i] += eroded[i];
+      }
+    }
+    inner = eroded;
+  }
+  const scale = Math.fround(1 / (feather + 1));
+  for (let i = 0; i < count.length; i++) count[i] *= scale;
+  return count;
+}
+
+/**
+ * The end of band.blend_tiles, in place on `prob` (float32 h x w, its tiles' cores written by blendTile):
+ * the refined region handed over to `base` (the probability before the blend) over `feather` pixels at
+ * its edge, base + weight (prob - base) in the runtime's float32 order; then every value clipped to [0, 1].
+ */
+export function featherTiles(prob, base, w, h, origins, core, feather = FEATHER) {
+  if (feather > 0) {
+    const weight = featherWeight(origins, core, w, h, feather);
+    for (let i = 0; i < prob.length; i++) prob[i] = Math.fround(Math.fround(prob[i] - base[i]) * weight[i]) + base[i];
+  }
+  for (let i = 0; i < prob.length; i++) prob[i] = clip01(prob[i]);
+  return prob;
 }
 
 function packRGB(rgba, n) {
@@ -314,12 +388,13 @@ export function growBy(prob, pw, ph, k, w, h) {
 
 /**
  * The accurate level on one photo: its RGBA pixels (w x h), the coarse probability (pw x ph),
- * `runTile` (uint8 T x T x 4 -> float32 ot x ot, async), the refiner's contract, and `snap` (band.Snap,
- * e.g. ACCURATE_SNAP; null: none). Returns {prob (float32), width, height, tiles, workWidth, workHeight,
+ * `runTile` (uint8 T x T x 4 -> float32 ot x ot, async), the refiner's contract, `snap` (band.Snap,
+ * e.g. ACCURATE_SNAP; null: none) and `feather` (the hand-over's width at the refined region's edge,
+ * for the refiner's tiles and the snap alike: featherWeight). Returns {prob (float32), width, height, tiles, workWidth, workHeight,
  * snapWidth, snapHeight}: the prob at the working frame, or snapped (when a tile was refined) at the
  * photo's size, the snap having run at snapWidth x snapHeight (0 x 0: no snap).
  */
-export async function refineBand(rgba, w, h, coarse, pw, ph, contract, runTile, snap = null) {
+export async function refineBand(rgba, w, h, coarse, pw, ph, contract, runTile, snap = null, feather = FEATHER) {
   const { core, margin, out_stride: stride, work_long_side: side } = contract.tiles;
   const [hw, ww] = workSize(h, w, side);
   const img = hw === h && ww === w ? packRGB(rgba, w * h) : resizeRGBA(rgba, w, h, ww, hw);
@@ -334,22 +409,27 @@ export async function refineBand(rgba, w, h, coarse, pw, ph, contract, runTile, 
   for (let i = 0; i < prob.length; i++) prob[i] = pu8[i] / 255;
   const origins = selectTiles(pu8, ww, hw, core);
   const ot = (core + 2 * margin) / stride;
+  const base = Float32Array.from(prob);
   for (const o of origins) blendTile(prob, ww, hw, await runTile(gatherTile(img, pu8, ww, hw, o, core, margin)), ot, o, core, margin);
+  if (origins.length) featherTiles(prob, base, ww, hw, origins, core, feather);
   const band = { prob, width: ww, height: hw, tiles: origins.length, workWidth: ww, workHeight: hw, snapWidth: 0, snapHeight: 0 };
-  return snap && origins.length ? { ...band, ...snapBand(rgba, w, h, prob, ww, hw, origins, core, snap) } : band;
+  return snap && origins.length ? { ...band, ...snapBand(rgba, w, h, prob, ww, hw, origins, core, snap, feather) } : band;
 }
 
 /**
  * band.refine_band's snap of the refined working frame (`prob`, ww x hw; its tiles `origins`) to the
  * photo's (RGBA, w x h) own edges: the photo shrunk by k (the least whole factor bringing its long side
- * to at most snap.longSide), the guided filter inside the tiles' rects there, grown back by k.
+ * to at most snap.longSide), the guided filter inside the tiles' rects there, handed over to the working
+ * frame's values over `feather` working-frame pixels at the refined region's edge (featherWeight, resized
+ * bilinearly), grown back by k.
  */
-export function snapBand(rgba, w, h, prob, ww, hw, origins, core, snap) {
+export function snapBand(rgba, w, h, prob, ww, hw, origins, core, snap, feather = FEATHER) {
   const k = Math.max(1, Math.min(Math.ceil(Math.max(h, w) / snap.longSide), Math.min(h, w)));
   const frame = shrinkBy(rgba, w, h, k);
   const rects = photoRects(origins, core, ww, hw, frame.width, frame.height);
   const radius = Math.max(1, rint(snap.radius * Math.max(frame.width, frame.height)));
-  const q = refineEdgesIn(frame.rgb, frame.width, frame.height, prob, ww, hw, rects, { radius, subsample: snap.subsample });
+  const weight = feather > 0 ? featherWeight(origins, core, ww, hw, feather) : null;
+  const q = refineEdgesIn(frame.rgb, frame.width, frame.height, prob, ww, hw, rects, { radius, subsample: snap.subsample, weight });
   return {
     prob: k > 1 ? growBy(q, frame.width, frame.height, k, w, h) : q,
     width: w, height: h, snapWidth: frame.width, snapHeight: frame.height,

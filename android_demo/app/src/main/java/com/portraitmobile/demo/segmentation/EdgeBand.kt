@@ -70,17 +70,25 @@ class BandResult(
  * filter there). The frame is cut into `core` x `core` tiles; only the tiles that channel's 0.5
  * contour crosses go to the refiner, each as uint8 R, G, B, channel with `margin` pixels of context;
  * its output (at 1/`out_stride`) is resized bilinearly to the tile and its core replaces the
- * probability there. Every other pixel keeps the 4th channel's value exactly. With a [Snap] (the
- * accurate level's, [ACCURATE_SNAP]) the refined tiles are then snapped to the photo's own edges: the
- * guided filter inside those tiles only, at the photo's size (shrunk by a whole factor past
- * [Snap.longSide], then grown back), the rest the working frame resized bilinearly. Unsnapped, the
- * runtime's last step, the resize back to the photo, is the effect renderer's bilinear draw.
+ * probability there, handed over to the probability around the refined region over [FEATHER]
+ * working-frame pixels ([featherWeight]). Every other pixel keeps the 4th channel's value exactly. With
+ * a [Snap] (the accurate level's, [ACCURATE_SNAP]) the refined tiles are then snapped to the photo's own
+ * edges: the guided filter inside those tiles only, at the photo's size (shrunk by a whole factor past
+ * [Snap.longSide], then grown back), handed over the same way, the rest the working frame resized
+ * bilinearly. Unsnapped, the runtime's last step, the resize back to the photo, is the effect
+ * renderer's bilinear draw.
  */
 object EdgeBand {
     private const val INV_255 = 1f / 255f
 
     /** `band.ACCURATE_SNAP`: what quality accurate snaps with ([EdgeRefiner.refine]). */
     val ACCURATE_SNAP = Snap()
+
+    /**
+     * `band.FEATHER`: working-frame pixels over which a refined region hands over to the mask around it
+     * (without it the refiner's tiles, and the snap inside them, end in a hard step at the region's edge).
+     */
+    const val FEATHER = 4
 
     /** (height, width) of the working frame: the long side brought to [longSide], never enlarged. */
     fun workSize(height: Int, width: Int, longSide: Int): Pair<Int, Int> {
@@ -190,9 +198,62 @@ object EdgeBand {
     }
 
     /**
+     * `band.feather_weight`: how much of the refined value each pixel of the working frame ([width] x
+     * [height], row-major) takes. 0 outside the union of the tiles' cores; inside it 1 / ([feather] + 1)
+     * per pixel of chessboard distance from the nearest unrefined pixel, up to 1 from [feather] + 1 pixels
+     * in. The frame's border is no edge (outside it the edge pixels repeat, as `cv2.erode` with
+     * BORDER_REPLICATE): a tile that meets it keeps its refined values there. [feather] 0: the region
+     * itself, a hard edge. Computed as the runtime does: the region plus [feather] 3x3 erosions of it,
+     * summed, times float32(1 / ([feather] + 1)).
+     */
+    fun featherWeight(
+        origins: List<TileOrigin>,
+        grid: TileGrid,
+        width: Int,
+        height: Int,
+        feather: Int = FEATHER,
+    ): FloatArray {
+        require(feather >= 0) { "feather width must be >= 0, got $feather" }
+        val c = grid.core
+        var inner = BooleanArray(width * height)
+        for (o in origins) {
+            for (y in max(0, o.y) until min(height, o.y + c)) {
+                for (x in max(0, o.x) until min(width, o.x + c)) inner[y * width + x] = true
+            }
+        }
+        val count = FloatArray(width * height) { if (inner[it]) 1f else 0f }
+        val rows = BooleanArray(width * height)
+        repeat(feather) {
+            // A 3x3 erosion, BORDER_REPLICATE: the minimum across (x - 1..x + 1), then down (y - 1..y + 1).
+            for (y in 0 until height) {
+                val o = y * width
+                for (x in 0 until width) {
+                    rows[o + x] = inner[o + max(0, x - 1)] && inner[o + x] && inner[o + min(width - 1, x + 1)]
+                }
+            }
+            val eroded = BooleanArray(width * height)
+            for (y in 0 until height) {
+                val up = max(0, y - 1) * width
+                val down = min(height - 1, y + 1) * width
+                for (x in 0 until width) {
+                    val i = y * width + x
+                    eroded[i] = rows[up + x] && rows[i] && rows[down + x]
+                    if (eroded[i]) count[i] += 1f
+                }
+            }
+            inner = eroded
+        }
+        val scale = (1.0 / (feather + 1)).toFloat()
+        for (i in count.indices) count[i] *= scale
+        return count
+    }
+
+    /**
      * `band.blend_tiles`, in place on [prob] (the working frame, [width] x [height]): each tile's core
      * replaced by the refiner's output for it (out_tile x out_tile), resized bilinearly to the whole
-     * tile first (no seam at the core's edge); then every value clipped to [0, 1].
+     * tile first (no seam at the core's edge), handed over to the [prob] it replaces over [feather]
+     * pixels at the refined region's edge (p + w (refined - p), w = [featherWeight]); then every value
+     * clipped to [0, 1].
      */
     fun blendTiles(
         prob: FloatArray,
@@ -201,8 +262,10 @@ object EdgeBand {
         outputs: List<FloatArray>,
         origins: List<TileOrigin>,
         grid: TileGrid,
+        feather: Int = FEATHER,
     ) {
         require(outputs.size == origins.size) { "${outputs.size} outputs for ${origins.size} tiles" }
+        val base = if (feather > 0) prob.copyOf() else null
         val t = grid.tile
         val ot = grid.outTile
         val m = grid.margin
@@ -216,24 +279,31 @@ object EdgeBand {
                 }
             }
         }
+        if (base != null) {
+            val weight = featherWeight(origins, grid, width, height, feather)
+            // The runtime's order, each step rounded to float32: out -= base; out *= weight; out += base.
+            for (i in prob.indices) prob[i] = (prob[i] - base[i]) * weight[i] + base[i]
+        }
         for (i in prob.indices) prob[i] = prob[i].coerceIn(0f, 1f)
     }
 
     /**
      * `band.refine_work`: the refined probability at the working frame, from [toWork]'s image and
-     * the 4th channel; [runTile] maps a [gatherTile] tile to the refiner's out_tile x out_tile output.
+     * the 4th channel; [runTile] maps a [gatherTile] tile to the refiner's out_tile x out_tile output;
+     * [feather]: the hand-over's width at the refined region's edge ([blendTiles]).
      */
     fun refineWork(
         image: RgbImage,
         channelU8: ByteArray,
         grid: TileGrid,
+        feather: Int = FEATHER,
         runTile: (ByteArray) -> FloatArray,
     ): BandResult {
         val origins = selectTiles(channelU8, image.width, image.height, grid)
         val refined = fromU8(channelU8)
         if (origins.isNotEmpty()) {
             val outputs = origins.map { runTile(gatherTile(image, channelU8, it, grid)) }
-            blendTiles(refined, image.width, image.height, outputs, origins, grid)
+            blendTiles(refined, image.width, image.height, outputs, origins, grid, feather)
         }
         return BandResult(refined, image.width, image.height, origins)
     }
@@ -299,7 +369,8 @@ object EdgeBand {
      * The accurate level on one frame, `band.refine_band`: [coarse] is the coarse model's probability at
      * its own size ([pw] x [ph]); [channel] the refiner's 4th input. Without [snap] (or without tiles)
      * the result is at the working frame, the renderer's draw its resize to the photo; with it, at the
-     * photo's size ([snapBand]).
+     * photo's size ([snapBand]). [feather]: the hand-over's width at the refined region's edge, for the
+     * refiner's tiles and the snap alike ([featherWeight]).
      */
     fun refineBand(
         image: RgbImage,
@@ -309,26 +380,30 @@ object EdgeBand {
         grid: TileGrid,
         channel: String,
         snap: Snap? = null,
+        feather: Int = FEATHER,
         runTile: (ByteArray) -> FloatArray,
     ): BandResult {
         val (img, probU8) = toWork(image, coarse, pw, ph, grid)
-        val band = refineWork(img, withChannel(img, probU8, channel), grid, runTile)
-        return if (snap == null || band.tiles.isEmpty()) band else snapBand(image, band, grid, snap)
+        val band = refineWork(img, withChannel(img, probU8, channel), grid, feather, runTile)
+        return if (snap == null || band.tiles.isEmpty()) band else snapBand(image, band, grid, snap, feather)
     }
 
     /**
      * `band.refine_band`'s snap of [band] (the working frame's result) to [image]'s own edges: the photo
      * shrunk by k, the least whole factor that brings its long side to at most [Snap.longSide]; the
-     * guided filter inside the refined tiles' rects there (radius [Snap.radius] x its long side), the
-     * working frame resized bilinearly elsewhere; grown back by k to the photo's size.
+     * guided filter inside the refined tiles' rects there (radius [Snap.radius] x its long side), handed
+     * over to the working frame's values over [feather] working-frame pixels at the refined region's edge
+     * ([featherWeight], resized bilinearly), the working frame resized bilinearly elsewhere; grown back by
+     * k to the photo's size.
      */
-    fun snapBand(image: RgbImage, band: BandResult, grid: TileGrid, snap: Snap): BandResult {
+    fun snapBand(image: RgbImage, band: BandResult, grid: TileGrid, snap: Snap, feather: Int = FEATHER): BandResult {
         val w = image.width
         val h = image.height
         val k = max(1, min((max(h, w) + snap.longSide - 1) / snap.longSide, min(h, w)))
         val frame = shrinkBy(image, k)
         val rects = photoRects(band.tiles, grid, band.width, band.height, frame.width, frame.height)
         val radius = max(1, Math.rint(snap.radius * max(frame.width, frame.height)).toInt())
+        val weight = if (feather > 0) featherWeight(band.tiles, grid, band.width, band.height, feather) else null
         val q = GuidedFilter.refineEdgesIn(
             frame,
             band.prob,
@@ -337,6 +412,7 @@ object EdgeBand {
             rects,
             radius,
             subsample = snap.subsample,
+            weight = weight,
         )
         val prob = if (k > 1) growBy(q, frame.width, frame.height, k, w, h) else q
         return BandResult(prob, w, h, band.tiles, band.width, band.height, frame.width, frame.height)

@@ -44,6 +44,9 @@ object GuidedFilter {
      * `postprocess.refine_edges_in`: [refineEdges] inside [rects] only (at the image's size, clipped to
      * it), with a grid radius / [subsample] coarser; elsewhere [prob] resized bilinearly to the image.
      * The full-size work is the rects' area: a mask whose contour lies in a few tiles costs those tiles.
+     * [weight]: a map in [0, 1] at any size ([weightWidth] x [weightHeight], by default the probability's),
+     * resized bilinearly inside each rect, of how much of the filtered value each pixel takes, the rest
+     * from the resized [prob]: 0 at the rects' outer edge hands over without a step.
      */
     fun refineEdgesIn(
         image: RgbImage,
@@ -55,7 +58,13 @@ object GuidedFilter {
         eps: Float = EPS,
         contrast: Float = CONTRAST,
         subsample: Int = SUBSAMPLE,
+        weight: FloatArray? = null,
+        weightWidth: Int = probWidth,
+        weightHeight: Int = probHeight,
     ): FloatArray {
+        require(weight == null || weight.size == weightWidth * weightHeight) {
+            "a ${weightWidth}x$weightHeight weight has ${weightWidth * weightHeight} values, got ${weight?.size}"
+        }
         val fit = fitEdges(image, prob, probWidth, probHeight, radius, eps, subsample)
         val w = image.width
         val h = image.height
@@ -73,11 +82,14 @@ object GuidedFilter {
             fun up(x: FloatArray) = Resample.planeRect(x, fit.width, fit.height, w, h, y0, y1, x0, x1)
             val a = Array(3) { up(fit.a[it]) }
             val b = up(fit.b)
+            val wUp = weight?.let { Resample.planeRect(it, weightWidth, weightHeight, w, h, y0, y1, x0, x1) }
             val rw = x1 - x0
             for (y in y0 until y1) {
                 for (x in x0 until x1) {
                     val j = (y - y0) * rw + x - x0
-                    out[y * w + x] = linear(a[0][j], a[1][j], a[2][j], b[j], image.pixels, y * w + x, contrast)
+                    val q = linear(a[0][j], a[1][j], a[2][j], b[j], image.pixels, y * w + x, contrast)
+                    // Weighted as the runtime does, each step rounded to float32: q -= base; q *= w; q += base.
+                    out[y * w + x] = if (wUp == null) q else (q - out[y * w + x]) * wUp[j] + out[y * w + x]
                 }
             }
         }

@@ -59,6 +59,19 @@ class BandParityTest {
         for (i in want.indices) assertEquals("pixel $i", want[i], refined.prob[i], 1e-6f)
     }
 
+    /**
+     * The hand-over at the refined region's edge (`band.feather_weight`, band.FEATHER pixels) on the golden
+     * tiles, some of which meet the frame's right and bottom borders (no ramp there): value for value.
+     */
+    @Test
+    fun theFeatherWeightIsTheRuntimes() {
+        val origins = g.ORIGINS.split(" ").map(String::toInt).chunked(2).map { (y, x) -> TileOrigin(y, x) }
+        val want = floats(g.FEATHER_WEIGHT)
+        val got = EdgeBand.featherWeight(origins, grid, g.WORK_WIDTH, g.WORK_HEIGHT)
+        assertEquals(want.size, got.size)
+        for (i in want.indices) assertEquals("pixel $i", want[i], got[i], 0f)
+    }
+
     @Test
     fun endToEndTheKotlinBandIsTheRuntimes() {
         assertMeanClose("the band", floats(g.REFINED), endToEnd(null).prob)

@@ -4,6 +4,7 @@ import com.portraitmobile.demo.contract.ContractLoader
 import com.portraitmobile.demo.contract.RefinerContract
 import com.portraitmobile.demo.contract.TileGrid
 import com.portraitmobile.demo.engine.TensorData
+import kotlin.math.min
 import org.junit.Assert.assertArrayEquals
 import org.junit.Assert.assertEquals
 import org.junit.Assert.assertTrue
@@ -61,19 +62,20 @@ class EdgeBandTest {
         }
     }
 
+    /** Unfeathered (feather 0), the blend writes the refiner's output itself over each selected core. */
     @Test
     fun theBlendWritesTheRefinersOutputWhereSelected() {
         val w = 40
         val h = 32
         val ramp = FloatArray(64) { it / 100f }
-        val result = EdgeBand.refineWork(image(w, h), mask(w, h) { _, x -> x < 20 }, grid) { ramp }
+        val result = EdgeBand.refineWork(image(w, h), mask(w, h) { _, x -> x < 20 }, grid, feather = 0) { ramp }
         for (y in 0 until h) {
             for (x in 16 until 24) assertEquals("($y, $x)", ramp[(y % 8) * 8 + x - 16], result.prob[y * w + x], 0f)
         }
         // With a margin, the core is the middle of the (upsampled) output; cores past the frame are cut.
         val margined = TileGrid(core = 8, margin = 2, outStride = 1, workLongSide = 512)
         val wide = FloatArray(144) { it / 200f }
-        val r2 = EdgeBand.refineWork(image(21, 13), mask(21, 13) { _, x -> x < 18 }, margined) { wide }
+        val r2 = EdgeBand.refineWork(image(21, 13), mask(21, 13) { _, x -> x < 18 }, margined, feather = 0) { wide }
         for (y in 0 until 13) {
             for (x in 16 until 21) {
                 assertEquals("($y, $x)", wide[(2 + y % 8) * 12 + 2 + x - 16], r2.prob[y * 21 + x], 0f)
@@ -84,7 +86,9 @@ class EdgeBandTest {
     @Test
     fun aHalfResolutionOutputIsResizedToTheTileAndClipped() {
         val half = TileGrid(core = 8, margin = 0, outStride = 2, workLongSide = 512)
-        val r = EdgeBand.refineWork(image(40, 32), mask(40, 32) { _, x -> x < 20 }, half) { FloatArray(16) { 1.5f } }
+        val r = EdgeBand.refineWork(image(40, 32), mask(40, 32) { _, x -> x < 20 }, half, feather = 0) {
+            FloatArray(16) { 1.5f }
+        }
         for (y in 0 until 32) for (x in 16 until 24) assertEquals(1f, r.prob[y * 40 + x], 0f)
         val quarter = EdgeBand.refineWork(
             image(40, 32),
@@ -92,8 +96,64 @@ class EdgeBandTest {
                 x < 20
             },
             half,
+            feather = 0,
         ) { FloatArray(16) { 0.25f } }
         for (y in 0 until 32) for (x in 16 until 24) assertEquals(0.25f, quarter.prob[y * 40 + x], 1e-6f)
+    }
+
+    /**
+     * The hand-over at the refined region's edge (`band.feather_weight`, [EdgeBand.FEATHER] = 4): 1/5, 2/5,
+     * .. 1 with the chessboard distance from the nearest unrefined pixel; the frame's border is no edge,
+     * and neither is the seam between two refined cores.
+     */
+    @Test
+    fun theRefinedRegionHandsOverToTheMaskAroundIt() {
+        assertEquals(4, EdgeBand.FEATHER)
+        val w = 40
+        val h = 32
+        val big = TileGrid(core = 16, margin = 0, outStride = 1, workLongSide = 512)
+        // Two adjacent cores (columns 8..39, rows 0..15): they meet the top and right borders, and each other
+        // at columns 23 | 24; the region's edges are column 8 (on the left) and row 15 (below).
+        val weight = EdgeBand.featherWeight(listOf(TileOrigin(0, 8), TileOrigin(0, 24)), big, w, h)
+        fun want(y: Int, x: Int): Float {
+            if (y >= 16 || x < 8) return 0f
+            val d = min(x - 8 + 1, 16 - y) // chessboard distance to the nearest unrefined pixel
+            return min(d, 5) * (1f / 5f)
+        }
+        for (y in 0 until h) {
+            for (x in 0 until w) assertEquals("($y, $x)", want(y, x), weight[y * w + x], 1e-7f)
+        }
+        // The ramp across the left edge, 1/5 on the region's edge pixel, 1 from 5 pixels in.
+        assertArrayEquals(
+            floatArrayOf(0f, 0.2f, 0.4f, 0.6f, 0.8f, 1f, 1f),
+            weight.copyOfRange(4 * w + 7, 4 * w + 14),
+            1e-7f,
+        )
+        // No ramp at the frame's top and right borders, none at the seam between the two cores.
+        for (x in 12 until w) assertEquals("top ($x)", 1f, weight[x], 0f)
+        for (y in 0 until 11) assertEquals("right ($y)", 1f, weight[y * w + w - 1], 0f)
+        for (y in 0 until 11) for (x in 20 until 28) assertEquals("seam ($y, $x)", 1f, weight[y * w + x], 0f)
+        // Feather 0: the region itself.
+        val hard = EdgeBand.featherWeight(listOf(TileOrigin(0, 8), TileOrigin(0, 24)), big, w, h, feather = 0)
+        for (i in hard.indices) assertEquals(if (i / w < 16 && i % w >= 8) 1f else 0f, hard[i], 0f)
+    }
+
+    /** The blend hands over to the coarse probability with those weights: p + w (refined - p), then clipped. */
+    @Test
+    fun theBlendIsFeatheredAtTheRegionsEdge() {
+        val w = 40
+        val h = 32
+        val prob = mask(w, h) { _, x -> x < 20 }
+        val r = EdgeBand.refineWork(image(w, h), prob, grid) { FloatArray(64) { 0.5f } }
+        // Column 16..23 (one column of tiles, full height): 1, 2, 3, 4, 4, 3, 2, 1 fifths of the refined value.
+        val fifths = intArrayOf(1, 2, 3, 4, 4, 3, 2, 1)
+        for (y in 0 until h) {
+            for (x in 0 until w) {
+                val p = if (x < 20) 1f else 0f
+                val f = if (x in 16 until 24) fifths[x - 16] * (1f / 5f) else 0f
+                assertEquals("($y, $x)", p + f * (0.5f - p), r.prob[y * w + x], 1e-6f)
+            }
+        }
     }
 
     @Test
