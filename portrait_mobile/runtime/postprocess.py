@@ -220,7 +220,10 @@ def refine_edges_in(image: np.ndarray, prob: np.ndarray, rects: np.ndarray, radi
     p = check_prob(prob)
     if weight is not None:
         weight = check_prob(weight, name="weight")
-    out = p.copy() if p.shape == (h, w) else cv2.resize(p, (w, h), interpolation=cv2.INTER_LINEAR)
+    up = p.copy() if p.shape == (h, w) else cv2.resize(p, (w, h), interpolation=cv2.INTER_LINEAR)
+    # Neighbouring rects share an edge row or column: blend against the untouched mask, not against
+    # what the previous rect wrote there.
+    out = up if weight is None else up.copy()
     for y0, y1, x0, x1 in np.asarray(rects, np.int64).reshape(-1, 4):
         y0, y1, x0, x1 = max(0, y0), min(h, y1), max(0, x0), min(w, x1)
         if y1 > y0 and x1 > x0:
@@ -228,7 +231,7 @@ def refine_edges_in(image: np.ndarray, prob: np.ndarray, rects: np.ndarray, radi
             b = _upsample_rect(mean_b, h, w, y0, y1, x0, x1)
             q = _linear(a, b, image[y0:y1, x0:x1], 1 / 255, contrast)
             if weight is not None:
-                base = out[y0:y1, x0:x1]
+                base = up[y0:y1, x0:x1]
                 q -= base
                 q *= _upsample_rect(weight, h, w, y0, y1, x0, x1)
                 q += base

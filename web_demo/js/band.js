@@ -200,7 +200,10 @@ export function refineEdgesIn(rgb, w, h, prob, pw, ph, rects, {
     throw new Error(`a ${weightWidth}x${weightHeight} weight has ${weightWidth * weightHeight} values, got ${weight.length}`);
   }
   const { A, B, gw, gh } = fitEdges(rgb, w, h, prob, pw, ph, radius, eps, subsample);
-  const out = pw === w && ph === h ? Float32Array.from(prob) : resizePlane(prob, pw, ph, w, h, false);
+  const up0 = pw === w && ph === h ? Float32Array.from(prob) : resizePlane(prob, pw, ph, w, h, false);
+  // Neighbouring rects share an edge row or column: blend against the untouched mask, not against
+  // what the previous rect wrote there.
+  const out = weight ? Float32Array.from(up0) : up0;
   for (const [ry0, ry1, rx0, rx1] of rects) {
     const y0 = Math.max(0, ry0), y1 = Math.min(h, ry1), x0 = Math.max(0, rx0), x1 = Math.min(w, rx1);
     if (y1 <= y0 || x1 <= x0) continue;
@@ -213,7 +216,7 @@ export function refineEdgesIn(rgb, w, h, prob, pw, ph, rects, {
         const j = (y - y0) * rw + x - x0;
         const q = linear(a[0][j], a[1][j], a[2][j], b[j], rgb, y * w + x, contrast);
         // Weighted in the runtime's float32 order: q -= base; q *= weight; q += base (rounded as stored).
-        const base = out[y * w + x];
+        const base = up0[y * w + x];
         out[y * w + x] = wt ? Math.fround(Math.fround(Math.fround(q) - base) * wt[j]) + base : q;
       }
     }

@@ -143,6 +143,30 @@ def test_refine_edges_in_rects_is_refine_edges_there_and_the_upsampled_mask_else
         refine_edges_in(img, np.zeros((4, 4, 2), np.float32), rects)
 
 
+def test_refine_edges_in_blends_each_pixel_once_by_its_weight() -> None:
+    from portrait_mobile.runtime.postprocess import refine_edges_in
+
+    h, w = 240, 200
+    _, img, rough = _disc_scene(h, w)
+    small = cv2.resize(rough, (100, 120), interpolation=cv2.INTER_AREA)
+    weight = np.tile(np.linspace(0, 1, 50, dtype=np.float32), (60, 1))  # at a quarter of the image
+    whole = refine_edges_in(img, small, np.array([[40, 140, 20, 180]]), radius=8)
+    up = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    wt = cv2.resize(weight, (w, h), interpolation=cv2.INTER_LINEAR)
+    one = refine_edges_in(img, small, np.array([[40, 140, 20, 180]]), radius=8, weight=weight)
+    # Where the filter's value needed no clipping, the output is the mask moved towards it by the weight.
+    sure = np.zeros((h, w), bool)
+    sure[40:140, 20:180] = (whole[40:140, 20:180] > 0) & (whole[40:140, 20:180] < 1)
+    assert sure.sum() > 1000
+    np.testing.assert_allclose(one[sure], (up + wt * (whole - up))[sure], atol=1e-5)
+    # Two rects sharing a row and a column (as neighbouring tiles' rects do) give what one rect gives.
+    two = refine_edges_in(img, small, np.array([[40, 91, 20, 180], [90, 140, 20, 101], [90, 140, 100, 180]]),
+                          radius=8, weight=weight)
+    np.testing.assert_allclose(two, one, atol=1e-6)
+    with pytest.raises(ImageError):
+        refine_edges_in(img, small, np.array([[40, 140, 20, 180]]), weight=np.full((4, 4), 2.0, np.float32))
+
+
 def test_refine_on_huge_image_keeps_size(seg: Segmenter) -> None:
     img = np.zeros((4500, 5000, 3), np.uint8)
     img[1000:3000, 1500:3500, 0] = 255

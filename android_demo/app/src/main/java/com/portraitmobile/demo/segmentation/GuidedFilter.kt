@@ -68,11 +68,14 @@ object GuidedFilter {
         val fit = fitEdges(image, prob, probWidth, probHeight, radius, eps, subsample)
         val w = image.width
         val h = image.height
-        val out = if (probWidth == w && probHeight == h) {
+        val base = if (probWidth == w && probHeight == h) {
             prob.copyOf()
         } else {
             Resample.plane(prob, probWidth, probHeight, w, h, area = false)
         }
+        // Neighbouring rects share an edge row or column: blend against the untouched mask, not against
+        // what the previous rect wrote there.
+        val out = if (weight == null) base else base.copyOf()
         for (rect in rects) {
             val y0 = max(0, rect.y0)
             val y1 = min(h, rect.y1)
@@ -89,7 +92,7 @@ object GuidedFilter {
                     val j = (y - y0) * rw + x - x0
                     val q = linear(a[0][j], a[1][j], a[2][j], b[j], image.pixels, y * w + x, contrast)
                     // Weighted as the runtime does, each step rounded to float32: q -= base; q *= w; q += base.
-                    out[y * w + x] = if (wUp == null) q else (q - out[y * w + x]) * wUp[j] + out[y * w + x]
+                    out[y * w + x] = if (wUp == null) q else (q - base[y * w + x]) * wUp[j] + base[y * w + x]
                 }
             }
         }
