@@ -7,7 +7,7 @@ import copy
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -94,9 +94,6 @@ def fit(cache: RefineCache, cfg: FitConfig, log: Callable[[str], None] = print) 
     model = TileRefiner(rcfg)
     if cfg.init and not cfg.resume:
         start = RefinerCheckpoint.load(cfg.init)
-        if replace(start.config, name=rcfg.name, widths=rcfg.widths) != rcfg:
-            raise DatasetError(f"--init {cfg.init}: {start.config.name} differs from {rcfg.name} in more than "
-                               "its widths")
         try:
             widen_into(model, start.state_dict)
         except ValueError as e:

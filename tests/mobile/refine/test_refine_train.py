@@ -106,7 +106,7 @@ def test_fit_can_start_from_another_refiners_weights(cache_path: Path, tmp_path:
                 warmup_steps=1, mix={"seta/train": 0.5, "setb/train": 0.5})
     fit(load_refine_cache(cache_path), FitConfig(**base, out_dir=str(tmp_path / "a"), config="refine-t48",
                                                  init=str(tmp_path / "t48.pt")), log=lambda _: None)
-    with pytest.raises(DatasetError, match="differs from refine-t40g in more than its widths"):
+    with pytest.raises(DatasetError, match="do not fit refine-t40g: another layout"):
         fit(load_refine_cache(cache_path), FitConfig(**base, out_dir=str(tmp_path / "b"), init=str(tmp_path / "t48.pt")),
             log=lambda _: None)
 
