@@ -138,7 +138,8 @@ def test_training_state_loads_without_unpickling_code(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", [DEFAULT_WEIGHTS, REPO / "docs/training/candidates/portrait-sgc-256-s_gc_d.pt",
-                                  REPO / "docs/training/candidates/portrait-sd-256-sd_d.pt"])
+                                  REPO / "docs/training/candidates/portrait-sd-256-sd_d.pt",
+                                  REPO / "docs/training/candidates/portrait-sd-256-sde_soup05.pt"])
 def test_the_checkpoints_in_the_repository_still_load(path: Path) -> None:
     assert Checkpoint.load(path).build() is not None
 
