@@ -21,6 +21,7 @@ PROG = "portrait-export"
 
 from portrait_mobile.cli_support import (OneLineParser, fraction, non_negative_float, positive_int,
                                          run_cli)
+from portrait_mobile.paths import DEFAULT_WEIGHTS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"what to export: {', '.join(TARGETS)} or all")
     p.add_argument("--weights", default=None, metavar="CKPT",
                    help="checkpoint file, a segmentation model's or an edge refiner's (known by its format) "
-                        "(default: the shipped portrait_mobile/weights/portrait-s-256.pt; with --refiner, "
+                        f"(default: the shipped portrait_mobile/weights/{DEFAULT_WEIGHTS.name}; with --refiner, "
                         "refine-t40g.pt)")
     p.add_argument("--refiner", action="store_true",
                    help="export the edge refiner of quality 'accurate' (4-channel tiles on the coarse contour), "

@@ -23,10 +23,9 @@ from .errors import CheckpointError
 from .formats import SEGMENTER, resolve
 from .model_card import WeightsTerms, weights_terms
 from .model import PortraitNet, build_model
-from .paths import WEIGHTS_DIR
+from .paths import DEFAULT_WEIGHTS, WEIGHTS_DIR
 
 FORMAT = "portrait-mobile-checkpoint/1"
-DEFAULT_WEIGHTS = WEIGHTS_DIR / f"{DEFAULT_CONFIG}.pt"
 # Every kind of one-file checkpoint by its payload's "format": the class that reads it ("module:Class",
 # imported when used, as in portrait_mobile.formats).
 REFINER_FORMAT = "portrait-mobile-refiner/1"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .config import DEFAULT_CONFIG
 from .errors import PortraitError
 from .formats import FORMATS
 
@@ -12,6 +13,9 @@ from .formats import FORMATS
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # The shipped weights (and the artifacts exported from them) live in the package.
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+# The shipped model's checkpoint, and its int8 TFLite export packaged beside it (docs/results/refresh.sh).
+DEFAULT_WEIGHTS = WEIGHTS_DIR / f"{DEFAULT_CONFIG}.pt"
+DEFAULT_INT8 = WEIGHTS_DIR / f"{DEFAULT_CONFIG}_int8.tflite"
 # Environment variables that, when set, are the only place looked at for a shared folder.
 DATASETS_ENV = "PORTRAIT_DATASETS"
 ANCHORS_ENV = "PORTRAIT_ANCHORS_DIR"

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from portrait_mobile.paths import DEFAULT_INT8
 from support import PACKAGE_DIRS, REPO
 
 BUILD_FILES = ("pyproject.toml", "setup.py", "README.md", "LICENSE")
@@ -84,7 +85,7 @@ def test_wheel_runs_in_a_fresh_venv_outside_the_tree(wheel, tmp_path: Path) -> N
     where = run("python", "-c", "import portrait_mobile, portrait_export, portrait_bench as b; print(b.__file__)")
     assert where.returncode == 0 and Path(where.stdout.strip()).is_relative_to(venv_dir), where.stdout + where.stderr
     exp = run("portrait-export", "--target", "tflite", "--out", "exported")
-    model = work / "exported" / "portrait-s-256_int8.tflite"
+    model = work / "exported" / DEFAULT_INT8.name
     assert exp.returncode == 0 and model.is_file(), exp.stderr[-2000:]
     seg = run("portrait-segment", PHOTO.name, "--model", str(model), "--effect", "mask", "--out", "seg", "-q")
     assert seg.returncode == 0 and (work / "seg" / "astronaut_mask.png").is_file(), seg.stderr

@@ -26,12 +26,12 @@ from portrait_mobile.data.folder import PortraitFolder
 from portrait_mobile.evaluation.predictors import ArtifactPredictor
 from portrait_mobile.reference.mediapipe import MediaPipePredictor
 from portrait_mobile.metrics import BOUNDARY_RATIO, THRESHOLD, MetricAccumulator
-from portrait_mobile.paths import find_shared
+from portrait_mobile.paths import DEFAULT_INT8, find_shared
 from portrait_mobile.runtime import Segmenter
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
-PACKAGED = REPO / "portrait_mobile" / "weights" / "portrait-s-256_int8.tflite"
+PACKAGED = DEFAULT_INT8
 VAL_FRACTION = 0.1  # portrait-train fit's default --val-fraction, the carve the shipped model was chosen on
 CARVED = ("pfcn/train", "picsart/train", "voc_person/train", "ccp/train", "vitonplus/train")
 UNLABELLED = ("picsart_unlabeled", "ccp_unlabeled")

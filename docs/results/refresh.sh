@@ -6,27 +6,29 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 R=docs/results
+# The shipped model's name (portrait_mobile.config.DEFAULT_CONFIG): every file below is named after it.
+M=$(python -c 'from portrait_mobile.config import DEFAULT_CONFIG; print(DEFAULT_CONFIG)')
 portrait-export --target all --out exported
 # fp32 TFLite too: the benchmark times both precisions and the budgets cover both.
 portrait-export --target tflite --precision fp32 --out exported
 # The int8 file Segmenter.default() serves with only the runtime extra installed.
-cp exported/portrait-s-256_int8.tflite exported/portrait-s-256_int8.tflite.json portrait_mobile/weights/
-portrait-eval --data ../shared/datasets/pfcn:test --weights portrait_mobile/weights/portrait-s-256.pt \
-    --model exported/portrait-s-256_int8.tflite --model exported/portrait-s-256.onnx \
+cp exported/${M}_int8.tflite exported/${M}_int8.tflite.json portrait_mobile/weights/
+portrait-eval --data ../shared/datasets/pfcn:test --weights portrait_mobile/weights/${M}.pt \
+    --model exported/${M}_int8.tflite --model exported/${M}.onnx \
     --reference mediapipe --no-progress --out "$R/pfcn_test.json"
-portrait-eval --data ../shared/datasets/pfcn:test --model exported/portrait-s-256_int8.tflite --refine \
+portrait-eval --data ../shared/datasets/pfcn:test --model exported/${M}_int8.tflite --refine \
     --no-progress --out "$R/pfcn_test_refine.json"
 # The accurate level: the packaged int8 refiner (portrait_mobile/weights/refine-t40g_int8.tflite), and the
 # three levels side by side with their 1080p one-thread times; a whole photo's ARM count.
-portrait-eval --data ../shared/datasets/pfcn:test --model exported/portrait-s-256_int8.tflite --quality accurate \
+portrait-eval --data ../shared/datasets/pfcn:test --model exported/${M}_int8.tflite --quality accurate \
     --no-progress --out "$R/pfcn_test_accurate.json"
 python -m portrait_mobile.refine.train levels --data pfcn:test --refiner portrait_mobile/weights/refine-t40g_int8.tflite \
     --json "$R/levels_pfcn_test.json"
 portrait-bench --setup-arm -q
-portrait-bench --model exported/portrait-s-256_int8.tflite --profile all,arm --arm-cycles --reference mediapipe --runs 300 \
-    --budget benchmarks/budgets/default.json --json "$R/bench.json" --plot docs/benchmarks/bench-portrait-s-256.png \
+portrait-bench --model exported/${M}_int8.tflite --profile all,arm --arm-cycles --reference mediapipe --runs 300 \
+    --budget benchmarks/budgets/default.json --json "$R/bench.json" --plot docs/benchmarks/bench-${M}.png \
     --out runs/bench/readme
-portrait-bench --model exported/portrait-s-256_int8.tflite --model portrait_mobile/weights/refine-t40g_int8.tflite \
+portrait-bench --model exported/${M}_int8.tflite --model portrait_mobile/weights/refine-t40g_int8.tflite \
     --no-siblings --profile arm-a76 --reference mediapipe --json "$R/refine_arm_a76.json" --out runs/bench/refine --no-plot
 python docs/results/render_readme.py
 # The model card: framings and per-source carves, its failure pictures (drawn by the CLI), then the card.

@@ -6,8 +6,8 @@ Every figure in the card comes from a file, never from this script:
 - docs/results/card_pictures.json (card_pictures.py: the failure pictures drawn by portrait-segment)
 - docs/results/bench.json (portrait-bench: sizes, latency ratio)
 - docs/results/heldout_published.json (issue 17's held-out table, quoted as such)
-- portrait_mobile/weights/portrait-s-256.json (the shipped checkpoint: config, training info) and
-  portrait-s-256_int8.tflite.json (the packaged artifact: version, contract, parity, how it was made)
+- portrait_mobile/weights/<default>.json (the shipped checkpoint: config, training info) and
+  <default>_int8.tflite.json (the packaged artifact: version, contract, parity, how it was made)
 The licence statement and the card's version come from portrait_mobile.model_card. Run by refresh.sh;
 `--check` exits 1 when the committed card differs from what the recorded runs give.
 """
@@ -23,13 +23,14 @@ from typing import Any
 
 from portrait_export.context import DEFAULT_PRECISION, ExportOptions
 from portrait_mobile.atomic import write_text
+from portrait_mobile.config import DEFAULT_CONFIG
 from portrait_mobile.model_card import (CARD_NAME, CARD_VERSION, CODE_LICENSE, TEACHER, TRAINING_SOURCES,
                                         WEIGHTS_LICENSE, packaged_card)
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 WEIGHTS = REPO / "portrait_mobile" / "weights"
-MODEL = "portrait-s-256"
+MODEL = DEFAULT_CONFIG
 EXPORT_OPSET = ExportOptions().opset  # portrait-export's default
 
 

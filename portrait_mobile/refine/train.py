@@ -81,7 +81,7 @@ def build_parser() -> OneLineParser:
 
 
 def _cache(args) -> None:
-    from ..paths import DATASETS_ENV, WEIGHTS_DIR, find_shared
+    from ..paths import DATASETS_ENV, DEFAULT_INT8, find_shared
     from ..runtime import Segmenter
     from .config import get_refiner_config
     from .dataset import RefineSource, build_refine_cache
@@ -94,7 +94,7 @@ def _cache(args) -> None:
         if name == "pfcn" and split == "test":
             raise PortraitError("pfcn:test is the benchmark split: it is never trained or tuned on")
         sources.append(RefineSource(root / name, split or None, args.val_fraction))
-    coarse_path = args.coarse or WEIGHTS_DIR / "portrait-s-256_int8.tflite"
+    coarse_path = args.coarse or DEFAULT_INT8
     seg = Segmenter.from_file(coarse_path, threads=1)
     out = build_refine_cache(sources, args.out, seg.predict_lowres, get_refiner_config(args.config).grid(),
                              coarse_name=Path(coarse_path).name)
@@ -147,7 +147,7 @@ def _val(args) -> None:
 def _levels(args) -> None:
     from ..atomic import write_bytes
     from ..data.folder import PortraitFolder
-    from ..paths import DATASETS_ENV, WEIGHTS_DIR, find_shared
+    from ..paths import DATASETS_ENV, DEFAULT_INT8, find_shared
     from ..runtime import Segmenter
     from .evaluate import score_levels, time_levels
     from .validate import carve_indices
@@ -155,7 +155,7 @@ def _levels(args) -> None:
     root = find_shared("datasets", args.datasets, flag="--datasets", env=DATASETS_ENV)
     name, _, split = args.data.partition(":")
     folder = PortraitFolder(root / name, split or None)
-    seg = Segmenter.from_file(args.coarse or WEIGHTS_DIR / "portrait-s-256_int8.tflite", threads=1)
+    seg = Segmenter.from_file(args.coarse or DEFAULT_INT8, threads=1)
     if args.refiner.suffix != ".pt":
         from ..runtime.refiner import TileModel
 

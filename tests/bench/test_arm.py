@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from portrait_mobile.paths import REPO_ROOT
+from portrait_mobile.paths import DEFAULT_INT8
 from portrait_bench import cli
 from portrait_bench.arm.cores import ArmCore, ArmCoreError
 from portrait_bench.arm.prepare import ArmSetupError, locate
@@ -22,7 +22,7 @@ from portrait_bench.budgets import evaluate_budget, load_budget
 from portrait_bench.model_specs import anchors_dir, resolve_models, resolve_reference
 from portrait_bench.profiles import arm_core, arm_cores
 
-PACKAGED = REPO_ROOT / "portrait_mobile" / "weights" / "portrait-s-256_int8.tflite"
+PACKAGED = DEFAULT_INT8
 CORES = arm_cores()  # the arm rows of the shipped profiles file
 
 

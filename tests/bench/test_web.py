@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 
 from portrait_bench.cli import main
+from portrait_mobile.paths import DEFAULT_INT8
 from portrait_bench.web import missing_tool
 from support import REPO
 
-MODEL = REPO / "portrait_mobile" / "weights" / "portrait-s-256_int8.tflite"
+MODEL = DEFAULT_INT8
 
 
 def _need_browser() -> None:

@@ -23,12 +23,13 @@ import numpy as np
 import pytest
 
 from portrait_mobile.metrics import iou
+from portrait_mobile.paths import DEFAULT_INT8
 from portrait_mobile.model_io import quantize_input, to_model_input
 from portrait_mobile.runtime import Segmenter, read_image
 from support import REPO, pfcn
 
 WEB = REPO / "web_demo"
-MODEL = REPO / "portrait_mobile" / "weights" / "portrait-s-256_int8.tflite"
+MODEL = DEFAULT_INT8
 PHOTO = REPO / "docs" / "effects" / "pfcn-00887.png"  # a PFCN test photo already in the repo (320 px)
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 

@@ -22,10 +22,9 @@ from portrait_mobile.config import DEFAULT_CONFIG, ModelConfig
 from portrait_mobile.contract import CONTRACT_KEY, ModelContract
 from portrait_mobile.contract_io import read_contract, sidecar_path, tflite_metadata
 from portrait_mobile.model_card import CARD_NAME, WEIGHTS_LICENSE, packaged_card
-from portrait_mobile.paths import WEIGHTS_DIR
+from portrait_mobile.paths import DEFAULT_WEIGHTS, WEIGHTS_DIR
 
 EXPORT_EXTRA = ("torch", "onnx", "onnxruntime", "litert_torch", "ai_edge_quantizer")
-DEFAULT_WEIGHTS = WEIGHTS_DIR / f"{DEFAULT_CONFIG}.pt"  # as portrait_mobile.checkpoint has it (it imports torch)
 
 
 def _missing(modules: tuple[str, ...]) -> list[str]:
@@ -493,18 +492,18 @@ def test_default_model_all_targets_without_shared(tmp_path, capsys, monkeypatch)
     monkeypatch.chdir(tmp_path)
     rc, out, err = cli_run(capsys, "--target", "all")
     assert rc == 0, err
-    exported = tmp_path / "exported"
+    exported, m = tmp_path / "exported", DEFAULT_CONFIG
     assert {p.name for p in exported.iterdir()} >= {
-        "portrait-s-256.onnx", "portrait-s-256_int8.tflite", "portrait-s-256.mlpackage",
-        "portrait-s-256.onnx.json", "portrait-s-256_int8.tflite.json", "portrait-s-256.mlpackage.json"}
+        f"{m}.onnx", f"{m}_int8.tflite", f"{m}.mlpackage", f"{m}.onnx.json", f"{m}_int8.tflite.json",
+        f"{m}.mlpackage.json"}
     assert "3/3 artifacts written" in out and "views of the packaged public-domain NASA portrait" in out
     assert "calibrated on: int8 calibration statistics saved with the weights" in out
-    side = json.loads((exported / "portrait-s-256_int8.tflite.json").read_text())
+    side = json.loads((exported / f"{m}_int8.tflite.json").read_text())
     blob = json.dumps(side)
     assert "int8 calibration statistics saved with the weights" in blob
-    int8 = read_contract(exported / "portrait-s-256_int8.tflite")
+    int8 = read_contract(exported / f"{m}_int8.tflite")
     assert int8.precision == "int8"
-    assert (exported / "portrait-s-256_int8.tflite").stat().st_size < 200 * 1024
+    assert (exported / f"{m}_int8.tflite").stat().st_size < 200 * 1024
 
 
 def test_targets_come_from_the_formats_registry(tmp_path):

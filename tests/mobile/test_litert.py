@@ -7,10 +7,10 @@ import pytest
 
 from portrait_mobile.errors import PortraitError
 from portrait_mobile.litert import KERNELS, new_interpreter
-from portrait_mobile.paths import REPO_ROOT, find_shared
+from portrait_mobile.paths import DEFAULT_INT8, find_shared
 from portrait_mobile.tflite_weights import float_weight_count, op_details, stored_constants
 
-PACKAGED = REPO_ROOT / "portrait_mobile" / "weights" / "portrait-s-256_int8.tflite"
+PACKAGED = DEFAULT_INT8
 
 
 @pytest.mark.parametrize("kernels", KERNELS)

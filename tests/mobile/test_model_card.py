@@ -18,6 +18,8 @@ from types import SimpleNamespace
 import pytest
 
 from portrait_mobile.contract import ModelContract
+from portrait_mobile.contract_io import sidecar_path
+from portrait_mobile.paths import DEFAULT_INT8, DEFAULT_WEIGHTS
 from support import REPO
 from portrait_mobile.model_card import (CARD_NAME, CARD_VERSION, CODE_LICENSE, TEACHER, TRAINING_SOURCES,
                                         WEIGHTS_LICENSE, packaged_card)
@@ -63,7 +65,7 @@ def test_weights_licence_is_not_the_code_licence_and_names_every_source():
 
 def test_every_training_source_of_the_shipped_weights_has_stated_terms():
     """Retraining on a new set must add that set's terms to the card before it can ship."""
-    info = json.loads((REPO / "portrait_mobile" / "weights" / "portrait-s-256.json").read_text())
+    info = json.loads(DEFAULT_WEIGHTS.with_suffix(".json").read_text())
     stated = {s.name for s in TRAINING_SOURCES}
     assert set(info["train_info"]["sources"]) <= stated
     assert all(s.terms for s in (*TRAINING_SOURCES, TEACHER))
@@ -96,7 +98,7 @@ def test_metadata_licence_and_card_version_match_the_card():
 
 
 def test_packaged_artifact_carries_the_cards_licence():
-    doc = json.loads((REPO / "portrait_mobile" / "weights" / "portrait-s-256_int8.tflite.json").read_text())
+    doc = json.loads(sidecar_path(DEFAULT_INT8).read_text())
     if "model_card" not in doc:
         pytest.skip("the packaged int8 model was exported before the card pointer existed; "
                     "docs/results/refresh.sh re-exports it")

@@ -12,7 +12,7 @@ from portrait_mobile.errors import ImageError, ModelLoadError
 from portrait_mobile.runtime import Segmenter, binary_mask, keep_largest, read_image, refine_edges
 from portrait_mobile.runtime.cli import main as cli_main
 
-from portrait_mobile.checkpoint import DEFAULT_WEIGHTS
+from portrait_mobile.paths import DEFAULT_INT8, DEFAULT_WEIGHTS
 from support import pfcn
 from support.runtime_models import (TINY_H, TINY_W, iou, make_tiny_onnx, red_person,
                               tiny_contract)
@@ -460,9 +460,9 @@ def test_default_never_switches_engine_silently(monkeypatch: pytest.MonkeyPatch,
     pytest.importorskip("torch")  # the fallback engine (train extra)
     from portrait_mobile.runtime import segmenter as segmod
 
-    broken = tmp_path / "portrait-s-256_int8.tflite"
+    broken = tmp_path / DEFAULT_INT8.name
     broken.write_bytes(b"\x00" * 64)
-    (tmp_path / "portrait-s-256.pt").symlink_to(DEFAULT_WEIGHTS)
+    (tmp_path / DEFAULT_WEIGHTS.name).symlink_to(DEFAULT_WEIGHTS)
     monkeypatch.setattr(segmod, "WEIGHTS_DIR", tmp_path)
     with pytest.warns(RuntimeWarning, match="using the PyTorch checkpoint.*not a TFLite model"):
         seg = Segmenter.default(threads=1)
