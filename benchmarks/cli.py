@@ -1,11 +1,11 @@
 """portrait-bench: latency per emulated device profile, side by side with the MediaPipe reference.
 
-  portrait-bench --model exported/portrait-s-256_int8.tflite --profile all --reference mediapipe
-  portrait-bench --model exported/portrait-s-256_int8.tflite --budget benchmarks/budgets/default.json
-  portrait-bench --compat exported/portrait-s-256_int8.tflite --api-level 30
+  portrait-bench --model exported/portrait-sd-256_int8.tflite --profile all --reference mediapipe
+  portrait-bench --model exported/portrait-sd-256_int8.tflite --budget benchmarks/budgets/default.json
+  portrait-bench --compat exported/portrait-sd-256_int8.tflite --api-level 30
   portrait-bench --list-profiles
   portrait-bench --setup-arm        (once: the ARM64 emulation of the arm-* profiles, cached)
-  portrait-bench --model exported/portrait-s-256_int8.tflite --profile arm-a76 --reference mediapipe
+  portrait-bench --model exported/portrait-sd-256_int8.tflite --profile arm-a76 --reference mediapipe
 
 Exit status: 0 all good; 1 a budget is broken (or, with --compat, a delegate would fall back to the
 CPU); 2 the benchmark could not run (bad arguments, missing model, ...).

@@ -1,7 +1,7 @@
 """pytest plugin (entry point ``pytest11: portrait_bench``): assert a latency budget in one line.
 
     def test_latency_budget(portrait_budget):
-        portrait_budget("exported/portrait-s-256_int8.tflite", "benchmarks/budgets/default.json")
+        portrait_budget("exported/portrait-sd-256_int8.tflite", "benchmarks/budgets/default.json")
 
 The fixture runs the same benchmark as ``portrait-bench --budget`` (same process, interleaved with the
 MediaPipe reference when the budget asks for ratios) and fails the test with the names of the broken

@@ -146,7 +146,7 @@ class ExportContext:
         return tuple(self.model.config.input_size)  # type: ignore[return-value]
 
     def artifact_path(self, target: str, precision: str) -> Path:
-        """portrait-s-256.onnx, portrait-s-256_int8.tflite, portrait-s-256.mlpackage (fp16), ...
+        """portrait-sd-256.onnx, portrait-sd-256_int8.tflite, portrait-sd-256.mlpackage (fp16), ...
 
         The default precision of a target keeps the plain name, except where the format's row says
         the name always carries it (TFLite: int8 and fp32 files are both common).

@@ -13,8 +13,8 @@ that role); the iOS app runs none, and one in its Models folder would be listed 
 
 Each artifact travels with its contract, named as the exporter names sidecars
 (``portrait_mobile.contract_io.sidecar_path``): the artifact's full file name plus ``.json``, so the
-contract of ``portrait-s-256_int8.tflite`` is ``portrait-s-256_int8.tflite.json`` and the one of
-``portrait-s-256.mlpackage`` is ``portrait-s-256.mlpackage.json``. The demos list their model folder
+contract of ``portrait-sd-256_int8.tflite`` is ``portrait-sd-256_int8.tflite.json`` and the one of
+``portrait-sd-256.mlpackage`` is ``portrait-sd-256.mlpackage.json``. The demos list their model folder
 and pair files by that rule; no model file name is compiled into them.
 
 Files exported earlier can be copied without exporting again:

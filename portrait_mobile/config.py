@@ -77,15 +77,15 @@ get_config = _REGISTRY.get
 list_configs = _REGISTRY.names
 
 
-DEFAULT_CONFIG = "portrait-s-256"
+DEFAULT_CONFIG = "portrait-sd-256"
 
 register(ModelConfig(name="portrait-s-256"))
 # portrait-s-256 with the image-pooling block: this session's recipe (docs/experiments.md, s_gc_*), not
-# yet better than the shipped portrait-s-256 on the carves; grown from it with `fit --init`.
+# yet better than portrait-s-256 on the carves; grown from it with `fit --init`.
 register(ModelConfig(name="portrait-sgc-256", global_context=24))
-# portrait-s-256 two residual blocks deeper at 1/16 and 1/32 (train.grow keeps its function): +31k
-# parameters where they cost least on a phone (with trained weights: int8 190.3 KiB, 0.726x MediaPipe's
-# A76 instructions against portrait-s-256's 0.707x; docs/experiments.md, session 25).
+# The shipped default: portrait-s-256 two residual blocks deeper at 1/16 and 1/32 (train.grow keeps its
+# function): +31k parameters where they cost least on a phone (int8 184.3 KiB, 0.726x MediaPipe's A76
+# instructions against portrait-s-256's 0.707x; docs/experiments.md, sessions 25-27).
 register(ModelConfig(name="portrait-sd-256", blocks_per_stage=(0, 1, 1, 3, 3)))
 register(
     ModelConfig(

@@ -3,7 +3,7 @@
 # the robust preset (full augmentation), then the light fine-tune, as docs/experiments.md found.
 #
 #   bash scripts/train_gpu_budget.sh [--budget-min 9] [--cache .traincache/train256.npz] [--out DIR]
-#                                    [--init CKPT] [--model portrait-s-256] [--batch-size 512] [--dry-run]
+#                                    [--init CKPT] [--model portrait-sd-256] [--batch-size 512] [--dry-run]
 #
 # Needs only python3 with torch, numpy, opencv-python-headless and tqdm (matplotlib for the curves);
 # runs from a copy of the repository without installing it. Wheels for anything missing can travel
@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-BUDGET_MIN=9 CACHE=.traincache/train256.npz OUT=${OUT:-runs/gpu_budget} INIT="" BATCH=512 DRY=0 MODEL=portrait-s-256
+BUDGET_MIN=9 CACHE=.traincache/train256.npz OUT=${OUT:-runs/gpu_budget} INIT="" BATCH=512 DRY=0 MODEL=portrait-sd-256
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --budget-min) BUDGET_MIN="$2"; shift 2 ;;

@@ -1,7 +1,7 @@
 """Runtime SDK: one `Segmenter` over ONNX Runtime, LiteRT, Core ML (macOS) and PyTorch checkpoints.
 
     from portrait_mobile.runtime import Segmenter, read_image
-    seg = Segmenter.from_file("portrait-s-256.onnx")      # or Segmenter.default()
+    seg = Segmenter.from_file("portrait-sd-256.onnx")      # or Segmenter.default()
     mask = seg.segment(read_image("photo.jpg"))            # float32 HxW person probability
 
 Imports only NumPy and OpenCV; each engine (onnxruntime, ai_edge_litert, coremltools, torch) is

@@ -1,7 +1,7 @@
 """portrait-segment: segment images, folders and videos, and write a mask or an effect.
 
     portrait-segment photo.jpg photos/ clip.mp4 --effect blur --out out/
-    portrait-segment photos/ --model portrait-s-256_int8.tflite --effect cutout --out cutouts/
+    portrait-segment photos/ --model portrait-sd-256_int8.tflite --effect cutout --out cutouts/
 
 Outputs are `<out>/<name>_<effect>.png` for images and `<out>/<name>_<effect>.mp4` for videos, each
 written to a temp file and renamed when complete. Errors are one line on stderr; exit status 0 when

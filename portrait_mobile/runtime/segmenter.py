@@ -1,7 +1,7 @@
 """`Segmenter`: one API over ONNX Runtime, LiteRT, Core ML and the PyTorch checkpoint.
 
     from portrait_mobile.runtime import Segmenter, read_image
-    seg = Segmenter.from_file("portrait-s-256.onnx")        # or .tflite / .mlpackage, or Segmenter.default()
+    seg = Segmenter.from_file("portrait-sd-256.onnx")        # or .tflite / .mlpackage, or Segmenter.default()
     mask = seg.segment(read_image("me.jpg"))                  # float32 HxW person probability
     seg = Segmenter.default(SegmenterOptions(threads=2, quality="balanced"))  # how it runs, in one object
 
@@ -92,11 +92,11 @@ class Segmenter:
 
     @classmethod
     def default(cls, options: SegmenterOptions | None = None, *, threads: int | None = None) -> "Segmenter":
-        """The shipped model, `portrait-s-256`.
+        """The shipped model, `portrait-sd-256`.
 
         Uses an exported artifact packaged in `portrait_mobile/weights/` if there is one (``.onnx``
         first, then the int8 ``.tflite`` the package ships), so that only the `runtime` extra is
-        needed; otherwise the PyTorch checkpoint ``weights/portrait-s-256.pt`` through PyTorch (the
+        needed; otherwise the PyTorch checkpoint ``weights/portrait-sd-256.pt`` through PyTorch (the
         `train` extra), with a RuntimeWarning saying why when a packaged artifact was there but could
         not be loaded. `threads`: None or a positive int (ValueError otherwise), the older spelling of
         `options.threads`; the shipped model picks its own engine. ModelLoadError when nothing can run here.

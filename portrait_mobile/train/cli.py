@@ -2,7 +2,7 @@
 
     portrait-train cache --source ../shared/datasets/pfcn:train --source ../shared/datasets/picsart:train \
         --out .traincache/train256.npz
-    portrait-train fit --cache .traincache/train256.npz --model portrait-s-256 --epochs 100 --out runs/s256
+    portrait-train fit --cache .traincache/train256.npz --model portrait-sd-256 --epochs 100 --out runs/s256
     portrait-train ship runs/s256/best.pt
 """
 from __future__ import annotations
