@@ -95,8 +95,10 @@ def test_checkpoint_errors(tmp_path: Path, random_checkpoint: Path) -> None:
 def test_default_weights_load_with_no_arguments() -> None:
     import portrait_mobile
 
+    from portrait_mobile.config import DEFAULT_CONFIG
+
     model = portrait_mobile.load_model()
-    assert model.config.name == "portrait-s-256"
+    assert model.config.name == DEFAULT_CONFIG
     assert load_checkpoint().metrics  # shipped with its metrics
 
 
