@@ -9,8 +9,10 @@ tests/demos/test_demo_apps.py checks that the committed fixture is what this scr
 The frame is 60x45 RGB (a figure over a textured background), the coarse probability 16x16 (a soft
 blob, the model's own resolution); the grid is a small one (core 8, margin 2, output at half
 resolution, working frame 48 on the long side) so that every step runs: the frame shrunk by
-INTER_AREA, the probability enlarged by INTER_LINEAR, the guided filter at the working frame, tiles
-whose margin reaches past the frame, the blend of a half-resolution output handed over to the probability
+INTER_AREA, the probability enlarged by INTER_LINEAR, the guided filter at the working frame, the grid's
+offset chosen for the fewest tiles (band.fewest_tiles_offset: (4, 1) here, 14 tiles where the unshifted grid
+needs 18) so that cores start above and left of the frame (negative origins), tiles whose margin reaches
+past the frame, the blend of a half-resolution output handed over to the probability
 around the refined region over band.FEATHER pixels (FEATHER_WEIGHT: band.feather_weight of the tiles, some
 of which meet the frame's border). The refiner is a
 stand-in written in both languages (STAND_IN below, `standIn` in the Kotlin test).
@@ -48,7 +50,7 @@ def frame_and_coarse() -> tuple[np.ndarray, np.ndarray]:
     figure = ((x - 31) ** 2 / 13 ** 2 + (y - 27) ** 2 / 17 ** 2) <= 1.0
     img[figure] = (img[figure] // 3 + np.array([150, 110, 90])) % 256
     cy, cx = np.mgrid[0:COARSE, 0:COARSE]
-    d = np.sqrt(((cx - 8.3) / 4.6) ** 2 + ((cy - 9.6) / 6.1) ** 2)
+    d = np.sqrt(((cx - 7.1) / 4.6) ** 2 + ((cy - 8.2) / 6.1) ** 2)  # near the top-left: origins < 0 (ORIGINS)
     prob = np.clip(1.6 - d, 0, 1)
     coarse = (np.rint(prob * 255) / 255).astype(np.float32)
     return img.astype(np.uint8), coarse
@@ -70,8 +72,8 @@ def stand_in(tiles: np.ndarray) -> np.ndarray:
 
 def golden() -> dict[str, np.ndarray]:
     from portrait_mobile.contract import EXTRA_CHANNELS
-    from portrait_mobile.runtime.band import (Snap, feather_weight, refine_band, refine_work, select_tiles, to_work,
-                                              with_channel)
+    from portrait_mobile.runtime.band import (Snap, contour, feather_weight, fewest_tiles_offset, refine_band,
+                                              refine_work, select_tiles, to_work, with_channel)
     from portrait_mobile.tile_grid import TileGrid
 
     grid = TileGrid(**GRID)
@@ -79,13 +81,14 @@ def golden() -> dict[str, np.ndarray]:
     img_w, prob_w = to_work(img, coarse, grid)
     channel = with_channel(img_w, prob_w, EXTRA_CHANNELS[1])  # guided_probability
     origins = select_tiles(channel, grid)
+    offset = np.array(fewest_tiles_offset(contour(channel), grid))
     refined = refine_work(img_w, channel, stand_in, grid)
     weight = feather_weight(origins, grid, channel.shape)
     snapped = {f"snapped_{name.lower()}": refine_band(img, coarse, stand_in, grid, channel=EXTRA_CHANNELS[1],
                                                       snap=Snap(**fields)).astype(np.float32)
                for name, fields in SNAPS.items()}
     return {"frame": img, "coarse": coarse, "work_rgb": img_w, "work_prob": prob_w, "channel": channel,
-            "origins": origins.astype(np.int32), "feather_weight": weight.astype(np.float32),
+            "offset": offset, "origins": origins.astype(np.int32), "feather_weight": weight.astype(np.float32),
             "refined": refined.astype(np.float32), **snapped}
 
 
@@ -102,9 +105,12 @@ def _kotlin_string(name: str, a: np.ndarray) -> str:
 
 
 def render() -> str:
+    from portrait_mobile.runtime.band import OFFSET_STEPS
+
     g = golden()
     (h, w), (wh, ww) = g["frame"].shape[:2], g["work_prob"].shape
     origins = " ".join(str(int(v)) for v in g["origins"].reshape(-1))
+    oy, ox = (int(v) for v in g["offset"])
     parts = [
         "package com.portraitmobile.demo.segmentation\n",
         "\n",
@@ -121,7 +127,13 @@ def render() -> str:
         f"    const val WORK_WIDTH = {ww}\n",
         f"    const val WORK_HEIGHT = {wh}\n",
         "\n",
-        "    /** Core origins y, x of the selected tiles, row-major, space-separated. */\n",
+        f"    const val OFFSET_STEPS = {OFFSET_STEPS}\n",
+        "\n",
+        "    /** band.fewest_tiles_offset of the channel's contour: the grid starts at -(OFFSET_Y, OFFSET_X). */\n",
+        f"    const val OFFSET_Y = {oy}\n",
+        f"    const val OFFSET_X = {ox}\n",
+        "\n",
+        "    /** Core origins y, x of the selected tiles, row-major, space-separated (some negative). */\n",
         f'    const val ORIGINS = "{origins}"\n',
         "\n",
         "    /** band.Snap's of the SNAPPED_ values: band.refine_band's output at the frame's size. */\n",

@@ -442,6 +442,96 @@ process.stdout.write(JSON.stringify({{ feather: FEATHER,
     assert set(np.unique(ramp).tolist()) == {np.float32(k / 5) for k in range(6)}  # the layout has every step
 
 
+def _band_golden():
+    """tests/demos/band_golden.py: the hand-made frame (and stand-in refiner) of the Kotlin band test's golden values."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("band_golden", Path(__file__).with_name("band_golden.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_js_tiles_and_blend_match_the_runtime(node: str) -> None:
+    """band.js's tile grid is the runtime's (band.select_tiles): the offset with the fewest tiles
+    (band.fewest_tiles_offset, its step core / band.OFFSET_STEPS) and the origins, negative ones included, on
+    hand-made masks and cores (steps 1 to 6) and on the hand-made frame of tests/demos/band_golden.py, whose
+    offset is not (0, 0); then, on that frame, the tiles gathered, run through the golden stand-in refiner,
+    blended and handed over (cores above and left of the frame) value for value (band.refine_work)."""
+    from portrait_mobile.runtime.band import (OFFSET_STEPS, contour, fewest_tiles_offset, offset_step, refine_work,
+                                              select_tiles)
+    from portrait_mobile.tile_grid import TileGrid
+
+    bg = _band_golden()
+    g = bg.golden()
+    grid = TileGrid(**bg.GRID)
+    rng = np.random.default_rng(3)
+    masks = [(g["channel"], grid.core)]
+    for core, (h, w) in [(8, (37, 45)), (12, (50, 41)), (16, (64, 64)), (40, (203, 150)), (48, (97, 130)), (7, (30, 23))]:
+        y, x = np.mgrid[0:h, 0:w]
+        blob = (((x - w * rng.uniform(0.2, 0.8)) / (w * rng.uniform(0.2, 0.5))) ** 2
+                + ((y - h * rng.uniform(0.2, 0.8)) / (h * rng.uniform(0.2, 0.5))) ** 2) <= 1
+        masks.append((np.where(blob, 200, 30).astype(np.uint8), core))
+    cases = [{"h": m.shape[0], "w": m.shape[1], "core": c, "mask": base64.b64encode(m.tobytes()).decode()}
+             for m, c in masks]
+    code = f"""
+import {{ OFFSET_STEPS, contour, fewestTilesOffset, offsetStep, selectTiles }} from './js/band.js';
+const cases = {json.dumps(cases)};
+process.stdout.write(JSON.stringify({{ steps: OFFSET_STEPS, out: cases.map(({{ h, w, core, mask }}) => {{
+  const m = new Uint8Array(Buffer.from(mask, 'base64'));
+  return {{ step: offsetStep(core), offset: fewestTilesOffset(contour(m, w, h), w, h, core),
+    tiles: selectTiles(m, w, h, core), unshifted: selectTiles(m, w, h, core, [0, 0]) }};
+}}) }}));
+"""
+    out = run_js(node, code)
+    assert out["steps"] == OFFSET_STEPS == 8
+    for (m, core), got in zip(masks, out["out"]):
+        gr = TileGrid(core, 0, 1, 512)
+        assert got["step"] == offset_step(gr), core
+        assert tuple(got["offset"]) == fewest_tiles_offset(contour(m), gr), core
+        assert got["tiles"] == select_tiles(m, gr).tolist(), core
+        assert got["unshifted"] == select_tiles(m, gr, (0, 0)).tolist(), core
+    golden = out["out"][0]
+    assert golden["offset"] != [0, 0] and min(min(o) for o in golden["tiles"]) < 0  # the port's new paths run
+    assert len(golden["tiles"]) < len(golden["unshifted"])
+
+    # The blend on the golden frame, fed Python's working frame and channel; the stand-in in float32 as numpy.
+    wh, ww = g["channel"].shape
+    code = f"""
+import {{ blendTile, featherTiles, gatherTile, selectTiles }} from './js/band.js';
+const chunks = []; for await (const c of process.stdin) chunks.push(c);
+const buf = Buffer.concat(chunks);
+const rgb = new Uint8Array(buf.subarray(0, {wh * ww * 3}));
+const chan = new Uint8Array(buf.subarray({wh * ww * 3}));
+const f = Math.fround, s = {grid.out_tile}, t = {grid.tile};
+const standIn = (tile) => {{
+  const at = (y, x, c) => tile[(y * t + x) * 4 + c];
+  const pool = (y, x, c) => f(f(f(at(2 * y, 2 * x, c) + at(2 * y, 2 * x + 1, c)) + f(at(2 * y + 1, 2 * x, c)
+    + at(2 * y + 1, 2 * x + 1, c))) * f(1 / 1020));
+  const out = new Float32Array(s * s);
+  for (let i = 0; i < s * s; i++) {{
+    const p = pool(Math.floor(i / s), i % s, 3), red = pool(Math.floor(i / s), i % s, 0);
+    out[i] = f(f(f(p * p) * f(0.9)) + f(red * f(0.1)));
+  }}
+  return out;
+}};
+const prob = new Float32Array(chan.length);
+for (let i = 0; i < prob.length; i++) prob[i] = f(chan[i] * f(1 / 255));
+const base = Float32Array.from(prob);
+const origins = selectTiles(chan, {ww}, {wh}, {grid.core});
+for (const o of origins) blendTile(prob, {ww}, {wh}, standIn(gatherTile(rgb, chan, {ww}, {wh}, o, {grid.core}, {grid.margin})), s, o, {grid.core}, {grid.margin});
+featherTiles(prob, base, {ww}, {wh}, origins, {grid.core});
+process.stdout.write(JSON.stringify({{ origins, prob: Buffer.from(prob.buffer).toString('base64') }}));
+"""
+    out = run_js(node, code, g["work_rgb"].tobytes() + g["channel"].tobytes())
+    assert out["origins"] == g["origins"].tolist()
+    want = refine_work(g["work_rgb"], g["channel"], bg.stand_in, grid)
+    assert np.array_equal(want, g["refined"])
+    js = _b64_floats(out["prob"]).reshape(want.shape)
+    assert np.abs(js - want).max() < 1e-6, np.abs(js - want).max()
+    assert np.abs(want[:4] - g["channel"][:4] / np.float32(255)).max() > 0.01  # the cores above the frame wrote
+
+
 @pytest.mark.parametrize("channel", ["coarse_probability", "guided_probability"])
 def test_js_band_logic_matches_the_runtime(node: str, segmenter: Segmenter, channel: str) -> None:
     """band.js (quality accurate in the page): the working frame, the 4th channel (the guided filter at

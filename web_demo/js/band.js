@@ -2,7 +2,8 @@
 // The photo is brought to the refiner's working frame (its contract's tiles.work_long_side, never
 // enlarged), the coarse probability resized to it (as uint8), its 4th channel made (the probability
 // itself, or it through the runtime's guided filter: postprocess.refine_edges), the frame cut into
-// core x core tiles, and only the tiles the 4th channel's 0.5 contour crosses go to the refiner; each
+// core x core tiles (the grid shifted per photo so that as few tiles as possible cover the contour:
+// OFFSET_STEPS), and only the tiles the 4th channel's 0.5 contour crosses go to the refiner; each
 // output (at 1/out_stride) is resized to the tile and its core replaces the probability there, handed
 // over to the probability around the refined region over FEATHER working-frame pixels (featherWeight).
 // The accurate level then snaps the refined tiles to the photo's own edges (band.Snap): the guided filter
@@ -225,21 +226,83 @@ export function refineEdgesIn(rgb, w, h, prob, pw, ph, rects, {
   return out;
 }
 
-/** Core origins [y, x] of the tiles the 0.5 contour of `probU8` (h x w) crosses, row-major. */
-export function selectTiles(probU8, w, h, core) {
+/**
+ * band.OFFSET_STEPS (portrait_mobile/runtime/band.py says why): the grid's origin is chosen per photo among
+ * offsets of core / OFFSET_STEPS pixels, whichever covers the contour with the fewest tiles.
+ */
+export const OFFSET_STEPS = 8;
+
+/**
+ * band.contour: 1 where a pixel's 3x3 neighbourhood of `probU8` (h x w) holds both sides of 0.5 (128 as
+ * uint8), else 0. The frame's border is no contour: outside it the edge pixels repeat.
+ */
+export function contour(probU8, w, h) {
   const fg = (y, x) => probU8[Math.min(h - 1, Math.max(0, y)) * w + Math.min(w - 1, Math.max(0, x))] >= 128;
-  const gh = Math.ceil(h / core), gw = Math.ceil(w / core);
-  const hit = new Uint8Array(gh * gw);
+  const edge = new Uint8Array(w * h);
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
       const c = fg(y, x);
-      let edge = false;
-      for (let dy = -1; dy <= 1 && !edge; dy++) for (let dx = -1; dx <= 1; dx++) if (fg(y + dy, x + dx) !== c) { edge = true; break; }
-      if (edge) hit[Math.floor(y / core) * gw + Math.floor(x / core)] = 1;
+      let e = 0;
+      for (let dy = -1; dy <= 1 && !e; dy++) for (let dx = -1; dx <= 1; dx++) if (fg(y + dy, x + dx) !== c) { e = 1; break; }
+      edge[y * w + x] = e;
     }
   }
+  return edge;
+}
+
+/** band.offset_step: the largest divisor of the core that is at most core / OFFSET_STEPS (at least 1). */
+export function offsetStep(core) {
+  let d = Math.max(1, Math.floor(core / OFFSET_STEPS));
+  while (core % d) d--;
+  return d;
+}
+
+/**
+ * band.fewest_tiles_offset: the grid offset [oy, ox], both multiples of offsetStep, whose tiles cover the
+ * contour `edge` (h x w) with the fewest tiles; ties go to the first in row-major order, [0, 0] first.
+ * Counted on step x step blocks of the contour (a block is crossed when any of its pixels is): a pixel's
+ * tile at such an offset is its block's, so the count is selectTiles' exactly.
+ */
+export function fewestTilesOffset(edge, w, h, core) {
+  const s = offsetStep(core), k = core / s;
+  const hb = Math.ceil(h / s), wb = Math.ceil(w / s);
+  const blocks = new Uint8Array(hb * wb);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) if (edge[y * w + x]) blocks[Math.floor(y / s) * wb + Math.floor(x / s)] = 1;
+  const crossed = [];
+  for (let i = 0; i < blocks.length; i++) if (blocks[i]) crossed.push(i);
+  let best = [0, 0], fewest = Infinity;
+  for (let a = 0; a < k; a++) {
+    for (let b = 0; b < k; b++) {
+      const gw = Math.ceil((wb + b) / k);
+      const hit = new Uint8Array(Math.ceil((hb + a) / k) * gw);
+      let n = 0;
+      for (const i of crossed) {
+        const t = Math.floor((Math.floor(i / wb) + a) / k) * gw + Math.floor((i % wb + b) / k);
+        if (!hit[t]) { hit[t] = 1; n++; }
+      }
+      if (n < fewest) { best = [a * s, b * s]; fewest = n; }
+    }
+  }
+  return best;
+}
+
+/**
+ * band.select_tiles: core origins [y, x] of the tiles the 0.5 contour of `probU8` (h x w) crosses,
+ * row-major. The grid starts at -offset ([oy, ox], each in [0, core)) and covers the frame, so a core may
+ * reach past any of its edges (an origin may be negative); offset null, as the runtime runs:
+ * fewestTilesOffset's, so the photo pays for as few tiles as cover its contour.
+ */
+export function selectTiles(probU8, w, h, core, offset = null) {
+  const edge = contour(probU8, w, h);
+  const [oy, ox] = offset ?? fewestTilesOffset(edge, w, h, core);
+  if (!(oy >= 0 && oy < core && ox >= 0 && ox < core)) throw new Error(`offset [${oy}, ${ox}] must be within [0, ${core})`);
+  const gh = Math.ceil((h + oy) / core), gw = Math.ceil((w + ox) / core);
+  const hit = new Uint8Array(gh * gw);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) if (edge[y * w + x]) hit[Math.floor((y + oy) / core) * gw + Math.floor((x + ox) / core)] = 1;
+  }
   const out = [];
-  for (let i = 0; i < gh * gw; i++) if (hit[i]) out.push([Math.floor(i / gw) * core, (i % gw) * core]);
+  for (let i = 0; i < gh * gw; i++) if (hit[i]) out.push([Math.floor(i / gw) * core - oy, (i % gw) * core - ox]);
   return out;
 }
 
@@ -265,14 +328,9 @@ export function gatherTile(rgb, probU8, w, h, [y0, x0], core, margin) {
 export function blendTile(prob, w, h, out, ot, [y0, x0], core, margin) {
   const t = core + 2 * margin;
   const up = ot === t ? out : resizePlane(out, ot, ot, t, t, false);
-  for (let j = 0; j < core; j++) {
-    const y = y0 + j;
-    if (y >= h) break;
-    for (let i = 0; i < core; i++) {
-      const x = x0 + i;
-      if (x >= w) break;
-      prob[y * w + x] = up[(margin + j) * t + margin + i];
-    }
+  // A core may start above or left of the frame, or end past it: only its part inside is written.
+  for (let y = Math.max(0, y0); y < Math.min(h, y0 + core); y++) {
+    for (let x = Math.max(0, x0); x < Math.min(w, x0 + core); x++) prob[y * w + x] = up[(margin + y - y0) * t + margin + x - x0];
   }
 }
 

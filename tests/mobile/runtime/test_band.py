@@ -7,8 +7,9 @@ import pytest
 
 from portrait_mobile.errors import ImageError, ModelLoadError
 from portrait_mobile.runtime.band import (ACCURATE_SNAP, FEATHER, TileGrid, blend_tiles, contour, crop_tiles,
-                                          feather_weight, gather_tiles, grow_by, photo_rects, refine_band, run_batched,
-                                          select_tiles, shrink_by, to_work, work_size)
+                                          feather_weight, fewest_tiles_offset, gather_tiles, grow_by, offset_step,
+                                          photo_rects, refine_band, run_batched, select_tiles, shrink_by, to_work,
+                                          work_size)
 
 GRID = TileGrid(core=40, margin=4, out_stride=2, work_long_side=512)
 
@@ -30,7 +31,7 @@ def test_work_size_brings_the_long_side_down_never_up() -> None:
 
 def test_only_tiles_the_contour_crosses_are_selected() -> None:
     prob = u8(disc(200, 200, 100, 100, 50))
-    origins = select_tiles(prob, GRID)
+    origins = select_tiles(prob, GRID, (0, 0))
     edge = contour(prob)
     assert len(origins) > 0
     for y, x in origins:
@@ -68,6 +69,66 @@ def test_shifted_grid_covers_the_same_contour() -> None:
         assert not (edge & ~covered).any()
     with pytest.raises(ValueError):
         select_tiles(prob, GRID, (40, 0))
+
+
+def covered_by(origins: np.ndarray, shape: tuple[int, int], core: int) -> np.ndarray:
+    covered = np.zeros(shape, bool)
+    for y, x in origins:
+        covered[max(0, y):max(0, y + core), max(0, x):max(0, x + core)] = True
+    return covered
+
+
+def test_offset_step_divides_the_core_into_at_most_eight_steps() -> None:
+    assert offset_step(GRID) == 5
+    assert offset_step(TileGrid(core=8, margin=2, out_stride=2, work_long_side=48)) == 1
+    assert offset_step(TileGrid(core=7, margin=2, out_stride=1, work_long_side=48)) == 1
+    assert offset_step(TileGrid(core=48, margin=4, out_stride=2, work_long_side=512)) == 6
+
+
+def test_the_runtime_grid_covers_the_contour_with_the_fewest_tiles() -> None:
+    """A disc that a fixed grid cuts into four tiles; a grid moved by 20 pixels holds it in one."""
+    prob = u8(disc(120, 120, 40, 40, 12))
+    edge = contour(prob)
+    fixed = select_tiles(prob, GRID, (0, 0))
+    moved = select_tiles(prob, GRID)
+    assert len(fixed) == 4 and len(moved) == 1
+    assert not (edge & ~covered_by(moved, edge.shape, 40)).any()
+    # The contour spans rows and columns 28-52: offsets 15-25 hold it in one core, the first is taken.
+    assert fewest_tiles_offset(edge, GRID) == (15, 15)
+    assert moved.tolist() == [[25, 25]]
+    # The grid starts at -offset: a person from row 4 to row 79 has its contour on rows 3-4 and 79-80,
+    # three rows of cores unshifted, two when the first row of cores starts 5 pixels above the frame.
+    band = np.zeros((120, 120), np.uint8)
+    band[4:80] = 255
+    assert len(select_tiles(band, GRID, (0, 0))) == 9
+    assert select_tiles(band, GRID).tolist() == [[-5, 0], [-5, 40], [-5, 80], [75, 0], [75, 40], [75, 80]]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_searched_offset_is_the_best_of_every_step_offset(seed: int) -> None:
+    """The block count equals select_tiles' count at every offset: the search returns the first offset
+    (row-major) of the fewest tiles, never more than the fixed grid."""
+    rng = np.random.default_rng(seed)
+    h, w = rng.integers(60, 180, size=2)
+    mask = np.zeros((h, w), bool)
+    for _ in range(3):
+        mask |= disc(h, w, *rng.uniform(0, [h, w]), rng.uniform(6, 40))
+    prob = u8(mask)
+    edge = contour(prob)
+    counts = {(a, b): len(select_tiles(prob, GRID, (a, b))) for a in range(0, 40, 5) for b in range(0, 40, 5)}
+    fewest = min(counts.values())
+    first = next(o for o, n in counts.items() if n == fewest)
+    assert fewest_tiles_offset(edge, GRID) == first
+    assert len(select_tiles(prob, GRID)) == fewest <= counts[(0, 0)]
+    assert not (edge & ~covered_by(select_tiles(prob, GRID), edge.shape, 40)).any()
+
+
+def test_ties_keep_the_unshifted_grid() -> None:
+    assert fewest_tiles_offset(np.zeros((90, 70), bool), GRID) == (0, 0)
+    # One contour pixel: every offset needs one tile.
+    one = np.zeros((90, 70), bool)
+    one[33, 21] = True
+    assert fewest_tiles_offset(one, GRID) == (0, 0)
 
 
 def test_tiles_read_core_plus_margin_with_edges_repeated() -> None:
@@ -179,6 +240,26 @@ def test_identity_runner_leaves_a_clean_edge_as_it_is() -> None:
     out = refine_band(image, truth.astype(np.float32), identity, GRID)
     assert out.shape == truth.shape
     assert ((out >= 0.5) == truth).mean() > 0.995
+
+
+def test_cores_that_start_outside_the_frame_come_back_where_they_were_read() -> None:
+    """The grid shifted 5 pixels above the frame (cores at rows -5 and 75): a runner that answers 0.5
+    everywhere shows exactly which rows each core wrote, and the feather into the unrefined rows."""
+    truth = np.zeros((120, 120), bool)
+    truth[4:80] = True
+    assert sorted({y for y, _ in select_tiles(u8(truth), GRID).tolist()}) == [-5, 75]
+    image = np.where(truth[..., None], 220, 30).astype(np.uint8).repeat(3, axis=2)
+
+    def half(tiles: np.ndarray) -> np.ndarray:
+        return np.full((len(tiles), tiles.shape[1] // 2, tiles.shape[2] // 2), 0.5, np.float32)
+
+    out = refine_band(image, truth.astype(np.float32), half, GRID)
+    # The feather ramps over the last FEATHER rows inside each refined region.
+    np.testing.assert_array_equal(out[:35 - FEATHER], 0.5)  # the core of rows -5..34, in the frame
+    np.testing.assert_array_equal(out[35:75], 1.0)  # unrefined person rows
+    np.testing.assert_array_equal(out[75 + FEATHER:115 - FEATHER], 0.5)  # the core of rows 75..114
+    np.testing.assert_array_equal(out[115:], 0.0)  # unrefined background rows
+    assert (np.diff(out[35 - FEATHER - 1:36, 0]) > 0).all() and (np.diff(out[115 - FEATHER - 1:116, 0]) < 0).all()
 
 
 def test_a_jagged_edge_is_replaced_where_the_runner_corrects_it() -> None:

@@ -67,8 +67,9 @@ class BandResult(
  * The frame is brought to the refiner's working frame (its contract's `tiles.work_long_side` on the
  * long side, never enlarged) and the coarse probability resized to it and stored as uint8; the
  * refiner's 4th channel is made from it (the probability itself, or it through the runtime's guided
- * filter there). The frame is cut into `core` x `core` tiles; only the tiles that channel's 0.5
- * contour crosses go to the refiner, each as uint8 R, G, B, channel with `margin` pixels of context;
+ * filter there). The frame is cut into `core` x `core` tiles, the grid shifted per frame so that as few
+ * tiles as possible cover that channel's 0.5 contour ([OFFSET_STEPS]); only the tiles the contour crosses
+ * go to the refiner, each as uint8 R, G, B, channel with `margin` pixels of context;
  * its output (at 1/`out_stride`) is resized bilinearly to the tile and its core replaces the
  * probability there, handed over to the probability around the refined region over [FEATHER]
  * working-frame pixels ([featherWeight]). Every other pixel keeps the 4th channel's value exactly. With
@@ -89,6 +90,12 @@ object EdgeBand {
      * (without it the refiner's tiles, and the snap inside them, end in a hard step at the region's edge).
      */
     const val FEATHER = 4
+
+    /**
+     * `band.OFFSET_STEPS` (portrait_mobile/runtime/band.py says why): the grid's origin is chosen per frame
+     * among offsets of core / OFFSET_STEPS pixels, whichever covers the contour with the fewest tiles.
+     */
+    const val OFFSET_STEPS = 8
 
     /** (height, width) of the working frame: the long side brought to [longSide], never enlarged. */
     fun workSize(height: Int, width: Int, longSide: Int): Pair<Int, Int> {
@@ -156,21 +163,81 @@ object EdgeBand {
     }
 
     /**
-     * `band.select_tiles`: the core origins of the tiles the contour crosses, row-major. The grid
-     * starts at the frame's top-left corner; a core may reach past the bottom or right edge.
+     * `band.select_tiles`: the core origins of the tiles the contour crosses, row-major. The grid starts
+     * at -[offset] (y to x, each in [0, core)) and covers the frame, so a core may reach past any of its
+     * edges (an origin may be negative). [offset] null, as the runtime runs: [fewestTilesOffset]'s, so
+     * the frame pays for as few tiles as cover its contour.
      */
-    fun selectTiles(probU8: ByteArray, width: Int, height: Int, grid: TileGrid): List<TileOrigin> {
+    fun selectTiles(
+        probU8: ByteArray,
+        width: Int,
+        height: Int,
+        grid: TileGrid,
+        offset: Pair<Int, Int>? = null,
+    ): List<TileOrigin> {
         val edge = contour(probU8, width, height)
         val c = grid.core
-        val gh = (height + c - 1) / c
-        val gw = (width + c - 1) / c
+        val (oy, ox) = offset ?: fewestTilesOffset(edge, width, height, grid)
+        require(oy in 0 until c && ox in 0 until c) { "offset ($oy, $ox) must be within [0, $c)" }
+        val gh = (height + oy + c - 1) / c
+        val gw = (width + ox + c - 1) / c
         val hit = BooleanArray(gh * gw)
         for (y in 0 until height) {
             for (x in 0 until width) {
-                if (edge[y * width + x]) hit[(y / c) * gw + x / c] = true
+                if (edge[y * width + x]) hit[((y + oy) / c) * gw + (x + ox) / c] = true
             }
         }
-        return hit.indices.filter { hit[it] }.map { TileOrigin((it / gw) * c, (it % gw) * c) }
+        return hit.indices.filter { hit[it] }.map { TileOrigin((it / gw) * c - oy, (it % gw) * c - ox) }
+    }
+
+    /**
+     * `band.offset_step`: the step of the offsets [fewestTilesOffset] tries, the largest divisor of the
+     * core that is at most core / [OFFSET_STEPS] (at least 1).
+     */
+    fun offsetStep(grid: TileGrid): Int {
+        val c = grid.core
+        return (max(1, c / OFFSET_STEPS) downTo 1).first { c % it == 0 }
+    }
+
+    /**
+     * `band.fewest_tiles_offset`: the grid offset (y to x), both multiples of [offsetStep], whose tiles cover
+     * the contour [edge] ([width] x [height]) with the fewest tiles; ties go to the first in row-major order,
+     * (0, 0) first. Counted on step x step blocks of the contour (a block is crossed when any of its pixels
+     * is): a pixel's tile at such an offset is its block's, so the count is [selectTiles]' exactly.
+     */
+    fun fewestTilesOffset(edge: BooleanArray, width: Int, height: Int, grid: TileGrid): Pair<Int, Int> {
+        val s = offsetStep(grid)
+        val k = grid.core / s
+        val hb = (height + s - 1) / s
+        val wb = (width + s - 1) / s
+        val blocks = BooleanArray(hb * wb)
+        for (y in 0 until height) {
+            for (x in 0 until width) {
+                if (edge[y * width + x]) blocks[(y / s) * wb + x / s] = true
+            }
+        }
+        val crossed = blocks.indices.filter { blocks[it] }
+        var best = 0 to 0
+        var fewest = Int.MAX_VALUE
+        for (a in 0 until k) {
+            for (b in 0 until k) {
+                val gw = (wb + b + k - 1) / k
+                val hit = BooleanArray(((hb + a + k - 1) / k) * gw)
+                var n = 0
+                for (i in crossed) {
+                    val t = ((i / wb + a) / k) * gw + (i % wb + b) / k
+                    if (!hit[t]) {
+                        hit[t] = true
+                        n++
+                    }
+                }
+                if (n < fewest) {
+                    best = a * s to b * s
+                    fewest = n
+                }
+            }
+        }
+        return best
     }
 
     /**
@@ -216,7 +283,7 @@ object EdgeBand {
         require(feather >= 0) { "feather width must be >= 0, got $feather" }
         val c = grid.core
         var inner = BooleanArray(width * height)
-        for (o in origins) {
+        for (o in origins) { // each core clipped to the frame (its origin may be negative)
             for (y in max(0, o.y) until min(height, o.y + c)) {
                 for (x in max(0, o.x) until min(width, o.x + c)) inner[y * width + x] = true
             }
@@ -273,6 +340,7 @@ object EdgeBand {
         for ((o, origin) in outputs.zip(origins)) {
             require(o.size == ot * ot) { "the refiner returned ${o.size} values, expected ${ot}x$ot" }
             val up = if (grid.outStride == 1) o else Resample.plane(o, ot, ot, t, t, area = false)
+            // A core may start above or left of the frame, or end past it: only its part inside is written.
             for (y in max(0, origin.y) until min(height, origin.y + c)) {
                 for (x in max(0, origin.x) until min(width, origin.x + c)) {
                     prob[y * width + x] = up[(m + y - origin.y) * t + m + x - origin.x]

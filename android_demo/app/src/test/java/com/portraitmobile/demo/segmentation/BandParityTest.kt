@@ -49,10 +49,19 @@ class BandParityTest {
         )
     }
 
+    /**
+     * The grid shifted for the fewest tiles (`band.fewest_tiles_offset`), not (0, 0) on this frame, so cores
+     * start above and left of it (negative origins): gathered with the edge repeated, blended and handed over
+     * clipped to the frame.
+     */
     @Test
     fun theTilesAndTheBlendAreTheRuntimes() {
+        assertEquals(g.OFFSET_STEPS, EdgeBand.OFFSET_STEPS)
+        val edge = EdgeBand.contour(channel, g.WORK_WIDTH, g.WORK_HEIGHT)
+        assertEquals(g.OFFSET_Y to g.OFFSET_X, EdgeBand.fewestTilesOffset(edge, g.WORK_WIDTH, g.WORK_HEIGHT, grid))
         val origins = EdgeBand.selectTiles(channel, g.WORK_WIDTH, g.WORK_HEIGHT, grid)
         assertEquals(g.ORIGINS, origins.joinToString(" ") { "${it.y} ${it.x}" })
+        assertTrue(origins.any { it.y < 0 } && origins.any { it.x < 0 })
         val refined = EdgeBand.refineWork(workRgb, channel, grid) { standIn(it, grid) }
         assertEquals(origins, refined.tiles)
         val want = floats(g.REFINED)
@@ -61,7 +70,8 @@ class BandParityTest {
 
     /**
      * The hand-over at the refined region's edge (`band.feather_weight`, band.FEATHER pixels) on the golden
-     * tiles, some of which meet the frame's right and bottom borders (no ramp there): value for value.
+     * tiles, some of which meet the frame's top, left and bottom borders (no ramp there; the first two start
+     * past them): value for value.
      */
     @Test
     fun theFeatherWeightIsTheRuntimes() {

@@ -25,12 +25,40 @@ class EdgeBandTest {
         // 40 x 32, person on the left: the contour is columns 19 and 20, inside tile column 2 (x 16..23).
         val vertical = EdgeBand.selectTiles(mask(40, 32) { _, x -> x < 20 }, 40, 32, grid)
         assertEquals((0 until 4).map { TileOrigin(it * 8, 16) }, vertical)
-        // On a tile border (columns 23 | 24) both neighbours hold contour pixels.
-        val onBorder = EdgeBand.selectTiles(mask(40, 32) { _, x -> x < 24 }, 40, 32, grid)
+        // On a tile border (columns 23 | 24) of the unshifted grid both neighbours hold contour pixels.
+        val onBorder = EdgeBand.selectTiles(mask(40, 32) { _, x -> x < 24 }, 40, 32, grid, offset = 0 to 0)
         assertEquals((0 until 4).flatMap { listOf(TileOrigin(it * 8, 16), TileOrigin(it * 8, 24)) }, onBorder)
         // A horizontal edge: rows 11 and 12, tile row 1.
         val horizontal = EdgeBand.selectTiles(mask(40, 32) { y, _ -> y >= 12 }, 40, 32, grid)
         assertEquals((0 until 5).map { TileOrigin(8, it * 8) }, horizontal)
+    }
+
+    /**
+     * `band.fewest_tiles_offset`: the grid is shifted (by multiples of [EdgeBand.offsetStep]) to cover the
+     * contour with the fewest tiles, ties to the first offset in row-major order; a core may then start left
+     * of (or above) the frame.
+     */
+    @Test
+    fun theGridIsShiftedForTheFewestTiles() {
+        // Columns 23 | 24 fall in one tile from a shift of one column on: the first such shift.
+        val onBorder = EdgeBand.selectTiles(mask(40, 32) { _, x -> x < 24 }, 40, 32, grid)
+        assertEquals((0 until 4).map { TileOrigin(it * 8, 23) }, onBorder)
+        // Edges at columns 3 | 4 and 23 | 24: the same shift, and the first core column starts at x = -1.
+        val band = mask(40, 32) { _, x -> x in 4 until 24 }
+        assertEquals(0 to 1, EdgeBand.fewestTilesOffset(EdgeBand.contour(band, 40, 32), 40, 32, grid))
+        val tiles = EdgeBand.selectTiles(band, 40, 32, grid)
+        assertEquals((0 until 4).flatMap { listOf(TileOrigin(it * 8, -1), TileOrigin(it * 8, 23)) }, tiles)
+        // Unfeathered, each core's part inside the frame is the refiner's output there.
+        val ramp = FloatArray(64) { it / 100f }
+        val r = EdgeBand.refineWork(image(40, 32), band, grid, feather = 0) { ramp }
+        assertEquals(tiles, r.tiles)
+        for (y in 0 until 32) {
+            for (x in 0 until 7) assertEquals("($y, $x)", ramp[(y % 8) * 8 + x + 1], r.prob[y * 40 + x], 0f)
+            for (x in 23 until 31) assertEquals("($y, $x)", ramp[(y % 8) * 8 + x - 23], r.prob[y * 40 + x], 0f)
+        }
+        // The step: the largest divisor of the core that is at most core / OFFSET_STEPS (8), at least 1.
+        val steps = listOf(7, 8, 12, 20, 30, 40, 48, 64).map { EdgeBand.offsetStep(TileGrid(it, 0, 1, 512)) }
+        assertEquals(listOf(1, 1, 1, 2, 3, 5, 6, 8), steps)
     }
 
     @Test
@@ -161,17 +189,20 @@ class EdgeBandTest {
         val margined = TileGrid(core = 4, margin = 2, outStride = 2, workLongSide = 512)
         val img = image(6, 5)
         val prob = ByteArray(30) { (it * 3).toByte() }
-        val tile = EdgeBand.gatherTile(img, prob, TileOrigin(0, 4), margined)
         val t = margined.tile
-        for (j in 0 until t) {
-            for (i in 0 until t) {
-                val p = (j - 2).coerceIn(0, 4) * 6 + (4 - 2 + i).coerceIn(0, 5)
-                val o = (j * t + i) * 4
-                assertArrayEquals(
-                    "($j, $i)",
-                    byteArrayOf(img.pixels[3 * p], img.pixels[3 * p + 1], img.pixels[3 * p + 2], prob[p]),
-                    tile.copyOfRange(o, o + 4),
-                )
+        // Past the right edge, and (a shifted grid's core) above and left of the frame.
+        for (origin in listOf(TileOrigin(0, 4), TileOrigin(-3, -2))) {
+            val tile = EdgeBand.gatherTile(img, prob, origin, margined)
+            for (j in 0 until t) {
+                for (i in 0 until t) {
+                    val p = (origin.y - 2 + j).coerceIn(0, 4) * 6 + (origin.x - 2 + i).coerceIn(0, 5)
+                    val o = (j * t + i) * 4
+                    assertArrayEquals(
+                        "$origin ($j, $i)",
+                        byteArrayOf(img.pixels[3 * p], img.pixels[3 * p + 1], img.pixels[3 * p + 2], prob[p]),
+                        tile.copyOfRange(o, o + 4),
+                    )
+                }
             }
         }
     }
