@@ -102,6 +102,20 @@ def _rank_main(rank: int, world: int, port: int, nice: int, fn: Callable[..., An
         raise SystemExit(1)
 
 
+def rank0_values(values: tuple[float, ...], world: int) -> tuple[float, ...]:
+    """Rank 0's `values` on every rank. Decisions taken from a clock (the epoch count a time budget
+    allows) must come from one rank: the ranks start seconds apart, and two plans an epoch apart
+    leave one rank waiting at the final barrier for the other's gradients, forever."""
+    if world < 2:
+        return tuple(values)
+    import torch
+    import torch.distributed as dist
+
+    t = torch.tensor(values, dtype=torch.float64)
+    dist.broadcast(t, 0)
+    return tuple(t.tolist())
+
+
 def run_ranks(fn: Callable[..., Any], args: tuple, procs: int, nice: int = RANK_NICE) -> Any:
     """Run `fn(*args)` in `procs` 1-thread DDP ranks (torch.distributed initialised by `fn`, e.g.
     trainer.train); returns rank 0's result. `fn` and `args` must pickle (spawned processes)."""

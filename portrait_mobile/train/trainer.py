@@ -30,6 +30,7 @@ from ..model import PortraitNet, build_model, count_parameters
 from ..model_io import pixels_to_unit, unit_to_model_input
 from .grow import grow_into
 from .lr import scaled_lr
+from .ranks import rank0_values
 from .losses import LossConfig, portrait_loss
 from .resolution import ResolutionSchedule
 from .threads import ThreadGovernor
@@ -461,11 +462,9 @@ def train(cfg: TrainConfig, model_config: ModelConfig | None = None,
         if cfg.time_budget_min > 0 and (epoch < start_epoch + 3 or next_size != size):
             # Re-planned over the first epochs (the first one pays for warm-up) and when the
             # resolution changes. Every rank uses rank 0's timing so DDP stays in step.
-            per_unit = torch.tensor([(time.time() - run_started) / cost_done], dtype=torch.float64)
-            if world > 1:
-                dist.broadcast(per_unit, 0)
-            budget_s = cfg.time_budget_min * 60 - (time.time() - run_started)
-            fit = planned_epochs(epoch + 1, budget_s / (per_unit.item() * 1.1), cfg.resolution, cache_side,
+            elapsed = time.time() - run_started
+            per_unit, budget_s = rank0_values((elapsed / cost_done, cfg.time_budget_min * 60 - elapsed), world)
+            fit = planned_epochs(epoch + 1, budget_s / (per_unit * 1.1), cfg.resolution, cache_side,
                                  requested_epochs)
             if fit != cfg.epochs:
                 cfg.epochs = fit

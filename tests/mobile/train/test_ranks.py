@@ -15,7 +15,7 @@ from support.datasets import make_tiny_cache
 from support.signals import signal_when
 from portrait_mobile.checkpoint import Checkpoint
 from portrait_mobile.train.cli import main as train_main
-from portrait_mobile.train.ranks import default_procs
+from portrait_mobile.train.ranks import default_procs, rank0_values, run_ranks
 from portrait_mobile.train.trainer import TrainConfig, rank_batch
 
 
@@ -119,3 +119,24 @@ def test_throughput_in_two_ranks(cache: Path, tmp_path: Path, capsys: pytest.Cap
     assert (quiet["condition"], busy["condition"]) == ("as found", "beside a busy process")
     assert all(r["procs"] == 2 and r["threads"] == 1 and r["images_per_s"] > 0 for r in (quiet, busy))
     assert capsys.readouterr().out.count("2 processes x 1 thread(s)") == 2
+
+
+def _clock_of_rank() -> list:
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo")
+    rank = dist.get_rank()
+    try:
+        seen = rank0_values((100.0 + rank, 7.5 * (rank + 1)), dist.get_world_size())
+        every: list = [None] * dist.get_world_size()
+        dist.all_gather_object(every, seen)  # rank 0 returns what each rank saw
+        return every
+    finally:
+        dist.destroy_process_group()
+
+
+def test_every_rank_plans_from_rank_0s_clock() -> None:
+    # Ranks whose clocks differ (they start seconds apart) must still agree on the time budget's epoch
+    # count: a rank planning one epoch more waits at the last barrier for the other, forever.
+    assert run_ranks(_clock_of_rank, (), procs=2, nice=0) == [(100.0, 7.5), (100.0, 7.5)]
+    assert rank0_values((3.0, 4.0), world=1) == (3.0, 4.0)
