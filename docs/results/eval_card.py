@@ -4,7 +4,7 @@
   the training never saw), for the packaged int8 model and MediaPipe, with design.md's metrics on
   the cropped image and mask.
 - Per-source carves: the validation carve portrait-train takes out of each training list
-  (`data.cache.is_validation`, the default --val-fraction), never trained on, scored at the original
+  (`data.carve.is_validation`, the default --val-fraction), never trained on, scored at the original
   resolution like PFCN test (docs/experiments.md's carve figures are at 256x256, a proxy).
 - The image counts of every source, for the card's training-data section.
 
@@ -21,7 +21,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from portrait_mobile.atomic import write_text
-from portrait_mobile.data.cache import is_validation
+from portrait_mobile.data.carve import VAL_FRACTION, is_validation
 from portrait_mobile.data.folder import PortraitFolder
 from portrait_mobile.evaluation.predictors import ArtifactPredictor
 from portrait_mobile.reference.mediapipe import MediaPipePredictor
@@ -32,7 +32,6 @@ from portrait_mobile.runtime import Segmenter
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 PACKAGED = DEFAULT_INT8
-VAL_FRACTION = 0.1  # portrait-train fit's default --val-fraction, the carve the shipped model was chosen on
 CARVED = ("pfcn/train", "picsart/train", "voc_person/train", "ccp/train", "vitonplus/train")
 UNLABELLED = ("picsart_unlabeled", "ccp_unlabeled")
 TEST = "pfcn/test"
@@ -124,7 +123,7 @@ def measure(datasets: Path, anchors: Path, model: Path, progress: bool = True) -
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "definitions": {"source": "docs/design.md", "threshold": THRESHOLD, "boundary_ratio": BOUNDARY_RATIO,
                         "resolution": "original (cropped) image", "units": "percent",
-                        "carve": f"data.cache.is_validation(id, '<set>/<split>', {VAL_FRACTION})"},
+                        "carve": f"data.carve.is_validation(id, '<set>/<split>', {VAL_FRACTION})"},
         "models": {"ours": model.name, "ours_version": seg.contract.version,
                    "mediapipe": predictors["mediapipe"].name},
         "framings": framings,

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from eval_card import CARVED, VAL_FRACTION, _carved, _score, _split  # noqa: E402
 
 from portrait_mobile.atomic import write_text  # noqa: E402
-from portrait_mobile.data.cache import is_validation  # noqa: E402
+from portrait_mobile.data.carve import is_validation  # noqa: E402
 from portrait_mobile.evaluation.predictors import ArtifactPredictor  # noqa: E402
 from portrait_mobile.paths import find_shared  # noqa: E402
 from portrait_mobile.runtime import Segmenter  # noqa: E402
@@ -49,7 +49,7 @@ def main() -> None:
         "schema": "portrait-mobile-input-shapes/1",
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "definitions": {"source": "docs/design.md", "resolution": "original image", "units": "percent",
-                        "carve": f"data.cache.is_validation(id, '<set>/<split>', {VAL_FRACTION})"},
+                        "carve": f"data.carve.is_validation(id, '<set>/<split>', {VAL_FRACTION})"},
         "models": list(predictors), "carves": carves, "carve_score": score}, indent=1))
     print(f"wrote {args.out}")
 

@@ -5,7 +5,6 @@ every step, and so the whole training set travels to a GPU machine in a few tens
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -16,15 +15,10 @@ from tqdm import tqdm
 
 from ..atomic import atomic_path
 from ..errors import DatasetError
+from .carve import is_validation
 from .folder import PortraitFolder
 
 Teacher = Callable[[np.ndarray], np.ndarray]  # RGB uint8 SxSx3 -> probability SxS in [0, 1]
-
-
-def is_validation(sample_id: str, source: str, fraction: float) -> bool:
-    """Deterministic carve of a validation split out of a training list (stable across runs/machines)."""
-    h = int(hashlib.sha1(f"{source}/{sample_id}".encode()).hexdigest()[:8], 16)
-    return (h % 10_000) < fraction * 10_000
 
 
 def _pack(chunks: list[bytes]) -> tuple[np.ndarray, np.ndarray]:

@@ -1,6 +1,7 @@
 """A labelled portrait folder: `images/<id>.jpg`, `masks/<id>.png`, optional `<split>.txt`."""
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,13 +69,27 @@ class PortraitFolder:
             raise DatasetError(f"no images in {self.image_dir}" + (f" for split {split!r}" if split else ""))
         self.ids = ids
         self._images = images
+        self.part: str | None = None  # a named subset of the list (`subset`), e.g. "carve"
+
+    def subset(self, ids: list[str], part: str) -> "PortraitFolder":
+        """The same folder restricted to `ids` (in this folder's order), named '<name> <part>'."""
+        keep = set(ids)
+        unknown = keep.difference(self.ids)
+        if unknown:
+            raise DatasetError(f"{self.name}: no such ids in the list, e.g. {sorted(unknown)[0]}")
+        out = copy.copy(self)
+        out.ids = [i for i in self.ids if i in keep]
+        out.part = part
+        if not out.ids:
+            raise DatasetError(f"{out.name}: no images")
+        return out
 
     def __len__(self) -> int:
         return len(self.ids)
 
     @property
     def name(self) -> str:
-        return self.root.name + (f"/{self.split}" if self.split else "")
+        return self.root.name + (f"/{self.split}" if self.split else "") + (f" {self.part}" if self.part else "")
 
     def image_path(self, i: int) -> Path:
         return self._images[self.ids[i]]

@@ -44,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "the repository)")
     p.add_argument("--only-reference", action="store_true", help="evaluate the reference model alone")
     p.add_argument("--threads", type=positive_int, metavar="N", help="CPU threads per model (default: backend's)")
+    p.add_argument("--carve", action="store_true",
+                   help="only the validation carve of each --data list, the images portrait-train holds out and "
+                        "checkpoints are chosen on (data.carve), e.g. --data ../shared/datasets/pfcn:train --carve")
     p.add_argument("--limit", type=positive_int, metavar="N", help="only the first N images of each set")
     p.add_argument("--worst", type=non_negative_int, default=0, metavar="N",
                    help="list the N images with the lowest fg IoU per model and set")
@@ -129,6 +132,7 @@ def _table(results: list[Any]) -> str:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from ..atomic import write_text
+    from ..data.carve import carve
     from ..data.folder import PortraitFolder, parse_source
     from .evaluate import evaluate
 
@@ -138,6 +142,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         raise PortraitError("--only-reference cannot be combined with --weights or --model")
     # Open every set and model first: a typo should fail in a second, not after an hour of evaluation.
     folders = [PortraitFolder(*parse_source(spec)) for spec in args.data]
+    if args.carve:
+        folders = [carve(f) for f in folders]
     predictors = _load_predictors(args)
     progress = not args.no_progress and sys.stderr.isatty()
     results = [evaluate(p, f, progress=progress, limit=args.limit, worst=max(0, args.worst))

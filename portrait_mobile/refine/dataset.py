@@ -20,7 +20,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..atomic import atomic_path
-from ..data.cache import is_validation
+from ..data.carve import VAL_FRACTION, is_validation
 from ..data.folder import PortraitFolder
 from ..errors import DatasetError
 from ..runtime.band import COARSE, TileGrid, crop_tiles, select_tiles, to_work, with_channel
@@ -33,7 +33,7 @@ CHANNELS = 5  # R, G, B, coarse probability, label
 class RefineSource:
     root: Path
     split: str | None
-    val_fraction: float = 0.1  # the carve, with data.cache.is_validation: the coarse model's own rule
+    val_fraction: float = VAL_FRACTION  # the carve (data.carve): the coarse model's own rule
 
 
 @dataclass

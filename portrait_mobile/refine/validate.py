@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..data.cache import is_validation
+from ..data.carve import is_validation
 from ..data.folder import PortraitFolder, read_mask
 from ..metrics import MetricAccumulator
 from ..runtime.band import TileGrid, TileRunner, refine_work, select_tiles
@@ -19,7 +19,7 @@ VAL_PER_SOURCE = 150  # carve photos scored per source (the first by id): vitonp
 
 def carve_indices(folder: PortraitFolder, fraction: float = RefineSource.val_fraction,
                   per_source: int = VAL_PER_SOURCE) -> list[int]:
-    """The folder's validation carve (data.cache.is_validation, the coarse model's own rule): the
+    """The folder's validation carve (data.carve.is_validation, the coarse model's own rule): the
     first `per_source` carve photos by id, as `CarveSet` scores them from a cache."""
     ids = sorted((sid, i) for i, sid in enumerate(folder.ids) if is_validation(sid, folder.name, fraction))
     return [i for _, i in ids[:per_source]]

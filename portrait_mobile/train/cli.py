@@ -18,6 +18,7 @@ from ..cli_support import (OneLineParser, fraction, non_negative_float, non_nega
                            positive_int, run_cli)
 from ..config import DEFAULT_CONFIG, list_configs
 from ..data.augment_config import AUGMENT_PRESETS
+from ..data.carve import VAL_FRACTION
 from ..errors import PortraitError
 from .lr import LR_SCALES, REFERENCE_BATCH
 from .resolution import MIN_SIZE, SIZE_MULTIPLE
@@ -45,7 +46,7 @@ def build_parser() -> OneLineParser:
                    help="labelled folder (images/, masks/, optional <split>.txt); repeatable")
     c.add_argument("--unlabeled", action="append", default=[], metavar="PATH[:SPLIT]",
                    help="folder of images without masks, used through the teacher only; repeatable")
-    c.add_argument("--val-fraction", type=fraction, default=0.1,
+    c.add_argument("--val-fraction", type=fraction, default=VAL_FRACTION,
                    help="share of each labelled source carved out (deterministically) for validation, in [0, 1)")
     c.add_argument("--size", type=cache_size, default=256,
                    help=f"cached square size (the model input; a multiple of {SIZE_MULTIPLE}, at least {MIN_SIZE})")

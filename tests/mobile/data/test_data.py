@@ -10,7 +10,8 @@ import torch
 
 from support.datasets import make_portrait_folder
 from portrait_mobile.data.augment import AUGMENT_PRESETS, AugmentConfig, augment, background_swap, to_batch
-from portrait_mobile.data.cache import CacheSource, build_cache, is_validation, load_cache
+from portrait_mobile.data.cache import CacheSource, build_cache, load_cache
+from portrait_mobile.data.carve import carve, is_validation
 from portrait_mobile.data.folder import PortraitFolder, parse_source
 from portrait_mobile.errors import DatasetError
 
@@ -43,6 +44,15 @@ def test_folder_errors_name_the_file(tmp_path: Path) -> None:
     (empty / "masks").mkdir()
     with pytest.raises(DatasetError, match="no images"):
         PortraitFolder(empty)
+
+
+def test_carve_is_a_folder_of_the_held_out_ids(tmp_path: Path) -> None:
+    folder = PortraitFolder(make_portrait_folder(tmp_path / "s", n=30), "train")
+    part = carve(folder)
+    assert part.name == "s/train carve" and part.ids == [i for i in folder.ids if is_validation(i, "s/train")]
+    assert part[0].id == part.ids[0] and len(folder) == 30  # reads its own photos; the list is untouched
+    with pytest.raises(DatasetError, match="no such ids"):
+        folder.subset(["9999"], "x")
 
 
 def test_parse_source() -> None:

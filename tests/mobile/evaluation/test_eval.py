@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 
 from portrait_mobile.checkpoint import Checkpoint
+from support.datasets import make_portrait_folder
+from portrait_mobile.data.carve import is_validation
 from portrait_mobile.data.folder import PortraitFolder
 from portrait_mobile.errors import ModelLoadError
 from portrait_mobile.evaluation import ArtifactPredictor, TorchPredictor, evaluate
@@ -105,6 +107,21 @@ def test_cli_json_on_tiny_dataset(tiny_dataset: Path, random_checkpoint: Path, t
     for key in ("fg_iou", "miou", "boundary_iou"):
         assert 0.0 <= res[key] <= 100.0
     assert len(res["per_image"]) == 3
+
+
+def test_cli_scores_the_validation_carve_only(random_checkpoint: Path, tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    root = make_portrait_folder(tmp_path / "set", n=40, size=(24, 20))
+    carved = [f"{i:04d}" for i in range(40) if is_validation(f"{i:04d}", "set/train")]
+    assert 0 < len(carved) < 40
+    rc, out, _ = run_cli(["--data", f"{root}:train", "--carve", "--weights", str(random_checkpoint), "--threads", "1",
+                          "--json"], capsys)
+    (res,) = json.loads(out)["results"]
+    assert rc == 0 and res["set"] == "set/train carve" and res["n_images"] == len(carved)
+    assert sorted(r["id"] for r in res["per_image"]) == carved
+    tiny = make_portrait_folder(tmp_path / "tiny", n=2, size=(24, 20))  # too few photos to carve any
+    rc, _, err = run_cli(["--data", f"{tiny}:train", "--carve", "--weights", str(random_checkpoint)], capsys)
+    assert rc != 0 and "tiny/train carve: no images" in err
 
 
 def test_cli_table(tiny_dataset: Path, random_checkpoint: Path, capsys: pytest.CaptureFixture[str]) -> None:
