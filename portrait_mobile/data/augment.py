@@ -68,6 +68,37 @@ def _paint_out_person(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return image * bg + fill * (1.0 - bg)
 
 
+# A border is an exit when the person covers at least this share of its outermost two pixel lines.
+EXIT_MIN_SHARE = 0.02
+
+
+def person_exits(batch: Batch) -> torch.Tensor:
+    """B x 4 bool: whether the person (the label, else the teacher) leaves the frame at the left,
+    right, top and bottom border."""
+    person = torch.where(batch.mask_weight.view(-1, 1, 1, 1) > 0, batch.mask, batch.teacher)[:, 0] > 0.5
+    lines = (person[:, :, :2], person[:, :, -2:], person[:, :2, :], person[:, -2:, :])
+    return torch.stack([e.float().mean((1, 2)) >= EXIT_MIN_SHARE for e in lines], 1)
+
+
+def _anchor_exits(exits: torch.Tensor, reach: torch.Tensor, sx: torch.Tensor, sy: torch.Tensor,
+                  tx: torch.Tensor, ty: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Scales and shifts moved so that no output pixel samples beyond an exit border of the source.
+
+    In `_affine`'s inverse map the source coordinate spans +-reach/s + t over the output square (reach
+    = |cos| + |sin| of the tilt), so the right border stays covered when reach/sx + tx <= 1, and so on.
+    A person leaving by two opposite borders first cancels the zoom-out (both scales raised alike,
+    keeping the aspect stretch)."""
+    left, right, top, bottom = exits.unbind(1)
+    grow = torch.ones_like(sx)
+    grow = torch.where(left & right, torch.maximum(grow, reach / sx), grow)
+    grow = torch.where(top & bottom, torch.maximum(grow, reach / sy), grow)
+    sx, sy = sx * grow, sy * grow
+    inf = torch.full_like(tx, float("inf"))
+    tx = tx.clamp(torch.where(left, reach / sx - 1, -inf), torch.where(right, 1 - reach / sx, inf))
+    ty = ty.clamp(torch.where(top, reach / sy - 1, -inf), torch.where(bottom, 1 - reach / sy, inf))
+    return sx, sy, tx, ty
+
+
 def _affine(batch: Batch, cfg: AugmentConfig, g: torch.Generator, background: torch.Tensor) -> Batch:
     """Scale (with an aspect stretch), rotate, shift and flip; what the warp uncovers is `background`.
 
@@ -82,8 +113,10 @@ def _affine(batch: Batch, cfg: AugmentConfig, g: torch.Generator, background: to
     a = (rnd(b) * 2 - 1) * math.radians(cfg.max_rotate_deg)
     tx, ty = (rnd(b) * 2 - 1) * cfg.max_shift, (rnd(b) * 2 - 1) * cfg.max_shift
     flip = torch.where(rnd(b) < cfg.flip_p, -1.0, 1.0)
-    # affine_grid maps output coords to input coords: the inverse of stretch-then-rotate.
     cos, sin = torch.cos(a), torch.sin(a)
+    if cfg.anchor_exits:
+        sx, sy, tx, ty = _anchor_exits(person_exits(batch), cos.abs() + sin.abs(), sx, sy, tx, ty)
+    # affine_grid maps output coords to input coords: the inverse of stretch-then-rotate.
     theta = torch.stack([torch.stack([cos / sx * flip, sin / sx, tx], 1),
                          torch.stack([-sin / sy * flip, cos / sy, ty], 1)], 1)
     grid = F.affine_grid(theta, list(batch.image.shape), align_corners=False)

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from support.datasets import make_portrait_folder
-from portrait_mobile.data.augment import AUGMENT_PRESETS, AugmentConfig, augment, background_swap, to_batch
+from portrait_mobile.data.augment import (AUGMENT_PRESETS, AugmentConfig, augment, background_swap, person_exits,
+                                          to_batch)
 from portrait_mobile.data.cache import CacheSource, build_cache, load_cache
 from portrait_mobile.data.carve import carve, is_validation
 from portrait_mobile.data.folder import PortraitFolder, parse_source
@@ -146,7 +147,8 @@ def test_zoom_out_fills_with_background_not_a_mirror() -> None:
                              brightness=0, contrast=0, saturation=0, hue_gain=0, gamma=(1, 1), blur_p=0,
                              noise_p=0, gray_p=0, background_swap_p=0)
     img, mask, teacher, hm, ht = _batch()
-    mask[:] = 255  # a person filling the frame: a mirrored border would be all person
+    mask[:] = 0
+    mask[:, 2:-2, 2:-2] = 255  # a person filling the frame but leaving it nowhere: a mirror would be all person
     scene = torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(2))
     b = augment(to_batch(img, mask, teacher, hm, ht), zoom_out, torch.Generator().manual_seed(0), scene)
     border = torch.zeros(32, 32, dtype=torch.bool)
@@ -154,6 +156,61 @@ def test_zoom_out_fills_with_background_not_a_mirror() -> None:
     assert b.mask[:, 0][:, border].max() == 0 and b.teacher[:, 0][:, border].max() == 0
     assert torch.allclose(b.image[:, :, border], scene[:, :, border], atol=1e-5)
     assert b.mask[:, 0, 16, 16].min() == 1  # the person is still in the middle, half the size
+
+
+def test_person_exits_read_the_label_else_the_teacher() -> None:
+    img, mask, teacher, hm, ht = _batch(4, 32)
+    mask[:] = 0
+    teacher[:] = 0
+    mask[0, 20:, 8:24] = 255  # a torso leaving by the bottom
+    mask[1, 10:20, :5] = 255  # an arm leaving by the left
+    mask[2, 10:20, 10:20] = 255  # inside the frame
+    teacher[3, :4, :] = 255  # unlabelled: the teacher's person leaves by the top
+    hm[3] = False
+    got = person_exits(to_batch(img, mask, teacher, hm, ht)).tolist()  # left, right, top, bottom
+    assert got == [[False, False, False, True], [True, False, False, False], [False] * 4,
+                   [True, True, True, False]]
+
+
+EXITS = AugmentConfig(scale=(0.6, 0.9), aspect=(0.8, 1.25), max_rotate_deg=15, max_shift=0.15, flip_p=0.5,
+                      brightness=0, contrast=0, saturation=0, hue_gain=0, gamma=(1, 1), blur_p=0,
+                      noise_p=0, gray_p=0, background_swap_p=0)
+
+
+def test_zoom_out_keeps_a_cut_body_cut_by_the_frame() -> None:
+    """A torso leaving the frame at the bottom still does after a zoom-out, tilt and shift: no fill
+    scene under it (which taught the model that frame borders are background)."""
+    img, mask, teacher, hm, ht = _batch(8, 32)
+    mask[:] = 0
+    mask[:, 14:, 6:26] = 255  # head-and-shoulders: leaves by the bottom only
+    img[:] = 200
+    scene = torch.zeros(8, 3, 32, 32)
+    for anchored in (True, False):
+        cfg = AugmentConfig(**{**EXITS.__dict__, "anchor_exits": anchored})
+        b = augment(to_batch(img, mask, teacher, hm, ht), cfg, torch.Generator().manual_seed(4), scene)
+        reaches_bottom = b.mask[:, 0, -1, :].amax(1) > 0.5  # the torso still leaves by the last row
+        if anchored:
+            assert reaches_bottom.all()
+            assert (b.image[:, :, 0, :] < 0.5).all()  # the zoom-out still uncovers the scene above
+        else:
+            assert (~reaches_bottom).sum() >= 4  # what the warp did before: a fill under most torsos
+
+
+def test_a_person_leaving_by_opposite_borders_cancels_the_zoom_out() -> None:
+    img, mask, teacher, hm, ht = _batch(8, 32)
+    mask[:] = 0
+    mask[:, 12:, :] = 255  # shoulders cut by both sides and the bottom
+    img[:] = 200
+    b = augment(to_batch(img, mask, teacher, hm, ht), EXITS, torch.Generator().manual_seed(5), torch.zeros(8, 3, 32, 32))
+    last_rows, sides = b.image[:, :, -1, :], torch.cat([b.image[:, :, 12:, 0], b.image[:, :, 12:, -1]], 2)
+    assert (last_rows > 0.5).all() and (sides > 0.5).all()
+
+
+def test_no_exit_no_change() -> None:
+    img, mask, teacher, hm, ht = _batch(8, 32)
+    runs = [augment(to_batch(img, mask, teacher, hm, ht), AugmentConfig(**{**EXITS.__dict__, "anchor_exits": a}),
+                    torch.Generator().manual_seed(6), _dark(8)) for a in (True, False)]
+    assert torch.equal(runs[0].image, runs[1].image) and torch.equal(runs[0].mask, runs[1].mask)
 
 
 def test_aspect_stretch_changes_the_framing() -> None:
