@@ -93,6 +93,66 @@ def build_cache(sources: Sequence[CacheSource], out: str | Path, size: int = 256
     return Path(out)
 
 
+_BUFFERS = ("img", "mask", "teacher")  # each a packed byte buffer + offsets, one entry a sample
+_PER_SAMPLE = ("ids", "sources", "has_mask", "has_teacher", "is_val")
+
+
+def _read_raw(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except Exception as e:
+        raise DatasetError(f"{path} is not a training cache ({type(e).__name__}: {e})") from None
+
+
+def _write_raw(arrays: dict[str, np.ndarray], out: Path) -> Path:
+    with atomic_path(out, suffix=".npz") as tmp:
+        np.savez(tmp, **arrays)
+    return out
+
+
+def split_cache(path: str | Path, parts: int, out_dir: str | Path) -> list[Path]:
+    """Cut a cache into `parts` smaller caches of about equal bytes (consecutive samples), e.g. to carry
+    a cache larger than one transfer allows in several; `join_caches` puts them back together."""
+    path, out_dir = Path(path), Path(out_dir)
+    raw = _read_raw(path)
+    n = len(raw["ids"])
+    if not 1 <= parts <= n:
+        raise DatasetError(f"cannot split {n} samples into {parts} parts")
+    sizes = sum(np.diff(raw[f"{b}_off"]) for b in ("img", "mask", "teacher"))
+    bounds = np.searchsorted(np.cumsum(sizes), np.arange(1, parts) * sizes.sum() / parts)
+    edges = [0, *(int(b) + 1 for b in bounds), n]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for k, (a, b) in enumerate(zip(edges[:-1], edges[1:])):
+        part = {"size": raw["size"], **{f: raw[f][a:b] for f in _PER_SAMPLE}}
+        for buf in _BUFFERS:
+            off = raw[f"{buf}_off"]
+            part[f"{buf}_buf"] = raw[f"{buf}_buf"][off[a]:off[b]]
+            part[f"{buf}_off"] = off[a:b + 1] - off[a]
+        written.append(_write_raw(part, out_dir / f"{path.stem}.part{k + 1}of{parts}.npz"))
+    return written
+
+
+def join_caches(paths: Sequence[str | Path], out: str | Path) -> Path:
+    """One cache from several of the same size (`split_cache`'s parts, in order)."""
+    raws = [_read_raw(Path(p)) for p in paths]
+    if not raws:
+        raise DatasetError("no caches to join")
+    sizes = {int(r["size"]) for r in raws}
+    if len(sizes) > 1:
+        raise DatasetError(f"caches of different sizes cannot be joined: {sorted(sizes)}")
+    joined = {"size": raws[0]["size"], **{f: np.concatenate([r[f] for r in raws]) for f in _PER_SAMPLE}}
+    for buf in _BUFFERS:
+        offs, start = [np.zeros(1, np.int64)], 0
+        for r in raws:
+            offs.append(r[f"{buf}_off"][1:] + start)
+            start += int(r[f"{buf}_off"][-1])
+        joined[f"{buf}_buf"] = np.concatenate([r[f"{buf}_buf"] for r in raws])
+        joined[f"{buf}_off"] = np.concatenate(offs)
+    return _write_raw(joined, Path(out))
+
+
 @dataclass
 class CachedSet:
     """Decoded cache: uint8 arrays ready to become tensors."""

@@ -11,7 +11,7 @@ import torch
 from support.datasets import make_portrait_folder
 from portrait_mobile.data.augment import (AUGMENT_PRESETS, AugmentConfig, augment, background_swap, person_exits,
                                           to_batch)
-from portrait_mobile.data.cache import CacheSource, build_cache, load_cache
+from portrait_mobile.data.cache import CacheSource, build_cache, join_caches, load_cache, split_cache
 from portrait_mobile.data.carve import carve, is_validation
 from portrait_mobile.data.folder import PortraitFolder, parse_source
 from portrait_mobile.errors import DatasetError
@@ -81,6 +81,22 @@ def test_cache_round_trip_and_validation_carve(tmp_path: Path) -> None:
     (tmp_path / "bad.npz").write_bytes(b"junk")
     with pytest.raises(DatasetError, match="not a training cache"):
         load_cache(tmp_path / "bad.npz")
+
+
+def test_a_cache_split_and_joined_again_is_the_same(tmp_path: Path) -> None:
+    from support.datasets import make_tiny_cache
+
+    cache = make_tiny_cache(tmp_path / "d", n=9)
+    parts = split_cache(cache, 3, tmp_path / "parts")
+    assert len(parts) == 3 and all(p.stat().st_size < cache.stat().st_size for p in parts)
+    a, b = load_cache(cache, progress=False), load_cache(join_caches(parts, tmp_path / "j.npz"), progress=False)
+    for f in ("ids", "sources", "images", "masks", "teacher", "has_mask", "has_teacher", "is_val"):
+        assert np.array_equal(getattr(a, f), getattr(b, f)), f
+    with pytest.raises(DatasetError, match="cannot split"):
+        split_cache(cache, 100, tmp_path / "x")
+    (tmp_path / "junk.npz").write_bytes(b"junk")
+    with pytest.raises(DatasetError, match="not a training cache"):
+        join_caches([parts[0], tmp_path / "junk.npz"], tmp_path / "k.npz")
 
 
 def _batch(n: int = 4, size: int = 32) -> tuple:
