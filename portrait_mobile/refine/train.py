@@ -16,6 +16,7 @@ from typing import Sequence
 
 from ..cli_support import (OneLineParser, fraction, non_negative_float, non_negative_int, positive_float, positive_int,
                            run_cli)
+from ..data.carve import VAL_FRACTION
 from ..errors import DatasetError, PortraitError
 from ..runtime.band import FEATHER
 from ..train.threads import prefer_passive_waiting
@@ -36,7 +37,8 @@ def build_parser() -> OneLineParser:
                    help=f"labelled set in the datasets folder, repeatable (default {', '.join(DEFAULT_SOURCES)})")
     c.add_argument("--datasets", type=Path, help="datasets folder (default ../shared/datasets)")
     c.add_argument("--coarse", type=Path, help="coarse model artifact (default: the packaged int8 .tflite)")
-    c.add_argument("--val-fraction", type=fraction, default=0.1, help="carve per source (default 0.1)")
+    c.add_argument("--val-fraction", type=fraction, default=VAL_FRACTION,
+                   help=f"carve per source (default {VAL_FRACTION}, data.carve's)")
     c.add_argument("--config", default=DEFAULT_REFINER, choices=refiner_config_names())
 
     f = sub.add_parser("fit", help="train a refiner on a cache (one CPU thread)")
