@@ -21,7 +21,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from portrait_mobile.atomic import write_text
-from portrait_mobile.data.carve import VAL_FRACTION, is_validation
+from portrait_mobile.data.carve import VAL_FRACTION, carve
 from portrait_mobile.data.folder import PortraitFolder
 from portrait_mobile.evaluation.predictors import ArtifactPredictor
 from portrait_mobile.reference.mediapipe import MediaPipePredictor
@@ -85,12 +85,11 @@ def _framed(folder: PortraitFolder, crop: Crop | None) -> Iterable[tuple[np.ndar
         yield np.ascontiguousarray(s.image[y0:y1, x0:x1]), np.ascontiguousarray(s.mask[y0:y1, x0:x1])
 
 
-def _carved(folder: PortraitFolder, ids: set[str]) -> Iterable[tuple[np.ndarray, np.ndarray]]:
-    for i, sid in enumerate(folder.ids):
-        if sid in ids:
-            s = folder[i]
-            assert s.mask is not None
-            yield s.image, s.mask
+def _labelled(folder: PortraitFolder) -> Iterable[tuple[np.ndarray, np.ndarray]]:
+    for i in range(len(folder)):
+        s = folder[i]
+        assert s.mask is not None
+        yield s.image, s.mask
 
 
 def measure(datasets: Path, anchors: Path, model: Path, progress: bool = True) -> dict:
@@ -108,11 +107,11 @@ def measure(datasets: Path, anchors: Path, model: Path, progress: bool = True) -
     carves, sources = [], []
     for name in CARVED:
         folder = _split(datasets, name)
-        ids = {i for i in folder.ids if is_validation(i, folder.name, VAL_FRACTION)}
-        sources.append({"name": name, "labelled": True, "n_images": len(folder), "n_carve": len(ids)})
-        carves.append({"source": name, "n_images": len(ids), "results": _score(predictors, _carved(folder, ids))})
+        part = carve(folder, VAL_FRACTION)
+        sources.append({"name": name, "labelled": True, "n_images": len(folder), "n_carve": len(part)})
+        carves.append({"source": name, "n_images": len(part), "results": _score(predictors, _labelled(part))})
         if progress:
-            print(f"eval_card: {name} carve ({len(ids)}): ours {carves[-1]['results']['ours']['fg_iou']:.2f}, "
+            print(f"eval_card: {name} carve ({len(part)}): ours {carves[-1]['results']['ours']['fg_iou']:.2f}, "
                   f"MediaPipe {carves[-1]['results']['mediapipe']['fg_iou']:.2f}")
     for name in UNLABELLED:
         unl = PortraitFolder(datasets / name, None, labelled=False)

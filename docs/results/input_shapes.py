@@ -16,10 +16,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from eval_card import CARVED, VAL_FRACTION, _carved, _score, _split  # noqa: E402
+from eval_card import CARVED, VAL_FRACTION, _labelled, _score, _split  # noqa: E402
 
 from portrait_mobile.atomic import write_text  # noqa: E402
-from portrait_mobile.data.carve import is_validation  # noqa: E402
+from portrait_mobile.data.carve import carve  # noqa: E402
 from portrait_mobile.evaluation.predictors import ArtifactPredictor  # noqa: E402
 from portrait_mobile.paths import find_shared  # noqa: E402
 from portrait_mobile.runtime import Segmenter  # noqa: E402
@@ -39,9 +39,9 @@ def main() -> None:
     carves = []
     for name in CARVED:
         folder = _split(datasets, name)
-        ids = {i for i in folder.ids if is_validation(i, folder.name, VAL_FRACTION)}
-        res = _score(predictors, _carved(folder, ids))
-        carves.append({"source": name, "n_images": len(ids), "results": res})
+        part = carve(folder, VAL_FRACTION)
+        res = _score(predictors, _labelled(part))
+        carves.append({"source": name, "n_images": len(part), "results": res})
         print(name, {k: round(v["fg_iou"], 2) for k, v in res.items()})
     score = {k: sum(c["results"][k]["fg_iou"] for c in carves) / len(carves) for k in predictors}
     print("carve score (mean of per-source fg IoU):", {k: round(v, 2) for k, v in score.items()})

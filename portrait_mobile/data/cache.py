@@ -85,12 +85,10 @@ def build_cache(sources: Sequence[CacheSource], out: str | Path, size: int = 256
     img_buf, img_off = _pack(imgs)
     mask_buf, mask_off = _pack(masks)
     t_buf, t_off = _pack(teach)
-    with atomic_path(out, suffix=".npz") as tmp:
-        np.savez(tmp, size=np.int64(size), ids=np.array(ids), sources=np.array(src_names),
-                 img_buf=img_buf, img_off=img_off, mask_buf=mask_buf, mask_off=mask_off,
-                 teacher_buf=t_buf, teacher_off=t_off, has_mask=np.array(has_mask),
-                 has_teacher=np.array(has_teacher), is_val=np.array(val))
-    return Path(out)
+    return _write_raw(dict(size=np.int64(size), ids=np.array(ids), sources=np.array(src_names),
+                           img_buf=img_buf, img_off=img_off, mask_buf=mask_buf, mask_off=mask_off,
+                           teacher_buf=t_buf, teacher_off=t_off, has_mask=np.array(has_mask),
+                           has_teacher=np.array(has_teacher), is_val=np.array(val)), Path(out))
 
 
 _BUFFERS = ("img", "mask", "teacher")  # each a packed byte buffer + offsets, one entry a sample
@@ -119,7 +117,7 @@ def split_cache(path: str | Path, parts: int, out_dir: str | Path) -> list[Path]
     n = len(raw["ids"])
     if not 1 <= parts <= n:
         raise DatasetError(f"cannot split {n} samples into {parts} parts")
-    sizes = sum(np.diff(raw[f"{b}_off"]) for b in ("img", "mask", "teacher"))
+    sizes = sum(np.diff(raw[f"{b}_off"]) for b in _BUFFERS)
     bounds = np.searchsorted(np.cumsum(sizes), np.arange(1, parts) * sizes.sum() / parts)
     edges = [0, *(int(b) + 1 for b in bounds), n]
     out_dir.mkdir(parents=True, exist_ok=True)
