@@ -37,6 +37,7 @@ ALLOWED_OPS = frozenset({
     "const", "conv", "relu", "relu6", "clip", "add", "sub", "mul", "real_div", "concat", "upsample_bilinear",
     "resize_bilinear", "sigmoid", "sigmoid_hard", "avg_pool", "pad", "cast", "identity",
     "constexpr_affine_dequantize", "constexpr_blockwise_shift_scale",
+    "pixel_shuffle",  # a sub-pixel refiner head (refine-t40gs); a native MIL op since iOS 15
 })
 NUMERIC_SKIPPED = "numeric parity skipped: Core ML predicts on macOS only (spec validated instead)"
 

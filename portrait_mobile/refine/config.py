@@ -15,6 +15,9 @@ from ..tile_grid import TileGrid
 # The working resolution: the photo's long side is brought to this many pixels (never enlarged)
 # before the refiner runs; the refined mask is resized back to the photo.
 WORK_LONG_SIDE = 512
+# The network's features run at 1/FEATURE_STRIDE of the tile; its output at 1/output_stride (2: the
+# features' own grid; 1: a sub-pixel head writes 2x2 output pixels per feature pixel).
+FEATURE_STRIDE = 2
 OUTPUT_STRIDE = 2
 
 
@@ -24,9 +27,12 @@ class RefinerConfig:
 
     core: side of the tile the refiner writes (the grid step); margin: context on each side that it
     reads but does not write, so the model's input is core + 2 * margin square.
-    widths: channels at 1/2 and 1/4 of the tile. The output is at 1/2 of the working resolution
-    (OUTPUT_STRIDE): a full-resolution layer cost more ARM instructions than the whole budget allows
-    (docs/refine.md), and a mask at 256 on the long side still bounds boundary IoU near 96.
+    widths: channels at 1/2 and 1/4 of the tile (features at full resolution cost more ARM
+    instructions than the whole budget allows, docs/refine.md).
+    output_stride: 2, the output on the features' half-resolution grid (a mask at 256 on the long
+    side bounds boundary IoU near 96); 1, at the working resolution through a sub-pixel head (a 1x1
+    conv to 4 channels and a pixel shuffle: each feature pixel writes its 2x2 output pixels), for the
+    price of that one small layer.
     base_gain: the coarse probability enters the output as the logit base_gain * (2p - 1), and the
     network adds a correction to it (0 at init): an untrained refiner leaves the 0.5 contour alone.
     prob_channel: what that 4th channel is (runtime.band.with_channel): the coarse probability, or it
@@ -39,6 +45,7 @@ class RefinerConfig:
     widths: tuple[int, int] = (16, 32)
     context_dilations: tuple[int, ...] = (1, 2, 4)
     base_gain: float = 4.0
+    output_stride: int = OUTPUT_STRIDE
     work_long_side: int = WORK_LONG_SIDE
     prob_channel: str = EXTRA_CHANNELS[0]
 
@@ -52,6 +59,8 @@ class RefinerConfig:
             raise ValueError(f"{self.name}: widths must be two positive channel counts")
         if self.tile % 4:
             raise ValueError(f"{self.name}: the tile side {self.tile} must be a multiple of 4")
+        if self.output_stride not in (1, FEATURE_STRIDE):
+            raise ValueError(f"{self.name}: output_stride must be 1 or {FEATURE_STRIDE}, got {self.output_stride}")
         if self.prob_channel not in EXTRA_CHANNELS:
             raise ValueError(f"{self.name}: prob_channel must be one of {', '.join(EXTRA_CHANNELS)}")
 
@@ -67,11 +76,11 @@ class RefinerConfig:
 
     @property
     def out_tile(self) -> int:
-        """Side of the model's square output (the tile at 1/OUTPUT_STRIDE)."""
-        return self.tile // OUTPUT_STRIDE
+        """Side of the model's square output (the tile at 1/output_stride)."""
+        return self.tile // self.output_stride
 
     def grid(self) -> TileGrid:
-        return TileGrid(self.core, self.margin, OUTPUT_STRIDE, self.work_long_side)
+        return TileGrid(self.core, self.margin, self.output_stride, self.work_long_side)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -100,3 +109,5 @@ register(RefinerConfig("refine-t48", margin=4, widths=(8, 16), context_dilations
 register(RefinerConfig("refine-t48-wide", margin=4))
 # Session 26's capacity probe: refine-t40g at 24/48 channels (docs/refine.md, "Session 26").
 register(RefinerConfig("refine-t40g-w48", widths=(24, 48), prob_channel="guided_probability"))
+# Session 30: refine-t40g writing at the working resolution (a sub-pixel head; docs/refine.md).
+register(RefinerConfig("refine-t40gs", output_stride=1, prob_channel="guided_probability"))

@@ -22,7 +22,7 @@ from .dataset import RefineCache, sample_tiles
 from .loss import RefineLossConfig, refine_loss
 from .model import TileRefiner
 from .validate import CarveSet, score
-from .widen import widen_into
+from .widen import subpixel_head, widen_into
 
 # Share of the sampled photos per source (normalised over the sources present). vitonplus is one
 # narrow studio domain: a minority, as the datasets' README asks.
@@ -95,7 +95,7 @@ def fit(cache: RefineCache, cfg: FitConfig, log: Callable[[str], None] = print) 
     if cfg.init and not cfg.resume:
         start = RefinerCheckpoint.load(cfg.init)
         try:
-            widen_into(model, start.state_dict)
+            widen_into(model, subpixel_head(start.state_dict, model))
         except ValueError as e:
             raise DatasetError(f"--init {cfg.init}: its weights ({start.config.name}) do not fit {rcfg.name}: "
                                f"{e}") from None

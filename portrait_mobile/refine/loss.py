@@ -8,13 +8,14 @@ import torch
 import torch.nn.functional as F
 
 from ..runtime.band import TileGrid
+from .config import FEATURE_STRIDE
 from ..train.losses import boundary_band, lovasz_hinge
 
 
 @dataclass(frozen=True)
 class RefineLossConfig:
     band_weight: float = 4.0  # extra BCE weight within band_radius of the label's contour
-    band_radius: int = 3  # pixels at the output's resolution (6 at the working resolution)
+    band_radius: int = 3  # pixels at half the working resolution (scaled to the output's)
     margin_weight: float = 0.25  # the margin's pixels are read as context; their output is dropped
     lovasz_weight: float = 0.5
 
@@ -35,7 +36,8 @@ def refine_loss(logits: torch.Tensor, target: torch.Tensor, grid: TileGrid,
     core = core_slice(grid)
     place = torch.full_like(target[:1], cfg.margin_weight)
     place[..., core, core] = 1.0
-    w = place * (1.0 + cfg.band_weight * boundary_band(target, cfg.band_radius))
+    radius = cfg.band_radius * FEATURE_STRIDE // grid.out_stride
+    w = place * (1.0 + cfg.band_weight * boundary_band(target, radius))
     bce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
     terms = {"bce": ((bce * w).flatten(1).sum(1) / w.flatten(1).sum(1)).mean()}
     total = terms["bce"]

@@ -29,3 +29,17 @@ def widen_into(model: nn.Module, old: Mapping[str, torch.Tensor]) -> None:
         w[tuple(slice(0, n) for n in o.shape)] = o
         out[key] = w
     model.load_state_dict(out)
+
+
+def subpixel_head(old: Mapping[str, torch.Tensor], model: nn.Module) -> dict[str, torch.Tensor]:
+    """`old` with a one-channel 1x1 head (the output on the features' grid) recast as `model`'s
+    sub-pixel head (k*k channels, one per output pixel of a feature pixel): each copies the old
+    correction, a nearest-neighbour upsampling of it; other tensors as they are."""
+    new = model.state_dict()
+    out = dict(old)
+    w, b, t = old.get("head.weight"), old.get("head.bias"), new.get("head.weight")
+    if w is not None and b is not None and t is not None and w.shape[0] == 1 and t.shape[0] > 1 \
+            and w.shape[1:] == t.shape[1:]:
+        out["head.weight"] = w.expand_as(t).clone()
+        out["head.bias"] = b.expand(t.shape[0]).clone()
+    return out

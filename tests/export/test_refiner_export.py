@@ -149,3 +149,39 @@ def test_tile_calibration_merges_each_tiles_range(refiner) -> None:
     for k in merged:
         wider += int(np.any(merged[k]["max"] > averaged[k]["max"] + 1e-6))
     assert wider > 0
+
+
+def test_a_sub_pixel_refiner_exports_at_the_working_resolution(refiner, tmp_path) -> None:
+    """refine-t40gs (output stride 1, a pixel-shuffle head): every target writes 40x40 tiles and the
+    runtime reads them like PyTorch; Core ML's spec check accepts the pixel shuffle."""
+    import torch
+
+    from portrait_mobile.refine.checkpoint import RefinerCheckpoint
+    from portrait_mobile.refine.model import build_refiner
+    from portrait_mobile.runtime.refiner import TileModel
+
+    torch.manual_seed(1)
+    m = build_refiner("refine-t40gs")
+    with torch.no_grad():
+        m.head.weight.normal_(0, 0.3)
+    RefinerCheckpoint(m.config, m.state_dict(), {"val_score": 1.0}, {"sources": ["pfcn/train"]}).save(tmp_path / "s.pt")
+    targets = ["onnx", "tflite"] + (["coreml"] if _has("coremltools") else [])
+    results = api.export(targets, weights=tmp_path / "s.pt", out_dir=tmp_path / "out", precision=["int8", "fp32"],
+                         calib=refiner["data"], val=refiner["data"], n_calib=6, n_val=4, thresholds=LENIENT)
+    tiles = np.random.default_rng(2).integers(0, 256, (2, 40, 40, 4), dtype=np.uint8)
+    with torch.no_grad():
+        want = m.eval()(torch.from_numpy(tiles).permute(0, 3, 1, 2).float() / 255)[:, 0].numpy()
+    for r in results:
+        assert r.passed, (r.target, r.precision, r.error)
+        c = read_contract(r.path)
+        assert (c.tiles.out_stride, c.output_height, c.output_width) == (1, 40, 40)
+        if r.target != "coreml":
+            got = TileModel.from_file(r.path)(tiles)
+            assert got.shape == (2, 40, 40)
+            assert np.abs(got - want).mean() < (0.05 if r.precision == "int8" else 1e-4), (r.target, r.precision)
+
+
+def _has(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None

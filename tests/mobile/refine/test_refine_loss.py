@@ -32,3 +32,18 @@ def test_lovasz_term_and_total() -> None:
     terms["total"].backward()
     with pytest.raises(ValueError):
         RefineLossConfig(band_radius=0)
+
+
+def test_the_band_covers_the_same_pixels_of_the_photo_at_either_output_stride() -> None:
+    # A wrong pixel 5 working pixels from the contour is in the band (6 working pixels) at both strides.
+    cfg = RefineLossConfig(lovasz_weight=0.0, band_weight=8.0)
+    for name, s in (("refine-t40g", 2), ("refine-t40gs", 1)):
+        grid = get_refiner_config(name).grid()
+        t = grid.out_tile
+        target = torch.zeros(1, 1, t, t)
+        target[..., :, t // 2:] = 1.0
+        right = (target * 2 - 1) * 8
+        near, far = right.clone(), right.clone()
+        near[..., 10 // s, (20 - 5) // s] = 8.0
+        far[..., 10 // s, (20 - 15) // s] = 8.0
+        assert refine_loss(near, target, grid, cfg)["bce"] > 2 * refine_loss(far, target, grid, cfg)["bce"]

@@ -53,3 +53,24 @@ def test_configs_refuse_bad_geometry() -> None:
         get_refiner_config("nope")
     with pytest.raises(ValueError):
         RefinerConfig.from_dict({"name": "x", "colour": 1})
+
+
+def test_the_sub_pixel_refiner_writes_at_the_working_resolution() -> None:
+    m = build_refiner("refine-t40gs").eval()
+    cfg = m.config
+    assert (cfg.tile, cfg.out_tile, cfg.grid().out_stride) == (40, 40, 1)
+    # Untrained, its output is the coarse logit of each pixel itself, not of a 2x2 block.
+    x = torch.rand(2, 4, 40, 40)
+    torch.testing.assert_close(m(x), torch.sigmoid(cfg.base_gain * (2 * x[:, 3:4] - 1)))
+    # Head channel i*2+j writes pixel (i, j) of every 2x2 block, and only it.
+    with torch.no_grad():
+        m.head.bias[1] = 5.0
+    moved = (m.forward_logits(x) - cfg.base_gain * (2 * x[:, 3:4] - 1)).abs() > 1e-4
+    expected = torch.zeros(40, 40, dtype=torch.bool)
+    expected[0::2, 1::2] = True
+    assert (moved == expected).all()
+
+
+def test_output_stride_must_be_one_or_the_features() -> None:
+    with pytest.raises(ValueError, match="output_stride"):
+        RefinerConfig("bad", output_stride=4)

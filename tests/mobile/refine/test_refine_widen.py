@@ -44,3 +44,22 @@ def test_a_wider_or_other_refiner_is_refused() -> None:
     other.pop(next(iter(other)))
     with pytest.raises(ValueError, match="another layout: missing"):
         widen_into(build_refiner("refine-t40g-w48"), other)
+
+
+def test_a_half_resolution_head_starts_a_sub_pixel_one_as_its_nearest_upsampling() -> None:
+    from portrait_mobile.refine.widen import subpixel_head
+
+    half = trained_like("refine-t40g")
+    full = build_refiner("refine-t40gs")
+    widen_into(full, subpixel_head(half.state_dict(), full))
+    full.eval()
+    x = torch.rand(3, 4, 40, 40)
+    g = half.config.base_gain
+    with torch.no_grad():
+        base_half = g * (2 * torch.nn.functional.avg_pool2d(x[:, 3:4], 2) - 1)
+        correction = half.forward_logits(x) - base_half
+        got = full.forward_logits(x) - g * (2 * x[:, 3:4] - 1)
+    torch.testing.assert_close(got, torch.nn.functional.interpolate(correction, scale_factor=2, mode="nearest"),
+                               rtol=1e-5, atol=1e-4)  # trained_like makes large logits
+    # Other layouts pass through untouched, for widen_into to judge.
+    assert subpixel_head(half.state_dict(), build_refiner("refine-t40g"))["head.weight"].shape == (1, 16, 1, 1)
