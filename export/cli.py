@@ -22,6 +22,7 @@ PROG = "portrait-export"
 from portrait_mobile.cli_support import (OneLineParser, fraction, non_negative_float, positive_int,
                                          run_cli)
 from portrait_mobile.paths import DEFAULT_WEIGHTS
+from portrait_mobile.refine.config import DEFAULT_REFINER
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", default=None, metavar="CKPT",
                    help="checkpoint file, a segmentation model's or an edge refiner's (known by its format) "
                         f"(default: the shipped portrait_mobile/weights/{DEFAULT_WEIGHTS.name}; with --refiner, "
-                        "refine-t40g.pt)")
+                        f"{DEFAULT_REFINER}.pt)")
     p.add_argument("--refiner", action="store_true",
                    help="export the edge refiner of quality 'accurate' (4-channel tiles on the coarse contour), "
                         "not the segmentation model: the shipped one, or --weights, which must then be a "

@@ -6,7 +6,7 @@ MLMultiArray [1,1,H,W], the person probability. Precision: fp16 compute by defau
 fp16 compute with 8-bit linearly quantized weights (coremltools.optimize), about half the size.
 
 An edge refiner (`convert_refiner_coreml`): input `tiles`, a float32 MLMultiArray [1,4,T,T] in [0, 1]
-(R, G, B, coarse probability: not an image), output `mask` float32 [1,1,T/2,T/2].
+(R, G, B, coarse probability: not an image), output `mask` float32 [1,1,T/s,T/s] (s the tile grid's output stride).
 
 Core ML predicts only on macOS. Elsewhere the check validates the saved spec (inputs, outputs,
 shapes, types, the ops present, metadata) and records that numeric parity was not run; on macOS

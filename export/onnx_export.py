@@ -3,7 +3,7 @@
 Input `image` float32 NCHW RGB in [0, 1]; output `mask` float32 NCHW (N,1,H,W) person probability.
 Static shape by default; `dynamic_batch` makes dim 0 symbolic ("batch"). The opset is recorded in
 metadata_props and in the sidecar. An edge refiner (`convert_refiner_onnx`): input `tiles` float32 NCHW
-[1,4,T,T] in [0, 1], output `mask` [1,1,T/2,T/2], the tile's refined probability.
+[1,4,T,T] in [0, 1], output `mask` [1,1,T/s,T/s] (s the tile grid's output stride), the tile's refined probability.
 """
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ def convert_onnx(ctx: ExportContext, precision: str = "fp32") -> Converted:
 
 def convert_refiner_onnx(ctx: ExportContext, precision: str = "fp32") -> Converted:
     """An edge refiner's ONNX file: input `tiles` float32 NCHW [1,4,T,T] in [0, 1] (R, G, B, coarse
-    probability), output `mask` [1,1,T/2,T/2]; gated on contour tiles (refiner_parity)."""
+    probability), output `mask` [1,1,T/s,T/s]; gated on contour tiles (refiner_parity)."""
     return _convert(ctx, make_contract(ctx, precision), channels=4)
 
 

@@ -15,7 +15,7 @@ Interface, as the app sees it (all NHWC, through `litert_torch.to_channel_last_i
   zero-point shift at the input, sigmoid's fixed 1/256 scale to 1/255 at the output).
 
 An edge refiner (`convert_refiner_tflite`): input `tiles` [1,T,T,4] (R, G, B, coarse probability),
-output `mask` [1,T/2,T/2,1]; fp32 / fp16 float32 in [0, 1]; int8 keeps **int8** I/O (input scale
+output `mask` [1,T/s,T/s,1]; fp32 / fp16 float32 in [0, 1]; int8 keeps **int8** I/O (input scale
 1/255, zero point -128: the tiles' uint8 values minus 128; output the sigmoid's 1/256, -128): the two
 QUANTIZE ops of a uint8 interface cost 0.025 M ARM instructions a tile, 7% of the refiner's count,
 which the ARM budget cannot spare. Calibrated on contour tiles of the calibration photos

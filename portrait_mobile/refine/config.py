@@ -90,7 +90,7 @@ class RefinerConfig:
         return config_from_dict(cls, d, "refiner config")
 
 
-DEFAULT_REFINER = "refine-t40g"
+DEFAULT_REFINER = "refine-t40gs"
 _REGISTRY: Registry[RefinerConfig] = Registry("refiner config", error=ValueError)
 register = _REGISTRY.register
 get_refiner_config = _REGISTRY.get
@@ -101,13 +101,15 @@ refiner_config_names = _REGISTRY.names
 # (int8), about 30 tiles on a PFCN photo at 512. A context margin costs (core + 2m)^2 / core^2 more a
 # tile: the budget chose width over margin (docs/refine.md). refine-t40 reads the coarse mask itself.
 register(RefinerConfig("refine-t40"))
-# The shipped refiner: refine-t40 fed the coarse mask through the guided filter at the working frame
-# (the same network and ARM count a tile; on the carves 62.53 against refine-t40's 61.05, docs/refine.md).
-register(RefinerConfig(DEFAULT_REFINER, prob_channel="guided_probability"))
+# refine-t40 fed the coarse mask through the guided filter at the working frame (the same network and
+# ARM count a tile; on the carves 62.53 against refine-t40's 61.05, docs/refine.md); shipped until
+# session 31.
+register(RefinerConfig("refine-t40g", prob_channel="guided_probability"))
 # Earlier runs, kept so their histories load: 8/16 wide with a 4-pixel margin, and 16/32 with it.
 register(RefinerConfig("refine-t48", margin=4, widths=(8, 16), context_dilations=(1, 2)))
 register(RefinerConfig("refine-t48-wide", margin=4))
 # Session 26's capacity probe: refine-t40g at 24/48 channels (docs/refine.md, "Session 26").
 register(RefinerConfig("refine-t40g-w48", widths=(24, 48), prob_channel="guided_probability"))
-# Session 30: refine-t40g writing at the working resolution (a sub-pixel head; docs/refine.md).
-register(RefinerConfig("refine-t40gs", output_stride=1, prob_channel="guided_probability"))
+# The shipped refiner (session 31): refine-t40g writing at the working resolution through a sub-pixel
+# head, 0.385 M instructions a tile (docs/refine.md, "Session 30").
+register(RefinerConfig(DEFAULT_REFINER, output_stride=1, prob_channel="guided_probability"))

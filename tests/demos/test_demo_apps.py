@@ -35,6 +35,8 @@ from support import demo_swift
 from portrait_export import demo_assets
 from portrait_export.demo_assets import DemoAssetError, ExportedArtifact, contract_name, copy_to_demos
 from portrait_mobile.contract import EXTRA_CHANNELS, LATER_FIELDS, SCHEMA, ModelContract, TensorQuant
+from portrait_mobile.paths import WEIGHTS_DIR
+from portrait_mobile.runtime.refiner import packaged_refiner
 from portrait_mobile.tile_grid import TileGrid
 
 ROOT = REPO
@@ -49,7 +51,7 @@ CONTRACT_FIELDS = {f.name for f in fields(ModelContract)}
 QUANT_FIELDS = {f.name for f in fields(TensorQuant)}
 TILE_FIELDS = {f.name for f in fields(TileGrid)}  # an edge refiner's `tiles`
 # The packaged edge refiner (`portrait-export --refiner --target tflite` wrote it): the Android app's quality accurate.
-PACKAGED_REFINER = ROOT / "portrait_mobile/weights/refine-t40g_int8.tflite"
+PACKAGED_REFINER = packaged_refiner(WEIGHTS_DIR)
 NULLABLE_FIELDS = {f.name for f in fields(ModelContract) if f.default is None}
 # What a demo must take from the contract rather than hard-code.
 REQUIRED_KEYS = {

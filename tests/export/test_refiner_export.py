@@ -13,6 +13,11 @@ from portrait_export.context import Thresholds
 from portrait_mobile.contract import ModelContract
 from portrait_mobile.contract_io import read_contract, sidecar_path
 from portrait_mobile.paths import WEIGHTS_DIR
+from portrait_mobile.refine.config import DEFAULT_REFINER as R
+from portrait_mobile.refine.config import get_refiner_config
+
+# The shipped refiner writes its 40x40 tile at this side (sub-pixel: 40).
+OUT = get_refiner_config(R).out_tile
 
 for _m in ("torch", "onnx", "onnxruntime", "litert_torch", "ai_edge_quantizer"):
     pytest.importorskip(_m)
@@ -57,14 +62,14 @@ def test_each_artifact_has_an_edge_refiner_contract_and_passed_on_tiles(exported
     res = exported["results"]
     assert set(res) == {("onnx", "fp32"), ("tflite", "int8"), ("tflite", "fp32")}
     assert sorted(p.name for p in exported["out"].iterdir()) == [
-        "MODEL_CARD.md", "refine-t40g.onnx", "refine-t40g.onnx.json", "refine-t40g_fp32.tflite",
-        "refine-t40g_fp32.tflite.json", "refine-t40g_int8.tflite", "refine-t40g_int8.tflite.json"]
+        "MODEL_CARD.md", f"{R}.onnx", f"{R}.onnx.json", f"{R}_fp32.tflite", f"{R}_fp32.tflite.json",
+        f"{R}_int8.tflite", f"{R}_int8.tflite.json"]
     for r in res.values():
         c = read_contract(r.path)
         assert c == r.contract == ModelContract.from_dict(json.loads(sidecar_path(r.path).read_text()))
         assert (c.role, c.extra_channels, c.resize, c.input_name) == ("edge-refiner", ("guided_probability",),
                                                                       "contour-tiles", "tiles")
-        assert (c.tiles.core, c.input_height, c.output_height) == (40, 40, 20)
+        assert (c.tiles.core, c.input_height, c.output_height) == (40, 40, OUT)
         p = r.parity
         assert p["passed"] and p["n_tiles"] > 0 and {"tile_mean_abs_diff", "tile_mask_agreement"} <= set(p["gates"])
     assert res["tflite", "int8"].contract.input_dtype == "int8" and res["tflite", "int8"].contract.input_quant.zero_point == -128
@@ -82,7 +87,7 @@ def test_the_runtime_runs_each_artifact_like_pytorch(exported, refiner) -> None:
         want = refiner["model"](torch.from_numpy(tiles).permute(0, 3, 1, 2).float() / 255)[:, 0].numpy()
     for (target, prec), r in exported["results"].items():
         got = TileModel.from_file(r.path)(tiles)
-        assert got.shape == want.shape == (3, 20, 20)
+        assert got.shape == want.shape == (3, OUT, OUT)
         tol = 0.05 if prec == "int8" else 1e-4
         assert np.abs(got - want).mean() < tol, (target, prec)
 
@@ -91,10 +96,10 @@ def test_core_ml_spec_is_validated(refiner, tmp_path) -> None:
     pytest.importorskip("coremltools")
     (r,) = api.export("coreml", weights=refiner["ckpt"], out_dir=tmp_path, calib=refiner["data"],
                       val=refiner["data"], n_calib=6, n_val=4, thresholds=LENIENT)
-    assert r.passed and r.path.name == "refine-t40g.mlpackage" and read_contract(r.path).role == "edge-refiner"
+    assert r.passed and r.path.name == f"{R}.mlpackage" and read_contract(r.path).role == "edge-refiner"
     spec = r.parity["spec_checks"]
     assert spec["inputs"] == [{"name": "tiles", "type": "multiArrayType", "shape": [1, 4, 40, 40], "dtype": "FLOAT32"}]
-    assert spec["outputs"][0]["shape"] == [1, 1, 20, 20]
+    assert spec["outputs"][0]["shape"] == [1, 1, OUT, OUT]
 
 
 def test_a_refused_refiner_writes_nothing(refiner, tmp_path) -> None:
@@ -151,9 +156,9 @@ def test_tile_calibration_merges_each_tiles_range(refiner) -> None:
     assert wider > 0
 
 
-def test_a_sub_pixel_refiner_exports_at_the_working_resolution(refiner, tmp_path) -> None:
-    """refine-t40gs (output stride 1, a pixel-shuffle head): every target writes 40x40 tiles and the
-    runtime reads them like PyTorch; Core ML's spec check accepts the pixel shuffle."""
+def test_a_half_resolution_refiner_exports_at_half_the_working_resolution(refiner, tmp_path) -> None:
+    """refine-t40g (output stride 2, the refiners before the sub-pixel one): every target writes 20x20
+    tiles, the contract says stride 2, and the runtime reads them like PyTorch."""
     import torch
 
     from portrait_mobile.refine.checkpoint import RefinerCheckpoint
@@ -161,7 +166,7 @@ def test_a_sub_pixel_refiner_exports_at_the_working_resolution(refiner, tmp_path
     from portrait_mobile.runtime.refiner import TileModel
 
     torch.manual_seed(1)
-    m = build_refiner("refine-t40gs")
+    m = build_refiner("refine-t40g")
     with torch.no_grad():
         m.head.weight.normal_(0, 0.3)
     RefinerCheckpoint(m.config, m.state_dict(), {"val_score": 1.0}, {"sources": ["pfcn/train"]}).save(tmp_path / "s.pt")
@@ -174,10 +179,10 @@ def test_a_sub_pixel_refiner_exports_at_the_working_resolution(refiner, tmp_path
     for r in results:
         assert r.passed, (r.target, r.precision, r.error)
         c = read_contract(r.path)
-        assert (c.tiles.out_stride, c.output_height, c.output_width) == (1, 40, 40)
+        assert (c.tiles.out_stride, c.output_height, c.output_width) == (2, 20, 20)
         if r.target != "coreml":
             got = TileModel.from_file(r.path)(tiles)
-            assert got.shape == (2, 40, 40)
+            assert got.shape == (2, 20, 20)
             assert np.abs(got - want).mean() < (0.05 if r.precision == "int8" else 1e-4), (r.target, r.precision)
 
 

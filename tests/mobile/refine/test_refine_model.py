@@ -11,7 +11,7 @@ from portrait_mobile.refine.model import build_refiner
 
 
 def test_shapes_and_output_stride() -> None:
-    m = build_refiner().eval()
+    m = build_refiner("refine-t40g").eval()  # a half-resolution refiner (the shipped one is sub-pixel)
     cfg = m.config
     assert (cfg.tile, cfg.out_tile) == (40, 20)
     y = m(torch.rand(3, 4, cfg.tile, cfg.tile))
@@ -22,7 +22,7 @@ def test_shapes_and_output_stride() -> None:
 def test_untrained_refiner_keeps_the_coarse_contour() -> None:
     # The head starts at zero: the output is sigmoid(gain * (2p - 1)) of the coarse probability
     # averaged over each 2x2 block, whatever the image.
-    m = build_refiner().eval()
+    m = build_refiner("refine-t40g").eval()
     x = torch.rand(2, 4, 40, 40)
     p = torch.nn.functional.avg_pool2d(x[:, 3:4], 2)
     expected = torch.sigmoid(m.config.base_gain * (2 * p - 1))

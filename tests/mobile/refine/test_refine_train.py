@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from portrait_mobile.refine.checkpoint import RefinerCheckpoint
-from portrait_mobile.refine.config import get_refiner_config
+from portrait_mobile.refine.config import DEFAULT_REFINER, get_refiner_config
 from portrait_mobile.refine.dataset import RefineSource, build_refine_cache, load_refine_cache, sample_tiles
 from portrait_mobile.refine.fit import FitConfig, fit
 from portrait_mobile.refine.train import main
@@ -106,7 +106,7 @@ def test_fit_can_start_from_another_refiners_weights(cache_path: Path, tmp_path:
                 warmup_steps=1, mix={"seta/train": 0.5, "setb/train": 0.5})
     fit(load_refine_cache(cache_path), FitConfig(**base, out_dir=str(tmp_path / "a"), config="refine-t48",
                                                  init=str(tmp_path / "t48.pt")), log=lambda _: None)
-    with pytest.raises(DatasetError, match="do not fit refine-t40g: another layout"):
+    with pytest.raises(DatasetError, match=f"do not fit {DEFAULT_REFINER}: another layout"):
         fit(load_refine_cache(cache_path), FitConfig(**base, out_dir=str(tmp_path / "b"), init=str(tmp_path / "t48.pt")),
             log=lambda _: None)
 

@@ -21,7 +21,7 @@ pytest.importorskip("ai_edge_litert")
 
 def test_a_refiner_is_packaged_and_its_contract_describes_it() -> None:
     tm = TileModel.from_file(packaged_refiner(WEIGHTS_DIR))
-    assert (tm.grid.core, tm.grid.margin, tm.grid.out_stride, tm.grid.work_long_side) == (40, 0, 2, 512)
+    assert (tm.grid.core, tm.grid.margin, tm.grid.out_stride, tm.grid.work_long_side) == (40, 0, 1, 512)
     c = tm.contract
     assert (c.role, c.precision, c.input_dtype, c.extra_channels) == ("edge-refiner", "int8", "int8", ("guided_probability",))
     assert not list(WEIGHTS_DIR.glob("*.refiner.json"))  # the stand-in description is retired

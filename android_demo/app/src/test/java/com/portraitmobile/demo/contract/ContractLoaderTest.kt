@@ -101,6 +101,21 @@ class ContractLoaderTest {
     }
 
     @Test
+    fun aSubPixelRefinerWritesItsTileAtTheWorkingResolution() {
+        val c = ContractLoader.parse(RefinerContract.subPixelJson)
+        assertEquals(TileGrid(core = 40, margin = 0, outStride = 1, workLongSide = 512), c.tiles)
+        assertEquals(40, c.maskWidth)
+        // A 20x20 output does not fit a tile written at stride 1.
+        val half = RefinerContract.subPixelJson.replace("\"output_width\": 40", "\"output_width\": 20")
+        try {
+            ContractLoader.parse(half)
+            fail("accepted: $half")
+        } catch (e: ContractException) {
+            assertTrue(e.message!!.isNotEmpty())
+        }
+    }
+
+    @Test
     fun aRefinerContractThatDoesNotHoldTogetherIsRefused() {
         val broken = listOf(
             RefinerContract.json.replace("\"role\": \"edge-refiner\"", "\"role\": \"painter\""),

@@ -1,6 +1,7 @@
 package com.portraitmobile.demo.contract
 
-/** An edge refiner's contract as `portrait-export --refiner --target tflite` writes it (refine-t40g, int8). */
+/** An edge refiner's contract as `portrait-export --refiner --target tflite` writes it (refine-t40g, int8: its
+ * output at half the working resolution). */
 object RefinerContract {
     val json = """
         {
@@ -16,4 +17,11 @@ object RefinerContract {
           "tiles": {"core": 40, "margin": 0, "out_stride": 2, "work_long_side": 512}, "version": "0.1.0"
         }
     """.trimIndent()
+
+    /** The shipped sub-pixel refiner's (refine-t40gs): the same tile, its output at the working resolution. */
+    val subPixelJson = json
+        .replace("\"refine-t40g\"", "\"refine-t40gs\"")
+        .replace("\"output_height\": 20", "\"output_height\": 40")
+        .replace("\"output_width\": 20", "\"output_width\": 40")
+        .replace("\"out_stride\": 2", "\"out_stride\": 1")
 }
