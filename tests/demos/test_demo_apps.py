@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import tomllib
 import xml.etree.ElementTree as ET
+import dataclasses
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -1132,12 +1133,14 @@ def test_the_kotlin_band_runs_the_real_refiner_like_python(kotlin_jvm, real_expo
     print(f"\nquality accurate (snapped) at 640x480, Kotlin vs Python: max |diff| {np.abs(got - accurate).max():.2e}")
     assert np.abs(got - accurate).max() < 1e-5, np.abs(got - accurate).max()
     assert np.abs(accurate - cv2.resize(want, (img.shape[1], img.shape[0]))).max() > 0.1  # the snap moved edges
-    # End to end from the frame, with the stand-in refiner in both.
-    e2e = refine_work(*refiner_input(img, coarse, grid, channel), _band_golden().stand_in, grid)
+    # End to end from the frame, with the stand-in refiner in both (it writes at half the working resolution,
+    # whatever the packaged refiner's stride).
+    half = dataclasses.replace(grid, out_stride=2)
+    e2e = refine_work(*refiner_input(img, coarse, half, channel), _band_golden().stand_in, half)
     kt = np.frombuffer((out / "refined_standin.bin").read_bytes(), "<f4").reshape(e2e.shape)
     assert np.abs(kt - e2e).mean() < 1e-3 and ((kt >= 0.5) == (e2e >= 0.5)).mean() > 0.999
     assert abs(int((out / "standin_tiles.txt").read_text()) - len(origins)) <= 1
-    snapped = refine_band(img, coarse, _band_golden().stand_in, grid, channel=channel, snap=ACCURATE_SNAP)
+    snapped = refine_band(img, coarse, _band_golden().stand_in, half, channel=channel, snap=ACCURATE_SNAP)
     kt = np.frombuffer((out / "snapped_standin.bin").read_bytes(), "<f4").reshape(snapped.shape)
     assert np.abs(kt - snapped).mean() < 1e-3 and ((kt >= 0.5) == (snapped >= 0.5)).mean() > 0.999
 

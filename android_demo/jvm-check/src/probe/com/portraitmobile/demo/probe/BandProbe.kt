@@ -77,12 +77,14 @@ fun main(args: Array<String>) {
     File(outDir, "accurate.txt").writeText("${accurate.width} ${accurate.height}\n")
     File(outDir, "accurate.bin").writeBytes(bytes(accurate.probs))
 
-    // 4. End to end from the frame and the coarse probability, with a stand-in refiner.
-    val e2e = EdgeBand.refineBand(frame, coarse, cw, ch, grid, c.extraChannels.single()) { standIn(it, grid.tile) }
+    // 4. End to end from the frame and the coarse probability, with a stand-in refiner (it writes at half
+    // the working resolution, whatever the packaged refiner's stride: that path is checked here).
+    val half = grid.copy(outStride = 2)
+    val e2e = EdgeBand.refineBand(frame, coarse, cw, ch, half, c.extraChannels.single()) { standIn(it, half.tile) }
     File(outDir, "standin_tiles.txt").writeText("${e2e.tiles.size}\n")
     File(outDir, "refined_standin.bin").writeBytes(bytes(e2e.prob))
-    val snapped = EdgeBand.refineBand(frame, coarse, cw, ch, grid, c.extraChannels.single(), EdgeBand.ACCURATE_SNAP) {
-        standIn(it, grid.tile)
+    val snapped = EdgeBand.refineBand(frame, coarse, cw, ch, half, c.extraChannels.single(), EdgeBand.ACCURATE_SNAP) {
+        standIn(it, half.tile)
     }
     File(outDir, "snapped_standin.bin").writeBytes(bytes(snapped.prob))
 }
