@@ -38,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run --model artifacts at this runtime quality level (SegmenterOptions.quality; "
                         "accurate: the packaged learned refiner, or --refiner) (default: fast)")
     p.add_argument("--refiner", metavar="PATH", help="--quality accurate: the refiner artifact (portrait-export --refiner)")
+    p.add_argument("--no-cleanup", action="store_true",
+                   help="run --model artifacts without the runtime's cleanup of small detached regions and holes "
+                        "(SegmenterOptions.cleanup): the model's mask as it is, as --weights and --reference are scored")
     p.add_argument("--reference", choices=["mediapipe"], help="also evaluate this reference model")
     p.add_argument("--anchors", type=Path, metavar="DIR",
                    help="folder with the reference .tflite (default: ../shared/anchors next to the cwd or "
@@ -56,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _load_artifact(path: Path, threads: int | None, quality: str, refiner: str | None = None) -> Any:
+def _load_artifact(path: Path, threads: int | None, quality: str, refiner: str | None = None,
+                   cleanup: bool = True) -> Any:
     from .predictors import ArtifactPredictor
 
     if not path.exists():
@@ -68,8 +72,11 @@ def _load_artifact(path: Path, threads: int | None, quality: str, refiner: str |
             from None
     try:
         from ..runtime.options import SegmenterOptions
+        from ..runtime.postprocess import DEFAULT_CLEANUP, NO_CLEANUP
 
-        segmenter = Segmenter.from_file(path, SegmenterOptions(threads=threads, quality=quality, refiner=refiner))
+        options = SegmenterOptions(threads=threads, quality=quality, refiner=refiner,
+                                   cleanup=DEFAULT_CLEANUP if cleanup else NO_CLEANUP)
+        segmenter = Segmenter.from_file(path, options)
     except PortraitError:
         raise
     except Exception as e:  # backends (onnxruntime, LiteRT, coremltools) raise many types for a bad file
@@ -78,7 +85,7 @@ def _load_artifact(path: Path, threads: int | None, quality: str, refiner: str |
     # names its refiner's file.
     suffix = {"fast": "", "balanced": " +refine",
               "accurate": f" +accurate {segmenter.refiner.path.name if segmenter.refiner else ''}".rstrip()}[quality]
-    return ArtifactPredictor(segmenter, name=f"{path.name}{suffix}")
+    return ArtifactPredictor(segmenter, name=f"{path.name}{suffix}{'' if cleanup else ' (no cleanup)'}")
 
 
 def _load_predictors(args: argparse.Namespace) -> list[Any]:
@@ -106,7 +113,8 @@ def _load_predictors(args: argparse.Namespace) -> list[Any]:
         if args.refiner is not None and args.quality != "accurate":
             raise ValueError("--refiner is the refiner of --quality accurate")
         quality = args.quality or ("balanced" if args.refine else "fast")
-        predictors.extend(_load_artifact(Path(m), args.threads, quality, args.refiner) for m in args.model)
+        predictors.extend(_load_artifact(Path(m), args.threads, quality, args.refiner, not args.no_cleanup)
+                          for m in args.model)
     if args.reference == "mediapipe":
         predictors.append(MediaPipePredictor(mediapipe_path(args.anchors, flag="--anchors"),
                                              num_threads=args.threads))

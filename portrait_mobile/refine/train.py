@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -74,6 +74,9 @@ def build_parser() -> OneLineParser:
     t.add_argument("--feather", type=non_negative_int, default=FEATHER, metavar="PX",
                    help=f"the accurate level's hand-over at the refined region's edge (default {FEATHER})")
     t.add_argument("--time-images", type=int, default=12, help="photos timed at 1080p (default 12, 0: none)")
+    t.add_argument("--no-cleanup", action="store_true",
+                   help="score the coarse model's mask as it is, without the runtime's cleanup of small "
+                        "detached regions and holes (SegmenterOptions.cleanup)")
     t.add_argument("--json", type=Path, metavar="FILE")
 
     s = sub.add_parser("ship", help="strip a checkpoint to weights + config + metrics, with a JSON beside it")
@@ -150,14 +153,18 @@ def _levels(args) -> None:
     from ..atomic import write_bytes
     from ..data.folder import PortraitFolder
     from ..paths import DATASETS_ENV, DEFAULT_INT8, find_shared
-    from ..runtime import Segmenter
+    from ..runtime import NO_CLEANUP, Segmenter, SegmenterOptions
     from .evaluate import score_levels, time_levels
     from .validate import carve_indices
 
     root = find_shared("datasets", args.datasets, flag="--datasets", env=DATASETS_ENV)
     name, _, split = args.data.partition(":")
     folder = PortraitFolder(root / name, split or None)
-    seg = Segmenter.from_file(args.coarse or DEFAULT_INT8, threads=1)
+    options = SegmenterOptions(threads=1, cleanup=NO_CLEANUP) if args.no_cleanup else SegmenterOptions(threads=1)
+    seg = Segmenter.from_file(args.coarse or DEFAULT_INT8, options)
+
+    def coarse(image):  # what every level starts from: the model's mask after the runtime's cleanup
+        return seg.clean(seg.predict_lowres(image))
     if args.refiner.suffix != ".pt":
         from ..runtime.refiner import TileModel
 
@@ -175,9 +182,10 @@ def _levels(args) -> None:
     indices = carve_indices(folder) if args.carve else None
     if indices == []:
         raise DatasetError(f"{folder.name} has no validation carve")
-    report = score_levels(folder, seg.predict_lowres, runner, grid, batch, channel=channel, indices=indices,
+    report = score_levels(folder, coarse, runner, grid, batch, channel=channel, indices=indices,
                           feather=args.feather)
     result = {"data": args.data, "carve": args.carve, "feather": args.feather, "coarse": str(seg.backend.path), "refiner": str(args.refiner), "channel": channel,
+              "cleanup": asdict(seg.options.cleanup),
               "n_images": report.n_images, "tiles_mean": report.tiles_mean, "tiles_max": report.tiles_max,
               "levels": report.metrics}
     for lvl, m in report.metrics.items():
@@ -185,7 +193,7 @@ def _levels(args) -> None:
     print(f"tiles per photo: mean {report.tiles_mean:.1f}, max {report.tiles_max}")
     if args.time_images > 0:
         imgs = [folder[i].image for i in range(min(args.time_images, len(folder)))]
-        ms = time_levels(imgs, seg.predict_lowres, runner, grid, batch, size=(1080, 1920), channel=channel)
+        ms = time_levels(imgs, coarse, runner, grid, batch, size=(1080, 1920), channel=channel)
         result["ms_1080p_one_thread"] = ms
         print("1080x1920, one thread, median ms per photo (coarse model included): "
               + ", ".join(f"{k} {v:.1f}" for k, v in ms.items()))

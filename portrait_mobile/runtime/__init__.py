@@ -11,10 +11,12 @@ from .backends import (Backend, CoreMLBackend, LiteRTBackend, OnnxBackend, Torch
                        backend_for)
 from .image_input import read_image, rotate, to_rgb_uint8
 from .options import QUALITIES, SegmenterOptions
-from .postprocess import binary_mask, guided_filter, keep_largest, refine_edges
+from .postprocess import (DEFAULT_CLEANUP, NO_CLEANUP, RegionCleanup, binary_mask, clean_regions, guided_filter,
+                          keep_largest, refine_edges)
 from .segmenter import Segmenter
 from .video import VideoResult, VideoSegmenter, read_frames
 
 __all__ = ["Segmenter", "SegmenterOptions", "QUALITIES", "VideoSegmenter", "VideoResult", "read_frames",
-           "read_image", "to_rgb_uint8", "rotate", "binary_mask", "keep_largest", "refine_edges", "guided_filter", "Backend",
+           "read_image", "to_rgb_uint8", "rotate", "binary_mask", "keep_largest", "clean_regions", "RegionCleanup",
+           "DEFAULT_CLEANUP", "NO_CLEANUP", "refine_edges", "guided_filter", "Backend",
            "OnnxBackend", "LiteRTBackend", "CoreMLBackend", "TorchBackend", "backend_for"]

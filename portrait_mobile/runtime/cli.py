@@ -21,7 +21,7 @@ import numpy as np
 
 PROG = "portrait-segment"
 
-from ..cli_support import OneLineParser
+from ..cli_support import OneLineParser, fraction
 
 
 class UsageError(Exception):
@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     from ..formats import BACKENDS
     from .effects import EFFECTS
     from .options import DEFAULT_SMOOTHING, QUALITIES
+    from .postprocess import DEFAULT_CLEANUP
 
     p = OneLineParser(prog=PROG, description="Portrait segmentation of images, folders and videos: "
                                 "write the person mask, a transparent cutout, portrait-mode blur or a new background.")
@@ -58,6 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--refine", action="store_true", help="snap mask edges to the image (guided filter): "
                    "--quality balanced")
     p.add_argument("--largest", action="store_true", help="keep only the largest person")
+    p.add_argument("--min-region", type=fraction, default=DEFAULT_CLEANUP.min_region, metavar="F",
+                   help="drop person regions smaller than F x the largest (detached false positives); 0 keeps "
+                        f"every region, e.g. for groups (default {DEFAULT_CLEANUP.min_region})")
+    p.add_argument("--max-hole", type=fraction, default=DEFAULT_CLEANUP.max_hole, metavar="F",
+                   help="fill holes the person encloses that are smaller than F x the person's area; 0 keeps "
+                        f"them all (default {DEFAULT_CLEANUP.max_hole})")
     p.add_argument("--rotate", type=int, default=0, choices=(0, 90, 180, 270),
                    help="turn the input this many degrees clockwise to make the person upright")
     p.add_argument("--no-exif", action="store_true", help="ignore the EXIF orientation of image files")
@@ -186,6 +193,7 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import PortraitError
     from .image_input import read_image
     from .options import SegmenterOptions, smoothing_ms_for
+    from .postprocess import RegionCleanup
     from .segmenter import Segmenter
     from .video import VideoSegmenter
 
@@ -214,7 +222,8 @@ def run(args: argparse.Namespace) -> int:
     options = SegmenterOptions(engine=args.backend, threads=args.threads,
                                quality=args.quality or ("balanced" if args.refine else "fast"),
                                smoothing_ms=smoothing_ms_for(args.smoothing), keep_largest=args.largest,
-                               refiner=args.refiner)
+                               refiner=args.refiner,
+                               cleanup=RegionCleanup(min_region=args.min_region, max_hole=args.max_hole))
     seg = Segmenter.from_file(args.model, options) if args.model else Segmenter.default(options)
     video_seg = VideoSegmenter(seg, rotation=args.rotate)
     plan, clashes = plan_outputs(items, out_dir, args.effect)

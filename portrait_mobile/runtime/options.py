@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 
 from .backends import check_threads
+from .postprocess import DEFAULT_CLEANUP, RegionCleanup
 
 # fast: the model's mask, upsampled; balanced: + the guided-filter edge refinement at full resolution
 # (postprocess.refine_edges); accurate: + the learned refiner on the tiles the mask's contour crosses, at
@@ -39,8 +40,10 @@ class SegmenterOptions:
     ModelLoadError when a model is loaded), None: from the file type.
     threads: the engine's threads, None: its default. quality: one of QUALITIES. smoothing_ms: video,
     the mask EMA's time constant in ms (0 = off). motion_aware: video, smooth less where the frame
-    changed. keep_largest: keep only the largest person region. refiner: quality "accurate", the
-    refiner artifact (any file whose contract says edge-refiner), None: the one packaged with the weights."""
+    changed. keep_largest: keep only the largest person region. cleanup: the small detached regions and
+    enclosed holes taken out of every mask (postprocess.RegionCleanup; NO_CLEANUP: the model's mask as
+    it is). refiner: quality "accurate", the refiner artifact (any file whose contract says
+    edge-refiner), None: the one packaged with the weights."""
 
     engine: str | None = None
     threads: int | None = None
@@ -49,6 +52,7 @@ class SegmenterOptions:
     motion_aware: bool = True
     keep_largest: bool = False
     refiner: str | None = None
+    cleanup: RegionCleanup = DEFAULT_CLEANUP
 
     def __post_init__(self) -> None:
         check_threads(self.threads)
@@ -57,6 +61,8 @@ class SegmenterOptions:
         s = self.smoothing_ms
         if isinstance(s, bool) or not isinstance(s, (int, float)) or not math.isfinite(s) or s < 0:
             raise ValueError(f"smoothing_ms must be a finite number >= 0, got {s!r}")
+        if not isinstance(self.cleanup, RegionCleanup):
+            raise ValueError(f"cleanup must be a RegionCleanup, got {self.cleanup!r}")
 
     @property
     def refine(self) -> bool:

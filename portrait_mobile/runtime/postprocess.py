@@ -1,4 +1,5 @@
-"""Mask post-processing: binary threshold, image-guided edge refinement, keep the largest person.
+"""Mask post-processing: binary threshold, image-guided edge refinement, keep the largest person, clean
+small detached regions and enclosed holes.
 
 All functions take a float32 HxW person probability in [0, 1] and return a new array.
 
@@ -11,6 +12,7 @@ the opencv-python-headless this package depends on, so it is written here with `
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -53,6 +55,45 @@ def binary_mask(prob: np.ndarray, threshold: float = 0.5) -> np.ndarray:
     return check_prob(prob) >= np.float32(threshold)
 
 
+@dataclass(frozen=True)
+class RegionCleanup:
+    """What `clean_regions` takes out of a mask at the model's resolution: person regions smaller than
+    `min_region` x the largest one (detached false positives: a patch of wall, a bag), and holes the
+    person encloses smaller than `max_hole` x the person's area (a missed patch of shirt). 0 turns a part
+    off. The defaults were chosen on the training carves (docs/experiments.md, session 32): a hole that
+    small is never a real gap between arm and body in them, and a second person is rarely a tenth of the
+    first."""
+
+    min_region: float = 0.1
+    max_hole: float = 0.002
+
+    def __post_init__(self) -> None:
+        for name in ("min_region", "max_hole"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= float(v) <= 1.0:
+                raise ValueError(f"{name} must be a fraction in [0, 1], got {v!r}")
+
+    @property
+    def active(self) -> bool:
+        return self.min_region > 0 or self.max_hole > 0
+
+
+DEFAULT_CLEANUP = RegionCleanup()
+NO_CLEANUP = RegionCleanup(min_region=0.0, max_hole=0.0)
+
+
+def _default_halo(shape: tuple[int, ...]) -> int:
+    return max(1, round(0.02 * math.hypot(*shape[:2])))
+
+
+def _claim(prob: np.ndarray, target: np.ndarray, rival: np.ndarray, halo: int, value: float) -> None:
+    """Set `target` (bool) to `value` in place, with the soft edge around it: pixels within `halo`
+    pixels of it that are nearer it than `rival` (the regions that keep their edge)."""
+    d_rival = cv2.distanceTransform((~rival).astype(np.uint8), cv2.DIST_L2, 3)
+    d_target = cv2.distanceTransform((~target).astype(np.uint8), cv2.DIST_L2, 3)
+    prob[target | ((d_target <= halo) & (d_target < d_rival))] = value
+
+
 def keep_largest(prob: np.ndarray, threshold: float = 0.5, halo: int | None = None) -> np.ndarray:
     """Keep only the largest connected person region (at `threshold`), with its soft edge.
 
@@ -62,18 +103,47 @@ def keep_largest(prob: np.ndarray, threshold: float = 0.5, halo: int | None = No
     prob = check_prob(prob)
     fg = (prob >= np.float32(threshold)).astype(np.uint8)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
-    if n <= 2:  # background only, or a single region
-        return prob.copy()
-    largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-    others = ((labels > 0) & (labels != largest)).astype(np.uint8)
-    if halo is None:
-        halo = max(1, round(0.02 * math.hypot(*prob.shape)))
-    # Distance to the kept region and to the removed ones: the soft band goes to whichever is nearer.
-    d_keep = cv2.distanceTransform((labels != largest).astype(np.uint8), cv2.DIST_L2, 3)
-    d_other = cv2.distanceTransform(1 - others, cv2.DIST_L2, 3)
-    remove = (others > 0) | ((d_other <= halo) & (d_other < d_keep))
     out = prob.copy()
-    out[remove] = 0.0
+    if n <= 2:  # background only, or a single region
+        return out
+    largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    kept = labels == largest
+    _claim(out, (labels > 0) & ~kept, kept, _default_halo(prob.shape) if halo is None else halo, 0.0)
+    return out
+
+
+def clean_regions(prob: np.ndarray, cleanup: RegionCleanup = DEFAULT_CLEANUP, threshold: float = 0.5,
+                  halo: int | None = None) -> np.ndarray:
+    """The mask without the small detached person regions and the small enclosed holes `cleanup` names
+    (at `threshold`), each taken out with its soft edge (`halo`: default 2% of the diagonal).
+
+    Person regions are 8-connected and holes 4-connected (so a hole never leaks through a diagonal
+    the region holds); a hole is a background region that touches no side of the image.
+    """
+    prob = check_prob(prob)
+    out = prob.copy()
+    if not cleanup.active:
+        return out
+    halo = _default_halo(prob.shape) if halo is None else halo
+    fg = prob >= np.float32(threshold)
+    if cleanup.min_region > 0:
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(fg.view(np.uint8), connectivity=8)
+        if n > 2:
+            area = stats[1:, cv2.CC_STAT_AREA]
+            small = 1 + np.flatnonzero(area < cleanup.min_region * area.max())
+            if len(small):
+                removed = np.isin(labels, small)
+                _claim(out, removed, fg & ~removed, halo, 0.0)
+                fg = fg & ~removed
+    person = int(np.count_nonzero(fg))
+    if cleanup.max_hole > 0 and person:
+        n, labels, stats, _ = cv2.connectedComponentsWithStats((~fg).view(np.uint8), connectivity=4)
+        x, y, w, h, area = (stats[1:, k] for k in range(5))
+        inner = (x > 0) & (y > 0) & (x + w < fg.shape[1]) & (y + h < fg.shape[0])
+        holes = 1 + np.flatnonzero(inner & (area < cleanup.max_hole * person))
+        if len(holes):
+            filled = np.isin(labels, holes)
+            _claim(out, filled, (labels > 0) & ~filled, halo, 1.0)
     return out
 
 

@@ -28,6 +28,7 @@ from . import postprocess
 from .backends import Backend, backend_for, check_threads, read_contract_for
 from .image_input import check_rgb_uint8, check_rotation, read_image, rotate
 from .options import SegmenterOptions
+from .postprocess import RegionCleanup
 
 if TYPE_CHECKING:
     from .refiner import TileModel
@@ -170,25 +171,30 @@ class Segmenter:
             prob = np.ascontiguousarray(np.rot90(prob, k=k // 90))  # undo the clockwise rotation
         return prob
 
+    def clean(self, prob_lowres: np.ndarray) -> np.ndarray:
+        """The options' cleanup (small detached regions, small enclosed holes) of a model-resolution
+        probability: the first step of `finish`, for callers that take the mask further themselves."""
+        return postprocess.clean_regions(prob_lowres, self.options.cleanup)
+
     def finish(self, image: np.ndarray, prob_lowres: np.ndarray, refine: bool | None = None,
-               keep_largest: bool | None = None) -> np.ndarray:
+               keep_largest: bool | None = None, cleanup: RegionCleanup | None = None) -> np.ndarray:
         """Model-resolution probability -> image-size probability, with the post-processing the options
-        ask for (`refine` / `keep_largest` given here win over them): quality "accurate" runs the
-        learned refiner on the contour's tiles, snapped to the photo's edges there (`refine=True` asks for
-        the guided filter instead)."""
+        ask for (`refine` / `keep_largest` / `cleanup` given here win over them): the cleanup of small
+        detached regions and holes first, then quality "accurate" runs the learned refiner on the
+        contour's tiles, snapped to the photo's edges there (`refine=True` asks for the guided filter
+        instead)."""
         accurate = self.refiner is not None and refine is None
         refine = self.options.refine if refine is None else refine
         keep_largest = self.options.keep_largest if keep_largest is None else keep_largest
+        prob_lowres = postprocess.clean_regions(prob_lowres, self.options.cleanup if cleanup is None else cleanup)
         if keep_largest:
             prob_lowres = postprocess.keep_largest(prob_lowres)
-        prob_lowres = prob_lowres.astype(np.float32, copy=False)
         if accurate:  # works at 512 on the long side, returns the image's size
             return self.refiner.refine(image, prob_lowres)
         if refine:  # upsamples as it refines: no extra full-size copy
             return postprocess.refine_edges(image, prob_lowres)
         h, w = image.shape[:2]
-        prob = resize_prob(prob_lowres, h, w)
-        return prob.copy() if prob is prob_lowres else prob  # the caller owns what it gets
+        return resize_prob(prob_lowres, h, w)  # clean_regions made a copy the caller may own
 
     def segment(self, image: np.ndarray, *, rotation: int = 0, refine: bool | None = None,
                 keep_largest: bool | None = None) -> np.ndarray:

@@ -117,7 +117,8 @@ class VideoSegmenter:
         low = self._smooth(frame, low, dt)
         # accurate: refine=None lets the segmenter run its refiner on the smoothed mask.
         refine = None if self.options.quality == "accurate" else self.options.refine
-        return self.segmenter.finish(frame, low, refine=refine, keep_largest=self.options.keep_largest)
+        return self.segmenter.finish(frame, low, refine=refine, keep_largest=self.options.keep_largest,
+                                     cleanup=self.options.cleanup)
 
     def process(self, frame: np.ndarray) -> np.ndarray:
         """`segment_for_video` for a frame without a timestamp: frames are taken as 1/30 s apart."""
