@@ -18,6 +18,9 @@ cp exported/${M}_int8.tflite exported/${M}_int8.tflite.json portrait_mobile/weig
 portrait-eval --data ../shared/datasets/pfcn:test --weights portrait_mobile/weights/${M}.pt \
     --model exported/${M}_int8.tflite --model exported/${M}.onnx \
     --reference mediapipe --no-progress --out "$R/pfcn_test.json"
+# The runtime cleans specks and pinholes by default; the model's own mask, for comparison.
+portrait-eval --data ../shared/datasets/pfcn:test --model exported/${M}_int8.tflite --no-cleanup \
+    --no-progress --out "$R/pfcn_test_raw.json"
 portrait-eval --data ../shared/datasets/pfcn:test --model exported/${M}_int8.tflite --refine \
     --no-progress --out "$R/pfcn_test_refine.json"
 # The accurate level: the packaged int8 refiner, and the

@@ -32,7 +32,8 @@ def _file_kib(path: Path) -> str:
     return _kib(path.stat().st_size) if path.is_file() else "-"
 
 
-def results_table(evals: dict, refined: dict | None, sizes: dict[str, str], accurate: dict | None = None) -> str:
+def results_table(evals: dict, refined: dict | None, sizes: dict[str, str], accurate: dict | None = None,
+                  raw: dict | None = None) -> str:
     rows = ["| model | what runs | params | file | fg IoU | mIoU | boundary IoU |",
             "|---|---|---|---|---|---|---|"]
 
@@ -47,11 +48,16 @@ def results_table(evals: dict, refined: dict | None, sizes: dict[str, str], accu
         if name.startswith("mediapipe"):
             rows.append(row(r, "MediaPipe `selfie_segmentation.tflite` (general, 256x256), the reference", sizes.get("mediapipe", "-")))
         elif name.endswith(".tflite"):
-            rows.append(row(r, "int8 TFLite through the runtime", sizes.get(name, "-"), bold=True))
+            rows.append(row(r, "int8 TFLite through the runtime (its default cleanup of specks and pinholes)",
+                            sizes.get(name, "-"), bold=True))
         elif name.endswith(".onnx"):
             rows.append(row(r, "ONNX through the runtime", sizes.get(name, "-")))
         else:
-            rows.append(row(r, "PyTorch checkpoint (shipped weights, fp32)", sizes.get("pt", "-")))
+            rows.append(row(r, "PyTorch checkpoint (shipped weights, fp32, the model's mask as it is)",
+                            sizes.get("pt", "-")))
+    for r in (raw or {}).get("results", []):
+        file = r["model"].split(" ")[0]
+        rows.append(row(r, "int8 TFLite, the model's mask as it is (`--no-cleanup`)", sizes.get(file, "-")))
     for r in (refined or {}).get("results", []):
         if not r["model"].startswith("mediapipe"):
             file = r["model"].split(" ")[0]
@@ -196,6 +202,8 @@ def main() -> None:
     refined = _load(refined_path) if refined_path.is_file() else None
     accurate_path = a.results / "pfcn_test_accurate.json"
     accurate = _load(accurate_path) if accurate_path.is_file() else None
+    raw_path = a.results / "pfcn_test_raw.json"
+    raw = _load(raw_path) if raw_path.is_file() else None
     bench = _load(a.results / "bench.json")
     sizes = {m["label"]: _kib(m["size_bytes"]) for m in bench["models"]}
     if bench.get("reference"):
@@ -206,7 +214,7 @@ def main() -> None:
         if r["model"].endswith(".pt"):
             sizes["pt"] = _file_kib(a.readme.parent / "portrait_mobile" / "weights" / r["model"])
     bench_md = bench_table(bench)
-    targets = {a.readme: {"results": results_table(evals, refined, sizes, accurate), "bench": bench_md},
+    targets = {a.readme: {"results": results_table(evals, refined, sizes, accurate, raw), "bench": bench_md},
                a.bench_doc: {"bench": bench_md, "sizes": sizes_table(bench)}}
     for path, blocks in targets.items():
         text = path.read_text()

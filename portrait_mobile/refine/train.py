@@ -162,9 +162,6 @@ def _levels(args) -> None:
     folder = PortraitFolder(root / name, split or None)
     options = SegmenterOptions(threads=1, cleanup=NO_CLEANUP) if args.no_cleanup else SegmenterOptions(threads=1)
     seg = Segmenter.from_file(args.coarse or DEFAULT_INT8, options)
-
-    def coarse(image):  # what every level starts from: the model's mask after the runtime's cleanup
-        return seg.clean(seg.predict_lowres(image))
     if args.refiner.suffix != ".pt":
         from ..runtime.refiner import TileModel
 
@@ -182,8 +179,8 @@ def _levels(args) -> None:
     indices = carve_indices(folder) if args.carve else None
     if indices == []:
         raise DatasetError(f"{folder.name} has no validation carve")
-    report = score_levels(folder, coarse, runner, grid, batch, channel=channel, indices=indices,
-                          feather=args.feather)
+    report = score_levels(folder, seg.predict_lowres, runner, grid, batch, channel=channel, indices=indices,
+                          feather=args.feather, cleanup=seg.options.cleanup)
     result = {"data": args.data, "carve": args.carve, "feather": args.feather, "coarse": str(seg.backend.path), "refiner": str(args.refiner), "channel": channel,
               "cleanup": asdict(seg.options.cleanup),
               "n_images": report.n_images, "tiles_mean": report.tiles_mean, "tiles_max": report.tiles_max,
@@ -193,7 +190,8 @@ def _levels(args) -> None:
     print(f"tiles per photo: mean {report.tiles_mean:.1f}, max {report.tiles_max}")
     if args.time_images > 0:
         imgs = [folder[i].image for i in range(min(args.time_images, len(folder)))]
-        ms = time_levels(imgs, coarse, runner, grid, batch, size=(1080, 1920), channel=channel)
+        ms = time_levels(imgs, seg.predict_lowres, runner, grid, batch, size=(1080, 1920), channel=channel,
+                        cleanup=seg.options.cleanup)
         result["ms_1080p_one_thread"] = ms
         print("1080x1920, one thread, median ms per photo (coarse model included): "
               + ", ".join(f"{k} {v:.1f}" for k, v in ms.items()))

@@ -171,22 +171,18 @@ class Segmenter:
             prob = np.ascontiguousarray(np.rot90(prob, k=k // 90))  # undo the clockwise rotation
         return prob
 
-    def clean(self, prob_lowres: np.ndarray) -> np.ndarray:
-        """The options' cleanup (small detached regions, small enclosed holes) of a model-resolution
-        probability: the first step of `finish`, for callers that take the mask further themselves."""
-        return postprocess.clean_regions(prob_lowres, self.options.cleanup)
-
     def finish(self, image: np.ndarray, prob_lowres: np.ndarray, refine: bool | None = None,
                keep_largest: bool | None = None, cleanup: RegionCleanup | None = None) -> np.ndarray:
         """Model-resolution probability -> image-size probability, with the post-processing the options
         ask for (`refine` / `keep_largest` / `cleanup` given here win over them): the cleanup of small
-        detached regions and holes first, then quality "accurate" runs the learned refiner on the
-        contour's tiles, snapped to the photo's edges there (`refine=True` asks for the guided filter
-        instead)."""
+        detached regions (and, but for quality "accurate", holes) first, then quality "accurate" runs the
+        learned refiner on the contour's tiles, snapped to the photo's edges there (`refine=True` asks for
+        the guided filter instead)."""
         accurate = self.refiner is not None and refine is None
         refine = self.options.refine if refine is None else refine
         keep_largest = self.options.keep_largest if keep_largest is None else keep_largest
-        prob_lowres = postprocess.clean_regions(prob_lowres, self.options.cleanup if cleanup is None else cleanup)
+        cleanup = (self.options.cleanup if cleanup is None else cleanup).for_level("accurate" if accurate else "fast")
+        prob_lowres = postprocess.clean_regions(prob_lowres, cleanup)
         if keep_largest:
             prob_lowres = postprocess.keep_largest(prob_lowres)
         if accurate:  # works at 512 on the long side, returns the image's size

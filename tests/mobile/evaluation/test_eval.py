@@ -244,3 +244,29 @@ def test_cli_quality_levels_name_their_rows(tiny_dataset: Path, tiny_model: Path
     rc, _, err = run_cli(["--data", f"{tiny_dataset}:train", "--model", str(tiny_model), "--refine",
                           "--quality", "accurate"], capsys)
     assert rc == 2 and "--refine is --quality balanced" in err
+
+
+def test_cli_no_cleanup_scores_the_models_own_mask(tiny_model: Path, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """--model artifacts run with the runtime's default cleanup; --no-cleanup scores the mask as the model
+    gives it, in a row named for it. A red speck the tiny model calls a person is what tells them apart."""
+    from support.runtime_models import TINY_H, TINY_W
+
+    root = tmp_path / "speck"
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    img = np.zeros((TINY_H, TINY_W, 3), np.uint8)
+    img[10:58, 6:34, 0] = 255
+    mask = (img[..., 0] > 0).astype(np.uint8) * 255
+    img[2:5, 40:44, 0] = 255  # not in the label
+    cv2.imwrite(str(root / "images" / "0000.png"), img[..., ::-1])
+    cv2.imwrite(str(root / "masks" / "0000.png"), mask)
+    (root / "train.txt").write_text("0000\n")
+    results = {}
+    for flags in ([], ["--no-cleanup"]):
+        rc, out, _ = run_cli(["--data", f"{root}:train", "--model", str(tiny_model), "--json", *flags], capsys)
+        assert rc == 0
+        r = json.loads(out)["results"][0]
+        results[r["model"]] = r["fg_iou"]
+    assert set(results) == {"tiny.onnx", "tiny.onnx (no cleanup)"}
+    assert results["tiny.onnx"] > results["tiny.onnx (no cleanup)"] + 0.5

@@ -106,7 +106,22 @@ def test_the_segmenter_cleans_by_default(tiny_model: Path) -> None:
     raw = Segmenter.from_file(tiny_model, SegmenterOptions(cleanup=NO_CLEANUP)).segment(img)
     assert raw[speck].min() > 0.5 and raw[hole] < 0.5
     np.testing.assert_array_equal(seg.finish(img, seg.predict_lowres(img), cleanup=NO_CLEANUP), raw)
-    np.testing.assert_array_equal(seg.clean(seg.predict_lowres(img)), out)  # same size: no resize
+    np.testing.assert_array_equal(out, clean_regions(seg.predict_lowres(img)))  # same size: no resize
+
+
+def test_the_accurate_level_leaves_holes_to_its_refiner() -> None:
+    assert DEFAULT_CLEANUP.for_level("fast") == DEFAULT_CLEANUP == DEFAULT_CLEANUP.for_level("balanced")
+    assert DEFAULT_CLEANUP.for_level("accurate") == RegionCleanup(min_region=DEFAULT_CLEANUP.min_region, max_hole=0.0)
+
+
+def test_the_accurate_level_drops_specks_and_keeps_holes(tiny_model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("ai_edge_litert")  # the packaged refiner is a .tflite
+    img, speck, hole = _scene()
+    seg = Segmenter.from_file(tiny_model, SegmenterOptions(quality="accurate"))
+    seen = []
+    monkeypatch.setattr(seg.refiner, "refine", lambda image, prob: seen.append(prob.copy()) or prob)
+    seg.segment(img)
+    assert seen[0][speck].max() < 0.5 and seen[0][hole] < 0.5  # the refiner gets the hole to judge
 
 
 def test_video_follows_its_options_cleanup(tiny_model: Path) -> None:
