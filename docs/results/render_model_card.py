@@ -47,6 +47,7 @@ class Inputs:
     checkpoint: dict[str, Any]  # weights/<model>.json
     packaged: dict[str, Any]  # weights/<model>_int8.tflite.json
     pt_bytes: int
+    raw: dict[str, Any] | None = None  # pfcn_test_raw.json: the int8 model without the runtime's cleanup
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -61,7 +62,8 @@ def load_inputs(results: Path = HERE, weights: Path = WEIGHTS) -> Inputs:
                   card_eval=_load(results / "card_eval.json"), pictures=_load(results / "card_pictures.json"),
                   bench=_load(results / "bench.json"), heldout=_load(results / "heldout_published.json"),
                   checkpoint=_load(weights / f"{MODEL}.json"), packaged=_load(weights / f"{MODEL}_int8.tflite.json"),
-                  pt_bytes=pt.stat().st_size if pt.is_file() else 0)
+                  pt_bytes=pt.stat().st_size if pt.is_file() else 0,
+                  raw=_load(results / "pfcn_test_raw.json") if (results / "pfcn_test_raw.json").is_file() else None)
 
 
 def f2(v: float) -> str:
@@ -88,7 +90,8 @@ def _models(inp: Inputs) -> dict[str, dict[str, Any]]:
     ev = inp.evals
     return {"pt": _row(ev, lambda m: m.endswith(".pt")), "int8": _row(ev, lambda m: m.endswith("_int8.tflite")),
             "onnx": _row(ev, lambda m: m.endswith(".onnx")), "mp": _row(ev, lambda m: m.startswith("mediapipe")),
-            "refine": _row(inp.refined, lambda m: "+refine" in m)}
+            "refine": _row(inp.refined, lambda m: "+refine" in m),
+            **({"raw": _row(inp.raw, lambda m: "(no cleanup)" in m)} if inp.raw else {})}
 
 
 # --- sections ---------------------------------------------------------------------------------------
@@ -298,9 +301,13 @@ def evaluation(inp: Inputs) -> str:
     m = _models(inp)
     ev_rows = ["| model | what runs | fg IoU | mIoU | boundary IoU |", "|---|---|---|---|---|"]
     for key, what in (("pt", "PyTorch, fp32 (the shipped weights)"), ("onnx", "ONNX, fp32, through the runtime"),
-                      ("int8", "**int8 TFLite through the runtime (the packaged default)**"),
+                      ("int8", "**int8 TFLite through the runtime (the packaged default, with its cleanup of "
+                               "specks and pinholes)**"),
+                      ("raw", "int8 TFLite, the model's mask as it is (`--no-cleanup`)"),
                       ("refine", "int8 TFLite + the runtime's `--refine` edge filter"),
                       ("mp", "MediaPipe Selfie Segmentation (general, 256x256)")):
+        if key not in m:
+            continue
         r = m[key]
         ev_rows.append(f"| `{r['model']}` | {what} | {f2(r['fg_iou'])} | {f2(r['miou'])} | {f2(r['boundary_iou'])} |")
     n_test = m["int8"]["n_images"]
@@ -327,7 +334,7 @@ def evaluation(inp: Inputs) -> str:
     same = ho["model_version"] == version
     ho_note = ("on this model version" if same else
                f"on the earlier model version `{ho['model_version']}`, not on `{version}`")
-    pt, i8 = m["pt"], m["int8"]
+    pt, i8 = m["pt"], m.get("raw", m["int8"])  # fp32 against int8, both as the model gives them
     edges = (": quantization costs most at the edges"
              if pt["boundary_iou"] - i8["boundary_iou"] > pt["fg_iou"] - i8["fg_iou"] else "")
     return f"""## Evaluation
@@ -342,7 +349,7 @@ measured by the same code on the same images.
 {chr(10).join(ev_rows)}
 
 `portrait-eval --data ../shared/datasets/pfcn:test --reference mediapipe --model ...`
-(`docs/results/pfcn_test.json`, `pfcn_test_refine.json`).
+(`docs/results/pfcn_test.json`, `pfcn_test_raw.json`, `pfcn_test_refine.json`).
 
 **int8 vs fp32**: the int8 file scores {f2(i8['fg_iou'])} fg IoU against {f2(pt['fg_iou'])} for the fp32
 weights ({gap(i8['fg_iou'], pt['fg_iou'])}), and {f2(i8['boundary_iou'])} against {f2(pt['boundary_iou'])} boundary IoU
