@@ -101,10 +101,11 @@ def frame_prob(image: np.ndarray, prob: np.ndarray, long_side: int, channel: str
 
 def count_tiles(coarse: ModelSpec, grid: TileGrid, photos: list[Path], long_sides: tuple[int, ...],
                 channel: str = "coarse_probability") -> list[TileCounts]:
-    """Tiles per photo at each frame, from the coarse model's contour on `photos` (else FALLBACK_TILES_512).
-    At the refiner's own working frame a photo is brought to it as the runtime does (never enlarged);
-    at any other (1080p) the photo is that frame."""
-    from portrait_mobile.runtime import Segmenter
+    """Tiles per photo at each frame, from the coarse model's contour on `photos` (else FALLBACK_TILES_512),
+    after the cleanup the accurate level runs (SegmenterOptions.cleanup). At the refiner's own working
+    frame a photo is brought to it as the runtime does (never enlarged); at any other (1080p) the photo
+    is that frame."""
+    from portrait_mobile.runtime import Segmenter, clean_regions
     from portrait_mobile.runtime.band import select_tiles
     from portrait_mobile.runtime.image_input import read_image
 
@@ -114,10 +115,11 @@ def count_tiles(coarse: ModelSpec, grid: TileGrid, photos: list[Path], long_side
         return [TileCounts(s, FALLBACK_TILES_512 * s / 512, round(FALLBACK_TILES_512 * s / 512), 0, src)
                 for s in long_sides]
     seg = Segmenter.from_file(coarse.path, threads=1)
+    cleanup = seg.options.cleanup.for_level("accurate")
     counts: dict[int, list[int]] = {s: [] for s in long_sides}
     for p in photos:
         img = read_image(p)
-        prob = seg.predict_lowres(img)
+        prob = clean_regions(seg.predict_lowres(img), cleanup)
         for s in long_sides:
             p = frame_prob(img, prob, s, channel, enlarge=s != grid.work_long_side)
             counts[s].append(len(select_tiles(p, replace(grid, work_long_side=s))))
