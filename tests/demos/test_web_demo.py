@@ -3,7 +3,7 @@
 The page runs the packaged int8 .tflite with LiteRT.js; these tests drive it through
 web_demo/tools/drive.mjs (playwright-core on the system Chromium) and compare what it computes with
 ai-edge-litert and the runtime's own pre-processing here. The pure-JS modules (pre-processing, smoothing,
-contract checks) are also run directly in node against OpenCV and the runtime.
+the cleanup of the coarse mask, contract checks) are also run directly in node against OpenCV and the runtime.
 
 Needs node, Chromium (/usr/bin/chromium or $CHROMIUM_PATH) and `npm ci` in web_demo/; outside CI each
 test skips saying which is missing, in CI (CI=true, as .ci/run runs) a missing tool is a failure.
@@ -361,6 +361,10 @@ def test_fake_camera_stream_gets_masks(browser: str, segmenter: Segmenter, tmp_p
     assert state["lastRunMs"] > 0 and out["fps"] != "-"
     got = _b64_floats(state["lastProbB64"]).reshape(expected.shape) >= 0.5
     assert iou(got, expected) >= 0.95, iou(got, expected)
+    # Each frame's smoothed mask is cleaned before it is drawn, as VideoSegmenter's finish does (on this frame the
+    # runtime's clean_regions drops a speck and fills holes: measured 1,110 of the model's 65,536 pixels).
+    assert state["cleanup"]["minRegion"] == 0.1 and state["cleanup"]["maxHole"] == 0.002
+    assert state["cleanup"]["changed"] > 0, state["cleanup"]
 
 
 def test_page_effects_match_the_runtime_effects(browser: str, segmenter: Segmenter) -> None:
@@ -674,3 +678,266 @@ def test_page_runs_the_refiner_when_one_is_served(browser: str, tmp_path: Path) 
     # The runtime's accurate level snaps the refined tiles to the photo's edges, and so does the page: measured
     # IoU 1.0000, mean 0.00 levels (without the page's snap: IoU 0.995, mean 6.2 levels).
     assert iou(got >= 128, want >= 128) > 0.99 and diff < 1.0, diff
+
+
+# --- the cleanup of the coarse mask (js/cleanup.js), against postprocess.clean_regions ----------------
+
+
+def _portable_and_ipp(fn, *args, **kwargs):
+    """fn(*args) with OpenCV's portable distance transform (distransform.cpp, fixed point: what cleanup.js is,
+    and what builds without Intel IPP run), and with IPP's where this build has it (float sums that can differ
+    in the last bits). Returns (portable, ipp)."""
+    was = cv2.ipp.useIPP()
+    try:
+        cv2.ipp.setUseIPP(False)
+        portable = fn(*args, **kwargs)
+        cv2.ipp.setUseIPP(True)  # stays off where the build has no IPP
+        ipp = fn(*args, **kwargs)
+    finally:
+        cv2.ipp.setUseIPP(was)
+    return portable, ipp
+
+
+def _person(h: int = 100, w: int = 100) -> np.ndarray:
+    """tests/mobile/runtime/test_cleanup.py's person: 60x40 at 0.9 with a 1-px soft edge of 0.3."""
+    prob = np.zeros((h, w), np.float32)
+    prob[19:81, 19:61] = 0.3
+    prob[20:80, 20:60] = 0.9
+    return prob
+
+
+def _cleanup_cases() -> list[tuple[str, np.ndarray, dict, str]]:
+    """(name, mask, cleanup as {minRegion, maxHole} (None: the default), what clean_regions must do to it:
+    'zeroed', 'filled', 'both' or 'unchanged'). Default halo: round(0.02 * hypot(100, 100)) = 3."""
+    cases = []
+    blob = _person()
+    blob[4:10, 84:90] = 0.3  # 36 px at >= 0.5 against 2,400: 1.5%, with a soft edge of 0.3
+    blob[5:9, 85:89] = 0.8
+    cases.append(("blob", blob, None, "zeroed"))
+    cases.append(("blob_min_region_off", blob, {"minRegion": 0, "maxHole": 0.002}, "unchanged"))
+    near = _person()
+    near[45:52, 63:68] = 0.8  # a blob 3 px right of the person: their soft edges meet in between
+    near[44:53, 61:69] = np.maximum(near[44:53, 61:69], 0.4)
+    cases.append(("near_blob", near, None, "zeroed"))
+    second = _person()
+    second[40:80, 70:90] = 0.9  # 800 px against 2,400: above 0.1, a second person
+    cases.append(("second_region", second, None, "unchanged"))
+    at_fraction = _person()
+    at_fraction[84:96, 70:90] = 0.9  # 240 px: exactly 0.1 x 2,400, not below it: kept
+    cases.append(("region_at_fraction", at_fraction, None, "unchanged"))
+    below = at_fraction.copy()
+    below[95, 89] = 0.0  # 239 px: below it
+    cases.append(("region_below_fraction", below, None, "zeroed"))
+    limb = _person()
+    limb[80, 60] = limb[81, 61] = 0.9  # a chain touching the person's corner, and the next, by corners only
+    limb[82:86, 62:66] = 0.9  # one 8-connected region with the person: kept
+    cases.append(("diagonal_limb", limb, None, "unchanged"))
+    hole = _person()
+    hole[50, 40] = 0.1  # 1 px against 2,400 (limit 4.8 px), with a soft ring of 0.6 above and below
+    hole[49, 40] = hole[51, 40] = 0.6
+    cases.append(("hole", hole, None, "filled"))
+    cases.append(("hole_accurate", hole, "accurate", "unchanged"))  # forLevel('accurate'): left to the refiner
+    small = _person()
+    small[50:52, 30:32] = 0.0  # 4 px against 2,400: below the limit of 4.8 px
+    cases.append(("hole_below_limit", small, None, "filled"))
+    large = small.copy()
+    large[52, 30] = 0.0  # 5 px: above it, a real gap
+    cases.append(("hole_above_limit", large, None, "unchanged"))
+    notch = np.zeros((60, 60), np.float32)
+    notch[:, :40] = 0.9
+    notch[59, 20] = 0.0  # touches the bottom side: background that leaves the frame, not a hole
+    cases.append(("side_notch", notch, None, "unchanged"))
+    gap = _person()
+    gap[40:60, 35:45] = 0.0  # 200 px, above the limit: a real gap between arm and body
+    cases.append(("gap", gap, None, "unchanged"))
+    crack = _person()
+    for k in range(21):  # background pixels touching by corners only: each a 4-connected hole of its own
+        crack[50 - k, 40 - k] = 0.0  # (30, 20) touches the person's soft edge by a side: outside, kept
+    cases.append(("crack", crack, {"minRegion": 0, "maxHole": 0.002}, "filled"))
+    both = hole.copy()
+    both[88:92, 80:83] = 0.7
+    cases.append(("both", both, None, "both"))
+    cases.append(("clean", _person(), None, "unchanged"))
+    cases.append(("empty", np.zeros((30, 20), np.float32), None, "unchanged"))
+    cases.append(("full", np.ones((30, 20), np.float32), None, "unchanged"))
+    return cases
+
+
+def _run_cleanup_js(node: str, masks: list[tuple[np.ndarray, object]]) -> list[np.ndarray]:
+    """cleanup.js's cleanRegions on each (mask, cleanup): cleanup None is DEFAULT_CLEANUP, 'accurate' is
+    forLevel(DEFAULT_CLEANUP, 'accurate'), else {minRegion, maxHole}."""
+    cases = [{"h": m.shape[0], "w": m.shape[1], "cleanup": c} for m, c in masks]
+    code = f"""
+import {{ DEFAULT_CLEANUP, cleanRegions, forLevel }} from './js/cleanup.js';
+const chunks = []; for await (const c of process.stdin) chunks.push(c);
+const buf = Buffer.concat(chunks);
+const b64 = (a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
+let at = 0;
+process.stdout.write(JSON.stringify({json.dumps(cases)}.map(({{ h, w, cleanup }}) => {{
+  const prob = new Float32Array(buf.buffer.slice(buf.byteOffset + at, buf.byteOffset + at + 4 * w * h));
+  at += 4 * w * h;
+  const c = cleanup === null ? DEFAULT_CLEANUP : cleanup === 'accurate' ? forLevel(DEFAULT_CLEANUP, 'accurate') : cleanup;
+  return b64(cleanRegions(prob, w, h, c));
+}})));
+"""
+    out = run_js(node, code, b"".join(np.ascontiguousarray(m, np.float32).tobytes() for m, _ in masks))
+    return [_b64_floats(s).reshape(m.shape) for s, (m, _) in zip(out, masks)]
+
+
+def _py_cleanup(spec: object):
+    from portrait_mobile.runtime.postprocess import DEFAULT_CLEANUP, RegionCleanup
+
+    if spec is None:
+        return DEFAULT_CLEANUP
+    if spec == "accurate":
+        return DEFAULT_CLEANUP.for_level("accurate")
+    return RegionCleanup(min_region=spec["minRegion"], max_hole=spec["maxHole"])
+
+
+def test_js_cleanup_constants_match_python(node: str) -> None:
+    """cleanup.js's defaults, its accurate level's cleanup, threshold and default halo are the runtime's
+    (DEFAULT_CLEANUP, NO_CLEANUP, RegionCleanup.for_level, clean_regions' threshold, _default_halo: 75 x 100
+    has hypot 125, a halo of 2.5 rounded half to even as Python's round does)."""
+    from portrait_mobile.runtime.postprocess import DEFAULT_CLEANUP, NO_CLEANUP, _default_halo, clean_regions
+
+    sizes = [(100, 100), (256, 256), (144, 256), (75, 100), (48, 64), (1, 1), (3, 700)]
+    js = run_js(node, f"""
+import {{ DEFAULT_CLEANUP, NO_CLEANUP, THRESHOLD, defaultHalo, forLevel }} from './js/cleanup.js';
+process.stdout.write(JSON.stringify({{ DEFAULT_CLEANUP, NO_CLEANUP, THRESHOLD,
+  accurate: forLevel(DEFAULT_CLEANUP, 'accurate'), fast: forLevel(DEFAULT_CLEANUP, 'fast'),
+  halos: {json.dumps(sizes)}.map(([h, w]) => defaultHalo(w, h)) }}));
+""")
+    as_js = lambda c: {"minRegion": c.min_region, "maxHole": c.max_hole}  # noqa: E731
+    assert js["DEFAULT_CLEANUP"] == as_js(DEFAULT_CLEANUP) == {"minRegion": 0.1, "maxHole": 0.002}
+    assert js["NO_CLEANUP"] == as_js(NO_CLEANUP)
+    assert js["accurate"] == as_js(DEFAULT_CLEANUP.for_level("accurate"))
+    assert js["fast"] == as_js(DEFAULT_CLEANUP.for_level("fast"))
+    assert js["THRESHOLD"] == inspect.signature(clean_regions).parameters["threshold"].default
+    assert js["halos"] == [_default_halo(s) for s in sizes]
+    assert _default_halo((75, 100)) == 2  # the tie is in the list
+
+
+def test_js_chamfer_distance_is_opencvs(node: str) -> None:
+    """cleanup.js's chamferDistance is cv2.distanceTransform(DIST_L2, 3) value for value (OpenCV's portable
+    transform), on random masks, a lone pixel in a wide frame and a frame with no zero pixel."""
+    rng = np.random.default_rng(11)
+    fgs = [rng.random((h, w)) < p for (h, w), p in [((37, 53), 0.02), ((64, 48), 0.3), ((1, 40), 0.1), ((40, 1), 0.1),
+                                                      ((90, 70), 0.002)]]
+    lone = np.zeros((5, 400), bool)
+    lone[2, 1] = True  # distances up to ~380: the fixed point's float conversion rounds past 2^24
+    fgs += [lone, np.zeros((3, 4), bool)]
+    code = f"""
+import {{ chamferDistance }} from './js/cleanup.js';
+const chunks = []; for await (const c of process.stdin) chunks.push(c);
+const buf = Buffer.concat(chunks);
+const b64 = (a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
+let at = 0;
+process.stdout.write(JSON.stringify({json.dumps([f.shape for f in fgs])}.map(([h, w]) => {{
+  const to = new Uint8Array(buf.subarray(at, at + w * h)); at += w * h;
+  return b64(chamferDistance(to, w, h));
+}})));
+"""
+    out = run_js(node, code, b"".join(f.astype(np.uint8).tobytes() for f in fgs))
+    for fg, got in zip(fgs, out):
+        portable, ipp = _portable_and_ipp(cv2.distanceTransform, (~fg).view(np.uint8), cv2.DIST_L2, 3)
+        js = _b64_floats(got).reshape(fg.shape)
+        assert np.array_equal(js.view(np.uint32), portable.view(np.uint32)), (fg.shape, np.abs(js - portable).max())
+        if fg.any():  # IPP's float chamfer: the same to float rounding
+            assert np.abs(js - ipp).max() <= 1e-4 * max(1.0, float(portable.max()))
+
+
+def test_js_cleanup_matches_the_runtime_on_hand_made_masks(node: str) -> None:
+    """cleanup.js's cleanRegions is postprocess.clean_regions bit for bit on hand-made masks: a small detached blob
+    removed with its soft edge (and kept with min_region 0), a blob whose soft edge meets the person's (only the
+    pixels nearer the blob go), a second region above the fraction kept, a one-pixel hole filled with its soft
+    ring (and left alone at quality accurate), a gap on the frame's side and a gap above the limit kept, a
+    diagonal crack's corner-touching pixels filled, blob and hole together, a clean mask, an empty and a full one
+    unchanged. Each case is checked to do what it is about, and to come out the same with OpenCV's portable and
+    IPP distance transforms, so the expected values hold on any OpenCV build."""
+    from portrait_mobile.runtime.postprocess import clean_regions
+
+    cases = _cleanup_cases()
+    got = _run_cleanup_js(node, [(m, c) for _, m, c, _ in cases])
+    failures = []
+    for (name, prob, spec, expect), js in zip(cases, got):
+        want, ipp = _portable_and_ipp(clean_regions, prob, _py_cleanup(spec))
+        assert np.array_equal(want, ipp), f"{name}: IPP's and the portable distance transform disagree: change the mask"
+        changed = want != prob
+        shows = {(False, False): "unchanged", (True, False): "zeroed", (False, True): "filled",
+                 (True, True): "both"}[(bool((changed & (want == 0)).any()), bool((changed & (want == 1)).any()))]
+        assert shows == expect, f"{name}: expected {expect}, clean_regions gives {shows}"
+        if not np.array_equal(js.view(np.uint32), want.view(np.uint32)):
+            failures.append(f"{name}: {int((js != want).sum())} pixels differ, at {np.argwhere(js != want)[:5].tolist()}")
+    assert not failures, "\n".join(failures)
+    # What the cases are about, on the runtime's side: the soft edges go with what they belong to.
+    by_name = {name: (prob, _py_cleanup(spec)) for name, prob, spec, _ in cases}
+    blob = clean_regions(*by_name["blob"])
+    assert blob[4:10, 84:90].max() == 0 and np.array_equal(blob[:, :70], by_name["blob"][0][:, :70])
+    near_prob = by_name["near_blob"][0]
+    near = clean_regions(*by_name["near_blob"])
+    assert near[45:52, 63:68].max() == 0  # the blob
+    assert near[48, 61] == near_prob[48, 61] == np.float32(0.4)  # its edge pixel beside the person's edge stays
+    assert near[44, 66] == 0 < near_prob[44, 66]  # its edge away from the person goes
+    hole = clean_regions(*by_name["hole"])
+    assert hole[49:52, 40].tolist() == [1, 1, 1] and hole[20, 40] == np.float32(0.9)
+    crack = clean_regions(*by_name["crack"])
+    assert crack[50, 40] == crack[31, 21] == 1 and crack[30, 20] == 0
+
+
+def test_js_cleanup_matches_the_runtime_on_model_masks(node: str, segmenter: Segmenter) -> None:
+    """On the shipped model's own masks of 8 PFCN test photos and the README's photo (specks and holes as the
+    model makes them), cleanRegions is clean_regions bit for bit, at the fast and the accurate level (no holes
+    filled). Measured: specks dropped on 5 of the 9, holes filled on 8."""
+    images = [PHOTO, *pfcn.image_paths(8)]
+    probs = [segmenter.predict_lowres(read_image(p, exif=False)) for p in images]
+    specs = [None, "accurate"]
+    got = _run_cleanup_js(node, [(p, s) for p in probs for s in specs])
+    from portrait_mobile.runtime.postprocess import clean_regions
+
+    shows = {"zeroed": 0, "filled": 0}
+    for k, (prob, spec) in enumerate((p, s) for p in probs for s in specs):
+        want, ipp = _portable_and_ipp(clean_regions, prob, _py_cleanup(spec))
+        js = got[k]
+        assert np.array_equal(js.view(np.uint32), want.view(np.uint32)), (images[k // 2].name, spec, int((js != want).sum()))
+        # IPP's float chamfer may break an exact tie the other way: measured 0 pixels on these masks.
+        assert int((ipp != want).sum()) <= 4
+        changed = want != prob
+        shows["zeroed"] += bool((changed & (want == 0)).any())
+        shows["filled"] += bool((changed & (want == 1)).any())
+        if spec == "accurate":
+            assert not (changed & (want == 1)).any()
+    assert shows["zeroed"] >= 6 and shows["filled"] >= 4, shows  # both parts exercised, at both levels
+
+
+def test_page_cleans_the_coarse_mask_as_the_runtime(browser: str, segmenter: Segmenter) -> None:
+    """The page cleans the model's mask before drawing it, as the runtime's Segmenter.finish does: on the README's
+    photo (where the cleanup drops a speck and fills holes), the mask it draws is the runtime's cleaned mask, and
+    with ?cleanup=0 (the checkbox off) the runtime's mask without the cleanup (SegmenterOptions(cleanup=NO_CLEANUP))."""
+    from portrait_mobile.runtime.effects import mask_image
+    from portrait_mobile.runtime.options import SegmenterOptions
+    from portrait_mobile.runtime.postprocess import DEFAULT_CLEANUP, NO_CLEANUP, clean_regions
+
+    image = read_image(PHOTO)
+    low = segmenter.predict_lowres(image)
+    changed = int((clean_regions(low) != low).sum())
+    cleaned = mask_image(segmenter.segment(image)).astype(int)
+    raw = mask_image(Segmenter.from_file(MODEL, SegmenterOptions(cleanup=NO_CLEANUP)).segment(image)).astype(int)
+    apart = np.abs(cleaned - raw).mean()
+    assert changed > 0 and apart > 1.0, (changed, apart)  # the cleanup shows on this photo
+    for query, want, other, cleanup in (("effect=none", cleaned, raw, DEFAULT_CLEANUP),
+                                        ("effect=none&cleanup=0", raw, cleaned, NO_CLEANUP)):
+        out = drive(browser, "photo", "--photo", PHOTO, "--effects", "mask", "--query", query)
+        state = out["state"]
+        assert state["error"] is None, out
+        d = out["drawn"]["mask"]
+        got = np.frombuffer(base64.b64decode(d["rgbaB64"]), np.uint8).reshape(d["height"], d["width"], 4)[..., 0]
+        near, far = np.abs(got - want).mean(), np.abs(got - other).mean()
+        print(f"\npage ?{query}: mean |page - runtime| {near:.2f} levels (the other setting's {far:.2f}); "
+              f"{state['cleanup']['changed']} coarse pixels changed (runtime {changed if cleanup.active else 0})")
+        assert near < 1.0 and near < far / 4, (query, near, far)
+        assert {k: state["cleanup"][k] for k in ("minRegion", "maxHole")} == {
+            "minRegion": cleanup.min_region, "maxHole": cleanup.max_hole}
+        if cleanup.active:  # the page decodes and resizes the photo itself: its mask may differ at a tie
+            assert abs(state["cleanup"]["changed"] - changed) <= 0.02 * changed
+        else:
+            assert state["cleanup"]["changed"] == 0

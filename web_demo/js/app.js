@@ -1,12 +1,14 @@
 // The page: choose a model and where it runs, then live portrait mode on the camera or on a photo.
 // URL parameters (also what the controls set): model, accelerator (wasm|webgpu), wasm (threads|jspi|
 // plain), effect (blur|replace|mask|none), smoothing, quality (fast|accurate: accurate when an edge
-// refiner the page can feed is served, found by its contract's role), camera=1 to start the camera at once.
+// refiner the page can feed is served, found by its contract's role), cleanup=0 to leave the model's small
+// detached regions and holes in (cleanup.js; on by default), camera=1 to start the camera at once.
 // window.demoState mirrors what the readout shows, for the headless tests.
 import { benchmark } from './bench.js';
 import { BUILDS, defaultBuild, initRuntime } from './engine.js';
 import { DEFAULT_BLUR_STRENGTH, EFFECTS, EffectRenderer } from './effects.js';
 import { DEFAULT_SMOOTHING, MaskSmoother } from './smoothing.js';
+import { DEFAULT_CLEANUP, NO_CLEANUP, cleanRegions, forLevel } from './cleanup.js';
 import { WebSegmenter } from './segmenter.js';
 import { WebRefiner } from './refiner.js';
 import { roleOf } from './contract.js';
@@ -20,6 +22,7 @@ let refiner = null; // quality "accurate": the edge refiner run on the coarse co
 let background = null;
 let still = null; // the photo on show (redrawn when a control changes), null while the camera runs
 const smoother = new MaskSmoother(Number(params.get('smoothing') ?? DEFAULT_SMOOTHING));
+let cleanupOn = params.get('cleanup') !== '0';
 const renderer = new EffectRenderer($('view'));
 const work = document.createElement('canvas'); // full-size frame pixels for the pre-processing
 
@@ -56,8 +59,16 @@ async function process(source, w, h, video) {
   const c = segmenter.contract;
   const { rgb, prob: raw, preMs: resizeMs, runMs } = await segmenter.predictRGBA(rgba, w, h);
   const preMs = grabMs + resizeMs;
-  let prob = video ? smoother.update(raw, rgb, c.output_width, c.output_height) : raw;
+  const smoothed = video ? smoother.update(raw, rgb, c.output_width, c.output_height) : raw;
   let [pw, ph] = [c.output_width, c.output_height];
+  // As the runtime's Segmenter.finish: the coarse mask (smoothed, for video) cleaned of small detached
+  // regions and holes first (holes left to the refiner at quality accurate), then the quality level.
+  const tc = performance.now();
+  const cleanup = forLevel(cleanupOn ? DEFAULT_CLEANUP : NO_CLEANUP, refiner ? 'accurate' : 'fast');
+  let prob = cleanRegions(smoothed, pw, ph, cleanup);
+  let changed = 0;
+  for (let i = 0; i < prob.length; i++) changed += prob[i] !== smoothed[i];
+  state.cleanup = { ...cleanup, changed, ms: performance.now() - tc };
   let refineMs = 0;
   if (refiner) {  // as the runtime's VideoSegmenter: the smoothed coarse mask, then refined
     const r = await refiner.refine(rgba, w, h, prob, pw, ph);
@@ -143,6 +154,17 @@ async function runBenchmark() {
   return r;
 }
 
+/** The cleanup's checkbox, made here beside the other controls (before the buttons). */
+function cleanupControl() {
+  const box = Object.assign(document.createElement('input'), { type: 'checkbox', id: 'cleanup', checked: cleanupOn });
+  const label = document.createElement('label');
+  label.title = `as the Python runtime: drop detached regions under ${100 * DEFAULT_CLEANUP.minRegion}% of the largest, `
+    + `fill enclosed holes under ${100 * DEFAULT_CLEANUP.maxHole}% of the person (not at quality accurate: its refiner judges them)`;
+  label.append('clean small regions and holes', box);
+  document.querySelector('.controls .buttons').before(label);
+  return box;
+}
+
 function wireControls(build) {
   $('build').value = build;
   $('accelerator').value = params.get('accelerator') ?? 'wasm';
@@ -158,6 +180,7 @@ function wireControls(build) {
   $('strength').onchange = redraw;
   $('color').onchange = redraw;
   $('smoothing').oninput = (e) => { smoother.smoothing = Number(e.target.value); };
+  cleanupControl().onchange = (e) => { cleanupOn = e.target.checked; setParam('cleanup', cleanupOn ? '1' : '0', false); redraw(); };
   $('start-camera').onclick = () => startCamera().catch((e) => showError(`camera: ${e.message}`));
   $('photo').onchange = (e) => e.target.files[0] && openPhoto(e.target.files[0]).catch((err) => showError(`photo: ${err.message}`));
   $('background').onchange = async (e) => { background = e.target.files[0] ? await createImageBitmap(e.target.files[0]) : null; redraw(); };
