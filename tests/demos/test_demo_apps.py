@@ -260,6 +260,8 @@ ANDROID_FEATURES = {
         # quality levels: the smoothed coarse mask finished by the level, as the runtime's VideoSegmenter
         "val level = finish(frame, smoothed, settings)", "GuidedFilter.refineEdges(", "edge.refine(",
         "quality = level.readout",
+        # every level starts from the cleaned coarse mask, holes left to accurate's refiner (Segmenter.finish)
+        "settings.cleanup.forLevel(settings.quality)", "MaskCleanup.clean(smoothed.probs",
     ],
     "src/main/java/com/portraitmobile/demo/PortraitViewModel.kt": [
         "refiners = discovery.refiners", "Quality.offered(refiners.isNotEmpty())",
@@ -530,14 +532,19 @@ def test_kotlin_names_the_contracts_roles_and_refiner_channels():
     assert 'json.optString("role", ROLE_SEGMENTER)' in kt  # an old segmenter contract has no role
 
 
-def _band_golden() -> Any:
-    """tests/demos/band_golden.py, the script that writes the Kotlin band test's golden values."""
+def _golden_script(name: str) -> Any:
+    """tests/demos/<name>.py, a script that writes a Kotlin test's golden values."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("band_golden", Path(__file__).with_name("band_golden.py"))
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _band_golden() -> Any:
+    """tests/demos/band_golden.py, the script that writes the Kotlin band test's golden values."""
+    return _golden_script("band_golden")
 
 
 def test_band_golden_fixture_is_what_band_py_gives_now():
@@ -545,6 +552,15 @@ def test_band_golden_fixture_is_what_band_py_gives_now():
     `python tests/demos/band_golden.py` rewrites them after a change to runtime/band.py."""
     band_golden = _band_golden()
     assert band_golden.FIXTURE.read_text() == band_golden.render(), "run python tests/demos/band_golden.py"
+
+
+def test_cleanup_golden_fixture_is_what_clean_regions_gives_now():
+    """MaskCleanupTest.kt's golden values (CleanupGolden.kt) are the Python runtime's cleanup today
+    (postprocess.clean_regions, DEFAULT_CLEANUP and its level for accurate, the default halo), each case
+    the same with OpenCV's portable distance transform and IPP's: `python tests/demos/cleanup_golden.py`
+    rewrites them after a change to the cleanup."""
+    cleanup_golden = _golden_script("cleanup_golden")
+    assert cleanup_golden.FIXTURE.read_text() == cleanup_golden.render(), "run python tests/demos/cleanup_golden.py"
 
 
 def test_demos_check_the_same_schema_and_their_own_target():

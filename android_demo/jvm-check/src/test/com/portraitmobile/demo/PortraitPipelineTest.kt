@@ -9,6 +9,7 @@ import com.portraitmobile.demo.engine.EngineOptions
 import com.portraitmobile.demo.engine.InferenceEngine
 import com.portraitmobile.demo.engine.TensorData
 import com.portraitmobile.demo.segmentation.Quality
+import com.portraitmobile.demo.segmentation.RegionCleanup
 import org.junit.Assert.assertEquals
 import org.junit.Assert.assertNotNull
 import org.junit.Assert.assertNotSame
@@ -140,6 +141,56 @@ class PortraitPipelineTest {
         assertEquals(64, result.mask!!.width)
         assertEquals(48, result.mask!!.height)
         assertTrue(result.stats.quality, result.stats.quality.startsWith("quality balanced · guided filter at 64x48"))
+    }
+
+    /**
+     * The person on the left half of the model's output with an 8x8 hole inside (under max_hole 0.05 x its area)
+     * and, with [speck], a detached 3x3 speck at the top right (under 0.1 x it).
+     */
+    private fun personWithAHole(speck: Boolean = true, hole: Boolean = true) {
+        val w = asset.contract.maskWidth
+        val h = asset.contract.maskHeight
+        engine.pattern = { i ->
+            val y = i / w
+            val x = i % w
+            when {
+                hole && y in h / 2 - 4 until h / 2 + 4 && x in w / 4 - 4 until w / 4 + 4 -> 0f
+                x < w / 2 -> 1f
+                speck && y in 2 until 5 && x in w - 5 until w - 2 -> 1f
+                else -> 0f
+            }
+        }
+    }
+
+    @Test
+    fun everyLevelStartsFromTheCleanedMaskAccurateKeepsItsHoles() {
+        val w = asset.contract.maskWidth
+        val h = asset.contract.maskHeight
+        val speckAt = 3 * w + w - 4
+        val holeAt = (h / 2) * w + w / 4
+        val cleanup = RegionCleanup(minRegion = 0.1, maxHole = 0.05)
+        personWithAHole()
+        val fast = PortraitPipeline { _, _ -> engine }.process(frame, true, settings.copy(cleanup = cleanup)).mask!!
+        assertEquals("the speck goes", 0f, fast.probs[speckAt], 0f)
+        assertEquals("the hole is filled", 1f, fast.probs[holeAt], 0f)
+        val raw = PortraitPipeline { _, _ -> engine }.process(frame, true, settings.copy(cleanup = RegionCleanup.NONE))
+        assertEquals(1f, raw.mask!!.probs[speckAt], 0f)
+        assertEquals(0f, raw.mask!!.probs[holeAt], 0f)
+        // Balanced filters the cleaned mask: no trace of the speck.
+        val balanced = settings.copy(cleanup = cleanup, quality = Quality.BALANCED)
+        val b = PortraitPipeline { _, _ -> engine }.process(frame, true, balanced).mask!!
+        val speckInFrame = (3.5f * b.height / h).toInt() * b.width + ((w - 3.5f) * b.width / w).toInt()
+        assertEquals(0f, b.probs[speckInFrame], 0f)
+        // Accurate leaves the hole to its refiner: its contour costs tiles that the mask without it does not.
+        fun accurateRuns(hole: Boolean): Int {
+            personWithAHole(hole = hole)
+            val before = refinerEngine.runs
+            val p = PortraitPipeline { a, _ -> if (a.contract.isEdgeRefiner) refinerEngine else engine }
+            val accurate = settings.copy(refiner = refinerAsset, quality = Quality.ACCURATE, cleanup = cleanup)
+            assertNull(p.process(camera, true, accurate).stats.error)
+            return refinerEngine.runs - before
+        }
+        assertTrue(accurateRuns(hole = true) > accurateRuns(hole = false))
     }
 
     @Test

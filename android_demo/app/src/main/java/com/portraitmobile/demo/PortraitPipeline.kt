@@ -12,8 +12,10 @@ import com.portraitmobile.demo.engine.InferenceEngine
 import com.portraitmobile.demo.segmentation.EdgeRefiner
 import com.portraitmobile.demo.segmentation.GuidedFilter
 import com.portraitmobile.demo.segmentation.Mask
+import com.portraitmobile.demo.segmentation.MaskCleanup
 import com.portraitmobile.demo.segmentation.MaskSmoother
 import com.portraitmobile.demo.segmentation.Quality
+import com.portraitmobile.demo.segmentation.RegionCleanup
 import com.portraitmobile.demo.segmentation.RgbImage
 import com.portraitmobile.demo.segmentation.Segmenter
 import java.util.Locale
@@ -24,6 +26,8 @@ data class DemoSettings(
     /** The edge refiner of quality accurate; null when assets/models has none (accurate is not offered). */
     val refiner: ModelAsset? = null,
     val quality: Quality = Quality.FAST,
+    /** What is cleaned out of the coarse mask before any level: the Python runtime's default cleanup. */
+    val cleanup: RegionCleanup = RegionCleanup(),
     val engine: EngineOptions = EngineOptions(),
     val effect: Effect = Effect.BLUR,
     /** 0 = follow every frame, 0.95 = very steady (the smoother's alpha is 1 - smoothing). */
@@ -46,14 +50,15 @@ data class FrameStats(
     val refineMs: Float = 0f,
 )
 
-/** [mask]: the smoothed mask [image] was drawn with (a copy), or null when no mask was made. */
+/** [mask]: the level's mask [image] was drawn with (its own array), or null when no mask was made. */
 class FrameResult(val image: Bitmap?, val stats: FrameStats, val mask: Mask? = null)
 
 /**
- * Camera frame -> segmentation -> temporal smoothing -> quality level -> effect, on the camera
- * analysis thread. As the Python runtime's VideoSegmenter, the coarse mask is smoothed over frames
- * and the quality level then finishes it: fast keeps it, balanced runs the guided filter at the
- * frame's size, accurate the edge refiner on its contour's tiles, snapped to the frame's edges
+ * Camera frame -> segmentation -> temporal smoothing -> cleanup -> quality level -> effect, on the
+ * camera analysis thread. As the Python runtime's VideoSegmenter, the coarse mask is smoothed over
+ * frames, then cleaned ([MaskCleanup]: small detached regions out, small enclosed holes filled but
+ * for accurate) and the quality level finishes it: fast keeps it, balanced runs the guided filter at
+ * the frame's size, accurate the edge refiner on its contour's tiles, snapped to the frame's edges
  * there ([EdgeRefiner]).
  *
  * The engines (the model's, and the refiner's on the same accelerator) are (re)built on that same
@@ -83,7 +88,8 @@ class PortraitPipeline(private val createEngine: (ModelAsset, EngineOptions) -> 
         return try {
             val coarse = seg.segment(frame)
             smoother.alpha = 1f - settings.smoothing
-            val smoothed = Mask(smoother.smooth(coarse.probs).copyOf(), coarse.width, coarse.height)
+            // The smoother's own state: finish only reads it (the cleanup makes the array the level works on).
+            val smoothed = Mask(smoother.smooth(coarse.probs), coarse.width, coarse.height)
             val level = finish(frame, smoothed, settings)
             val t0 = SystemClock.elapsedRealtimeNanos()
             val image = renderer.render(frame, level.mask, settings.effect)
@@ -118,9 +124,16 @@ class PortraitPipeline(private val createEngine: (ModelAsset, EngineOptions) -> 
     /** A quality level's mask (the renderer draws it over the frame, resizing it bilinearly). */
     private class Finished(val mask: Mask, val readout: String, val ms: Float)
 
-    /** The level [settings] asks for, on the smoothed coarse mask. */
-    private fun finish(frame: Bitmap, coarse: Mask, settings: DemoSettings): Finished {
+    /**
+     * The level [settings] asks for, on the smoothed coarse mask cleaned first, as the runtime's Segmenter.finish:
+     * every level starts from the mask without its small detached regions and, but for accurate (which leaves
+     * them to its refiner: `RegionCleanup.for_level`), its small enclosed holes.
+     */
+    private fun finish(frame: Bitmap, smoothed: Mask, settings: DemoSettings): Finished {
         val haveRefiner = settings.refiner != null
+        val cleanup = settings.cleanup.forLevel(settings.quality)
+        val cleaned = MaskCleanup.clean(smoothed.probs, smoothed.width, smoothed.height, cleanup)
+        val coarse = Mask(cleaned, smoothed.width, smoothed.height)
         val t0 = SystemClock.elapsedRealtimeNanos()
         return when (settings.quality) {
             Quality.FAST -> Finished(
