@@ -11,7 +11,10 @@ struct FrameStats {
     var compute = ""
 }
 
-/// Camera frame -> segmentation -> temporal smoothing -> effect, on the camera's frame queue.
+/// Camera frame -> segmentation -> temporal smoothing -> cleanup -> effect, on the camera's frame
+/// queue. The cleanup is the Python runtime's (`Segmenter.finish`): the smoothed coarse mask without
+/// its small detached regions and small enclosed holes (MaskCleanup.swift); the smoother keeps its own
+/// uncleaned state.
 /// Settings and the current segmenter are swapped in from the main actor under a lock; everything
 /// else is touched only on the frame queue, hence `@unchecked Sendable`.
 final class FramePipeline: @unchecked Sendable {
@@ -26,6 +29,7 @@ final class FramePipeline: @unchecked Sendable {
     private var effect: Effect = .blur
     private var smoothing: Float = 0.5
     private let smoother = MaskSmoother()
+    private let cleanup = RegionCleanup.standard
     private let renderer = EffectRenderer()
     private var lastPosition: AVCaptureDevice.Position?
     private var lastFrameTime: CFTimeInterval = 0
@@ -59,7 +63,8 @@ final class FramePipeline: @unchecked Sendable {
         do {
             let result = try segmenter.segment(pixelBuffer)
             smoother.alpha = 1 - smoothing
-            let mask = smoother.smooth(result.mask)
+            let smoothed = smoother.smooth(result.mask)
+            let mask = try MaskCleanup.clean(smoothed, width: result.width, height: result.height, cleanup: cleanup)
             let start = CACurrentMediaTime()
             let image = renderer.render(frame: pixelBuffer, mask: mask, maskWidth: result.width,
                                         maskHeight: result.height, effect: effect)

@@ -287,6 +287,8 @@ IOS_FEATURES = {
     "PortraitViewModel.swift": [
         "frameError = output.error",  # a good frame clears the last frame's error
         "smoother.reset()",  # a camera switch restarts the smoothing
+        # the smoothed coarse mask cleaned as the runtime's Segmenter.finish does, before the effect
+        "MaskCleanup.clean(smoothed, width: result.width, height: result.height, cleanup: cleanup)",
     ],
     "ContractLoader.swift": ["problems.append("],  # one bad contract hides only its own model
 }
@@ -834,7 +836,7 @@ def test_swift_sources_parse():
     tss = _need("tree_sitter_swift", "pip install tree-sitter-swift")
     language = ts.Language(tss.language())
     files = swift_sources()
-    assert len(files) == 8
+    assert len(files) == 9  # with MaskCleanup.swift
     errors = [e for f in files for e in _syntax_errors(language, f)]
     assert not errors, "\n".join(errors)
 
@@ -1166,8 +1168,10 @@ def test_the_kotlin_band_runs_the_real_refiner_like_python(kotlin_jvm, real_expo
 # ---------------------------------------------------------------------------------------------
 
 def test_swift_files_run_on_linux_are_all_but_the_apple_frameworks_ones():
-    assert {p.name for p in swift_sources()} == set(demo_swift.PURE_SWIFT) | demo_swift.APPLE_ONLY
-    for name in demo_swift.PURE_SWIFT:  # nothing from an Apple-only framework beyond the stand-ins
+    pure = demo_swift.PURE_SWIFT
+    assert CLEANUP_SWIFT in pure  # built with swift-check's program too, and run by the tests at the end
+    assert {p.name for p in swift_sources()} == set(pure) | demo_swift.APPLE_ONLY
+    for name in pure:  # nothing from an Apple-only framework beyond the stand-ins
         imports = set(re.findall(r"^import (\w+)", code(IOS_SRC / name), re.M))
         assert imports <= {"Foundation", "Accelerate"}, (name, imports)
 
@@ -1199,3 +1203,166 @@ def test_swift_contract_loader_and_smoother_on_the_real_export(real_export, tmp_
     assert read["mask"] == f"{c.output_width or c.input_width}x{c.output_height or c.input_height}"
     assert (read["input_name"], read["output_name"]) == (c.input_name, c.output_name)
     assert read["output_quant"] == "nil" and c.output_quant is None
+
+
+# ---------------------------------------------------------------------------------------------
+# The iOS app's cleanup of the coarse mask (MaskCleanup.swift), run on Linux against the Python runtime's
+# (postprocess.clean_regions): the golden cases the Kotlin port is held to (tests/demos/cleanup_golden.py)
+# and more, compared bit for bit
+# ---------------------------------------------------------------------------------------------
+
+CLEANUP_SWIFT = "MaskCleanup.swift"
+CLEANUP_CHECK = IOS / "swift-check/CleanupCheck.swift"  # its main.swift
+
+
+def _cleanup_swift_files(tmp: Path) -> list[Path]:
+    tmp.mkdir(parents=True, exist_ok=True)
+    shutil.copy(IOS_SRC / CLEANUP_SWIFT, tmp / CLEANUP_SWIFT)
+    shutil.copy(CLEANUP_CHECK, tmp / "main.swift")
+    return [tmp / CLEANUP_SWIFT, tmp / "main.swift"]
+
+
+def _noise_masks() -> list[np.ndarray]:
+    """Seeded soft masks of several sizes, odd and one pixel wide among them: smooth noise around 0.5 at two
+    scales, so they hold small regions, holes, regions touching the sides and pixels of exactly 0.5."""
+    import cv2
+    import numpy as np
+
+    rng = np.random.default_rng(20260509)
+    out = []
+    for h, w in [(48, 64), (37, 53), (64, 96), (96, 64), (9, 7), (1, 17), (17, 1)]:
+        for cell in (4, 9):
+            low = rng.random((max(2, h // cell), max(2, w // cell)))
+            p = cv2.resize(low, (w, h), interpolation=cv2.INTER_CUBIC)
+            p = np.clip(0.5 + 4 * (p - 0.5), 0, 1).astype(np.float32)
+            p[rng.random((h, w)) < 0.02] = 0.5
+            out.append(p)
+    return out
+
+
+def _cleanup_cases() -> tuple[list[tuple[dict, np.ndarray, np.ndarray]], list[tuple[dict, np.ndarray, np.ndarray]],
+                              list[tuple[int, int]]]:
+    """(clean cases, distance cases, halo sizes): each case its manifest entry, input and clean_regions' (or
+    OpenCV's portable chamfer distance's) output, float32."""
+    import cv2
+    import numpy as np
+
+    from portrait_mobile.runtime.postprocess import DEFAULT_CLEANUP, RegionCleanup, clean_regions
+
+    g = _golden_script("cleanup_golden")
+    masks = g.masks()
+    clean = []
+    # The golden cases, as the Kotlin test reads them: the fixture's pixels set to 0 and to 1, nothing else.
+    for case, zeroed, filled in g.golden():
+        prob = masks[case.mask]
+        want = prob.copy().reshape(-1)
+        want[zeroed], want[filled] = 0.0, 1.0
+        c = g.cleanup_of(case)
+        clean.append((dict(name=case.name, minRegion=c.min_region, maxHole=c.max_hole, halo=case.halo), prob,
+                      want.reshape(prob.shape)))
+    prob, out = g.at_threshold()
+    clean.append((dict(name="AT_THRESHOLD", minRegion=DEFAULT_CLEANUP.min_region, maxHole=DEFAULT_CLEANUP.max_hole,
+                       halo=None), prob, out))
+    # More: noise masks under several cleanups, halos and thresholds, against OpenCV's portable distance
+    # transform (IPP off: what the Swift, the Kotlin and an ARM build of the runtime compute).
+    settings = [(DEFAULT_CLEANUP, None, None), (DEFAULT_CLEANUP.for_level("accurate"), None, None),
+                (RegionCleanup(0.3, 0.05), 0, None), (RegionCleanup(0.3, 0.05), 5, 0.3),
+                (RegionCleanup(0.0, 0.02), 1, 0.7)]
+    for i, prob in enumerate(_noise_masks()):
+        for j, (cleanup, halo, threshold) in enumerate(settings):
+            with g._ipp(False):
+                out = clean_regions(prob, cleanup, threshold=0.5 if threshold is None else threshold, halo=halo)
+            clean.append((dict(name=f"NOISE_{i}_{j}", minRegion=cleanup.min_region, maxHole=cleanup.max_hole,
+                               halo=halo, threshold=threshold), prob, out))
+    for entry, prob, _ in clean:
+        entry["height"], entry["width"] = prob.shape
+    distance = []
+    fg, dist = g.distance_golden()
+    distance.append((dict(name="DISTANCE"), fg, dist))
+    none = np.zeros((2, 3), bool)
+    distance.append((dict(name="NO_ZERO_DISTANCE"), none, np.full(none.shape, g.no_zero_distance(), np.float32)))
+    for i, prob in enumerate(_noise_masks()):
+        fg = prob >= np.float32(0.5)
+        with g._ipp(False):
+            distance.append((dict(name=f"NOISE_DISTANCE_{i}"), fg,
+                             cv2.distanceTransform((~fg).view(np.uint8), cv2.DIST_L2, 3)))
+    for entry, mask, _ in distance:
+        entry["height"], entry["width"] = mask.shape
+    sizes = list(g.HALO_SIZES) + [(h, w) for h in (1, 2, 15, 45, 75, 105, 135, 150, 192, 480, 720, 1080)
+                                  for w in (1, 20, 60, 100, 140, 180, 200, 256, 640, 1280, 1920)]
+    return clean, distance, sizes
+
+
+def test_swift_mask_cleanup_type_checks_in_swift_5_and_6(tmp_path):
+    _require_tools(demo_swift.missing_tools())
+    files = _cleanup_swift_files(tmp_path)
+    for version in ["5", "6"]:  # the project's mode, and Swift 6's strict concurrency
+        proc = demo_swift.frontend("-typecheck", files, version)
+        assert proc.returncode == 0, f"swift {version}:\n{proc.stdout}{proc.stderr}"
+
+
+def test_swift_mask_cleanup_is_clean_regions_bit_for_bit(tmp_path):
+    """MaskCleanup.swift on every golden case of the Kotlin port (cleanup_golden.py: removed blobs, the near
+    blob's split soft edge, wider halos, filled holes and rings, holes kept at accurate, side notches, gaps
+    above the fraction, a diagonal crack, the hole measured after the removal, exactly 0.5), on seeded noise
+    masks of several sizes (one pixel wide among them) under several cleanups, halos and thresholds, and
+    its chamfer distance on the golden mask and the noise ones: every float32 the same bits as the Python
+    runtime's (OpenCV's portable distance transform). Also its default halo on many sizes, and the checks in
+    swift-check/CleanupCheck.swift (the defaults, refused fractions and sizes)."""
+    _require_tools(demo_swift.missing_tools())
+    import numpy as np
+
+    from portrait_mobile.runtime.postprocess import _default_halo
+
+    clean, distance, sizes = _cleanup_cases()
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    for entry, prob, _ in clean + distance:
+        (cases / f"{entry['name']}.in").write_bytes(np.ascontiguousarray(prob, "<f4").tobytes())
+    manifest = dict(clean=[e for e, _, _ in clean], distance=[e for e, _, _ in distance], halos=sizes)
+    (cases / "cases.json").write_text(json.dumps(manifest))
+    proc = demo_swift.frontend("-interpret", _cleanup_swift_files(tmp_path / "src"), "5", str(cases))
+    assert proc.returncode == 0 and "swift cleanup checks: all passed" in proc.stdout, \
+        proc.stdout + proc.stderr[-4000:]
+
+    g = _golden_script("cleanup_golden")
+    names = {e["name"] for e, _, _ in clean + distance}
+    assert {c.name for c in g.cases()} | {"AT_THRESHOLD", "DISTANCE", "NO_ZERO_DISTANCE"} <= names
+    wrong = {}
+    for entry, _, want in clean + distance:
+        want = want.astype(np.float32)
+        got = np.frombuffer((cases / f"{entry['name']}.out").read_bytes(), "<f4").reshape(want.shape)
+        differ = np.flatnonzero(want.view(np.uint32) != got.view(np.uint32))
+        if len(differ):
+            wrong[entry["name"]] = [(int(i), float(want.flat[i]), float(got.flat[i])) for i in differ[:3]], len(differ)
+    assert not wrong, f"pixels (index, Python, Swift) that differ from the runtime's: {wrong}"
+    # The noise cases are not vacuous: regions removed and holes filled, with soft edges.
+    noise = [(want, prob) for e, prob, want in clean if e["name"].startswith("NOISE_")]
+    assert sum(np.count_nonzero((w == 0) & (p != 0)) for w, p in noise) > 100
+    assert sum(np.count_nonzero((w == 1) & (p != 1)) for w, p in noise) > 100
+    assert sum(np.count_nonzero((w == 0) & (p >= 0.5)) > 0 for w, p in noise) >= 10  # cases with a region gone
+    assert sum(np.count_nonzero((w == 1) & (p < 0.5)) > 0 for w, p in noise) >= 10  # cases with a hole filled
+
+    swift_halos = {}
+    for line in (cases / "halos.txt").read_text().splitlines():
+        h, w, halo = map(int, line.split())
+        swift_halos[(h, w)] = halo
+    assert swift_halos == {(h, w): _default_halo((h, w)) for h, w in sizes}
+
+
+def test_ios_cleans_the_smoothed_mask_before_the_effect():
+    """FramePipeline.process: segment -> smooth -> MaskCleanup.clean (the runtime's default cleanup, holes
+    filled: the app has no refiner, so no quality accurate) -> the effect renders the cleaned mask."""
+    text = code(IOS_SRC / "PortraitViewModel.swift")
+    steps = ["segmenter.segment(pixelBuffer)", "let smoothed = smoother.smooth(result.mask)",
+             "let mask = try MaskCleanup.clean(smoothed,", "renderer.render(frame: pixelBuffer, mask: mask,"]
+    at = [text.find(s) for s in steps]
+    assert -1 not in at and at == sorted(at), dict(zip(steps, at))
+    assert "private let cleanup = RegionCleanup.standard" in text
+    cleanup = code(IOS_SRC / CLEANUP_SWIFT)
+    # The defaults in one place, the runtime's.
+    from portrait_mobile.runtime.postprocess import DEFAULT_CLEANUP
+
+    assert f"static let defaultMinRegion = {DEFAULT_CLEANUP.min_region!r}" in cleanup
+    assert f"static let defaultMaxHole = {DEFAULT_CLEANUP.max_hole!r}" in cleanup
+    assert len(re.findall(r"\b0\.1\b|\b0\.002\b", cleanup)) == 2, "a default written twice"

@@ -19,7 +19,7 @@ ROOT = REPO
 IOS_SRC = ROOT / "ios_demo/PortraitDemo"
 SWIFT_CHECK = ROOT / "ios_demo/swift-check"
 
-PURE_SWIFT = ["ContractLoader.swift", "MaskSmoother.swift"]
+PURE_SWIFT = ["ContractLoader.swift", "MaskSmoother.swift", "MaskCleanup.swift"]
 APPLE_ONLY = {"PortraitDemoApp.swift", "ContentView.swift", "CameraController.swift", "Segmenter.swift",
               "EffectRenderer.swift", "PortraitViewModel.swift"}
 _STAND_IN_IMPORTS = {"import Accelerate"}  # replaced by swift-check/Accelerate.swift
