@@ -70,6 +70,56 @@ class SourceMix:
         return dict(self.shares)
 
 
+@dataclass(frozen=True)
+class HardDraw:
+    """Extra draws of the labelled samples the model gets most wrong, on top of the mix's epoch.
+
+    The carves' errors are a tail of whole-photo failures (docs/experiments.md, session 32) that a
+    uniform epoch shows once among thousands of easy photos. Each source adds round(share x its mix
+    draw) samples, drawn with replacement in proportion to their hardness (1 - fg IoU of the current
+    weights, re-scored every `every` epochs); unlabelled samples have no hardness and are never drawn
+    extra. Drawing within each source keeps the sources' balance.
+    """
+
+    share: float = 0.0
+    every: int = 5
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.share) and 0 <= self.share <= 4):
+            raise DatasetError(f"hard-example share must be in [0, 4], got {self.share!r}")
+        if self.every < 1:
+            raise DatasetError(f"hard-example re-scoring interval must be >= 1 epoch, got {self.every!r}")
+
+    @property
+    def active(self) -> bool:
+        return self.share > 0
+
+    def counts(self, sources: np.ndarray, labelled: np.ndarray, mix: SourceMix) -> dict[str, int]:
+        """Extra samples per source: fixed for the run, so the epoch's length does not move with the scores."""
+        out = {}
+        for src in sorted(set(sources.tolist())):
+            sel = sources == src
+            if self.active and labelled[sel].any():
+                out[src] = round(self.share * max(1, round(mix.share(src) * int(sel.sum()))))
+        return {k: v for k, v in out.items() if v > 0}
+
+    def size(self, sources: np.ndarray, labelled: np.ndarray, mix: SourceMix) -> int:
+        return sum(self.counts(sources, labelled, mix).values())
+
+    def draw(self, sources: np.ndarray, hardness: np.ndarray, mix: SourceMix, rng: np.random.Generator) -> np.ndarray:
+        """Indices of the extra samples; `hardness` is NaN where a sample has no label."""
+        if len(hardness) != len(sources):
+            raise DatasetError(f"{len(hardness)} hardness scores for {len(sources)} samples")
+        labelled = np.isfinite(hardness)
+        picked = [np.zeros(0, np.int64)]
+        for src, k in self.counts(sources, labelled, mix).items():
+            idx = np.flatnonzero((sources == src) & labelled)
+            w = np.clip(hardness[idx], 0, None)
+            p = w / w.sum() if w.sum() > 0 else None  # nothing wrong in this source: uniform
+            picked.append(rng.choice(idx, size=k, replace=True, p=p))
+        return np.concatenate(picked)
+
+
 def parse_mix(items: list[str]) -> SourceMix:
     """['vitonplus=0.25', 'ccp_unlabeled=0.5'] -> SourceMix."""
     shares: dict[str, float] = {}

@@ -76,6 +76,11 @@ def build_parser() -> OneLineParser:
     f.add_argument("--res-schedule", nargs="+", default=[], metavar="SIZE:SHARE",
                    help="progressive resolution: train the first SHARE of the epochs at SIZE, and so on, e.g. "
                         "160:0.6 192:0.2 256:0.2 (default: every epoch at the cache's size)")
+    f.add_argument("--hard-share", type=non_negative_float, default=0.0, metavar="SHARE",
+                   help="each epoch also draws SHARE x each source's samples again, in proportion to how wrong "
+                        "the current weights get them (1 - fg IoU; labelled samples only), e.g. 0.5; default 0")
+    f.add_argument("--hard-every", type=positive_int, default=5, metavar="N",
+                   help="re-score the samples' hardness every N epochs (with --hard-share)")
     f.add_argument("--procs", type=non_negative_int, default=0,
                    help="CPU processes sharing each batch (DDP ranks, one thread each, niced to yield to other "
                         "work; default 0: one a core, as many as the memory holds, or 1 when --threads is given)")
@@ -186,6 +191,7 @@ def _procs(args) -> int:
 
 
 def _fit(args) -> None:
+    from ..data.mix import HardDraw
     from .losses import LossConfig
     from .resolution import parse_schedule
     from .ranks import run_ranks
@@ -212,7 +218,7 @@ def _fit(args) -> None:
                       lr_scale=args.lr_scale, compile=args.compile, teacher_in_loop=teacher_in_loop,
                       loss=LossConfig(teacher_on_labels=args.teacher_on_labels, lovasz_weight=args.lovasz_weight,
                                       edge_weight=args.edge_weight),
-                      mix=_mix(args.mix), resolution=parse_schedule(args.res_schedule), threads=args.threads,
+                      mix=_mix(args.mix), hard=HardDraw(args.hard_share, args.hard_every), resolution=parse_schedule(args.res_schedule), threads=args.threads,
                       procs=_procs(args))
     rank_batch(cfg, cfg.procs)  # a batch that does not split is refused before any rank starts
     best = run_ranks(train, (cfg,), cfg.procs) if cfg.procs > 1 else train(cfg)

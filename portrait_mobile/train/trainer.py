@@ -23,7 +23,7 @@ from ..checkpoint import Checkpoint
 from ..config import DEFAULT_CONFIG, ModelConfig, get_config
 from ..data.augment import AugmentConfig, Batch, augment, person_free_backgrounds, random_mirror, to_batch
 from ..data.cache import CachedSet, load_cache
-from ..data.mix import SourceMix, is_partial_label
+from ..data.mix import HardDraw, SourceMix, is_partial_label
 from ..errors import DatasetError, PortraitError
 from ..metrics import THRESHOLD, MetricAccumulator
 from ..model import PortraitNet, build_model, count_parameters
@@ -69,6 +69,8 @@ class TrainConfig:
     mix: SourceMix = field(default_factory=SourceMix)
     # Training side by share of the epochs (empty: the cache's size); validation stays at the cache's.
     resolution: ResolutionSchedule = field(default_factory=ResolutionSchedule)
+    # Extra draws of the labelled samples the current weights get most wrong (off by default).
+    hard: HardDraw = field(default_factory=HardDraw)
     threads: int = 0  # CPU intra-op threads; 0 = the cores other processes leave free, re-checked
     # CPU ranks that share each batch (`ranks.run_ranks`, one thread each); under torchrun (GPUs)
     # every rank takes a whole batch_size instead.
@@ -249,10 +251,9 @@ def selection_score(metrics: dict[str, float]) -> float:
 
 
 @torch.no_grad()
-def validate(model: nn.Module, data: CachedSet, device: torch.device, batch_size: int = 64) -> dict[str, float]:
-    """design.md's metrics (`portrait_mobile.metrics`, the code portrait-eval uses) at the cache
-    resolution, a proxy: portrait-eval measures at the original resolution. Overall and per source
-    (`val_fg_iou/<source>`, from the same per-image scores), plus `val_score` (selection_score)."""
+def image_scores(model: nn.Module, data: CachedSet, device: torch.device, batch_size: int = 64) -> MetricAccumulator:
+    """design.md's per-image metrics of `model` against the cache's masks (every sample is scored:
+    pass labelled samples only)."""
     model.eval()
     contract = model.contract()
     acc = MetricAccumulator()
@@ -262,6 +263,14 @@ def validate(model: nn.Module, data: CachedSet, device: torch.device, batch_size
         pred = (model(x.contiguous(memory_format=torch.channels_last)) >= THRESHOLD)[:, 0].cpu().numpy()
         for p, g in zip(pred, data.masks[s:s + batch_size] > 127):  # the cache's masks are soft after resizing
             acc.update(p, g)
+    return acc
+
+
+def validate(model: nn.Module, data: CachedSet, device: torch.device, batch_size: int = 64) -> dict[str, float]:
+    """design.md's metrics (`portrait_mobile.metrics`, the code portrait-eval uses) at the cache
+    resolution, a proxy: portrait-eval measures at the original resolution. Overall and per source
+    (`val_fg_iou/<source>`, from the same per-image scores), plus `val_score` (selection_score)."""
+    acc = image_scores(model, data, device, batch_size)
     res = acc.result()
     fg_img, bd_img = 100 * np.asarray(acc.fg_ious), 100 * np.asarray(acc.boundary_ious)
     out = {
@@ -277,6 +286,16 @@ def validate(model: nn.Module, data: CachedSet, device: torch.device, batch_size
             out[f"val_fg_iou/{src}"] = float(fg_img[sel].mean())
             out[f"val_boundary_iou/{src}"] = float(bd_img[sel].mean())
     out["val_score"] = selection_score(out)
+    return out
+
+
+def sample_hardness(model: nn.Module, data: CachedSet, device: torch.device) -> np.ndarray:
+    """1 - fg IoU of each labelled sample at the cache's size (the figure the carves select on);
+    NaN for samples without a mask."""
+    out = np.full(len(data), np.nan)
+    labelled = np.flatnonzero(data.has_mask)
+    if len(labelled):
+        out[labelled] = 1.0 - np.asarray(image_scores(model, data.subset(labelled), device).fg_ious)
     return out
 
 
@@ -384,7 +403,8 @@ def train(cfg: TrainConfig, model_config: ModelConfig | None = None,
     ema = WeightEMA(model, cfg.ema_decay)
     opt = torch.optim.AdamW(model.parameters(), lr=effective_lr(cfg), weight_decay=cfg.weight_decay)
 
-    per_rank = cfg.mix.epoch_size(train_set.sources) // world
+    per_rank = (cfg.mix.epoch_size(train_set.sources)
+                + cfg.hard.size(train_set.sources, train_set.has_mask, cfg.mix)) // world
     batch = rank_batch(cfg, world)
     steps_per_epoch = max(1, per_rank // batch)
     if cfg.max_steps_per_epoch:
@@ -434,13 +454,20 @@ def train(cfg: TrainConfig, model_config: ModelConfig | None = None,
     best_path, last_path = out / "best.pt", out / "last.pt"
     requested_epochs, run_started = cfg.epochs, time.time()
     epoch = start_epoch
+    hardness: np.ndarray | None = None  # per-sample, from the EMA weights (cfg.hard)
     cost_done = 0.0  # epochs done this run, each weighted by its pixels (the time planner's unit)
     first: tuple[float, float] | None = None  # (seconds, cost) of this run's first epoch
     while epoch < cfg.epochs:
         model.train()
         size = cfg.resolution.size_at(epoch, cfg.epochs, cache_side)
         loss_cfg = cfg.loss if size == cache_side else cfg.loss.at_size(size, cache_side)
-        drawn = cfg.mix.draw(train_set.sources, np.random.default_rng(cfg.seed * 100_003 + epoch))
+        rng = np.random.default_rng(cfg.seed * 100_003 + epoch)
+        drawn = cfg.mix.draw(train_set.sources, rng)
+        if cfg.hard.active:
+            if hardness is None or (epoch - start_epoch) % cfg.hard.every == 0:
+                hardness = sample_hardness(ema.module, train_set, device)
+            drawn = np.concatenate([drawn, cfg.hard.draw(train_set.sources, hardness, cfg.mix, rng)])
+            rng.shuffle(drawn)
         perm = torch.from_numpy(drawn[rank * per_rank:(rank + 1) * per_rank])
         gaug = torch.Generator(device=device).manual_seed(cfg.seed * 7_919 + epoch * 31 + rank)
         # Summed on the device: reading a loss back every step would stall a GPU on the host.
@@ -481,6 +508,7 @@ def train(cfg: TrainConfig, model_config: ModelConfig | None = None,
         metrics = validate(ema.module, val_set, device)
         rec = {"epoch": epoch + 1, "train_loss": running.item() / steps_per_epoch, "lr": sched.get_last_lr()[0],
                "elapsed_s": round(time.time() - started, 1), "size": size,
+               **({"train_hard_mean": float(np.nanmean(hardness))} if hardness is not None else {}),
                **({"threads": governor.threads} if governor else {}), **metrics}
         history.append(rec)
         print(json.dumps(rec), flush=True)

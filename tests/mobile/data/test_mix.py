@@ -1,10 +1,11 @@
-"""The epoch mix: shares per source, draws without repeats, named errors; partial-label sources."""
+"""The epoch mix: shares per source, draws without repeats, named errors; partial-label sources;
+hard examples drawn again."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from portrait_mobile.data.mix import CAMPAIGN_MIX, SourceMix, is_partial_label, parse_mix
+from portrait_mobile.data.mix import CAMPAIGN_MIX, HardDraw, SourceMix, is_partial_label, parse_mix
 from portrait_mobile.errors import DatasetError
 
 SOURCES = np.array(["pfcn/train"] * 10 + ["vitonplus/train"] * 40 + ["ccp_unlabeled"] * 8)
@@ -54,3 +55,46 @@ def test_a_mix_naming_no_source_of_the_cache_is_refused() -> None:
 def test_partial_label_sources() -> None:
     assert is_partial_label("ccp/train") and not is_partial_label("ccp_unlabeled")
     assert not is_partial_label("pfcn/train")
+
+
+def _hardness() -> np.ndarray:
+    """pfcn: one photo badly wrong, the rest nearly right; vitonplus: all equally easy; no labels on ccp_unlabeled."""
+    h = np.r_[[0.02] * 9 + [0.6], [0.05] * 40, [np.nan] * 8]
+    assert len(h) == len(SOURCES)
+    return h
+
+
+def test_hard_draw_favours_the_worst_samples_within_each_source() -> None:
+    hard = HardDraw(share=0.5)
+    labelled = np.isfinite(_hardness())
+    # Half of each labelled source's mix draw again; the teacher-only source never.
+    assert hard.counts(SOURCES, labelled, CAMPAIGN_MIX) == {"pfcn/train": 5, "vitonplus/train": 5}
+    assert hard.size(SOURCES, labelled, CAMPAIGN_MIX) == 10
+    picks = np.concatenate([hard.draw(SOURCES, _hardness(), CAMPAIGN_MIX, np.random.default_rng(s))
+                            for s in range(200)])
+    assert len(picks) == 200 * 10
+    assert not np.isin(picks, np.flatnonzero(SOURCES == "ccp_unlabeled")).any()
+    pfcn = picks[SOURCES[picks] == "pfcn/train"]
+    # p = 0.6 / (9 x 0.02 + 0.6) = 0.77 for the bad photo, 0.026 for each of the others.
+    assert 0.72 < (pfcn == 9).mean() < 0.82
+    studio = np.bincount(picks[SOURCES[picks] == "vitonplus/train"] - 10, minlength=40)
+    assert studio.min() > 0  # equal hardness: uniform
+
+
+def test_hard_draw_off_and_degenerate_cases() -> None:
+    off = HardDraw()
+    assert not off.active and off.size(SOURCES, np.isfinite(_hardness()), CAMPAIGN_MIX) == 0
+    assert len(off.draw(SOURCES, _hardness(), CAMPAIGN_MIX, np.random.default_rng(0))) == 0
+    # A source the weights get all right is drawn uniformly rather than dividing by zero.
+    perfect = np.where(np.isfinite(_hardness()), 0.0, np.nan)
+    picks = HardDraw(1.0).draw(SOURCES, perfect, CAMPAIGN_MIX, np.random.default_rng(0))
+    assert len(picks) == 20 and np.isin(SOURCES[picks], ["pfcn/train", "vitonplus/train"]).all()
+    with pytest.raises(DatasetError, match="hardness scores"):
+        HardDraw(0.5).draw(SOURCES, _hardness()[:5], CAMPAIGN_MIX, np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("kw, message", [({"share": -0.1}, "share"), ({"share": float("nan")}, "share"),
+                                         ({"share": 5.0}, "share"), ({"every": 0}, "interval")])
+def test_hard_draw_refuses_bad_settings(kw: dict, message: str) -> None:
+    with pytest.raises(DatasetError, match=message):
+        HardDraw(**kw)

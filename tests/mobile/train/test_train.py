@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -330,6 +331,53 @@ def test_fit_with_a_mix_and_a_resolution_schedule(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="nosuchset"):
         train(bad, TINY)
     assert not (tmp_path / "q").exists()
+
+
+def test_sample_hardness_is_one_minus_each_labelled_samples_fg_iou(tiny_cache: Path) -> None:
+    from portrait_mobile.train.trainer import image_scores, sample_hardness
+
+    torch.manual_seed(2)
+    model = build_model(TINY).eval()
+    c = load_cache(tiny_cache, progress=False)
+    c.has_mask[::3] = False  # as unlabelled photos: no hardness
+    h = sample_hardness(model, c, torch.device("cpu"))
+    assert np.isnan(h[::3]).all() and np.isfinite(np.delete(h, np.s_[::3])).all()
+    labelled = np.flatnonzero(c.has_mask)
+    want = 1 - np.asarray(image_scores(model, c.subset(labelled), torch.device("cpu")).fg_ious)
+    assert np.allclose(h[labelled], want) and ((h[labelled] >= 0) & (h[labelled] <= 1)).all()
+
+
+def test_fit_with_hard_examples_draws_a_longer_epoch_and_records_the_hardness(
+        tiny_cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import re
+
+    def steps(out: Path, *extra: str) -> int:
+        assert train_main(["fit", "--cache", str(tiny_cache), "--model", "portrait-xs-256", "--out", str(out),
+                           "--epochs", "1", "--batch-size", "2", "--threads", "1", "--no-progress", *extra]) == 0
+        return int(re.search(r"(\d+) steps/epoch", capsys.readouterr().out).group(1))
+
+    n_train = int((~load_cache(tiny_cache, progress=False).is_val).sum())
+    plain = steps(tmp_path / "plain")
+    hard = steps(tmp_path / "h", "--hard-share", "0.5", "--hard-every", "1")
+    assert (plain, hard) == (n_train // 2, (n_train + round(0.5 * n_train)) // 2)
+    history = json.loads((tmp_path / "h" / "history.json").read_text())
+    assert all(0 <= h["train_hard_mean"] <= 1 for h in history)
+    assert "train_hard_mean" not in json.loads((tmp_path / "plain" / "history.json").read_text())[0]
+    info = Checkpoint.load(tmp_path / "h" / "best.pt").train_info
+    assert info["train_config"]["hard"] == {"share": 0.5, "every": 1}
+
+
+@pytest.mark.parametrize("flag, value, message", [("--hard-share", "-1", "finite number >= 0"),
+                                                  ("--hard-share", "9", "[0, 4]"),
+                                                  ("--hard-every", "0", "positive integer")])
+def test_cli_refuses_bad_hard_example_settings(tiny_cache: Path, tmp_path: Path, flag: str, value: str,
+                                               message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "bad"
+    try:
+        code = train_main(["fit", "--cache", str(tiny_cache), "--out", str(out), "--no-progress", flag, value])
+    except SystemExit as e:
+        code = e.code
+    assert code == 2 and message in capsys.readouterr().err and not out.exists()
 
 
 def test_device_data_at_a_lower_side_is_resized_once(tiny_cache: Path) -> None:
