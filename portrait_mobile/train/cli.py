@@ -218,7 +218,8 @@ def _fit(args) -> None:
                       lr_scale=args.lr_scale, compile=args.compile, teacher_in_loop=teacher_in_loop,
                       loss=LossConfig(teacher_on_labels=args.teacher_on_labels, lovasz_weight=args.lovasz_weight,
                                       edge_weight=args.edge_weight),
-                      mix=_mix(args.mix), hard=HardDraw(args.hard_share, args.hard_every), resolution=parse_schedule(args.res_schedule), threads=args.threads,
+                      mix=_mix(args.mix), hard=HardDraw(args.hard_share, args.hard_every),
+                      resolution=parse_schedule(args.res_schedule), threads=args.threads,
                       procs=_procs(args))
     rank_batch(cfg, cfg.procs)  # a batch that does not split is refused before any rank starts
     best = run_ranks(train, (cfg,), cfg.procs) if cfg.procs > 1 else train(cfg)

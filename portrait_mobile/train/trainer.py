@@ -299,6 +299,15 @@ def sample_hardness(model: nn.Module, data: CachedSet, device: torch.device) -> 
     return out
 
 
+def hardest(data: CachedSet, hardness: np.ndarray, n: int = 100) -> list[dict[str, Any]]:
+    """The n samples the weights get most wrong, worst first: where to look for a wrong label or a
+    kind of photo the data lacks."""
+    labelled = np.flatnonzero(np.isfinite(hardness))
+    order = labelled[np.argsort(-hardness[labelled], kind="stable")[:n]]
+    return [{"id": str(data.ids[i]), "source": str(data.sources[i]),
+             "fg_iou": round(100 * (1 - float(hardness[i])), 2)} for i in order]
+
+
 def plot_history(history: list[dict[str, Any]], path: Path) -> None:
     import matplotlib
 
@@ -525,6 +534,8 @@ def train(cfg: TrainConfig, model_config: ModelConfig | None = None,
                  "torch_rng": torch.get_rng_state()}
         Checkpoint(mcfg, ema_state, metrics, info, state).save(last_path)
         write_text(out / "history.json", json.dumps(history, indent=1))
+        if hardness is not None:
+            write_text(out / "hardest.json", json.dumps(hardest(train_set, hardness), indent=1))
         plot_history(history, out / "curve.png")
         epoch += 1
     if world > 1:

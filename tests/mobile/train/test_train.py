@@ -363,6 +363,9 @@ def test_fit_with_hard_examples_draws_a_longer_epoch_and_records_the_hardness(
     history = json.loads((tmp_path / "h" / "history.json").read_text())
     assert all(0 <= h["train_hard_mean"] <= 1 for h in history)
     assert "train_hard_mean" not in json.loads((tmp_path / "plain" / "history.json").read_text())[0]
+    worst = json.loads((tmp_path / "h" / "hardest.json").read_text())
+    assert len(worst) == n_train and [w["fg_iou"] for w in worst] == sorted(w["fg_iou"] for w in worst)
+    assert {w["source"] for w in worst} == {"set/train"} and not (tmp_path / "plain" / "hardest.json").exists()
     info = Checkpoint.load(tmp_path / "h" / "best.pt").train_info
     assert info["train_config"]["hard"] == {"share": 0.5, "every": 1}
 
