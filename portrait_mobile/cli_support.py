@@ -46,6 +46,7 @@ non_negative_int = _number(int, lambda v: v >= 0, "a non-negative integer")
 # NaN and inf would make every comparison against the value meaningless.
 non_negative_float = _number(float, lambda v: math.isfinite(v) and v >= 0, "a finite number >= 0")
 fraction = _number(float, lambda v: 0.0 <= v <= 1.0, "a number in [0, 1]")  # False for NaN too
+share = _number(float, lambda v: 0.0 < v <= 1.0, "a number in (0, 1]")
 
 
 def require_working_directory() -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ..cli_support import (OneLineParser, fraction, non_negative_float, non_negative_int, positive_float, positive_int,
-                           run_cli)
+                           run_cli, share)
 from ..data.carve import VAL_FRACTION
 from ..errors import DatasetError, PortraitError
 from ..runtime.band import FEATHER
@@ -52,6 +52,9 @@ def build_parser() -> OneLineParser:
     f.add_argument("--lr", type=positive_float, default=3e-3)
     f.add_argument("--lovasz", type=non_negative_float, default=0.5, help="Lovasz hinge weight (default 0.5)")
     f.add_argument("--band-weight", type=non_negative_float, default=4.0)
+    f.add_argument("--hard-tiles", type=share, default=1.0, metavar="F",
+                   help="average the loss over the share F of each batch's tiles with the highest loss (online "
+                        "hard example mining; e.g. 0.5 with twice the --tiles); default 1: every tile")
     f.add_argument("--minutes", type=non_negative_float, default=0.0, help="stop after the epoch that crosses this")
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("--resume", type=Path, help="a last.pt to continue from")
@@ -118,7 +121,8 @@ def _fit(args) -> None:
     cfg = FitConfig(cache=str(args.cache), out_dir=str(args.out), config=args.config, epochs=args.epochs,
                     steps_per_epoch=args.steps, images_per_step=args.images, tiles_per_image=args.tiles,
                     lr=args.lr, seed=args.seed, time_budget_min=args.minutes,
-                    loss=RefineLossConfig(band_weight=args.band_weight, lovasz_weight=args.lovasz),
+                    loss=RefineLossConfig(band_weight=args.band_weight, lovasz_weight=args.lovasz,
+                                          hard_fraction=args.hard_tiles),
                     resume=str(args.resume) if args.resume else None, init=str(args.init) if args.init else None)
     channel = get_refiner_config(args.config).prob_channel
     fit(load_refine_cache(args.cache, channel), cfg, log=lambda s: print(s, flush=True))

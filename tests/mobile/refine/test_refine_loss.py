@@ -47,3 +47,24 @@ def test_the_band_covers_the_same_pixels_of_the_photo_at_either_output_stride() 
         near[..., 10 // s, (20 - 5) // s] = 8.0
         far[..., 10 // s, (20 - 15) // s] = 8.0
         assert refine_loss(near, target, grid, cfg)["bce"] > 2 * refine_loss(far, target, grid, cfg)["bce"]
+
+
+def test_hard_fraction_averages_the_loss_over_the_worst_tiles_only() -> None:
+    target = torch.zeros(4, 1, 24, 24)
+    target[..., :, 12:] = 1.0
+    logits = ((target * 2 - 1) * 4).repeat(1, 1, 1, 1)
+    logits[1, ..., 5:15, 5:10] = 4.0  # tile 1: a patch of background called person
+    logits[3, ..., 5:20, 2:10] = 4.0  # tile 3: a larger one
+    every = refine_loss(logits, target, GRID, RefineLossConfig())
+    per_tile = [refine_loss(logits[i:i + 1], target[i:i + 1], GRID, RefineLossConfig())["total"] for i in range(4)]
+    assert every["total"] == pytest.approx(float(sum(per_tile) / 4), rel=1e-5)
+    half = refine_loss(logits, target, GRID, RefineLossConfig(hard_fraction=0.5))
+    assert half["total"] == pytest.approx(float((per_tile[1] + per_tile[3]) / 2), rel=1e-5)
+    assert half["bce"] > every["bce"] and set(half) == {"bce", "lovasz", "total"}
+    # Only the kept tiles get a gradient.
+    x = logits.clone().requires_grad_(True)
+    refine_loss(x, target, GRID, RefineLossConfig(hard_fraction=0.5))["total"].backward()
+    assert [bool(x.grad[i].abs().sum() > 0) for i in range(4)] == [False, True, False, True]
+    for bad in (0.0, 1.5, float("nan")):
+        with pytest.raises(ValueError):
+            RefineLossConfig(hard_fraction=bad)

@@ -79,6 +79,23 @@ def test_cli_refuses_the_benchmark_split_and_a_missing_cache(tmp_path: Path, cap
     assert "refine cache not found" in capsys.readouterr().err
 
 
+def test_hard_tiles_reach_the_fit_and_bad_shares_are_refused(cache_path: Path, tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture) -> None:
+    from portrait_mobile.refine.loss import RefineLossConfig
+
+    cfg = FitConfig(cache=str(cache_path), out_dir=str(tmp_path / "run"), epochs=1, steps_per_epoch=2,
+                    images_per_step=4, tiles_per_image=4, warmup_steps=1, mix={"seta/train": 1.0},
+                    loss=RefineLossConfig(hard_fraction=0.5))
+    history = fit(load_refine_cache(cache_path), cfg, log=lambda _: None)
+    assert history["fit_config"]["loss"]["hard_fraction"] == 0.5 and len(history["epochs"]) == 1
+    for bad in ("0", "1.5", "nan"):
+        with pytest.raises(SystemExit) as e:
+            main(["fit", "--cache", str(cache_path), "--out", str(tmp_path / "bad"), "--hard-tiles", bad])
+        assert e.value.code == 2
+        err = capsys.readouterr().err
+        assert "--hard-tiles" in err and "(0, 1]" in err and not (tmp_path / "bad").exists()
+
+
 def test_a_guided_refiner_reads_the_filtered_channel_made_once_by_the_runtime(cache_path: Path) -> None:
     from portrait_mobile.runtime.band import GUIDED, with_channel
 
