@@ -9,7 +9,9 @@ handler also records the signal, and it is raised again until it reaches the com
 - at `check()`, which `atomic` calls before it renames a finished file into place (so nothing is
   written after a signal, even one that was dropped) and `portrait-export` after each artifact;
 - by a watchdog thread, every RETRY_S while the command is still running (and not at all while an
-  import runs: an exception inside a native module's initialization aborts the process);
+  import runs: an exception inside a native module's initialization aborts the process, and a signal
+  sent then would only interrupt the system calls of a library initializing itself, which some do
+  not retry: the early SIGABRT of docs/export.md);
 - and, should the command still run GIVE_UP_S after the signal (a library that catches every
   interrupt, a native call that does not return), the watchdog removes the temp files being written
   (`atomic` registers them) and ends the process with the signal's exit status. (A native call that
@@ -110,6 +112,8 @@ def _watchdog(signum: int) -> None:
         if now - start > GIVE_UP_S:
             _force_exit(signum)
         if now - _state.raised_at > RETRY_S:  # the last one was dropped: raise it again
+            if _importing(sys._current_frames().get(threading.main_thread().ident)):
+                continue  # deferred on purpose (see _handler); raised once the import is done
             _state.raised_at = now
             # A real signal (interrupt_main only sets a flag): it also ends a sleep or a blocking read.
             signal.pthread_kill(threading.main_thread().ident, signum)
