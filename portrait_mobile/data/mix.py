@@ -52,19 +52,23 @@ class SourceMix:
         if unknown:
             raise DatasetError(f"--mix names {unknown}, not sources of the cache ({', '.join(sorted(known))})")
 
+    def count(self, source: str, n: int) -> int:
+        """Samples an epoch draws from a source of n: round(share x n), at least 1."""
+        return max(1, round(self.share(source) * n))
+
     def draw(self, sources: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Indices of one epoch's samples (shuffled): round(share x n) of each source, without repeats."""
         picked = []
         for src in sorted(set(sources.tolist())):
             idx = np.flatnonzero(sources == src)
-            k = max(1, round(self.share(src) * len(idx)))
+            k = self.count(src, len(idx))
             picked.append(rng.choice(idx, size=k, replace=False) if k < len(idx) else idx)
         out = np.concatenate(picked)
         rng.shuffle(out)
         return out
 
     def epoch_size(self, sources: np.ndarray) -> int:
-        return sum(max(1, round(self.share(s) * int((sources == s).sum()))) for s in set(sources.tolist()))
+        return sum(self.count(s, int((sources == s).sum())) for s in set(sources.tolist()))
 
     def to_dict(self) -> dict[str, float]:
         return dict(self.shares)
@@ -100,7 +104,7 @@ class HardDraw:
         for src in sorted(set(sources.tolist())):
             sel = sources == src
             if self.active and labelled[sel].any():
-                out[src] = round(self.share * max(1, round(mix.share(src) * int(sel.sum()))))
+                out[src] = round(self.share * mix.count(src, int(sel.sum())))
         return {k: v for k, v in out.items() if v > 0}
 
     def size(self, sources: np.ndarray, labelled: np.ndarray, mix: SourceMix) -> int:
