@@ -68,11 +68,16 @@ class MediaPipePredictor:
                                       output_width=int(out["shape"][2]), target="tflite",
                                       input_name=inp["name"], output_name=out["name"])
 
+    def run(self, x: np.ndarray) -> np.ndarray:
+        """The model's raw output (1 x H x W x 1 probability) for an input already at its size:
+        1 x H x W x 3 float32 RGB in [0, 1]."""
+        self.interpreter.set_tensor(self._in, x)
+        self.interpreter.invoke()
+        return self.interpreter.get_tensor(self._out)
+
     def predict(self, image: np.ndarray) -> np.ndarray:
         check_rgb_uint8(image)
-        self.interpreter.set_tensor(self._in, to_model_input(image, self.contract))
-        self.interpreter.invoke()
-        y = self.interpreter.get_tensor(self._out)
+        y = self.run(to_model_input(image, self.contract))
         return resize_prob(output_to_prob(y, self.contract), *image.shape[:2])
 
 

@@ -15,7 +15,7 @@ from typing import Sequence
 import argparse
 
 from ..cli_support import (OneLineParser, fraction, non_negative_float, non_negative_int, positive_float,
-                           positive_int, run_cli)
+                           positive_int, run_cli, share)
 from ..config import DEFAULT_CONFIG, list_configs
 from ..data.augment_config import AUGMENT_PRESETS
 from ..data.carve import VAL_FRACTION
@@ -89,8 +89,12 @@ def build_parser() -> OneLineParser:
                         "other processes leave free, re-checked as it runs)")
     f.add_argument("--no-teacher", action="store_true", help="ignore the cache's teacher maps")
     f.add_argument("--teacher-in-loop", metavar="mediapipe|TFLITE",
-                   help="run MediaPipe (ported to torch, flip-averaged) on each augmented batch as the teacher, "
-                        "instead of the cache's maps; 'mediapipe' = the model in ../shared/anchors")
+                   help="run MediaPipe (flip-averaged; LiteRT on the CPU, its torch port on a GPU) on each "
+                        "augmented batch as the teacher, instead of the cache's maps; 'mediapipe' = the model "
+                        "in ../shared/anchors")
+    f.add_argument("--teacher-mix", type=share, metavar="SHARE",
+                   help="with --teacher-in-loop: replace SHARE of each batch by cut-mixed composites of two "
+                        "photos, trained on the teacher's map alone (function matching), e.g. 0.25")
     f.add_argument("--teacher-on-labels", choices=["agree", "none", "all"], default="agree",
                    help="on labelled images distil only where the teacher agrees with the label (default), "
                         "never, or everywhere")
@@ -202,6 +206,8 @@ def _fit(args) -> None:
     teacher_in_loop = args.teacher_in_loop
     if teacher_in_loop and args.no_teacher:
         raise PortraitError("--teacher-in-loop and --no-teacher exclude each other")
+    if args.teacher_mix and not teacher_in_loop:
+        raise PortraitError("--teacher-mix needs --teacher-in-loop: only a teacher in the loop labels the composites")
     if teacher_in_loop == "mediapipe":
         from ..reference.mediapipe import mediapipe_path
 
@@ -216,6 +222,7 @@ def _fit(args) -> None:
                       init=str(args.init) if args.init else None, progress=not args.no_progress,
                       augment=AUGMENT_PRESETS[args.augment], val_every=args.val_every,
                       lr_scale=args.lr_scale, compile=args.compile, teacher_in_loop=teacher_in_loop,
+                      teacher_mix=args.teacher_mix or 0.0,
                       loss=LossConfig(teacher_on_labels=args.teacher_on_labels, lovasz_weight=args.lovasz_weight,
                                       edge_weight=args.edge_weight),
                       mix=_mix(args.mix), hard=HardDraw(args.hard_share, args.hard_every),

@@ -9,7 +9,7 @@ import random
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -33,6 +33,7 @@ from .lr import scaled_lr
 from .ranks import rank0_values
 from .losses import LossConfig, portrait_loss
 from .resolution import ResolutionSchedule
+from .teacher import InLoopTeacher, load_in_loop_teacher
 from .threads import ThreadGovernor
 
 
@@ -51,9 +52,11 @@ class TrainConfig:
     device: str = "cpu"
     sources: tuple[str, ...] = ()  # cache source names to train on; empty = all
     use_teacher: bool = True
-    # A teacher run on the augmented batch itself (path of MediaPipe's .tflite, ported to torch):
+    # A teacher run on the augmented batch itself (path of MediaPipe's .tflite; see train.teacher):
     # it sees the swapped background, the zoom-out and the colour changes the student sees.
     teacher_in_loop: str | None = None
+    # Share of each batch replaced by cut-mixed composites that only the in-loop teacher labels.
+    teacher_mix: float = 0.0
     max_steps_per_epoch: int = 0  # 0 = full epoch; >0 for quick runs and tests
     time_budget_min: float = 0.0  # >0: after epoch 1, cut `epochs` to fit and re-plan the LR schedule
     resume: str | None = None
@@ -352,34 +355,6 @@ def select_split(data: CachedSet, sources: tuple[str, ...], use_teacher: bool) -
     return train, val
 
 
-class InLoopTeacher:
-    """Teacher probabilities computed on the batch as augmented (what the student sees)."""
-
-    def __init__(self, predict: Callable[[torch.Tensor], torch.Tensor]) -> None:
-        self.predict = predict  # B x 3 x H x W in [0, 1] -> B x 1 x H x W probability
-
-    @torch.no_grad()
-    def __call__(self, batch: Batch) -> Batch:
-        prob = self.predict(batch.image).float().clamp(0, 1)
-        return replace(batch, teacher=prob, teacher_weight=torch.ones_like(batch.teacher_weight))
-
-
-def load_in_loop_teacher(path: str, device: torch.device) -> InLoopTeacher:
-    """MediaPipe's .tflite ported to torch, flip-averaged, squashed to its input size and back.
-
-    Full precision even under the training step's autocast: it is a target, not a gradient path.
-    """
-    from ..reference.mediapipe_torch import MediaPipeTorch, predict_squashed
-
-    model = MediaPipeTorch.from_tflite(path).to(device).eval()
-
-    def predict(x: torch.Tensor) -> torch.Tensor:
-        with torch.autocast(device.type, enabled=False):
-            return predict_squashed(model, x.float(), flip=True)
-
-    return InLoopTeacher(predict)
-
-
 def train(cfg: TrainConfig, model_config: ModelConfig | None = None,
           teacher: InLoopTeacher | None = None) -> Path:
     """Train; returns the path of the best checkpoint. `teacher` overrides cfg.teacher_in_loop."""
@@ -405,7 +380,10 @@ def train(cfg: TrainConfig, model_config: ModelConfig | None = None,
     dev_data = DeviceData.from_cache(train_set, device)
     governor = ThreadGovernor(rank_threads(cfg)) if device.type == "cpu" else None
     if teacher is None and cfg.teacher_in_loop:
-        teacher = load_in_loop_teacher(cfg.teacher_in_loop, device)
+        teacher = load_in_loop_teacher(cfg.teacher_in_loop, device, cfg.teacher_mix)
+    if cfg.teacher_mix > 0 and teacher is None:
+        raise PortraitError("composites (--teacher-mix) are labelled only by a teacher in the loop: "
+                            "add --teacher-in-loop")
 
     mcfg = model_config or get_config(cfg.model)
     model = build_model(mcfg).to(device).to(memory_format=torch.channels_last)
@@ -489,7 +467,7 @@ def train(cfg: TrainConfig, model_config: ModelConfig | None = None,
                 governor.tick()
             rows = dev_data.augmented(perm[step * batch:(step + 1) * batch], cfg.augment, gaug, size)
             if teacher is not None:
-                rows = teacher(rows)
+                rows = teacher(rows, gaug)
             losses = train_step(net, opt, rows, loss_cfg, amp)
             sched.step()
             ema.update(model)
