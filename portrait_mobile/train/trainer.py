@@ -9,7 +9,7 @@ import random
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -25,7 +25,7 @@ from ..data.augment import AugmentConfig, Batch, augment, person_free_background
 from ..data.cache import CachedSet, load_cache
 from ..data.mix import HardDraw, SourceMix, is_partial_label
 from ..errors import DatasetError, PortraitError
-from ..metrics import THRESHOLD, MetricAccumulator
+from ..metrics import THRESHOLD, MetricAccumulator, iou
 from ..model import PortraitNet, build_model, count_parameters
 from ..model_io import pixels_to_unit, unit_to_model_input
 from .grow import grow_into
@@ -253,19 +253,25 @@ def selection_score(metrics: dict[str, float]) -> float:
     return sum(per_source) / len(per_source) if per_source else metrics["val_fg_iou"]
 
 
-@torch.no_grad()
-def image_scores(model: nn.Module, data: CachedSet, device: torch.device, batch_size: int = 64) -> MetricAccumulator:
-    """design.md's per-image metrics of `model` against the cache's masks (every sample is scored:
-    pass labelled samples only)."""
+def predicted_masks(model: nn.Module, data: CachedSet, device: torch.device,
+                    batch_size: int = 64) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(binary prediction, binary mask) of each sample at the cache's size, in order."""
     model.eval()
     contract = model.contract()
-    acc = MetricAccumulator()
     for s in range(0, len(data), batch_size):
         imgs = torch.from_numpy(data.images[s:s + batch_size]).to(device)
         x = unit_to_model_input(pixels_to_unit(imgs), contract)
-        pred = (model(x.contiguous(memory_format=torch.channels_last)) >= THRESHOLD)[:, 0].cpu().numpy()
-        for p, g in zip(pred, data.masks[s:s + batch_size] > 127):  # the cache's masks are soft after resizing
-            acc.update(p, g)
+        with torch.no_grad():  # inside: a generator's caller may train between yields
+            pred = (model(x.contiguous(memory_format=torch.channels_last)) >= THRESHOLD)[:, 0].cpu().numpy()
+        yield from zip(pred, data.masks[s:s + batch_size] > 127)  # the cache's masks are soft after resizing
+
+
+def image_scores(model: nn.Module, data: CachedSet, device: torch.device, batch_size: int = 64) -> MetricAccumulator:
+    """design.md's per-image metrics of `model` against the cache's masks (every sample is scored:
+    pass labelled samples only)."""
+    acc = MetricAccumulator()
+    for p, g in predicted_masks(model, data, device, batch_size):
+        acc.update(p, g)
     return acc
 
 
@@ -298,7 +304,8 @@ def sample_hardness(model: nn.Module, data: CachedSet, device: torch.device) -> 
     out = np.full(len(data), np.nan)
     labelled = np.flatnonzero(data.has_mask)
     if len(labelled):
-        out[labelled] = 1.0 - np.asarray(image_scores(model, data.subset(labelled), device).fg_ious)
+        # fg IoU only: the boundary band would cost more than the forward pass here
+        out[labelled] = [1.0 - iou(p, g) for p, g in predicted_masks(model, data.subset(labelled), device)]
     return out
 
 
