@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from portrait_mobile.artifact_digest import DIGEST_KEY, artifact_sha256
 from portrait_mobile.atomic import atomic_dir, atomic_path
 from portrait_mobile.contract import ModelContract
 from portrait_mobile.errors import ExportError
@@ -84,6 +85,7 @@ def export_target(ctx: ExportContext, target: str, precision: str) -> ExportResu
         conv.after_gate(report)
     size = path_size(dest)
     info = {"target": target, "precision": precision, **conv.settings, "size_bytes": size,
+            DIGEST_KEY: artifact_sha256(dest),  # the runtime refuses the file if its bytes change
             "seconds": round(time.perf_counter() - t0, 2), **conv.facts, "tools": tool_versions(*conv.tools)}
     json_path = write_sidecar(dest, conv.contract, report, info)
     return ExportResult(target, precision, dest, json_path, conv.contract, report, size, time.perf_counter() - t0)

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from ..artifact_digest import verify_artifact
 from ..contract import ModelContract
 from ..contract_io import read_contract
 from ..errors import ContractError, ModelLoadError
@@ -304,4 +305,6 @@ def backend_for(path: str | os.PathLike, backend: str | None = None, threads: in
         raise ModelLoadError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
     threads = check_threads(threads)
     cls = _CLASSES[backend]
+    if p.exists():
+        verify_artifact(p)  # before any engine parses it
     return cls(p, threads=threads, **kwargs)

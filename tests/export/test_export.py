@@ -18,6 +18,7 @@ import pytest
 
 from portrait_export import api, cli
 from portrait_export.context import Thresholds
+from portrait_mobile.artifact_digest import DIGEST_KEY, artifact_sha256
 from portrait_mobile.config import DEFAULT_CONFIG, ModelConfig
 from portrait_mobile.contract import CONTRACT_KEY, ModelContract
 from portrait_mobile.contract_io import read_contract, sidecar_path, tflite_metadata
@@ -118,6 +119,7 @@ def test_all_targets_written_with_sidecars(exported):
         assert (c.target, c.precision, c.model_name) == (r.target, r.precision, "tiny-64")
         assert c.metrics == {"fg_iou": 12.5} and c.version.startswith("0.1.0+")
         assert doc["parity"]["passed"] is True and doc["export"]["size_bytes"] == r.size_bytes
+        assert doc["export"][DIGEST_KEY] == artifact_sha256(r.path)  # what the runtime checks before loading
     assert res["tflite", "int8"].path.name == "tiny-64_int8.tflite"
     assert res["coreml", "fp16"].path.name == "tiny-64.mlpackage"
     assert res["onnx", "fp32"].path.name == "tiny-64.onnx"
