@@ -44,10 +44,8 @@ def _update(h: "hashlib._Hash", f: Path) -> None:
 def recorded_sha256(artifact: str | Path) -> str | None:
     """The digest the artifact's sidecar records; None without a readable sidecar or a digest in it (a
     malformed sidecar is the contract reader's to report, where the contract comes from it)."""
-    if not sidecar_path(artifact).is_file():
-        return None
     try:
-        doc = read_sidecar(artifact)
+        doc = read_sidecar(artifact)  # ModelLoadError when there is none
     except (ModelLoadError, ContractError):
         return None
     export = doc.get("export")

@@ -199,6 +199,7 @@ def _fit(args) -> None:
     from .losses import LossConfig
     from .resolution import parse_schedule
     from .ranks import run_ranks
+    from .teacher import check_teacher_mix
     from .trainer import TrainConfig, rank_batch, train
 
     if not 0 <= args.weight_decay:
@@ -206,8 +207,7 @@ def _fit(args) -> None:
     teacher_in_loop = args.teacher_in_loop
     if teacher_in_loop and args.no_teacher:
         raise PortraitError("--teacher-in-loop and --no-teacher exclude each other")
-    if args.teacher_mix and not teacher_in_loop:
-        raise PortraitError("--teacher-mix needs --teacher-in-loop: only a teacher in the loop labels the composites")
+    check_teacher_mix(args.teacher_mix or 0.0, bool(teacher_in_loop))  # before any rank starts
     if teacher_in_loop == "mediapipe":
         from ..reference.mediapipe import mediapipe_path
 

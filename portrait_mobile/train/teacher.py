@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from ..data.augment import Batch
+from ..errors import PortraitError
 
 # A composite's pasted box covers this share of the frame (drawn uniformly): large enough that both
 # photos' content meets in it, small enough that neither photo vanishes.
@@ -55,6 +56,13 @@ def cut_mix(batch: Batch, share: float, g: torch.Generator | None = None) -> Bat
         partial = torch.cat([torch.zeros(k, device=dev, dtype=partial.dtype), partial[k:]])
     return replace(batch, image=pasted(batch.image), mask=pasted(batch.mask), teacher=pasted(batch.teacher),
                    mask_weight=unlabelled, partial_label=partial)
+
+
+def check_teacher_mix(teacher_mix: float, has_teacher: bool) -> None:
+    """PortraitError when composites are asked for with no teacher in the loop to label them."""
+    if teacher_mix > 0 and not has_teacher:
+        raise PortraitError("--teacher-mix needs --teacher-in-loop: only a teacher in the loop labels the "
+                            "composites (add --teacher-in-loop)")
 
 
 class InLoopTeacher:

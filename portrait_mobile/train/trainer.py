@@ -33,7 +33,7 @@ from .lr import scaled_lr
 from .ranks import rank0_values
 from .losses import LossConfig, portrait_loss
 from .resolution import ResolutionSchedule
-from .teacher import InLoopTeacher, load_in_loop_teacher
+from .teacher import InLoopTeacher, check_teacher_mix, load_in_loop_teacher
 from .threads import ThreadGovernor
 
 
@@ -365,6 +365,7 @@ def select_split(data: CachedSet, sources: tuple[str, ...], use_teacher: bool) -
 def train(cfg: TrainConfig, model_config: ModelConfig | None = None,
           teacher: InLoopTeacher | None = None) -> Path:
     """Train; returns the path of the best checkpoint. `teacher` overrides cfg.teacher_in_loop."""
+    check_teacher_mix(cfg.teacher_mix, teacher is not None or bool(cfg.teacher_in_loop))  # before the cache loads
     world, rank, local = init_ranks(cfg)
     if cfg.device == "cuda":
         if not torch.cuda.is_available():
@@ -388,9 +389,6 @@ def train(cfg: TrainConfig, model_config: ModelConfig | None = None,
     governor = ThreadGovernor(rank_threads(cfg)) if device.type == "cpu" else None
     if teacher is None and cfg.teacher_in_loop:
         teacher = load_in_loop_teacher(cfg.teacher_in_loop, device, cfg.teacher_mix)
-    if cfg.teacher_mix > 0 and teacher is None:
-        raise PortraitError("composites (--teacher-mix) are labelled only by a teacher in the loop: "
-                            "add --teacher-in-loop")
 
     mcfg = model_config or get_config(cfg.model)
     model = build_model(mcfg).to(device).to(memory_format=torch.channels_last)
