@@ -4,6 +4,15 @@
 #
 #   bash scripts/train_gpu_budget.sh [--budget-min 9] [--cache .traincache/train256.npz] [--out DIR]
 #                                    [--init CKPT] [--model portrait-sd-256] [--batch-size 512] [--dry-run]
+#                                    [--parts DIR] [--light-only] [-- FIT_ARGS...]
+#
+# --parts DIR: join every DIR/*.part*of*.npz (data.cache.split_cache's parts of one cache, carried in
+#   several calls) into --cache first, unless --cache already exists.
+# --light-only: only the light fine-tune, from --init (a campaign continued on a lent GPU).
+# -- FIT_ARGS: passed to the light stage's `fit` last, so they override its defaults (--lr, --mix,
+#   --teacher-in-loop, ...); e.g. the CPU campaign's recipe with MediaPipe in the loop, its .tflite
+#   carried in $PORTRAIT_ANCHORS_DIR:
+#   -- --mix campaign --lovasz-weight 0.3 --edge-weight 1.0 --lr 1e-4 --teacher-in-loop mediapipe --teacher-mix 0.25
 #
 # Needs only python3 with torch, numpy, opencv-python-headless and tqdm (matplotlib for the curves);
 # runs from a copy of the repository without installing it. Wheels for anything missing can travel
@@ -13,6 +22,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BUDGET_MIN=9 CACHE=.traincache/train256.npz OUT=${OUT:-runs/gpu_budget} INIT="" BATCH=512 DRY=0 MODEL=portrait-sd-256
+PARTS="" LIGHT_ONLY=0 FIT_ARGS=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --budget-min) BUDGET_MIN="$2"; shift 2 ;;
@@ -22,11 +32,20 @@ while [[ $# -gt 0 ]]; do
     --model) MODEL="$2"; shift 2 ;;
     --batch-size) BATCH="$2"; shift 2 ;;
     --dry-run) DRY=1; shift ;;
-    -h|--help) sed -n 2,12p "$0"; exit 0 ;;
+    --parts) PARTS="$2"; shift 2 ;;
+    --light-only) LIGHT_ONLY=1; shift ;;
+    --) shift; FIT_ARGS=("$@"); break ;;
+    -h|--help) sed -n 2,23p "$0"; exit 0 ;;
     *) echo "train_gpu_budget.sh: error: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
-[[ -f "$CACHE" ]] || { echo "train_gpu_budget.sh: error: training cache not found: $CACHE (carry .traincache)" >&2; exit 2; }
+[[ $LIGHT_ONLY == 0 || -n "$INIT" ]] || { echo "train_gpu_budget.sh: error: --light-only needs --init CKPT (the weights it fine-tunes)" >&2; exit 2; }
+[[ -z "$INIT" || -f "$INIT" ]] || { echo "train_gpu_budget.sh: error: --init checkpoint not found: $INIT" >&2; exit 2; }
+if [[ -n "$PARTS" && ! -f "$CACHE" ]]; then
+  compgen -G "$PARTS/*.part*of*.npz" >/dev/null || { echo "train_gpu_budget.sh: error: no cache parts (*.part*of*.npz) in $PARTS" >&2; exit 2; }
+  JOIN_PARTS=1
+fi
+[[ -f "$CACHE" || -n "${JOIN_PARTS:-}" ]] || { echo "train_gpu_budget.sh: error: training cache not found: $CACHE (carry .traincache)" >&2; exit 2; }
 [[ "$BUDGET_MIN" =~ ^[0-9]+([.][0-9]+)?$ ]] || { echo "train_gpu_budget.sh: error: --budget-min must be a number of minutes" >&2; exit 2; }
 
 PY=${PYTHON:-python3}
@@ -46,17 +65,29 @@ else
   STAGE1_MIN=$("$PY" -c "print(round($BUDGET_MIN * 0.7, 2))")
   STAGE2_MIN=$("$PY" -c "print(round($BUDGET_MIN * 0.3, 2))")
 fi
+if [[ $LIGHT_ONLY == 1 ]]; then  # the whole budget is the fine-tune's
+  STAGE1_MIN=skipped STAGE2_MIN=$([[ $DRY == 1 ]] && echo 0 || echo "$BUDGET_MIN")
+fi
 budget() { [[ "$1" == 0 ]] || echo "--time-budget $1"; }
 mkdir -p "$OUT"
 started=$(date +%s)
+if [[ -n "${JOIN_PARTS:-}" ]]; then
+  "$PY" -c "import sys; from portrait_mobile.data.cache import join_cache_parts as j; print('joined', j(*sys.argv[1:]))" \
+    "$PARTS" "$CACHE"
+fi
 echo "train_gpu_budget: $DEVICE, budget ${BUDGET_MIN} min (stage 1 ${STAGE1_MIN}, stage 2 ${STAGE2_MIN}), cache $CACHE -> $OUT"
 "$PY" -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else '')"
 if [[ $DRY == 0 ]]; then
   "$PY" -m portrait_mobile.train.cli throughput --cache "$CACHE" --model "$MODEL" --device cuda --batch-size "$BATCH" \
     --steps 30 --json "$OUT/throughput.json"
 fi
-"$PY" -m portrait_mobile.train.cli fit --cache "$CACHE" --model "$MODEL" --device "$DEVICE" --augment full --lr 2e-3 \
-  ${INIT:+--init "$INIT"} $(budget "$STAGE1_MIN") "${COMMON[@]}" --out "$OUT/stage1"
+if [[ $LIGHT_ONLY == 0 ]]; then
+  "$PY" -m portrait_mobile.train.cli fit --cache "$CACHE" --model "$MODEL" --device "$DEVICE" --augment full --lr 2e-3 \
+    ${INIT:+--init "$INIT"} $(budget "$STAGE1_MIN") "${COMMON[@]}" --out "$OUT/stage1"
+  LIGHT_INIT="$OUT/stage1/best.pt"
+else
+  LIGHT_INIT="$INIT"
+fi
 "$PY" -m portrait_mobile.train.cli fit --cache "$CACHE" --model "$MODEL" --device "$DEVICE" --augment light --lr 5e-4 \
-  --init "$OUT/stage1/best.pt" $(budget "$STAGE2_MIN") "${COMMON[@]}" --out "$OUT/stage2"
+  --init "$LIGHT_INIT" $(budget "$STAGE2_MIN") "${COMMON[@]}" --out "$OUT/stage2" ${FIT_ARGS[@]+"${FIT_ARGS[@]}"}
 echo "train_gpu_budget: done in $(( $(date +%s) - started )) s; checkpoint $OUT/stage2/best.pt"

@@ -5,6 +5,7 @@ every step, and so the whole training set travels to a GPU machine in a few tens
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -130,6 +131,21 @@ def split_cache(path: str | Path, parts: int, out_dir: str | Path) -> list[Path]
             part[f"{buf}_off"] = off[a:b + 1] - off[a]
         written.append(_write_raw(part, out_dir / f"{path.stem}.part{k + 1}of{parts}.npz"))
     return written
+
+
+_PART = re.compile(r"\.part(\d+)of(\d+)\.npz$")
+
+
+def join_cache_parts(folder: str | Path, out: str | Path) -> Path:
+    """`join_caches` over every `split_cache` part in `folder`, in their order (part10of12 after
+    part9of12); DatasetError unless they are all the parts of one split."""
+    found = sorted(((int(m[1]), int(m[2]), p) for p in Path(folder).glob("*.part*of*.npz")
+                    if (m := _PART.search(p.name))), key=lambda t: t[:2])
+    counts = {n for _, n, _ in found}
+    if not found or len(counts) > 1 or [k for k, _, _ in found] != list(range(1, found[0][1] + 1)):
+        raise DatasetError(f"{folder}: expected parts 1..N of one split (*.partKofN.npz), found "
+                           f"{[p.name for _, _, p in found] or 'none'}")
+    return join_caches([p for _, _, p in found], out)
 
 
 def join_caches(paths: Sequence[str | Path], out: str | Path) -> Path:

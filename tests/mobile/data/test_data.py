@@ -11,7 +11,8 @@ import torch
 from support.datasets import make_portrait_folder
 from portrait_mobile.data.augment import (AUGMENT_PRESETS, AugmentConfig, augment, background_swap, person_exits,
                                           to_batch)
-from portrait_mobile.data.cache import CacheSource, build_cache, join_caches, load_cache, split_cache
+from portrait_mobile.data.cache import (CacheSource, build_cache, join_cache_parts, join_caches, load_cache,
+                                        split_cache)
 from portrait_mobile.data.carve import carve, is_validation
 from portrait_mobile.data.folder import PortraitFolder, parse_source
 from portrait_mobile.errors import DatasetError
@@ -97,6 +98,22 @@ def test_a_cache_split_and_joined_again_is_the_same(tmp_path: Path) -> None:
     (tmp_path / "junk.npz").write_bytes(b"junk")
     with pytest.raises(DatasetError, match="not a training cache"):
         join_caches([parts[0], tmp_path / "junk.npz"], tmp_path / "k.npz")
+
+
+def test_cache_parts_join_in_their_numbers_order_and_only_when_complete(tmp_path: Path) -> None:
+    from support.datasets import make_tiny_cache
+
+    cache = make_tiny_cache(tmp_path / "d", n=12)
+    parts = split_cache(cache, 12, tmp_path / "parts")  # part10of12 sorts before part2of12 by name
+    a = load_cache(cache, progress=False)
+    b = load_cache(join_cache_parts(tmp_path / "parts", tmp_path / "j.npz"), progress=False)
+    assert list(b.ids) == list(a.ids) and np.array_equal(a.images, b.images)
+    parts[4].unlink()
+    with pytest.raises(DatasetError, match="expected parts 1..N"):
+        join_cache_parts(tmp_path / "parts", tmp_path / "k.npz")
+    with pytest.raises(DatasetError, match="found none"):
+        join_cache_parts(tmp_path / "empty", tmp_path / "k.npz")
+    assert not (tmp_path / "k.npz").exists()
 
 
 def _batch(n: int = 4, size: int = 32) -> tuple:

@@ -12,7 +12,7 @@ import pytest
 from support.datasets import make_portrait_folder
 from support import REPO
 from portrait_mobile.checkpoint import Checkpoint
-from portrait_mobile.data.cache import CacheSource, build_cache
+from portrait_mobile.data.cache import CacheSource, build_cache, split_cache
 
 SCRIPT = REPO / "scripts" / "train_gpu_budget.sh"
 
@@ -37,10 +37,38 @@ def test_dry_run_trains_both_stages(tmp_path: Path) -> None:
     assert info["train_config"]["augment"]["scale"] == [0.7, 1.15]  # the light preset
 
 
+def test_light_only_dry_run_joins_the_parts_and_passes_fit_arguments_last(tmp_path: Path) -> None:
+    """A campaign continued on a lent GPU: the cache carried in parts, the light stage alone from --init,
+    the CPU campaign's recipe (MediaPipe in the loop where ../shared has it) after `--`."""
+    folder = make_portrait_folder(tmp_path / "set", n=12, size=(80, 64))
+    cache = build_cache([CacheSource(folder, "train", val_fraction=0.3)], tmp_path / "c.npz", size=64,
+                        progress=False)
+    split_cache(cache, 3, tmp_path / "parts")
+    first = tmp_path / "first"
+    assert _run("--dry-run", "--cache", str(cache), "--out", str(first)).returncode == 0
+    anchor = REPO.parent / "shared" / "anchors"
+    teacher = ["--teacher-in-loop", "mediapipe", "--teacher-mix", "0.5"] if anchor.is_dir() else []
+    out, joined = tmp_path / "out", tmp_path / "joined.npz"
+    r = _run("--dry-run", "--light-only", "--parts", str(tmp_path / "parts"), "--cache", str(joined),
+             "--init", str(first / "stage2" / "best.pt"), "--out", str(out),
+             "--", "--lr", "1e-4", "--seed", "5", "--lovasz-weight", "0.3", *teacher)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "joined" in r.stdout and joined.is_file()
+    assert not (out / "stage1").exists() and (out / "stage2" / "best.pt").is_file()
+    cfg = Checkpoint.load(out / "stage2" / "best.pt").train_info["train_config"]
+    assert cfg["init"] == str(first / "stage2" / "best.pt")
+    assert (cfg["lr"], cfg["seed"], cfg["loss"]["lovasz_weight"]) == (1e-4, 5, 0.3)
+    if teacher:
+        assert cfg["teacher_mix"] == 0.5 and cfg["teacher_in_loop"]
+
+
 @pytest.mark.parametrize("args, message", [
     (["--cache", "/nonexistent.npz"], "training cache not found"),
     (["--budget-min", "nine"], "--budget-min must be a number"),
     (["--bogus"], "unknown argument --bogus"),
+    (["--light-only"], "--light-only needs --init"),
+    (["--init", "/nonexistent.pt"], "--init checkpoint not found"),
+    (["--cache", "/nonexistent.npz", "--parts", "/nonexistent"], "no cache parts"),
 ])
 def test_bad_arguments_fail_before_any_work(args: list[str], message: str, tmp_path: Path) -> None:
     cache = tmp_path / "c.npz"
