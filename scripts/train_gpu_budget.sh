@@ -35,7 +35,7 @@ while [[ $# -gt 0 ]]; do
     --parts) PARTS="$2"; shift 2 ;;
     --light-only) LIGHT_ONLY=1; shift ;;
     --) shift; FIT_ARGS=("$@"); break ;;
-    -h|--help) sed -n 2,23p "$0"; exit 0 ;;
+    -h|--help) sed -n "2,/^set -e/{/^#/p}" "$0"; exit 0 ;;
     *) echo "train_gpu_budget.sh: error: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done

@@ -12,6 +12,8 @@ import pytest
 from support.datasets import make_portrait_folder
 from support import REPO
 from portrait_mobile.checkpoint import Checkpoint
+from portrait_mobile.config import DEFAULT_CONFIG, get_config
+from portrait_mobile.model import build_model
 from portrait_mobile.data.cache import CacheSource, build_cache, split_cache
 
 SCRIPT = REPO / "scripts" / "train_gpu_budget.sh"
@@ -44,22 +46,28 @@ def test_light_only_dry_run_joins_the_parts_and_passes_fit_arguments_last(tmp_pa
     cache = build_cache([CacheSource(folder, "train", val_fraction=0.3)], tmp_path / "c.npz", size=64,
                         progress=False)
     split_cache(cache, 3, tmp_path / "parts")
-    first = tmp_path / "first"
-    assert _run("--dry-run", "--cache", str(cache), "--out", str(first)).returncode == 0
+    init = tmp_path / "init.pt"
+    Checkpoint(get_config(DEFAULT_CONFIG), build_model(DEFAULT_CONFIG).state_dict()).save(init)
     anchor = REPO.parent / "shared" / "anchors"
     teacher = ["--teacher-in-loop", "mediapipe", "--teacher-mix", "0.5"] if anchor.is_dir() else []
     out, joined = tmp_path / "out", tmp_path / "joined.npz"
     r = _run("--dry-run", "--light-only", "--parts", str(tmp_path / "parts"), "--cache", str(joined),
-             "--init", str(first / "stage2" / "best.pt"), "--out", str(out),
+             "--init", str(init), "--out", str(out),
              "--", "--lr", "1e-4", "--seed", "5", "--lovasz-weight", "0.3", *teacher)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "joined" in r.stdout and joined.is_file()
     assert not (out / "stage1").exists() and (out / "stage2" / "best.pt").is_file()
     cfg = Checkpoint.load(out / "stage2" / "best.pt").train_info["train_config"]
-    assert cfg["init"] == str(first / "stage2" / "best.pt")
+    assert cfg["init"] == str(init)
     assert (cfg["lr"], cfg["seed"], cfg["loss"]["lovasz_weight"]) == (1e-4, 5, 0.3)
     if teacher:
         assert cfg["teacher_mix"] == 0.5 and cfg["teacher_in_loop"]
+
+
+def test_help_lists_the_options_and_stops() -> None:
+    r = _run("--help")
+    assert r.returncode == 0 and "--light-only" in r.stdout and "--parts DIR" in r.stdout
+    assert all(line.startswith("#") for line in r.stdout.splitlines())
 
 
 @pytest.mark.parametrize("args, message", [
