@@ -13,7 +13,7 @@ import hashlib
 from pathlib import Path
 
 from .contract_io import read_sidecar, sidecar_path
-from .errors import ContractError, ModelLoadError
+from .errors import ModelLoadError
 
 # The key of the sidecar's "export" section that holds the digest.
 DIGEST_KEY = "sha256"
@@ -42,12 +42,16 @@ def _update(h: "hashlib._Hash", f: Path) -> None:
 
 
 def recorded_sha256(artifact: str | Path) -> str | None:
-    """The digest the artifact's sidecar records; None without a readable sidecar or a digest in it (a
-    malformed sidecar is the contract reader's to report, where the contract comes from it)."""
-    try:
-        doc = read_sidecar(artifact)  # ModelLoadError when there is none
-    except (ModelLoadError, ContractError):
+    """The digest the artifact's sidecar records; None without a sidecar or a digest in it. A sidecar
+    that is there but cannot be read is a ModelLoadError: cut or tampered, it would otherwise turn the
+    check off without a word."""
+    if not sidecar_path(artifact).is_file():
         return None
+    try:
+        doc = read_sidecar(artifact)
+    except ModelLoadError as e:  # ContractError included
+        raise ModelLoadError(f"{e}; the artifact's sha256 cannot be checked against it (export it again, or "
+                             "restore the sidecar)") from None
     export = doc.get("export")
     digest = export.get(DIGEST_KEY) if isinstance(export, dict) else None
     return digest if isinstance(digest, str) else None

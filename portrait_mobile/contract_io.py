@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from .contract import CONTRACT_KEY, SCHEMA, ModelContract
-from .errors import ContractError, ModelLoadError
+from .errors import ContractError, ModelLoadError, UnsafeNameError
 from .file_input import parse_json
 from .formats import FORMATS, format_for_suffix, resolve
+from .names import path_inside
 
 # The files that carry a contract: every format of the registry that has a contract reader.
 SUFFIXES = tuple(s for f in FORMATS if f.contract_reader for s in f.suffixes)
@@ -193,12 +194,17 @@ def mlpackage_spec_path(package: Path) -> Path:
     if manifest.is_file():
         try:
             m = json.loads(manifest.read_text(encoding="utf-8"))
-            entry = m["itemInfoEntries"][m["rootModelIdentifier"]]
-            p = package / "Data" / entry["path"]
+            entry = m["itemInfoEntries"][m["rootModelIdentifier"]]["path"]
+        except (OSError, ValueError, KeyError, TypeError, RecursionError):
+            entry = None
+        if entry is not None:
+            # A tampered manifest must not make us read a spec from elsewhere on the disk.
+            try:
+                p = path_inside(package / "Data", entry, f"{manifest}: the root model's path")
+            except UnsafeNameError as e:
+                raise ModelLoadError(str(e)) from None
             if p.is_file():
                 return p
-        except (OSError, ValueError, KeyError, TypeError, RecursionError):
-            pass
     if not default.is_file():
         raise ModelLoadError(f"{package}: not an .mlpackage (no model spec in Data/com.apple.CoreML)")
     return default

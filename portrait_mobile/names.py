@@ -10,6 +10,7 @@ its folder.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from .errors import UnsafeNameError
 
@@ -30,3 +31,15 @@ def check_file_stem(name: object, what: str) -> str:
     shown = repr(name) if len(repr(name)) <= 80 else repr(name)[:77] + "..."
     raise UnsafeNameError(f"{what} {shown} is not a plain file name (letters, digits, '.', '_' and '-', starting "
                           f"with a letter or digit, at most {MAX_NAME_LENGTH} characters)")
+
+
+def path_inside(folder: Path, relative: object, what: str) -> Path:
+    """`folder / relative` when it stays inside `folder` once `..` and links are resolved, else
+    UnsafeNameError naming `what` (for relative paths a file lists, e.g. an .mlpackage's manifest)."""
+    if not isinstance(relative, str) or not relative or "\0" in relative:
+        raise UnsafeNameError(f"{what} {relative!r} is not a path")
+    root = folder.resolve()
+    target = (folder / relative).resolve()
+    if target == root or not target.is_relative_to(root):
+        raise UnsafeNameError(f"{what} {relative!r} points outside {folder}")
+    return folder / relative

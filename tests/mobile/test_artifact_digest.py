@@ -84,6 +84,20 @@ def test_no_sidecar_or_no_digest_is_not_checked(tmp_path: Path) -> None:
     Segmenter.from_file(older)
 
 
+@pytest.mark.parametrize("cut", ["half", "not-ours"])
+def test_a_broken_sidecar_is_refused_not_skipped(tmp_path: Path, cut: str) -> None:
+    """A changed model whose sidecar was also cut in half ran without a word: the check was off."""
+    path = _exported(tmp_path)
+    side = sidecar_path(path)
+    text = side.read_text()
+    side.write_text(text[: len(text) // 2] if cut == "half" else json.dumps({"schema": "other"}))
+    _change(path)
+    with pytest.raises(ModelLoadError, match=r"m\.onnx\.json.*sha256 cannot be checked"):
+        recorded_sha256(path)
+    with pytest.raises(ModelLoadError, match="sha256 cannot be checked"):
+        Segmenter.from_file(path)
+
+
 def test_cli_refuses_a_changed_model_and_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     model = _exported(tmp_path)
     img, _ = red_person()

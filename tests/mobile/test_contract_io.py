@@ -116,6 +116,20 @@ def test_mlpackage_embedded_without_coremltools(tmp_path):
     assert read_contract(p) == CONTRACT
 
 
+@pytest.mark.parametrize("where", ["../../outside/model.mlmodel", "ABS"])
+def test_mlpackage_manifest_cannot_point_outside_the_package(tmp_path, where):
+    outside = tmp_path / "outside"
+    write_mlpackage(outside / "planted.mlpackage", {CONTRACT_KEY: CONTRACT.to_json()})
+    (outside / "model.mlmodel").write_bytes(
+        (outside / "planted.mlpackage" / "Data" / "com.apple.CoreML" / "model.mlmodel").read_bytes())
+    p = write_mlpackage(tmp_path / "pkg" / "m.mlpackage", {})
+    path = str(outside / "model.mlmodel") if where == "ABS" else where
+    (p / "Manifest.json").write_text(json.dumps({
+        "rootModelIdentifier": "X", "itemInfoEntries": {"X": {"path": path}}}))
+    with pytest.raises(ModelLoadError, match="points outside"):
+        read_contract(p)
+
+
 @pytest.mark.parametrize("kind", ["tflite", "onnx", "mlpackage"])
 def test_sidecar_fallback_and_missing(tmp_path, kind):
     p = tmp_path / f"m.{kind}"

@@ -8,7 +8,7 @@ import pytest
 from portrait_mobile.checkpoint import Checkpoint
 from portrait_mobile.config import ModelConfig, list_configs
 from portrait_mobile.errors import CheckpointError, UnsafeNameError
-from portrait_mobile.names import MAX_NAME_LENGTH, check_file_stem
+from portrait_mobile.names import MAX_NAME_LENGTH, check_file_stem, path_inside
 from support.hostile import raw_checkpoint
 
 UNSAFE = ["../escaped", "a/b", "a\\b", "/tmp/abs", ".", "..", ".hidden", "-rf", "", "a b", "x\n", "x\x00",
@@ -38,3 +38,12 @@ def test_a_config_and_a_checkpoint_refuse_an_unsafe_name(tmp_path: Path, name: s
     path = raw_checkpoint(tmp_path / "x.pt", config={"name": name})
     with pytest.raises(CheckpointError, match=rf"x.pt: bad model config: model config name '{name}' is not a plain"):
         Checkpoint.load(path)
+
+
+def test_path_inside_keeps_relative_paths_in_their_folder(tmp_path: Path) -> None:
+    (tmp_path / "d" / "sub").mkdir(parents=True)
+    assert path_inside(tmp_path / "d", "sub/f.bin", "entry") == tmp_path / "d" / "sub" / "f.bin"
+    (tmp_path / "d" / "link").symlink_to(tmp_path)
+    for bad in ["../x", "sub/../../x", str(tmp_path / "x"), "link/x", ".", "", None, "a\x00"]:
+        with pytest.raises(UnsafeNameError):
+            path_inside(tmp_path / "d", bad, "entry")
