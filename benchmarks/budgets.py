@@ -21,6 +21,7 @@ as broken: a CI budget that silently checks nothing is worse than none.
 from __future__ import annotations
 
 import fnmatch
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,11 +110,26 @@ class Verdict:
         return {k: getattr(self, k) for k in ("ok", "gate", "rule", "metric", "subject", "value", "limit", "message")}
 
 
+def _finite(v: object) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
 def load_budget(path: str | Path) -> Budget:
     p = Path(path)
     d = load_json_file(p, SCHEMA, "budget", BudgetError)
     rules = []
-    for i, r in enumerate(d.get("budgets", [])):
+    budgets = d.get("budgets", [])
+    if not isinstance(budgets, list):
+        raise BudgetError(f"{p}: 'budgets' must be a list of objects, got {type(budgets).__name__}")
+    for key in ("reference", "description"):
+        if not isinstance(d.get(key, ""), str):
+            raise BudgetError(f"{p}: '{key}' must be a string, got {type(d[key]).__name__}")
+    for i, r in enumerate(budgets):
+        if not isinstance(r, dict):
+            raise BudgetError(f"{p}: budget #{i + 1} must be an object, got {type(r).__name__}")
+        for key in ("name", "profile", "precision", "model", "note"):
+            if not isinstance(r.get(key, ""), str):
+                raise BudgetError(f"{p}: budget #{i + 1}: {key} must be a string, got {type(r[key]).__name__}")
         limits = {k: r[k] for k in METRICS if k in r and r[k] is not None}
         unknown = set(r) - set(METRICS) - {"name", "profile", "precision", "model", "note", "gate"}
         if unknown:
@@ -121,14 +137,15 @@ def load_budget(path: str | Path) -> Budget:
         if not limits:
             raise BudgetError(f"{p}: budget #{i + 1} bounds nothing (give one of {METRICS})")
         for k, v in limits.items():
+            # NaN makes every comparison false and inf every one true: a limit must be finite.
             if k == "delegate_coverage":
-                if not isinstance(v, dict) or not v:
+                if not isinstance(v, dict) or not v or not all(_finite(x) and 0 <= x <= 100 for x in v.values()):
                     raise BudgetError(f"{p}: budget #{i + 1}: delegate_coverage must map delegate -> percent")
             elif k in FLOOR_METRICS:
-                if not isinstance(v, (int, float)) or not 0 <= v <= 1:
+                if not _finite(v) or not 0 <= v <= 1:
                     raise BudgetError(f"{p}: budget #{i + 1}: {k} must be a number in [0, 1]")
-            elif not isinstance(v, (int, float)) or v <= 0:
-                raise BudgetError(f"{p}: budget #{i + 1}: {k} must be a positive number")
+            elif not _finite(v) or v <= 0:
+                raise BudgetError(f"{p}: budget #{i + 1}: {k} must be a finite positive number")
         if not isinstance(r.get("gate", True), bool):
             raise BudgetError(f"{p}: budget #{i + 1}: gate must be true or false")
         name = r.get("name") or f"{r.get('profile', '*')}/{r.get('precision', '*')}"

@@ -16,7 +16,6 @@ import argparse
 import contextlib
 import datetime as _dt
 import json
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,34 +23,12 @@ from typing import Any, Iterator
 
 from portrait_mobile.atomic import write_text
 from portrait_mobile.cli_support import EXIT_FAILED, OneLineParser, non_negative_int, positive_int, run_cli
-from portrait_mobile.writable import ensure_writable_dir
+from portrait_mobile.writable import OutputError, check_output_dir, check_output_file
 from portrait_bench.compat import DELEGATES
 from portrait_bench.op_profile import OP_PROFILE_CHOICES
 
 PROG = "portrait-bench"
 EXIT_OK = 0
-
-
-class OutputError(ValueError):
-    """An output path that cannot be written (checked before the benchmark runs)."""
-
-
-def check_output_dir(path: Path) -> None:
-    """--out must be a folder we can write: refuse an existing file or a read-only place up front."""
-    if path.exists() and not path.is_dir():
-        raise OutputError(f"--out {path}: exists and is not a folder")
-    try:
-        ensure_writable_dir(path)
-    except OSError as e:
-        raise OutputError(f"--out {path}: cannot write there ({e.strerror or e})") from None
-
-
-def check_output_file(path: Path, flag: str) -> None:
-    if path.is_dir():
-        raise OutputError(f"{flag} {path}: is a folder, expected a file name")
-    parent = path.parent if str(path.parent) else Path(".")
-    if parent.exists() and not os.access(parent, os.W_OK):
-        raise OutputError(f"{flag} {path}: cannot write in {parent}")
 
 
 def _setup_arm(args: argparse.Namespace) -> int:
@@ -147,6 +124,8 @@ def _compat_only(args: argparse.Namespace) -> int:
     from portrait_bench.report import format_compat
 
     delegates = tuple(d.strip() for d in args.delegates.split(",") if d.strip())
+    if args.json:
+        check_output_file(Path(args.json), "--json")
     failed = False
     payload = {}
     for m in args.compat:

@@ -41,12 +41,19 @@ def _number(parse: Callable[[str], float], ok: Callable[[float], bool], what: st
 
 
 positive_int = _number(int, lambda v: v >= 1, "a positive integer")
-positive_float = _number(float, lambda v: v > 0, "a positive number")  # refuses NaN too
+positive_float = _number(float, lambda v: math.isfinite(v) and v > 0, "a finite positive number")
 non_negative_int = _number(int, lambda v: v >= 0, "a non-negative integer")
 # NaN and inf would make every comparison against the value meaningless.
 non_negative_float = _number(float, lambda v: math.isfinite(v) and v >= 0, "a finite number >= 0")
 fraction = _number(float, lambda v: 0.0 <= v <= 1.0, "a number in [0, 1]")  # False for NaN too
 share = _number(float, lambda v: 0.0 < v <= 1.0, "a number in (0, 1]")
+# numpy's and torch's generators take seeds in this range; outside it they fail without naming the flag.
+random_seed = _number(int, lambda v: 0 <= v < 2**32, "a seed in 0..4294967295")
+# More threads than any phone or CI host has: a larger count is a typo, and the engines crash on
+# it (LiteRT and OpenMP fail to spawn 100,000 threads with a segfault, not an error).
+MAX_THREADS = 256
+thread_count = _number(int, lambda v: 1 <= v <= MAX_THREADS, f"a thread count in 1..{MAX_THREADS}")
+thread_count_or_auto = _number(int, lambda v: 0 <= v <= MAX_THREADS, f"a thread count in 0..{MAX_THREADS}")
 
 
 def require_working_directory() -> None:

@@ -17,3 +17,35 @@ def ensure_writable_dir(path: str | os.PathLike) -> None:
     fd, probe = tempfile.mkstemp(prefix=".write-check-", dir=path)
     os.close(fd)
     os.unlink(probe)
+
+
+class OutputError(ValueError):
+    """An output path that cannot be written (checked before the work starts)."""
+
+
+def check_output_dir(path: Path, flag: str = "--out") -> None:
+    """An output folder we can write: refuse an existing file or a read-only place up front."""
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"{flag} {path}: exists and is not a folder")
+    try:
+        ensure_writable_dir(path)
+    except OSError as e:
+        raise OutputError(f"{flag} {path}: cannot write there ({e.strerror or e})") from None
+
+
+def check_output_file(path: Path, flag: str) -> None:
+    """An output file name we can write, not a folder; its folder may be missing (the atomic writers
+    make it), but then the nearest existing one must be a folder that takes a file."""
+    if path.is_dir():
+        raise OutputError(f"{flag} {path}: is a folder, expected a file name")
+    parent = path.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise OutputError(f"{flag} {path}: {parent} is a file, not a folder")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".write-check-", dir=parent)
+    except OSError as e:
+        raise OutputError(f"{flag} {path}: cannot write in {parent} ({e.strerror or e})") from None
+    os.close(fd)
+    os.unlink(probe)

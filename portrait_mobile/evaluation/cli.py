@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..cli_support import OneLineParser, non_negative_int, positive_int, run_cli
+from ..cli_support import OneLineParser, non_negative_int, positive_int, run_cli, thread_count
 from ..errors import CheckpointError, ModelLoadError, PortraitError
 from ..metrics import BOUNDARY_RATIO, THRESHOLD
 
@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folder with the reference .tflite (default: ../shared/anchors next to the cwd or "
                         "the repository)")
     p.add_argument("--only-reference", action="store_true", help="evaluate the reference model alone")
-    p.add_argument("--threads", type=positive_int, metavar="N", help="CPU threads per model (default: backend's)")
+    p.add_argument("--threads", type=thread_count, metavar="N", help="CPU threads per model (default: backend's)")
     p.add_argument("--carve", action="store_true",
                    help="only the validation carve of each --data list, the images portrait-train holds out and "
                         "checkpoints are chosen on (data.carve), e.g. --data ../shared/datasets/pfcn:train --carve")
@@ -140,6 +140,7 @@ def _table(results: list[Any]) -> str:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from ..atomic import write_text
+    from ..writable import check_output_file
     from ..data.carve import carve
     from ..data.folder import PortraitFolder, parse_source
     from .evaluate import evaluate
@@ -148,7 +149,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         raise PortraitError("--only-reference needs --reference mediapipe")
     if args.only_reference and (args.weights or args.model):
         raise PortraitError("--only-reference cannot be combined with --weights or --model")
-    # Open every set and model first: a typo should fail in a second, not after an hour of evaluation.
+    # Open every set and model, and check --out, first: a typo should fail in a second, not after an
+    # hour of evaluation.
+    if args.out is not None:
+        check_output_file(args.out, "--out")
     folders = [PortraitFolder(*parse_source(spec)) for spec in args.data]
     if args.carve:
         folders = [carve(f) for f in folders]
@@ -163,12 +167,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "results": [r.to_dict() for r in results],
     }
     text = json.dumps(report, indent=2)
+    # Printed before the file is written, so a write that fails still leaves the results on screen.
+    print(text if args.json else _table(results), flush=True)
     if args.out is not None:
         write_text(args.out, text + "\n")
-    if args.json:
-        print(text)
-    else:
-        print(_table(results))
     return report
 
 

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..artifact_digest import verify_artifact
+from ..cli_support import MAX_THREADS
 from ..contract import ModelContract
 from ..contract_io import read_contract
 from ..errors import ContractError, ModelLoadError
@@ -73,11 +74,12 @@ class Backend:
 
 
 def check_threads(threads: object) -> int | None:
-    """None (the engine's default) or a positive int; ValueError otherwise (never a silent default)."""
+    """None (the engine's default) or an int in 1..MAX_THREADS; ValueError otherwise (never a silent
+    default)."""
     if threads is None:
         return None
-    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
-        raise ValueError(f"threads must be a positive integer or None, got {threads!r}")
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or not 1 <= threads <= MAX_THREADS:
+        raise ValueError(f"threads must be an integer in 1..{MAX_THREADS} or None, got {threads!r}")
     return int(threads)
 
 
@@ -247,13 +249,17 @@ class TorchBackend(Backend):
         except ImportError:
             raise ModelLoadError("running a PyTorch checkpoint needs torch (pip install 'portrait-mobile[train]'); "
                                  "or pass an exported .onnx/.tflite model") from None
-        from ..checkpoint import load_checkpoint
+        from ..checkpoint import Checkpoint, load_any, load_checkpoint
         from ..errors import CheckpointError
 
         if path is not None and not Path(path).exists():
             raise ModelLoadError(f"model not found: {path}")
         try:
-            ckpt = load_checkpoint(path)
+            ckpt = load_checkpoint(None) if path is None else load_any(path)
+            if not isinstance(ckpt, Checkpoint):
+                raise ModelLoadError(f"{path} is an edge-refiner checkpoint ({ckpt.config.name}); the runtime runs "
+                                     "refiners exported by `portrait-export --refiner` (.tflite/.onnx), and a "
+                                     ".pt only as the segmentation model")
             self.model = ckpt.build()
         except CheckpointError as e:
             raise ModelLoadError(str(e)) from None

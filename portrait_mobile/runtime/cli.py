@@ -21,7 +21,7 @@ import numpy as np
 
 PROG = "portrait-segment"
 
-from ..cli_support import OneLineParser, fraction
+from ..cli_support import OneLineParser, fraction, thread_count
 
 
 class UsageError(Exception):
@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "fps, a time constant of the video's clock, so other frame rates are smoothed alike "
                         f"(default {DEFAULT_SMOOTHING})")
     p.add_argument("--max-frames", type=int, metavar="N", help="videos: stop after N frames")
-    p.add_argument("--threads", type=int, metavar="N", help="inference threads (default: the engine's)")
+    p.add_argument("--threads", type=thread_count, metavar="N", help="inference threads (default: the engine's)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summary")
     return p
 

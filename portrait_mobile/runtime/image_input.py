@@ -256,7 +256,10 @@ def decode_image(data: bytes, exif: bool = True, source: str = "image",
     if img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3:
         rgb = cv2.cvtColor(img, cv2.COLOR_BGR2RGB, dst=img)  # in place: the decoded buffer is ours
     else:
-        rgb = to_rgb_uint8(img, bgr=True)
+        try:
+            rgb = to_rgb_uint8(img, bgr=True)
+        except ImageError as e:  # its message describes the pixels; a folder run must say which file
+            raise ImageError(f"{source}: {e}") from None
     if exif:
         rgb = np.ascontiguousarray(apply_orientation(rgb, exif_orientation(data)))
     return rgb

@@ -106,10 +106,8 @@ class Segmenter:
         if options.engine is not None:
             raise ValueError(f"engine {options.engine!r}: the shipped model picks its own engine; load a file "
                              "with Segmenter.from_file to choose one")
-        if options.quality == "accurate" and options.refiner is None:
-            from .refiner import packaged_refiner
-
-            packaged_refiner(WEIGHTS_DIR)  # before loading anything
+        # The refiner first, once: its error is its own, not one more reason each model failed.
+        _refiner_for(options)
         problems: list[str] = []
         for p in packaged_artifacts(WEIGHTS_DIR, DEFAULT_MODEL):
             try:

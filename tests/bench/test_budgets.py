@@ -42,6 +42,24 @@ def test_budget_file_validation(tmp_path: Path) -> None:
     assert any("delegate_coverage" in r.limits for r in shipped.rules)
 
 
+@pytest.mark.parametrize("doc, message", [
+    ({"budgets": "abc"}, "'budgets' must be a list"),
+    ({"budgets": [3]}, "budget #1 must be an object"),
+    ({"budgets": [{"size_kb": 200}], "reference": 5}, "'reference' must be a string"),
+    ({"budgets": [{"size_kb": 200, "profile": ["a"]}]}, "profile must be a string"),
+    ({"budgets": [{"size_kb": float("nan")}]}, "size_kb must be a finite positive number"),
+    ({"budgets": [{"size_kb": float("inf")}]}, "size_kb must be a finite positive number"),
+    ({"budgets": [{"size_kb": True}]}, "size_kb must be a finite positive number"),
+    ({"budgets": [{"delegate_coverage": {"nnapi": float("nan")}}]}, "delegate_coverage must map"),
+])
+def test_budget_file_types_are_checked(tmp_path: Path, doc: dict, message: str) -> None:
+    """A non-string reference crashed deep in the run; NaN and inf limits passed or failed everything."""
+    p = tmp_path / "b.json"
+    p.write_text(json.dumps({"schema": "portrait-bench-budget/1", **doc}))  # json writes NaN and Infinity
+    with pytest.raises(BudgetError, match=message):
+        load_budget(p)
+
+
 def test_shipped_budget_gates_nothing_on_x86_wall_clock() -> None:
     """x86 timings depend on the host's kernels (issue 19): no shipped gate may bound them."""
     from portrait_bench.budgets import DEFAULT_BUDGET, TIMING_METRICS

@@ -22,6 +22,13 @@ def test_cli_compat_exit_codes(tiny_models: dict[str, Path], capsys: pytest.Capt
     assert "FAILED" in out.err
 
 
+def test_cli_compat_refuses_a_json_folder_before_checking(tiny_models: dict[str, Path], tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    rc = cli.main(["--compat", str(tiny_models["good"]), "--json", str(tmp_path)])
+    out = capsys.readouterr()
+    assert rc == 2 and "--json" in out.err and "is a folder" in out.err and out.out == ""
+
+
 def _bench_args(model: Path, out: Path, *extra: str) -> list[str]:
     ref = "mediapipe" if HAS_REFERENCE else "none"
     return ["--model", str(model), "--profile", "flagship-1big", "--runs", "5", "--warmup", "1",

@@ -1,6 +1,7 @@
 """Predictors, evaluate() and the portrait-eval CLI, on generated data (and real data where present)."""
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import sys
@@ -107,6 +108,26 @@ def test_cli_json_on_tiny_dataset(tiny_dataset: Path, random_checkpoint: Path, t
     for key in ("fg_iou", "miou", "boundary_iou"):
         assert 0.0 <= res[key] <= 100.0
     assert len(res["per_image"]) == 3
+
+
+def test_cli_refuses_an_unwritable_out_before_evaluating(tiny_dataset: Path, random_checkpoint: Path,
+                                                        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    ev = importlib.import_module("portrait_mobile.evaluation.evaluate")  # the module, not the function
+
+    def must_not_run(*_a, **_k):
+        raise AssertionError("evaluated although --out cannot be written")
+
+    monkeypatch.setattr(ev, "evaluate", must_not_run)
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    for out, why in [(folder, "is a folder"), (blocker / "eval.json", "is a file")]:
+        rc, out_text, err = run_cli(["--data", f"{tiny_dataset}:train", "--weights", str(random_checkpoint),
+                                     "--json", "--out", str(out)], capsys)
+        assert rc == 2 and why in err and err.count("\n") == 1 and out_text == "", err
+    assert blocker.read_text() == "x"
 
 
 def test_cli_scores_the_validation_carve_only(random_checkpoint: Path, tmp_path: Path,

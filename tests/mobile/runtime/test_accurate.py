@@ -74,3 +74,21 @@ def test_cli_quality_accurate(tiny_model: Path, tmp_path: Path) -> None:
     got = cv2.imread(str(tmp_path / "o" / "p_mask.png"), cv2.IMREAD_GRAYSCALE)
     want = Segmenter.from_file(tiny_model, SegmenterOptions(quality="accurate")).segment(img)
     np.testing.assert_array_equal(got, (want * 255 + 0.5).astype(np.uint8))
+
+
+def test_a_bad_refiner_is_said_once_and_a_refiner_checkpoint_by_its_kind(tmp_path: Path,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """The default model fell back to its .pt after a refiner error and joined both errors: the same
+    message twice; a refiner .pt was called 'not a portrait-mobile checkpoint'."""
+    pytest.importorskip("torch")
+    img, _ = red_person(60, 50)
+    src = tmp_path / "p.png"
+    cv2.imwrite(str(src), img[..., ::-1])
+    junk = tmp_path / "junk.tflite"
+    junk.write_bytes(b"\x00" * 64)
+    for refiner, says in [(junk, "junk.tflite"), (WEIGHTS_DIR / "refine-t40gs.pt", "is an edge-refiner checkpoint")]:
+        rc = cli_main([str(src), "--effect", "mask", "--out", str(tmp_path / "o"), "-q", "--quality", "accurate",
+                       "--refiner", str(refiner)])
+        err = capsys.readouterr().err
+        assert rc != 0 and says in err and err.count(str(refiner)) == 1, err
+        assert not (tmp_path / "o").exists()

@@ -189,6 +189,12 @@ def test_read_image_files(tmp_path: Path) -> None:
             read_image(tmp_path / name)
     with pytest.raises(ImageError, match="not a file"):
         read_image(tmp_path)
+    # Pixels the runtime cannot take: the error names the file (a folder run must say which one).
+    cv2.imwrite(str(tmp_path / "bright.tiff"), np.full((8, 8, 3), 2.0, np.float32))
+    cv2.imwrite(str(tmp_path / "int32.tiff"), np.full((8, 8), 7, np.int32))
+    for name, msg in [("bright.tiff", "values in"), ("int32.tiff", "dtype")]:
+        with pytest.raises(ImageError, match=rf"{name}: .*{msg}"):
+            read_image(tmp_path / name)
 
 
 def test_very_large_image_is_not_blown_up(seg: Segmenter) -> None:

@@ -1,6 +1,7 @@
 """Runtime SDK: Segmenter over the engines, post-processing, CLI, and cross-backend agreement."""
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -446,12 +447,22 @@ def test_tiny_segmenter_is_thread_safe(tiny_model: Path) -> None:
     assert all(not isinstance(r, Exception) and np.array_equal(r, serial[i]) for i, r in results)
 
 
-@pytest.mark.parametrize("threads", [0, -5, 2.5, True, "2"])
+@pytest.mark.parametrize("threads", [0, -5, 2.5, True, "2", 100_000])
 def test_threads_argument_is_validated(tiny_model: Path, threads: object) -> None:
-    with pytest.raises(ValueError, match="threads must be a positive integer"):
+    with pytest.raises(ValueError, match="threads must be an integer in 1..256"):
         Segmenter.from_file(tiny_model, threads=threads)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="threads must be a positive integer"):
+    with pytest.raises(ValueError, match="threads must be an integer in 1..256"):
         Segmenter.default(threads=threads)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("prog", ["portrait-segment", "portrait-eval", "portrait-train fit"])
+def test_clis_refuse_a_thread_count_no_machine_has(prog: str, tmp_path: Path) -> None:
+    """100,000 threads crashed LiteRT with a segfault; the flag now stops it as a usage error."""
+    argv = {"portrait-segment": ["portrait_mobile.runtime.cli", "x.jpg", "--out", str(tmp_path / "o")],
+            "portrait-eval": ["portrait_mobile.evaluation.cli", "--data", str(tmp_path)],
+            "portrait-train fit": ["portrait_mobile.train.cli", "fit", "--cache", str(tmp_path / "c.npz")]}[prog]
+    r = subprocess.run([sys.executable, "-m", *argv, "--threads", "100000"], capture_output=True, text=True)
+    assert r.returncode == 2 and "a thread count in" in r.stderr and "Traceback" not in r.stderr, r.stderr
 
 
 def test_default_never_switches_engine_silently(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -67,4 +67,4 @@ def test_default_segmenter_without_torch_uses_the_packaged_tflite() -> None:
         "try:\n    Segmenter.default(threads=0)\nexcept ValueError as e:\n    print('VALUE', e)\n"
         "print(Segmenter.default(threads=1).backend.name)\n")
     assert r.returncode == 0, r.stderr
-    assert "VALUE threads must be a positive integer or None, got 0" in r.stdout and "litert" in r.stdout
+    assert "VALUE threads must be an integer in 1..256 or None, got 0" in r.stdout and "litert" in r.stdout
