@@ -81,11 +81,13 @@ def export_target(ctx: ExportContext, target: str, precision: str) -> ExportResu
             report = ctx.reference.compare(backend, conv.contract, target=target)
         report = gate.finalize(report, target=target, precision=precision, thresholds=ctx.thresholds,
                                spec_checks=spec_checks, spec_failures=spec_failures)
-    if conv.after_gate is not None:
-        conv.after_gate(report)
-    size = path_size(dest)
-    info = {"target": target, "precision": precision, **conv.settings, "size_bytes": size,
-            DIGEST_KEY: artifact_sha256(dest),  # the runtime refuses the file if its bytes change
+        # Still before the artifact replaces the old one: if this fails (--save-calibration cannot
+        # write), the old artifact stays beside the sidecar that describes it.
+        if conv.after_gate is not None:
+            conv.after_gate(report)
+        size = path_size(tmp)
+        digest = artifact_sha256(tmp)  # the runtime refuses the file if its bytes change
+    info = {"target": target, "precision": precision, **conv.settings, "size_bytes": size, DIGEST_KEY: digest,
             "seconds": round(time.perf_counter() - t0, 2), **conv.facts, "tools": tool_versions(*conv.tools)}
     json_path = write_sidecar(dest, conv.contract, report, info)
     return ExportResult(target, precision, dest, json_path, conv.contract, report, size, time.perf_counter() - t0)

@@ -95,8 +95,10 @@ class WeightsFile:
     def from_payload(cls, path: Path, payload: dict[str, Any]) -> Any:
         """A checked payload (`read_payload`) of this kind as the object."""
         _check_payload(path, payload)
-        return cls(cls.config_from(path, payload["config"]), payload["state_dict"], payload.get("metrics", {}),
-                   payload.get("train_info", {}), payload.get("train_state"))
+        ck = cls(cls.config_from(path, payload["config"]), payload["state_dict"], payload.get("metrics", {}),
+                 payload.get("train_info", {}), payload.get("train_state"))
+        _check_weights_fit(path, ck.state_dict, ck.new_model().state_dict())
+        return ck
 
 
 @dataclass
@@ -142,6 +144,7 @@ def read_payload(path: str | Path, what: str = "checkpoint") -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{what} not found: {path}")
+    _check_container(path, what)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for a non-checkpoint file
@@ -160,6 +163,21 @@ def load_any(path: str | Path) -> WeightsFile:
         raise CheckpointError(f"{path} is not a portrait-mobile checkpoint (format one of "
                               f"{', '.join(map(repr, KINDS))} expected)")
     return resolve(ref).from_payload(path, payload)
+
+
+def _check_container(path: Path, what: str) -> None:
+    """A file that is neither torch.save's zip nor its legacy pickle is not a checkpoint at all: say
+    so, rather than let the weights-only loader call its first byte a refused (dangerous) object."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(8)
+    except OSError as e:
+        raise CheckpointError(f"{path}: unreadable ({e.strerror or e})") from None
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"\x80"):
+        return
+    kind = ("empty" if not head else "a TFLite model" if head[4:8] == b"TFL3"
+            else "text, not a PyTorch file" if head.lstrip()[:1] in (b"{", b"[") else "not a PyTorch file")
+    raise CheckpointError(f"{path} is not a portrait-mobile {what}: {kind} (torch.save writes a zip archive)")
 
 
 def _unreadable(path: Path, e: Exception) -> str:
@@ -187,6 +205,22 @@ def _check_payload(path: Path, payload: dict[str, Any]) -> None:
             raise CheckpointError(f"{path}: its {key!r} is a {type(payload[key]).__name__}, not a mapping")
     if not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in payload["state_dict"].items()):
         raise CheckpointError(f"{path}: its 'state_dict' must map parameter names to tensors")
+    sources = payload.get("train_info", {}).get("sources")
+    if sources is not None and not (isinstance(sources, list) and all(isinstance(x, str) for x in sources)):
+        raise CheckpointError(f"{path}: its train_info 'sources' must be a list of source names")
+
+
+def _check_weights_fit(path: Path, got: dict[str, torch.Tensor], want: dict[str, torch.Tensor]) -> None:
+    """The weights are the ones their config builds, tensor by tensor: a tampered shape would otherwise
+    broadcast silently into an average, or fail deep in torch with a traceback."""
+    missing, unexpected = sorted(want.keys() - got.keys()), sorted(got.keys() - want.keys())
+    if missing or unexpected:
+        raise CheckpointError(f"{path}: its weights do not match its config (missing {missing[:3]}, "
+                              f"unexpected {unexpected[:3]})")
+    for k, v in want.items():
+        if got[k].shape != v.shape or got[k].is_floating_point() != v.is_floating_point():
+            raise CheckpointError(f"{path}: its weight {k} is a {got[k].dtype} tensor of shape {tuple(got[k].shape)}, "
+                                  f"its config builds a {v.dtype} {tuple(v.shape)}")
 
 
 def _config_diff(want: ModelConfig, got: ModelConfig) -> str:

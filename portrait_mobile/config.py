@@ -8,6 +8,16 @@ from .names import check_file_stem
 from .registry import Registry, config_from_dict
 
 
+# Far above any member of the family, far below what fills the memory.
+MAX_CHANNELS = 1024
+
+
+def _check_ints(name: str, field: str, values: tuple[Any, ...], lo: int, hi: int) -> None:
+    bad = [v for v in values if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi]
+    if bad:
+        raise ValueError(f"{name}: {field} must be integers in {lo}..{hi}, got {bad[0]!r}")
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Shape of one member of the model family.
@@ -36,6 +46,18 @@ class ModelConfig:
     def __post_init__(self) -> None:
         # The name becomes file names (artifacts, shipped weights): checked before anything else.
         check_file_stem(self.name, "model config name")
+        # Read from checkpoints someone else may have made: a tampered shape must fail here, by name,
+        # not as a negative tensor size (or a memory-filling one) deep inside torch.
+        _check_ints(self.name, "widths", self.widths, 1, MAX_CHANNELS)
+        _check_ints(self.name, "decoder_widths", self.decoder_widths, 1, MAX_CHANNELS)
+        _check_ints(self.name, "refine_width", (self.refine_width,), 1, MAX_CHANNELS)
+        _check_ints(self.name, "global_context", (self.global_context,), 0, MAX_CHANNELS)
+        _check_ints(self.name, "blocks_per_stage", self.blocks_per_stage, 0, 16)
+        _check_ints(self.name, "dilations", self.dilations, 1, 64)
+        _check_ints(self.name, "hdc_stages", self.hdc_stages, 0, 64)
+        _check_ints(self.name, "input_size", self.input_size, 1, 4096)
+        if not self.dilations or len(self.input_size) != 2:
+            raise ValueError(f"{self.name}: need at least one dilation and an input size (height, width)")
         if len(self.widths) < 3:
             raise ValueError(f"{self.name}: need at least 3 encoder stages, got {len(self.widths)}")
         if len(self.blocks_per_stage) != len(self.widths):
@@ -50,8 +72,6 @@ class ModelConfig:
         h, w = self.input_size
         if h % stride or w % stride:
             raise ValueError(f"{self.name}: input size {h}x{w} must be a multiple of {stride}")
-        if self.global_context < 0:
-            raise ValueError(f"{self.name}: global_context must be >= 0")
         if self.activation not in ("relu", "relu6", "hardswish"):
             raise ValueError(f"{self.name}: unsupported activation {self.activation!r}")
 

@@ -15,7 +15,7 @@ from typing import Sequence
 import argparse
 
 from ..cli_support import (OneLineParser, fraction, non_negative_float, non_negative_int, positive_float,
-                           positive_int, run_cli, share)
+                           positive_int, random_seed, run_cli, share, thread_count_or_auto)
 from ..config import DEFAULT_CONFIG, list_configs
 from ..data.augment_config import AUGMENT_PRESETS
 from ..data.carve import VAL_FRACTION
@@ -63,9 +63,9 @@ def build_parser() -> OneLineParser:
     f.add_argument("--epochs", type=positive_int, default=100)
     f.add_argument("--batch-size", type=positive_int, default=32)
     f.add_argument("--lr", type=positive_float, default=3e-3)
-    f.add_argument("--weight-decay", type=float, default=1e-4)
+    f.add_argument("--weight-decay", type=non_negative_float, default=1e-4)
     f.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--seed", type=random_seed, default=0)
     f.add_argument("--sources", nargs="+", default=[], metavar="NAME",
                    help="train only on these cache sources (e.g. pfcn/train picsart/train)")
     f.add_argument("--augment", choices=list(AUGMENT_PRESETS), default="full",
@@ -84,7 +84,7 @@ def build_parser() -> OneLineParser:
     f.add_argument("--procs", type=non_negative_int, default=0,
                    help="CPU processes sharing each batch (DDP ranks, one thread each, niced to yield to other "
                         "work; default 0: one a core, as many as the memory holds, or 1 when --threads is given)")
-    f.add_argument("--threads", type=non_negative_int, default=0,
+    f.add_argument("--threads", type=thread_count_or_auto, default=0,
                    help="CPU threads of each process (default 0: one a rank; a single process takes the cores "
                         "other processes leave free, re-checked as it runs)")
     f.add_argument("--no-teacher", action="store_true", help="ignore the cache's teacher maps")
@@ -111,6 +111,9 @@ def build_parser() -> OneLineParser:
     f.add_argument("--compile", action="store_true", help="torch.compile the training step (GPU)")
     f.add_argument("--max-steps-per-epoch", type=int, default=0, help=argparse.SUPPRESS)
     f.add_argument("--resume", type=Path, metavar="CKPT", help="continue from a last.pt")
+    f.add_argument("--overwrite", action="store_true",
+                   help="replace the run already in --out (by default an --out holding best.pt or last.pt is "
+                        "refused unless --resume continues that run)")
     f.add_argument("--init", type=Path, metavar="CKPT",
                    help="start from these weights with a fresh schedule (fine-tune, e.g. the shipped model)")
     f.add_argument("--no-progress", action="store_true")
@@ -124,7 +127,7 @@ def build_parser() -> OneLineParser:
     b.add_argument("--size", type=cache_size, help="training side (default: the cache's)")
     b.add_argument("--procs", type=non_negative_int, default=0,
                    help="CPU processes sharing each batch (default 0: as fit, one a core)")
-    b.add_argument("--threads", type=non_negative_int, default=0,
+    b.add_argument("--threads", type=thread_count_or_auto, default=0,
                    help="CPU threads of each process (default 0: as fit)")
     b.add_argument("--beside-busy", action="store_true",
                    help="measure twice: quiet, then beside a process that keeps one core busy")
@@ -202,8 +205,6 @@ def _fit(args) -> None:
     from .teacher import check_teacher_mix
     from .trainer import TrainConfig, rank_batch, train
 
-    if not 0 <= args.weight_decay:
-        raise PortraitError("--weight-decay must be >= 0")
     teacher_in_loop = args.teacher_in_loop
     if teacher_in_loop and args.no_teacher:
         raise PortraitError("--teacher-in-loop and --no-teacher exclude each other")
@@ -219,7 +220,8 @@ def _fit(args) -> None:
                       device=args.device, sources=tuple(args.sources), use_teacher=not args.no_teacher,
                       time_budget_min=args.time_budget, max_steps_per_epoch=args.max_steps_per_epoch,
                       resume=str(args.resume) if args.resume else None,
-                      init=str(args.init) if args.init else None, progress=not args.no_progress,
+                      init=str(args.init) if args.init else None, overwrite=args.overwrite,
+                      progress=not args.no_progress,
                       augment=AUGMENT_PRESETS[args.augment], val_every=args.val_every,
                       lr_scale=args.lr_scale, compile=args.compile, teacher_in_loop=teacher_in_loop,
                       teacher_mix=args.teacher_mix or 0.0,
@@ -297,6 +299,10 @@ def _ship(args) -> None:
     from ..contract_io import sidecar_path
     from ..paths import packaged_artifacts
 
+    if args.dest is not None and args.dest.suffix != ".pt":
+        # The card goes to dest.with_suffix(".json"): with --dest X.json it would replace the weights.
+        raise PortraitError(f"--dest {args.dest}: the shipped weights are a .pt file (their card is written beside "
+                            "them as .json)")
     ck = Checkpoint.load(args.checkpoint)
     dest = args.dest or DEFAULT_WEIGHTS.with_name(f"{ck.config.name}.pt")
     ck.train_state = None
@@ -306,7 +312,10 @@ def _ship(args) -> None:
     write_text(dest.with_suffix(".json"), json.dumps(card, indent=2))
     print(f"shipped {dest} ({dest.stat().st_size / 1e3:.0f} KB)")
     # An exported artifact packaged beside the old weights would keep serving the old model through
-    # Segmenter.default(): remove it and say how to package the new one.
+    # Segmenter.default(): remove it and say how to package the new one. Only in the package's own
+    # folder: elsewhere the files are the user's, and nothing serves them by default.
+    if dest.parent.resolve() != DEFAULT_WEIGHTS.parent.resolve():
+        return
     stale = packaged_artifacts(dest.parent, ck.config.name)
     stale += [s for p in stale if (s := sidecar_path(p)).is_file()]
     for p in stale:

@@ -71,7 +71,10 @@ def grow_into(init: Checkpoint, model: PortraitNet, name: str) -> dict[str, torc
     if why:
         raise PortraitError(f"{name} is a {old.name} checkpoint that does not fit {new.name} ({why})")
     state = {_moved_key(k, old, new): v for k, v in init.state_dict.items()}
-    missing, unexpected = model.load_state_dict(state, strict=False)
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError as e:  # a tensor of another shape under a known name
+        raise PortraitError(f"{name}: weights do not fit {new.name} ({_first_line(e)})") from None
     modules = dict(model.named_modules())
     new_blocks = _new_blocks(old, new)
     added = list(new_blocks)
@@ -88,3 +91,8 @@ def grow_into(init: Checkpoint, model: PortraitNet, name: str) -> dict[str, torc
         last_bn.weight.zero_()
         last_bn.bias.zero_()
     return model.state_dict()
+
+
+def _first_line(e: BaseException) -> str:
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+    return lines[1] if len(lines) > 1 and lines[0].startswith("Error(s)") else (lines[0] if lines else type(e).__name__)

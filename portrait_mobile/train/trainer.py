@@ -24,7 +24,7 @@ from ..config import DEFAULT_CONFIG, ModelConfig, get_config
 from ..data.augment import AugmentConfig, Batch, augment, person_free_backgrounds, random_mirror, to_batch
 from ..data.cache import CachedSet, load_cache
 from ..data.mix import HardDraw, SourceMix, is_partial_label
-from ..errors import DatasetError, PortraitError
+from ..errors import CheckpointError, DatasetError, PortraitError
 from ..metrics import THRESHOLD, MetricAccumulator, iou
 from ..model import PortraitNet, build_model, count_parameters
 from ..model_io import pixels_to_unit, unit_to_model_input
@@ -61,6 +61,7 @@ class TrainConfig:
     time_budget_min: float = 0.0  # >0: after epoch 1, cut `epochs` to fit and re-plan the LR schedule
     resume: str | None = None
     init: str | None = None  # start from these weights with a fresh schedule (fine-tuning)
+    overwrite: bool = False  # replace the run already in out_dir (else refused, unless resuming it)
     amp: bool = True  # bf16 autocast on CUDA
     val_every: int = 1  # validate (and write last.pt) every N epochs and after the last one
     lr_scale: str = "none"  # "sqrt" or "linear": scale lr from REFERENCE_BATCH to batch_size
@@ -377,6 +378,7 @@ def train(cfg: TrainConfig, model_config: ModelConfig | None = None,
         device = torch.device("cpu")
     main = rank == 0
     out = Path(cfg.out_dir)  # made at the first checkpoint: a run that fails earlier leaves no folder
+    check_out_dir(out, cfg.resume, cfg.overwrite)
 
     seed_everything(cfg.seed)
     data = load_cache(cfg.cache, progress=cfg.progress and main)
@@ -423,13 +425,7 @@ def train(cfg: TrainConfig, model_config: ModelConfig | None = None,
             raise PortraitError(f"{cfg.resume} has no training state to resume from (a shipped/best checkpoint?)")
         if ck.config != mcfg:
             raise PortraitError(f"{cfg.resume} is a {ck.config.name} checkpoint, not {mcfg.name}")
-        st = ck.train_state
-        model.load_state_dict(st["model"])
-        ema.load_state_dict(st["ema"])
-        opt.load_state_dict(st["optimizer"])
-        sched.load_state_dict(st["scheduler"])
-        start_epoch, history, best = st["epoch"], st["history"], st["best"]
-        torch.set_rng_state(st["torch_rng"])
+        start_epoch, history, best = _restore(cfg.resume, ck.train_state, model, ema, opt, sched)
 
     net: nn.Module = _TrainForward(model)
     if world > 1:
@@ -497,8 +493,13 @@ def train(cfg: TrainConfig, model_config: ModelConfig | None = None,
         if not main or not ((epoch + 1 - start_epoch) % cfg.val_every == 0 or epoch + 1 == cfg.epochs):
             epoch += 1
             continue
+        train_loss = running.item() / steps_per_epoch
+        if not math.isfinite(train_loss):
+            # Diverged (an lr far too high, a broken batch): NaN weights must not become best.pt.
+            raise PortraitError(f"training diverged at epoch {epoch + 1}: the loss is {train_loss} (lr "
+                                f"{sched.get_last_lr()[0]:.3g}); no checkpoint of this epoch was written")
         metrics = validate(ema.module, val_set, device)
-        rec = {"epoch": epoch + 1, "train_loss": running.item() / steps_per_epoch, "lr": sched.get_last_lr()[0],
+        rec = {"epoch": epoch + 1, "train_loss": train_loss, "lr": sched.get_last_lr()[0],
                "elapsed_s": round(time.time() - started, 1), "size": size,
                **({"train_hard_mean": float(np.nanmean(hardness))} if hardness is not None else {}),
                **({"threads": governor.threads} if governor else {}), **metrics}
@@ -524,6 +525,39 @@ def train(cfg: TrainConfig, model_config: ModelConfig | None = None,
     if world > 1:
         dist.barrier()
     return best_path
+
+
+RUN_FILES = ("best.pt", "last.pt")
+
+
+def check_out_dir(out: Path, resume: str | None, overwrite: bool) -> None:
+    """Refuse to write over another run's checkpoints: only resuming the run in `out` (or `overwrite`)
+    may; a typo in --out must not cost a finished run."""
+    if overwrite or not any((out / f).exists() for f in RUN_FILES):
+        return
+    if resume is not None and Path(resume).resolve().parent == out.resolve():
+        return
+    raise PortraitError(f"--out {out} already holds a run ({', '.join(f for f in RUN_FILES if (out / f).exists())}): "
+                        f"resume it with --resume {out / 'last.pt'}, choose another --out, or pass --overwrite")
+
+
+def _restore(path: str, st: dict, model: nn.Module, ema: WeightEMA, opt: torch.optim.Optimizer,
+             sched: torch.optim.lr_scheduler.LRScheduler) -> tuple[int, list, float]:
+    """Load a checkpoint's training state; CheckpointError naming the file when it does not fit."""
+    try:
+        model.load_state_dict(st["model"])
+        ema.load_state_dict(st["ema"])
+        opt.load_state_dict(st["optimizer"])
+        sched.load_state_dict(st["scheduler"])
+        epoch, history, best = st["epoch"], st["history"], st["best"]
+        if (isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0 or not isinstance(history, list)
+                or not all(isinstance(h, dict) for h in history) or not isinstance(best, (int, float))):
+            raise ValueError("epoch, history or best is not what a run writes")
+        torch.set_rng_state(st["torch_rng"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as e:
+        what = f"no {e}" if isinstance(e, KeyError) else str(e).strip().splitlines()[0]
+        raise CheckpointError(f"{path}: its training state cannot be resumed ({what})") from None
+    return epoch, history, float(best)
 
 
 def train_step(net: nn.Module, opt: torch.optim.Optimizer, batch: Batch, loss_cfg: LossConfig,

@@ -428,6 +428,26 @@ def test_saved_calibration_is_reused_and_stale_one_refused(tiny, tmp_path, capsy
     assert rc == 2 and "not a valid int8 calibration statistics file" in err and len(err.strip().splitlines()) == 1
 
 
+def test_a_calibration_that_cannot_be_saved_leaves_the_old_artifact_and_sidecar(tiny, tmp_path, capsys):
+    """The .tflite was replaced before --save-calibration failed, beside the old sidecar: the runtime then
+    refused it (its sha256 no longer matched)."""
+    from portrait_mobile.runtime import Segmenter
+
+    ckpt = tmp_path / "mine.pt"
+    ckpt.write_bytes(tiny["ckpt"].read_bytes())
+    common = ("--target", "tflite", "--weights", str(ckpt), "--min-mask-iou", "0.5", "--max-fg-iou-drop", "50",
+              "--calib", str(tiny["data"]), "--calib-n", "6", "--val", str(tiny["data"]), "--out", str(tmp_path / "a"))
+    rc, _, err = cli_run(capsys, *common)
+    assert rc == 0, err
+    artifact = tmp_path / "a" / "tiny-64_int8.tflite"
+    before = artifact.read_bytes(), Path(f"{artifact}.json").read_bytes()
+    (tmp_path / "mine.int8-calibration.json").mkdir()  # the statistics file cannot be written
+    rc, _, err = cli_run(capsys, *common, "--save-calibration", "--calib-n", "3")  # other ranges, other bytes
+    assert rc != 0
+    assert (artifact.read_bytes(), Path(f"{artifact}.json").read_bytes()) == before
+    Segmenter.from_file(artifact)  # still the file its sidecar describes
+
+
 def test_save_calibration_needs_int8_tflite(tiny, tmp_path, capsys):
     rc, _, err = cli_run(capsys, "--target", "onnx", "--save-calibration", "--weights", str(tiny["ckpt"]),
                          "--calib", str(tiny["data"]), "--out", str(tmp_path))

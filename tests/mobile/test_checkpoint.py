@@ -112,6 +112,17 @@ def test_a_pickle_payload_never_runs(entry: str, hostile: dict[str, Path], tmp_p
     assert "asks to load the Python object" in err[0] and "Traceback" not in err[0]
 
 
+@pytest.mark.parametrize("head, kind", [(b"\x1c\x00\x00\x00TFL3" + b"\x00" * 64, "a TFLite model"),
+                                        (b'{"schema": 1}', "text, not a PyTorch file"), (b"", "empty")])
+def test_a_file_that_is_no_pickle_is_not_called_dangerous(tmp_path: Path, head: bytes, kind: str) -> None:
+    """A .tflite passed as weights was 'refused: loading it could run code': it is just not a checkpoint."""
+    path = tmp_path / "m.pt"
+    path.write_bytes(head)
+    with pytest.raises(CheckpointError, match=rf"m.pt is not a portrait-mobile checkpoint: {kind}") as e:
+        Checkpoint.load(path)
+    assert "run code" not in str(e.value)
+
+
 def test_segmenter_from_file_refuses_a_pickle_payload(tmp_path: Path) -> None:
     from portrait_mobile.runtime import Segmenter
 
@@ -152,6 +163,17 @@ def test_the_checkpoints_in_the_repository_still_load(path: Path) -> None:
 def test_malformed_parts_are_named(tmp_path: Path, part: str, value: object, message: str) -> None:
     with pytest.raises(CheckpointError, match=message):
         Checkpoint.load(raw_checkpoint(tmp_path / "x.pt", **{part: value}))
+
+
+@pytest.mark.parametrize("field, value", [
+    ("widths", [8, 16, 32, 64, -1]), ("decoder_widths", [64, 0, 16]), ("refine_width", 10**7),
+    ("dilations", [1, "2", 3]), ("blocks_per_stage", [0, 1, 1, 1, 10**6]), ("input_size", [256, True]),
+])
+def test_a_tampered_config_shape_is_named_before_torch_sees_it(tmp_path: Path, field: str, value: object) -> None:
+    """A negative width reached torch as 'negative dimension -1', with a traceback from the CLIs."""
+    path = raw_checkpoint(tmp_path / "x.pt", config={"name": "mine", field: value})
+    with pytest.raises(CheckpointError, match=rf"x.pt: bad model config: mine: {field} must be integers in"):
+        Checkpoint.load(path)
 
 
 def test_load_any_reads_each_kind_by_its_format(tmp_path: Path) -> None:

@@ -102,3 +102,23 @@ def test_a_smaller_member_is_grown_into_the_last_ones_architecture(tmp_path: Pat
                           + 0.6 * sb[moved], atol=1e-6)
     with pytest.raises(Exception, match="cannot be averaged into tiny-64 \\(fewer residual blocks"):
         average_checkpoints([b, a], [0.5, 0.5])
+
+
+@pytest.mark.parametrize("tamper", ["scalar", "shape", "sources"])
+def test_a_tampered_member_is_refused_not_broadcast(tmp_path: Path, tamper: str,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """A one-element tensor in place of a conv weight was broadcast into the soup, exit 0; another shape
+    died with a traceback; integer sources did too."""
+    a, b = _ck(tmp_path / "a.pt", 1, ["pfcn/train"]), _ck(tmp_path / "b.pt", 2, ["pfcn/train"])
+    ck = Checkpoint.load(a)
+    key = next(k for k, v in ck.state_dict.items() if v.ndim == 4)
+    if tamper == "sources":
+        ck.train_info = {"sources": [1, "a"]}
+    else:
+        ck.state_dict[key] = torch.ones(1) if tamper == "scalar" else torch.ones(3, 3)
+    ck.save(a)
+    out = tmp_path / "soup.pt"
+    assert train_main(["average", str(a), str(b), "--weight", "0.5", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "a.pt" in err and err.count("\n") == 1 and not out.exists(), err
+    assert (key in err) if tamper != "sources" else ("'sources' must be a list" in err)

@@ -17,7 +17,7 @@ from portrait_mobile.checkpoint import Checkpoint, load_checkpoint
 from portrait_mobile.config import ModelConfig
 from portrait_mobile.data.augment import AUGMENT_PRESETS, to_batch
 from portrait_mobile.data.cache import CacheSource, build_cache, load_cache
-from portrait_mobile.errors import CheckpointError
+from portrait_mobile.errors import CheckpointError, PortraitError
 from portrait_mobile.model import build_model
 from portrait_mobile.train.cli import main as train_main
 from portrait_mobile.train.losses import LossConfig, portrait_loss
@@ -78,11 +78,52 @@ def test_train_writes_checkpoints_and_resume_is_exact(tiny_cache: Path, tmp_path
     assert all(torch.allclose(a[k].float(), b[k].float(), atol=1e-6) for k in a)
 
 
+def test_a_finished_run_is_not_overwritten_and_a_tampered_state_is_named(tiny_cache: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    train(_cfg(tiny_cache, out, 1), TINY)
+    before = (out / "best.pt").read_bytes()
+    with pytest.raises(PortraitError, match=r"already holds a run \(best.pt, last.pt\).*--overwrite"):
+        train(_cfg(tiny_cache, out, 1, seed=3), TINY)
+    assert (out / "best.pt").read_bytes() == before
+    train(_cfg(tiny_cache, out, 1, seed=3, overwrite=True), TINY)
+    assert (out / "best.pt").read_bytes() != before
+    last = Checkpoint.load(out / "last.pt")
+    for key, value in [("history", 5), ("epoch", "1"), ("torch_rng", torch.zeros(3)), ("model", None)]:
+        state = dict(last.train_state)
+        if value is None:
+            del state[key]
+        else:
+            state[key] = value
+        bad = tmp_path / "bad.pt"
+        Checkpoint(last.config, last.state_dict, last.metrics, last.train_info, state).save(bad)
+        with pytest.raises(CheckpointError, match=r"bad.pt: its training state cannot be resumed"):
+            train(_cfg(tiny_cache, tmp_path / "resumed", 2, resume=str(bad)), TINY)
+
+
+def test_a_diverged_run_writes_no_checkpoint(tiny_cache: Path, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """--lr inf saved best.pt with every weight NaN, exit 0."""
+    import portrait_mobile.train.trainer as trainer
+
+    monkeypatch.setattr(trainer, "train_step", lambda *a, **k: {"total": torch.tensor(float("nan"))})
+    with pytest.raises(PortraitError, match="training diverged at epoch 1: the loss is nan"):
+        train(_cfg(tiny_cache, tmp_path / "nan", 1), TINY)
+    assert not (tmp_path / "nan").exists()
+
+
+@pytest.mark.parametrize("flag, value", [("--lr", "inf"), ("--lr", "nan"), ("--weight-decay", "inf"),
+                                         ("--seed", "-1"), ("--seed", str(2**32)), ("--threads", "100000")])
+def test_fit_refuses_values_that_break_a_run(flag: str, value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as e:
+        train_main(["fit", "--cache", "x.npz", flag, value])
+    assert e.value.code == 2 and flag in capsys.readouterr().err
+
+
 def test_checkpoint_errors(tmp_path: Path, random_checkpoint: Path) -> None:
     with pytest.raises(CheckpointError, match="not found"):
         Checkpoint.load(tmp_path / "missing.pt")
     (tmp_path / "junk.pt").write_bytes(b"junk")
-    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+    with pytest.raises(CheckpointError, match="junk.pt is not a portrait-mobile checkpoint: not a PyTorch file"):
         Checkpoint.load(tmp_path / "junk.pt")
     torch.save({"weights": 1}, tmp_path / "other.pt")
     with pytest.raises(CheckpointError, match="not a portrait-mobile checkpoint"):
@@ -122,10 +163,14 @@ def test_packaged_artifacts_serve_the_shipped_weights() -> None:
             f"{p.name} was exported from other weights than {DEFAULT_WEIGHTS.name}: re-export and package it")
 
 
-def test_ship_strips_and_drops_stale_packaged_artifacts(random_checkpoint: Path, tmp_path: Path) -> None:
+def test_ship_strips_and_drops_stale_packaged_artifacts(random_checkpoint: Path, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import portrait_mobile.checkpoint as checkpoint
+
     name = Checkpoint.load(random_checkpoint).config.name
     dest = tmp_path / "weights" / f"{name}.pt"
     dest.parent.mkdir()
+    monkeypatch.setattr(checkpoint, "DEFAULT_WEIGHTS", dest.with_name("default.pt"))  # the package's folder
     stale = [dest.with_name(f"{name}_int8.tflite"), dest.with_name(f"{name}_int8.tflite.json")]
     for p in stale:
         p.write_bytes(b"old")
@@ -137,6 +182,22 @@ def test_ship_strips_and_drops_stale_packaged_artifacts(random_checkpoint: Path,
     card = json.loads(dest.with_suffix(".json").read_text())
     assert card["model"] == name and "metrics" in card
     assert not any(p.exists() for p in stale) and other.exists()
+
+
+def test_ship_to_a_folder_of_ones_own_removes_nothing(random_checkpoint: Path, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """Outside the package's folder nothing serves artifacts by default: same-named files there are the
+    user's (they were deleted); and a --dest ending in .json would have been overwritten by the card."""
+    name = Checkpoint.load(random_checkpoint).config.name
+    mine = [tmp_path / f"{name}.onnx", tmp_path / f"{name}_int8.tflite", tmp_path / f"{name}_int8.tflite.json"]
+    for p in mine:
+        p.write_bytes(b"keep")
+    assert train_main(["ship", str(random_checkpoint), "--dest", str(tmp_path / "mine.pt")]) == 0
+    assert all(p.read_bytes() == b"keep" for p in mine)
+    assert Checkpoint.load(tmp_path / "mine.pt").config.name == name
+    assert train_main(["ship", str(random_checkpoint), "--dest", str(tmp_path / "w.json")]) == 2
+    assert "the shipped weights are a .pt file" in capsys.readouterr().err
+    assert not (tmp_path / "w.json").exists()
 
 
 @pytest.mark.parametrize("name", ["../victim", "ABS"])
