@@ -6,6 +6,7 @@
 #                                    [--init CKPT] [--model portrait-sd-256] [--batch-size 512] [--dry-run]
 #                                    [--parts DIR] [--light-only] [-- FIT_ARGS...]
 #
+# Relative --cache, --out, --init and --parts are the caller's; the defaults are the repository's.
 # --parts DIR: join every DIR/*.part*of*.npz (data.cache.split_cache's parts of one cache, carried in
 #   several calls) into --cache first, unless --cache already exists.
 # --light-only: only the light fine-tune, from --init (a campaign continued on a lent GPU).
@@ -19,26 +20,32 @@
 # in .whl/ (installed with --no-index into a private folder). --dry-run runs the same two stages on
 # the CPU for one step each: the tests run it, so GPU minutes are never spent on a typo.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+
+usage_error() { echo "train_gpu_budget.sh: error: $1" >&2; exit 2; }
+# An option's value: refused when absent (or another option), not left to `set -u`'s "unbound variable".
+value() { [[ $# -ge 2 && -n "$2" && "$2" != --* ]] || usage_error "$1 needs a value (see --help)"; printf '%s' "$2"; }
+# Paths given on the command line are the caller's: made absolute here, before the cd into the repo.
+path_value() { local v; v=$(value "$@") || exit 2; [[ "$v" == /* ]] && printf '%s' "$v" || printf '%s' "$PWD/$v"; }
 
 BUDGET_MIN=9 CACHE=.traincache/train256.npz OUT=${OUT:-runs/gpu_budget} INIT="" BATCH=512 DRY=0 MODEL=portrait-sd-256
 PARTS="" LIGHT_ONLY=0 FIT_ARGS=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
-    --budget-min) BUDGET_MIN="$2"; shift 2 ;;
-    --cache) CACHE="$2"; shift 2 ;;
-    --out) OUT="$2"; shift 2 ;;
-    --init) INIT="$2"; shift 2 ;;
-    --model) MODEL="$2"; shift 2 ;;
-    --batch-size) BATCH="$2"; shift 2 ;;
+    --budget-min) BUDGET_MIN=$(value "$@"); shift 2 ;;
+    --cache) CACHE=$(path_value "$@"); shift 2 ;;
+    --out) OUT=$(path_value "$@"); shift 2 ;;
+    --init) INIT=$(path_value "$@"); shift 2 ;;
+    --model) MODEL=$(value "$@"); shift 2 ;;
+    --batch-size) BATCH=$(value "$@"); shift 2 ;;
     --dry-run) DRY=1; shift ;;
-    --parts) PARTS="$2"; shift 2 ;;
+    --parts) PARTS=$(path_value "$@"); shift 2 ;;
     --light-only) LIGHT_ONLY=1; shift ;;
     --) shift; FIT_ARGS=("$@"); break ;;
     -h|--help) sed -n "2,/^set -e/{/^#/p}" "$0"; exit 0 ;;
-    *) echo "train_gpu_budget.sh: error: unknown argument $1 (see --help)" >&2; exit 2 ;;
+    *) usage_error "unknown argument $1 (see --help)" ;;
   esac
 done
+cd "$(dirname "$0")/.."  # the defaults (.traincache/, runs/, .whl/) are the repo's
 [[ $LIGHT_ONLY == 0 || -n "$INIT" ]] || { echo "train_gpu_budget.sh: error: --light-only needs --init CKPT (the weights it fine-tunes)" >&2; exit 2; }
 [[ -z "$INIT" || -f "$INIT" ]] || { echo "train_gpu_budget.sh: error: --init checkpoint not found: $INIT" >&2; exit 2; }
 if [[ -n "$PARTS" && ! -f "$CACHE" ]]; then
@@ -72,8 +79,9 @@ budget() { [[ "$1" == 0 ]] || echo "--time-budget $1"; }
 mkdir -p "$OUT"
 started=$(date +%s)
 if [[ -n "${JOIN_PARTS:-}" ]]; then
-  "$PY" -c "import sys; from portrait_mobile.data.cache import join_cache_parts as j; print('joined', j(*sys.argv[1:]))" \
-    "$PARTS" "$CACHE"
+  # Through run_cli: a bad part is one `train_gpu_budget.sh: error: ...` line and exit 2, not a traceback.
+  "$PY" -c "import sys; from portrait_mobile.cli_support import run_cli; from portrait_mobile.data.cache import join_cache_parts as j
+sys.exit(run_cli('train_gpu_budget.sh', lambda: print('joined', j(*sys.argv[1:]))))" "$PARTS" "$CACHE"
 fi
 echo "train_gpu_budget: $DEVICE, budget ${BUDGET_MIN} min (stage 1 ${STAGE1_MIN}, stage 2 ${STAGE2_MIN}), cache $CACHE -> $OUT"
 "$PY" -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else '')"

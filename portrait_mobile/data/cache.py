@@ -94,12 +94,62 @@ def build_cache(sources: Sequence[CacheSource], out: str | Path, size: int = 256
 
 _BUFFERS = ("img", "mask", "teacher")  # each a packed byte buffer + offsets, one entry a sample
 _PER_SAMPLE = ("ids", "sources", "has_mask", "has_teacher", "is_val")
+_KEYS = ("size", *_PER_SAMPLE, *(f"{b}_{k}" for b in _BUFFERS for k in ("buf", "off")))
+# Side of the square samples: a tampered `size` would otherwise ask for TiBs before decoding anything.
+MIN_SIZE, MAX_SIZE = 16, 4096
+
+
+def _size(z) -> int:
+    size = z["size"]
+    if size.shape != () or size.dtype.kind not in "iu" or not MIN_SIZE <= int(size) <= MAX_SIZE:
+        what = size.item() if size.shape == () else f"of shape {size.shape}"
+        raise DatasetError(f"size is {what}, not an integer in {MIN_SIZE}..{MAX_SIZE}")
+    return int(size)
+
+
+def _check(raw: dict[str, np.ndarray]) -> None:
+    """DatasetError unless `raw` is a well-formed cache: every array of its kind and length, offsets that
+    cut its buffer into one entry a sample. Cheap (no decoding), so every read runs it."""
+    _size(raw)
+    if raw["ids"].ndim != 1:
+        raise DatasetError(f"ids has shape {raw['ids'].shape}, expected one id a sample")
+    n = len(raw["ids"])  # may be 0: split_cache cuts as many parts as samples with some of them empty
+    for f in _PER_SAMPLE:
+        a = raw[f]
+        if a.ndim != 1 or len(a) != n:
+            raise DatasetError(f"{f} has shape {a.shape}, expected ({n},) like ids")
+        if a.dtype.kind not in ("U" if f in ("ids", "sources") else "b"):
+            raise DatasetError(f"{f} has dtype {a.dtype}, expected {'str' if f in ('ids', 'sources') else 'bool'}")
+    for b in _BUFFERS:
+        buf, off = raw[f"{b}_buf"], raw[f"{b}_off"]
+        if buf.ndim != 1 or buf.dtype != np.uint8:
+            raise DatasetError(f"{b}_buf is {buf.dtype} {buf.shape}, expected 1-D uint8 bytes")
+        if off.shape != (n + 1,) or off.dtype.kind not in "iu":
+            raise DatasetError(f"{b}_off is {off.dtype} {off.shape}, expected {n + 1} integer offsets")
+        # Compared pairwise, not by np.diff: a diff of unsigned offsets wraps instead of going negative.
+        if off[0] != 0 or (off[1:] < off[:-1]).any() or off[-1] != len(buf):
+            raise DatasetError(f"{b}_off does not cut {b}_buf ({len(buf)} bytes) into consecutive entries")
+        # An image every sample; a mask or teacher map exactly where its flag says (else an empty entry).
+        flag = {"mask": "has_mask", "teacher": "has_teacher"}.get(b)
+        wrong = np.flatnonzero((off[1:] > off[:-1]) != (raw[flag] if flag else True))
+        if len(wrong):
+            i = wrong[0]
+            raise DatasetError(f"entry {i}'s {b} is {'empty' if off[i + 1] == off[i] else 'present'}"
+                               + (f" but {flag} is {bool(raw[flag][i])}" if flag else ""))
 
 
 def _read_raw(path: Path) -> dict[str, np.ndarray]:
+    """The checked arrays of the cache at `path`; DatasetError naming it and what is wrong otherwise."""
     try:
         with np.load(path, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
+            missing = [k for k in _KEYS if k not in z.files]
+            if missing:
+                raise DatasetError(f"missing {', '.join(missing)}")
+            raw = {k: z[k] for k in _KEYS}
+        _check(raw)
+        return raw
+    except DatasetError as e:
+        raise DatasetError(f"{path} is not a training cache ({e})") from None
     except Exception as e:
         raise DatasetError(f"{path} is not a training cache ({type(e).__name__}: {e})") from None
 
@@ -142,8 +192,11 @@ def join_cache_parts(folder: str | Path, out: str | Path) -> Path:
     found = sorted(((int(m[1]), int(m[2]), p) for p in Path(folder).glob("*.part*of*.npz")
                     if (m := _PART.search(p.name))), key=lambda t: t[:2])
     counts = {n for _, n, _ in found}
-    if not found or len(counts) > 1 or [k for k, _, _ in found] != list(range(1, found[0][1] + 1)):
-        raise DatasetError(f"{folder}: expected parts 1..N of one split (*.partKofN.npz), found "
+    # The stem is the split cache's name: parts of two caches cut in as many parts would join silently.
+    stems = {p.name[:_PART.search(p.name).start()] for _, _, p in found}
+    if (not found or len(counts) > 1 or len(stems) > 1
+            or [k for k, _, _ in found] != list(range(1, found[0][1] + 1))):
+        raise DatasetError(f"{folder}: expected parts 1..N of one split (STEM.partKofN.npz), found "
                            f"{[p.name for _, _, p in found] or 'none'}")
     return join_caches([p for _, _, p in found], out)
 
@@ -192,7 +245,7 @@ def decoded_bytes(path: str | Path) -> int | None:
     alone; None if it is not a readable cache (load_cache then says why)."""
     try:
         z = np.load(path, allow_pickle=False)
-        return len(z["ids"]) * int(z["size"]) ** 2 * (3 + 1 + 1)
+        return len(z["ids"]) * _size(z) ** 2 * (3 + 1 + 1)
     except Exception:
         return None
 
@@ -201,34 +254,29 @@ def load_cache(path: str | Path, progress: bool = True) -> CachedSet:
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"training cache not found: {path} (build it with `portrait-train cache`)")
-    try:
-        z = np.load(path, allow_pickle=False)
-        size = int(z["size"])
-        n = len(z["ids"])
-    except Exception as e:
-        raise DatasetError(f"{path} is not a training cache ({type(e).__name__}: {e})") from None
+    z = _read_raw(path)
+    size, n = int(z["size"]), len(z["ids"])
     images = np.zeros((n, size, size, 3), np.uint8)
     masks = np.zeros((n, size, size), np.uint8)
     teacher = np.zeros((n, size, size), np.uint8)
 
-    def dec(buf: np.ndarray, off: np.ndarray, i: int, flag: int) -> np.ndarray | None:
+    def dec(b: str, i: int, flag: int) -> np.ndarray | None:
+        buf, off = z[f"{b}_buf"], z[f"{b}_off"]
         if off[i + 1] == off[i]:
             return None
         out = cv2.imdecode(buf[off[i]:off[i + 1]], flag)
         if out is None:
             raise DatasetError(f"{path}: entry {i} is corrupt")
+        if out.shape[:2] != (size, size):
+            raise DatasetError(f"{path}: entry {i}'s {b} is {out.shape[1]}x{out.shape[0]}, the cache says {size}x{size}")
         return out
 
-    img_buf, img_off = z["img_buf"], z["img_off"]
-    mask_buf, mask_off = z["mask_buf"], z["mask_off"]
-    t_buf, t_off = z["teacher_buf"], z["teacher_off"]
     for i in tqdm(range(n), desc="decoding cache", unit="img", disable=not progress):
-        images[i] = cv2.cvtColor(dec(img_buf, img_off, i, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-        m = dec(mask_buf, mask_off, i, cv2.IMREAD_GRAYSCALE)
+        images[i] = cv2.cvtColor(dec("img", i, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        m = dec("mask", i, cv2.IMREAD_GRAYSCALE)
         if m is not None:
             masks[i] = m
-        t = dec(t_buf, t_off, i, cv2.IMREAD_GRAYSCALE)
+        t = dec("teacher", i, cv2.IMREAD_GRAYSCALE)
         if t is not None:
             teacher[i] = t
-    return CachedSet(z["ids"], z["sources"], images, masks, teacher, z["has_mask"].astype(bool),
-                     z["has_teacher"].astype(bool), z["is_val"].astype(bool))
+    return CachedSet(z["ids"], z["sources"], images, masks, teacher, z["has_mask"], z["has_teacher"], z["is_val"])
