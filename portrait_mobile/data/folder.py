@@ -114,3 +114,20 @@ def parse_source(spec: str) -> tuple[Path, str | None]:
     if not sep or "/" in split:
         return Path(spec), None
     return Path(root), split or None
+
+
+# Splits kept for measuring (design.md: PFCN test is never trained or tuned on).
+HELD_OUT_SPLITS = ("test",)
+
+
+def training_source(spec: str) -> tuple[Path, str | None]:
+    """`parse_source` for data a model is trained or tuned on: never a held-out split, nor a whole
+    folder that has one (without a split every image is read, the held-out ones too)."""
+    root, split = parse_source(spec)
+    if split in HELD_OUT_SPLITS:
+        raise DatasetError(f"{spec}: the {split!r} split is held out for measuring; it is never trained or tuned on")
+    held = [s for s in HELD_OUT_SPLITS if (root / f"{s}.txt").is_file()]
+    if split is None and held:
+        raise DatasetError(f"{spec}: this folder has a held-out split ({root / f'{held[0]}.txt'}); name the split to "
+                           f"train on, e.g. {spec}:train")
+    return root, split

@@ -109,7 +109,7 @@ def build_parser() -> OneLineParser:
     f.add_argument("--lr-scale", choices=list(LR_SCALES), default="none",
                    help=f"scale --lr from batch {REFERENCE_BATCH} to --batch-size (sqrt or linear)")
     f.add_argument("--compile", action="store_true", help="torch.compile the training step (GPU)")
-    f.add_argument("--max-steps-per-epoch", type=int, default=0, help=argparse.SUPPRESS)
+    f.add_argument("--max-steps-per-epoch", type=non_negative_int, default=0, help=argparse.SUPPRESS)
     f.add_argument("--resume", type=Path, metavar="CKPT", help="continue from a last.pt")
     f.add_argument("--overwrite", action="store_true",
                    help="replace the run already in --out (by default an --out holding best.pt or last.pt is "
@@ -160,12 +160,12 @@ def build_parser() -> OneLineParser:
 
 def _cache(args) -> None:
     from ..data.cache import CacheSource, build_cache
-    from ..data.folder import parse_source
+    from ..data.folder import training_source
 
     if args.val_fraction == 1:
         raise PortraitError("--val-fraction 1 leaves nothing to train on: use a share below 1")
-    sources = [CacheSource(*parse_source(s), labelled=True, val_fraction=args.val_fraction) for s in args.source]
-    sources += [CacheSource(*parse_source(s), labelled=False) for s in args.unlabeled]
+    sources = [CacheSource(*training_source(s), labelled=True, val_fraction=args.val_fraction) for s in args.source]
+    sources += [CacheSource(*training_source(s), labelled=False) for s in args.unlabeled]
     teacher = None
     if args.teacher != "none":
         from ..reference.mediapipe import MediaPipePredictor, flip_averaged, mediapipe_path

@@ -231,6 +231,18 @@ def test_cli_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert not (tmp_path / "c.npz").exists()
 
 
+def test_cache_never_reads_a_held_out_split(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`portrait-train cache --source pfcn` read every image, PFCN test's too."""
+    root = make_portrait_folder(tmp_path / "set", n=4, split="train")
+    (root / "test.txt").write_text("0000\n")
+    out = tmp_path / "c.npz"
+    for spec, says in [(f"{root}:test", "held out for measuring"), (str(root), "name the split to train on")]:
+        for extra in (["--source", spec], ["--source", f"{root}:train", "--unlabeled", spec]):
+            assert train_main(["cache", *extra, "--teacher", "none", "--out", str(out)]) == 2
+            assert says in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_ddp_two_cpu_processes(tiny_cache: Path, tmp_path: Path) -> None:
     """torchrun with 2 CPU ranks on gloo: both ranks train, rank 0 writes the checkpoint."""
     out = tmp_path / "ddp"
