@@ -22,11 +22,15 @@ from tqdm import tqdm
 from ..atomic import atomic_path
 from ..data.carve import VAL_FRACTION, is_validation
 from ..data.folder import PortraitFolder
-from ..errors import DatasetError
+from ..errors import DatasetError, UnsafeNameError
+from ..names import check_file_stem
 from ..runtime.band import COARSE, TileGrid, crop_tiles, select_tiles, to_work, with_channel
 
 CoarsePredictor = Callable[[np.ndarray], np.ndarray]  # RGB uint8 photo -> coarse probability (any size)
 CHANNELS = 5  # R, G, B, coarse probability, label
+# The index's arrays; `info` is the JSON description (coarse model, work_long_side, sources).
+_KEYS = ("ids", "sources", "shapes", "offsets", "is_val", "info")
+MAX_SIDE = 1 << 15  # a photo's side at the working resolution: bounds h * w * 5 far below int64's range
 
 
 @dataclass(frozen=True)
@@ -103,19 +107,41 @@ def build_refine_cache(sources: Sequence[RefineSource], out: str | Path, coarse:
     return index_path
 
 
+def source_name(spec: str) -> str:
+    """The name of the cached photos of the source `spec` ("<root>:<split>", as the cache's info lists
+    them): the folder's name and split (PortraitFolder.name), e.g. "pfcn/train"."""
+    root, _, split = spec.rpartition(":")
+    return f"{Path(root).name}/{split}" if split and split != "None" else Path(root).name
+
+
+def source_roots(info: dict) -> dict[str, Path]:
+    """Each source's name -> its dataset folder, from the cache's info."""
+    return {source_name(spec): Path(spec.rpartition(":")[0]) for spec in info.get("sources", [])}
+
+
 def load_refine_cache(path: str | Path, channel: str = COARSE, progress: bool = True) -> RefineCache:
-    """The cache at `path`, its channel 3 the refiner's 4th input `channel` (made once if missing)."""
+    """The cache at `path`, its channel 3 the refiner's 4th input `channel` (made once if missing).
+    DatasetError naming the file and what is wrong unless it is a well-formed cache."""
     index_path, data_path = _paths(path)
     if not index_path.is_file() or not data_path.is_file():
         raise DatasetError(f"refine cache not found: {index_path} and {data_path} (build it with "
                            "python -m portrait_mobile.refine.train cache)")
-    z = np.load(index_path)
-    data = np.memmap(data_path, np.uint8, mode="r")
-    offsets = z["offsets"]
+    try:
+        with np.load(index_path, allow_pickle=False) as z:
+            missing = [k for k in _KEYS if k not in z.files]
+            if missing:
+                raise DatasetError(f"missing {', '.join(missing)}")
+            raw = {k: z[k] for k in _KEYS}
+        info = _check(raw)
+        data = np.memmap(data_path, np.uint8, mode="r")
+    except DatasetError as e:
+        raise DatasetError(f"{index_path} is not a refine cache ({e})") from None
+    except Exception as e:  # numpy and zipfile raise many types for a damaged file
+        raise DatasetError(f"{index_path} is not a refine cache ({type(e).__name__}: {e})") from None
+    offsets = raw["offsets"].astype(np.int64)
     if int(offsets[-1]) != data.size:
         raise DatasetError(f"{data_path} holds {data.size} bytes, its index expects {int(offsets[-1])}")
-    cache = RefineCache(z["ids"], z["sources"], z["shapes"], offsets, z["is_val"], data,
-                        json.loads(str(z["info"])))
+    cache = RefineCache(raw["ids"], raw["sources"], raw["shapes"].astype(np.int64), offsets, raw["is_val"], data, info)
     if channel == COARSE:
         return cache
     chan_path = data_path.with_suffix(f".{channel}.u8")
@@ -123,6 +149,43 @@ def load_refine_cache(path: str | Path, channel: str = COARSE, progress: bool = 
         _build_channel(cache, chan_path, channel, progress)
     cache.channel, cache.channel_data = channel, np.memmap(chan_path, np.uint8, mode="r")
     return cache
+
+
+def _check(raw: dict[str, np.ndarray]) -> dict:
+    """The cache's info, or DatasetError unless every array is of its kind and length, the offsets cut
+    the data into one h x w x 5 photo each, and each id is a plain file name (CarveSet reads
+    `masks/<id>.png` from it). Cheap: the index only, never the memory-mapped data."""
+    n = len(raw["ids"]) if raw["ids"].ndim == 1 else -1
+    if n < 1:
+        raise DatasetError(f"ids has shape {raw['ids'].shape}, expected one id a photo")
+    for key, kind in (("ids", "U"), ("sources", "U"), ("is_val", "b")):
+        a = raw[key]
+        if a.shape != (n,) or a.dtype.kind != kind:
+            raise DatasetError(f"{key} is {a.dtype} {a.shape}, expected ({n},) {'str' if kind == 'U' else 'bool'}")
+    shapes, offsets = raw["shapes"], raw["offsets"]
+    if shapes.shape != (n, 2) or shapes.dtype.kind not in "iu" or (shapes < 1).any() or (shapes > MAX_SIDE).any():
+        raise DatasetError(f"shapes is {shapes.dtype} {shapes.shape}, expected ({n}, 2) sides in 1..{MAX_SIDE}")
+    if offsets.shape != (n + 1,) or offsets.dtype.kind not in "iu":
+        raise DatasetError(f"offsets is {offsets.dtype} {offsets.shape}, expected {n + 1} integer offsets")
+    sizes = shapes.astype(np.int64).prod(axis=1) * CHANNELS
+    if offsets[0] != 0 or not np.array_equal(np.cumsum(sizes), offsets[1:].astype(np.int64)):
+        raise DatasetError("offsets do not cut the data into one h x w x 5 photo each (as shapes says)")
+    try:
+        info = json.loads(str(raw["info"]))
+    except ValueError as e:
+        raise DatasetError(f"info is not JSON ({e})") from None
+    specs = info.get("sources", []) if isinstance(info, dict) else None
+    if not isinstance(specs, list) or not all(isinstance(s, str) for s in specs):
+        raise DatasetError("info is not a JSON object listing its sources as strings")
+    unknown = sorted(set(raw["sources"].tolist()) - set(source_roots(info)))
+    if unknown:
+        raise DatasetError(f"photos of {unknown[0]!r} come from no source its info lists ({specs})")
+    try:
+        for i in raw["ids"].tolist():
+            check_file_stem(i, "photo id")
+    except UnsafeNameError as e:
+        raise DatasetError(str(e)) from None
+    return info
 
 
 def _build_channel(cache: RefineCache, path: Path, channel: str, progress: bool) -> None:

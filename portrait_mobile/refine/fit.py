@@ -15,9 +15,9 @@ import numpy as np
 import torch
 
 from ..atomic import write_bytes
-from ..errors import DatasetError
+from ..errors import CheckpointError, DatasetError, PortraitError
 from .checkpoint import RefinerCheckpoint
-from .config import DEFAULT_REFINER, get_refiner_config
+from .config import DEFAULT_REFINER, RefinerConfig, get_refiner_config
 from .dataset import RefineCache, sample_tiles
 from .loss import RefineLossConfig, refine_loss
 from .model import TileRefiner
@@ -104,14 +104,7 @@ def fit(cache: RefineCache, cfg: FitConfig, log: Callable[[str], None] = print) 
     history: dict[str, Any] = {"fit_config": _jsonable(cfg), "refiner": rcfg.to_dict(), "epochs": []}
     step, start_epoch, best = 0, 0, -1.0
     if cfg.resume:
-        ck = RefinerCheckpoint.load(cfg.resume)
-        model.load_state_dict(ck.state_dict if ck.train_state is None else ck.train_state["model"])
-        if ck.train_state is not None:
-            ema.load_state_dict(ck.state_dict)
-            opt.load_state_dict(ck.train_state["optimizer"])
-            step, start_epoch = ck.train_state["step"], ck.train_state["epoch"]
-            best = ck.train_state.get("best", -1.0)
-            history = ck.train_state.get("history", history)
+        step, start_epoch, best, history = _resume(cfg.resume, rcfg, model, ema, opt, history)
     train_idx = np.nonzero(~cache.is_val)[0]
     weights = _weights(cache, train_idx, cfg.mix)
     carve = CarveSet.from_cache(cache)
@@ -132,6 +125,8 @@ def fit(cache: RefineCache, cfg: FitConfig, log: Callable[[str], None] = print) 
             x = torch.from_numpy(b.inputs).permute(0, 3, 1, 2).float() / 255.0
             y = torch.from_numpy(b.labels)[:, None]
             terms = refine_loss(model.forward_logits(x), y, grid, cfg.loss)
+            if not torch.isfinite(terms["total"]):
+                _diverged(f"the loss is {float(terms['total'].detach())} at step {step + 1}", epoch, opt)
             opt.zero_grad(set_to_none=True)
             terms["total"].backward()
             opt.step()
@@ -145,6 +140,9 @@ def fit(cache: RefineCache, cfg: FitConfig, log: Callable[[str], None] = print) 
                 sums[k] = sums.get(k, 0.0) + float(v.detach())
             step += 1
         train_s = time.time() - te
+        # The last step's update can itself be the one that breaks the weights.
+        if not all(torch.isfinite(p).all() for p in ema.state_dict().values() if p.dtype.is_floating_point):
+            _diverged("the weights are no longer finite", epoch, opt)
         val = score(cache, carve, grid, runner_for(ema))
         row = {"epoch": epoch + 1, "step": step, "lr": _lr(step - 1, total, cfg), "train_s": round(train_s, 1),
                "val_s": round(time.time() - te - train_s, 1),
@@ -167,6 +165,58 @@ def fit(cache: RefineCache, cfg: FitConfig, log: Callable[[str], None] = print) 
             log(f"time budget of {cfg.time_budget_min:g} min reached after epoch {epoch + 1}")
             break
     return history
+
+
+def _diverged(what: str, epoch: int, opt: torch.optim.Optimizer) -> None:
+    # An lr far too high: NaN weights must not become last.pt or best.pt.
+    raise PortraitError(f"training diverged in epoch {epoch + 1}: {what} (lr {opt.param_groups[0]['lr']:.3g}); "
+                        "no checkpoint of this epoch was written")
+
+
+# What --resume reads from a last.pt's training state (fit writes every key).
+_STATE = {"model": dict, "optimizer": dict, "step": int, "epoch": int}
+
+
+def _resume(path: str, rcfg: RefinerConfig, model: TileRefiner, ema: TileRefiner, opt: torch.optim.Optimizer,
+            history: dict[str, Any]) -> tuple[int, int, float, dict[str, Any]]:
+    """Load `path` into model, EMA and optimizer; (step, epoch, best score, history) to go on from.
+    CheckpointError naming the file unless it is a checkpoint of this very refiner config."""
+    ck = RefinerCheckpoint.load(path)
+    if ck.config != rcfg:
+        diff = ", ".join(f"{k} {v!r}" for k, v in ck.config.to_dict().items() if rcfg.to_dict()[k] != v)
+        raise CheckpointError(f"{path}: a checkpoint of refiner {ck.config.name} ({diff}), not of {rcfg.name}: "
+                              "resume with its own --config")
+    ts = ck.train_state
+    if ts is None:  # weights only (a best.pt): the optimizer starts afresh
+        _load(path, "weights", lambda: (model.load_state_dict(ck.state_dict), ema.load_state_dict(ck.state_dict)))
+        return 0, 0, -1.0, history
+    for key, kind in _STATE.items():
+        value = ts.get(key)
+        if not isinstance(value, kind) or isinstance(value, bool) or (kind is int and value < 0):
+            raise CheckpointError(f"{path}: its training state's {key!r} is "
+                                  f"{'missing' if value is None else repr(value)[:60]}, not "
+                                  f"{'a mapping' if kind is dict else 'an integer >= 0'}")
+    best = ts.get("best", -1.0)
+    if isinstance(best, bool) or not isinstance(best, (int, float)) or not math.isfinite(best):
+        raise CheckpointError(f"{path}: its training state's 'best' is {best!r}, not a score")
+    history = ts.get("history", history)
+    try:  # fit writes it as history.json every epoch
+        ok = isinstance(history, dict) and isinstance(history.get("epochs"), list) and bool(json.dumps(history))
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise CheckpointError(f"{path}: its training state's 'history' is not a JSON mapping with a list of epochs")
+    _load(path, "training state", lambda: (model.load_state_dict(ts["model"]), ema.load_state_dict(ck.state_dict),
+                                           opt.load_state_dict(ts["optimizer"])))
+    return ts["step"], ts["epoch"], float(best), history
+
+
+def _load(path: str, what: str, load: Callable[[], Any]) -> None:
+    try:
+        load()
+    except (RuntimeError, ValueError, KeyError, TypeError, IndexError) as e:
+        first = next((ln.strip() for ln in str(e).splitlines() if ln.strip()), "")
+        raise CheckpointError(f"{path}: its {what} does not fit the refiner ({type(e).__name__}: {first})") from None
 
 
 def _fmt(v: dict[str, float]) -> str:

@@ -8,6 +8,7 @@ scoring and shipping.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from dataclasses import asdict, replace
@@ -25,6 +26,15 @@ from .config import DEFAULT_REFINER, refiner_config_names
 PROG = "portrait-refine-train"
 # The labelled training lists, each at its own resolution (never pfcn/test: the benchmark split).
 DEFAULT_SOURCES = ("pfcn:train", "ccp:train", "picsart:train", "vitonplus:train")
+
+
+def weights_path(text: str) -> Path:
+    """An argparse type for ship's --dest: a .pt file, so the card written beside it (the same name
+    with .json) is never the weights themselves."""
+    path = Path(text)
+    if path.suffix != ".pt":
+        raise argparse.ArgumentTypeError(f"expected a .pt file (its card is written beside it as .json), got {text!r}")
+    return path
 
 
 def build_parser() -> OneLineParser:
@@ -84,11 +94,12 @@ def build_parser() -> OneLineParser:
 
     s = sub.add_parser("ship", help="strip a checkpoint to weights + config + metrics, with a JSON beside it")
     s.add_argument("checkpoint", type=Path)
-    s.add_argument("--dest", type=Path, help="default: portrait_mobile/weights/<config name>.pt")
+    s.add_argument("--dest", type=weights_path, help="a .pt file (default: portrait_mobile/weights/<config name>.pt)")
     return p
 
 
 def _cache(args) -> None:
+    from ..data.folder import training_source
     from ..paths import DATASETS_ENV, DEFAULT_INT8, find_shared
     from ..runtime import Segmenter
     from .config import get_refiner_config
@@ -98,10 +109,8 @@ def _cache(args) -> None:
     specs = args.source or list(DEFAULT_SOURCES)
     sources = []
     for spec in specs:
-        name, _, split = spec.partition(":")
-        if name == "pfcn" and split == "test":
-            raise PortraitError("pfcn:test is the benchmark split: it is never trained or tuned on")
-        sources.append(RefineSource(root / name, split or None, args.val_fraction))
+        folder, split = training_source(str(root / spec))  # never a held-out split (pfcn:test, ./pfcn)
+        sources.append(RefineSource(folder, split, args.val_fraction))
     coarse_path = args.coarse or DEFAULT_INT8
     seg = Segmenter.from_file(coarse_path, threads=1)
     out = build_refine_cache(sources, args.out, seg.predict_lowres, get_refiner_config(args.config).grid(),
@@ -205,15 +214,19 @@ def _levels(args) -> None:
 
 def _ship(args) -> None:
     from ..atomic import write_bytes
+    from ..errors import CheckpointError
     from .checkpoint import DEFAULT_REFINER_WEIGHTS, RefinerCheckpoint
 
     ck = RefinerCheckpoint.load(args.checkpoint)
     dest = args.dest or DEFAULT_REFINER_WEIGHTS.with_name(f"{ck.config.name}.pt")
     info = {k: v for k, v in ck.train_info.items() if k != "train_state"}
+    try:  # made before anything is written: a checkpoint whose metrics hold tensors leaves no half-shipped pair
+        card = json.dumps({"refiner": ck.config.name, "config": ck.config.to_dict(), "metrics": ck.metrics,
+                           "train_info": info}, indent=2).encode()
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"{args.checkpoint}: its metrics or train_info are not plain JSON data ({e})") from None
     replace(ck, train_state=None).save(dest, include_train_state=False)
-    write_bytes(Path(dest).with_suffix(".json"), json.dumps(
-        {"refiner": ck.config.name, "config": ck.config.to_dict(), "metrics": ck.metrics, "train_info": info},
-        indent=2).encode())
+    write_bytes(Path(dest).with_suffix(".json"), card)
     print(f"wrote {dest} and {Path(dest).with_suffix('.json').name}")
 
 

@@ -10,9 +10,11 @@ import numpy as np
 
 from ..data.carve import is_validation
 from ..data.folder import PortraitFolder, read_mask
+from ..errors import DatasetError
 from ..metrics import MetricAccumulator
+from ..names import path_inside
 from ..runtime.band import TileGrid, TileRunner, refine_work, select_tiles
-from .dataset import RefineCache, RefineSource
+from .dataset import RefineCache, RefineSource, source_roots
 
 VAL_PER_SOURCE = 150  # carve photos scored per source (the first by id): vitonplus alone has 400
 
@@ -34,10 +36,7 @@ class CarveSet:
 
     @classmethod
     def from_cache(cls, cache: RefineCache, per_source: int = VAL_PER_SOURCE) -> "CarveSet":
-        roots = {}
-        for spec in cache.info.get("sources", []):
-            root, _, split = spec.rpartition(":")
-            roots[f"{Path(root).name}/{split}" if split != "None" else Path(root).name] = Path(root)
+        roots = source_roots(cache.info)
         indices: dict[str, list[int]] = {}
         labels: dict[int, np.ndarray] = {}
         for src in cache.source_names():
@@ -45,9 +44,14 @@ class CarveSet:
                          key=lambda i: cache.ids[i])[:per_source]
             if not idx:
                 continue
+            if src not in roots:  # load_refine_cache refuses such a cache; a hand-made one may not be checked
+                raise DatasetError(f"the refine cache's photos of {src!r} come from no source its info lists "
+                                   f"({', '.join(roots) or 'none'})")
             indices[src] = [int(i) for i in idx]
             for i in indices[src]:
-                labels[int(i)] = read_mask(roots[src] / "masks" / f"{cache.ids[i]}.png")
+                # The id and the folder come from the cache file (its ids are checked as it loads): the
+                # mask read must still be the dataset's own.
+                labels[int(i)] = read_mask(path_inside(roots[src] / "masks", f"{cache.ids[i]}.png", "carve mask"))
         return cls(indices, labels)
 
 

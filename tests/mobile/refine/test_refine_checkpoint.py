@@ -30,3 +30,24 @@ def test_refuses_other_files(tmp_path: Path) -> None:
     torch.save({"format": "something-else"}, tmp_path / "other.pt")
     with pytest.raises(CheckpointError, match="refiner checkpoint"):
         RefinerCheckpoint.load(tmp_path / "other.pt")
+
+
+@pytest.mark.parametrize("info, problem", [
+    ({"sources": 7}, "'sources' must be a list of source names"),
+    ({"sources": ["pfcn/train", 3]}, "'sources' must be a list of source names"),
+    ({"cache": {"sources": 5}}, "'cache' is {'sources': 5}, not a refine cache's description"),
+    ({"cache": 5}, "'cache' is 5"),
+])
+def test_training_sources_that_are_not_names_are_refused_as_it_loads(tmp_path: Path, info: dict,
+                                                                      problem: str) -> None:
+    m = build_refiner()
+    RefinerCheckpoint(m.config, m.state_dict(), {}, info).save(tmp_path / "r.pt")
+    with pytest.raises(CheckpointError, match=f"r.pt: its train_info {problem}"):
+        RefinerCheckpoint.load(tmp_path / "r.pt")
+
+
+def test_sources_fall_back_on_the_cache_description(tmp_path: Path) -> None:
+    m = build_refiner()
+    info = {"cache": {"sources": ["/data/pfcn:train", "/data/ccp:None"]}}
+    RefinerCheckpoint(m.config, m.state_dict(), {}, info).save(tmp_path / "r.pt")
+    assert RefinerCheckpoint.load(tmp_path / "r.pt").sources() == ["pfcn/train", "ccp"]

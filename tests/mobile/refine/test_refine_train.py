@@ -72,9 +72,12 @@ def test_short_fit_writes_checkpoints_and_history(cache_path: Path, tmp_path: Pa
 
 
 def test_cli_refuses_the_benchmark_split_and_a_missing_cache(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    assert main(["cache", "--out", str(tmp_path / "c"), "--source", "pfcn:test",
-                 "--datasets", str(tmp_path)]) == 2
-    assert "benchmark split" in capsys.readouterr().err
+    (tmp_path / "pfcn").mkdir()
+    (tmp_path / "pfcn" / "test.txt").write_text("a\n")
+    for spec, says in [("pfcn:test", "held out for measuring"), ("./pfcn:test", "held out for measuring"),
+                       ("pfcn", "name the split to train on")]:
+        assert main(["cache", "--out", str(tmp_path / "c"), "--source", spec, "--datasets", str(tmp_path)]) == 2
+        assert says in capsys.readouterr().err
     assert main(["fit", "--cache", str(tmp_path / "none"), "--out", str(tmp_path / "run")]) == 2
     assert "refine cache not found" in capsys.readouterr().err
 
@@ -148,3 +151,60 @@ def test_levels_on_the_carve_score_the_photos_the_cache_carves(cache_path: Path,
     soft = score_levels(folder, blurry_coarse, identity, GRID, 4, progress=False, indices=carve)
     assert hard.n_images == soft.n_images == len(carve)
     assert hard.metrics["fast"] == soft.metrics["fast"]
+
+
+def test_resume_refuses_another_config_and_a_broken_training_state(cache_path: Path, tmp_path: Path) -> None:
+    import torch
+
+    from portrait_mobile.errors import CheckpointError
+
+    base = dict(cache=str(cache_path), epochs=1, steps_per_epoch=1, images_per_step=2, tiles_per_image=1,
+                warmup_steps=1, mix={"seta/train": 0.5, "setb/train": 0.5}, config="refine-t48")
+    cache = load_refine_cache(cache_path)
+    fit(cache, FitConfig(**base, out_dir=str(tmp_path / "a")), log=lambda _: None)
+    last = tmp_path / "a" / "last.pt"
+    with pytest.raises(CheckpointError, match=f"last.pt: a checkpoint of refiner refine-t48 .*not of {DEFAULT_REFINER}"):
+        fit(cache, FitConfig(**{**base, "config": DEFAULT_REFINER}, out_dir=str(tmp_path / "b"), resume=str(last)),
+            log=lambda _: None)
+    payload = torch.load(last, weights_only=True)
+    for name, change, problem in [("noopt", {"optimizer": None}, "'optimizer' is missing"),
+                                  ("hist", {"history": 5}, "'history' is not a JSON mapping"),
+                                  ("step", {"step": "3"}, "'step' is '3'"),
+                                  ("opt", {"optimizer": {"state": {}}}, r"does not fit the refiner \(KeyError")]:
+        ts = {k: v for k, v in {**payload["train_state"], **change}.items() if v is not None}
+        torch.save({**payload, "train_state": ts}, tmp_path / f"{name}.pt")
+        with pytest.raises(CheckpointError, match=f"{name}.pt: its training state.*{problem}"):
+            fit(cache, FitConfig(**{**base, "epochs": 2}, out_dir=str(tmp_path / name), resume=str(tmp_path / f"{name}.pt")),
+                log=lambda _: None)
+
+
+def test_a_diverging_fit_stops_before_writing_checkpoints(cache_path: Path, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture) -> None:
+    from portrait_mobile.errors import PortraitError
+
+    base = dict(cache=str(cache_path), epochs=2, steps_per_epoch=2, images_per_step=2, tiles_per_image=1,
+                warmup_steps=1, mix={"seta/train": 0.5, "setb/train": 0.5}, config="refine-t48")
+    for lr in (float("inf"), 1e30):  # inf: a NaN loss at the 2nd step; 1e30: inf weights after the last step
+        out = tmp_path / f"run{lr}"
+        with pytest.raises(PortraitError, match="training diverged in epoch 1"):
+            fit(load_refine_cache(cache_path), FitConfig(**base, lr=lr, out_dir=str(out)), log=lambda _: None)
+        assert not (out / "best.pt").exists() and not (out / "last.pt").exists()
+    for bad in ("inf", "nan"):
+        with pytest.raises(SystemExit) as e:
+            main(["fit", "--cache", str(cache_path), "--out", str(tmp_path / "cli"), "--lr", bad])
+        assert e.value.code == 2 and "--lr" in capsys.readouterr().err
+
+
+def test_ship_refuses_a_dest_that_is_not_a_pt_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from portrait_mobile.refine.model import build_refiner
+
+    m = build_refiner("refine-t48")
+    RefinerCheckpoint(m.config, m.state_dict(), {"val_score": 1.0}).save(tmp_path / "r.pt")
+    for dest in ("w.json", "w", "w.pth"):
+        with pytest.raises(SystemExit) as e:
+            main(["ship", str(tmp_path / "r.pt"), "--dest", str(tmp_path / dest)])
+        assert e.value.code == 2 and ".pt file" in capsys.readouterr().err
+        assert not (tmp_path / dest).exists()
+    assert main(["ship", str(tmp_path / "r.pt"), "--dest", str(tmp_path / "w.pt")]) == 0
+    assert RefinerCheckpoint.load(tmp_path / "w.pt").metrics == {"val_score": 1.0}
+    assert json.loads((tmp_path / "w.json").read_text())["refiner"] == "refine-t48"
