@@ -23,7 +23,7 @@ from typing import Any, Iterator
 
 from portrait_mobile.atomic import write_text
 from portrait_mobile.cli_support import EXIT_FAILED, OneLineParser, non_negative_int, positive_int, run_cli
-from portrait_mobile.writable import OutputError, check_output_dir, check_output_file
+from portrait_mobile.writable import check_output_dir, check_output_file
 from portrait_bench.compat import DELEGATES
 from portrait_bench.op_profile import OP_PROFILE_CHOICES
 

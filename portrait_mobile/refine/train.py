@@ -18,7 +18,7 @@ from typing import Sequence
 from ..cli_support import (OneLineParser, fraction, non_negative_float, non_negative_int, positive_float, positive_int,
                            run_cli, share)
 from ..data.carve import VAL_FRACTION
-from ..errors import DatasetError, PortraitError
+from ..errors import DatasetError
 from ..runtime.band import FEATHER
 from ..train.threads import prefer_passive_waiting
 from .config import DEFAULT_REFINER, refiner_config_names

@@ -3,7 +3,6 @@ original resolution, through the runtime's band logic (the tiles the runtime wou
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import cv2
 import numpy as np
