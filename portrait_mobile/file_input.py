@@ -4,9 +4,11 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Sequence
 
-from .errors import PortraitError
+import numpy as np
+
+from .errors import DatasetError, PortraitError
 
 
 def read_input(path: str | os.PathLike, error: type[PortraitError], what: str) -> bytes:
@@ -31,3 +33,20 @@ def parse_json(text: str | bytes, error: type[Exception], where: str) -> Any:
         raise error(f"{where}: JSON nested too deeply to read") from None
     except ValueError as e:  # JSONDecodeError; UnicodeDecodeError for bytes
         raise error(f"{where}: not valid JSON ({e})") from None
+
+
+def read_npz(path: Path, keys: Sequence[str], what: str, check: Callable[[dict[str, Any]], Any]) -> tuple[dict, Any]:
+    """The arrays `keys` of the .npz at `path` (never unpickled) and `check(arrays)`'s result; a
+    DatasetError "<path> is not a <what> (...)" for a missing key, a damaged file or what `check`
+    (raising DatasetError) finds wrong."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            missing = [k for k in keys if k not in z.files]
+            if missing:
+                raise DatasetError(f"missing {', '.join(missing)}")
+            raw = {k: z[k] for k in keys}
+        return raw, check(raw)
+    except DatasetError as e:
+        raise DatasetError(f"{path} is not a {what} ({e})") from None
+    except Exception as e:  # numpy and zipfile raise many types for a damaged file
+        raise DatasetError(f"{path} is not a {what} ({type(e).__name__}: {e})") from None

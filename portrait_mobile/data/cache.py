@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from ..atomic import atomic_path
 from ..errors import DatasetError
+from ..file_input import read_npz
 from .carve import is_validation
 from .folder import PortraitFolder
 
@@ -140,18 +141,7 @@ def _check(raw: dict[str, np.ndarray]) -> None:
 
 def _read_raw(path: Path) -> dict[str, np.ndarray]:
     """The checked arrays of the cache at `path`; DatasetError naming it and what is wrong otherwise."""
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            missing = [k for k in _KEYS if k not in z.files]
-            if missing:
-                raise DatasetError(f"missing {', '.join(missing)}")
-            raw = {k: z[k] for k in _KEYS}
-        _check(raw)
-        return raw
-    except DatasetError as e:
-        raise DatasetError(f"{path} is not a training cache ({e})") from None
-    except Exception as e:
-        raise DatasetError(f"{path} is not a training cache ({type(e).__name__}: {e})") from None
+    return read_npz(path, _KEYS, "training cache", _check)[0]
 
 
 def _write_raw(arrays: dict[str, np.ndarray], out: Path) -> Path:

@@ -23,6 +23,7 @@ from ..atomic import atomic_path
 from ..data.carve import VAL_FRACTION, is_validation
 from ..data.folder import PortraitFolder
 from ..errors import DatasetError, UnsafeNameError
+from ..file_input import read_npz
 from ..names import check_file_stem
 from ..runtime.band import COARSE, TileGrid, crop_tiles, select_tiles, to_work, with_channel
 
@@ -126,18 +127,11 @@ def load_refine_cache(path: str | Path, channel: str = COARSE, progress: bool = 
     if not index_path.is_file() or not data_path.is_file():
         raise DatasetError(f"refine cache not found: {index_path} and {data_path} (build it with "
                            "python -m portrait_mobile.refine.train cache)")
+    raw, info = read_npz(index_path, _KEYS, "refine cache", _check)
     try:
-        with np.load(index_path, allow_pickle=False) as z:
-            missing = [k for k in _KEYS if k not in z.files]
-            if missing:
-                raise DatasetError(f"missing {', '.join(missing)}")
-            raw = {k: z[k] for k in _KEYS}
-        info = _check(raw)
         data = np.memmap(data_path, np.uint8, mode="r")
-    except DatasetError as e:
-        raise DatasetError(f"{index_path} is not a refine cache ({e})") from None
-    except Exception as e:  # numpy and zipfile raise many types for a damaged file
-        raise DatasetError(f"{index_path} is not a refine cache ({type(e).__name__}: {e})") from None
+    except (OSError, ValueError) as e:
+        raise DatasetError(f"{data_path}: cannot map the refine cache's data ({e})") from None
     offsets = raw["offsets"].astype(np.int64)
     if int(offsets[-1]) != data.size:
         raise DatasetError(f"{data_path} holds {data.size} bytes, its index expects {int(offsets[-1])}")
