@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterable, Sequence
 from portrait_mobile import interrupts
 from portrait_mobile.errors import CheckpointError, DatasetError, ExportError
 from portrait_mobile.formats import EDGE_REFINER, EXPORT_FORMATS
-from portrait_mobile.writable import ensure_writable_dir
+from portrait_mobile.writable import OutputError, check_creatable_dir
 
 from .context import (DEFAULT_PRECISION, MAX_IMGSZ, PRECISIONS, SUPPORTED_PRECISIONS, TARGETS, ExportContext,
                    ExportResult, ExportUsageError, resolve_options)
@@ -117,9 +117,9 @@ def weights_source(weights: str | Path | Any | None, ckpt: Any) -> str | Path | 
 
 def check_writable(out_dir: Path) -> None:
     try:
-        ensure_writable_dir(out_dir)
-    except OSError as e:
-        raise ExportUsageError(f"output folder {out_dir} is not writable: {e.strerror or e}") from None
+        check_creatable_dir(out_dir, "--out")
+    except OutputError as e:
+        raise ExportUsageError(str(e)) from None
 
 
 def export(targets: Iterable[str] | str = "all", weights: str | Path | Any | None = None,

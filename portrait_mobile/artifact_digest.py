@@ -26,6 +26,11 @@ def artifact_sha256(path: str | Path) -> str:
     path = Path(path)
     h = hashlib.sha256()
     if path.is_dir():
+        # An .mlpackage is its own files: a link inside it would make its digest (and the model that
+        # loads) another file's, anywhere on the disk.
+        link = next((p for p in path.rglob("*") if p.is_symlink()), None)
+        if link is not None:
+            raise ModelLoadError(f"{path}: {link.relative_to(path)} is a link; a model package holds its own files")
         for f in sorted((p for p in path.rglob("*") if p.is_file()), key=lambda p: p.relative_to(path).as_posix()):
             rel = f.relative_to(path).as_posix().encode()
             h.update(len(rel).to_bytes(8, "little") + rel + f.stat().st_size.to_bytes(8, "little"))

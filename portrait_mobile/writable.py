@@ -33,11 +33,24 @@ def check_output_dir(path: Path, flag: str = "--out") -> None:
         raise OutputError(f"{flag} {path}: cannot write there ({e.strerror or e})") from None
 
 
+def check_creatable_dir(path: Path, flag: str) -> None:
+    """An output folder we could write, without making it: the atomic writers make it with the first
+    file, so a run that writes nothing leaves no empty folder behind."""
+    if path.exists():
+        check_output_dir(path, flag)
+    else:
+        _check_nearest_folder(path, flag)
+
+
 def check_output_file(path: Path, flag: str) -> None:
     """An output file name we can write, not a folder; its folder may be missing (the atomic writers
     make it), but then the nearest existing one must be a folder that takes a file."""
     if path.is_dir():
         raise OutputError(f"{flag} {path}: is a folder, expected a file name")
+    _check_nearest_folder(path, flag)
+
+
+def _check_nearest_folder(path: Path, flag: str) -> None:
     parent = path.absolute().parent
     while not parent.exists():
         parent = parent.parent

@@ -368,7 +368,16 @@ def test_cli_unwritable_output(tiny, tmp_path, capsys):
     blocker.write_text("not a folder")
     rc, _, err = cli_run(capsys, "--weights", str(tiny["ckpt"]), "--out", str(blocker / "sub"))
     assert rc == 2
-    assert err.strip() == f"portrait-export: error: output folder {blocker / 'sub'} is not writable: Not a directory"
+    assert err.strip() == f"portrait-export: error: --out {blocker / 'sub'}: {blocker} is a file, not a folder"
+
+
+def test_a_failed_export_leaves_no_empty_out_folder(tiny, tmp_path, capsys):
+    """--out was made before the first target ran: an export that wrote nothing left an empty folder."""
+    out = tmp_path / "new" / "out"
+    rc, _, err = cli_run(capsys, "--weights", str(tiny["ckpt"]), "--target", "onnx", "--out", str(out),
+                         "--val", str(tmp_path / "no-such-images"))
+    assert rc == 2, err
+    assert not (tmp_path / "new").exists()
 
 
 @needs_export

@@ -56,6 +56,12 @@ def test_folder_digest_covers_names_and_bytes_not_listing_order(tmp_path: Path) 
                                                  "Data/weights/weight.bin": b"\x00" * 9})
     digests = {artifact_sha256(p) for p in (a, renamed, changed, shifted)}
     assert len(digests) == 4
+    secret = tmp_path / "secret.bin"
+    secret.write_bytes(b"elsewhere")
+    (a / "Data" / "weights" / "weight.bin").unlink()
+    (a / "Data" / "weights" / "weight.bin").symlink_to(secret)  # a package file that is another file
+    with pytest.raises(ModelLoadError, match=r"Data/weights/weight.bin is a link"):
+        artifact_sha256(a)
 
 
 def test_untouched_artifact_loads_and_a_changed_one_is_refused(tmp_path: Path) -> None:
