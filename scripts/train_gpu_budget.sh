@@ -7,6 +7,8 @@
 #                                    [--parts DIR] [--light-only] [-- FIT_ARGS...]
 #
 # Relative --cache, --out, --init and --parts are the caller's; the defaults are the repository's.
+# A stage whose folder under --out already holds a run is refused by `fit` (a finished run is never
+#   lost): rerun with a new --out.
 # --parts DIR: join every DIR/*.part*of*.npz (data.cache.split_cache's parts of one cache, carried in
 #   several calls) into --cache first, unless --cache already exists.
 # --light-only: only the light fine-tune, from --init (a campaign continued on a lent GPU).
