@@ -25,7 +25,7 @@ def test_a_per_frame_weight_is_a_time_constant() -> None:
 
 @pytest.mark.parametrize("kw, needle", [
     ({"quality": "ultra"}, "unknown quality 'ultra'"),
-    ({"threads": 0}, "threads must be a positive integer"),
+    ({"threads": 0}, "threads must be an integer in 1..256 or None, got 0"),
     ({"smoothing_ms": -1.0}, "smoothing_ms must be a finite number >= 0"),
     ({"smoothing_ms": float("nan")}, "smoothing_ms must be a finite number >= 0"),
 ])
