@@ -87,6 +87,24 @@ def _compat_for(profile: DeviceProfile, graph_cache: dict[str, Any], spec: Model
     return rep.delegates[dc.delegate]
 
 
+def _refuse_timing_nothing(asked: list[str] | None, chosen: list[DeviceProfile], arm_names: list[str],
+                           specs: list[ModelSpec]) -> None:
+    """BenchError, before any timing, when profiles were asked for (``[]`` asks for none: a size-only
+    budget) but no model would be timed on any: such a run printed an empty report and passed."""
+    if (asked is not None and not asked) or arm_names:  # the ARM profiles run every model, whatever its precision
+        return
+    if not chosen:
+        raise BenchError(f"nothing would be timed: --profile {','.join(asked or [])!r} names no profile")
+    if any(s.precision in p.precisions for p in chosen for s in specs):
+        return
+    have = ", ".join(f"{s.label} ({s.precision})" for s in specs)
+    runs = sorted({x for p in chosen for x in p.precisions})
+    why = (" (a model without a contract takes its precision from its tensors: float16 weights make it fp16)"
+           if any(s.contract is None for s in specs) else "")
+    raise BenchError(f"nothing would be timed: the profiles ({', '.join(p.name for p in chosen)}) run only "
+                     f"{', '.join(runs)} models, and the models are {have}{why}")
+
+
 def run_benchmark(
     models: list[str | Path] | None = None,
     profiles: list[str] | None = None,
@@ -131,6 +149,7 @@ def run_benchmark(
             "no model given and none found in exported/ for the default config; run portrait-export or pass --model"
         )
     specs = resolve_models(paths, with_siblings=with_siblings)
+    _refuse_timing_nothing(profiles, chosen, arm_names, specs)
     ref = resolve_reference(reference)
     if op_profile not in OP_PROFILE_CHOICES:
         raise BenchError(f"op_profile must be one of {', '.join(OP_PROFILE_CHOICES)} (got {op_profile!r})")

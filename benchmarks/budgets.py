@@ -26,7 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from portrait_mobile.errors import UnsafeNameError
+from portrait_mobile.names import path_inside
 from portrait_bench.datafile import load_json_file
+from portrait_bench.model_specs import reference_file
 
 DEFAULT_BUDGET = Path(__file__).resolve().parent / "budgets" / "default.json"
 SCHEMA = "portrait-bench-budget/1"
@@ -163,6 +166,13 @@ def load_budget(path: str | Path) -> Budget:
     if not rules:
         raise BudgetError(f"{p}: no budgets")
     ref = d.get("reference", "mediapipe")
+    if reference_file(ref) is not None:
+        # A path in a budget means a file beside it, wherever portrait-bench runs from (the current folder
+        # gave another file from elsewhere); and only beside it: a shared budget cannot aim the run anywhere.
+        try:
+            ref = str(path_inside(p.parent, ref, f"{p}: reference"))
+        except UnsafeNameError as e:
+            raise BudgetError(str(e)) from None
     return Budget(str(p), d.get("description", ""), ref, tuple(rules))
 
 

@@ -23,7 +23,7 @@ from typing import Any, Iterator
 
 from portrait_mobile.atomic import write_text
 from portrait_mobile.cli_support import EXIT_FAILED, OneLineParser, non_negative_int, positive_int, run_cli
-from portrait_mobile.writable import check_output_dir, check_output_file
+from portrait_mobile.writable import OutputError, check_output_dir, check_output_file
 from portrait_bench.compat import DELEGATES
 from portrait_bench.op_profile import OP_PROFILE_CHOICES
 
@@ -119,12 +119,32 @@ def _list_profiles(profiles_file: str | None) -> int:
     return EXIT_OK
 
 
+_Named = list[tuple[str, Any]]  # (flag, path or None when not given)
+
+
+def _refuse_collisions(inputs: _Named, outputs: _Named) -> None:
+    """OutputError when an output is a file the run reads (the model timed, overwritten by its own result)
+    or another output (one result lost). Compared resolved, so ./a and a are one file."""
+    reads = {Path(p).resolve(): f"{flag} {p}" for flag, p in inputs if p}
+    writes: dict[Path, str] = {}
+    for flag, p in outputs:
+        if not p:
+            continue
+        r = Path(p).resolve()
+        if r in reads:
+            raise OutputError(f"{flag} {p} would overwrite the input {reads[r]}: write it elsewhere")
+        if r in writes:
+            raise OutputError(f"{flag} {p} and {writes[r]} are the same file: give each output its own path")
+        writes[r] = f"{flag} {p}"
+
+
 def _compat_only(args: argparse.Namespace) -> int:
     from portrait_bench.compat import check_model
     from portrait_bench.report import format_compat
 
     delegates = tuple(d.strip() for d in args.delegates.split(",") if d.strip())
     if args.json:
+        _refuse_collisions([("--compat", m) for m in args.compat], [("--json", args.json)])
         check_output_file(Path(args.json), "--json")
     failed = False
     payload = {}
@@ -176,9 +196,19 @@ class _Outputs:
     made_out: bool
 
     @classmethod
-    def checked(cls, args: argparse.Namespace) -> "_Outputs":
-        """The run's outputs, each checked writable before the (long) run starts."""
+    def checked(cls, args: argparse.Namespace, reference: str | None) -> "_Outputs":
+        """The run's outputs, each checked writable, and clear of the files the run reads (``reference``:
+        the one in use, maybe the budget's) and of each other, before the (long) run starts."""
+        from portrait_bench.model_specs import reference_file
+
         out_dir = Path(args.out) if args.out else Path("runs") / "bench" / _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        plots = [] if args.no_plot else ["bench.png"]
+        _refuse_collisions(
+            [*(("--model", m) for m in args.model or []), ("--reference", reference_file(reference)),
+             ("--budget", args.budget), ("--profiles-file", args.profiles_file)],
+            [*(("--out", out_dir / n) for n in ("result.json", "report.txt", *plots)),
+             ("--json", args.json), ("--plot", None if args.no_plot else args.plot)],
+        )
         made_out = not out_dir.exists()
         check_output_dir(out_dir)
         json_path = Path(args.json) if args.json else None
@@ -215,11 +245,11 @@ def _bench(args: argparse.Namespace) -> int:
     from portrait_bench.report import format_result, format_verdicts
 
     budget = load_budget(args.budget) if args.budget else None
-    outputs = _Outputs.checked(args)
     profiles = args.profile
     if profiles is None and budget is not None:
         profiles = budget.profiles()
     reference = args.reference if args.reference is not None else (budget.reference if budget else "mediapipe")
+    outputs = _Outputs.checked(args, reference)
     progress = None if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
     with outputs.removed_if_empty():
         result = _run(args, profiles, reference, progress)
@@ -286,10 +316,11 @@ def _web(args: argparse.Namespace, profile: Any) -> int:
     models = args.model or [str(p) for p in default_model_paths(".")][:1]
     if len(models) != 1:
         raise WebBenchError(f"--profile {name} times one model (got {len(models) or 'none'}); pass --model FILE")
-    ref = resolve_reference(args.reference if args.reference is not None else "mediapipe")
+    reference = args.reference if args.reference is not None else "mediapipe"
+    ref = resolve_reference(reference)
     if ref is None:
         raise WebBenchError(f"--profile {name} needs a reference (the page times ours against it)")
-    outputs = _Outputs.checked(args)
+    outputs = _Outputs.checked(args, reference)
     runs = args.runs or profile.runs
     if not args.quiet:
         print(f"{name}: headless Chromium, {runs} interleaved runs ...", file=sys.stderr, flush=True)

@@ -165,9 +165,19 @@ def anchors_dir() -> Path | None:
         return None
 
 
+NO_REFERENCE = ("none", "off", "")
+
+
+def reference_file(ref: str | None) -> str | None:
+    """The path a reference value names; None for no reference or a MediaPipe name, which are not paths."""
+    if ref is None or ref.lower() in NO_REFERENCE or ref in MEDIAPIPE_FILES:
+        return None
+    return ref
+
+
 def resolve_reference(ref: str | None) -> ModelSpec | None:
     """'mediapipe' (the shared anchor), a path to a .tflite, or None / 'none'."""
-    if ref is None or ref.lower() in ("none", "off", ""):
+    if ref is None or ref.lower() in NO_REFERENCE:
         return None
     if ref in MEDIAPIPE_FILES:
         try:

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from portrait_mobile.cli_support import MAX_THREADS
 from portrait_mobile.litert import KERNELS
 from portrait_bench.arm.cores import ArmCore, ArmCoreError
 from portrait_bench.compat import DELEGATES
@@ -97,8 +98,9 @@ class DeviceProfile:
             raise ProfileError(f"profile {self.name!r}: an 'arm' table goes with runner 'arm', and only there")
         if self.kernels not in KERNELS:
             raise ProfileError(f"profile {self.name!r}: kernels must be one of {KERNELS}, got {self.kernels!r}")
-        if self.threads < 1:
-            raise ProfileError(f"profile {self.name!r}: threads must be >= 1")
+        # Capped as every thread flag is: LiteRT segfaults on 100000 threads instead of failing.
+        if not 1 <= self.threads <= MAX_THREADS:
+            raise ProfileError(f"profile {self.name!r}: threads must be in 1..{MAX_THREADS}, got {self.threads!r}")
         if self.runs < 1 or self.warmup < 0:
             raise ProfileError(f"profile {self.name!r}: runs must be >= 1 and warmup >= 0")
         for p in (*self.precisions, self.native_precision):

@@ -68,3 +68,26 @@ def test_shipped_budget_gates_nothing_on_x86_wall_clock() -> None:
     x86 = [r for r in shipped.rules if r.gate and any(m in r.limits for m in TIMING_METRICS)]
     assert x86 == [], [r.name for r in x86]
     assert any(r.gate and "size_kb" in r.limits for r in shipped.rules)
+
+
+def test_a_budget_reference_path_is_read_beside_the_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """It was resolved against the current folder, so the budget meant another file from elsewhere."""
+    folder = tmp_path / "budgets"
+    (folder / "models").mkdir(parents=True)
+    p = folder / "b.json"
+
+    def with_reference(ref: str) -> str | None:
+        p.write_text(json.dumps({"schema": "portrait-bench-budget/1", "reference": ref,
+                                 "budgets": [{"size_kb": 200}]}))
+        return load_budget(p).reference
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert Path(with_reference("models/ref.tflite")).resolve() == (folder / "models" / "ref.tflite").resolve()
+    assert Path(with_reference("./models/../ref.tflite")).resolve() == (folder / "ref.tflite").resolve()
+    for word in ("mediapipe", "mediapipe-landscape", "none", "off", ""):  # names, not paths
+        assert with_reference(word) == word
+    for escape in ("../ref.tflite", str(tmp_path / "ref.tflite"), "models/../../x.tflite"):
+        with pytest.raises(BudgetError, match="reference .* points outside"):
+            with_reference(escape)

@@ -153,3 +153,85 @@ def test_a_broken_model_is_a_one_line_usage_error(tmp_path: Path, capsys: pytest
     assert rc == 2
     assert err.startswith("portrait-bench: error: ") and err.count("\n") == 1 and "model.tflite" in err
     assert not (tmp_path / "out").exists()  # no empty result folder
+
+
+def _must_not_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    from portrait_bench import api
+
+    def must_not_run(*_a, **_k):
+        raise AssertionError("the benchmark ran although its outputs collide")
+
+    monkeypatch.setattr(api, "run_benchmark", must_not_run)
+
+
+@pytest.mark.parametrize("extra, flags", [
+    (["--json", "./m.tflite"], ("--json", "--model")),  # ./m and m are the same file
+    (["--plot", "ref.tflite"], ("--plot", "--reference")),
+    (["--json", "both", "--plot", "./both"], ("--json", "--plot")),
+    (["--json", "out/result.json"], ("--json", "--out")),
+    (["--json", "out/report.txt"], ("--json", "--out")),
+    (["--json", "out/bench.png"], ("--json", "--out")),
+    (["--plot", "out/./result.json"], ("--plot", "--out")),
+])
+def test_outputs_that_overwrite_an_input_or_each_other_are_refused(
+    extra: list[str], flags: tuple[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """--json/--plot onto the model timed, or onto another output, destroyed it after the run."""
+    _must_not_run(monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    for name in ("m.tflite", "ref.tflite"):
+        Path(name).write_bytes(b"model")
+    rc = cli.main(["--model", "m.tflite", "--reference", "ref.tflite", "--profile", "flagship-1big", "--out", "out",
+                   "-q", *extra])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and all(f in err for f in flags), err
+    assert Path("m.tflite").read_bytes() == Path("ref.tflite").read_bytes() == b"model"
+    assert not Path("out").exists()  # refused before the result folder was made
+
+
+def test_compat_json_onto_a_checked_model_is_refused(tiny_models: dict[str, Path], tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    model = tiny_models["good"].read_bytes()
+    Path("m.tflite").write_bytes(model)
+    rc = cli.main(["--compat", "m.tflite", "--json", str(tmp_path / "m.tflite")])
+    out = capsys.readouterr()
+    assert rc == 2 and "--json" in out.err and "--compat" in out.err and out.out == ""
+    assert Path("m.tflite").read_bytes() == model
+
+
+def test_a_run_that_would_time_nothing_is_refused(tiny_models: dict[str, Path], tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """It exited 0 with an empty report: a CI step that checks nothing passed."""
+    from portrait_bench.profiles import DEFAULT_PROFILES_FILE
+
+    base = ["--model", str(tiny_models["good"]), "--no-siblings", "--reference", "none", "--runs", "2",
+            "--warmup", "0", "--op-profile", "none", "--no-memory", "--no-plot", "-q"]
+    rc = cli.main([*base, "--profile", ",", "--out", str(tmp_path / "a")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "nothing" in err and "timed" in err and "no profile" in err, err
+    # a profile that runs only int8, and only an fp32 model given: every profile skipped it
+    data = json.loads(DEFAULT_PROFILES_FILE.read_text())
+    data["profiles"] = [{**next(p for p in data["profiles"] if p["name"] == "flagship-1big"), "precisions": ["int8"]}]
+    f = tmp_path / "p.json"
+    f.write_text(json.dumps(data))
+    rc = cli.main([*base, "--profiles-file", str(f), "--out", str(tmp_path / "b")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "nothing" in err and "timed" in err and "fp32" in err and "int8" in err, err
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+    from portrait_bench.api import run_benchmark  # no profile asked for (a size-only budget) is still fine
+
+    assert run_benchmark([tiny_models["good"]], profiles=[], reference=None, memory=False).profiles == []
+
+
+@pytest.mark.skipif(not HAS_REFERENCE, reason="the MediaPipe anchor is not here")
+def test_the_mediapipe_model_as_ours_is_not_silently_skipped(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """Its float16 weights make it fp16, which no x86 profile runs: the audit's exit-0 case."""
+    model = anchors_dir() / "selfie_segmentation.tflite"
+    rc = cli.main(["--model", str(model), "--profile", "flagship-1big", "--reference", "none", "--no-memory",
+                   "--op-profile", "none", "--no-plot", "--out", str(tmp_path / "out"), "-q"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "nothing" in err and "fp16" in err, err

@@ -63,3 +63,17 @@ def test_profile_rows_are_checked(tmp_path: Path, edit, needle: str) -> None:
     f.write_text(json.dumps(data))
     with pytest.raises(ProfileError, match=re.escape(needle)):
         load_profiles(f)
+
+
+@pytest.mark.parametrize("threads", [0, 100_000])
+def test_profile_threads_are_capped(tmp_path: Path, threads: int) -> None:
+    """100000 threads segfaulted LiteRT instead of failing with a message."""
+    from portrait_mobile.cli_support import MAX_THREADS
+
+    data = json.loads(DEFAULT_PROFILES_FILE.read_text())
+    data["profiles"][0]["threads"] = threads
+    f = tmp_path / "p.json"
+    f.write_text(json.dumps(data))
+    with pytest.raises(ProfileError, match=re.escape(f"profile {data['profiles'][0]['name']!r}: threads must be in "
+                                                     f"1..{MAX_THREADS}")):
+        load_profiles(f)
