@@ -117,15 +117,17 @@ def output_path(out_dir: Path, src: Path, effect: str, kind: str, taken: set[Pat
     return dest
 
 
-def plan_outputs(items: list[tuple[Path, str]], out_dir: Path,
-                 effect: str) -> tuple[list[tuple[Path, str, Path]], list[str]]:
+def plan_outputs(items: list[tuple[Path, str]], out_dir: Path, effect: str,
+                 background: Path | None = None) -> tuple[list[tuple[Path, str, Path]], list[str]]:
     """([(input, kind, output)], problems), every name chosen before anything is written.
 
     The inputs were listed before the run (so its own outputs are never read back as inputs); an
     output that would replace one of them (`--out` is an input folder holding `a.png` and
-    `a_mask.png`) is refused: that input is not segmented, and the file stays as it was.
+    `a_mask.png`) is refused: that input is not segmented, and the file stays as it was. So is one
+    that would replace the `background` image file (`--background` `a_replace.png` in `--out`).
     """
     inputs = {src.resolve() for src, _ in items}
+    bg = background.resolve() if background is not None else None
     taken: set[Path] = set()
     plan, problems = [], []
     for src, kind in items:
@@ -133,6 +135,9 @@ def plan_outputs(items: list[tuple[Path, str]], out_dir: Path,
         if dest.resolve() in inputs:
             problems.append(f"{src}: not segmented: its output {dest} would replace an input of this run "
                             "(choose another --out)")
+        elif dest.resolve() == bg:
+            problems.append(f"{src}: not segmented: its output {dest} would replace the --background image "
+                            f"{background} (choose another --out)")
         else:
             plan.append((src, kind, dest))
     return plan, problems
@@ -208,8 +213,10 @@ def run(args: argparse.Namespace) -> int:
     if args.backend is not None and args.model is None:
         raise UsageError(f"--backend {args.backend} needs --model PATH (the shipped model picks its own engine)")
     items, problems = collect_inputs(args.inputs)
-    if args.effect == "cutout" and any(kind == "video" for _, kind in items):
-        raise UsageError("--effect cutout makes transparent PNGs; for videos use mask, blur or replace")
+    if args.effect == "cutout":  # a video in a folder of photos: that one is reported, the photos still run
+        problems += [f"{src}: not segmented: --effect cutout makes transparent PNGs; for videos use mask, blur or "
+                     "replace" for src, kind in items if kind == "video"]
+        items = [(src, kind) for src, kind in items if kind != "video"]
     out_dir = Path(args.out)
     if out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"--out {out_dir} exists and is not a folder")
@@ -226,7 +233,8 @@ def run(args: argparse.Namespace) -> int:
                                cleanup=RegionCleanup(min_region=args.min_region, max_hole=args.max_hole))
     seg = Segmenter.from_file(args.model, options) if args.model else Segmenter.default(options)
     video_seg = VideoSegmenter(seg, rotation=args.rotate)
-    plan, clashes = plan_outputs(items, out_dir, args.effect)
+    background = Path(args.background) if args.effect == "replace" and Path(args.background).is_file() else None
+    plan, clashes = plan_outputs(items, out_dir, args.effect, background)
     problems += clashes
     written, failed = 0, len(problems)
     for msg in problems:
@@ -247,6 +255,9 @@ def run(args: argparse.Namespace) -> int:
         except OSError as e:  # a full disk, a vanished folder: this output is lost, the next may not be
             failed += 1
             _error(f"{src}: cannot write {dest}: {e.strerror or e}")
+        except (cv2.error, MemoryError, RuntimeError) as e:  # one file too big or odd for OpenCV or the engine
+            failed += 1
+            _error(f"{src}: not segmented: {type(e).__name__}: {e}".rstrip(": "))
     if show:
         tqdm.write(f"{PROG}: wrote {written} file{'s' * (written != 1)} to {out_dir}"
                    + (f", {failed} failed" if failed else ""), file=sys.stderr)

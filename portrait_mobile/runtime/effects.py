@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import ImageError
 from .image_input import check_rgb_uint8
-from .postprocess import check_prob
+from .postprocess import check_number, check_prob
 
 Color = Union[Sequence[int], str]
 _BAND_PIXELS = 2_000_000  # pixels per row band in the float compositing loops
@@ -86,9 +86,8 @@ def blur_background(image: np.ndarray, mask: np.ndarray, strength: float = 0.015
     diagonal). Person pixels (mask 1) are returned unchanged.
     """
     image, m = _inputs(image, mask)
-    if not (isinstance(strength, (int, float)) and math.isfinite(strength) and strength > 0):
-        raise ValueError(f"strength must be a positive number, got {strength!r}")
-    sigma = float(strength) * math.hypot(*m.shape)
+    strength = check_number(strength, "strength", lambda v: math.isfinite(v) and v > 0, "a positive number")
+    sigma = strength * math.hypot(*m.shape)
     bg = _background_blur(image, 1.0 - m, sigma)
     return composite(image, bg, m)
 
@@ -121,14 +120,20 @@ def parse_color(color: Color) -> tuple[int, int, int]:
 
 
 def fit_cover(background: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Resize `background` to cover height x width (aspect kept) and centre-crop it."""
+    """`background` centre-cropped to the aspect ratio of height x width and resized to it (cover).
+
+    Cropped before it is resized, so the work is the output's size whatever the background's shape:
+    resizing the whole of a 1x20000 strip to cover 400 rows first made a 400x8,000,000 image (10 GB).
+    """
     bh, bw = background.shape[:2]
-    s = max(height / bh, width / bw)
-    nh, nw = max(height, math.ceil(bh * s)), max(width, math.ceil(bw * s))
-    interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
-    big = cv2.resize(background, (nw, nh), interpolation=interp)
-    y0, x0 = (nh - height) // 2, (nw - width) // 2
-    return np.ascontiguousarray(big[y0:y0 + height, x0:x0 + width])
+    if bw * height > bh * width:  # wider than the target: keep the middle columns
+        cw = min(bw, max(1, round(bh * width / height)))
+        crop = background[:, (bw - cw) // 2:(bw - cw) // 2 + cw]
+    else:  # taller (or the same shape): keep the middle rows
+        ch = min(bh, max(1, round(bw * height / width)))
+        crop = background[(bh - ch) // 2:(bh - ch) // 2 + ch]
+    interp = cv2.INTER_AREA if crop.shape[0] > height else cv2.INTER_LINEAR
+    return cv2.resize(crop, (width, height), interpolation=interp)
 
 
 def replace_background(image: np.ndarray, mask: np.ndarray,

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 
 from .backends import check_threads
-from .postprocess import DEFAULT_CLEANUP, RegionCleanup
+from .postprocess import DEFAULT_CLEANUP, RegionCleanup, check_number
 
 # fast: the model's mask, upsampled; balanced: + the guided-filter edge refinement at full resolution
 # (postprocess.refine_edges); accurate: + the learned refiner on the tiles the mask's contour crosses, at
@@ -24,8 +24,7 @@ DEFAULT_SMOOTHING = 0.6  # per-frame weight at REFERENCE_FPS (web_demo/js/smooth
 
 def smoothing_ms_for(weight: float, fps: float = REFERENCE_FPS) -> float:
     """The time constant (ms) that gives the previous mask `weight` between frames at `fps`; 0 = off."""
-    if not (isinstance(weight, (int, float)) and 0.0 <= float(weight) < 1.0):
-        raise ValueError(f"smoothing must be in [0, 1), got {weight!r}")
+    weight = check_number(weight, "smoothing", lambda v: 0.0 <= v < 1.0, "in [0, 1)")
     return 0.0 if weight == 0 else -1000.0 / fps / math.log(weight)
 
 
@@ -55,12 +54,13 @@ class SegmenterOptions:
     cleanup: RegionCleanup = DEFAULT_CLEANUP
 
     def __post_init__(self) -> None:
-        check_threads(self.threads)
+        # Stored as Python numbers: np.int64(2) threads and np.float32 smoothing are as good as int and float.
+        object.__setattr__(self, "threads", check_threads(self.threads))
         if self.quality not in QUALITIES:
             raise ValueError(f"unknown quality {self.quality!r}; expected one of {', '.join(QUALITIES)}")
-        s = self.smoothing_ms
-        if isinstance(s, bool) or not isinstance(s, (int, float)) or not math.isfinite(s) or s < 0:
-            raise ValueError(f"smoothing_ms must be a finite number >= 0, got {s!r}")
+        object.__setattr__(self, "smoothing_ms", check_number(self.smoothing_ms, "smoothing_ms",
+                                                              lambda v: math.isfinite(v) and v >= 0,
+                                                              "a finite number >= 0"))
         if not isinstance(self.cleanup, RegionCleanup):
             raise ValueError(f"cleanup must be a RegionCleanup, got {self.cleanup!r}")
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -50,9 +51,22 @@ def check_prob(mask: object, shape: tuple[int, int] | None = None, name: str = "
 
 def binary_mask(prob: np.ndarray, threshold: float = 0.5) -> np.ndarray:
     """bool HxW: True where the person probability is >= `threshold`."""
-    if not 0.0 <= float(threshold) <= 1.0:
-        raise ValueError(f"threshold must be in [0, 1], got {threshold}")
-    return check_prob(prob) >= np.float32(threshold)
+    return check_prob(prob) >= np.float32(_threshold(threshold))
+
+
+def check_number(value: object, name: str, ok: Callable[[float], bool], what: str) -> float:
+    """`value` as a float when it is a real number (Python or NumPy scalar: np.float32(0.5) is as good
+    as 0.5; not a bool) for which `ok` holds, else ValueError naming `name` and `what` it must be. The
+    API's counterpart of cli_support's argument types; NaN fails every comparison `ok` makes."""
+    if (isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating))
+            or not ok(float(value))):
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+    return float(value)
+
+
+def _threshold(threshold: object) -> float:
+    # NaN would make every pixel background (each comparison with it is False) without a word.
+    return check_number(threshold, "threshold", lambda v: 0.0 <= v <= 1.0, "in [0, 1]")
 
 
 @dataclass(frozen=True)
@@ -69,10 +83,9 @@ class RegionCleanup:
     max_hole: float = 0.002
 
     def __post_init__(self) -> None:
-        for name in ("min_region", "max_hole"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= float(v) <= 1.0:
-                raise ValueError(f"{name} must be a fraction in [0, 1], got {v!r}")
+        for name in ("min_region", "max_hole"):  # stored as floats: np.float32(0.1) reads back as 0.1
+            object.__setattr__(self, name, check_number(getattr(self, name), name, lambda v: 0.0 <= v <= 1.0,
+                                                        "a fraction in [0, 1]"))
 
     @property
     def active(self) -> bool:
@@ -107,7 +120,7 @@ def keep_largest(prob: np.ndarray, threshold: float = 0.5, halo: int | None = No
     (default 2% of the image diagonal) that are not nearer the kept region.
     """
     prob = check_prob(prob)
-    fg = (prob >= np.float32(threshold)).astype(np.uint8)
+    fg = (prob >= np.float32(_threshold(threshold))).astype(np.uint8)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
     out = prob.copy()
     if n <= 2:  # background only, or a single region
@@ -127,6 +140,7 @@ def clean_regions(prob: np.ndarray, cleanup: RegionCleanup = DEFAULT_CLEANUP, th
     the region holds); a hole is a background region that touches no side of the image.
     """
     prob = check_prob(prob)
+    threshold = _threshold(threshold)
     out = prob.copy()
     if not cleanup.active:
         return out
@@ -242,15 +256,29 @@ def _apply(mean_a: np.ndarray, mean_b: np.ndarray, guide: np.ndarray, guide_scal
     return out
 
 
+def _check_filter(radius: object, eps: object, h: int, w: int) -> tuple[int, float]:
+    """The guided filter's (radius, eps) checked, ValueError naming the one that is wrong.
+
+    eps must be finite and > 0: it is the regularizer the paper adds to the guide's variance, so 0
+    divides by zero on a flat patch, and NaN or a negative one gives NaN or sign-flipped coefficients.
+    radius (pixels) must be >= 1 and is clamped to the image's long side: a window that wide already
+    reaches across the whole image from every pixel, so a larger one asks for nothing more (a user
+    asking for 10**9 wants "as smooth as it gets"), where before OpenCV failed allocating the kernel."""
+    eps = check_number(eps, "eps", lambda v: math.isfinite(v) and v > 0, "a finite number > 0")
+    r = check_number(radius, "radius", lambda v: math.isfinite(v) and v >= 1, "a number of pixels >= 1")
+    return min(int(r), max(h, w)), eps
+
+
 def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float = 1e-3,
                   subsample: int = 1) -> np.ndarray:
     """Guided filter (He et al.): edge-preserving smoothing of `src` that follows `guide`.
 
-    guide: HxW (gray) or HxWx3 (colour) float32 in [0, 1]; src: HxW float32. `radius` and `eps` as in
-    the paper. With `subsample` > 1 the coefficients are computed on a grid that much coarser and
+    guide: HxW (gray) or HxWx3 (colour) float32 in [0, 1]; src: HxW float32. `radius` (clamped to the
+    long side) and `eps` (> 0) as in the paper. With `subsample` > 1 the coefficients are computed on a grid that much coarser and
     upsampled (the fast guided filter, He & Sun 2015), which costs little for a smooth `src`.
     """
     h, w = src.shape
+    radius, eps = _check_filter(radius, eps, h, w)
     s = max(1, int(subsample))
     if s > 1:
         size = (max(1, w // s), max(1, h // s))
@@ -270,7 +298,7 @@ def refine_edges(image: np.ndarray, prob: np.ndarray, radius: int | None = None,
     smaller*: the model's own output can be passed directly, it is upsampled as part of the filtering.
     Returns float32 HxW in [0, 1] at the image's size.
 
-    radius: in pixels, default 2% of the image's long side; eps: regularization for a [0, 1] guide
+    radius: in pixels, default 2% of the image's long side (at most the long side); eps: regularization for a [0, 1] guide
     (smaller follows weaker edges); contrast: the output is steepened around 0.5 by this factor, which
     removes the faint halo a guided filter leaves in low-contrast background without moving the 0.5
     boundary (1 = off). The coefficients are computed on a grid radius/4 coarser (fast guided filter)
@@ -323,9 +351,7 @@ def _fit_edges(image: np.ndarray, prob: np.ndarray, radius: int | None, eps: flo
     if not (math.isfinite(contrast) and contrast > 0):
         raise ValueError(f"contrast must be a positive number, got {contrast}")
     h, w = image.shape[:2]
-    if radius is None:
-        radius = max(2, round(0.02 * max(h, w)))
-    radius = max(1, int(radius))
+    radius, eps = _check_filter(max(2, round(0.02 * max(h, w))) if radius is None else radius, eps, h, w)
     s = max(1, radius // max(1, int(subsample)))
     size = (max(1, w // s), max(1, h // s))
     g = image if size == (w, h) else cv2.resize(image, size, interpolation=cv2.INTER_AREA)

@@ -26,7 +26,7 @@ import numpy as np
 
 from ..atomic import atomic_path
 from ..errors import ImageError, ModelLoadError
-from .image_input import check_rgb_uint8, check_rotation, to_rgb_uint8
+from .image_input import IMAGE_EXTS, check_rgb_uint8, check_rotation, to_rgb_uint8
 from .options import REFERENCE_FPS, SegmenterOptions, smoothing_ms_for, smoothing_weight
 from .segmenter import Segmenter
 
@@ -139,13 +139,19 @@ class VideoSegmenter:
         the mask. The output is written to a temp file, read back (every frame must decode: OpenCV's
         writer does not report a full disk) and renamed onto `dst`, so a failure leaves no partial
         video. `dst` must end in one of WRITABLE_EXTS. ImageError if `src` cannot be opened or has no
-        frames; OSError if the video could not be written completely.
+        frames; OutputError (a ValueError) if `dst` cannot be written there, checked before any frame is
+        read; OSError if the video could not be written completely. Each names its file.
         """
         from tqdm import tqdm
 
+        from ..writable import check_output_file
+
         src, dst = Path(src), Path(dst)
         if dst.suffix.lower() not in WRITABLE_EXTS:
-            raise ImageError(f"cannot write {dst.name}: video output must end in {', '.join(WRITABLE_EXTS)}")
+            raise ImageError(f"cannot write {dst}: video output must end in {', '.join(WRITABLE_EXTS)}")
+        # A folder at `dst`, a file where its folder should be: said now, naming dst, not after every
+        # frame was segmented (as an OSError naming the temp file or dst's parent).
+        check_output_file(dst, "video output")
         with _opened_video(src) as cap:
             fps = float(cap.get(cv2.CAP_PROP_FPS)) or 25.0
             if not np.isfinite(fps) or fps <= 0 or fps > 1000:
@@ -173,7 +179,8 @@ class VideoSegmenter:
                             writer = cv2.VideoWriter(str(tmp), cv2.CAP_FFMPEG, fourcc, fps, size)
                             if not writer.isOpened():
                                 why = _disk_full(tmp) or f"no {dst.suffix} encoder in this OpenCV"
-                                raise OSError(errno.EIO, f"OpenCV could not start writing the video ({why})")
+                                raise OSError(errno.EIO, f"OpenCV could not start writing the video ({why})",
+                                              str(dst))
                         writer.write(out)
                         n += 1
                         bar.update(1)
@@ -199,7 +206,7 @@ def _check_written(tmp: Path, dst: Path, frames: int) -> None:
     if n != frames:
         full = _disk_full(tmp)
         raise OSError(errno.EIO, f"the finished video had {n} of its {frames} frames"
-                      f"{f' ({full})' if full else ''}; nothing was kept")
+                      f"{f' ({full})' if full else ''}; nothing was kept", str(dst))
 
 
 def _disk_full(path: Path) -> str:
@@ -233,9 +240,14 @@ def read_frames(path: str | os.PathLike, max_frames: int | None = None) -> Itera
 
 @contextmanager
 def _opened_video(path: Path) -> Iterator[Any]:
-    """The video at `path` opened by OpenCV, released after; ImageError if it is missing or unreadable."""
+    """The video at `path` opened by OpenCV, released after; ImageError naming `path` if it is missing, a
+    folder, an image or unreadable."""
+    if path.is_dir():
+        raise ImageError(f"{path}: is a folder, not a video file")
     if not path.is_file():
         raise ImageError(f"video not found: {path}")
+    if path.suffix.lower() in IMAGE_EXTS:  # FFmpeg opens a photo as a one-frame video without a word
+        raise ImageError(f"{path}: is an image, not a video (Segmenter.segment_file segments it)")
     cap = cv2.VideoCapture(str(path))
     try:
         if not cap.isOpened():
