@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     from ..formats import BACKENDS
     from .effects import EFFECTS
     from .options import DEFAULT_SMOOTHING, QUALITIES
+    from .effects import DEFAULT_BACKGROUND, DEFAULT_BLUR_STRENGTH
     from .postprocess import DEFAULT_CLEANUP
 
     p = OneLineParser(prog=PROG, description="Portrait segmentation of images, folders and videos: "
@@ -68,10 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rotate", type=int, default=0, choices=(0, 90, 180, 270),
                    help="turn the input this many degrees clockwise to make the person upright")
     p.add_argument("--no-exif", action="store_true", help="ignore the EXIF orientation of image files")
-    p.add_argument("--background", default="#00B140", metavar="PATH|COLOR",
-                   help="replace effect: an image file, '#RRGGBB' or 'R,G,B' (default: green #00B140)")
-    p.add_argument("--blur-strength", type=float, default=0.015, metavar="S",
-                   help="blur effect: Gaussian sigma as a fraction of the image diagonal (default 0.015)")
+    p.add_argument("--background", metavar="PATH|COLOR",
+                   help=f"replace effect: an image file, '#RRGGBB' or 'R,G,B' (default: green {DEFAULT_BACKGROUND})")
+    p.add_argument("--blur-strength", type=float, metavar="S",
+                   help=f"blur effect: Gaussian sigma as a fraction of the image diagonal (default {DEFAULT_BLUR_STRENGTH})")
     p.add_argument("--smoothing", type=float, default=DEFAULT_SMOOTHING, metavar="A",
                    help="videos: temporal mask smoothing in [0, 1), 0 = off: the previous mask's weight at 30 "
                         "fps, a time constant of the video's clock, so other frame rates are smoothed alike "
@@ -147,13 +148,19 @@ def make_effect(args: argparse.Namespace) -> Callable[[np.ndarray, np.ndarray], 
     from . import effects
     from .image_input import read_image
 
+    # A flag of another effect would be ignored without a word: the user meant something else.
+    for flag, value, effects_of in (("--background", args.background, ("replace",)),
+                                    ("--blur-strength", args.blur_strength, ("blur",)),
+                                    ("--threshold", args.threshold, ("mask", "cutout"))):
+        if value is not None and args.effect not in effects_of:
+            raise UsageError(f"{flag} applies to --effect {' or '.join(effects_of)}, not --effect {args.effect}")
     if args.effect == "blur":
-        if not (args.blur_strength > 0 and np.isfinite(args.blur_strength)):
-            raise UsageError(f"--blur-strength must be a positive number, got {args.blur_strength}")
-        strength = args.blur_strength
+        strength = effects.DEFAULT_BLUR_STRENGTH if args.blur_strength is None else args.blur_strength
+        if not (strength > 0 and np.isfinite(strength)):
+            raise UsageError(f"--blur-strength must be a positive number, got {strength}")
         return lambda im, m: effects.blur_background(im, m, strength=strength)
     if args.effect == "replace":
-        bg_spec = args.background
+        bg_spec = effects.DEFAULT_BACKGROUND if args.background is None else args.background
         background: Any
         if Path(bg_spec).is_file():
             background = read_image(bg_spec)
@@ -233,7 +240,7 @@ def run(args: argparse.Namespace) -> int:
                                cleanup=RegionCleanup(min_region=args.min_region, max_hole=args.max_hole))
     seg = Segmenter.from_file(args.model, options) if args.model else Segmenter.default(options)
     video_seg = VideoSegmenter(seg, rotation=args.rotate)
-    background = Path(args.background) if args.effect == "replace" and Path(args.background).is_file() else None
+    background = Path(args.background) if args.background and Path(args.background).is_file() else None
     plan, clashes = plan_outputs(items, out_dir, args.effect, background)
     problems += clashes
     written, failed = 0, len(problems)

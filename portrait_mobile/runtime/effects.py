@@ -79,7 +79,11 @@ def _background_blur(image: np.ndarray, weight: np.ndarray, sigma: float) -> np.
     return blurred
 
 
-def blur_background(image: np.ndarray, mask: np.ndarray, strength: float = 0.015) -> np.ndarray:
+DEFAULT_BLUR_STRENGTH = 0.015  # web_demo/js/effects.js holds the same default
+DEFAULT_BACKGROUND = "#00B140"  # chroma-key green: a replaced background that is plainly not the photo's
+
+
+def blur_background(image: np.ndarray, mask: np.ndarray, strength: float = DEFAULT_BLUR_STRENGTH) -> np.ndarray:
     """Portrait mode: blur everything but the person.
 
     strength: Gaussian sigma as a fraction of the image diagonal (0.015 = 15 px on a 1000 px

@@ -44,3 +44,33 @@ def test_quality_errors_are_one_line(tiny_model: Path, tmp_path: Path, capsys: p
     err = capsys.readouterr().err.strip().splitlines()
     assert got == rc and len(err) == 1 and needle in err[0], err
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("effect, flags, needle", [
+    ("mask", ["--background", "#3A7BD5"], "--background applies to --effect replace, not --effect mask"),
+    ("replace", ["--blur-strength", "0.02"], "--blur-strength applies to --effect blur, not --effect replace"),
+    ("blur", ["--threshold", "0.5"], "--threshold applies to --effect mask or cutout, not --effect blur"),
+])
+def test_a_flag_of_another_effect_is_refused(tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                             effect: str, flags: list[str], needle: str) -> None:
+    # Ignored without a word, the flag would leave the user with an output they did not ask for.
+    rc = cli_main([str(_photo(tmp_path)), "--model", str(tiny_model), "--effect", effect,
+                   "--out", str(tmp_path / "out"), "-q", *flags])
+    assert rc == 2 and needle in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_effect_defaults_apply_without_their_flags(tiny_model: Path, tmp_path: Path) -> None:
+    from portrait_mobile.runtime import effects
+
+    src = _photo(tmp_path)
+    for effect in ("blur", "replace"):
+        assert cli_main([str(src), "--model", str(tiny_model), "--effect", effect, "--out", str(tmp_path / "o"),
+                         "-q"]) == 0
+    img = cv2.imread(str(src))[..., ::-1].copy()
+    m = Segmenter.from_file(tiny_model).segment(img)
+    want = {"blur": effects.blur_background(img, m, effects.DEFAULT_BLUR_STRENGTH),
+            "replace": effects.replace_background(img, m, effects.parse_color(effects.DEFAULT_BACKGROUND))}
+    for effect, expected in want.items():
+        got = cv2.imread(str(tmp_path / "o" / f"p_{effect}.png"))[..., ::-1]
+        np.testing.assert_array_equal(got, expected)
