@@ -228,23 +228,3 @@ def test_process_file_refuses_an_unwritable_output_naming_it(seg: Segmenter, tmp
             VideoSegmenter(seg).process_file(src, dst)
         assert str(e.value).startswith(f"video output {dst}: ")
     assert read == [] and (tmp_path / "afile").read_text() == "x"
-
-
-def test_a_writer_failure_names_the_output(seg: Segmenter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import portrait_mobile.runtime.video as video
-
-    class Closed:
-        def __init__(self, *a: object) -> None:
-            pass
-
-        def isOpened(self) -> bool:  # noqa: N802 -- OpenCV's name
-            return False
-
-        def release(self) -> None:
-            pass
-
-    src, dst = _avi(tmp_path / "c.avi"), tmp_path / "out" / "c.mp4"
-    monkeypatch.setattr(video.cv2, "VideoWriter", Closed)
-    with pytest.raises(OSError, match="OpenCV could not start writing the video") as e:
-        VideoSegmenter(seg).process_file(src, dst)
-    assert e.value.filename == str(dst) and str(dst) in str(e.value)

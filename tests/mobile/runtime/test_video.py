@@ -328,6 +328,7 @@ def test_writer_that_cannot_start_on_a_full_disk(tiny_seg: Segmenter, tmp_path: 
     monkeypatch.setattr(video.cv2, "VideoWriter", Closed)
     monkeypatch.setattr(video.shutil, "disk_usage", lambda p: collections.namedtuple("U", "total used free")(1, 1, 0))
     out = tmp_path / "out"
-    with pytest.raises(OSError, match=r"OpenCV could not start writing the video \(the disk is full\)"):
+    with pytest.raises(OSError, match=r"OpenCV could not start writing the video \(the disk is full\)") as e:
         VideoSegmenter(tiny_seg).process_file(src, out / "c.mp4")
+    assert e.value.filename == str(out / "c.mp4")  # the error names the output, not the temp file
     assert list(out.iterdir()) == []
