@@ -23,7 +23,7 @@ from typing import Any, Iterator
 
 from portrait_mobile.atomic import write_text
 from portrait_mobile.cli_support import EXIT_FAILED, OneLineParser, non_negative_int, positive_int, run_cli
-from portrait_mobile.writable import OutputError, check_output_dir, check_output_file
+from portrait_mobile.writable import check_output_dir, check_output_file, refuse_collisions
 from portrait_bench.compat import DELEGATES
 from portrait_bench.op_profile import OP_PROFILE_CHOICES
 
@@ -119,32 +119,13 @@ def _list_profiles(profiles_file: str | None) -> int:
     return EXIT_OK
 
 
-_Named = list[tuple[str, Any]]  # (flag, path or None when not given)
-
-
-def _refuse_collisions(inputs: _Named, outputs: _Named) -> None:
-    """OutputError when an output is a file the run reads (the model timed, overwritten by its own result)
-    or another output (one result lost). Compared resolved, so ./a and a are one file."""
-    reads = {Path(p).resolve(): f"{flag} {p}" for flag, p in inputs if p}
-    writes: dict[Path, str] = {}
-    for flag, p in outputs:
-        if not p:
-            continue
-        r = Path(p).resolve()
-        if r in reads:
-            raise OutputError(f"{flag} {p} would overwrite the input {reads[r]}: write it elsewhere")
-        if r in writes:
-            raise OutputError(f"{flag} {p} and {writes[r]} are the same file: give each output its own path")
-        writes[r] = f"{flag} {p}"
-
-
 def _compat_only(args: argparse.Namespace) -> int:
     from portrait_bench.compat import check_model
     from portrait_bench.report import format_compat
 
     delegates = tuple(d.strip() for d in args.delegates.split(",") if d.strip())
     if args.json:
-        _refuse_collisions([("--compat", m) for m in args.compat], [("--json", args.json)])
+        refuse_collisions([("--compat", m) for m in args.compat], [("--json", args.json)])
         check_output_file(Path(args.json), "--json")
     failed = False
     payload = {}
@@ -203,7 +184,7 @@ class _Outputs:
 
         out_dir = Path(args.out) if args.out else Path("runs") / "bench" / _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         plots = [] if args.no_plot else ["bench.png"]
-        _refuse_collisions(
+        refuse_collisions(
             [*(("--model", m) for m in args.model or []), ("--reference", reference_file(reference)),
              ("--budget", args.budget), ("--profiles-file", args.profiles_file)],
             [*(("--out", out_dir / n) for n in ("result.json", "report.txt", *plots)),

@@ -23,6 +23,7 @@ from .errors import CheckpointError
 from .formats import SEGMENTER, resolve
 from .model_card import WeightsTerms, weights_terms
 from .model import PortraitNet, build_model
+from .names import is_file_stem
 from .paths import DEFAULT_WEIGHTS, WEIGHTS_DIR
 
 FORMAT = "portrait-mobile-checkpoint/1"
@@ -87,7 +88,13 @@ class WeightsFile:
     def load(cls, path: str | Path) -> Any:
         path = Path(path)
         payload = read_payload(path, cls.WHAT)
-        if payload.get("format") != cls.FORMAT:
+        fmt = payload.get("format")
+        if fmt != cls.FORMAT:
+            if fmt in KINDS:  # the other kind (a refiner's .pt given as the model's): say which it is
+                other = resolve(KINDS[fmt])
+                name = payload["config"].get("name") if isinstance(payload.get("config"), dict) else None
+                shown = f" ({name})" if is_file_stem(name) else ""
+                raise CheckpointError(f"{path} is {_a(other.role)} checkpoint{shown}, not {_a(cls.role)} checkpoint")
             raise CheckpointError(f"{path} is not a portrait-mobile {cls.WHAT} (format {cls.FORMAT!r} expected)")
         return cls.from_payload(path, payload)
 
@@ -142,8 +149,12 @@ def read_payload(path: str | Path, what: str = "checkpoint") -> dict[str, Any]:
     that would run code) is refused before anything is built. `what` names the file in messages.
     """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise CheckpointError(f"{what} not found: {path}")
+    if not path.is_file():  # a folder, a FIFO, /dev/null: there, but "not found" would mislead
+        kind = ("a folder" if path.is_dir() else "a FIFO" if path.is_fifo() else "a device"
+                if path.is_char_device() or path.is_block_device() else "a socket")
+        raise CheckpointError(f"{what} {path} is {kind}, not a checkpoint file")
     _check_container(path, what)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
@@ -178,6 +189,11 @@ def _check_container(path: Path, what: str) -> None:
     kind = ("empty" if not head else "a TFLite model" if head[4:8] == b"TFL3"
             else "text, not a PyTorch file" if head.lstrip()[:1] in (b"{", b"[") else "not a PyTorch file")
     raise CheckpointError(f"{path} is not a portrait-mobile {what}: {kind} (torch.save writes a zip archive)")
+
+
+def _a(role: str) -> str:
+    """The role with its article: "a segmenter", "an edge-refiner"."""
+    return f"{'an' if role[:1] in 'aeiou' else 'a'} {role}"
 
 
 def _unreadable(path: Path, e: Exception) -> str:
@@ -223,7 +239,8 @@ def _check_weights_fit(path: Path, got: dict[str, torch.Tensor], want: dict[str,
                                   f"its config builds a {v.dtype} {tuple(v.shape)}")
 
 
-def _config_diff(want: ModelConfig, got: ModelConfig) -> str:
+def _config_diff(want: Any, got: Any) -> str:
+    """What differs between two configs of one kind (a model's or a refiner's), field by field."""
     wd, gd = want.to_dict(), got.to_dict()
     return ", ".join(f"{k} {gd[k]!r} instead of {wd[k]!r}" for k in wd if wd[k] != gd.get(k))
 

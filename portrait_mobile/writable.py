@@ -4,6 +4,10 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Iterable
+
+# (flag, path): a path a run reads or writes, with the option that named it; None when not given.
+Named = Iterable[tuple[str, "str | os.PathLike[str] | None"]]
 
 
 def ensure_writable_dir(path: str | os.PathLike) -> None:
@@ -62,3 +66,26 @@ def _check_nearest_folder(path: Path, flag: str) -> None:
         raise OutputError(f"{flag} {path}: cannot write in {parent} ({e.strerror or e})") from None
     os.close(fd)
     os.unlink(probe)
+
+
+def refuse_collisions(inputs: Named, outputs: Named) -> None:
+    """OutputError when an output is a file the run reads (a model replaced by its own scores), lies
+    inside a folder it reads (an .mlpackage, a dataset's masks/), or is another output (one result
+    lost). Checked before the work: the atomic writers would replace the input without a word.
+
+    Compared resolved, so ./a, a and a link to a are one file. Callers list every file they read,
+    companions included (a model's sidecar, a cache's data files)."""
+    reads = [(Path(p).resolve(), f"{flag} {p}") for flag, p in inputs if p]
+    writes: dict[Path, str] = {}
+    for flag, p in outputs:
+        if not p:
+            continue
+        r = Path(p).resolve()
+        for src, named in reads:
+            if r == src:
+                raise OutputError(f"{flag} {p} would overwrite the input {named}: write it elsewhere")
+            if r.is_relative_to(src) and src.is_dir():
+                raise OutputError(f"{flag} {p} would write inside the input {named}: write it elsewhere")
+        if r in writes:
+            raise OutputError(f"{flag} {p} and {writes[r]} are the same file: give each output its own path")
+        writes[r] = f"{flag} {p}"

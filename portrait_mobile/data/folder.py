@@ -9,7 +9,8 @@ import cv2
 import numpy as np
 
 from ..errors import DatasetError, ImageError
-from ..runtime.image_input import IMAGE_EXTS, read_image
+from ..file_input import read_input
+from ..runtime.image_input import IMAGE_EXTS, decode_image, read_image
 
 
 def read_image_rgb(path: str | Path) -> np.ndarray:
@@ -22,13 +23,27 @@ def read_image_rgb(path: str | Path) -> np.ndarray:
 
 
 def read_mask(path: str | Path) -> np.ndarray:
-    """Read a mask as uint8 HxW with values {0, 255} (anything > 127 is person)."""
+    """Read a grey mask (one channel, or three equal ones) as uint8 HxW with values {0, 255} (anything
+    > 127 is person).
+
+    A mask whose person is in an alpha channel (colour 0), or in one colour (red on black), would be
+    scored as another mask without a word (fg IoU 66 or 0): DatasetError naming the file, not a guess.
+    """
     try:
-        m = read_image(path)
+        data = read_input(path, ImageError, "image")
+        m = decode_image(data, source=str(Path(path)))  # an image's size limits and EXIF orientation
     except ImageError as e:
         raise DatasetError(f"mask: {e}") from None
-    # A coloured mask is read as its luminance; a grey one (three equal channels) comes back unchanged.
-    return np.where(cv2.cvtColor(m, cv2.COLOR_RGB2GRAY) > 127, 255, 0).astype(np.uint8)
+    # decode_image drops alpha: look again (safe: the size is checked), allowing an opaque one.
+    raw = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    alpha = raw[..., 3] if raw.ndim == 3 and raw.shape[2] == 4 else None
+    if alpha is not None and not (alpha.dtype.kind == "u" and (alpha == np.iinfo(alpha.dtype).max).all()):
+        raise DatasetError(f"mask {path} has an alpha channel: expected a grey mask (person > 127) without "
+                           "transparency")
+    if not ((m[..., 0] == m[..., 1]).all() and (m[..., 1] == m[..., 2]).all()):
+        raise DatasetError(f"mask {path} is in colour: expected a grey mask (one channel, or three equal ones; "
+                           "person > 127)")
+    return np.where(m[..., 0] > 127, 255, 0).astype(np.uint8)
 
 
 @dataclass(frozen=True)

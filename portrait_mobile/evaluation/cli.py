@@ -138,9 +138,28 @@ def _table(results: list[Any]) -> str:
     return "\n".join(lines)
 
 
+def _inputs(args: argparse.Namespace) -> list[tuple[str, Any]]:
+    """Every file the run reads, as (flag, path): models with their sidecars, checkpoints (the shipped
+    one by default), and each set's list, images/ and masks/."""
+    from ..contract_io import sidecar_path
+    from ..data.folder import parse_source
+    from ..paths import DEFAULT_WEIGHTS
+
+    weights = args.weights or ([] if args.model or args.only_reference else [DEFAULT_WEIGHTS])
+    named: list[tuple[str, Any]] = [("--weights", w) for w in weights]
+    for flag, path in [*(("--model", m) for m in args.model), ("--refiner", args.refiner)]:
+        if path:
+            named += [(flag, path), (flag, sidecar_path(path))]
+    for spec in args.data:
+        root, split = parse_source(spec)
+        named += [("--data", root / f"{split}.txt" if split else None), ("--data", root / "images"),
+                  ("--data", root / "masks")]
+    return named
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from ..atomic import write_text
-    from ..writable import check_output_file
+    from ..writable import check_output_file, refuse_collisions
     from ..data.carve import carve
     from ..data.folder import PortraitFolder, parse_source
     from .evaluate import evaluate
@@ -150,8 +169,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.only_reference and (args.weights or args.model):
         raise PortraitError("--only-reference cannot be combined with --weights or --model")
     # Open every set and model, and check --out, first: a typo should fail in a second, not after an
-    # hour of evaluation.
+    # hour of evaluation; and --out must not replace (or write into) a file the run reads.
     if args.out is not None:
+        refuse_collisions(_inputs(args), [("--out", args.out)])
         check_output_file(args.out, "--out")
     folders = [PortraitFolder(*parse_source(spec)) for spec in args.data]
     if args.carve:

@@ -4,10 +4,12 @@ Torch-free: the runtime's band logic reads the geometry from here (or from an ar
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ..contract import EXTRA_CHANNELS
+from ..config import MAX_CHANNELS, _check_ints
+from ..contract import EXTRA_CHANNELS, MAX_INPUT_SIDE, MAX_WORK_SIDE
 from ..names import check_file_stem
 from ..registry import Registry, config_from_dict
 from ..tile_grid import TileGrid
@@ -19,6 +21,9 @@ WORK_LONG_SIDE = 512
 # features' own grid; 1: a sub-pixel head writes 2x2 output pixels per feature pixel).
 FEATURE_STRIDE = 2
 OUTPUT_STRIDE = 2
+# The coarse logit's gain: far above any use (float32's sigmoid is 1 from about 17), far below the
+# gains whose logits overflow the fp16/int8 exports (and an inf one makes 0 * gain at p = 0.5 a NaN).
+MAX_BASE_GAIN = 100.0
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,20 @@ class RefinerConfig:
 
     def __post_init__(self) -> None:
         check_file_stem(self.name, "refiner config name")
+        # Read from checkpoints anyone can make (as ModelConfig): a huge width or tile must fail here,
+        # by name, not as a 160 GB allocation in torch; a NaN gain would ship a refiner of NaN masks.
+        _check_ints(self.name, "core", (self.core,), 1, MAX_INPUT_SIDE)
+        _check_ints(self.name, "margin", (self.margin,), 0, MAX_INPUT_SIDE)
+        _check_ints(self.name, "widths", self.widths, 1, MAX_CHANNELS)
+        _check_ints(self.name, "context_dilations", self.context_dilations, 1, 64)
+        _check_ints(self.name, "work_long_side", (self.work_long_side,), 1, MAX_WORK_SIDE)
+        if len(self.context_dilations) > 16:
+            raise ValueError(f"{self.name}: at most 16 context_dilations, got {len(self.context_dilations)}")
+        if (isinstance(self.base_gain, bool) or not isinstance(self.base_gain, (int, float))
+                or not (math.isfinite(self.base_gain) and 0 < self.base_gain <= MAX_BASE_GAIN)):
+            raise ValueError(f"{self.name}: base_gain must be a number in (0, {MAX_BASE_GAIN:g}], got {self.base_gain!r}")
+        if self.tile > MAX_INPUT_SIDE:  # its artifacts' contract could not describe it
+            raise ValueError(f"{self.name}: the tile side {self.tile} is more than {MAX_INPUT_SIDE}")
         if self.core <= 0 or self.core % 4:
             raise ValueError(f"{self.name}: core must be a positive multiple of 4, got {self.core}")
         if self.margin < 0 or self.margin % 2:
@@ -59,7 +78,7 @@ class RefinerConfig:
             raise ValueError(f"{self.name}: widths must be two positive channel counts")
         if self.tile % 4:
             raise ValueError(f"{self.name}: the tile side {self.tile} must be a multiple of 4")
-        if self.output_stride not in (1, FEATURE_STRIDE):
+        if type(self.output_stride) is not int or self.output_stride not in (1, FEATURE_STRIDE):
             raise ValueError(f"{self.name}: output_stride must be 1 or {FEATURE_STRIDE}, got {self.output_stride}")
         if self.prob_channel not in EXTRA_CHANNELS:
             raise ValueError(f"{self.name}: prob_channel must be one of {', '.join(EXTRA_CHANNELS)}")

@@ -20,6 +20,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..atomic import atomic_path
+from ..contract import EXTRA_CHANNELS
 from ..data.carve import VAL_FRACTION, is_validation
 from ..data.folder import PortraitFolder
 from ..errors import DatasetError, UnsafeNameError
@@ -74,6 +75,13 @@ def _paths(out: str | Path) -> tuple[Path, Path]:
     base = Path(out)
     base = base.with_suffix("") if base.suffix == ".npz" else base
     return base.with_suffix(".npz"), base.with_suffix(".u8")
+
+
+def cache_files(path: str | Path) -> list[Path]:
+    """Every file of the cache at `path`: its index, its data and the channel files made from it (an
+    output must be none of them)."""
+    index_path, data_path = _paths(path)
+    return [index_path, data_path, *(data_path.with_suffix(f".{c}.u8") for c in EXTRA_CHANNELS if c != COARSE)]
 
 
 def build_refine_cache(sources: Sequence[RefineSource], out: str | Path, coarse: CoarsePredictor,

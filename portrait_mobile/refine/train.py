@@ -86,7 +86,7 @@ def build_parser() -> OneLineParser:
                    help="score only the split's validation carve (the photos the refiner is chosen on)")
     t.add_argument("--feather", type=non_negative_int, default=FEATHER, metavar="PX",
                    help=f"the accurate level's hand-over at the refined region's edge (default {FEATHER})")
-    t.add_argument("--time-images", type=int, default=12, help="photos timed at 1080p (default 12, 0: none)")
+    t.add_argument("--time-images", type=non_negative_int, default=12, help="photos timed at 1080p (default 12, 0: none)")
     t.add_argument("--no-cleanup", action="store_true",
                    help="score the coarse model's mask as it is, without the runtime's cleanup of small "
                         "detached regions and holes (SegmenterOptions.cleanup)")
@@ -145,6 +145,13 @@ def _val(args) -> None:
     from .fit import runner_for
     from .validate import CarveSet, score
 
+    if args.json:  # before the scoring: neither replace what is scored nor fail at the end
+        from ..writable import check_output_file, refuse_collisions
+        from .dataset import cache_files
+
+        refuse_collisions([*(("checkpoint", c) for c in args.checkpoints),
+                           *(("--cache", f) for f in cache_files(args.cache))], [("--json", args.json)])
+        check_output_file(args.json, "--json")
     torch.set_num_threads(1)
     caches: dict[str, object] = {}  # by the refiners' 4th channel
     carve = None
@@ -173,8 +180,18 @@ def _levels(args) -> None:
     root = find_shared("datasets", args.datasets, flag="--datasets", env=DATASETS_ENV)
     name, _, split = args.data.partition(":")
     folder = PortraitFolder(root / name, split or None)
+    coarse = args.coarse or DEFAULT_INT8
+    if args.json:  # before the scoring: neither replace what is read nor fail at the end
+        from ..contract_io import sidecar_path
+        from ..writable import check_output_file, refuse_collisions
+
+        refuse_collisions([("--data", folder.root / f"{split}.txt" if split else None), ("--data", folder.image_dir),
+                           ("--data", folder.mask_dir), ("--refiner", args.refiner),
+                           ("--refiner", sidecar_path(args.refiner)), ("--coarse", coarse),
+                           ("--coarse", sidecar_path(coarse))], [("--json", args.json)])
+        check_output_file(args.json, "--json")
     options = SegmenterOptions(threads=1, cleanup=NO_CLEANUP) if args.no_cleanup else SegmenterOptions(threads=1)
-    seg = Segmenter.from_file(args.coarse or DEFAULT_INT8, options)
+    seg = Segmenter.from_file(coarse, options)
     if args.refiner.suffix != ".pt":
         from ..runtime.refiner import TileModel
 
@@ -212,13 +229,39 @@ def _levels(args) -> None:
         write_bytes(args.json, json.dumps(result, indent=2).encode())
 
 
+def _packaged_dest(ck, path: Path) -> Path:
+    """portrait_mobile/weights/<config name>.pt, for a registered refiner only: the name is read from a
+    file anyone can make, and in the package folder a name such as "portrait-sd-256" or
+    "portrait-sd-256_int8.tflite" would replace the shipped model's weights or sidecar."""
+    from ..checkpoint import _config_diff
+    from ..config import list_configs
+    from ..errors import CheckpointError
+    from .checkpoint import DEFAULT_REFINER_WEIGHTS
+    from .config import get_refiner_config
+
+    name = ck.config.name
+    if name not in refiner_config_names() or name in list_configs():  # a model's name: its weights and card
+        raise CheckpointError(f"{path}: its refiner config {name!r} is not a registered refiner "
+                              f"({', '.join(refiner_config_names())}); ship it elsewhere with --dest FILE.pt")
+    if get_refiner_config(name) != ck.config:  # it would replace the registered refiner under its name
+        raise CheckpointError(f"{path}: its config is named {name!r} but is not the registered {name} "
+                              f"({_config_diff(get_refiner_config(name), ck.config)}); ship it with --dest FILE.pt")
+    return DEFAULT_REFINER_WEIGHTS.with_name(f"{name}.pt")
+
+
 def _ship(args) -> None:
     from ..atomic import write_bytes
     from ..errors import CheckpointError
-    from .checkpoint import DEFAULT_REFINER_WEIGHTS, RefinerCheckpoint
+    from ..writable import check_output_file, refuse_collisions
+    from .checkpoint import RefinerCheckpoint
 
     ck = RefinerCheckpoint.load(args.checkpoint)
-    dest = args.dest or DEFAULT_REFINER_WEIGHTS.with_name(f"{ck.config.name}.pt")
+    dest = args.dest or _packaged_dest(ck, args.checkpoint)
+    card_path = dest.with_suffix(".json")
+    flag = "--dest" if args.dest else "the destination"
+    refuse_collisions([("checkpoint", args.checkpoint)], [(flag, dest), (f"{flag}'s card", card_path)])
+    check_output_file(dest, flag)
+    check_output_file(card_path, f"{flag}'s card")
     info = {k: v for k, v in ck.train_info.items() if k != "train_state"}
     try:  # made before anything is written: a checkpoint whose metrics hold tensors leaves no half-shipped pair
         card = json.dumps({"refiner": ck.config.name, "config": ck.config.to_dict(), "metrics": ck.metrics,
@@ -226,8 +269,8 @@ def _ship(args) -> None:
     except (TypeError, ValueError) as e:
         raise CheckpointError(f"{args.checkpoint}: its metrics or train_info are not plain JSON data ({e})") from None
     replace(ck, train_state=None).save(dest, include_train_state=False)
-    write_bytes(Path(dest).with_suffix(".json"), card)
-    print(f"wrote {dest} and {Path(dest).with_suffix('.json').name}")
+    write_bytes(card_path, card)
+    print(f"wrote {dest} and {card_path.name}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -296,15 +296,25 @@ def _average(args) -> None:
 def _ship(args) -> None:
     from ..atomic import write_text
     from ..checkpoint import DEFAULT_WEIGHTS, Checkpoint
+    from ..config import list_configs
     from ..contract_io import sidecar_path
+    from ..errors import CheckpointError
     from ..paths import packaged_artifacts
+    from ..writable import refuse_collisions
 
     if args.dest is not None and args.dest.suffix != ".pt":
         # The card goes to dest.with_suffix(".json"): with --dest X.json it would replace the weights.
         raise PortraitError(f"--dest {args.dest}: the shipped weights are a .pt file (their card is written beside "
                             "them as .json)")
     ck = Checkpoint.load(args.checkpoint)
+    if args.dest is None and ck.config.name not in list_configs():
+        # The name is read from a file anyone can make: in the package folder "portrait-sd-256_int8.tflite"
+        # would make the card replace the shipped int8 model's sidecar.
+        raise CheckpointError(f"{args.checkpoint}: its config {ck.config.name!r} is not a registered model "
+                              f"({', '.join(list_configs())}); ship it elsewhere with --dest FILE.pt")
     dest = args.dest or DEFAULT_WEIGHTS.with_name(f"{ck.config.name}.pt")
+    flag = "--dest" if args.dest else "the destination"
+    refuse_collisions([("checkpoint", args.checkpoint)], [(flag, dest), (f"{flag}'s card", dest.with_suffix(".json"))])
     ck.train_state = None
     ck.save(dest, include_train_state=False)
     card = {"model": ck.config.name, "config": ck.config.to_dict(), "metrics": ck.metrics,

@@ -188,9 +188,10 @@ def test_load_any_reads_each_kind_by_its_format(tmp_path: Path) -> None:
     assert (type(load_any(tmp_path / "m.pt")), load_any(tmp_path / "m.pt").role) == (Checkpoint, SEGMENTER)
     assert (type(load_any(tmp_path / "r.pt")), load_any(tmp_path / "r.pt").role) == (RefinerCheckpoint, EDGE_REFINER)
     # Each kind's own loader refuses the other kind, and both refuse a malformed part the same way.
-    with pytest.raises(CheckpointError, match="not a portrait-mobile checkpoint"):
+    # ... saying which kind it is (portrait-eval --weights <a refiner's .pt> said 'not a portrait-mobile checkpoint').
+    with pytest.raises(CheckpointError, match=rf"r.pt is an edge-refiner checkpoint \({r.config.name}\), not a segmenter"):
         Checkpoint.load(tmp_path / "r.pt")
-    with pytest.raises(CheckpointError, match="not a portrait-mobile refiner checkpoint"):
+    with pytest.raises(CheckpointError, match=r"m.pt is a segmenter checkpoint \(tiny-ck\), not an edge-refiner"):
         RefinerCheckpoint.load(tmp_path / "m.pt")
     torch.save({"format": "portrait-mobile-refiner/1", "config": r.config.to_dict(), "state_dict": [1]},
                tmp_path / "bad.pt")
@@ -208,3 +209,15 @@ def test_a_refiner_checkpoint_refuses_code_too(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="refused.*asks to load the Python object"):
         RefinerCheckpoint.load(payload_checkpoint(tmp_path / "evil.pt", marker))
     assert not marker.exists()
+
+
+def test_a_path_that_is_there_but_no_file_says_what_it_is(tmp_path: Path) -> None:
+    """A folder, a FIFO or /dev/null as the checkpoint was 'checkpoint not found'."""
+    import os
+
+    os.mkfifo(tmp_path / "fifo")
+    for path, kind in [(tmp_path, "a folder"), (tmp_path / "fifo", "a FIFO"), (Path(os.devnull), "a device")]:
+        with pytest.raises(CheckpointError, match=f"checkpoint {path} is {kind}, not a checkpoint file"):
+            Checkpoint.load(path)
+    with pytest.raises(CheckpointError, match="checkpoint not found"):
+        Checkpoint.load(tmp_path / "missing.pt")

@@ -14,7 +14,7 @@ from portrait_mobile.data.augment import (AUGMENT_PRESETS, AugmentConfig, augmen
 from portrait_mobile.data.cache import (CacheSource, build_cache, join_cache_parts, join_caches, load_cache,
                                         split_cache)
 from portrait_mobile.data.carve import carve, is_validation
-from portrait_mobile.data.folder import PortraitFolder, parse_source
+from portrait_mobile.data.folder import PortraitFolder, parse_source, read_mask
 from portrait_mobile.errors import DatasetError
 
 
@@ -46,6 +46,31 @@ def test_folder_errors_name_the_file(tmp_path: Path) -> None:
     (empty / "masks").mkdir()
     with pytest.raises(DatasetError, match="no images"):
         PortraitFolder(empty)
+
+
+def test_a_mask_that_is_not_grey_is_refused_not_guessed(tmp_path: Path) -> None:
+    """Red-on-black masks scored fg IoU 0 and masks whose person is the alpha (colour 0) 66.6, exit 0."""
+    root = make_portrait_folder(tmp_path / "d", n=1)
+    path = root / "masks" / "0000.png"
+    grey = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    zero = np.zeros_like(grey)
+    for name, pixels, says in [("red on black", np.dstack([zero, zero, grey]), "is in colour"),  # BGR
+                               ("person in the alpha", np.dstack([zero, zero, zero, grey]), "has an alpha channel")]:
+        cv2.imwrite(str(path), pixels)
+        with pytest.raises(DatasetError, match=f"mask {path} {says}"):
+            read_mask(path)
+    # Grey in any layout reads as the same mask: three equal channels, or an alpha that hides nothing.
+    for pixels in (np.dstack([grey] * 3), np.dstack([grey] * 3 + [np.full_like(grey, 255)])):
+        cv2.imwrite(str(path), pixels)
+        np.testing.assert_array_equal(read_mask(path), np.where(grey > 127, 255, 0))
+
+
+def test_the_real_datasets_masks_are_grey(shared_datasets: Path) -> None:
+    for name in ("pfcn", "picsart", "voc_person", "ccp", "vitonplus"):
+        masks = sorted((shared_datasets / name / "masks").glob("*.png"))
+        assert masks, name
+        for path in masks[:: max(1, len(masks) // 5)]:
+            assert set(np.unique(read_mask(path))) <= {0, 255}
 
 
 def test_carve_is_a_folder_of_the_held_out_ids(tmp_path: Path) -> None:

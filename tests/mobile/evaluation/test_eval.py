@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -291,3 +292,42 @@ def test_cli_no_cleanup_scores_the_models_own_mask(tiny_model: Path, tmp_path: P
         results[r["model"]] = r["fg_iou"]
     assert set(results) == {"tiny.onnx", "tiny.onnx (no cleanup)"}
     assert results["tiny.onnx"] > results["tiny.onnx (no cleanup)"] + 0.5
+
+
+def test_cli_refuses_an_out_that_is_one_of_its_inputs(tiny_dataset: Path, random_checkpoint: Path, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """--out m.onnx replaced the model it scored (so did --weights X --out X, --out <set>/train.txt)."""
+    from portrait_mobile.contract_io import sidecar_path
+    from support.runtime_models import make_tiny_onnx
+
+    ev = importlib.import_module("portrait_mobile.evaluation.evaluate")
+    monkeypatch.setattr(ev, "evaluate", lambda *_a, **_k: pytest.fail("evaluated onto an input"))
+    model = make_tiny_onnx(tmp_path / "m.onnx")
+    sidecar_path(model).write_text("{}")  # the contract is embedded; a sidecar beside it is read too
+    inputs = [model, sidecar_path(model), random_checkpoint, tiny_dataset / "train.txt",
+              tiny_dataset / "masks" / "0000.png"]
+    before = {p: p.read_bytes() for p in inputs}
+    data = ["--data", f"{tiny_dataset}:train"]
+    for argv, says in [(["--model", str(model), "--out", str(model)], "the input --model"),
+                       (["--model", str(model), "--out", str(sidecar_path(model))], "the input --model"),
+                       (["--weights", str(random_checkpoint), "--out", str(random_checkpoint)], "the input --weights"),
+                       (["--model", str(model), "--out", str(tiny_dataset / "train.txt")], "the input --data"),
+                       (["--model", str(model), "--out", str(tiny_dataset / "masks" / "0000.png")], "inside the input --data")]:
+        rc, out, err = run_cli([*data, *argv], capsys)
+        assert_one_line_error(rc, err)
+        assert says in err and out == "", err
+    assert {p: p.read_bytes() for p in inputs} == before
+
+
+def test_cli_weights_that_are_no_model_checkpoint_say_what_they_are(tiny_dataset: Path, tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """A folder, /dev/null or a refiner's checkpoint as --weights was 'not found' or 'not a portrait-mobile
+    checkpoint'."""
+    from portrait_mobile.paths import WEIGHTS_DIR
+
+    for weights, says in [(tmp_path, "is a folder"), (Path(os.devnull), "is a device"),
+                          (WEIGHTS_DIR / "refine-t40gs.pt", "is an edge-refiner checkpoint (refine-t40gs)")]:
+        rc, _, err = run_cli(["--data", f"{tiny_dataset}:train", "--weights", str(weights)], capsys)
+        assert_one_line_error(rc, err)
+        assert says in err, err

@@ -51,3 +51,24 @@ def test_sources_fall_back_on_the_cache_description(tmp_path: Path) -> None:
     info = {"cache": {"sources": ["/data/pfcn:train", "/data/ccp:None"]}}
     RefinerCheckpoint(m.config, m.state_dict(), {}, info).save(tmp_path / "r.pt")
     assert RefinerCheckpoint.load(tmp_path / "r.pt").sources() == ["pfcn/train", "ccp"]
+
+
+@pytest.mark.parametrize("field, value, problem", [
+    ("widths", [1025, 32], "widths must be integers in 1..1024"),  # [200000, 200000] asked torch for 160 GB
+    ("context_dilations", [1] * 17, "at most 16 context_dilations"),
+    ("core", 4096, "core must be integers in 1..2048"),
+    ("core", 40.0, "core must be integers"),
+    ("work_long_side", 10**6, "work_long_side must be integers in 1..8192"),
+    ("base_gain", float("nan"), "base_gain must be a number in"),  # shipped with exit 0: a refiner of NaN masks
+    ("base_gain", float("inf"), "base_gain must be a number in"),
+    ("base_gain", -4.0, "base_gain must be a number in"),
+])
+def test_a_tampered_config_is_named_before_torch_sees_it(tmp_path: Path, field: str, value: object,
+                                                         problem: str) -> None:
+    from portrait_mobile.checkpoint import REFINER_FORMAT
+
+    m = build_refiner("refine-t48")
+    torch.save({"format": REFINER_FORMAT, "config": {**m.config.to_dict(), field: value},
+                "state_dict": m.state_dict()}, tmp_path / "r.pt")
+    with pytest.raises(CheckpointError, match=rf"r.pt: bad refiner config: refine-t48: {problem}"):
+        RefinerCheckpoint.load(tmp_path / "r.pt")

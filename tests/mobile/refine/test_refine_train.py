@@ -208,3 +208,67 @@ def test_ship_refuses_a_dest_that_is_not_a_pt_file(tmp_path: Path, capsys: pytes
     assert main(["ship", str(tmp_path / "r.pt"), "--dest", str(tmp_path / "w.pt")]) == 0
     assert RefinerCheckpoint.load(tmp_path / "w.pt").metrics == {"val_score": 1.0}
     assert json.loads((tmp_path / "w.json").read_text())["refiner"] == "refine-t48"
+
+
+def test_ship_never_replaces_a_packaged_file_nor_its_input(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture) -> None:
+    """The config's name chose the file in the package's weights folder: a refiner named
+    'portrait-sd-256_int8.tflite' replaced the shipped model's sidecar, 'portrait-sd-256' its weights."""
+    from dataclasses import replace
+
+    import portrait_mobile.refine.checkpoint as rc
+    from portrait_mobile.refine.model import build_refiner
+
+    weights = tmp_path / "weights"  # the package's folder, for this test
+    weights.mkdir()
+    monkeypatch.setattr(rc, "DEFAULT_REFINER_WEIGHTS", weights / f"{DEFAULT_REFINER}.pt")
+    packaged = {weights / n: n.encode() for n in ("portrait-sd-256.pt", "portrait-sd-256.json",
+                                                   "portrait-sd-256_int8.tflite.json")}
+    for p, data in packaged.items():
+        p.write_bytes(data)
+    m = build_refiner("refine-t48")
+    for name, says in [("portrait-sd-256_int8.tflite", "is not a registered refiner"),
+                       ("portrait-sd-256", "is not a registered refiner"),
+                       (DEFAULT_REFINER, f"named '{DEFAULT_REFINER}' but is not the registered")]:
+        RefinerCheckpoint(replace(m.config, name=name), m.state_dict()).save(tmp_path / "r.pt")
+        assert main(["ship", str(tmp_path / "r.pt")]) == 2
+        assert says in capsys.readouterr().err
+    assert {p: p.read_bytes() for p in weights.iterdir()} == packaged
+    RefinerCheckpoint(m.config, m.state_dict(), {"val_score": 1.0}).save(tmp_path / "r.pt")
+    assert main(["ship", str(tmp_path / "r.pt")]) == 0  # a registered refiner: weights/<name>.pt and .json
+    assert RefinerCheckpoint.load(weights / "refine-t48.pt").metrics == {"val_score": 1.0}
+    before = (tmp_path / "r.pt").read_bytes()
+    assert main(["ship", str(tmp_path / "r.pt"), "--dest", str(tmp_path / "." / "r.pt")]) == 2
+    assert "would overwrite the input checkpoint" in capsys.readouterr().err
+    assert (tmp_path / "r.pt").read_bytes() == before
+
+
+def test_val_and_levels_refuse_a_json_onto_an_input_before_scoring(cache_path: Path, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch,
+                                                                  capsys: pytest.CaptureFixture) -> None:
+    """val R.pt --json R.pt (or the cache) and levels --refiner R --json R replaced their input; a folder
+    as --json failed only after all the scoring."""
+    import portrait_mobile.refine.evaluate as evaluate
+    import portrait_mobile.refine.validate as validate
+    from portrait_mobile.refine.model import build_refiner
+
+    monkeypatch.setattr(validate, "score", lambda *_a, **_k: pytest.fail("scored although --json is refused"))
+    monkeypatch.setattr(evaluate, "score_levels", lambda *_a, **_k: pytest.fail("scored although --json is refused"))
+    m = build_refiner("refine-t48")
+    ref = tmp_path / "r.pt"
+    RefinerCheckpoint(m.config, m.state_dict()).save(ref)
+    cache_files = [cache_path, cache_path.with_suffix(".u8")]
+    before = {p: p.read_bytes() for p in [ref, *cache_files]}
+    for out, says in [(ref, "would overwrite the input checkpoint"), (cache_path, "would overwrite the input --cache"),
+                      (cache_files[1], "would overwrite the input --cache"), (tmp_path, "is a folder")]:
+        assert main(["val", str(ref), "--cache", str(cache_path), "--json", str(out)]) == 2
+        assert says in capsys.readouterr().err
+    levels = ["levels", "--datasets", str(tmp_path), "--data", "seta:train", "--refiner", str(ref), "--json"]
+    for out, says in [(ref, "would overwrite the input --refiner"), (tmp_path / "seta" / "train.txt", "the input --data"),
+                      (tmp_path, "is a folder")]:
+        assert main([*levels, str(out)]) == 2
+        assert says in capsys.readouterr().err
+    assert {p: p.read_bytes() for p in before} == before
+    with pytest.raises(SystemExit) as e:
+        main([*levels, str(tmp_path / "l.json"), "--time-images", "-3"])
+    assert e.value.code == 2 and "--time-images" in capsys.readouterr().err

@@ -441,3 +441,26 @@ def test_device_data_at_a_lower_side_is_resized_once(tiny_cache: Path) -> None:
     assert img[small.masks > 200].mean() > img[small.masks < 50].mean() + 30
     batch = data.augmented(torch.arange(4), AUGMENT_PRESETS["light"], torch.Generator().manual_seed(0), 32)
     assert batch.image.shape == (4, 3, 32, 32)
+
+
+def test_ship_never_replaces_a_packaged_file_nor_its_input(random_checkpoint: Path, tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default destination is named by the checkpoint's config: an unregistered name such as
+    "portrait-sd-256_int8.tflite" made the card replace the shipped int8 model's sidecar."""
+    import portrait_mobile.checkpoint as checkpoint
+    from support.hostile import raw_checkpoint
+
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    monkeypatch.setattr(checkpoint, "DEFAULT_WEIGHTS", weights / "default.pt")
+    sidecar = weights / "portrait-sd-256_int8.tflite.json"
+    sidecar.write_text("{}")
+    ckpt = raw_checkpoint(tmp_path / "named.pt", config={"name": "portrait-sd-256_int8.tflite"})
+    assert train_main(["ship", str(ckpt)]) == 2
+    assert "is not a registered model" in capsys.readouterr().err
+    assert sidecar.read_text() == "{}" and sorted(p.name for p in weights.iterdir()) == [sidecar.name]
+    before = random_checkpoint.read_bytes()
+    assert train_main(["ship", str(random_checkpoint), "--dest", str(random_checkpoint)]) == 2
+    assert "would overwrite the input checkpoint" in capsys.readouterr().err
+    assert random_checkpoint.read_bytes() == before
