@@ -129,7 +129,8 @@ def export(targets: Iterable[str] | str = "all", weights: str | Path | Any | Non
            n_calib: int = 100, n_val: int = 100, dynamic_batch: bool | None = None, opset: int | None = None,
            int8_granularity: str | None = None, raise_on_failure: bool = True,
            on_result: Callable[[ExportResult], None] | None = None,
-           save_calibration: bool = False, refiner: bool = False) -> list[ExportResult]:
+           save_calibration: bool = False, refiner: bool = False,
+           on_note: Callable[[str], None] | None = None) -> list[ExportResult]:
     """Export `weights` (a checkpoint path of either kind, a loaded checkpoint, or None for the shipped
     default: the segmentation model's, or with `refiner` the edge refiner's).
 
@@ -146,6 +147,9 @@ def export(targets: Iterable[str] | str = "all", weights: str | Path | Any | Non
     `dynamic_batch`, `opset` and `int8_granularity` are the converters' options (context.ExportOptions;
     None: the default): each goes to the targets whose row takes it, and one that none of `targets`
     takes is an ExportUsageError.
+
+    `on_note` gets a one-line note when a file of the model card's name in `out_dir` is not the card and
+    is kept (`metadata.copy_model_card`; None: a warning).
     """
     from .calibration import load_image_sets
     from .context import weights_sha256
@@ -205,7 +209,7 @@ def export(targets: Iterable[str] | str = "all", weights: str | Path | Any | Non
     if any(r.passed and r.contract is not None and r.contract.model_card for r in results):
         from .metadata import copy_model_card
 
-        copy_model_card(out)  # the card the artifacts' metadata names travels with them
+        copy_model_card(out, on_note)  # the card the artifacts' metadata names travels with them
     if demo_root is not None and not failed:
         from . import demo_assets as da
 

@@ -3,7 +3,8 @@
 Default (no --calib / --val): one deterministic shuffle of `pfcn/train` + `picsart/train` from
 `../shared/datasets` (found relative to the repository, the working directory, or
 $PORTRAIT_DATASETS); the first `n_calib` images calibrate, the next `n_val` (disjoint) are the
-parity/validation sample. PFCN test is never used here: it is the benchmark split.
+parity/validation sample. PFCN test is never used here: it is the benchmark split, and `--calib` refuses
+it (`training_source`: calibration tunes the int8 model); `--val` may name it (parity only measures).
 
 `--calib DIR` / `--val DIR` accept a dataset folder (`images/` + optional `masks/`, optionally
 `DIR:split` for a `<split>.txt` list) or a flat folder of images.
@@ -21,7 +22,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from portrait_mobile.data.folder import IMAGE_EXTS, PortraitFolder, Sample, parse_source, read_image_rgb, read_mask
+from portrait_mobile.data.folder import (IMAGE_EXTS, PortraitFolder, Sample, parse_source, read_image_rgb, read_mask,
+                                         training_source)
 from portrait_mobile.errors import DatasetError, PortraitError
 from portrait_mobile.paths import DATASETS_ENV, find_shared
 
@@ -184,6 +186,12 @@ def load_image_sets(calib: str | Path | None = None, val: str | Path | None = No
 
     # Calibration images.
     if calib is not None:
+        # Calibration sets the int8 ranges: it tunes the model, so never on a held-out split (the one
+        # the model is measured on), as the training caches refuse them. Parity (--val) may use it.
+        try:
+            training_source(str(calib))
+        except DatasetError as e:
+            raise DatasetError(f"--calib {e}") from None
         user = _shuffled(folder_refs(calib))
         calib_refs = user[:n_calib]
         calib_rest = user[n_calib:]

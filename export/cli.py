@@ -148,7 +148,8 @@ def _main(argv: Sequence[str] | None) -> int:
                          val=args.val, n_calib=args.calib_n, n_val=args.val_n,
                          dynamic_batch=getattr(args, "dynamic_batch", None), opset=getattr(args, "opset", None),
                          int8_granularity=getattr(args, "int8_granularity", None), on_result=progress,
-                         save_calibration=args.save_calibration, refiner=args.refiner)
+                         save_calibration=args.save_calibration, refiner=args.refiner,
+                         on_note=lambda note: print(f"{PROG}: note: {note}", file=sys.stderr, flush=True))
     except (ExportUsageError, CheckpointError, DatasetError) as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2

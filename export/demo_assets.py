@@ -22,6 +22,9 @@ Files exported earlier can be copied without exporting again:
 
 Every write is atomic: a file is copied to a temp name beside its destination and renamed, and an
 ``.mlpackage`` directory is copied to a temp directory that replaces the old one only when complete.
+An artifact is copied only if its bytes are the ones its sidecar records (the sha256 portrait-export
+wrote, `portrait_mobile.artifact_digest`), and an ``.mlpackage`` only if it holds no link: a link would
+bring a file from anywhere on the disk into the app.
 """
 from __future__ import annotations
 
@@ -32,10 +35,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Protocol
 
+from portrait_mobile.artifact_digest import artifact_sha256, recorded_sha256, verify_artifact
 from portrait_mobile.atomic import atomic_dir, atomic_path
 from portrait_mobile.contract import ModelContract
 from portrait_mobile.contract_io import sidecar_path
-from portrait_mobile.errors import ContractError, ExportError, PortraitError
+from portrait_mobile.errors import ContractError, ExportError, ModelLoadError, PortraitError
 from portrait_mobile.formats import EDGE_REFINER, SEGMENTER
 from portrait_mobile.paths import source_checkout
 
@@ -106,6 +110,17 @@ def _check_contract(json_path: Path, expected_target: str, artifact: Path) -> Mo
     return contract
 
 
+def _check_bytes(artifact: Path) -> None:
+    """DemoAssetError unless the artifact is the one portrait-export wrote (its sidecar's sha256, when
+    it records one) and, an .mlpackage, holds no link (artifact_sha256 refuses one, digest or not)."""
+    try:
+        verify_artifact(artifact)
+        if artifact.is_dir() and recorded_sha256(artifact) is None:
+            artifact_sha256(artifact)  # an old sidecar: no digest to compare, but still no link
+    except ModelLoadError as e:
+        raise DemoAssetError(str(e)) from None
+
+
 def _copy_file(src: Path, dest: Path) -> None:
     with atomic_path(dest) as tmp:
         shutil.copyfile(src, tmp)
@@ -114,7 +129,8 @@ def _copy_file(src: Path, dest: Path) -> None:
 def _copy_dir(src: Path, dest: Path) -> None:
     """Copy a directory (an .mlpackage) into a temp directory beside `dest`, then swap it in."""
     with atomic_dir(dest) as tmp:
-        shutil.copytree(src, tmp, dirs_exist_ok=True)
+        # Links stay links (never followed out of the package); `_check_bytes` refused any beforehand.
+        shutil.copytree(src, tmp, symlinks=True, dirs_exist_ok=True)
 
 
 def copy_to_demos(results: Iterable[ArtifactLike], repo_root: Path) -> list[Path]:
@@ -123,11 +139,13 @@ def copy_to_demos(results: Iterable[ArtifactLike], repo_root: Path) -> list[Path
     Returns the written paths (model, then contract, per artifact). Results of other kinds (ONNX),
     results whose parity gate failed (``passed`` False) and artifacts of a role the demo does not run
     (DEMO_ROLES: an edge refiner goes to the Android app, not the iOS one) are skipped. Raises
-    DemoAssetError when an artifact or its contract is missing or the contract names another target;
-    nothing is copied for that artifact then.
+    DemoAssetError when an artifact or its contract is missing, the contract names another target, the
+    artifact's bytes are not the ones its sidecar records, or an .mlpackage holds a link; nothing is
+    copied then.
     """
     repo_root = Path(repo_root)
-    written: list[Path] = []
+    # Every artifact is checked before any is copied, so a refused one leaves both demos as they were.
+    todo: list[tuple[Path, Path, Path]] = []
     for result in results:
         artifact = Path(result.path)
         suffix = artifact.suffix.lower()
@@ -144,15 +162,18 @@ def copy_to_demos(results: Iterable[ArtifactLike], repo_root: Path) -> list[Path
             raise DemoAssetError(f"{artifact.name}: the export result names no contract JSON")
         if _check_contract(Path(json_path), target, artifact).role not in DEMO_ROLES[folder]:
             continue
+        _check_bytes(artifact)
+        todo.append((artifact, Path(json_path), repo_root / folder))
 
-        dest_dir = repo_root / folder
+    written: list[Path] = []
+    for artifact, json_path, dest_dir in todo:
         model_dest = dest_dir / artifact.name
         contract_dest = dest_dir / contract_name(artifact)
         if artifact.is_dir():
             _copy_dir(artifact, model_dest)
         else:
             _copy_file(artifact, model_dest)
-        _copy_file(Path(json_path), contract_dest)
+        _copy_file(json_path, contract_dest)
         written += [model_dest, contract_dest]
     return written
 

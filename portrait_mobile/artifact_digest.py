@@ -10,6 +10,7 @@ from before the digest was recorded, is not checked.
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 from .contract_io import read_sidecar, sidecar_path
@@ -18,6 +19,7 @@ from .errors import ModelLoadError
 # The key of the sidecar's "export" section that holds the digest.
 DIGEST_KEY = "sha256"
 _CHUNK = 1 << 20
+_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 
 
 def artifact_sha256(path: str | Path) -> str:
@@ -47,19 +49,34 @@ def _update(h: "hashlib._Hash", f: Path) -> None:
 
 
 def recorded_sha256(artifact: str | Path) -> str | None:
-    """The digest the artifact's sidecar records; None without a sidecar or a digest in it. A sidecar
-    that is there but cannot be read is a ModelLoadError: cut or tampered, it would otherwise turn the
-    check off without a word."""
-    if not sidecar_path(artifact).is_file():
+    """The digest the artifact's sidecar records; None without a sidecar, or with one from before the
+    digest was recorded (no "export" section, or no "sha256" key in it). A sidecar that is there but
+    cannot be read, or whose "export" section or digest is malformed (not a 64-hex-digit string), is a
+    ModelLoadError: cut or tampered, it would otherwise turn the check off without a word."""
+    side = sidecar_path(artifact)
+    if not side.is_file():
         return None
+    cannot = "the artifact's sha256 cannot be checked against it (export it again, or restore the sidecar)"
     try:
         doc = read_sidecar(artifact)
     except ModelLoadError as e:  # ContractError included
-        raise ModelLoadError(f"{e}; the artifact's sha256 cannot be checked against it (export it again, or "
-                             "restore the sidecar)") from None
-    export = doc.get("export")
-    digest = export.get(DIGEST_KEY) if isinstance(export, dict) else None
-    return digest if isinstance(digest, str) else None
+        raise ModelLoadError(f"{e}; {cannot}") from None
+    if "export" not in doc:
+        return None
+    export = doc["export"]
+    if not isinstance(export, dict):
+        raise ModelLoadError(f"{side}: its \"export\" section is {_shown(export)}, not an object; {cannot}")
+    if DIGEST_KEY not in export:
+        return None
+    digest = export[DIGEST_KEY]
+    if not (isinstance(digest, str) and _HEX64.fullmatch(digest)):
+        raise ModelLoadError(f"{side}: its recorded {DIGEST_KEY} {_shown(digest)} is not 64 hex digits; {cannot}")
+    return digest
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def verify_artifact(artifact: str | Path) -> None:

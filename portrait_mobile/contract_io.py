@@ -188,9 +188,13 @@ def _tflite_metadata(buf: memoryview) -> dict[str, bytes]:
 # --- Core ML: a minimal protobuf reader of Model.description.metadata.userDefined ------------------
 
 def mlpackage_spec_path(package: Path) -> Path:
-    """The model spec (model.mlmodel) inside an .mlpackage, located through its Manifest.json."""
+    """The model spec (model.mlmodel) inside an .mlpackage, located through its Manifest.json.
+
+    The spec must be inside the package once links are resolved, checked from the package itself:
+    a tampered manifest (`../`, an absolute path), a `Data` folder that is a link, or a spec that is
+    one, must not make us read a contract from elsewhere on the disk.
+    """
     manifest = package / "Manifest.json"
-    default = package / "Data" / "com.apple.CoreML" / "model.mlmodel"
     if manifest.is_file():
         try:
             m = json.loads(manifest.read_text(encoding="utf-8"))
@@ -198,16 +202,22 @@ def mlpackage_spec_path(package: Path) -> Path:
         except (OSError, ValueError, KeyError, TypeError, RecursionError):
             entry = None
         if entry is not None:
-            # A tampered manifest must not make us read a spec from elsewhere on the disk.
-            try:
-                p = path_inside(package / "Data", entry, f"{manifest}: the root model's path")
-            except UnsafeNameError as e:
-                raise ModelLoadError(str(e)) from None
+            # The manifest's paths are relative to Data/; an absolute one stays absolute (and is refused).
+            rel = str(Path("Data", entry)) if isinstance(entry, str) and entry else entry
+            p = _inside(package, rel, f"{manifest}: the root model's path")
             if p.is_file():
                 return p
+    default = _inside(package, "Data/com.apple.CoreML/model.mlmodel", f"{package}: the model spec")
     if not default.is_file():
         raise ModelLoadError(f"{package}: not an .mlpackage (no model spec in Data/com.apple.CoreML)")
     return default
+
+
+def _inside(package: Path, relative: object, what: str) -> Path:
+    try:
+        return path_inside(package, relative, what)
+    except UnsafeNameError as e:
+        raise ModelLoadError(str(e)) from None
 
 
 def coreml_user_metadata(spec: bytes) -> dict[str, str]:

@@ -457,6 +457,97 @@ def test_a_calibration_that_cannot_be_saved_leaves_the_old_artifact_and_sidecar(
     Segmenter.from_file(artifact)  # still the file its sidecar describes
 
 
+@pytest.mark.parametrize("fails", ["sidecar write", "sidecar rename", "artifact rename"])
+def test_a_failed_write_leaves_the_previous_artifact_and_sidecar(tiny, tmp_path, capsys, monkeypatch, fails):
+    """The artifact was renamed into place before its sidecar was written: when that failed (an immutable
+    old sidecar, a full disk), the new artifact sat beside the old sidecar, the runtime refused it (its
+    sha256 no longer matched) and the summary said it was not written."""
+    import os
+
+    import torch
+
+    from portrait_export import metadata
+    from portrait_mobile import atomic
+    from portrait_mobile.checkpoint import Checkpoint
+    from portrait_mobile.model import build_model
+    from portrait_mobile.runtime import Segmenter
+
+    torch.manual_seed(1)
+    other = tmp_path / "other.pt"  # other weights: other bytes under the same name
+    Checkpoint(TINY, build_model(TINY).state_dict(), train_info={"sources": ["pfcn/train"]}).save(other)
+    out = tmp_path / "out"
+    common = ("--target", "onnx", "--calib", str(tiny["data"]), "--val", str(tiny["data"]), "--val-n", "2",
+              "--out", str(out))
+    rc, _, err = cli_run(capsys, "--weights", str(tiny["ckpt"]), *common)
+    assert rc == 0, err
+    artifact = out / "tiny-64.onnx"
+    before = artifact.read_bytes(), sidecar_path(artifact).read_bytes()
+    real_replace = os.replace
+
+    def replace(src, dst):
+        if Path(dst) == {"sidecar rename": sidecar_path(artifact), "artifact rename": artifact}[fails]:
+            raise PermissionError(1, "Operation not permitted")  # what `chattr +i` on the old file gives
+        return real_replace(src, dst)
+
+    def no_space(*a, **kw):
+        raise OSError(28, "No space left on device")
+
+    if fails == "sidecar write":
+        monkeypatch.setattr(metadata, "write_text", no_space)
+    else:
+        monkeypatch.setattr(atomic.os, "replace", replace)
+    rc, stdout, err = cli_run(capsys, "--weights", str(other), *common)
+    monkeypatch.undo()
+    assert rc == 1, err
+    assert (artifact.read_bytes(), sidecar_path(artifact).read_bytes()) == before
+    assert "(tiny-64.onnx not written)" in stdout and "0/1 artifacts written" in stdout
+    if fails != "artifact rename":  # (that one: the sidecar is written, then put back)
+        assert "cannot write its sidecar" in err and "tiny-64.onnx and its sidecar are as they were" in err
+    assert sorted(p.name for p in out.iterdir()) == sorted([CARD_NAME, artifact.name, artifact.name + ".json"])
+    Segmenter.from_file(artifact)  # still the file its sidecar describes
+
+
+def test_a_users_own_model_card_in_out_is_kept(tiny, tmp_path, capsys):
+    """A MODEL_CARD.md of the user's own in --out was replaced by ours without a word. It is kept, with one
+    line saying so; our card of an earlier edition is replaced, and a re-run with our card says nothing."""
+    out = tmp_path / "out"
+    card = out / CARD_NAME
+    common = ("--target", "onnx", "--weights", str(tiny["ckpt"]), "--calib", str(tiny["data"]),
+              "--val", str(tiny["data"]), "--val-n", "2", "--out", str(out))
+    out.mkdir()
+    card.write_text("# My app's model card\n")
+    rc, _, err = cli_run(capsys, *common)
+    assert rc == 0, err
+    assert card.read_text() == "# My app's model card\n"
+    (note,) = [line for line in err.splitlines() if "note:" in line]
+    assert note.startswith(f"portrait-export: note: kept {card}: it is not portrait-mobile's model card")
+    assert str(packaged_card()) in note
+    # An earlier edition of our card (it says it is generated) is an earlier export's copy: replaced.
+    card.write_bytes(packaged_card().read_bytes().replace(b"card version **", b"card version **0"))
+    for _ in range(2):  # and the re-run, with the card already there, is silent
+        rc, _, err = cli_run(capsys, *common)
+        assert rc == 0 and "note" not in err, err
+        assert card.read_bytes() == packaged_card().read_bytes()
+
+
+def test_calibration_never_reads_a_held_out_split(tiny, tmp_path, capsys):
+    """--calib SET:test calibrated the int8 model on the split it is measured on; the training caches
+    refuse it (data.folder.training_source), and so does calibration. Parity (--val) may measure on it."""
+    from support.datasets import make_portrait_folder
+
+    data = make_portrait_folder(tmp_path / "set", n=6, size=(96, 80), split="test")
+    base = ("--target", "tflite", "--weights", str(tiny["ckpt"]), "--calib-n", "4", "--val-n", "2",
+            "--min-mask-iou", "0.5", "--max-fg-iou-drop", "50")
+    for calib in (f"{data}:test", str(data)):  # the split, or the whole folder that holds it
+        rc, _, err = cli_run(capsys, *base, "--calib", calib, "--val", str(tiny["data"]), "--out", str(tmp_path / "a"))
+        assert rc == 2 and err.startswith(f"portrait-export: error: --calib {calib}: "), err
+        assert "held-out split" in err or "held out for measuring" in err
+        assert len(err.strip().splitlines()) == 1 and not (tmp_path / "a").exists()
+    rc, _, err = cli_run(capsys, *base, "--calib", str(tiny["data"]), "--val", f"{data}:test",
+                         "--out", str(tmp_path / "b"))
+    assert rc == 0, err
+
+
 def test_save_calibration_needs_int8_tflite(tiny, tmp_path, capsys):
     rc, _, err = cli_run(capsys, "--target", "onnx", "--save-calibration", "--weights", str(tiny["ckpt"]),
                          "--calib", str(tiny["data"]), "--out", str(tmp_path))

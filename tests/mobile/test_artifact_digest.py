@@ -104,6 +104,36 @@ def test_a_broken_sidecar_is_refused_not_skipped(tmp_path: Path, cut: str) -> No
         Segmenter.from_file(path)
 
 
+@pytest.mark.parametrize("export", [{DIGEST_KEY: 12345}, {DIGEST_KEY: None}, {DIGEST_KEY: ["0" * 64]},
+                                    {DIGEST_KEY: 0}, {DIGEST_KEY: ""}, {DIGEST_KEY: "0" * 63},
+                                    {DIGEST_KEY: "g" * 64}, "tampered", None, 0, ["0" * 64]])
+def test_a_malformed_digest_is_refused_not_skipped(tmp_path: Path, export: object) -> None:
+    """A sidecar whose "export" section or digest is not a 64-hex-digit string loaded a changed model
+    without a word (the check was off); only a missing key means a sidecar from before the digest."""
+    path = _exported(tmp_path)
+    doc = json.loads(sidecar_path(path).read_text())
+    doc["export"] = export
+    sidecar_path(path).write_text(json.dumps(doc))
+    _change(path)
+    with pytest.raises(ModelLoadError, match=r"m\.onnx\.json.*sha256 cannot be checked"):
+        recorded_sha256(path)
+    with pytest.raises(ModelLoadError, match="sha256 cannot be checked"):
+        Segmenter.from_file(path)
+
+
+def test_no_export_section_is_an_old_sidecar(tmp_path: Path) -> None:
+    path = _exported(tmp_path)
+    doc = json.loads(sidecar_path(path).read_text())
+    del doc["export"]
+    sidecar_path(path).write_text(json.dumps(doc))
+    assert recorded_sha256(path) is None
+    upper = _exported(tmp_path, "upper.onnx")  # the digest's case is not part of it
+    doc = json.loads(sidecar_path(upper).read_text())
+    doc["export"][DIGEST_KEY] = doc["export"][DIGEST_KEY].upper()
+    sidecar_path(upper).write_text(json.dumps(doc))
+    verify_artifact(upper)
+
+
 def test_cli_refuses_a_changed_model_and_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     model = _exported(tmp_path)
     img, _ = red_person()

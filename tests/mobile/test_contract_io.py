@@ -130,6 +130,30 @@ def test_mlpackage_manifest_cannot_point_outside_the_package(tmp_path, where):
         read_contract(p)
 
 
+@pytest.mark.parametrize("link", ["Data", "spec", "spec-no-manifest"])
+def test_mlpackage_links_cannot_lead_outside_the_package(tmp_path, link):
+    """A package whose Data folder, or whose spec, is a link to another package's read that one's
+    contract: the manifest's path was only checked against Data/ once Data itself was resolved."""
+    outside = write_mlpackage(tmp_path / "outside" / "planted.mlpackage", {CONTRACT_KEY: CONTRACT.to_json()})
+    p = write_mlpackage(tmp_path / "pkg" / "m.mlpackage", {})
+    spec = p / "Data" / "com.apple.CoreML" / "model.mlmodel"
+    if link == "Data":
+        import shutil
+
+        shutil.rmtree(p / "Data")
+        (p / "Data").symlink_to(outside / "Data", target_is_directory=True)
+    else:
+        spec.unlink()
+        spec.symlink_to(outside / "Data" / "com.apple.CoreML" / "model.mlmodel")
+        if link == "spec-no-manifest":
+            (p / "Manifest.json").unlink()
+    with pytest.raises(ModelLoadError, match="points outside"):
+        read_contract(p)
+    # A link to a whole package is that package: its files are inside it.
+    (tmp_path / "alias.mlpackage").symlink_to(outside, target_is_directory=True)
+    assert read_contract(tmp_path / "alias.mlpackage") == CONTRACT
+
+
 @pytest.mark.parametrize("kind", ["tflite", "onnx", "mlpackage"])
 def test_sidecar_fallback_and_missing(tmp_path, kind):
     p = tmp_path / f"m.{kind}"
