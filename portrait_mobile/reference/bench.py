@@ -61,7 +61,11 @@ def main(argv: list[str] | None = None) -> int:
             torch.cuda.synchronize()
         out["port"] = y.cpu().numpy()[:, 0]
 
-    ms = _median_ms(run_port, args.repeat)
+    try:
+        ms = _median_ms(run_port, args.repeat)
+    except RuntimeError as e:  # torch's own errors (out of memory, a shape the build did not foresee)
+        print(f"error: the port of {args.model} failed to run: {' '.join(str(e).split())[:300]}", file=sys.stderr)
+        return 2
     print(f"torch port  {args.device:>5}: {ms:8.1f} ms per batch of {args.batch} at {h}x{w} "
           f"({ms / args.batch:.2f} ms/image, {args.threads} threads)")
     if args.no_litert:

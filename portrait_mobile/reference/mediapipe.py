@@ -15,6 +15,7 @@ from ..errors import ModelLoadError
 from ..litert import new_interpreter
 from ..model_io import output_to_prob, resize_prob, to_model_input
 from ..paths import ANCHORS_ENV, find_shared
+from ..runtime.backends import litert_io
 from ..runtime.image_input import check_rgb_uint8
 from ..tflite_weights import float_weight_count
 
@@ -48,20 +49,24 @@ class MediaPipePredictor:
         path = mediapipe_path(model_path)
         try:
             self.interpreter = new_interpreter(path, threads=num_threads)
+            # Everything that reads the interpreter's metadata (names decode here) fails inside this try.
+            ins, outs = litert_io(self.interpreter)
+            self.params: int | None = float_weight_count(self.interpreter)
         except ImportError:
             raise ModelLoadError("the MediaPipe reference needs ai-edge-litert "
                                  "(pip install 'portrait-mobile[runtime]')") from None
         except (ValueError, RuntimeError) as e:
-            raise ModelLoadError(f"cannot load {path}: {e}") from None
-        inp = self.interpreter.get_input_details()[0]
-        out = self.interpreter.get_output_details()[0]
+            raise ModelLoadError(f"cannot load {path}: {type(e).__name__}: {e}") from None
+        if len(ins) != 1 or len(outs) != 1 or len(ins[0]["shape"]) != 4 or len(outs[0]["shape"]) != 4:
+            raise ModelLoadError(f"{path}: expected one NHWC input and output, got "
+                                 f"{[d['shape'].tolist() for d in ins]} -> {[d['shape'].tolist() for d in outs]}")
+        inp, out = ins[0], outs[0]
         _, h, w, c = (int(v) for v in inp["shape"])
         if c != 3 or inp["dtype"] != np.float32:
             raise ModelLoadError(f"{path}: unexpected input {inp['dtype'].__name__} {inp['shape'].tolist()}")
         self._in, self._out = inp["index"], out["index"]
         self.name = name
         self.path = path
-        self.params: int | None = float_weight_count(self.interpreter)
         # From anchors/README.md: float32 RGB in [0, 1], squashed, NHWC; output a probability.
         self.contract = ModelContract(model_name=name, version="mediapipe-0.10.21", input_height=h,
                                       input_width=w, output_height=int(out["shape"][1]),

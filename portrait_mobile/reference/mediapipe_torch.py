@@ -21,8 +21,29 @@ from torch import nn
 
 from ..errors import ModelLoadError
 from .mediapipe import mediapipe_path
-from .ops import BUILDERS, SUPPORTED_OPS, UnsupportedOpError
+from .ops import BUILDERS, MAX_SIDE, SUPPORTED_OPS, UnsupportedOpError
 from ..tflite_graph import TFLiteGraph, read_tflite
+
+# The graph input is an image: RGB (MediaPipe), maybe one extra plane. With sides <= MAX_SIDE this bounds
+# what a caller must allocate per image (64 MiB in float32) before the first forward could say it is wrong.
+MAX_INPUT_CHANNELS = 4
+# Builder failures that mean a malformed op (a field of the wrong kind, a shape that does not index):
+# turned into a ModelLoadError naming the file and the op rather than a traceback from ops.py.
+_MALFORMED = (AttributeError, IndexError, KeyError, TypeError, ValueError, ZeroDivisionError, OverflowError)
+
+
+def _check_indices(graph: TFLiteGraph) -> None:
+    """Every tensor index in range (-1 only as an op's omitted optional input). read_tflite may check this
+    too; the port indexes `graph.tensors` with them and must not depend on who built the graph."""
+    n = len(graph.tensors)
+    bad = [f"graph input {i}" for i in graph.inputs if not 0 <= i < n]
+    bad += [f"graph output {i}" for i in graph.outputs if not 0 <= i < n]
+    for op in graph.ops:
+        bad += [f"op {op.index} {op.name} input {i}" for i in op.inputs if not -1 <= i < n]
+        bad += [f"op {op.index} {op.name} output {i}" for i in op.outputs if not 0 <= i < n]
+    if bad:
+        raise ModelLoadError(f"{graph.path}: tensor index out of range (the graph has {n} tensors): "
+                             + ", ".join(bad[:5]))
 
 
 def _fold_constants(graph: TFLiteGraph) -> dict[int, np.ndarray]:
@@ -31,6 +52,9 @@ def _fold_constants(graph: TFLiteGraph) -> dict[int, np.ndarray]:
     for op in graph.ops:
         if op.name != "DEQUANTIZE":
             continue
+        if len(op.inputs) != 1 or len(op.outputs) != 1:
+            raise ModelLoadError(f"{graph.path}: op {op.index} DEQUANTIZE with {len(op.inputs)} inputs and "
+                                 f"{len(op.outputs)} outputs, expected one of each")
         src = op.inputs[0]
         if src not in consts or consts[src].dtype != np.float16:
             raise UnsupportedOpError(f"{graph.path}: op {op.index} DEQUANTIZE of a non-fp16 or non-constant "
@@ -57,6 +81,7 @@ class MediaPipeTorch(nn.Module):
         if len(graph.inputs) != 1 or len(graph.outputs) != 1:
             raise ModelLoadError(f"{graph.path}: expected one input and one output, found "
                                  f"{len(graph.inputs)} and {len(graph.outputs)}")
+        _check_indices(graph)
         consts = _fold_constants(graph)
         self.path = graph.path
         self.input_id, self.output_id = graph.inputs[0], graph.outputs[0]
@@ -64,6 +89,10 @@ class MediaPipeTorch(nn.Module):
         out_shape = graph.tensors[self.output_id].shape
         if len(in_shape) != 4 or len(out_shape) != 4:
             raise ModelLoadError(f"{graph.path}: expected NHWC input and output, got {in_shape} -> {out_shape}")
+        if not (1 <= in_shape[1] <= MAX_SIDE and 1 <= in_shape[2] <= MAX_SIDE
+                and 1 <= in_shape[3] <= MAX_INPUT_CHANNELS):
+            raise ModelLoadError(f"{graph.path}: input {list(in_shape)}, expected sides in 1..{MAX_SIDE} and "
+                                 f"1..{MAX_INPUT_CHANNELS} channels (an image)")
         self.input_channels, self.input_size = int(in_shape[3]), (int(in_shape[1]), int(in_shape[2]))
         self.op_counts = Counter(op.name for op in graph.ops)
 
@@ -75,17 +104,31 @@ class MediaPipeTorch(nn.Module):
             if len(op.outputs) != 1:
                 raise UnsupportedOpError(f"{graph.path}: op {op.index} {op.name} with {len(op.outputs)} outputs")
             for t in (*op.inputs, *op.outputs):
-                if t >= 0 and t not in consts and len(graph.tensors[t].shape) != 4:
+                shape = graph.tensors[t].shape if t >= 0 else ()
+                if t >= 0 and t not in consts and len(shape) != 4:
                     raise UnsupportedOpError(f"{graph.path}: op {op.index} {op.name}: activation tensor "
-                                             f"{graph.tensors[t].name} of rank {len(graph.tensors[t].shape)} "
+                                             f"{graph.tensors[t].name} of rank {len(shape)} "
                                              "(only NHWC rank-4 activations are supported)")
+                # Pads, crops and pool windows come from these static sides: bounded like the input's.
+                if t >= 0 and t not in consts and not (1 <= min(shape[1:]) and max(shape[1:3]) <= MAX_SIDE):
+                    raise ModelLoadError(f"{graph.path}: op {op.index} {op.name}: activation tensor "
+                                         f"{graph.tensors[t].name} of shape {list(shape)} (sides must be in "
+                                         f"1..{MAX_SIDE}, channels >= 1)")
             ins = tuple(i for i in op.inputs if i >= 0 and i not in consts)
+            # Each step takes one activation (ADD / MUL: one or two); forward feeds exactly these.
+            if not 1 <= len(ins) <= (2 if op.name in ("ADD", "MUL") else 1):
+                raise ModelLoadError(f"{graph.path}: op {op.index} {op.name} reads {len(ins)} activation "
+                                     "tensors (inputs that are neither constants nor omitted)")
             ready = {self.input_id, *(out for _, out in wiring)}
             missing = [graph.tensors[i].name for i in ins if i not in ready]
             if missing:  # operators out of order, or a second graph input / variable tensor
                 raise ModelLoadError(f"{graph.path}: op {op.index} {op.name} reads {', '.join(missing)} "
                                      "before any op writes it")
-            steps.append(BUILDERS[op.name](graph, op, consts))
+            try:
+                steps.append(BUILDERS[op.name](graph, op, consts))
+            except _MALFORMED as e:
+                raise ModelLoadError(f"{graph.path}: op {op.index} {op.name} is malformed: "
+                                     f"{type(e).__name__}: {e}") from None
             wiring.append((ins, op.outputs[0]))
         if self.output_id not in {out for _, out in wiring}:
             raise ModelLoadError(f"{graph.path}: no op writes the output {graph.tensors[self.output_id].name}")

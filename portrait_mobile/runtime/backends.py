@@ -94,6 +94,23 @@ def _need_file(path: str | os.PathLike, what: str) -> Path:
     return p
 
 
+def litert_io(interpreter: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """An allocated LiteRT interpreter's input and output details, checked enough to run; LiteRT's
+    ValueError/RuntimeError otherwise, for the caller to turn into a ModelLoadError naming the file.
+
+    Reading the details decodes tensor names (a UnicodeDecodeError, a ValueError, for one that is not
+    UTF-8). An output that no op writes has no data after allocate_tensors: get_tensor says so here
+    ("Tensor data is null") rather than at the first run. One copy of each output, done once.
+    """
+    ins, outs = interpreter.get_input_details(), interpreter.get_output_details()
+    for d in outs:
+        try:
+            interpreter.get_tensor(d["index"])
+        except ValueError:
+            raise ValueError(f"no op writes the output {d['name']!r} (it has no data)") from None
+    return ins, outs
+
+
 def _short(e: BaseException) -> str:
     msg = " ".join(str(e).split())
     return (msg[:300] + "...") if len(msg) > 300 else msg
@@ -168,12 +185,12 @@ class LiteRTBackend(Backend):
             raise ModelLoadError(f"{p} is not a TFLite model (no TFL3 flatbuffer identifier)")
         try:
             self.interpreter = new_interpreter(p, threads=threads, kernels="xnnpack" if xnnpack else "builtin")
+            ins, outs = litert_io(self.interpreter)
         except ImportError:
             raise ModelLoadError("running .tflite models needs ai-edge-litert "
                                  "(pip install 'portrait-mobile[runtime]')") from None
         except (ValueError, RuntimeError) as e:
-            raise ModelLoadError(f"{p} is not a loadable TFLite model: {_short(e)}") from None
-        ins, outs = self.interpreter.get_input_details(), self.interpreter.get_output_details()
+            raise ModelLoadError(f"{p} is not a loadable TFLite model: {type(e).__name__}: {_short(e)}") from None
         if len(ins) != 1 or not outs:
             raise ModelLoadError(f"{p}: expected one image input, got {len(ins)} inputs")
         self._in = ins[0]

@@ -6,7 +6,9 @@ itself where ../shared is present (CI has it).
 """
 from __future__ import annotations
 
+import struct
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 import pytest
@@ -130,6 +132,168 @@ def test_supported_op_with_unsupported_option_is_named(tmp_path: Path) -> None:
     path = gb.save(tmp_path / "legacy_resize.tflite", [x], [y])
     with pytest.raises(UnsupportedOpError, match="RESIZE_BILINEAR.*half_pixel_centers=False"):
         MediaPipeTorch.from_tflite(path)
+
+
+# --- malformed graphs (audit 3): a ModelLoadError naming the file and the op at build, never a traceback ---
+
+
+def _tampered(tmp_path: Path, name: str, tamper: Callable[[Any, Any], None], base: Path | None = None) -> Path:
+    """A copy of `base` (default: the mixed-ops graph) with `tamper(model, subgraph)` applied through the
+    schema's object API; the original is never written."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as s
+
+    base = base or mixed_ops_model(tmp_path / "good.tflite")
+    m = s.ModelT.InitFromPackedBuf(base.read_bytes(), 0)
+    tamper(m, m.subgraphs[0])
+    b = flatbuffers.Builder(1024)
+    b.Finish(m.Pack(b), file_identifier=b"TFL3")
+    path = tmp_path / f"{name}.tflite"
+    path.write_bytes(bytes(b.Output()))
+    return path
+
+
+def _opt(k: int, **fields: Any) -> Callable[[Any, Any], None]:
+    def tamper(m: Any, g: Any) -> None:
+        for f, v in fields.items():
+            setattr(g.operators[k].builtinOptions, f, v)
+    return tamper
+
+
+def _options_of(k: int, kind: str, **fields: Any) -> Callable[[Any, Any], None]:
+    def tamper(m: Any, g: Any) -> None:
+        from ai_edge_litert import schema_py_generated as s
+
+        o = None if kind is None else getattr(s, kind + "T")()
+        for f, v in fields.items():
+            setattr(o, f, v)
+        g.operators[k].builtinOptions = o
+        g.operators[k].builtinOptionsType = 0 if kind is None else getattr(s.BuiltinOptions, kind)
+    return tamper
+
+
+def _tensor(pick: Callable[[Any], int], **fields: Any) -> Callable[[Any, Any], None]:
+    def tamper(m: Any, g: Any) -> None:
+        for f, v in fields.items():
+            setattr(g.tensors[pick(g)], f, v)
+    return tamper
+
+
+def _const_data(pick: Callable[[Any], int], data: np.ndarray) -> Callable[[Any, Any], None]:
+    def tamper(m: Any, g: Any) -> None:
+        m.buffers[g.tensors[pick(g)].buffer].data = np.frombuffer(data.tobytes(), np.uint8)
+    return tamper
+
+
+def _unary_reads_a_constant(m: Any, g: Any) -> None:
+    g.operators[15].inputs = [g.operators[7].inputs[1]]  # RELU of op 7's filter
+
+
+def _transpose_stride(m: Any, g: Any) -> None:
+    g.operators[12].customOptions = list(struct.pack("<iii", 1, 2**20, 2**20))
+
+
+# mixed_ops_model's ops: 1 CONV_2D 3x3 s2 SAME, 2 DEPTHWISE 3x3, 4 AVERAGE_POOL 5x6 VALID, 7 CONV_2D 1x1,
+# 8 ADD, 10 AVERAGE_POOL 2x3 SAME, 11 RESIZE_BILINEAR, 12 Convolution2DTransposeBias s2, 15 RELU.
+MALFORMED = {
+    "conv_no_options": (_options_of(1, None), r"op 1 CONV_2D: options are missing, expected Conv2DOptions"),
+    "conv_wrong_options": (_options_of(1, "ReshapeOptions", newShape=[1]),
+                           r"op 1 CONV_2D: options are ReshapeOptions, expected Conv2DOptions"),
+    "conv_stride0": (_opt(1, strideH=0), r"op 1 CONV_2D: height: kernel 3, stride 0, dilation 1"),
+    "depthwise_dilation_huge": (_opt(2, dilationWFactor=2**30),
+                                r"op 2 DEPTHWISE_CONV_2D: width: .* dilated 1073741824"),
+    "pool_window_huge": (_opt(10, filterHeight=2**30), r"op 10 AVERAGE_POOL_2D: height: a 1073741824-tap window"),
+    "valid_pool_wider_than_input": (_opt(4, filterWidth=7), r"op 4 AVERAGE_POOL_2D: width: .* an input of 6"),
+    "conv_weight_rank1": (_tensor(lambda g: g.operators[7].inputs[1], shape=[48]),
+                          r"op 7 CONV_2D: filter of shape \[48\] does not fit 12 input channels"),
+    "add_wrong_options": (_options_of(8, "MulOptions"), r"op 8 ADD: options are MulOptions, expected AddOptions"),
+    "resize_size_huge": (_const_data(lambda g: g.operators[11].inputs[1], np.array([2**20, 12], np.int32)),
+                         r"op 11 RESIZE_BILINEAR: size \[1048576, 12\]"),
+    "transpose_stride_huge": (_transpose_stride, r"op 12 Convolution2DTransposeBias: stride 1048576x1048576"),
+    "unary_reads_a_constant": (_unary_reads_a_constant, r"op 15 RELU reads 0 activation tensors"),
+    "input_huge": (_tensor(lambda g: g.inputs[0], shape=[1, 32768, 65536, 4]),
+                   r"input \[1, 32768, 65536, 4\], expected sides in 1\.\.2048"),
+    "activation_huge": (_tensor(lambda g: g.operators[1].outputs[0], shape=[1, 32768, 65536, 6]),
+                        r"op 1 CONV_2D: activation tensor \S+ of shape \[1, 32768, 65536, 6\]"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MALFORMED))
+def test_malformed_op_is_refused_at_build_naming_file_and_op(tmp_path: Path, name: str) -> None:
+    """Each was a raw AttributeError / ZeroDivisionError / IndexError at build, or built and then failed
+    (a TypeError, terabytes asked of F.pad, 24 GiB per image) at the first forward."""
+    tamper, match = MALFORMED[name]
+    path = _tampered(tmp_path, name, tamper)
+    with pytest.raises(ModelLoadError, match=match) as e:
+        MediaPipeTorch.from_tflite(path)
+    assert str(path) in str(e.value)
+
+
+@pytest.mark.parametrize("field,value", [("inputs", (99999,)), ("outputs", (99999,)), ("op_in", (99999,)),
+                                         ("op_out", (99999,)), ("op_in", (-7,))])
+def test_tensor_indices_out_of_range_are_refused_by_the_port_itself(tmp_path: Path, field: str,
+                                                                    value: tuple[int, ...]) -> None:
+    """On a TFLiteGraph made by hand, not read_tflite: the port checks the indices it uses itself
+    (-7 was taken for an omitted input, then forward failed with a TypeError)."""
+    import dataclasses
+
+    from portrait_mobile.tflite_graph import read_tflite
+
+    g = read_tflite(mixed_ops_model(tmp_path / "mixed.tflite"))
+    conv = g.ops[1]
+    if field in ("inputs", "outputs"):
+        g = dataclasses.replace(g, **{field: value})
+    else:
+        conv = dataclasses.replace(conv, **({"inputs": value + conv.inputs[1:]} if field == "op_in"
+                                            else {"outputs": value}))
+        g = dataclasses.replace(g, ops=g.ops[:1] + (conv,) + g.ops[2:])
+    with pytest.raises(ModelLoadError, match=rf"{g.path}: tensor index out of range .*{value[0]}"):
+        MediaPipeTorch(g)
+
+
+def test_an_omitted_activation_input_is_refused(tmp_path: Path) -> None:
+    """-1 (omitted) where CONV_2D needs its input: graph.tensors[-1] was read as if it were that input."""
+    tamper = lambda m, g: setattr(g.operators[1], "inputs", [-1, *g.operators[1].inputs[1:]])  # noqa: E731
+    path = _tampered(tmp_path, "conv_input_omitted", tamper)
+    with pytest.raises(ModelLoadError, match=r"op 1 CONV_2D reads 0 activation tensors") as e:
+        MediaPipeTorch.from_tflite(path)
+    assert str(path) in str(e.value)
+
+
+def test_an_unexpected_builder_error_names_file_and_op(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from portrait_mobile.reference import ops
+
+    def broken(graph: Any, op: Any, consts: Any) -> Any:
+        return op.options.no_such_field  # RELU has no options: an AttributeError a builder did not foresee
+
+    monkeypatch.setitem(ops.BUILDERS, "RELU", broken)
+    path = mixed_ops_model(tmp_path / "mixed.tflite")
+    with pytest.raises(ModelLoadError, match=rf"{path}: op 15 RELU is malformed: AttributeError"):
+        MediaPipeTorch.from_tflite(path)
+
+
+def test_bench_reports_a_malformed_model_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from portrait_mobile.reference.bench import main
+
+    path = _tampered(tmp_path, "conv_stride0", _opt(1, strideH=0))
+    assert main(["--model", str(path), "--no-litert", "--batch", "1", "--repeat", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and str(path) in err and "op 1 CONV_2D" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("name,tamper,match", [
+    ("conv_no_options", _options_of(2, None), r"op 2 CONV_2D: options are missing"),
+    ("conv_stride0", _opt(2, strideH=0), r"op 2 CONV_2D: height: .*stride 0"),
+    ("conv_dilation_huge", _opt(2, dilationHFactor=2**30), r"op 2 CONV_2D: height: .*dilated 1073741824"),
+    ("input_huge", _tensor(lambda g: g.inputs[0], shape=[1, 32768, 65536, 3]), r"input \[1, 32768, 65536, 3\]"),
+])
+def test_the_audits_tamperings_of_mediapipe_are_refused(tmp_path: Path, name: str,
+                                                        tamper: Callable[[Any, Any], None], match: str) -> None:
+    """The audit's own files, remade from a copy of the real model (op 2 is its first CONV_2D)."""
+    path = _tampered(tmp_path, name, tamper, base=_anchor("selfie_segmentation.tflite"))
+    with pytest.raises(ModelLoadError, match=match) as e:
+        MediaPipeTorch.from_tflite(path)
+    assert str(path) in str(e.value)
 
 
 # --- flip averaging -----------------------------------------------------------------------------------------
