@@ -8,6 +8,7 @@ inside ai-edge-litert (the runtime extra). Every failure to read is a ModelLoadE
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -109,6 +110,10 @@ class TFLiteGraph:
         return t is not None and t.is_const
 
 
+class _Corrupt(ValueError):
+    """An inconsistency _check found; _checked names the file."""
+
+
 def _schema() -> Any:
     try:
         from ai_edge_litert import schema_py_generated
@@ -122,14 +127,16 @@ def _enum_names(cls: type) -> dict[int, str]:
     return {v: k for k, v in vars(cls).items() if not k.startswith("_") and isinstance(v, int)}
 
 
-def _buffer_bytes(raw: bytes, buf: Any) -> bytes | None:
+def _buffer_array(raw: bytes, buf: Any) -> np.ndarray | None:
+    """A buffer's bytes as a read-only uint8 view of `raw`: never copied, so tensors that share a buffer
+    (or buffers that share one vector) cost nothing more than the file itself."""
     # Models over 2 GB keep buffers after the flatbuffer (offset/size); small ones inline them in `data`.
     if buf is None:
         return None
     if buf.data is not None and len(buf.data):
-        return np.asarray(buf.data, np.uint8).tobytes()
-    if getattr(buf, "offset", 0) > 1 and getattr(buf, "size", 0) > 0:
-        return raw[buf.offset:buf.offset + buf.size]
+        return np.asarray(buf.data, np.uint8)  # the schema's object API gives a view of `raw` already
+    if getattr(buf, "offset", 0) > 1 and getattr(buf, "size", 0) > 0:  # within the file: _check saw to it
+        return np.frombuffer(raw, np.uint8, buf.size, buf.offset)
     return None
 
 
@@ -139,7 +146,25 @@ def _ints(v: Any) -> tuple[int, ...]:
 
 def read_tflite(source: str | os.PathLike | bytes) -> TFLiteGraph:
     """The main subgraph of a .tflite (a path, or the file's bytes). ModelLoadError naming the file if
-    it cannot be read."""
+    it cannot be read, or is inconsistent (see `check_tflite`)."""
+    raw, where, path, schema = _checked(source)
+    try:
+        model = schema.ModelT.InitFromPackedBuf(raw, 0)
+    except Exception as e:  # a truncated or corrupt flatbuffer fails anywhere inside the generated code
+        raise ModelLoadError(f"{where} is a corrupt TFLite model: {type(e).__name__}: {e}") from None
+    try:
+        return _graph(model, schema, raw, path)
+    except (IndexError, ValueError, TypeError, AttributeError) as e:
+        raise ModelLoadError(f"{where} is a corrupt TFLite model: {type(e).__name__}: {e}") from None
+
+
+def check_tflite(source: str | os.PathLike | bytes) -> None:
+    """read_tflite's checks without building the graph (a few ms): what `litert.new_interpreter` runs
+    before LiteRT's native code, which trusts the file's indices, shapes and quantization."""
+    _checked(source)
+
+
+def _checked(source: str | os.PathLike | bytes) -> tuple[bytes, str, Path | None, Any]:
     if isinstance(source, (bytes, bytearray)):
         raw, where, path = bytes(source), "the .tflite bytes", None
     else:
@@ -150,15 +175,112 @@ def read_tflite(source: str | os.PathLike | bytes) -> TFLiteGraph:
         raise ModelLoadError(f"{where} is not a TFLite model (no TFL3 identifier)")
     schema = _schema()
     try:
-        model = schema.ModelT.InitFromPackedBuf(raw, 0)
+        _check(schema, raw)
+    except _Corrupt as e:
+        raise ModelLoadError(f"{where} is a corrupt TFLite model: {e}") from None
     except Exception as e:  # a truncated or corrupt flatbuffer fails anywhere inside the generated code
         raise ModelLoadError(f"{where} is a corrupt TFLite model: {type(e).__name__}: {e}") from None
-    if not model.subgraphs:
-        raise ModelLoadError(f"{where} has no subgraph")
-    try:
-        return _graph(model, schema, raw, path)
-    except (IndexError, ValueError, TypeError, AttributeError) as e:
-        raise ModelLoadError(f"{where} is a corrupt TFLite model: {type(e).__name__}: {e}") from None
+    return raw, where, path, schema
+
+
+# The zero-point range of each quantized type: LiteRT's kernels index tables with it unchecked.
+_ZERO_POINTS = {"INT8": (-128, 127), "UINT8": (0, 255), "INT16": (-32768, 32767)}
+# Ops whose output has its input's element count; XNNPACK folds a constant DEQUANTIZE into a buffer of
+# the output's size filled from the input's, unchecked (a larger output is a read past the weights).
+_SAME_SIZE = ("DEQUANTIZE", "QUANTIZE")
+
+
+def _check(schema: Any, raw: bytes) -> None:
+    """Refuse what LiteRT's native code trusts without checking (an index out of range, a quantization or
+    a DEQUANTIZE that does not fit its tensor: a read out of bounds, a segfault) or refuses only later (no
+    ops, an output nothing writes), so that this reader and the interpreter agree on what a model is.
+
+    Walks the flatbuffer lazily, before anything is unpacked: a file may point many tensors or ops at one
+    shared vector or string, which unpacking (the object API copies strings, this reader makes tuples)
+    would expand far past the file's size. An honest file stores each once, at a byte or more per entry,
+    so what they expand to is bounded by the file's size, and the walk stops early past it."""
+    op_names, type_names = _enum_names(schema.BuiltinOperator), _enum_names(schema.TensorType)
+    m = schema.Model.GetRootAs(raw, 0)
+    n_buffers, n_subgraphs = m.BuffersLength(), m.SubgraphsLength()
+    # Since schema v3a the real code lives in builtinCode; old files only fill the deprecated byte.
+    codes = [op_names.get(max(c.BuiltinCode(), c.DeprecatedBuiltinCode()))
+             for c in map(m.OperatorCodes, range(m.OperatorCodesLength()))]
+    stored = []
+    for b in range(n_buffers):
+        buf = m.Buffers(b)
+        if buf.Offset() > 1 and buf.Offset() + buf.Size() > len(raw):
+            raise _Corrupt(f"buffer {b}'s data (bytes {buf.Offset()}..{buf.Offset() + buf.Size()}) lies past the "
+                           "end of the file")
+        stored.append(buf.DataLength() > 0 or (buf.Offset() > 1 and buf.Size() > 0))
+    if not n_subgraphs:
+        raise _Corrupt("it has no subgraph")
+    budget = len(raw) - n_buffers - len(codes)
+    for s in range(n_subgraphs):
+        g = m.Subgraphs(s)
+        n, n_ops, at = g.TensorsLength(), g.OperatorsLength(), f"subgraph {s}: " if s else ""
+        budget -= 1 + n + n_ops
+
+        def index(ix: Any, what: str, omitted: bool = False) -> list[int]:
+            ix = _vector(ix)
+            bad = ix[(ix >= n) | (ix < (-1 if omitted else 0))]
+            if len(bad):
+                raise _Corrupt(f"{at}{what} names tensor {bad[0]} of {n}")
+            return ix.tolist()
+
+        sizes = []  # each tensor's element count
+        for i in range(n):
+            t = g.Tensors(i)
+            q = t.Quantization()
+            scales, zps = (_vector(q.ScaleAsNumpy()), _vector(q.ZeroPointAsNumpy())) if q is not None else ((), ())
+            shape = _vector(t.ShapeAsNumpy()).tolist()
+            budget -= len(t.Name() or b"") + len(shape) + t.ShapeSignatureLength() + len(scales) + len(zps)
+            if budget < 0:
+                raise _Corrupt("its tensors and ops share vectors that expand far past the file's size")
+            sizes.append(math.prod(shape))
+            if not 0 <= t.Buffer() < n_buffers:
+                raise _Corrupt(f"{at}tensor {i} names buffer {t.Buffer()} of {n_buffers}")
+            if t.Type() not in type_names:  # LiteRT refuses these two as well
+                raise _Corrupt(f"{at}tensor {i} has an unknown type {t.Type()}")
+            if min(shape, default=0) < 0:
+                raise _Corrupt(f"{at}tensor {i} has a negative dimension in shape {shape}")
+            if len(scales) and len(zps):  # LiteRT ignores a quantization that lacks either
+                axis = q.QuantizedDimension()
+                if len(scales) != len(zps):
+                    raise _Corrupt(f"{at}tensor {i} has {len(scales)} scale(s) but {len(zps)} zero point(s)")
+                if len(scales) > 1 and not (0 <= axis < len(shape) and shape[axis] == len(scales)):
+                    raise _Corrupt(f"{at}tensor {i} has {len(scales)} per-channel scales for shape {shape} "
+                                   f"on axis {axis}")
+                lo, hi = _ZERO_POINTS.get(type_names[t.Type()], (-np.inf, np.inf))
+                if zps.min() < lo or zps.max() > hi:
+                    raise _Corrupt(f"{at}tensor {i} has a zero point outside {lo}..{hi}")
+        written = set(index(g.InputsAsNumpy(), "a graph input"))
+        for k in range(n_ops):
+            op = g.Operators(k)
+            budget -= op.InputsLength() + op.OutputsLength() + op.CustomOptionsLength()
+            if budget < 0:
+                raise _Corrupt("its tensors and ops share vectors that expand far past the file's size")
+            ins = index(op.InputsAsNumpy(), f"op {k} input", omitted=True)
+            outs = index(op.OutputsAsNumpy(), f"op {k} output")
+            written.update(outs)
+            if not 0 <= op.OpcodeIndex() < len(codes):
+                raise _Corrupt(f"{at}op {k} names operator code {op.OpcodeIndex()} of {len(codes)}")
+            name = codes[op.OpcodeIndex()]
+            if name in _SAME_SIZE:
+                if not ins or ins[0] < 0 or not outs:
+                    raise _Corrupt(f"{at}op {k} {name} needs an input and an output")
+                if sizes[ins[0]] != sizes[outs[0]]:
+                    raise _Corrupt(f"{at}op {k} {name} turns {sizes[ins[0]]} elements into {sizes[outs[0]]}")
+        if s == 0 and not n_ops:
+            raise _Corrupt("the main subgraph has no ops")
+        for i in index(g.OutputsAsNumpy(), "a graph output"):
+            # An output is computed, passed through from an input, or a constant (stored in a buffer).
+            if i not in written and not stored[g.Tensors(i).Buffer()]:
+                raise _Corrupt(f"{at}graph output {i} is written by no op")
+
+
+def _vector(v: Any) -> np.ndarray:
+    """A vector field of the schema's lazy API: it gives 0, not an empty array, for an absent one."""
+    return v if isinstance(v, np.ndarray) else np.zeros(0, np.int64)
 
 
 def _graph(model: Any, schema: Any, raw: bytes, path: Path | None) -> TFLiteGraph:
@@ -170,10 +292,11 @@ def _graph(model: Any, schema: Any, raw: bytes, path: Path | None) -> TFLiteGrap
     for i, t in enumerate(g.tensors or []):
         shape = _ints(t.shape)
         dtype = type_names.get(int(t.type), str(t.type))
-        blob = _buffer_bytes(raw, buffers[t.buffer]) if 0 < t.buffer < len(buffers) else None
+        blob = _buffer_array(raw, buffers[t.buffer]) if t.buffer > 0 else None
         data = None
         if blob is not None and dtype in _NUMPY:
-            data = np.frombuffer(blob, np.dtype(_NUMPY[dtype])).reshape(shape).copy()
+            data = blob.view(_NUMPY[dtype]).reshape(shape)  # a read-only view: shared, never copied
+            data.flags.writeable = False
         q = t.quantization
         scales = tuple(float(s) for s in np.ravel(q.scale)) if q is not None and q.scale is not None else ()
         zps = tuple(int(z) for z in np.ravel(q.zeroPoint)) if q is not None and q.zeroPoint is not None else ()

@@ -110,7 +110,8 @@ def _const(consts: Constants, graph: TFLiteGraph, op: Op, i: int, what: str) -> 
 
 
 def _f32(a: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(a, np.float32))
+    # A copy: the graph's constants are read-only views of the file's bytes, which torch must not share.
+    return torch.from_numpy(np.array(a, np.float32))
 
 
 class Conv(nn.Module):

@@ -189,6 +189,8 @@ class LiteRTBackend(Backend):
         except ImportError:
             raise ModelLoadError("running .tflite models needs ai-edge-litert "
                                  "(pip install 'portrait-mobile[runtime]')") from None
+        except ModelLoadError:  # already names the file and the fault (check_tflite)
+            raise
         except (ValueError, RuntimeError) as e:
             raise ModelLoadError(f"{p} is not a loadable TFLite model: {type(e).__name__}: {_short(e)}") from None
         if len(ins) != 1 or not outs:

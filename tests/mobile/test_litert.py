@@ -2,13 +2,16 @@
 reader of LiteRT's private op list), on the packaged int8 model and the MediaPipe reference."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
-from portrait_mobile.errors import PortraitError
+from portrait_mobile.errors import ModelLoadError, PortraitError
 from portrait_mobile.litert import KERNELS, new_interpreter
 from portrait_mobile.paths import DEFAULT_INT8, find_shared
 from portrait_mobile.tflite_weights import float_weight_count, op_details, stored_constants
+from support.tflite_graphs import mixed_ops_model, tampered
 
 PACKAGED = DEFAULT_INT8
 
@@ -58,3 +61,28 @@ def test_unreadable_graph_is_unknown() -> None:
             return []
 
     assert float_weight_count(Broken()) is None
+
+
+def _flip_zero_point(m, g) -> None:
+    """An int8 activation's zero point with its bytes flipped (-128 -> -262272): LiteRT segfaults on it."""
+    t = next(t for t in g.tensors if t.type == 9 and t.buffer == 0 and t.quantization is not None)
+    t.quantization.zeroPoint = np.array([-262272], np.int64)
+
+
+def _grow_dequantize(m, g) -> None:
+    """A DEQUANTIZE of fp16 weights whose output claims more elements than its input: XNNPACK fills the
+    output from the input unchecked (the audit's segfault, on the reference model's larger weights)."""
+    g.tensors[g.operators[0].outputs[0]].shape = np.array([6, 3, 300, 4], np.int32)
+
+
+@pytest.mark.parametrize("edit, needle", [(_flip_zero_point, "zero point outside"),
+                                          (_grow_dequantize, "DEQUANTIZE turns 216 elements into 21600")])
+def test_inconsistent_models_never_reach_litert(tmp_path, edit, needle: str) -> None:
+    src = PACKAGED if edit is _flip_zero_point else mixed_ops_model(tmp_path / "mixed.tflite")
+    assert new_interpreter(src) is not None
+    bad = tampered(src, tmp_path / "bad.tflite", edit)
+    with pytest.raises(ModelLoadError, match=f"{re.escape(str(bad))} is a corrupt TFLite model: .*{needle}") as e:
+        new_interpreter(bad, kernels="xnnpack")
+    assert isinstance(e.value, ValueError)  # what callers catch of LiteRT's own refusals
+    with pytest.raises(ModelLoadError, match=f"the .tflite bytes is a corrupt TFLite model: .*{needle}"):
+        new_interpreter(bad.read_bytes(), kernels="builtin")

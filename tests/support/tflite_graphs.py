@@ -143,3 +143,17 @@ def one_op_model(path: Path, op_name: str) -> Path:
     y = gb.tensor((1, 4, 4, 3), name="output")
     gb.op(op_name, [x], [y])
     return gb.save(path, [x], [y])
+
+
+def tampered(src: Path, dst: Path, edit: Any) -> Path:
+    """A copy of the .tflite `src` at `dst` after `edit(model, main_subgraph)` on its object-API form (the
+    schema's ModelT): a broken model made from a real one."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as s
+
+    model = s.ModelT.InitFromPackedBuf(Path(src).read_bytes(), 0)
+    edit(model, model.subgraphs[0])
+    b = flatbuffers.Builder(1024)
+    b.Finish(model.Pack(b), file_identifier=b"TFL3")
+    dst.write_bytes(bytes(b.Output()))
+    return dst
