@@ -8,7 +8,7 @@ import numpy as np
 
 from portrait_mobile.contract import CONTRACT_KEY, ModelContract
 from portrait_mobile.errors import ExportError
-from portrait_mobile.litert import flatbuffer_str
+from portrait_mobile.tflite_graph import flatbuffer_str
 
 INPUT_NAME, OUTPUT_NAME = "image", "mask"
 U8_SCALE = 1.0 / 255.0

@@ -32,7 +32,7 @@ def new_interpreter(model: str | os.PathLike | bytes, threads: int | None = None
         raise ValueError(f"kernels must be one of {KERNELS}, got {kernels!r}")
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    from .tflite_graph import check_tflite  # imports this module (flatbuffer_str)
+    from .tflite_graph import check_tflite
 
     try:
         check_tflite(model)
@@ -43,8 +43,3 @@ def new_interpreter(model: str | os.PathLike | bytes, threads: int | None = None
     it = Interpreter(**source, num_threads=threads, experimental_op_resolver_type=resolver)
     it.allocate_tensors()
     return it
-
-
-def flatbuffer_str(x: Any) -> str:
-    """A string field of a flatbuffer object (the generated schema gives bytes)."""
-    return x.decode() if isinstance(x, bytes) else str(x)

@@ -19,7 +19,6 @@ import numpy as np
 
 from .errors import ModelLoadError
 from .file_input import read_input
-from .litert import flatbuffer_str
 
 # TensorType names (lowercase, as `Tensor.dtype`) whose constants this reader decodes, and their numpy
 # types (little-endian, as the flatbuffer stores them).
@@ -112,6 +111,11 @@ class TFLiteGraph:
 
 class _Corrupt(ValueError):
     """An inconsistency _check found; _checked names the file."""
+
+
+def flatbuffer_str(x: Any) -> str:
+    """A string field of a flatbuffer object (the generated schema gives bytes)."""
+    return x.decode() if isinstance(x, bytes) else str(x)
 
 
 def _schema() -> Any:
