@@ -55,6 +55,8 @@ class MediaPipePredictor:
         except ImportError:
             raise ModelLoadError("the MediaPipe reference needs ai-edge-litert "
                                  "(pip install 'portrait-mobile[runtime]')") from None
+        except ModelLoadError:  # already names the file and the fault (check_tflite)
+            raise
         except (ValueError, RuntimeError) as e:
             raise ModelLoadError(f"cannot load {path}: {type(e).__name__}: {e}") from None
         if len(ins) != 1 or len(outs) != 1 or len(ins[0]["shape"]) != 4 or len(outs[0]["shape"]) != 4:
