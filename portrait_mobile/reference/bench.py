@@ -71,10 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.no_litert:
         return 0
 
-    from ai_edge_litert.interpreter import Interpreter
+    from ..litert import new_interpreter
 
-    it = Interpreter(model_path=str(model.path), num_threads=args.threads)
-    it.allocate_tensors()
+    it = new_interpreter(model.path, threads=args.threads)  # the default kernels: XNNPACK
     i, o = it.get_input_details()[0]["index"], it.get_output_details()[0]["index"]
     nhwc = np.ascontiguousarray(x.permute(0, 2, 3, 1).numpy())
 

@@ -32,20 +32,6 @@ MAX_INPUT_CHANNELS = 4
 _MALFORMED = (AttributeError, IndexError, KeyError, TypeError, ValueError, ZeroDivisionError, OverflowError)
 
 
-def _check_indices(graph: TFLiteGraph) -> None:
-    """Every tensor index in range (-1 only as an op's omitted optional input). read_tflite may check this
-    too; the port indexes `graph.tensors` with them and must not depend on who built the graph."""
-    n = len(graph.tensors)
-    bad = [f"graph input {i}" for i in graph.inputs if not 0 <= i < n]
-    bad += [f"graph output {i}" for i in graph.outputs if not 0 <= i < n]
-    for op in graph.ops:
-        bad += [f"op {op.index} {op.name} input {i}" for i in op.inputs if not -1 <= i < n]
-        bad += [f"op {op.index} {op.name} output {i}" for i in op.outputs if not 0 <= i < n]
-    if bad:
-        raise ModelLoadError(f"{graph.path}: tensor index out of range (the graph has {n} tensors): "
-                             + ", ".join(bad[:5]))
-
-
 def _fold_constants(graph: TFLiteGraph) -> dict[int, np.ndarray]:
     """Constants from the file, plus DEQUANTIZE of fp16 weights evaluated once (fp16 -> fp32 is exact)."""
     consts = {t.index: t.data for t in graph.tensors if t.data is not None}
@@ -68,6 +54,8 @@ class MediaPipeTorch(nn.Module):
 
     forward: B x C x H x W float (RGB in [0, 1] for MediaPipe) -> B x C' x H x W (a probability for MediaPipe).
     H x W must be the graph's own input size: pads and pooling windows are taken from its static shapes.
+    `graph` is as `read_tflite` gives it (`from_tflite`): its tensor indices are in range (-1 only as an
+    omitted optional input), which the graph reader checks for every graph it builds.
     """
 
     def __init__(self, graph: TFLiteGraph) -> None:
@@ -81,7 +69,6 @@ class MediaPipeTorch(nn.Module):
         if len(graph.inputs) != 1 or len(graph.outputs) != 1:
             raise ModelLoadError(f"{graph.path}: expected one input and one output, found "
                                  f"{len(graph.inputs)} and {len(graph.outputs)}")
-        _check_indices(graph)
         consts = _fold_constants(graph)
         self.path = graph.path
         self.input_id, self.output_id = graph.inputs[0], graph.outputs[0]

@@ -71,5 +71,16 @@ def test_a_file_litert_cannot_load_is_a_model_error_whatever_its_name(tmp_path: 
     for name in ("junk.tflite", "junk_int8.tflite"):  # the name alone used to skip the check
         bad = tmp_path / name
         bad.write_bytes(b"TFL3" + bytes(range(256)) * 4)
-        with pytest.raises(ModelError, match=f"{name}: not a TFLite model LiteRT can load"):
+        with pytest.raises(ModelError, match="not a TFLite model LiteRT can load") as e:
             describe_model(bad)
+        assert str(e.value).count(str(bad)) == 1, str(e.value)  # the file, named once
+
+
+def test_a_model_litert_itself_refuses_names_the_file_once(tmp_path: Path) -> None:
+    """A consistent graph (the graph reader passes it) with an op LiteRT does not have: LiteRT's own refusal."""
+    from support.tflite_graphs import one_op_model
+
+    bad = one_op_model(tmp_path / "custom.tflite", "MyCustomOp")
+    with pytest.raises(ModelError, match="not a TFLite model LiteRT can load .*MyCustomOp") as e:
+        describe_model(bad)
+    assert str(e.value).count(str(bad)) == 1, str(e.value)

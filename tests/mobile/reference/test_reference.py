@@ -229,26 +229,31 @@ def test_malformed_op_is_refused_at_build_naming_file_and_op(tmp_path: Path, nam
     assert str(path) in str(e.value)
 
 
-@pytest.mark.parametrize("field,value", [("inputs", (99999,)), ("outputs", (99999,)), ("op_in", (99999,)),
-                                         ("op_out", (99999,)), ("op_in", (-7,))])
-def test_tensor_indices_out_of_range_are_refused_by_the_port_itself(tmp_path: Path, field: str,
-                                                                    value: tuple[int, ...]) -> None:
-    """On a TFLiteGraph made by hand, not read_tflite: the port checks the indices it uses itself
-    (-7 was taken for an omitted input, then forward failed with a TypeError)."""
-    import dataclasses
+def _conv_indices(field: str, i: int) -> Callable[[Any, Any], None]:
+    """Tensor `i` as op 1 (CONV_2D)'s first input or output."""
+    def tamper(m: Any, g: Any) -> None:
+        op = g.operators[1]
+        setattr(op, field, [i, *list(getattr(op, field))[1:]])
+    return tamper
 
-    from portrait_mobile.tflite_graph import read_tflite
 
-    g = read_tflite(mixed_ops_model(tmp_path / "mixed.tflite"))
-    conv = g.ops[1]
-    if field in ("inputs", "outputs"):
-        g = dataclasses.replace(g, **{field: value})
-    else:
-        conv = dataclasses.replace(conv, **({"inputs": value + conv.inputs[1:]} if field == "op_in"
-                                            else {"outputs": value}))
-        g = dataclasses.replace(g, ops=g.ops[:1] + (conv,) + g.ops[2:])
-    with pytest.raises(ModelLoadError, match=rf"{g.path}: tensor index out of range .*{value[0]}"):
-        MediaPipeTorch(g)
+@pytest.mark.parametrize("name,tamper,match", [
+    ("graph_input", lambda m, g: setattr(g, "inputs", [99999]), r"a graph input names tensor 99999 of \d+"),
+    ("graph_output", lambda m, g: setattr(g, "outputs", [99999]), r"a graph output names tensor 99999 of \d+"),
+    ("op_input", _conv_indices("inputs", 99999), r"op 1 input names tensor 99999 of \d+"),
+    ("op_output", _conv_indices("outputs", 99999), r"op 1 output names tensor 99999 of \d+"),
+    ("op_input_negative", _conv_indices("inputs", -7), r"op 1 input names tensor -7 of \d+"),
+])
+def test_tensor_indices_out_of_range_are_refused_naming_the_file(tmp_path: Path, name: str,
+                                                                 tamper: Callable[[Any, Any], None],
+                                                                 match: str) -> None:
+    """The port indexes `graph.tensors` with these; the graph reader (read_tflite, under from_tflite) is what
+    refuses them, naming the file (-7 was once taken for an omitted input, then forward failed with a
+    TypeError)."""
+    path = _tampered(tmp_path, name, tamper)
+    with pytest.raises(ModelLoadError, match=match) as e:
+        MediaPipeTorch.from_tflite(path)
+    assert str(e.value).startswith(f"{path} is a corrupt TFLite model: "), str(e.value)
 
 
 def test_an_omitted_activation_input_is_refused(tmp_path: Path) -> None:
