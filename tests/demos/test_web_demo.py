@@ -176,25 +176,60 @@ def test_js_contract_checks_refuse_bad_contracts(node: str) -> None:
         "target": {**contract, "target": "onnx"},
         "int8": {**contract, "input_dtype": "int8"},
         "size": {**contract, "input_height": 0},
+        # Tampered fields the page allocates from or computes with: each was accepted, then gave a silent
+        # wrong mask (NaN, Infinity, a mask of ones), a TypeError at the first frame, or huge buffers.
+        "huge": {**contract, "input_height": 10**9, "input_width": 10**9},
+        "negative_output": {**contract, "output_height": -256, "output_width": -256},
+        "string_output": {**contract, "output_height": "256", "output_width": "256"},
+        "float_size": {**contract, "input_height": 256.5},
+        "string_mean": {**contract, "mean": ["a", "b", "c"]},
+        "zero_std": {**contract, "std": [0, 0, 0]},
+        "no_input_quant": {**contract, "input_quant": None},
+        "no_output_quant": {**contract, "output_quant": None},
+        "bad_scale": {**contract, "output_quant": {**contract["output_quant"], "scale": "x"}},
+        "bad_zero_point": {**contract, "input_quant": {**contract["input_quant"], "zero_point": 1000}},
+        "array": [contract],
+        "null": None,
+    }
+    refiner = json.loads((MODEL.parent / "refine-t40gs_int8.tflite.json").read_text())
+    refiner.update(input_dtype="float32", output_dtype="float32", input_quant=None, output_quant=None)  # its fp32 export
+    bad_refiner = {
+        "stride": {**refiner, "tiles": {**refiner["tiles"], "out_stride": 3}},  # 40 / 3: a fractional output tile
+        "output": {**refiner, "output_height": -40, "output_width": -40},
+        "work": {**refiner, "tiles": {**refiner["tiles"], "work_long_side": 10**9}},
+        "mean": {**refiner, "mean": [0.5, 0.5, 0.5]},  # the page feeds value / 255 whatever it says
+        "tiles": {**refiner, "tiles": "__proto__"},
     }
     got = run_js(node, f"""
-import {{ checkContract, checkAgainstModel, ContractError }} from './js/contract.js';
-const cases = {json.dumps(bad)};
+import {{ checkContract, checkRefinerContract, checkAgainstModel, ContractError }} from './js/contract.js';
 const out = {{}};
-for (const [k, c] of Object.entries(cases)) {{
-  try {{ checkContract(c); out[k] = null; }} catch (e) {{ out[k] = e instanceof ContractError ? e.message : 'other: ' + e; }}
+for (const [cases, check, prefix] of [[{json.dumps(bad)}, checkContract, ''], [{json.dumps(bad_refiner)}, checkRefinerContract, 'refiner_']]) {{
+  for (const [k, c] of Object.entries(cases)) {{
+    try {{ check(c); out[prefix + k] = null; }} catch (e) {{ out[prefix + k] = e instanceof ContractError ? e.message : 'other: ' + e; }}
+  }}
 }}
 const good = checkContract({json.dumps(contract)});
 try {{ checkAgainstModel(good, [{{ shape: [1, 224, 224, 3], dtype: 'uint8' }}], [{{ shape: [1, 256, 256, 1], dtype: 'uint8' }}]); out.shape = null; }}
 catch (e) {{ out.shape = e.message; }}
+// The output's sides, not only their product (128 x 512 is 256 x 256 pixels, drawn scrambled).
+try {{ checkAgainstModel(checkContract({{ ...{json.dumps(contract)}, output_height: 128, output_width: 512 }}), [{{ shape: [1, 256, 256, 3], dtype: 'uint8' }}], [{{ shape: [1, 256, 256, 1], dtype: 'uint8' }}]); out.output_shape = null; }}
+catch (e) {{ out.output_shape = e.message; }}
 try {{ checkAgainstModel(good, [{{ shape: [1, 256, 256, 3], dtype: 'uint8' }}], [{{ shape: [1, 256, 256, 1], dtype: 'uint8' }}]); out.ok = true; }}
 catch (e) {{ out.ok = e.message; }}
+out.refiner_ok = checkRefinerContract({json.dumps(refiner)}).model_name === {json.dumps(refiner["model_name"])};
+// A "__proto__" key is JSON.parse's own property: checking such a contract pollutes no prototype.
+checkContract(JSON.parse({json.dumps(json.dumps({**contract, "__proto__": {"polluted": 1}}))}));
+out.polluted = ({{}}).polluted !== undefined;
 process.stdout.write(JSON.stringify(out));
 """)
-    assert got.pop("ok") is True
+    assert got.pop("ok") is True and got.pop("refiner_ok") is True and got.pop("polluted") is False
     for case, message in got.items():
         assert message and not message.startswith("other"), (case, message)
-    assert "224" in got["shape"]
+    assert "224" in got["shape"] and "128" in got["output_shape"]
+    for case, field in (("huge", "input_height"), ("negative_output", "output_height"), ("string_mean", "mean[0]"),
+                        ("zero_std", "std[0]"), ("no_input_quant", "input_quant"), ("bad_scale", "output_quant"),
+                        ("refiner_stride", "out_stride"), ("refiner_work", "work_long_side")):
+        assert field in got[case], (case, got[case])  # the message names the field
 
 
 def test_server_isolation_headers_listing_and_confinement(node: str, tmp_path: Path) -> None:
@@ -238,6 +273,156 @@ def test_server_isolation_headers_listing_and_confinement(node: str, tmp_path: P
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+class _Server:
+    """serve.mjs on a free port of 127.0.0.1 (for the server's tests); `request` sends raw paths and headers."""
+
+    def __init__(self, node: str, *args: str | Path) -> None:
+        import re
+
+        self.proc = subprocess.Popen([node, str(WEB / "serve.mjs"), "--port", "0", *map(str, args)],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        m = re.search(r"http://127\.0\.0\.1:(\d+)/", self.proc.stdout.readline())
+        assert m, f"serve.mjs printed no address: {self.proc.stderr.read()[-2000:]}"
+        self.port = int(m.group(1))
+
+    def request(self, path: str, host: str | None = None) -> tuple[int, bytes]:
+        """(status, body) of GET `path` sent as it is; Host 127.0.0.1:<port> unless given. Raises
+        ConnectionError (or http.client's errors) when the server cuts the answer or is gone."""
+        import http.client
+
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            conn.putrequest("GET", path, skip_host=True)
+            conn.putheader("Host", host or f"127.0.0.1:{self.port}")
+            conn.endheaders()
+            r = conn.getresponse()
+            return r.status, r.read()
+        finally:
+            conn.close()
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None and self.request("/")[0] == 200
+
+    def close(self) -> str:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+        return self.proc.stderr.read()
+
+
+def test_server_answers_malformed_urls_with_400_and_keeps_serving(node: str, tmp_path: Path) -> None:
+    """A malformed %-escape (decodeURIComponent throws) or an absolute-form target new URL cannot parse was an
+    exception in the request handler that ended the server; now 400, and the next request is served."""
+    (tmp_path / "m.tflite").write_bytes(b"x")
+    server = _Server(node, "--models", tmp_path)
+    try:
+        assert server.request("/models/%E0%A4%A")[0] == 400
+        assert server.request("/js/%ZZ.js")[0] == 400
+        assert server.request("http://[/")[0] == 400
+        assert server.alive()
+        assert server.request("/models/m.tflite") == (200, b"x")
+    finally:
+        server.close()
+
+
+def test_server_refuses_other_host_names(node: str, tmp_path: Path) -> None:
+    """DNS rebinding: a page of another site whose name resolves to 127.0.0.1 sends its own name as Host; the
+    server answers 403 to it and serves only 127.0.0.1, localhost and [::1] at its port."""
+    (tmp_path / "m.tflite").write_bytes(b"x")
+    server = _Server(node, "--models", tmp_path)
+    try:
+        p = server.port
+        for host in (f"evil.example:{p}", "evil.example", f"127.0.0.1.evil.example:{p}", "127.0.0.1", f"127.0.0.1:{p + 1}"):
+            status, body = server.request("/models/index.json", host=host)
+            assert status == 403 and b"m.tflite" not in body, host
+            assert server.request("/models/m.tflite", host=host)[0] == 403, host
+        for host in (f"127.0.0.1:{p}", f"localhost:{p}", f"LOCALHOST:{p}", f"[::1]:{p}"):
+            assert server.request("/models/m.tflite", host=host) == (200, b"x"), host
+    finally:
+        server.close()
+
+
+def test_server_does_not_follow_links_out_of_its_folders(node: str, tmp_path: Path) -> None:
+    """A symbolic link in the models folder to a file or a folder outside it is neither served nor listed
+    (path.resolve alone followed it); a link that stays inside the folder is served."""
+    models, outside = tmp_path / "models", tmp_path / "outside"
+    models.mkdir()
+    outside.mkdir()
+    (outside / "secret.tflite").write_bytes(b"outside bytes")
+    (outside / "secret.tflite.json").write_text(json.dumps({"precision": "outside"}))
+    (models / "m.tflite").write_bytes(b"x")
+    (models / "file_link.tflite").symlink_to(outside / "secret.tflite")
+    (models / "m.tflite.json").symlink_to(outside / "secret.tflite.json")  # the contract of a served model
+    (models / "dir_link").symlink_to(outside, target_is_directory=True)
+    (models / "inner_link.tflite").symlink_to(models / "m.tflite")
+    server = _Server(node, "--models", models)
+    try:
+        for path in ("/models/file_link.tflite", "/models/dir_link/secret.tflite", "/models/m.tflite.json"):
+            status, body = server.request(path)
+            assert status == 404 and b"outside" not in body, path
+        assert server.request("/models/inner_link.tflite") == (200, b"x")
+        listing = json.loads(server.request("/models/index.json")[1])
+        assert {e["model"]: e["contract"] for e in listing["models"]} == {"inner_link.tflite": None, "m.tflite": None}
+        assert all(e["precision"] is None for e in listing["models"])
+    finally:
+        server.close()
+
+
+def test_server_survives_a_file_it_cannot_read(node: str, tmp_path: Path) -> None:
+    """A read error after the file was found (here the reference /proc/self/mem, whose first read fails with
+    EIO; also a file removed between the check and the read) was an unhandled 'error' event that ended the
+    server; now that answer is cut and the server goes on. A models folder removed while serving is a 500."""
+    import http.client
+
+    if not Path("/proc/self/mem").is_file():
+        pytest.skip("no /proc/self/mem here (Linux): no file whose read fails")
+    models = tmp_path / "models"
+    models.mkdir()
+    server = _Server(node, "--models", models, "--reference", "/proc/self/mem")
+    try:
+        with pytest.raises((ConnectionError, http.client.HTTPException)):
+            server.request("/reference/selfie_segmentation.tflite")
+        assert server.alive()
+        models.rename(tmp_path / "gone")
+        status, body = server.request("/models/index.json")
+        assert status == 500 and b"models" in body, (status, body)
+        assert server.alive()
+    finally:
+        server.close()
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--port", "abc"], "--port must be an integer"),
+    (["--port", "70000"], "--port must be an integer"),
+    (["--port", "-1"], "--port must be an integer"),
+    (["--port", ""], "--port must be an integer"),
+    (["--port", "1.5"], "--port must be an integer"),
+    (["--colour", "red"], "usage:"),
+    (["--port"], "usage:"),
+])
+def test_server_refuses_bad_flags(node: str, args: list[str], message: str) -> None:
+    """Bad flags: a usage error naming the flag and exit code 2, not a stack trace from listen() (NaN)
+    or a random port ('' is Number 0)."""
+    proc = subprocess.run([node, str(WEB / "serve.mjs"), *args], capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
+    assert message in proc.stderr and "at " not in proc.stderr, proc.stderr
+
+
+def test_server_refuses_a_models_file_and_a_busy_port(node: str, tmp_path: Path) -> None:
+    """--models naming a file, not a folder, and a port already in use: a clear error and exit code 1 (the
+    first started and then failed on every listing; the second was a stack trace)."""
+    (tmp_path / "m.tflite").write_bytes(b"x")
+    proc = subprocess.run([node, str(WEB / "serve.mjs"), "--port", "0", "--models", str(tmp_path / "m.tflite")],
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 1 and "must be a folder" in proc.stderr, (proc.returncode, proc.stderr)
+    server = _Server(node, "--models", tmp_path)
+    try:
+        proc = subprocess.run([node, str(WEB / "serve.mjs"), "--port", str(server.port), "--models", str(tmp_path)],
+                              capture_output=True, text=True, timeout=30)
+        assert proc.returncode == 1 and "the port is in use" in proc.stderr, (proc.returncode, proc.stderr)
+    finally:
+        server.close()
 
 
 # --- the page in Chromium --------------------------------------------------------------------------
@@ -403,6 +588,102 @@ def test_bad_contract_is_an_error_on_the_page(browser: str, tmp_path: Path, case
     assert not out["state"]["ready"]
     assert out["errorText"], out
     assert ("no contract" in out["errorText"]) if case == "missing" else ("224" in out["errorText"])
+
+
+def test_js_listing_names_stay_in_the_models_folder(node: str) -> None:
+    """contract.js's checkListing refuses a /models/index.json (a tampered or foreign server's) whose names are
+    paths or URLs, or that is not a listing at all; modelUrl encodes the names a file may have (#, ?, %), which
+    the page put into URLs as they were ('a#1.tflite.json' fetched /models/a)."""
+    good = {"model": "m_int8.tflite", "contract": "m_int8.tflite.json", "precision": "int8"}
+    bad = {
+        "dotdot_contract": {"models": [{**good, "contract": "../js/app.js.json"}]},
+        "dotdot_model": {"models": [{**good, "model": "../../x.tflite"}]},
+        "url_model": {"models": [{**good, "model": "http://evil.example/m.tflite"}]},
+        "backslash": {"models": [{**good, "model": "..\\m.tflite"}]},
+        "not_tflite": {"models": [{**good, "model": "m.json"}]},
+        "number": {"models": [{**good, "model": 7}]},
+        "no_models": {"models": {"m.tflite": "x"}},
+        "not_object": [good],
+    }
+    got = run_js(node, f"""
+import {{ checkListing, modelUrl, ContractError }} from './js/contract.js';
+const out = {{}};
+for (const [k, l] of Object.entries({json.dumps(bad)})) {{
+  try {{ checkListing(l); out[k] = null; }} catch (e) {{ out[k] = e instanceof ContractError ? e.message : 'other: ' + e; }}
+}}
+out.ok = checkListing({{ models: [{json.dumps(good)}, {{ model: 'b.tflite', contract: null }}], reference: false }}).models.length;
+out.urls = ['a#1 ?%.tflite', 'https:evil.tflite'].map(modelUrl);
+try {{ modelUrl('../x.tflite'); out.dotdot = null; }} catch (e) {{ out.dotdot = e.message; }}
+process.stdout.write(JSON.stringify(out));
+""")
+    assert got.pop("ok") == 2
+    assert got.pop("urls") == ["/models/a%231%20%3F%25.tflite", "/models/https%3Aevil.tflite"]
+    for case, message in got.items():
+        assert message and not message.startswith("other") and "models/index.json" in message, (case, message)
+
+
+@pytest.mark.parametrize("query,name", [("smoothing=abc", "smoothing"), ("smoothing=1.5", "smoothing"),
+                                        ("accelerator=gpu", "accelerator"), ("runs=0", "runs")])
+def test_page_refuses_bad_url_parameters(browser: str, query: str, name: str) -> None:
+    """A bad URL parameter is an error naming it: ?smoothing=abc was NaN (NaN masks on the camera, without a
+    word), ?accelerator=gpu LiteRT.js's 'Invalid accelerator: '."""
+    out = drive(browser, "state", "--query", query)
+    assert not out["state"]["ready"], out["state"]
+    assert out["errorText"] and f"URL parameter {name}=" in out["errorText"], out["errorText"]
+
+
+def test_page_loads_a_model_whose_name_needs_escaping(browser: str, tmp_path: Path) -> None:
+    """A model file named with '#', '%' and a space (legal file names, listed as they are) loads: its URLs
+    are encoded (the page fetched '/models/a' for 'a#1 %_int8.tflite.json')."""
+    name = "a#1 %_int8.tflite"
+    shutil.copyfile(MODEL, tmp_path / name)
+    shutil.copyfile(MODEL.parent / f"{MODEL.name}.json", tmp_path / f"{name}.json")
+    out = drive(browser, "state", models=tmp_path)
+    assert out["state"]["ready"], out
+    assert out["state"]["error"] is None
+
+
+@pytest.mark.parametrize("case", ["dotdot", "url", "not_a_listing"])
+def test_page_refuses_a_tampered_listing(browser: str, tmp_path: Path, case: str) -> None:
+    """A /models/index.json (here swapped in the browser, as a tampered server would send it) whose names are
+    paths out of the models folder or URLs, or that is no listing, is an error naming it; before, '../' left
+    the folder ('/models/../js/app.js' is /js/app.js) and a wrong listing was a TypeError."""
+    entry = {"model": MODEL.name, "contract": f"{MODEL.name}.json", "precision": "int8"}
+    listing = {
+        "dotdot": {"models": [{**entry, "contract": f"../models/{MODEL.name}.json"}], "reference": False},
+        "url": {"models": [{**entry, "model": f"//evil.example/{MODEL.name}"}], "reference": False},
+        "not_a_listing": {"files": [entry]},
+    }[case]
+    (tmp_path / "index.json").write_text(json.dumps(listing))
+    out = drive(browser, "state", "--listing", tmp_path / "index.json")
+    assert not out["state"]["ready"], out
+    assert out["errorText"] and "models/index.json" in out["errorText"], out["errorText"]
+
+
+def test_page_refuses_a_photo_over_the_pixel_limit(browser: str) -> None:
+    """A photo of more than the page's pixel limit (the runtime's MAX_PIXELS, 120 Mpx; ?max_pixels= here so
+    that the test photo is over it) is an error naming its size. Measured before: a 17000 x 17000 photo
+    (past Chromium's canvas area) was segmented as a blank frame, its mask a black frame's, without a word."""
+    out = drive(browser, "state", "--photo", PHOTO, "--query", "max_pixels=1000")
+    assert out["state"]["frames"] == 0
+    assert out["errorText"] and "more than 1000 pixels" in out["errorText"] and PHOTO.name in out["errorText"], out["errorText"]
+
+
+def test_page_shows_a_background_that_does_not_decode(browser: str, tmp_path: Path) -> None:
+    """A backdrop file that does not decode is an error on the page (it was an unhandled rejection: nothing
+    shown, the old backdrop kept)."""
+    bad = tmp_path / "backdrop.png"
+    bad.write_bytes(PHOTO.read_bytes()[:200])  # a cut PNG
+    out = drive(browser, "photo", "--photo", PHOTO, "--background", bad, "--effects", "replace")
+    assert out["errorText"] and "background backdrop.png" in out["errorText"], out["errorText"]
+
+
+def test_photo_before_a_model_loads_keeps_the_error(browser: str, tmp_path: Path) -> None:
+    """A photo chosen when no model could be loaded (here: no contract) says so and keeps the reason; it was
+    'Cannot read properties of null', which hid it."""
+    shutil.copyfile(MODEL, tmp_path / MODEL.name)
+    out = drive(browser, "state", "--photo", PHOTO, models=tmp_path)
+    assert out["errorText"] and "no model is loaded" in out["errorText"] and "no contract" in out["errorText"], out["errorText"]
 
 
 # The stand-in refiner of the band tests in JS (the Python `runner` beside each): the 4th channel of a

@@ -11,7 +11,7 @@ import { DEFAULT_SMOOTHING, MaskSmoother } from './smoothing.js';
 import { DEFAULT_CLEANUP, NO_CLEANUP, cleanRegions, forLevel } from './cleanup.js';
 import { WebSegmenter } from './segmenter.js';
 import { WebRefiner } from './refiner.js';
-import { roleOf } from './contract.js';
+import { checkListing, modelUrl, roleOf } from './contract.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -21,7 +21,7 @@ let segmenter = null;
 let refiner = null; // quality "accurate": the edge refiner run on the coarse contour's tiles
 let background = null;
 let still = null; // the photo on show (redrawn when a control changes), null while the camera runs
-const smoother = new MaskSmoother(Number(params.get('smoothing') ?? DEFAULT_SMOOTHING));
+const smoother = new MaskSmoother(DEFAULT_SMOOTHING); // ?smoothing= is checked in main (numberParam)
 let cleanupOn = params.get('cleanup') !== '0';
 const renderer = new EffectRenderer($('view'));
 const work = document.createElement('canvas'); // full-size frame pixels for the pre-processing
@@ -31,6 +31,23 @@ function showError(message) {
   $('error').textContent = message;
   $('error').hidden = false;
   $('status').textContent = 'error';
+}
+
+// The largest photo (width x height) the page takes: the Python runtime's MAX_PIXELS (image_input.py);
+// ?max_pixels= lowers or raises it. Past Chromium's canvas area (~268 Mpx) a photo would be segmented
+// as a blank frame without a word, and each copy of it costs 4 bytes a pixel.
+const MAX_PIXELS = 120_000_000;
+
+/** A numeric URL parameter in [lo, hi] (an integer where `integer`), else `fallback` when absent; a bad
+ *  one is an error naming it (NaN smoothing gave NaN masks without a word). */
+function numberParam(key, fallback, lo, hi, { integer = false, below = false } = {}) {
+  const raw = params.get(key);
+  if (raw === null) return fallback;
+  const v = raw.trim() === '' ? NaN : Number(raw);
+  if (!Number.isFinite(v) || v < lo || (below ? v >= hi : v > hi) || (integer && !Number.isInteger(v))) {
+    throw new Error(`URL parameter ${key}=${JSON.stringify(raw)}: expected ${integer ? 'an integer' : 'a number'} in [${lo}, ${hi}${below ? ')' : ']'}`);
+  }
+  return v;
 }
 
 function setParam(key, value, reload = true) {
@@ -124,8 +141,15 @@ async function startCamera() {
 }
 
 async function openPhoto(file) {
+  // Before the model is loaded there is nothing to run (and a load error on show must stay on show).
+  if (!state.ready) throw new Error(state.error ? `no model is loaded (${state.error})` : 'the model is still loading: open the photo once the page says ready');
   // Decoded as stored: no colour-profile conversion, as the Python runtime reads it.
   const bitmap = await createImageBitmap(file, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
+  const limit = numberParam('max_pixels', MAX_PIXELS, 1, Number.MAX_SAFE_INTEGER, { integer: true });
+  if (bitmap.width * bitmap.height > limit) {
+    bitmap.close();
+    throw new Error(`${file.name} is ${bitmap.width}x${bitmap.height}, more than ${limit} pixels (?max_pixels= to change the limit)`);
+  }
   const video = $('camera');
   if (video.srcObject) { video.srcObject.getTracks().forEach((t) => t.stop()); video.srcObject = null; }
   still = bitmap;
@@ -183,19 +207,34 @@ function wireControls(build) {
   cleanupControl().onchange = (e) => { cleanupOn = e.target.checked; setParam('cleanup', cleanupOn ? '1' : '0', false); redraw(); };
   $('start-camera').onclick = () => startCamera().catch((e) => showError(`camera: ${e.message}`));
   $('photo').onchange = (e) => e.target.files[0] && openPhoto(e.target.files[0]).catch((err) => showError(`photo: ${err.message}`));
-  $('background').onchange = async (e) => { background = e.target.files[0] ? await createImageBitmap(e.target.files[0]) : null; redraw(); };
+  // A file that does not decode is an error on the page (it was an unhandled rejection: nothing shown).
+  $('background').onchange = (e) => (e.target.files[0] ? createImageBitmap(e.target.files[0]) : Promise.resolve(null))
+    .then((bitmap) => { background = bitmap; return redraw(); }, (err) => showError(`background ${e.target.files[0].name}: ${err.message}`));
   $('bench').onclick = () => runBenchmark().catch((e) => showError(`benchmark: ${e.message}`));
 }
 
 async function main() {
+  smoother.smoothing = numberParam('smoothing', DEFAULT_SMOOTHING, 0, 1, { below: true });
+  for (const [key, allowed] of [['accelerator', ['wasm', 'webgpu']], ['quality', ['fast', 'accurate']], ['wasm', BUILDS]]) {
+    // An unknown value was passed on as it is ("Invalid accelerator: ") or dropped without a word.
+    if (params.has(key) && !allowed.includes(params.get(key))) throw new Error(`URL parameter ${key}=${JSON.stringify(params.get(key))}: expected one of ${allowed.join(', ')}`);
+  }
+  for (const key of ['runs', 'threads']) numberParam(key, 1, 1, 1e6, { integer: true });
   const build = BUILDS.includes(params.get('wasm')) ? params.get('wasm') : await defaultBuild(params.get('accelerator'));
   wireControls(build);
   const rt = await initRuntime(build);
-  const listing = await (await fetch('/models/index.json')).json();
+  const res = await fetch('/models/index.json');
+  let listing;
+  try {
+    listing = await res.json();
+  } catch (e) {
+    throw new Error(`models/index.json could not be read (HTTP ${res.status}: ${e.message})`);
+  }
+  checkListing(listing); // every name a plain file of the models folder
   // Segmentation models and edge refiners are told apart by their contracts' role.
   const roles = await Promise.all(listing.models.map(async (m) => {
     if (!m.contract) return 'segmenter';
-    try { return roleOf(await (await fetch(`/models/${m.contract}`)).json()); } catch { return 'segmenter'; }
+    try { return roleOf(await (await fetch(modelUrl(m.contract))).json()); } catch { return 'segmenter'; }
   }));
   const models = listing.models.filter((_, i) => roles[i] === 'segmenter');
   const refiners = listing.models.filter((_, i) => roles[i] === 'edge-refiner');

@@ -1,7 +1,7 @@
 // In-page latency: our model and MediaPipe's timed interleaved in the same page, on the same WASM
 // build, thread count and input picture, so both see the same browser, JIT and machine load.
 // Each model runs in its own runner.html frame (see there why), driven from here in turns.
-import { mediapipeContract } from './contract.js';
+import { mediapipeContract, modelUrl } from './contract.js';
 import { toInputTensor } from './preprocess.js';
 
 export const REFERENCE_URL = '/reference/selfie_segmentation.tflite';
@@ -36,7 +36,7 @@ export async function benchmark(ours, rgb, { runs = 50, warmup = 5, threads = 1,
   const frames = [await openRunner(), await openRunner()];
   try {
     const [mine, ref] = frames.map((f) => f.contentWindow.runner);
-    const mineInfo = await mine.load(`/models/${ours.name}`, { build, accelerator, threads });
+    const mineInfo = await mine.load(modelUrl(ours.name), { build, accelerator, threads });
     const refInfo = await ref.load(REFERENCE_URL, { build, accelerator, threads });
     const refContract = mediapipeContract(refInfo.inputs[0]);
     if (refContract.input_width !== ours.contract.input_width || refContract.input_height !== ours.contract.input_height) {

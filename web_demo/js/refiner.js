@@ -1,7 +1,7 @@
 // The edge refiner of quality "accurate" in the page: its contract, its compiled LiteRT.js model, and
 // a photo's refined probability (band.js, the runtime's band logic): the tiles refined at the working
 // frame, then snapped to the photo's own edges at its size, as the runtime's TileModel.refine does.
-import { ContractError, checkRefinerContract, fetchContract } from './contract.js';
+import { ContractError, checkRefinerContract, fetchContract, modelUrl } from './contract.js';
 import { compile, run } from './engine.js';
 import { ACCURATE_SNAP, refineBand } from './band.js';
 import { outputToProb } from './preprocess.js';
@@ -33,8 +33,8 @@ export class WebRefiner {
 
   /** Load `/models/<name>` with its refiner contract; ContractError when it is not one the page can run. */
   static async load(entry, options = {}) {
-    const contract = await fetchContract(entry.contract ? `/models/${entry.contract}` : null, entry.model, checkRefinerContract);
-    const model = await compile(`/models/${entry.model}`, options);
+    const contract = await fetchContract(entry.contract ? modelUrl(entry.contract) : null, entry.model, checkRefinerContract);
+    const model = await compile(modelUrl(entry.model), options);
     const [inp] = model.inputs;
     if (Array.from(inp.shape).join('x') !== [1, ...[contract.input_height, contract.input_width, 4]].join('x')
         && Array.from(inp.shape).join('x') !== [1, 4, contract.input_height, contract.input_width].join('x')) {

@@ -1,6 +1,6 @@
 // One portrait model in the page: its contract, its compiled LiteRT.js model, and
 // pixels -> person probability at the model's resolution (what the runtime's predict_lowres returns).
-import { checkAgainstModel, fetchContract, inputShape } from './contract.js';
+import { checkAgainstModel, fetchContract, inputShape, modelUrl } from './contract.js';
 import { compile, run } from './engine.js';
 import { outputToProb, resizeRGBA, toInputTensor } from './preprocess.js';
 
@@ -14,8 +14,8 @@ export class WebSegmenter {
 
   /** Load `/models/<name>` with its contract; ContractError when the contract is missing or wrong. */
   static async load(entry, options = {}) {
-    const contract = await fetchContract(entry.contract ? `/models/${entry.contract}` : null, entry.model);
-    const model = await compile(`/models/${entry.model}`, options);
+    const contract = await fetchContract(entry.contract ? modelUrl(entry.contract) : null, entry.model);
+    const model = await compile(modelUrl(entry.model), options);
     checkAgainstModel(contract, model.inputs, model.outputs, entry.model);
     return new WebSegmenter(entry.model, contract, model);
   }

@@ -6,7 +6,10 @@
 //   node tools/drive.mjs camera --y4m CLIP --frames N                      live frames from a fake camera
 //   node tools/drive.mjs screenshot --photo IMAGE --png OUT [--query Q]    the page with a photo
 //   node tools/drive.mjs photo --photo IMAGE --effects blur,replace,mask   the canvas's RGBA pixels per effect
-// Common: --models DIR (serve.mjs --models), --reference FILE, --webgpu 1 (SwiftShader WebGPU adapter).
+//                              [--background IMAGE]                         (chosen as the backdrop first)
+//   node tools/drive.mjs state [--query Q] [--photo IMAGE]                 also: the page after choosing a photo
+// Common: --models DIR (serve.mjs --models), --reference FILE, --webgpu 1 (SwiftShader WebGPU adapter),
+// --listing FILE (served as /models/index.json instead of the server's, as a tampered server would).
 import { readFileSync } from 'node:fs';
 import { fakeCameraFlags, openDemo, withPage } from './browser.mjs';
 
@@ -82,6 +85,11 @@ async function photo(page, url, opts) {
   const drawn = {};
   await page.setInputFiles('#photo', opts.photo);
   await page.waitForFunction(() => window.demoState.frames >= 1 || window.demoState.error, null, { timeout: 60000 });
+  if (opts.background) {
+    const before = await page.evaluate(() => window.demoState.frames);
+    await page.setInputFiles('#background', opts.background); // the page redraws the photo on it
+    await page.waitForFunction((n) => window.demoState.frames > n || window.demoState.error, before, { timeout: 20000 });
+  }
   for (const effect of (opts.effects ?? 'blur').split(',')) {
     const before = await page.evaluate(() => window.demoState.frames);
     await page.selectOption('#effect', effect); // the page redraws the photo with it
@@ -97,19 +105,31 @@ async function photo(page, url, opts) {
   return { state: await page.evaluate(() => { const { lastProb, times, ...s } = window.demoState; return s; }), drawn };
 }
 
+/** The page's state once open, and after choosing `--photo` when given (whether the page was ready or not). */
+async function state(page, url, opts) {
+  const first = await openDemo(page, url, opts.query);
+  if (!opts.photo) return { state: first };
+  await page.setInputFiles('#photo', opts.photo);
+  await page.waitForFunction((e) => window.demoState.frames >= 1 || (window.demoState.error && window.demoState.error !== e), first.error, { timeout: 60000 });
+  return { state: await page.evaluate(() => { const { lastProb, times, ...s } = window.demoState; return s; }) };
+}
+
 async function main() {
   const { command, opts } = parseArgs(process.argv.slice(2));
   const serverArgs = [];
   for (const k of ['models', 'reference']) if (opts[k]) serverArgs.push(`--${k}`, opts[k]);
   const extraFlags = command === 'camera' ? fakeCameraFlags(opts.y4m) : [];
   const consoleLog = [];
-  const commands = { parity, camera, screenshot, photo, state: async (page, url) => ({ state: await openDemo(page, url, opts.query) }) };
+  const commands = { parity, camera, screenshot, photo, state };
   if (!commands[command]) throw new Error(`unknown command ${command} (${Object.keys(commands).join(', ')})`);
-  const result = await withPage({ serverArgs, extraFlags, consoleLog, webgpu: opts.webgpu === '1' }, async (page, { url, version }) => ({
-    chromium: version,
-    ...(await commands[command](page, url, opts)),
-    errorText: (await page.isVisible('#error')) ? await page.textContent('#error') : null,
-  }));
+  const result = await withPage({ serverArgs, extraFlags, consoleLog, webgpu: opts.webgpu === '1' }, async (page, { url, version }) => {
+    if (opts.listing) await page.route('**/models/index.json', (route) => route.fulfill({ path: opts.listing, contentType: 'application/json' }));
+    return {
+      chromium: version,
+      ...(await commands[command](page, url, opts)),
+      errorText: (await page.isVisible('#error')) ? await page.textContent('#error') : null,
+    };
+  });
   result.console = consoleLog.filter((l) => !l.includes('INFO:'));
   process.stdout.write(JSON.stringify(result));
 }
