@@ -10,6 +10,18 @@ enum Effect: String, CaseIterable, Identifiable {
     var id: String { rawValue }
 }
 
+enum EffectError: LocalizedError {
+    case emptyFrame(width: Int, height: Int)
+    case renderFailed(Effect)
+
+    var errorDescription: String? {
+        switch self {
+        case .emptyFrame(let width, let height): return "cannot draw an effect on a \(width)x\(height) frame"
+        case .renderFailed(let effect): return "Core Image could not draw the \(effect.rawValue) effect"
+        }
+    }
+}
+
 /// Portrait effects in Core Image: the smoothed mask, upsampled bilinearly to the frame, blends the
 /// frame over a background (CIGaussianBlur of the frame, a gradient backdrop, or a dimmed frame)
 /// with CIBlendWithMask.
@@ -17,12 +29,18 @@ final class EffectRenderer {
     var blurSigma: Double = 16
     private let context = CIContext(options: [.cacheIntermediates: false])
 
-    /// The composited frame, or nil for `.none` (the live preview shows through).
-    func render(frame: CVPixelBuffer, mask: [Float], maskWidth: Int, maskHeight: Int, effect: Effect) -> CGImage? {
+    /// The composited frame, or nil for `.none` (the live preview shows through). Throws rather than
+    /// return nil for a frame it cannot draw: nil would show the bare camera, the effect gone unexplained.
+    func render(frame: CVPixelBuffer, mask: [Float], maskWidth: Int, maskHeight: Int, effect: Effect) throws -> CGImage? {
         guard effect != .none else { return nil }
+        guard MaskCleanup.pixelCount(width: maskWidth, height: maskHeight) == mask.count else {
+            throw MaskCleanupError.sizeMismatch(width: maskWidth, height: maskHeight, count: mask.count)
+        }
+        let (width, height) = (CVPixelBufferGetWidth(frame), CVPixelBufferGetHeight(frame))
+        guard width > 0, height > 0 else { throw EffectError.emptyFrame(width: width, height: height) }
         let image = CIImage(cvPixelBuffer: frame)
         let extent = image.extent
-        guard let maskImage = makeMask(mask, width: maskWidth, height: maskHeight, to: extent) else { return nil }
+        let maskImage = makeMask(mask, width: maskWidth, height: maskHeight, to: extent)
 
         let background: CIImage
         switch effect {
@@ -51,13 +69,15 @@ final class EffectRenderer {
         blend.inputImage = image
         blend.backgroundImage = background
         blend.maskImage = maskImage
-        guard let output = blend.outputImage else { return nil }
-        return context.createCGImage(output, from: extent)
+        guard let output = blend.outputImage, let rendered = context.createCGImage(output, from: extent) else {
+            throw EffectError.renderFailed(effect)
+        }
+        return rendered
     }
 
-    /// The probability map as a one-channel float image stretched over `extent`.
-    private func makeMask(_ mask: [Float], width: Int, height: Int, to extent: CGRect) -> CIImage? {
-        guard width > 0, height > 0, mask.count == width * height else { return nil }
+    /// The probability map (`width` x `height` values, checked by `render`) as a one-channel float image
+    /// stretched over `extent`.
+    private func makeMask(_ mask: [Float], width: Int, height: Int, to extent: CGRect) -> CIImage {
         let data = mask.withUnsafeBufferPointer { Data(buffer: $0) }
         let small = CIImage(bitmapData: data, bytesPerRow: width * MemoryLayout<Float>.size,
                             size: CGSize(width: width, height: height), format: .Lf, colorSpace: nil)

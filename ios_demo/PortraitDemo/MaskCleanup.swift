@@ -46,7 +46,10 @@ enum MaskCleanupError: LocalizedError, Equatable {
         case .notAFraction(let name, let value):
             return "\(name) must be a fraction in [0, 1], got \(value)"
         case .sizeMismatch(let width, let height, let count):
-            return "a \(width)x\(height) mask has \(width * height) values, got \(count)"
+            guard let want = MaskCleanup.pixelCount(width: width, height: height) else {
+                return "a mask cannot be \(width)x\(height) (got \(count) values)"
+            }
+            return "a \(width)x\(height) mask has \(want) values, got \(count)"
         }
     }
 }
@@ -65,10 +68,23 @@ enum MaskCleanup {
     /// `clean_regions`' default threshold.
     static let threshold: Float = 0.5
 
+    /// `width` x `height` pixels, or nil when a side is not positive or the product overflows: sizes may
+    /// come from a file, and Int's `*` traps on overflow.
+    static func pixelCount(width: Int, height: Int) -> Int? {
+        guard width > 0, height > 0 else { return nil }
+        let (count, overflow) = width.multipliedReportingOverflow(by: height)
+        return overflow ? nil : count
+    }
+
     /// `postprocess._default_halo`: 2% of the mask's diagonal, rounded half to even as Python's round,
-    /// at least 1. (The diagonal is the square root of an exact integer, so correctly rounded.)
+    /// at least 1. (The diagonal is the square root of an exact integer, so correctly rounded; for sides
+    /// whose squares overflow an Int, of a Double, never a trap.)
     static func defaultHalo(width: Int, height: Int) -> Int {
-        let diagonal = Double(width * width + height * height).squareRoot()
+        let (w2, o1) = width.multipliedReportingOverflow(by: width)
+        let (h2, o2) = height.multipliedReportingOverflow(by: height)
+        let (sum, o3) = w2.addingReportingOverflow(h2)
+        let diagonal = o1 || o2 || o3 ? (Double(width) * Double(width) + Double(height) * Double(height)).squareRoot()
+            : Double(sum).squareRoot()
         return max(1, Int((0.02 * diagonal).rounded(.toNearestOrEven)))
     }
 
@@ -77,7 +93,7 @@ enum MaskCleanup {
     /// `defaultHalo`). Throws `MaskCleanupError.sizeMismatch` if `prob` is not `width` x `height`.
     static func clean(_ prob: [Float], width: Int, height: Int, cleanup: RegionCleanup = .standard,
                       threshold: Float = MaskCleanup.threshold, halo: Int? = nil) throws -> [Float] {
-        guard width > 0, height > 0, prob.count == width * height else {
+        guard pixelCount(width: width, height: height) == prob.count else {
             throw MaskCleanupError.sizeMismatch(width: width, height: height, count: prob.count)
         }
         var out = prob
@@ -140,7 +156,7 @@ enum MaskCleanup {
     /// 2^-16 as a float. (OpenCV's x86 wheels run Intel IPP's version instead, whose float sums can
     /// differ in the last bits.)
     static func chamferDistance(to: [Bool], width: Int, height: Int) -> [Float] {
-        precondition(width > 0 && height > 0 && to.count == width * height,
+        precondition(pixelCount(width: width, height: height) == to.count,
                      "a \(width)x\(height) mask, got \(to.count) values")
         let w = width + 2  // a border of DIST_MAX on every side
         var t = [Int64](repeating: far, count: w * (height + 2))

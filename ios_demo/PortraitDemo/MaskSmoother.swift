@@ -8,13 +8,19 @@ final class MaskSmoother {
 
     /// Weight of the newest frame, in (0, 1].
     var alpha: Float {
-        didSet { alpha = min(max(alpha, Self.minimumAlpha), 1) }
+        didSet { alpha = Self.limited(alpha) }
     }
 
     private var state: [Float] = []
 
     init(alpha: Float = 0.5) {
-        self.alpha = min(max(alpha, Self.minimumAlpha), 1)
+        self.alpha = Self.limited(alpha)
+    }
+
+    /// `alpha` in [minimumAlpha, 1]; NaN (which min/max pass through, and which would turn every mask
+    /// NaN, i.e. background, for good) is 1: no smoothing.
+    private static func limited(_ alpha: Float) -> Float {
+        alpha.isNaN ? 1 : min(max(alpha, minimumAlpha), 1)
     }
 
     func reset() {

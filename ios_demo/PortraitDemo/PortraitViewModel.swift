@@ -66,7 +66,7 @@ final class FramePipeline: @unchecked Sendable {
             let smoothed = smoother.smooth(result.mask)
             let mask = try MaskCleanup.clean(smoothed, width: result.width, height: result.height, cleanup: cleanup)
             let start = CACurrentMediaTime()
-            let image = renderer.render(frame: pixelBuffer, mask: mask, maskWidth: result.width,
+            let image = try renderer.render(frame: pixelBuffer, mask: mask, maskWidth: result.width,
                                         maskHeight: result.height, effect: effect)
             let now = CACurrentMediaTime()
             if lastFrameTime > 0 {

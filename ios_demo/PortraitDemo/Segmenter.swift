@@ -76,18 +76,15 @@ final class Segmenter: @unchecked Sendable {
         self.computeChoice = compute
         let description = model.modelDescription
         guard let input = description.inputDescriptionsByName[contract.inputName] else {
-            throw SegmenterError.missingFeature("input named '\(contract.inputName)'")
+            throw SegmenterError.missingFeature("input named '\(ContractLoader.shown(contract.inputName))'")
         }
-        guard description.outputDescriptionsByName[contract.outputName] != nil else {
-            throw SegmenterError.missingFeature("output named '\(contract.outputName)'")
+        guard let output = description.outputDescriptionsByName[contract.outputName] else {
+            throw SegmenterError.missingFeature("output named '\(ContractLoader.shown(contract.outputName))'")
         }
+        // The sizes the model file fixes, held to the contract's at load, not on every frame.
+        try contract.checkTensors(input: Self.size(of: input), output: Self.size(of: output))
         switch input.type {
         case .image:
-            if let constraint = input.imageConstraint,
-               constraint.pixelsWide != contract.inputWidth || constraint.pixelsHigh != contract.inputHeight {
-                throw SegmenterError.mismatch(
-                    "input image \(constraint.pixelsWide)x\(constraint.pixelsHigh), contract \(contract.inputWidth)x\(contract.inputHeight)")
-            }
             let visionModel = try VNCoreMLModel(for: model)
             visionModel.inputImageFeatureName = contract.inputName
             let request = VNCoreMLRequest(model: visionModel)
@@ -100,12 +97,26 @@ final class Segmenter: @unchecked Sendable {
             }
             self.request = nil
         default:
-            throw SegmenterError.unsupported("input '\(contract.inputName)' is neither an image nor a multi-array")
+            throw SegmenterError.unsupported("input '\(ContractLoader.shown(contract.inputName))' is neither an image nor a multi-array")
         }
+    }
+
+    /// What the model's description fixes of a feature's size; a flexible or unstated shape fixes nothing.
+    private static func size(of feature: MLFeatureDescription) -> TensorSize {
+        if let image = feature.imageConstraint {
+            return .image(width: image.pixelsWide, height: image.pixelsHigh)
+        }
+        if let array = feature.multiArrayConstraint, array.shapeConstraint.type == .unspecified {
+            return .array(array.shape.map { $0.intValue })
+        }
+        return .unknown
     }
 
     /// `pixelBuffer`: an upright BGRA camera frame, any size.
     func segment(_ pixelBuffer: CVPixelBuffer) throws -> SegmentationResult {
+        guard CVPixelBufferGetWidth(pixelBuffer) > 0, CVPixelBufferGetHeight(pixelBuffer) > 0 else {
+            throw SegmenterError.unsupported("an empty camera frame")  // the squash would divide by 0
+        }
         let start = CACurrentMediaTime()
         let value: MLFeatureValue
         if let request {
@@ -174,7 +185,9 @@ final class Segmenter: @unchecked Sendable {
         if let array = value.multiArrayValue {
             probs = MLShapedArray<Float>(converting: array).scalars
         } else if let buffer = value.imageBufferValue {
-            probs = try grayscale(buffer)
+            // With output_quant the bytes are the quantized values, dequantized below (dividing them by
+            // 255 first would make the mask near 0: black); without, a byte is probability x 255.
+            probs = try grayscale(buffer, scale: contract.outputQuant == nil ? 1 / 255 : 1)
         } else {
             throw SegmenterError.noOutput
         }
@@ -182,14 +195,16 @@ final class Segmenter: @unchecked Sendable {
             throw SegmenterError.mismatch(
                 "output has \(probs.count) values, contract \(contract.maskWidth)x\(contract.maskHeight)")
         }
+        // NaN is below every threshold: the frame would show as all background, with no word why.
+        guard !probs.contains(where: { $0.isNaN }) else { throw SegmenterError.unsupported("the model's output holds NaN") }
         if let quant = contract.outputQuant {
             probs = vDSP.multiply(quant.scale, vDSP.add(-Float(quant.zeroPoint), probs))
         }
         return vDSP.clip(probs, to: 0...1)
     }
 
-    /// A one-channel 8-bit output image, as probabilities.
-    private func grayscale(_ buffer: CVPixelBuffer) throws -> [Float] {
+    /// A one-channel 8-bit output image, each byte times `scale`.
+    private func grayscale(_ buffer: CVPixelBuffer, scale: Float) throws -> [Float] {
         guard CVPixelBufferGetPixelFormatType(buffer) == kCVPixelFormatType_OneComponent8 else {
             throw SegmenterError.unsupported("output image format \(CVPixelBufferGetPixelFormatType(buffer))")
         }
@@ -204,7 +219,7 @@ final class Segmenter: @unchecked Sendable {
         var probs = [Float](repeating: 0, count: width * height)
         for y in 0..<height {
             for x in 0..<width {
-                probs[y * width + x] = Float(base[y * rowBytes + x]) / 255
+                probs[y * width + x] = Float(base[y * rowBytes + x]) * scale
             }
         }
         return probs

@@ -89,8 +89,9 @@ for (minRegion, maxHole, field) in [(-0.1, 0.0, "minRegion"), (1.5, 0.0, "minReg
                      "\(error.localizedDescription)")
     }
 }
-// A mask that is not width x height is refused.
-for (count, width, height) in [(5, 2, 3), (0, 0, 0), (6, -2, -3)] {
+// A mask that is not width x height is refused; sizes whose product overflows an Int too, without a trap.
+for (count, width, height) in [(5, 2, 3), (0, 0, 0), (6, -2, -3), (2, Int.max / 2, 3), (4, Int.max, Int.max),
+                               (1, Int.min, -1)] {
     do {
         _ = try MaskCleanup.clean([Float](repeating: 1, count: count), width: width, height: height)
         checks.check(false, "a mask of \(count) values is refused as \(width)x\(height)")
@@ -98,6 +99,17 @@ for (count, width, height) in [(5, 2, 3), (0, 0, 0), (6, -2, -3)] {
         checks.check(error as? MaskCleanupError == .sizeMismatch(width: width, height: height, count: count),
                      "\(error)")
     }
+}
+checks.check(MaskCleanupError.sizeMismatch(width: 3, height: 2, count: 5).localizedDescription
+             == "a 3x2 mask has 6 values, got 5", "the mismatch names both counts")
+checks.check(MaskCleanupError.sizeMismatch(width: Int.max, height: 2, count: 4).localizedDescription
+             == "a mask cannot be \(Int.max)x2 (got 4 values)", "an overflowing size is described, not trapped on")
+checks.check(MaskCleanup.pixelCount(width: Int.max / 2, height: 3) == nil && MaskCleanup.pixelCount(width: 0, height: 5) == nil
+             && MaskCleanup.pixelCount(width: 7, height: 5) == 35, "pixelCount")
+checks.check(MaskCleanup.defaultHalo(width: Int.max, height: Int.max) > 0, "a halo for any size, no overflow trap")
+// One pixel: nothing to remove or fill, whatever it holds.
+for value: Float in [0, 0.3, 0.5, 1] {
+    checks.check(try MaskCleanup.clean([value], width: 1, height: 1) == [value], "a 1x1 mask of \(value) is kept")
 }
 // none returns the mask as it is, whatever it holds.
 let blobs: [Float] = [1, 1, 0, 0, 0.6, 0, 0, 0, 0, 0, 0, 0]
