@@ -8,7 +8,8 @@ import kotlin.math.abs
 
 /** One tensor as the model file declares it: dtype ("float32", "uint8", ...), shape, quantization. */
 class TensorInfo(val dtype: String, val shape: IntArray, val quant: TensorQuant? = null) {
-    val elementCount: Int get() = shape.fold(1) { n, d -> n * d }
+    /** In a Long: a tampered file's dimensions could overflow an Int to any count, the mask's included. */
+    val elementCount: Long get() = shape.fold(1L) { n, d -> n * d }
 
     override fun toString(): String = "$dtype ${shape.contentToString()}"
 }
@@ -33,10 +34,12 @@ object TensorCheck {
         ensure(input.dtype == contract.inputDtype) {
             "input type ${input.dtype} differs from the contract's ${contract.inputDtype}"
         }
-        val maskSize = contract.maskWidth * contract.maskHeight
-        ensure(output.elementCount == maskSize) {
-            "output ${output.shape.contentToString()} has ${output.elementCount} values, " +
-                "the contract's mask ${contract.maskWidth}x${contract.maskHeight} has $maskSize"
+        // The mask's rows then columns, whatever its layout ([1, H, W, 1], [1, 1, H, W]): the same number of
+        // values in another shape ([1, H / 2, 2 W, 1]) would be drawn scrambled.
+        val mask = listOf(contract.maskHeight, contract.maskWidth)
+        ensure(output.shape.all { it > 0 } && output.shape.filter { it != 1 } == mask.filter { it != 1 }) {
+            "output shape ${output.shape.contentToString()} (${output.elementCount} values) is not the contract's " +
+                "${contract.maskWidth}x${contract.maskHeight} mask"
         }
         ensure(output.dtype == contract.outputDtype) {
             "output type ${output.dtype} differs from the contract's ${contract.outputDtype}"
@@ -115,30 +118,36 @@ object TfliteTensors {
             return if (offset == 0) 0 else pos + offset
         }
 
-        private fun vector(index: Int): Pair<Int, Int>? {
+        /** (first element, count) of a vector of [size]-byte elements, which must lie within the file. */
+        private fun vector(index: Int, size: Int): Pair<Int, Int>? {
             val at = field(index)
             if (at == 0) return null
             val start = at + buf.getInt(at)
-            return start + 4 to buf.getInt(start)
+            val n = buf.getInt(start)
+            // Checked before anything is allocated from it: a tampered count would ask for gigabytes.
+            if (n < 0 || n > (buf.limit() - start - 4) / size) {
+                throw IndexOutOfBoundsException("a vector of $n entries at byte $start overruns the file")
+            }
+            return start + 4 to n
         }
 
         fun byte(index: Int): Byte = field(index).let { if (it == 0) 0 else buf.get(it) }
 
         fun table(index: Int): Table? = field(index).takeIf { it != 0 }?.let { Table(buf, it + buf.getInt(it)) }
 
-        fun tables(index: Int): List<Table> = vector(index)?.let { (start, n) ->
+        fun tables(index: Int): List<Table> = vector(index, 4)?.let { (start, n) ->
             List(n) { i -> (start + 4 * i).let { Table(buf, it + buf.getInt(it)) } }
         }.orEmpty()
 
-        fun ints(index: Int): List<Int> = vector(index)?.let { (start, n) ->
+        fun ints(index: Int): List<Int> = vector(index, 4)?.let { (start, n) ->
             List(n) { buf.getInt(start + 4 * it) }
         }.orEmpty()
 
         fun floats(index: Int): List<Float> =
-            vector(index)?.let { (start, n) -> List(n) { buf.getFloat(start + 4 * it) } }.orEmpty()
+            vector(index, 4)?.let { (start, n) -> List(n) { buf.getFloat(start + 4 * it) } }.orEmpty()
 
         fun longs(index: Int): List<Long> =
-            vector(index)?.let { (start, n) -> List(n) { buf.getLong(start + 8 * it) } }.orEmpty()
+            vector(index, 8)?.let { (start, n) -> List(n) { buf.getLong(start + 8 * it) } }.orEmpty()
     }
 
     // Field indices in the TFLite schema (tensorflow/compiler/mlir/lite/schema/schema.fbs).

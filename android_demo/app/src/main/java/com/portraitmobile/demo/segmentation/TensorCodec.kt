@@ -1,6 +1,7 @@
 package com.portraitmobile.demo.segmentation
 
 import com.portraitmobile.demo.contract.ModelContract
+import com.portraitmobile.demo.engine.EngineException
 import com.portraitmobile.demo.engine.TensorData
 import kotlin.math.roundToInt
 
@@ -77,7 +78,8 @@ class InputEncoder(private val contract: ModelContract) {
  * int8/uint8 output with the contract's output_quant (real = scale * (q - zero_point)).
  * A single-channel map is laid out the same in NHWC [1, H, W, 1] and NCHW [1, 1, H, W].
  * [clip] false: the dequantized values as they are (an edge refiner's tile, which the band clips
- * after its blend, as runtime/refiner.py does).
+ * after its blend, as runtime/refiner.py does). A float output holding NaN or infinity is an
+ * [EngineException], never a mask.
  */
 class OutputDecoder(private val contract: ModelContract, private val clip: Boolean = true) {
     val width = contract.maskWidth
@@ -98,6 +100,10 @@ class OutputDecoder(private val contract: ModelContract, private val clip: Boole
         when (raw) {
             is TensorData.Floats -> {
                 checkSize(raw.values.size)
+                // NaN passes coerceIn as NaN and is drawn as alpha 0: an empty mask with no word why.
+                if (raw.values.any { !it.isFinite() }) {
+                    throw EngineException("${contract.modelName} returned non-finite values (NaN or infinity)")
+                }
                 for (i in 0 until size) out[i] = if (clip) raw.values[i].coerceIn(0f, 1f) else raw.values[i]
             }
 

@@ -140,4 +140,92 @@ class ContractLoaderTest {
             }
         }
     }
+
+    /** Null when [text] is refused with a [ContractException] whose message names each of [words]; else why not. */
+    private fun notRefused(text: String, vararg words: String): String? = try {
+        ContractLoader.parse(text)
+        "accepted"
+    } catch (e: ContractException) {
+        words.firstOrNull { it !in e.message!! }?.let { "'$it' not in: ${e.message}" }
+    }
+
+    private fun refused(text: String, vararg words: String) {
+        notRefused(text, *words)?.let { fail("$it\n${text.take(2000)}") }
+    }
+
+    @Test
+    fun aTamperedOrWrongFieldIsRefusedNamingIt() {
+        // (what is replaced, by what, the field the error must name)
+        val broken = listOf(
+            // Sizes the app would allocate (100000 x 192 x 3 floats), or whose product overflows an Int.
+            Triple("\"input_height\": 256", "\"input_height\": 100000", "input_height"),
+            Triple("\"input_height\": 256", "\"input_height\": 65536", "input_height"),
+            Triple("\"output_height\": 0", "\"output_height\": 100000", "output_height"),
+            Triple("\"output_height\": 0", "\"output_height\": -1", "output_height"),
+            // Not integers: org.json would truncate 256.5 and read "256" as 256.
+            Triple("\"input_height\": 256", "\"input_height\": 256.5", "input_height"),
+            Triple("\"input_height\": 256", "\"input_height\": \"256\"", "input_height"),
+            Triple("\"input_height\": 256", "\"input_height\": true", "input_height"),
+            // Not finite, or a std that flips or flattens the input.
+            Triple("\"mean\": [0.0, 0.0, 0.0]", "\"mean\": [NaN, 0.0, 0.0]", "mean"),
+            Triple("\"mean\": [0.0, 0.0, 0.0]", "\"mean\": [\"NaN\", 0.0, 0.0]", "mean"),
+            Triple("\"std\": [1.0, 1.0, 1.0]", "\"std\": [-1.0, 1.0, 1.0]", "std"),
+            Triple("\"std\": [1.0, 1.0, 1.0]", "\"std\": [1e400, 1.0, 1.0]", "std"),
+            // A quantization that codes every value alike (a black mask), or whose bytes wrap.
+            Triple("\"scale\": 0.00392156862745098", "\"scale\": 0", "input_quant"),
+            Triple("\"scale\": 0.00392156862745098", "\"scale\": -0.1", "input_quant"),
+            Triple("\"scale\": 0.00392156862745098", "\"scale\": \"NaN\"", "input_quant"),
+            Triple("\"scale\": 0.00390625", "\"scale\": 0.0", "output_quant"),
+            Triple("\"zero_point\": 0}", "\"zero_point\": 256}", "input_quant"),
+            Triple("\"zero_point\": -128}", "\"zero_point\": -129}", "output_quant"),
+            Triple("{\"dtype\": \"uint8\"", "{\"dtype\": \"int8\"", "input_quant"),
+            // Values no code path knows.
+            Triple("\"output_layout\": \"NHWC\"", "\"output_layout\": \"HWC\"", "output_layout"),
+            Triple("\"input_layout\": \"NHWC\"", "\"input_layout\": \"nhwc\"", "input_layout"),
+            Triple("\"color_order\": \"RGB\"", "\"color_order\": \"RGBA\"", "color_order"),
+            Triple("\"input_dtype\": \"uint8\"", "\"input_dtype\": \"float64\"", "input_dtype"),
+            Triple("\"precision\": \"int8\"", "\"precision\": \"int4\"", "precision"),
+        )
+        val wrong = broken.mapNotNull { (from, to, field) ->
+            check(json.split(from).size == 2) { "'$from' is not once in the contract" }
+            notRefused(json.replace(from, to), field)?.let { "$to: $it" }
+        }
+        assertEquals(emptyList<String>(), wrong)
+    }
+
+    @Test
+    fun aContractNestedTooDeeplyIsRefusedNotAStackOverflow() {
+        // Android's org.json overflows the stack on it; Gradle's JSON-java may refuse it itself: both name JSON.
+        val deep = "[".repeat(100_000) + "]".repeat(100_000)
+        refused(json.replace("\"metrics\": {\"fg_iou\": 0.95}", "\"metrics\": {\"x\": $deep}"), "JSON")
+        refused("[]", "not a JSON object")
+    }
+
+    @Test
+    fun anEdgeRefinersTilesAndEncodingMustBeWhatItsTilesAreCodedWith() {
+        val r = RefinerContract.json
+        refused(r.replace("\"work_long_side\": 512", "\"work_long_side\": 100000"), "work_long_side")
+        refused(r.replace("\"core\": 40", "\"core\": 40.5"), "core")
+        refused(r.replace("\"core\": 40", "\"core\": \"40\""), "core")
+        // The tiles are coded as value / 255, whatever mean and std say: refused rather than silently ignored.
+        refused(r.replace("\"mean\": [0.0, 0.0, 0.0]", "\"mean\": [0.5, 0.5, 0.5]"), "mean")
+        refused(r.replace("\"std\": [1.0, 1.0, 1.0]", "\"std\": [2.0, 2.0, 2.0]"), "std")
+    }
+
+    @Test
+    fun aListedNameThatIsNotAPlainFileNameIsNeverOpened() {
+        val names = listOf(
+            "../evil.tflite", "../evil.tflite.json", "/abs.tflite", "/abs.tflite.json", "sub/x.tflite",
+            "sub/x.tflite.json", "..\\y.tflite", "..\\y.tflite.json", "a_int8.tflite", "a_int8.tflite.json",
+        )
+        val opened = mutableListOf<String>()
+        val found = ContractLoader.discover(names) {
+            opened += it
+            json
+        }
+        assertEquals(listOf("a_int8.tflite.json"), opened)
+        assertEquals(listOf("models/a_int8.tflite"), found.models.map { it.modelPath })
+        assertEquals(4, found.problems.size)
+        assertTrue(found.problems.toString(), found.problems.all { "not a plain file name" in it })
+    }
 }

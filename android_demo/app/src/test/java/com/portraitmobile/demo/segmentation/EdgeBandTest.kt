@@ -239,4 +239,29 @@ class EdgeBandTest {
         nchw.encode(tile, f)
         assertEquals((tile[4 * 7 + 3].toInt() and 0xFF) * (1f / 255f), f.values[3 * 1600 + 7], 0f)
     }
+
+    @Test
+    fun oneByOneTilesAndOnePixelFramesRun() {
+        // The smallest grids a contract may give, on frames one pixel wide or tall: every value in [0, 1].
+        for (g in listOf(TileGrid(1, 0, 1, 512), TileGrid(2, 0, 2, 512), TileGrid(2, 2, 1, 512))) {
+            for ((w, h) in listOf(1 to 1, 1 to 700, 700 to 1, 2 to 3)) {
+                val coarse = FloatArray(w * h) { if (it % 2 == 0) 1f else 0f }
+                for (snap in listOf(null, EdgeBand.ACCURATE_SNAP)) {
+                    val band = EdgeBand.refineBand(
+                        image(w, h),
+                        coarse,
+                        w,
+                        h,
+                        g,
+                        ContractLoader.GUIDED_PROBABILITY,
+                        snap,
+                    ) {
+                        FloatArray(g.outTile * g.outTile) { 0.6f }
+                    }
+                    assertEquals("$g ${w}x$h", band.width * band.height, band.prob.size)
+                    assertTrue("$g ${w}x$h", band.prob.all { it in 0f..1f })
+                }
+            }
+        }
+    }
 }

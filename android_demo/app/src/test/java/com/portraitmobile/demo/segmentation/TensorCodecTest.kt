@@ -2,9 +2,12 @@ package com.portraitmobile.demo.segmentation
 
 import com.portraitmobile.demo.contract.ModelContract
 import com.portraitmobile.demo.contract.TensorQuant
+import com.portraitmobile.demo.engine.EngineException
 import com.portraitmobile.demo.engine.TensorData
 import org.junit.Assert.assertArrayEquals
 import org.junit.Assert.assertEquals
+import org.junit.Assert.assertTrue
+import org.junit.Assert.fail
 import org.junit.Test
 
 class TensorCodecTest {
@@ -78,5 +81,19 @@ class TensorCodecTest {
         decoder.decode(TensorData.Bytes(byteArrayOf(-128, 127)), out)
         assertEquals(0f, out[0], 1e-6f)
         assertEquals(255f / 256f, out[1], 1e-6f)
+    }
+
+    @Test
+    fun aNonFiniteFloatOutputIsAnErrorNotASilentlyEmptyMask() {
+        // NaN would pass the clip as NaN and be drawn as alpha 0: no person, and no word why.
+        val decoder = OutputDecoder(contract())
+        for (bad in listOf(Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY)) {
+            try {
+                decoder.decode(TensorData.Floats(floatArrayOf(0.5f, bad)), FloatArray(2))
+                fail("decoded $bad")
+            } catch (e: EngineException) {
+                assertTrue(e.message, e.message!!.contains("test") && e.message!!.contains("non-finite"))
+            }
+        }
     }
 }
