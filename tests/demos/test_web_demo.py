@@ -623,10 +623,11 @@ process.stdout.write(JSON.stringify(out));
 
 
 @pytest.mark.parametrize("query,name", [("smoothing=abc", "smoothing"), ("smoothing=1.5", "smoothing"),
-                                        ("accelerator=gpu", "accelerator"), ("runs=0", "runs")])
+                                        ("accelerator=gpu", "accelerator"), ("runs=0", "runs"),
+                                        ("effect=sepia", "effect")])
 def test_page_refuses_bad_url_parameters(browser: str, query: str, name: str) -> None:
     """A bad URL parameter is an error naming it: ?smoothing=abc was NaN (NaN masks on the camera, without a
-    word), ?accelerator=gpu LiteRT.js's 'Invalid accelerator: '."""
+    word), ?accelerator=gpu LiteRT.js's 'Invalid accelerator: ', ?effect=sepia blur without a word."""
     out = drive(browser, "state", "--query", query)
     assert not out["state"]["ready"], out["state"]
     assert out["errorText"] and f"URL parameter {name}=" in out["errorText"], out["errorText"]

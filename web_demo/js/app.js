@@ -215,7 +215,7 @@ function wireControls(build) {
 
 async function main() {
   smoother.smoothing = numberParam('smoothing', DEFAULT_SMOOTHING, 0, 1, { below: true });
-  for (const [key, allowed] of [['accelerator', ['wasm', 'webgpu']], ['quality', ['fast', 'accurate']], ['wasm', BUILDS]]) {
+  for (const [key, allowed] of [['accelerator', ['wasm', 'webgpu']], ['quality', ['fast', 'accurate']], ['wasm', BUILDS], ['effect', EFFECTS]]) {
     // An unknown value was passed on as it is ("Invalid accelerator: ") or dropped without a word.
     if (params.has(key) && !allowed.includes(params.get(key))) throw new Error(`URL parameter ${key}=${JSON.stringify(params.get(key))}: expected one of ${allowed.join(', ')}`);
   }
