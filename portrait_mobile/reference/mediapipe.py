@@ -15,7 +15,6 @@ from ..errors import ModelLoadError
 from ..litert import new_interpreter
 from ..model_io import output_to_prob, resize_prob, to_model_input
 from ..paths import ANCHORS_ENV, find_shared
-from ..runtime.backends import litert_io
 from ..runtime.image_input import check_rgb_uint8
 from ..tflite_weights import float_weight_count
 
@@ -50,7 +49,7 @@ class MediaPipePredictor:
         try:
             self.interpreter = new_interpreter(path, threads=num_threads)
             # Everything that reads the interpreter's metadata (names decode here) fails inside this try.
-            ins, outs = litert_io(self.interpreter)
+            ins, outs = self.interpreter.get_input_details(), self.interpreter.get_output_details()
             self.params: int | None = float_weight_count(self.interpreter)
         except ImportError:
             raise ModelLoadError("the MediaPipe reference needs ai-edge-litert "

@@ -91,13 +91,15 @@ class MediaPipeTorch(nn.Module):
             if len(op.outputs) != 1:
                 raise UnsupportedOpError(f"{graph.path}: op {op.index} {op.name} with {len(op.outputs)} outputs")
             for t in (*op.inputs, *op.outputs):
-                shape = graph.tensors[t].shape if t >= 0 else ()
-                if t >= 0 and t not in consts and len(shape) != 4:
+                if t < 0 or t in consts:  # an omitted optional input, or a weight
+                    continue
+                shape = graph.tensors[t].shape
+                if len(shape) != 4:
                     raise UnsupportedOpError(f"{graph.path}: op {op.index} {op.name}: activation tensor "
                                              f"{graph.tensors[t].name} of rank {len(shape)} "
                                              "(only NHWC rank-4 activations are supported)")
                 # Pads, crops and pool windows come from these static sides: bounded like the input's.
-                if t >= 0 and t not in consts and not (1 <= min(shape[1:]) and max(shape[1:3]) <= MAX_SIDE):
+                if not (1 <= min(shape[1:]) and max(shape[1:3]) <= MAX_SIDE):
                     raise ModelLoadError(f"{graph.path}: op {op.index} {op.name}: activation tensor "
                                          f"{graph.tensors[t].name} of shape {list(shape)} (sides must be in "
                                          f"1..{MAX_SIDE}, channels >= 1)")

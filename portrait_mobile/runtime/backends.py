@@ -94,15 +94,6 @@ def _need_file(path: str | os.PathLike, what: str) -> Path:
     return p
 
 
-def litert_io(interpreter: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """An interpreter's input and output details, read inside the caller's try: reading them decodes
-    tensor names (a UnicodeDecodeError, a ValueError, for one that is not UTF-8), for the caller to turn
-    into a ModelLoadError naming the file. The interpreter comes from `litert.new_interpreter`, whose
-    graph check has already refused an output that no op writes.
-    """
-    return interpreter.get_input_details(), interpreter.get_output_details()
-
-
 def _short(e: BaseException) -> str:
     msg = " ".join(str(e).split())
     return (msg[:300] + "...") if len(msg) > 300 else msg
@@ -177,7 +168,8 @@ class LiteRTBackend(Backend):
             raise ModelLoadError(f"{p} is not a TFLite model (no TFL3 flatbuffer identifier)")
         try:
             self.interpreter = new_interpreter(p, threads=threads, kernels="xnnpack" if xnnpack else "builtin")
-            ins, outs = litert_io(self.interpreter)
+            # Reading the details decodes tensor names: one that is not UTF-8 is a ValueError, caught below.
+            ins, outs = self.interpreter.get_input_details(), self.interpreter.get_output_details()
         except ImportError:
             raise ModelLoadError("running .tflite models needs ai-edge-litert "
                                  "(pip install 'portrait-mobile[runtime]')") from None
