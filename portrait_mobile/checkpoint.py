@@ -25,6 +25,7 @@ from .model_card import WeightsTerms, weights_terms
 from .model import PortraitNet, build_model
 from .names import is_file_stem
 from .paths import DEFAULT_WEIGHTS, WEIGHTS_DIR
+from .tflite_graph import has_tflite_identifier
 
 FORMAT = "portrait-mobile-checkpoint/1"
 # Every kind of one-file checkpoint by its payload's "format": the class that reads it ("module:Class",
@@ -186,7 +187,7 @@ def _check_container(path: Path, what: str) -> None:
         raise CheckpointError(f"{path}: unreadable ({e.strerror or e})") from None
     if head.startswith(b"PK\x03\x04") or head.startswith(b"\x80"):
         return
-    kind = ("empty" if not head else "a TFLite model" if head[4:8] == b"TFL3"
+    kind = ("empty" if not head else "a TFLite model" if has_tflite_identifier(head)
             else "text, not a PyTorch file" if head.lstrip()[:1] in (b"{", b"[") else "not a PyTorch file")
     raise CheckpointError(f"{path} is not a portrait-mobile {what}: {kind} (torch.save writes a zip archive)")
 

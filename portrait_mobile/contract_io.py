@@ -21,6 +21,7 @@ from .errors import ContractError, ModelLoadError, UnsafeNameError
 from .file_input import parse_json
 from .formats import FORMATS, format_for_suffix, resolve
 from .names import path_inside
+from .tflite_graph import has_tflite_identifier
 
 # The files that carry a contract: every format of the registry that has a contract reader.
 SUFFIXES = tuple(s for f in FORMATS if f.contract_reader for s in f.suffixes)
@@ -137,7 +138,7 @@ def tflite_metadata(buf: bytes) -> dict[str, bytes]:
 
 
 def _tflite_metadata(buf: memoryview) -> dict[str, bytes]:
-    if len(buf) < 8 or bytes(buf[4:8]) != b"TFL3":
+    if not has_tflite_identifier(buf):
         raise ValueError("missing the TFL3 file identifier")
 
     def u32(pos: int) -> int:

@@ -11,15 +11,19 @@ import numpy as np
 from .errors import DatasetError, PortraitError
 
 
-def read_input(path: str | os.PathLike, error: type[PortraitError], what: str) -> bytes:
-    """The bytes of `path`; `error` naming the path (and `what` it should be) if there are none."""
+def read_input(path: str | os.PathLike, error: type[PortraitError], what: str, limit: int | None = None) -> bytes:
+    """The bytes of `path` (its first `limit` bytes if given); `error` naming the path (and `what` it
+    should be) if there are none."""
     p = Path(path)
     if not p.exists():
         raise error(f"{what} not found: {p}")
     if not p.is_file():
         raise error(f"not a file: {p}")
     try:
-        return p.read_bytes()
+        if limit is None:
+            return p.read_bytes()
+        with p.open("rb") as f:
+            return f.read(limit)
     except OSError as e:
         raise error(f"cannot read {p}: {e.strerror or e}") from None
 

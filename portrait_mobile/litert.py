@@ -30,14 +30,14 @@ def new_interpreter(model: str | os.PathLike | bytes, threads: int | None = None
     """
     if kernels not in KERNELS:
         raise ValueError(f"kernels must be one of {KERNELS}, got {kernels!r}")
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
     from .tflite_graph import check_tflite
 
     try:
         check_tflite(model)
     except ModelLoadError as e:
         raise UnloadableModelError(str(e)) from None
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
     source = {"model_content": bytes(model)} if isinstance(model, (bytes, bytearray)) else {"model_path": str(model)}
     resolver = OpResolverType.AUTO if kernels == "xnnpack" else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
     it = Interpreter(**source, num_threads=threads, experimental_op_resolver_type=resolver)

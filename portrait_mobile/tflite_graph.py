@@ -168,14 +168,24 @@ def check_tflite(source: str | os.PathLike | bytes) -> None:
     _checked(source)
 
 
+def has_tflite_identifier(head: bytes) -> bool:
+    """Whether `head` (a file's first 8 bytes or more) carries the TFLite flatbuffer's file identifier,
+    "TFL3" at bytes 4..8."""
+    return len(head) >= 8 and bytes(head[4:8]) == b"TFL3"
+
+
 def _checked(source: str | os.PathLike | bytes) -> tuple[bytes, str, Path | None, Any]:
     if isinstance(source, (bytes, bytearray)):
         raw, where, path = bytes(source), "the .tflite bytes", None
     else:
         path = Path(source)
-        raw, where = read_input(path, ModelLoadError, "TFLite model"), str(path)
-    # A flatbuffer with the TFLite file identifier carries "TFL3" at bytes 4..8.
-    if len(raw) < 8 or raw[4:8] != b"TFL3":
+        where = str(path)
+        # The identifier first: a large file of another kind is refused without being read whole.
+        if has_tflite_identifier(read_input(path, ModelLoadError, "TFLite model", limit=8)):
+            raw = read_input(path, ModelLoadError, "TFLite model")
+        else:
+            raw = b""
+    if not has_tflite_identifier(raw):
         raise ModelLoadError(f"{where} is not a TFLite model (no TFL3 identifier)")
     schema = _schema()
     try:

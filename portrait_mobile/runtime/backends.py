@@ -160,12 +160,6 @@ class LiteRTBackend(Backend):
     def __init__(self, path: str | os.PathLike, threads: int | None = None, xnnpack: bool = True) -> None:
         p = _need_file(path, "TFLite")
         super().__init__(p)
-        # The interpreter is native code that does not validate everything; refuse what is clearly not
-        # a TFLite flatbuffer (file identifier "TFL3" at bytes 4..8) before handing it over.
-        with open(p, "rb") as f:
-            head = f.read(8)
-        if len(head) < 8 or head[4:8] != b"TFL3":
-            raise ModelLoadError(f"{p} is not a TFLite model (no TFL3 flatbuffer identifier)")
         try:
             self.interpreter = new_interpreter(p, threads=threads, kernels="xnnpack" if xnnpack else "builtin")
             # Reading the details decodes tensor names: one that is not UTF-8 is a ValueError, caught below.

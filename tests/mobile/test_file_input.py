@@ -17,3 +17,10 @@ def test_reads_bytes_and_names_each_problem(tmp_path: Path) -> None:
         read_input(tmp_path / "nope.jpg", ImageError, "image")
     with pytest.raises(ModelLoadError, match="not a file: "):
         read_input(tmp_path, ModelLoadError, "TFLite model")
+
+
+def test_limit_reads_only_the_head(tmp_path: Path) -> None:
+    f = tmp_path / "x.bin"
+    f.write_bytes(b"0123456789")
+    assert read_input(f, ImageError, "image", limit=8) == b"01234567"
+    assert read_input(f, ImageError, "image", limit=64) == b"0123456789"

@@ -11,7 +11,7 @@ pytest.importorskip("ai_edge_litert")
 
 from portrait_mobile.errors import ModelLoadError  # noqa: E402
 from portrait_mobile.paths import DEFAULT_INT8  # noqa: E402
-from portrait_mobile.tflite_graph import read_tflite  # noqa: E402
+from portrait_mobile.tflite_graph import check_tflite, read_tflite  # noqa: E402
 from support.tflite_graphs import mixed_ops_model, tampered  # noqa: E402
 
 
@@ -52,6 +52,20 @@ def test_unreadable_models_name_the_file(tmp_path: Path, data: bytes, needle: st
     assert str(path) in str(e.value)
     with pytest.raises(ModelLoadError, match="TFLite model not found"):
         read_tflite(tmp_path / "absent.tflite")
+
+
+def test_another_kind_of_file_is_refused_from_its_head(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A large file that is not a TFLite model is never read whole: its first 8 bytes refuse it."""
+    import portrait_mobile.tflite_graph as tg
+
+    path = tmp_path / "photo.tflite"
+    path.write_bytes(b"\xff\xd8\xff\xe0" + bytes(4096))
+    reads: list[int | None] = []
+    real = tg.read_input
+    monkeypatch.setattr(tg, "read_input", lambda *a, limit=None: reads.append(limit) or real(*a, limit=limit))
+    with pytest.raises(ModelLoadError, match="no TFL3 identifier"):
+        check_tflite(path)
+    assert reads == [8]
 
 
 # ------------------------------------------------------------ tampered graphs (each one a real file with
