@@ -32,6 +32,7 @@ final class FramePipeline: @unchecked Sendable {
     private let cleanup = RegionCleanup.standard
     private let renderer = EffectRenderer()
     private var lastPosition: AVCaptureDevice.Position?
+    private var lastSegmenter: ObjectIdentifier?
     private var lastFrameTime: CFTimeInterval = 0
     private var fps: Double = 0
 
@@ -60,6 +61,12 @@ final class FramePipeline: @unchecked Sendable {
         let smoothing = self.smoothing
         lock.unlock()
         guard let segmenter else { return nil }
+        // A new segmenter (another model, or compute units) restarts the smoothing: the old masks are
+        // another model's, and a mask of the same size would otherwise be blended into them.
+        if ObjectIdentifier(segmenter) != lastSegmenter {
+            smoother.reset()
+            lastSegmenter = ObjectIdentifier(segmenter)
+        }
         do {
             let result = try segmenter.segment(pixelBuffer)
             smoother.alpha = 1 - smoothing
