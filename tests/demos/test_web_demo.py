@@ -670,6 +670,33 @@ def test_page_refuses_a_photo_over_the_pixel_limit(browser: str) -> None:
     assert out["errorText"] and "more than 1000 pixels" in out["errorText"] and PHOTO.name in out["errorText"], out["errorText"]
 
 
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG whose header claims width x height (RGB, 8 bits) but whose pixels stop after a few rows: a
+    small file that would be a huge bitmap once decoded."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = zlib.compress(bytes(4 * (1 + 3 * width)))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", rows) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("flag, where", [("--photo", ""), ("--background", "background ")])
+def test_page_refuses_an_oversized_photo_from_its_header(browser: str, tmp_path: Path, flag: str, where: str) -> None:
+    """A photo or backdrop whose header claims more pixels than the limit (20000 x 20000, a 30 KB file) is
+    refused by its stored size, before it is decoded: createImageBitmap decoded the whole photo first (1.6 GB
+    here) and only then was its size checked; for a backdrop it never was."""
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(_png_header(20000, 20000))
+    args = ["--photo", bomb] if flag == "--photo" else ["--photo", PHOTO, "--background", bomb, "--effects", "replace"]
+    out = drive(browser, "photo" if flag == "--background" else "state", *args)
+    text = out["errorText"]
+    assert text and f"{where}bomb.png" in text and "is 20000x20000, more than 120000000 pixels" in text, text
+
+
 def test_page_shows_a_background_that_does_not_decode(browser: str, tmp_path: Path) -> None:
     """A backdrop file that does not decode is an error on the page (it was an unhandled rejection: nothing
     shown, the old backdrop kept)."""

@@ -140,16 +140,44 @@ async function startCamera() {
   next(loop);
 }
 
+/** The photo's width and height, known before it is decoded: an <img> reads them from the file's header
+ *  when it loads and decodes its pixels only to draw them (createImageBitmap decodes the whole photo,
+ *  4 bytes a pixel, before its size can be checked). */
+async function storedSize(file) {
+  const url = URL.createObjectURL(file);
+  try {
+    const img = new Image();
+    const loaded = new Promise((ok, fail) => {
+      img.onload = ok;
+      img.onerror = () => fail(new Error('not an image the browser can read'));
+    });
+    img.src = url;
+    await loaded;
+    return [img.naturalWidth, img.naturalHeight];
+  } finally {
+    URL.revokeObjectURL(url);
+  }
+}
+
+/** `file` decoded as stored (no colour-profile conversion, as the Python runtime reads it), once its
+ *  size is within the page's pixel limit. */
+async function decodeImage(file) {
+  const limit = numberParam('max_pixels', MAX_PIXELS, 1, Number.MAX_SAFE_INTEGER, { integer: true });
+  const tooLarge = (w, h) => new Error(`${file.name} is ${w}x${h}, more than ${limit} pixels (?max_pixels= to change the limit)`);
+  const [w, h] = await storedSize(file);
+  if (w * h > limit) throw tooLarge(w, h);
+  const bitmap = await createImageBitmap(file, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
+  if (bitmap.width * bitmap.height > limit) { // the header and the pixels disagree
+    bitmap.close();
+    throw tooLarge(bitmap.width, bitmap.height);
+  }
+  return bitmap;
+}
+
 async function openPhoto(file) {
   // Before the model is loaded there is nothing to run (and a load error on show must stay on show).
   if (!state.ready) throw new Error(state.error ? `no model is loaded (${state.error})` : 'the model is still loading: open the photo once the page says ready');
-  // Decoded as stored: no colour-profile conversion, as the Python runtime reads it.
-  const bitmap = await createImageBitmap(file, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
-  const limit = numberParam('max_pixels', MAX_PIXELS, 1, Number.MAX_SAFE_INTEGER, { integer: true });
-  if (bitmap.width * bitmap.height > limit) {
-    bitmap.close();
-    throw new Error(`${file.name} is ${bitmap.width}x${bitmap.height}, more than ${limit} pixels (?max_pixels= to change the limit)`);
-  }
+  const bitmap = await decodeImage(file);
   const video = $('camera');
   if (video.srcObject) { video.srcObject.getTracks().forEach((t) => t.stop()); video.srcObject = null; }
   still = bitmap;
@@ -208,7 +236,7 @@ function wireControls(build) {
   $('start-camera').onclick = () => startCamera().catch((e) => showError(`camera: ${e.message}`));
   $('photo').onchange = (e) => e.target.files[0] && openPhoto(e.target.files[0]).catch((err) => showError(`photo: ${err.message}`));
   // A file that does not decode is an error on the page (it was an unhandled rejection: nothing shown).
-  $('background').onchange = (e) => (e.target.files[0] ? createImageBitmap(e.target.files[0]) : Promise.resolve(null))
+  $('background').onchange = (e) => (e.target.files[0] ? decodeImage(e.target.files[0]) : Promise.resolve(null))
     .then((bitmap) => { background = bitmap; return redraw(); }, (err) => showError(`background ${e.target.files[0].name}: ${err.message}`));
   $('bench').onclick = () => runBenchmark().catch((e) => showError(`benchmark: ${e.message}`));
 }
