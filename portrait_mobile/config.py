@@ -107,6 +107,9 @@ register(ModelConfig(name="portrait-sgc-256", global_context=24))
 # function): +31k parameters where they cost least on a phone (int8 181.4 KiB, 0.726x MediaPipe's A76
 # instructions against portrait-s-256's 0.707x; docs/experiments.md, sessions 25-27).
 register(ModelConfig(name="portrait-sd-256", blocks_per_stage=(0, 1, 1, 3, 3)))
+# The shipped default with portrait-sgc-256's image-pooling block (+4,728 parameters): grown from a
+# portrait-sd-256 checkpoint with `fit --init` (docs/experiments.md, session 40), not shipped.
+register(ModelConfig(name="portrait-sdgc-256", blocks_per_stage=(0, 1, 1, 3, 3), global_context=24))
 register(
     ModelConfig(
         name="portrait-m-256",
