@@ -11,7 +11,7 @@ from portrait_mobile.config import DEFAULT_CONFIG, ModelConfig, get_config, list
 from portrait_mobile.layers import HDCBlock
 from portrait_mobile.model import build_model, count_parameters
 
-PARAMS = {"portrait-xs-256": 49_234, "portrait-s-256": 92_358, "portrait-sgc-256": 97_086, "portrait-sd-256": 123_142, "portrait-m-256": 182_450}
+PARAMS = {"portrait-xs-256": 49_234, "portrait-s-256": 92_358, "portrait-sgc-256": 97_086, "portrait-sd-256": 123_142, "portrait-sdgc-256": 127_870, "portrait-m-256": 182_450}
 
 
 @pytest.mark.parametrize("name", list_configs())

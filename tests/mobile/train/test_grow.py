@@ -88,4 +88,6 @@ def test_a_grown_checkpoint_does_not_shrink_back() -> None:
 def test_the_registered_deeper_model_grows_from_the_shipped_family() -> None:
     assert growth_of(get_config("portrait-s-256"), get_config("portrait-sd-256")) is None
     assert growth_of(get_config("portrait-s-256"), get_config("portrait-sgc-256")) is None
+    assert growth_of(get_config("portrait-sd-256"), get_config("portrait-sdgc-256")) is None
+    assert growth_of(get_config("portrait-sgc-256"), get_config("portrait-sdgc-256")) is None
     assert growth_of(get_config("portrait-s-256"), get_config("portrait-m-256")) is not None
