@@ -181,10 +181,8 @@ def _checked(source: str | os.PathLike | bytes) -> tuple[bytes, str, Path | None
         path = Path(source)
         where = str(path)
         # The identifier first: a large file of another kind is refused without being read whole.
-        if has_tflite_identifier(read_input(path, ModelLoadError, "TFLite model", limit=8)):
-            raw = read_input(path, ModelLoadError, "TFLite model")
-        else:
-            raw = b""
+        head = read_input(path, ModelLoadError, "TFLite model", limit=8)
+        raw = read_input(path, ModelLoadError, "TFLite model") if has_tflite_identifier(head) else head
     if not has_tflite_identifier(raw):
         raise ModelLoadError(f"{where} is not a TFLite model (no TFL3 identifier)")
     schema = _schema()
