@@ -32,13 +32,15 @@ final class FramePipeline: @unchecked Sendable {
     private let cleanup = RegionCleanup.standard
     private let renderer = EffectRenderer()
     private var lastPosition: AVCaptureDevice.Position?
-    private var lastSegmenter: ObjectIdentifier?
+    /// Set when a new segmenter is swapped in; the frame queue restarts the smoothing on it.
+    private var segmenterChanged = false
     private var lastFrameTime: CFTimeInterval = 0
     private var fps: Double = 0
 
     func setSegmenter(_ newSegmenter: Segmenter?) {
         lock.lock()
         segmenter = newSegmenter
+        segmenterChanged = true
         lock.unlock()
     }
 
@@ -59,14 +61,13 @@ final class FramePipeline: @unchecked Sendable {
         let segmenter = self.segmenter
         let effect = self.effect
         let smoothing = self.smoothing
+        let newSegmenter = segmenterChanged
+        segmenterChanged = false
         lock.unlock()
-        guard let segmenter else { return nil }
         // A new segmenter (another model, or compute units) restarts the smoothing: the old masks are
         // another model's, and a mask of the same size would otherwise be blended into them.
-        if ObjectIdentifier(segmenter) != lastSegmenter {
-            smoother.reset()
-            lastSegmenter = ObjectIdentifier(segmenter)
-        }
+        if newSegmenter { smoother.reset() }
+        guard let segmenter else { return nil }
         do {
             let result = try segmenter.segment(pixelBuffer)
             smoother.alpha = 1 - smoothing

@@ -287,7 +287,8 @@ IOS_FEATURES = {
     "PortraitViewModel.swift": [
         "frameError = output.error",  # a good frame clears the last frame's error
         "smoother.reset()",  # a camera switch restarts the smoothing
-        "ObjectIdentifier(segmenter) != lastSegmenter",  # so does a new model (as Android's EngineSlot onChange)
+        "segmenterChanged = true",  # so does a new model (as Android's EngineSlot onChange)
+        "if newSegmenter { smoother.reset() }",
         # the smoothed coarse mask cleaned as the runtime's Segmenter.finish does, before the effect
         "MaskCleanup.clean(smoothed, width: result.width, height: result.height, cleanup: cleanup)",
     ],
