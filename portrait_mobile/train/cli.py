@@ -116,6 +116,9 @@ def build_parser() -> OneLineParser:
                         "refused unless --resume continues that run)")
     f.add_argument("--init", type=Path, metavar="CKPT",
                    help="start from these weights with a fresh schedule (fine-tune, e.g. the shipped model)")
+    f.add_argument("--grown-lr-mult", type=positive_float, default=1.0, metavar="X",
+                   help="with --init from a smaller family member, the layers growing it adds learn at X "
+                        "times --lr (a resumed run keeps the rates it was started with)")
     f.add_argument("--no-progress", action="store_true")
 
     b = sub.add_parser("throughput", help="measure training images/s and where the step time goes")
@@ -209,6 +212,8 @@ def _fit(args) -> None:
     if teacher_in_loop and args.no_teacher:
         raise PortraitError("--teacher-in-loop and --no-teacher exclude each other")
     check_teacher_mix(args.teacher_mix or 0.0, bool(teacher_in_loop))  # before any rank starts
+    if args.grown_lr_mult != 1.0 and not args.init:
+        raise PortraitError("--grown-lr-mult applies to the layers an --init checkpoint lacks: give --init")
     if teacher_in_loop == "mediapipe":
         from ..reference.mediapipe import mediapipe_path
 
@@ -220,7 +225,8 @@ def _fit(args) -> None:
                       device=args.device, sources=tuple(args.sources), use_teacher=not args.no_teacher,
                       time_budget_min=args.time_budget, max_steps_per_epoch=args.max_steps_per_epoch,
                       resume=str(args.resume) if args.resume else None,
-                      init=str(args.init) if args.init else None, overwrite=args.overwrite,
+                      init=str(args.init) if args.init else None, grown_lr_mult=args.grown_lr_mult,
+                      overwrite=args.overwrite,
                       progress=not args.no_progress,
                       augment=AUGMENT_PRESETS[args.augment], val_every=args.val_every,
                       lr_scale=args.lr_scale, compile=args.compile, teacher_in_loop=teacher_in_loop,

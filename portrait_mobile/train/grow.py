@@ -62,6 +62,20 @@ def _new_blocks(old: ModelConfig, new: ModelConfig) -> list[str]:
             for j in range(a + 1, b + 1)]
 
 
+def grown_modules(old: ModelConfig, model: PortraitNet) -> list[str]:
+    """Names of the modules of `model` that a checkpoint of `old` has no weights for."""
+    added = _new_blocks(old, model.config)
+    if not old.global_context:
+        added += [n for n, m in model.named_modules() if isinstance(m, GlobalContext)]
+    return added
+
+
+def grown_parameters(old: ModelConfig, model: PortraitNet) -> list[str]:
+    """Names of the parameters of `model` that growing a checkpoint of `old` into it adds."""
+    prefixes = tuple(f"{n}." for n in grown_modules(old, model))
+    return [n for n, _ in model.named_parameters() if n.startswith(prefixes)] if prefixes else []
+
+
 @torch.no_grad()
 def grow_into(init: Checkpoint, model: PortraitNet, name: str) -> dict[str, torch.Tensor]:
     """Load `init` into `model` (same config, or one grown from it as above); returns the state
@@ -77,10 +91,7 @@ def grow_into(init: Checkpoint, model: PortraitNet, name: str) -> dict[str, torc
         raise PortraitError(f"{name}: weights do not fit {new.name} ({_first_line(e)})") from None
     modules = dict(model.named_modules())
     new_blocks = _new_blocks(old, new)
-    added = list(new_blocks)
-    if not old.global_context:
-        added += [n for n, m in modules.items() if isinstance(m, GlobalContext)]
-    prefixes = tuple(f"{n}." for n in added)
+    prefixes = tuple(f"{n}." for n in grown_modules(old, model))
     if unexpected or not all(k.startswith(prefixes) for k in missing):
         raise PortraitError(f"{name}: weights do not fit {new.name} (missing {missing}, unexpected {unexpected})")
     for n in new_blocks:

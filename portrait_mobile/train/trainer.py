@@ -28,7 +28,7 @@ from ..errors import CheckpointError, DatasetError, PortraitError
 from ..metrics import THRESHOLD, MetricAccumulator, iou
 from ..model import PortraitNet, build_model, count_parameters
 from ..model_io import pixels_to_unit, unit_to_model_input
-from .grow import grow_into
+from .grow import grow_into, grown_parameters
 from .lr import scaled_lr
 from .ranks import rank0_values
 from .losses import LossConfig, portrait_loss
@@ -61,6 +61,9 @@ class TrainConfig:
     time_budget_min: float = 0.0  # >0: after epoch 1, cut `epochs` to fit and re-plan the LR schedule
     resume: str | None = None
     init: str | None = None  # start from these weights with a fresh schedule (fine-tuning)
+    # With an `init` of a smaller family member: the layers growing it adds (train.grow) learn at
+    # this multiple of lr, so a new block catches up without moving the trained ones as far.
+    grown_lr_mult: float = 1.0
     overwrite: bool = False  # replace the run already in out_dir (else refused, unless resuming it)
     amp: bool = True  # bf16 autocast on CUDA
     val_every: int = 1  # validate (and write last.pt) every N epochs and after the last one
@@ -395,7 +398,12 @@ def train(cfg: TrainConfig, model_config: ModelConfig | None = None,
     mcfg = model_config or get_config(cfg.model)
     model = build_model(mcfg).to(device).to(memory_format=torch.channels_last)
     ema = WeightEMA(model, cfg.ema_decay)
-    opt = torch.optim.AdamW(model.parameters(), lr=effective_lr(cfg), weight_decay=cfg.weight_decay)
+    if cfg.init and cfg.resume:
+        raise PortraitError("--init and --resume exclude each other")
+    init_ck = Checkpoint.load(cfg.init) if cfg.init else None
+    resume_ck = Checkpoint.load(cfg.resume) if cfg.resume else None
+    fast = _fast_parameters(cfg, model, init_ck, resume_ck)
+    opt = build_optimizer(model, cfg, fast)
 
     per_rank = (cfg.mix.epoch_size(train_set.sources)
                 + cfg.hard.size(train_set.sources, train_set.has_mask, cfg.mix)) // world
@@ -414,13 +422,11 @@ def train(cfg: TrainConfig, model_config: ModelConfig | None = None,
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
     start_epoch, history, best = 0, [], -1.0
-    if cfg.init and cfg.resume:
-        raise PortraitError("--init and --resume exclude each other")
-    if cfg.init:
-        init_state = grow_into(Checkpoint.load(cfg.init), model, cfg.init)
+    if init_ck is not None:
+        init_state = grow_into(init_ck, model, cfg.init)
         ema.module.load_state_dict(init_state)
-    if cfg.resume:
-        ck = Checkpoint.load(cfg.resume)
+    if resume_ck is not None:
+        ck = resume_ck
         if ck.train_state is None:
             raise PortraitError(f"{cfg.resume} has no training state to resume from (a shipped/best checkpoint?)")
         if ck.config != mcfg:
@@ -515,7 +521,7 @@ def train(cfg: TrainConfig, model_config: ModelConfig | None = None,
             Checkpoint(mcfg, ema_state, metrics, info).save(best_path)
         state = {"model": model.state_dict(), "ema": ema.state_dict(), "optimizer": opt.state_dict(),
                  "scheduler": sched.state_dict(), "epoch": epoch + 1, "history": history, "best": best,
-                 "torch_rng": torch.get_rng_state()}
+                 "torch_rng": torch.get_rng_state(), **({"fast_params": fast} if fast else {})}
         Checkpoint(mcfg, ema_state, metrics, info, state).save(last_path)
         write_text(out / "history.json", json.dumps(history, indent=1))
         if hardness is not None:
@@ -528,6 +534,41 @@ def train(cfg: TrainConfig, model_config: ModelConfig | None = None,
 
 
 RUN_FILES = ("best.pt", "last.pt")
+
+
+def build_optimizer(model: nn.Module, cfg: TrainConfig, fast: list[str]) -> torch.optim.AdamW:
+    """AdamW at the run's lr; the parameters named in `fast` in a second group at grown_lr_mult x it
+    (the schedule scales both groups alike)."""
+    lr = effective_lr(cfg)
+    if not fast:
+        return torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=cfg.weight_decay)
+    named = set(fast)
+    groups = [{"params": [p for n, p in model.named_parameters() if n not in named]},
+              {"params": [p for n, p in model.named_parameters() if n in named], "lr": lr * cfg.grown_lr_mult}]
+    return torch.optim.AdamW(groups, lr=lr, weight_decay=cfg.weight_decay)
+
+
+def _fast_parameters(cfg: TrainConfig, model: PortraitNet, init: Checkpoint | None,
+                     resume: Checkpoint | None) -> list[str]:
+    """The parameters of the optimizer's faster group: those growing `init` adds when grown_lr_mult
+    asks for them, or those a resumed run was built with (its saved group rates come back with the
+    optimizer's state)."""
+    if resume is not None:
+        if resume.config != model.config:
+            return []  # refused by name where the state is restored
+        fast = (resume.train_state or {}).get("fast_params", [])
+        known = dict(model.named_parameters())
+        if not isinstance(fast, list) or not all(isinstance(n, str) and n in known for n in fast):
+            raise CheckpointError(f"{cfg.resume}: its training state cannot be resumed (fast_params names "
+                                  f"parameters {model.config.name} does not have)")
+        return fast
+    if init is None or cfg.grown_lr_mult == 1.0:
+        return []
+    fast = grown_parameters(init.config, model)
+    if not fast:
+        raise PortraitError(f"--grown-lr-mult: {cfg.init} is a {init.config.name} checkpoint, so growing it into "
+                            f"{model.config.name} adds no layers to apply it to")
+    return fast
 
 
 def check_out_dir(out: Path, resume: str | None, overwrite: bool) -> None:

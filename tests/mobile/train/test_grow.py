@@ -10,7 +10,7 @@ from portrait_mobile.checkpoint import Checkpoint
 from portrait_mobile.config import ModelConfig, get_config
 from portrait_mobile.errors import PortraitError
 from portrait_mobile.model import build_model
-from portrait_mobile.train.grow import grow_into, growth_of
+from portrait_mobile.train.grow import grow_into, grown_parameters, growth_of
 
 TINY = ModelConfig(name="tiny-64", widths=(4, 8, 8, 16, 16), decoder_widths=(8, 8, 4), refine_width=4,
                    input_size=(64, 64))
@@ -91,3 +91,20 @@ def test_the_registered_deeper_model_grows_from_the_shipped_family() -> None:
     assert growth_of(get_config("portrait-sd-256"), get_config("portrait-sdgc-256")) is None
     assert growth_of(get_config("portrait-sgc-256"), get_config("portrait-sdgc-256")) is None
     assert growth_of(get_config("portrait-s-256"), get_config("portrait-m-256")) is not None
+
+
+
+@pytest.mark.parametrize("grown, prefixes", [
+    (replace(TINY, name="pooled", global_context=4), ("encoder.stages.4.3.",)),
+    (replace(TINY, name="deeper", blocks_per_stage=(0, 1, 1, 3, 1)), ("encoder.stages.3.2.", "encoder.stages.3.3.")),
+])
+def test_grown_parameters_are_the_added_layers_and_nothing_else(grown: ModelConfig, prefixes: tuple) -> None:
+    _, ck = _trained(TINY)
+    new = build_model(grown)
+    names = grown_parameters(TINY, new)
+    assert names and all(n.startswith(prefixes) for n in names)
+    # Every parameter outside them is loaded from the checkpoint by grow_into.
+    grow_into(ck, new, "tiny")
+    outside = [n for n, _ in new.named_parameters() if n not in names]
+    assert len(outside) == sum(1 for k in ck.state_dict if k in dict(build_model(TINY).named_parameters()))
+    assert grown_parameters(TINY, build_model(replace(TINY, name="same"))) == []

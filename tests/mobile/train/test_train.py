@@ -271,6 +271,40 @@ def test_init_starts_from_given_weights(tiny_cache: Path, tmp_path: Path) -> Non
         train(_cfg(tiny_cache, tmp_path / "x", 1, init=str(first)), other)
 
 
+def test_grown_layers_learn_faster_and_resume_keeps_their_rate(tiny_cache: Path, tmp_path: Path) -> None:
+    first = train(_cfg(tiny_cache, tmp_path / "a", 1), TINY)
+    pooled = ModelConfig(**{**TINY.to_dict(), "name": "pooled", "global_context": 4})
+    train(_cfg(tiny_cache, tmp_path / "s", 2, init=str(first), grown_lr_mult=10.0), pooled)
+    st = Checkpoint.load(tmp_path / "s" / "last.pt").train_state
+    groups = st["optimizer"]["param_groups"]
+    assert [g["initial_lr"] for g in groups] == pytest.approx([5e-3, 5e-2])
+    assert st["fast_params"] and all(n.startswith("encoder.stages.4.3.") for n in st["fast_params"])
+    assert len(groups[1]["params"]) == len(st["fast_params"])
+    # Interrupted after one epoch and resumed without the flag: the groups and their rates come back
+    # (both runs stay inside the 2-epoch warmup, so only the interruption differs).
+    half = tmp_path / "h"
+    train(_cfg(tiny_cache, half, 1, init=str(first), grown_lr_mult=10.0), pooled)
+    train(_cfg(tiny_cache, half, 2, resume=str(half / "last.pt")), pooled)
+    x = Checkpoint.load(tmp_path / "s" / "last.pt").state_dict
+    y = Checkpoint.load(half / "last.pt").state_dict
+    assert all(torch.allclose(x[k].float(), y[k].float(), atol=1e-6) for k in x)
+    last = Checkpoint.load(half / "last.pt")
+    for fast in (["encoder.nothing.weight"], "encoder.stages.4.3.reduce.weight"):
+        bad = tmp_path / "bad.pt"
+        Checkpoint(last.config, last.state_dict, last.metrics, last.train_info,
+                   {**last.train_state, "fast_params": fast}).save(bad)
+        with pytest.raises(CheckpointError, match=r"bad.pt: its training state cannot be resumed \(fast_params"):
+            train(_cfg(tiny_cache, tmp_path / "resumed", 2, resume=str(bad)), pooled)
+    # The same network: nothing grows, so the flag has nothing to apply to.
+    with pytest.raises(PortraitError, match="adds no layers"):
+        train(_cfg(tiny_cache, tmp_path / "n", 1, init=str(first), grown_lr_mult=10.0), TINY)
+
+
+def test_fit_refuses_a_grown_rate_without_init(capsys: pytest.CaptureFixture[str]) -> None:
+    assert train_main(["fit", "--cache", "c.npz", "--grown-lr-mult", "10"]) == 2
+    assert "give --init" in capsys.readouterr().err
+
+
 def test_cli_augment_preset_reaches_the_checkpoint(tiny_cache: Path, tmp_path: Path,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "light"
