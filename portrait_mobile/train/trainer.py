@@ -28,7 +28,7 @@ from ..errors import CheckpointError, DatasetError, PortraitError
 from ..metrics import THRESHOLD, MetricAccumulator, iou
 from ..model import PortraitNet, build_model, count_parameters
 from ..model_io import pixels_to_unit, unit_to_model_input
-from .grow import grow_into, grown_parameters
+from .grow import grow_into, grown_parameters, growth_of
 from .lr import scaled_lr
 from .ranks import rank0_values
 from .losses import LossConfig, portrait_loss
@@ -562,8 +562,8 @@ def _fast_parameters(cfg: TrainConfig, model: PortraitNet, init: Checkpoint | No
             raise CheckpointError(f"{cfg.resume}: its training state cannot be resumed (fast_params names "
                                   f"parameters {model.config.name} does not have)")
         return fast
-    if init is None or cfg.grown_lr_mult == 1.0:
-        return []
+    if init is None or cfg.grown_lr_mult == 1.0 or growth_of(init.config, model.config):
+        return []  # nothing asked, or a checkpoint that grow_into refuses by name
     fast = grown_parameters(init.config, model)
     if not fast:
         raise PortraitError(f"--grown-lr-mult: {cfg.init} is a {init.config.name} checkpoint, so growing it into "

@@ -298,6 +298,10 @@ def test_grown_layers_learn_faster_and_resume_keeps_their_rate(tiny_cache: Path,
     # The same network: nothing grows, so the flag has nothing to apply to.
     with pytest.raises(PortraitError, match="adds no layers"):
         train(_cfg(tiny_cache, tmp_path / "n", 1, init=str(first), grown_lr_mult=10.0), TINY)
+    # A checkpoint that cannot grow into the model is refused for that, not for the flag.
+    other = ModelConfig(**{**TINY.to_dict(), "name": "other", "refine_width": 6})
+    with pytest.raises(PortraitError, match="does not fit other"):
+        train(_cfg(tiny_cache, tmp_path / "o", 1, init=str(first), grown_lr_mult=10.0), other)
 
 
 def test_fit_refuses_a_grown_rate_without_init(capsys: pytest.CaptureFixture[str]) -> None:
