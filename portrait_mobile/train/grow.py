@@ -73,7 +73,7 @@ def grown_modules(old: ModelConfig, model: PortraitNet) -> list[str]:
 def grown_parameters(old: ModelConfig, model: PortraitNet) -> list[str]:
     """Names of the parameters of `model` that growing a checkpoint of `old` into it adds."""
     prefixes = tuple(f"{n}." for n in grown_modules(old, model))
-    return [n for n, _ in model.named_parameters() if n.startswith(prefixes)] if prefixes else []
+    return [n for n, _ in model.named_parameters() if n.startswith(prefixes)]  # () matches nothing
 
 
 @torch.no_grad()

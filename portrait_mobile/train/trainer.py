@@ -28,7 +28,7 @@ from ..errors import CheckpointError, DatasetError, PortraitError
 from ..metrics import THRESHOLD, MetricAccumulator, iou
 from ..model import PortraitNet, build_model, count_parameters
 from ..model_io import pixels_to_unit, unit_to_model_input
-from .grow import grow_into, grown_parameters, growth_of
+from .grow import grow_into, grown_parameters
 from .lr import scaled_lr
 from .ranks import rank0_values
 from .losses import LossConfig, portrait_loss
@@ -400,10 +400,19 @@ def train(cfg: TrainConfig, model_config: ModelConfig | None = None,
     ema = WeightEMA(model, cfg.ema_decay)
     if cfg.init and cfg.resume:
         raise PortraitError("--init and --resume exclude each other")
-    init_ck = Checkpoint.load(cfg.init) if cfg.init else None
-    resume_ck = Checkpoint.load(cfg.resume) if cfg.resume else None
-    fast = _fast_parameters(cfg, model, init_ck, resume_ck)
-    opt = build_optimizer(model, cfg, fast)
+    init_config, resume_state = None, None
+    if cfg.init:
+        init_ck = Checkpoint.load(cfg.init)
+        init_config = init_ck.config
+        ema.module.load_state_dict(grow_into(init_ck, model, cfg.init))
+    if cfg.resume:
+        ck = Checkpoint.load(cfg.resume)
+        if ck.train_state is None:
+            raise PortraitError(f"{cfg.resume} has no training state to resume from (a shipped/best checkpoint?)")
+        if ck.config != mcfg:
+            raise PortraitError(f"{cfg.resume} is a {ck.config.name} checkpoint, not {mcfg.name}")
+        resume_state = ck.train_state
+    opt = build_optimizer(model, cfg, fast := _fast_parameters(cfg, model, init_config, resume_state))
 
     per_rank = (cfg.mix.epoch_size(train_set.sources)
                 + cfg.hard.size(train_set.sources, train_set.has_mask, cfg.mix)) // world
@@ -422,16 +431,8 @@ def train(cfg: TrainConfig, model_config: ModelConfig | None = None,
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
     start_epoch, history, best = 0, [], -1.0
-    if init_ck is not None:
-        init_state = grow_into(init_ck, model, cfg.init)
-        ema.module.load_state_dict(init_state)
-    if resume_ck is not None:
-        ck = resume_ck
-        if ck.train_state is None:
-            raise PortraitError(f"{cfg.resume} has no training state to resume from (a shipped/best checkpoint?)")
-        if ck.config != mcfg:
-            raise PortraitError(f"{cfg.resume} is a {ck.config.name} checkpoint, not {mcfg.name}")
-        start_epoch, history, best = _restore(cfg.resume, ck.train_state, model, ema, opt, sched)
+    if resume_state is not None:
+        start_epoch, history, best = _restore(cfg.resume, resume_state, model, ema, opt, sched)
 
     net: nn.Module = _TrainForward(model)
     if world > 1:
@@ -548,25 +549,23 @@ def build_optimizer(model: nn.Module, cfg: TrainConfig, fast: list[str]) -> torc
     return torch.optim.AdamW(groups, lr=lr, weight_decay=cfg.weight_decay)
 
 
-def _fast_parameters(cfg: TrainConfig, model: PortraitNet, init: Checkpoint | None,
-                     resume: Checkpoint | None) -> list[str]:
-    """The parameters of the optimizer's faster group: those growing `init` adds when grown_lr_mult
-    asks for them, or those a resumed run was built with (its saved group rates come back with the
-    optimizer's state)."""
-    if resume is not None:
-        if resume.config != model.config:
-            return []  # refused by name where the state is restored
-        fast = (resume.train_state or {}).get("fast_params", [])
+def _fast_parameters(cfg: TrainConfig, model: PortraitNet, init: ModelConfig | None,
+                     resume_state: dict | None) -> list[str]:
+    """The parameters of the optimizer's faster group: those growing a checkpoint of config `init`
+    adds when grown_lr_mult asks for them, or those a resumed run was built with (its saved group
+    rates come back with the optimizer's state)."""
+    if resume_state is not None:
+        fast = resume_state.get("fast_params", [])
         known = dict(model.named_parameters())
         if not isinstance(fast, list) or not all(isinstance(n, str) and n in known for n in fast):
             raise CheckpointError(f"{cfg.resume}: its training state cannot be resumed (fast_params names "
                                   f"parameters {model.config.name} does not have)")
         return fast
-    if init is None or cfg.grown_lr_mult == 1.0 or growth_of(init.config, model.config):
-        return []  # nothing asked, or a checkpoint that grow_into refuses by name
-    fast = grown_parameters(init.config, model)
+    if init is None or cfg.grown_lr_mult == 1.0:
+        return []
+    fast = grown_parameters(init, model)
     if not fast:
-        raise PortraitError(f"--grown-lr-mult: {cfg.init} is a {init.config.name} checkpoint, so growing it into "
+        raise PortraitError(f"--grown-lr-mult: {cfg.init} is a {init.name} checkpoint, so growing it into "
                             f"{model.config.name} adds no layers to apply it to")
     return fast
 
