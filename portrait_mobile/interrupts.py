@@ -16,10 +16,15 @@ handler also records the signal, and it is raised again until it reaches the com
   interrupt, a native call that does not return), the watchdog removes the temp files being written
   (`atomic` registers them) and ends the process with the signal's exit status. (A native call that
   holds the GIL all along delays even that until it returns: no Python code runs meanwhile.)
+
+A native library that aborts or crashes (the rare early SIGABRT of docs/export.md) is not silent
+either: within the block `faulthandler` writes the Python stack of every thread to the stderr saved
+at its start, which a converter's captured output cannot hide.
 """
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import os
 import shutil
 import signal
@@ -154,6 +159,10 @@ def signals_raise(prog: str = "portrait-mobile") -> Iterator[None]:
     _state.active, _state.pending, _state.prog = True, None, prog
     with contextlib.suppress(OSError):
         _state.stderr_fd = os.dup(2)
+    # Only where nobody else watches for crashes (pytest does, with its own copy of stderr).
+    crash_stacks = _state.stderr_fd is not None and not faulthandler.is_enabled()
+    if crash_stacks:
+        faulthandler.enable(file=_state.stderr_fd, all_threads=True)
     try:
         yield
         check()  # a signal that was dropped and never raised again still stops the command
@@ -164,6 +173,8 @@ def signals_raise(prog: str = "portrait-mobile") -> Iterator[None]:
         raise
     finally:
         _state.active, _state.pending = False, None
+        if crash_stacks:
+            faulthandler.disable()  # before its file descriptor closes
         if _state.stderr_fd is not None:
             with contextlib.suppress(OSError):
                 os.close(_state.stderr_fd)

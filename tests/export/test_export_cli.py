@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -63,9 +64,19 @@ def test_every_interrupt_stops_a_real_export(tmp_path: Path) -> None:
     A try whose export finished before the signal arrived says nothing: it runs again, earlier."""
     for i, (sig, delay) in enumerate(TRIES):
         out = tmp_path / f"out{i}"
+        crashed = None
         for _ in range(4):
             shutil.rmtree(out, ignore_errors=True)
             got = _interrupted_export(tmp_path, out, sig, delay)
+            if got is not None and got[0] < 0 and crashed is None:
+                # The rare native abort of docs/export.md (about 1 CI run in 20): once is reported with
+                # the stack `interrupts` now prints, and the same try runs again; twice fails.
+                crashed = got
+                # a crash cleans nothing up, but must not have put a finished file in place either
+                placed = sorted(p.name for p in out.rglob("*") if not p.name.startswith(".")) if out.exists() else []
+                assert placed == [], f"{sig.name} at {delay:.1f} s: the crashed export left {placed}"
+                warnings.warn(f"{sig.name} at {delay:.1f} s: the export died of signal {-got[0]}:\n{got[1][-3000:]}")
+                continue
             if got is not None:
                 break
             delay *= 0.7

@@ -150,3 +150,54 @@ def test_no_signal_is_sent_again_while_an_import_runs(tmp_path: Path) -> None:
                        timeout=60)
     assert r.returncode == 143 and r.stdout.strip() == "imported True", (r.stdout, r.stderr)
     assert r.stderr.splitlines()[-1] == "handled during the import 1", r.stderr
+
+
+ABORT_CASE = """
+import faulthandler, os, sys, tempfile
+from portrait_mobile import cli_support
+
+
+def converting_natively():
+    sink = tempfile.TemporaryFile()
+    os.dup2(sink.fileno(), 2)  # a converter's output captured, as export.native_output does
+    os.abort()  # a native library giving up (std::terminate)
+
+
+def body():
+    if sys.argv[1] == "after":
+        return 0
+    converting_natively()
+
+
+code = cli_support.run_cli("prog", body)
+print("faulthandler on after the command:", faulthandler.is_enabled(), flush=True)
+sys.exit(code)
+"""
+
+
+def test_a_native_abort_names_where_it_happened_even_with_output_captured() -> None:
+    """CI saw a SIGTERM'd export end by SIGABRT with an empty stderr: a converter's captured output hid
+    whatever the native library said. The Python stack now reaches the real stderr."""
+    r = subprocess.run([sys.executable, "-c", ABORT_CASE, "abort"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == -signal.SIGABRT, (r.returncode, r.stderr)
+    assert "Fatal Python error: Aborted" in r.stderr and "in converting_natively" in r.stderr, r.stderr
+
+
+def test_the_crash_stacks_end_with_the_command() -> None:
+    r = subprocess.run([sys.executable, "-c", ABORT_CASE, "after"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.strip() == "faulthandler on after the command: False", r
+
+
+def test_a_crash_handler_already_installed_is_left_as_it_was() -> None:
+    import faulthandler
+
+    from portrait_mobile.cli_support import run_cli
+
+    was = faulthandler.is_enabled()  # pytest's own, on its copy of stderr, unless turned off
+    faulthandler.enable(file=sys.__stderr__)
+    try:
+        assert run_cli("prog", lambda: 0) == 0
+        assert faulthandler.is_enabled()
+    finally:
+        if not was:
+            faulthandler.disable()
