@@ -71,8 +71,9 @@ def build_parser() -> OneLineParser:
     f.add_argument("--augment", choices=list(AUGMENT_PRESETS), default="full",
                    help="augmentation preset: full (training from scratch) or light (final fine-tune)")
     f.add_argument("--mix", nargs="+", default=[], metavar="NAME=SHARE",
-                   help="share of a source's (or dataset's) samples drawn each epoch, in (0, 1], e.g. "
-                        "vitonplus=0.25; unnamed sources are drawn whole. 'campaign' = the documented mix")
+                   help="share of a source's (or dataset's) samples drawn each epoch, in (0, 4], e.g. "
+                        "vitonplus=0.25, voc_person=2 (every sample twice); unnamed sources are drawn whole. "
+                        "'campaign' = the documented mix")
     f.add_argument("--res-schedule", nargs="+", default=[], metavar="SIZE:SHARE",
                    help="progressive resolution: train the first SHARE of the epochs at SIZE, and so on, e.g. "
                         "160:0.6 192:0.2 256:0.2 (default: every epoch at the cache's size)")

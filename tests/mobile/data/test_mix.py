@@ -29,6 +29,31 @@ def test_an_empty_mix_is_every_sample_once_shuffled() -> None:
     assert sorted(idx.tolist()) == list(range(len(SOURCES))) and idx.tolist() != sorted(idx.tolist())
 
 
+@pytest.mark.parametrize("share, whole", [(2, 2), (1.5, 1), (3.25, 3)])
+def test_a_share_above_one_draws_every_sample_whole_times_and_the_rest_once(share: float, whole: int) -> None:
+    mix = SourceMix({"pfcn": share})
+    idx = mix.draw(SOURCES, np.random.default_rng(2))
+    pfcn = np.flatnonzero(SOURCES == "pfcn/train")
+    times = np.bincount(idx, minlength=len(SOURCES))
+    assert times[pfcn].sum() == round(share * 10) == mix.count("pfcn/train", 10)
+    assert set(times[pfcn].tolist()) <= {whole, whole + 1} and times[pfcn].min() == whole
+    others = np.flatnonzero(SOURCES != "pfcn/train")
+    assert (times[others] == 1).all() and len(idx) == mix.epoch_size(SOURCES)
+    assert idx.tolist() != sorted(idx.tolist())  # the copies are shuffled in, not appended
+
+
+def test_a_share_of_one_draws_as_it_always_did() -> None:
+    """A whole source makes no random draw: runs resumed across this change see the same epochs."""
+    mix = SourceMix({"vitonplus": 0.25})
+    got = mix.draw(SOURCES, np.random.default_rng(5))
+    rng = np.random.default_rng(5)
+    picked = [np.flatnonzero(SOURCES == "ccp_unlabeled"), np.flatnonzero(SOURCES == "pfcn/train"),
+              rng.choice(np.flatnonzero(SOURCES == "vitonplus/train"), size=10, replace=False)]
+    want = np.concatenate(picked)
+    rng.shuffle(want)
+    assert got.tolist() == want.tolist()
+
+
 def test_source_name_beats_dataset_name() -> None:
     mix = SourceMix({"vitonplus": 0.5, "vitonplus/train": 0.1})
     assert mix.share("vitonplus/train") == 0.1 and mix.share("vitonplus/val") == 0.5 and mix.share("pfcn/train") == 1
@@ -37,9 +62,10 @@ def test_source_name_beats_dataset_name() -> None:
 @pytest.mark.parametrize("items, message", [
     (["vitonplus"], "NAME=SHARE"),
     (["vitonplus=lots"], "number"),
-    (["vitonplus=0"], "(0, 1]"),
-    (["vitonplus=1.5"], "(0, 1]"),
-    (["vitonplus=nan"], "(0, 1]"),
+    (["vitonplus=0"], "(0, 4]"),
+    (["vitonplus=4.5"], "(0, 4]"),
+    (["vitonplus=nan"], "(0, 4]"),
+    (["vitonplus=-1"], "(0, 4]"),
 ])
 def test_parse_mix_names_the_problem(items: list[str], message: str) -> None:
     with pytest.raises(DatasetError, match=message.replace("(", r"\(").replace("]", r"\]")):
