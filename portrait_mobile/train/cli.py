@@ -140,7 +140,8 @@ def build_parser() -> OneLineParser:
     b.add_argument("--compile", action="store_true")
     b.add_argument("--json", type=Path, metavar="FILE", help="also write the report as JSON")
 
-    v = sub.add_parser("val", help="score checkpoints on the cache's validation carve, per source")
+    v = sub.add_parser("val", help="score checkpoints on the cache's validation carve, per source; each after the "
+                                   "first also as its difference from the first, with a paired 95%% interval")
     v.add_argument("checkpoints", nargs="+", type=Path)
     v.add_argument("--cache", required=True, type=Path)
     v.add_argument("--json", type=Path, metavar="FILE", help="also write {checkpoint: metrics} as JSON")
@@ -267,20 +268,36 @@ def _carve(cache: Path):
 
 
 def _val(args) -> None:
+    import numpy as np
     import torch
 
     from ..atomic import write_text
     from ..checkpoint import Checkpoint
-    from .trainer import validate
+    from .paired import paired_comparison
+    from .trainer import carve_metrics, image_scores
 
+    twice = sorted({str(p) for p in args.checkpoints if args.checkpoints.count(p) > 1})
+    if twice:  # each is a key of the JSON, and a checkpoint against itself says nothing
+        raise PortraitError(f"checkpoint given more than once: {', '.join(twice)}")
     val_set = _carve(args.cache)
-    results = {}
+    results: dict[str, dict] = {}
+    first: tuple[str, np.ndarray] | None = None
     for path in args.checkpoints:
-        m = validate(Checkpoint.load(path).build(), val_set, torch.device("cpu"))
-        results[str(path)] = m
+        acc = image_scores(Checkpoint.load(path).build(), val_set, torch.device("cpu"))
+        m: dict = carve_metrics(acc, val_set.sources)
         per_source = ", ".join(f"{k.split('/', 1)[1]} {v:.2f}" for k, v in m.items() if k.startswith("val_fg_iou/"))
         print(f"{path}: score {m['val_score']:.2f} (fg IoU by source: {per_source}; all {m['val_fg_iou']:.2f}, "
               f"boundary {m['val_boundary_iou']:.2f})")
+        fg = 100 * np.asarray(acc.fg_ious)
+        if first is None:
+            first = (str(path), fg)
+        else:  # the same photos under both: the difference and the noise the choice is made on
+            cmp = paired_comparison(first[1], fg, val_set.sources)
+            by_source = ", ".join(f"{s.split('/', 1)[0]} {d}" for s, d in cmp.by_source.items())
+            print(f"  vs {first[0]}: score {cmp.score} (95%, paired over {cmp.score.n} images; {by_source})")
+            m["paired"] = {"base": first[0], "val_score": vars(cmp.score),
+                           **{f"val_fg_iou/{s}": vars(d) for s, d in cmp.by_source.items()}}
+        results[str(path)] = m
     if args.json:
         write_text(args.json, json.dumps(results, indent=2))
 

@@ -283,19 +283,23 @@ def validate(model: nn.Module, data: CachedSet, device: torch.device, batch_size
     """design.md's metrics (`portrait_mobile.metrics`, the code portrait-eval uses) at the cache
     resolution, a proxy: portrait-eval measures at the original resolution. Overall and per source
     (`val_fg_iou/<source>`, from the same per-image scores), plus `val_score` (selection_score)."""
-    acc = image_scores(model, data, device, batch_size)
+    return carve_metrics(image_scores(model, data, device, batch_size), data.sources)
+
+
+def carve_metrics(acc: MetricAccumulator, sources: np.ndarray) -> dict[str, float]:
+    """`validate`'s figures from per-image scores already taken, each image's source beside it."""
     res = acc.result()
     fg_img, bd_img = 100 * np.asarray(acc.fg_ious), 100 * np.asarray(acc.boundary_ious)
     out = {
         "val_fg_iou": res.fg_iou,
         "val_miou": res.miou,
         "val_boundary_iou": res.boundary_iou,
-        "val_images": len(data),
+        "val_images": len(acc),
     }
-    sources = sorted(set(data.sources.tolist()))
-    if len(sources) > 1:
-        for src in sources:
-            sel = data.sources == src
+    names = sorted(set(sources.tolist()))
+    if len(names) > 1:
+        for src in names:
+            sel = sources == src
             out[f"val_fg_iou/{src}"] = float(fg_img[sel].mean())
             out[f"val_boundary_iou/{src}"] = float(bd_img[sel].mean())
     out["val_score"] = selection_score(out)
