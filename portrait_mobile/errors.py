@@ -5,6 +5,12 @@ class PortraitError(Exception):
     """Base class of every error portrait-mobile raises on purpose."""
 
 
+def short_message(e: BaseException, limit: int = 300) -> str:
+    """A library's error on one line, cut at `limit` characters (native loaders print pages)."""
+    msg = " ".join(str(e).split())
+    return (msg[:limit] + "...") if len(msg) > limit else msg
+
+
 class DatasetError(PortraitError):
     """A dataset folder, split list, image or mask is missing or malformed."""
 

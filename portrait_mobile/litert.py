@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .errors import ModelLoadError
+from .errors import ModelLoadError, short_message
 
 # "xnnpack": LiteRT's default XNNPACK delegate (what a phone's CPU path runs);
 # "builtin": TFLite's own kernels with no default delegate.
@@ -43,3 +43,23 @@ def new_interpreter(model: str | os.PathLike | bytes, threads: int | None = None
     it = Interpreter(**source, num_threads=threads, experimental_op_resolver_type=resolver)
     it.allocate_tensors()
     return it
+
+
+def load_interpreter(path: str | os.PathLike, threads: int | None = None, kernels: str = "xnnpack",
+                     needed_by: str = "running .tflite models") -> tuple[Any, list[dict], list[dict]]:
+    """`new_interpreter` of a file with its input and output details, for code that hands the model to
+    users: every way the file or the install can fail is a ModelLoadError naming the file.
+
+    The I/O details are read here because reading them decodes the tensors' names: one that is not
+    UTF-8 is a ValueError from LiteRT. (`get_tensor_details` skips the tensors it cannot describe.)
+    """
+    try:
+        it = new_interpreter(path, threads=threads, kernels=kernels)
+        ins, outs = it.get_input_details(), it.get_output_details()
+    except ImportError:
+        raise ModelLoadError(f"{needed_by} needs ai-edge-litert (pip install 'portrait-mobile[runtime]')") from None
+    except ModelLoadError:  # already names the file and the fault (check_tflite)
+        raise
+    except (ValueError, RuntimeError) as e:
+        raise ModelLoadError(f"{path} is not a loadable TFLite model: {type(e).__name__}: {short_message(e)}") from None
+    return it, ins, outs

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..contract import ModelContract
 from ..errors import ModelLoadError
-from ..litert import new_interpreter
+from ..litert import load_interpreter
 from ..model_io import output_to_prob, resize_prob, to_model_input
 from ..paths import ANCHORS_ENV, find_shared
 from ..runtime.image_input import check_rgb_uint8
@@ -46,18 +46,8 @@ class MediaPipePredictor:
     def __init__(self, model_path: str | Path, num_threads: int | None = None,
                  name: str = "mediapipe-selfie") -> None:
         path = mediapipe_path(model_path)
-        try:
-            self.interpreter = new_interpreter(path, threads=num_threads)
-            # Everything that reads the interpreter's metadata (names decode here) fails inside this try.
-            ins, outs = self.interpreter.get_input_details(), self.interpreter.get_output_details()
-            self.params: int | None = float_weight_count(self.interpreter)
-        except ImportError:
-            raise ModelLoadError("the MediaPipe reference needs ai-edge-litert "
-                                 "(pip install 'portrait-mobile[runtime]')") from None
-        except ModelLoadError:  # already names the file and the fault (check_tflite)
-            raise
-        except (ValueError, RuntimeError) as e:
-            raise ModelLoadError(f"cannot load {path}: {type(e).__name__}: {e}") from None
+        self.interpreter, ins, outs = load_interpreter(path, num_threads, needed_by="the MediaPipe reference")
+        self.params: int | None = float_weight_count(self.interpreter)
         if len(ins) != 1 or len(outs) != 1 or len(ins[0]["shape"]) != 4 or len(outs[0]["shape"]) != 4:
             raise ModelLoadError(f"{path}: expected one NHWC input and output, got "
                                  f"{[d['shape'].tolist() for d in ins]} -> {[d['shape'].tolist() for d in outs]}")

@@ -28,9 +28,9 @@ from ..artifact_digest import verify_artifact
 from ..cli_support import MAX_THREADS
 from ..contract import ModelContract
 from ..contract_io import read_contract
-from ..errors import ContractError, ModelLoadError
+from ..errors import ContractError, ModelLoadError, short_message
 from ..formats import BACKENDS, SUFFIX_BACKEND
-from ..litert import new_interpreter
+from ..litert import load_interpreter
 
 # Backend classes by name (`Backend.name`), filled by @register; the formats registry
 # (portrait_mobile.formats) says which name runs which suffix.
@@ -94,11 +94,6 @@ def _need_file(path: str | os.PathLike, what: str) -> Path:
     return p
 
 
-def _short(e: BaseException) -> str:
-    msg = " ".join(str(e).split())
-    return (msg[:300] + "...") if len(msg) > 300 else msg
-
-
 @register
 class OnnxBackend(Backend):
     """An .onnx model through ONNX Runtime, CPU execution provider."""
@@ -121,7 +116,7 @@ class OnnxBackend(Backend):
         try:
             self.session = ort.InferenceSession(str(p), sess_options=opts, providers=["CPUExecutionProvider"])
         except Exception as e:  # onnxruntime raises its own Fail/InvalidProtobuf/... types
-            raise ModelLoadError(f"{p} is not a loadable ONNX model: {_short(e)}") from None
+            raise ModelLoadError(f"{p} is not a loadable ONNX model: {short_message(e)}") from None
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
         if len(inputs) != 1 or not outputs:
             raise ModelLoadError(f"{p}: expected one image input, got {len(inputs)} inputs")
@@ -160,17 +155,7 @@ class LiteRTBackend(Backend):
     def __init__(self, path: str | os.PathLike, threads: int | None = None, xnnpack: bool = True) -> None:
         p = _need_file(path, "TFLite")
         super().__init__(p)
-        try:
-            self.interpreter = new_interpreter(p, threads=threads, kernels="xnnpack" if xnnpack else "builtin")
-            # Reading the details decodes tensor names: one that is not UTF-8 is a ValueError, caught below.
-            ins, outs = self.interpreter.get_input_details(), self.interpreter.get_output_details()
-        except ImportError:
-            raise ModelLoadError("running .tflite models needs ai-edge-litert "
-                                 "(pip install 'portrait-mobile[runtime]')") from None
-        except ModelLoadError:  # already names the file and the fault (check_tflite)
-            raise
-        except (ValueError, RuntimeError) as e:
-            raise ModelLoadError(f"{p} is not a loadable TFLite model: {type(e).__name__}: {_short(e)}") from None
+        self.interpreter, ins, outs = load_interpreter(p, threads, "xnnpack" if xnnpack else "builtin")
         if len(ins) != 1 or not outs:
             raise ModelLoadError(f"{p}: expected one image input, got {len(ins)} inputs")
         self._in = ins[0]
@@ -213,7 +198,7 @@ class CoreMLBackend(Backend):
             self.model = ct.models.MLModel(str(p), compute_units=getattr(ct.ComputeUnit, compute_units))
             spec = self.model.get_spec()
         except Exception as e:  # coremltools raises many types for a bad package
-            raise ModelLoadError(f"{p} is not a loadable Core ML model: {_short(e)}") from None
+            raise ModelLoadError(f"{p} is not a loadable Core ML model: {short_message(e)}") from None
         inp = spec.description.input[0]
         self.input_name = inp.name
         self.output_name = spec.description.output[0].name
