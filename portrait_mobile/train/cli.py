@@ -245,9 +245,13 @@ def _fit(args) -> None:
 
 def _throughput(args) -> None:
     from ..atomic import write_text
+    from ..writable import check_output_file, refuse_collisions
     from .throughput import measure_throughput
     from .trainer import TrainConfig
 
+    if args.json:  # before minutes of measuring
+        refuse_collisions([("--cache", args.cache)], [("--json", args.json)])
+        check_output_file(args.json, "--json")
     cfg = TrainConfig(cache=str(args.cache), model=args.model, device=args.device, batch_size=args.batch_size,
                       augment=AUGMENT_PRESETS[args.augment], compile=args.compile, progress=False,
                       threads=args.threads, procs=_procs(args))
@@ -273,12 +277,16 @@ def _val(args) -> None:
 
     from ..atomic import write_text
     from ..checkpoint import Checkpoint
+    from ..writable import check_output_file, refuse_collisions
     from .paired import paired_comparison
     from .trainer import carve_metrics, image_scores
 
     twice = sorted({str(p) for p in args.checkpoints if args.checkpoints.count(p) > 1})
     if twice:  # each is a key of the JSON, and a checkpoint against itself says nothing
         raise PortraitError(f"checkpoint given more than once: {', '.join(twice)}")
+    if args.json:  # before the scoring: neither replace what is scored nor fail at the end
+        refuse_collisions(_read_by(args), [("--json", args.json)])
+        check_output_file(args.json, "--json")
     val_set = _carve(args.cache)
     results: dict[str, dict] = {}
     first: tuple[str, np.ndarray] | None = None
@@ -302,12 +310,20 @@ def _val(args) -> None:
         write_text(args.json, json.dumps(results, indent=2))
 
 
+def _read_by(args) -> list[tuple[str, Path | None]]:
+    """What `val` and `average` read, which their outputs must not replace."""
+    return [*(("checkpoint", c) for c in args.checkpoints), ("--cache", args.cache)]
+
+
 def _average(args) -> None:
     import torch
 
+    from ..writable import check_output_file, refuse_collisions
     from .average import average_checkpoints, parse_weights
     from .trainer import validate
 
+    refuse_collisions(_read_by(args), [("--out", args.out)])
+    check_output_file(args.out, "--out")
     weights = parse_weights(args.weight, len(args.checkpoints))
     soup = average_checkpoints(args.checkpoints, weights)
     if args.cache:  # recorded as fit records a run's metrics: the contract and the card read them

@@ -122,3 +122,18 @@ def test_a_tampered_member_is_refused_not_broadcast(tmp_path: Path, tamper: str,
     err = capsys.readouterr().err
     assert "a.pt" in err and err.count("\n") == 1 and not out.exists(), err
     assert (key in err) if tamper != "sources" else ("'sources' must be a list" in err)
+
+
+@pytest.mark.parametrize("onto", ["first", "second", "cache", "folder"])
+def test_cli_never_writes_over_what_it_reads(onto: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--out` onto a member replaced it with the soup without a word."""
+    from support.datasets import make_tiny_cache
+
+    a, b = _ck(tmp_path / "a.pt", 0, ["x"]), _ck(tmp_path / "b.pt", 1, ["x"])
+    cache = make_tiny_cache(tmp_path / "data")
+    out = {"first": a, "second": b, "cache": cache, "folder": tmp_path}[onto]
+    before = {p: p.read_bytes() for p in (a, b, cache)}
+    assert train_main(["average", str(a), str(b), "--weight", "0.5", "--out", str(out), "--cache", str(cache)]) == 2
+    err = capsys.readouterr().err
+    assert f"--out {out}" in err and ("would overwrite the input" in err or "is a folder" in err), err
+    assert {p: p.read_bytes() for p in (a, b, cache)} == before

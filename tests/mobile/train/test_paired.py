@@ -96,3 +96,18 @@ def test_val_refuses_a_checkpoint_given_twice(tmp_path: Path, capsys: pytest.Cap
     assert train_main(["val", str(ckpt), str(ckpt), "--cache", str(cache), "--json", str(out)]) == 2
     assert f"given more than once: {ckpt}" in capsys.readouterr().err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("onto", ["checkpoint", "cache", "folder"])
+def test_val_never_writes_its_json_over_what_it_reads(onto: str, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """`--json` onto a checkpoint replaced the weights with their scores."""
+    cache = make_tiny_cache(tmp_path / "data")
+    ckpt = tmp_path / "m.pt"
+    Checkpoint(TINY, build_model(TINY).state_dict()).save(ckpt)
+    out = {"checkpoint": ckpt, "cache": cache, "folder": tmp_path}[onto]
+    before = {p: p.read_bytes() for p in (ckpt, cache)}
+    assert train_main(["val", str(ckpt), "--cache", str(cache), "--json", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"--json {out}" in err and ("would overwrite the input" in err or "is a folder" in err), err
+    assert {p: p.read_bytes() for p in (ckpt, cache)} == before

@@ -140,3 +140,10 @@ def test_every_rank_plans_from_rank_0s_clock() -> None:
     # count: a rank planning one epoch more waits at the last barrier for the other, forever.
     assert run_ranks(_clock_of_rank, (), procs=2, nice=0) == [(100.0, 7.5), (100.0, 7.5)]
     assert rank0_values((3.0, 4.0), world=1) == (3.0, 4.0)
+
+
+def test_throughput_never_writes_its_report_over_the_cache(cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = cache.read_bytes()
+    assert train_main(["throughput", "--cache", str(cache), "--steps", "1", "--json", str(cache)]) == 2
+    assert f"--json {cache} would overwrite the input --cache" in capsys.readouterr().err
+    assert cache.read_bytes() == before
