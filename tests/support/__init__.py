@@ -2,6 +2,7 @@
 
 - `datasets`: tiny labelled folders made on the fly
 - `runtime_models`: tiny ONNX models (and a picture they segment) for the runtime tests
+- `train_models`: the tiny model config the training tests train, average, grow and score
 - `pfcn`: the PFCN test images (and masks) real models are run on; skips without ../shared
 - `tflite_graphs`: small .tflite graphs written op by op (`GraphBuilder`), for the graph reader and
   the reference port

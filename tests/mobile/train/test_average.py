@@ -11,9 +11,7 @@ from portrait_mobile.config import ModelConfig
 from portrait_mobile.model import build_model
 from portrait_mobile.train.average import average_checkpoints, parse_weights
 from portrait_mobile.train.cli import main as train_main
-
-TINY = ModelConfig(name="tiny-64", widths=(4, 8, 8, 16, 16), decoder_widths=(8, 8, 4), refine_width=4,
-                   input_size=(64, 64))
+from support.train_models import TINY
 
 
 def _ck(path: Path, seed: int, sources: list[str], config: ModelConfig = TINY) -> Path:

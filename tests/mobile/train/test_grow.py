@@ -11,9 +11,7 @@ from portrait_mobile.config import ModelConfig, get_config
 from portrait_mobile.errors import PortraitError
 from portrait_mobile.model import build_model
 from portrait_mobile.train.grow import grow_into, grown_parameters, growth_of
-
-TINY = ModelConfig(name="tiny-64", widths=(4, 8, 8, 16, 16), decoder_widths=(8, 8, 4), refine_width=4,
-                   input_size=(64, 64))
+from support.train_models import TINY
 
 
 def _trained(cfg: ModelConfig) -> tuple[torch.nn.Module, Checkpoint]:
@@ -91,7 +89,6 @@ def test_the_registered_deeper_model_grows_from_the_shipped_family() -> None:
     assert growth_of(get_config("portrait-sd-256"), get_config("portrait-sdgc-256")) is None
     assert growth_of(get_config("portrait-sgc-256"), get_config("portrait-sdgc-256")) is None
     assert growth_of(get_config("portrait-s-256"), get_config("portrait-m-256")) is not None
-
 
 
 @pytest.mark.parametrize("grown, prefixes", [

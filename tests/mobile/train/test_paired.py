@@ -10,14 +10,11 @@ import torch
 
 from support.datasets import make_tiny_cache
 from portrait_mobile.checkpoint import Checkpoint
-from portrait_mobile.config import ModelConfig
 from portrait_mobile.model import build_model
 from portrait_mobile.train.cli import main as train_main
 from portrait_mobile.train.paired import paired_comparison
 from portrait_mobile.train.trainer import selection_score
-
-TINY = ModelConfig(name="tiny-64", widths=(4, 8, 8, 16, 16), decoder_widths=(8, 8, 4), refine_width=4,
-                   input_size=(64, 64))
+from support.train_models import TINY
 
 
 def test_the_difference_is_the_carve_scores_difference_and_its_error_the_paired_one() -> None:

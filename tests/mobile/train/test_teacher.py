@@ -10,16 +10,14 @@ import torch
 
 from support import REPO
 from support.datasets import make_tiny_cache
-from portrait_mobile.config import ModelConfig
 from portrait_mobile.data.augment import Batch
 from portrait_mobile.errors import PortraitError
 from portrait_mobile.train.cli import main as train_main
 from portrait_mobile.train.teacher import CUT_AREA, InLoopTeacher, cut_mix, load_in_loop_teacher
 from portrait_mobile.train.trainer import TrainConfig, train
+from support.train_models import TINY
 
 ANCHOR = REPO.parent / "shared" / "anchors" / "selfie_segmentation.tflite"
-TINY = ModelConfig(name="tiny-64", widths=(4, 8, 8, 16, 16), decoder_widths=(8, 8, 4), refine_width=4,
-                   input_size=(64, 64))
 
 
 def _batch(b: int, side: int = 32) -> Batch:

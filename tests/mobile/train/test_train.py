@@ -22,9 +22,7 @@ from portrait_mobile.model import build_model
 from portrait_mobile.train.cli import main as train_main
 from portrait_mobile.train.losses import LossConfig, portrait_loss
 from portrait_mobile.train.trainer import TrainConfig, train
-
-TINY = ModelConfig(name="tiny-64", widths=(4, 8, 8, 16, 16), decoder_widths=(8, 8, 4), refine_width=4,
-                   input_size=(64, 64))
+from support.train_models import TINY
 
 
 @pytest.fixture(scope="module")
