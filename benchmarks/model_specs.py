@@ -19,7 +19,7 @@ from portrait_mobile.contract import ModelContract
 from portrait_mobile.contract_io import read_contract
 from portrait_mobile.errors import ContractError, ModelLoadError, PortraitError
 from portrait_mobile.formats import EXPORT_FORMATS
-from portrait_mobile.litert import UnloadableModelError, new_interpreter
+from portrait_mobile.litert import load_interpreter
 from portrait_mobile.paths import ANCHORS_ENV
 from portrait_mobile.reference.mediapipe import MEDIAPIPE_FILES, mediapipe_path
 
@@ -76,14 +76,11 @@ def contract_of(path: Path) -> ModelContract | None:
 
 def _open(path: Path) -> Any:
     """A LiteRT interpreter of `path`; ModelError naming the file once if LiteRT cannot load it (checked
-    before any timing)."""
+    before any timing), worded as the runtime words it (litert.load_interpreter)."""
     try:
-        return new_interpreter(path)
-    except UnloadableModelError as e:  # the graph reader's refusal, which names the file itself
-        raise ModelError(f"not a TFLite model LiteRT can load: {e}") from None
-    except (ValueError, RuntimeError) as e:  # LiteRT's own, which does not
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ModelError(f"{path}: not a TFLite model LiteRT can load ({msg})") from None
+        return load_interpreter(path, needed_by="portrait-bench")[0]
+    except ModelLoadError as e:
+        raise ModelError(str(e)) from None
 
 
 def _precision_from_tensors(interpreter: Any) -> str:
