@@ -4,9 +4,6 @@ Two fine-tunes of one model (the shipped weights, and a run grown from them on m
 basin: a weighted mean of their weights keeps most of what each learned, which neither training
 schedule alone reached on this CPU (docs/experiments.md, session 24). Batch-norm statistics are
 averaged with the weights; integer buffers (batch counters) are taken from the last checkpoint.
-An average of the parts' running statistics is not the statistics of the averaged weights, so they can
-be recomputed on training images (`refresh_batch_norm`), as stochastic weight averaging does
-(Izmailov et al. 2018).
 The soup has the last checkpoint's architecture: an earlier one of a smaller family member is grown
 into it first (train.grow: its new blocks add nothing, so the soup scales theirs by the weights).
 """
@@ -17,15 +14,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
 import torch
 
 from ..checkpoint import Checkpoint
 from ..config import ModelConfig
 from ..errors import PortraitError
-from ..data.cache import CachedSet
 from ..model import build_model
-from ..model_io import pixels_to_unit, unit_to_model_input
 from .grow import grow_into, growth_of
 
 
@@ -78,29 +72,3 @@ def parse_weights(items: Sequence[float], n: int) -> list[float]:
         return [*items, 1 - sum(items)]
     return list(items)
 
-
-
-def batch_norm_images(data: CachedSet, n: int, seed: int = 0) -> np.ndarray:
-    """`n` images of the training split (labelled or not; never the validation carve, which chooses
-    between the checkpoints), drawn without replacement by a fixed seed: N x S x S x 3 uint8."""
-    train = np.flatnonzero(~data.is_val)
-    if n < 2 or n > len(train):
-        raise PortraitError(f"batch-norm statistics need 2 to {len(train)} training images (the cache's "
-                            f"training split), got {n}")
-    return data.images[np.sort(np.random.default_rng(seed).choice(train, size=n, replace=False))]
-
-
-def refresh_batch_norm(ck: Checkpoint, images: np.ndarray, batch_size: int = 64) -> Checkpoint:
-    """`ck` with every batch-norm layer's running statistics recomputed for its own weights: the plain
-    mean over `images` (N x S x S x 3 uint8, fed as validation feeds them), not a momentum average.
-    The weights are unchanged; metrics are dropped (they were measured before)."""
-    model = ck.build()
-    contract = model.contract()
-    # Parts of near-equal size: update_bn weighs every batch's statistics alike, so each image counts the same.
-    parts = np.array_split(np.arange(len(images)), max(1, -(-len(images) // batch_size)))
-    batches = (unit_to_model_input(pixels_to_unit(torch.from_numpy(images[i])), contract)
-               .contiguous(memory_format=torch.channels_last) for i in parts)
-    torch.optim.swa_utils.update_bn(batches, model)
-    state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    info = {**(ck.train_info or {}), "batch_norm_images": len(images)}
-    return Checkpoint(ck.config, state, {}, info)

@@ -156,9 +156,6 @@ def build_parser() -> OneLineParser:
     a.add_argument("--out", required=True, type=Path, help="the averaged checkpoint (.pt)")
     a.add_argument("--cache", type=Path, help="score the average on this cache's validation carve and record "
                                               "the metrics in it, as fit records a run's")
-    a.add_argument("--bn-images", type=non_negative_int, default=0, metavar="N",
-                   help="recompute the batch-norm statistics for the averaged weights on N images of --cache's "
-                        "training split (never its carve), e.g. 2048; default: the parts' statistics averaged")
 
     s = sub.add_parser("ship", help="strip a checkpoint to weights+config+metrics (e.g. as the shipped default)")
     s.add_argument("checkpoint", type=Path)
@@ -269,14 +266,9 @@ def _throughput(args) -> None:
 def _carve(cache: Path):
     """The cache's validation carve, every source (what fit validates on)."""
     from ..data.cache import load_cache
-
-    return _carve_of(load_cache(cache, progress=False))
-
-
-def _carve_of(data):
     from .trainer import select_split
 
-    return select_split(data, (), use_teacher=False)[1]
+    return select_split(load_cache(cache, progress=False), (), use_teacher=False)[1]
 
 
 def _val(args) -> None:
@@ -327,25 +319,18 @@ def _average(args) -> None:
     import torch
 
     from ..writable import check_output_file, refuse_collisions
-    from ..data.cache import load_cache
-    from .average import average_checkpoints, batch_norm_images, parse_weights, refresh_batch_norm
+    from .average import average_checkpoints, parse_weights
     from .trainer import validate
 
-    if args.bn_images and not args.cache:
-        raise PortraitError("--bn-images needs --cache (the training images the statistics are computed on)")
     refuse_collisions(_read_by(args), [("--out", args.out)])
     check_output_file(args.out, "--out")
     weights = parse_weights(args.weight, len(args.checkpoints))
     soup = average_checkpoints(args.checkpoints, weights)
-    data = load_cache(args.cache, progress=False) if args.cache else None
-    if args.bn_images:
-        soup = refresh_batch_norm(soup, batch_norm_images(data, args.bn_images))
-    if data is not None:  # recorded as fit records a run's metrics: the contract and the card read them
-        soup.metrics = validate(soup.build(), _carve_of(data), torch.device("cpu"))
+    if args.cache:  # recorded as fit records a run's metrics: the contract and the card read them
+        soup.metrics = validate(soup.build(), _carve(args.cache), torch.device("cpu"))
     soup.save(args.out, include_train_state=False)
     score = f" (carve score {soup.metrics['val_score']:.2f})" if soup.metrics else ""
-    bn = f"; batch-norm statistics of {args.bn_images} training images" if args.bn_images else ""
-    print(f"wrote {args.out}: " + " + ".join(f"{w:g} x {p}" for w, p in zip(weights, args.checkpoints)) + score + bn)
+    print(f"wrote {args.out}: " + " + ".join(f"{w:g} x {p}" for w, p in zip(weights, args.checkpoints)) + score)
 
 
 def _ship(args) -> None:

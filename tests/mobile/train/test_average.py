@@ -1,7 +1,6 @@
 """portrait-train average: the weighted mean of checkpoints' weights, sources merged, bad input refused."""
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -9,7 +8,6 @@ import torch
 
 from portrait_mobile.checkpoint import Checkpoint
 from portrait_mobile.config import ModelConfig
-from portrait_mobile.errors import PortraitError
 from portrait_mobile.model import build_model
 from portrait_mobile.train.average import average_checkpoints, parse_weights
 from portrait_mobile.train.cli import main as train_main
@@ -137,84 +135,3 @@ def test_cli_never_writes_over_what_it_reads(onto: str, tmp_path: Path, capsys: 
     err = capsys.readouterr().err
     assert f"--out {out}" in err and ("would overwrite the input" in err or "is a folder" in err), err
     assert {p: p.read_bytes() for p in (a, b, cache)} == before
-
-
-def _bn_inputs(model: torch.nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Each batch-norm layer's input in one training-mode pass over `x` (batch statistics throughout)."""
-    seen: dict[str, torch.Tensor] = {}
-    hooks = [m.register_forward_hook(lambda m, i, o, name=name: seen.__setitem__(name, i[0].detach()))
-             for name, m in model.named_modules() if isinstance(m, torch.nn.BatchNorm2d)]
-    model.train()
-    with torch.no_grad():
-        model(x)
-    for h in hooks:
-        h.remove()
-    return seen
-
-
-@pytest.mark.parametrize("config", [TINY, replace(TINY, name="tiny-gc-64", global_context=4)])
-def test_refreshed_statistics_are_the_averaged_weights_own(config: ModelConfig, tmp_path: Path) -> None:
-    from portrait_mobile.model_io import pixels_to_unit, unit_to_model_input
-    from portrait_mobile.train.average import refresh_batch_norm
-
-    soup = average_checkpoints([_ck(tmp_path / "a.pt", 1, ["x"], config), _ck(tmp_path / "b.pt", 2, ["x"], config)],
-                               [0.5, 0.5])
-    images = torch.randint(0, 256, (24, 64, 64, 3), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
-    fresh = refresh_batch_norm(soup, images.numpy(), batch_size=len(images))  # one batch: exact statistics
-    model = soup.build()
-    inputs = _bn_inputs(model, unit_to_model_input(pixels_to_unit(images), model.contract()))
-    assert inputs
-    for name, x in inputs.items():
-        mean = x.mean(dim=(0, 2, 3))
-        var = x.var(dim=(0, 2, 3), unbiased=True)
-        assert torch.allclose(fresh.state_dict[f"{name}.running_mean"], mean, atol=1e-5), name
-        assert torch.allclose(fresh.state_dict[f"{name}.running_var"], var, rtol=1e-4, atol=1e-6), name
-        assert not torch.allclose(soup.state_dict[f"{name}.running_mean"], mean, atol=1e-3), name  # it changed
-    for k, v in soup.state_dict.items():  # the weights themselves are untouched
-        if "running_" not in k and "num_batches" not in k:
-            assert torch.equal(fresh.state_dict[k], v), k
-    assert fresh.train_info["batch_norm_images"] == 24 and fresh.metrics == {}
-    # Batches that do not divide the images are split evenly (9 + 8, not 16 + 1): each image weighs alike.
-    split = refresh_batch_norm(soup, images[:17].numpy(), batch_size=16).state_dict
-    whole = refresh_batch_norm(soup, images[:17].numpy(), batch_size=17).state_dict
-    key = next(k for k in split if k.endswith("running_mean"))
-    assert torch.allclose(split[key], whole[key], atol=2e-3)
-
-
-def test_batch_norm_images_come_from_the_training_split_only(tmp_path: Path) -> None:
-    import numpy as np
-
-    from portrait_mobile.data.cache import load_cache
-    from portrait_mobile.train.average import batch_norm_images
-    from support.datasets import make_tiny_cache
-
-    data = load_cache(make_tiny_cache(tmp_path / "data", n=20, val_fraction=0.3), progress=False)
-    n_train = int((~data.is_val).sum())
-    assert 0 < data.is_val.sum() and n_train >= 4
-    picked = batch_norm_images(data, n_train)
-    train = {data.images[i].tobytes() for i in np.flatnonzero(~data.is_val)}
-    assert {im.tobytes() for im in picked} == train  # all of the training split, nothing of the carve
-    assert np.array_equal(batch_norm_images(data, 3), batch_norm_images(data, 3))  # a fixed draw
-    for n in (1, n_train + 1):
-        with pytest.raises(PortraitError, match=f"2 to {n_train} training images"):
-            batch_norm_images(data, n)
-
-
-def test_cli_recomputes_batch_norm_only_with_a_cache(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from support.datasets import make_tiny_cache
-
-    a, b = _ck(tmp_path / "a.pt", 1, ["x"]), _ck(tmp_path / "b.pt", 2, ["y"])
-    out = tmp_path / "soup.pt"
-    assert train_main(["average", str(a), str(b), "--weight", "0.5", "--out", str(out), "--bn-images", "4"]) != 0
-    assert "--bn-images needs --cache" in capsys.readouterr().err and not out.exists()
-    cache = make_tiny_cache(tmp_path / "data")
-    args = ["average", str(a), str(b), "--weight", "0.5", "--out", str(out), "--cache", str(cache)]
-    assert train_main([*args, "--bn-images", "6"]) == 0
-    refreshed = Checkpoint.load(out)
-    assert refreshed.train_info["batch_norm_images"] == 6 and refreshed.metrics["val_images"] > 0
-    assert "batch-norm statistics of 6 training images" in capsys.readouterr().out
-    assert train_main(args) == 0
-    plain = Checkpoint.load(out)
-    assert "batch_norm_images" not in plain.train_info
-    key = next(k for k in plain.state_dict if k.endswith("running_mean"))
-    assert not torch.allclose(plain.state_dict[key], refreshed.state_dict[key])
