@@ -3,8 +3,11 @@
     portrait-segment photo.jpg photos/ clip.mp4 --effect blur --out out/
     portrait-segment photos/ --model portrait-sd-256_int8.tflite --effect cutout --out cutouts/
 
-Outputs are `<out>/<name>_<effect>.png` for images and `<out>/<name>_<effect>.mp4` for videos, each
-written to a temp file and renamed when complete. Errors are one line on stderr; exit status 0 when
+    portrait-segment photo.jpg --effect cutout --out cutout.png
+
+Outputs are `<out>/<name>_<effect>.png` for images and `<out>/<name>_<effect>.mp4` for videos; an
+`--out` with an image or video suffix that is not a folder names the one output of a single input
+(a .png for an image, a .mp4 for a video). Each is written to a temp file and renamed when complete. Errors are one line on stderr; exit status 0 when
 everything was written, 1 when something failed (a missing or bad input, a full disk: the other
 inputs are still processed), 2 for a usage error, 143 on SIGTERM (the file being written is removed).
 """
@@ -46,7 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--effect", required=True, choices=EFFECTS,
                    help="mask: 8-bit confidence mask (binary with --threshold); cutout: RGBA PNG; "
                    "blur: portrait-mode background blur; replace: new background (--background)")
-    p.add_argument("--out", required=True, metavar="DIR", help="output folder (created if missing)")
+    p.add_argument("--out", required=True, metavar="DIR|FILE",
+                   help="output folder (created if missing); for a single input, the output file itself "
+                        "(.png for an image, .mp4 for a video)")
     p.add_argument("--threshold", type=float, metavar="T",
                    help="binary mask at this probability (mask/cutout effects; default: soft confidence)")
     p.add_argument("--quality", choices=QUALITIES, default=None,
@@ -107,8 +112,11 @@ def collect_inputs(inputs: Sequence[str]) -> tuple[list[tuple[Path, str]], list[
     return out, problems
 
 
+OUTPUT_EXTS = {"image": ".png", "video": ".mp4"}  # what each kind of input's effect is written as
+
+
 def output_path(out_dir: Path, src: Path, effect: str, kind: str, taken: set[Path]) -> Path:
-    ext = ".mp4" if kind == "video" else ".png"
+    ext = OUTPUT_EXTS[kind]
     dest = out_dir / f"{src.stem}_{effect}{ext}"
     i = 2
     while dest in taken:  # two inputs with one name (from different folders)
@@ -118,9 +126,31 @@ def output_path(out_dir: Path, src: Path, effect: str, kind: str, taken: set[Pat
     return dest
 
 
+def output_file(out: Path, items: list[tuple[Path, str]]) -> Path | None:
+    """The file `--out` names, or None when it is a folder: a path with an image or video suffix that
+    is not an existing folder names the output of exactly one input, in the format the effect writes
+    for its kind (a folder called `mask.png` is not what anyone typing it meant)."""
+    from .image_input import IMAGE_EXTS
+    from .video import VIDEO_EXTS
+
+    suffix = out.suffix.lower()
+    if out.is_dir() or suffix not in IMAGE_EXTS + VIDEO_EXTS or not items:  # no input: its problem is said
+        return None
+    if len(items) != 1:
+        raise UsageError(f"--out {out} names one file but the run has {len(items)} inputs: give a folder for "
+                         "several")
+    src, kind = items[0]
+    ext = OUTPUT_EXTS[kind]
+    if suffix != ext:
+        raise UsageError(f"--out {out}: the output of {kind} {src} is a {ext} file (or give a folder)")
+    return out
+
+
 def plan_outputs(items: list[tuple[Path, str]], out_dir: Path, effect: str,
-                 background: Path | None = None) -> tuple[list[tuple[Path, str, Path]], list[str]]:
-    """([(input, kind, output)], problems), every name chosen before anything is written.
+                 background: Path | None = None, out_file: Path | None = None,
+                 ) -> tuple[list[tuple[Path, str, Path]], list[str]]:
+    """([(input, kind, output)], problems), every name chosen before anything is written; `out_file`:
+    the one input's output (`output_file`) instead of a name in `out_dir`.
 
     The inputs were listed before the run (so its own outputs are never read back as inputs); an
     output that would replace one of them (`--out` is an input folder holding `a.png` and
@@ -132,7 +162,7 @@ def plan_outputs(items: list[tuple[Path, str]], out_dir: Path, effect: str,
     taken: set[Path] = set()
     plan, problems = [], []
     for src, kind in items:
-        dest = output_path(out_dir, src, effect, kind, taken)
+        dest = out_file if out_file is not None else output_path(out_dir, src, effect, kind, taken)
         if dest.resolve() in inputs:
             problems.append(f"{src}: not segmented: its output {dest} would replace an input of this run "
                             "(choose another --out)")
@@ -225,7 +255,8 @@ def run(args: argparse.Namespace) -> int:
                      "replace" for src, kind in items if kind == "video"]
         items = [(src, kind) for src, kind in items if kind != "video"]
     out_dir = Path(args.out)
-    if out_dir.exists() and not out_dir.is_dir():
+    out_file = output_file(out_dir, items)
+    if out_file is None and out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"--out {out_dir} exists and is not a folder")
     effect = make_effect(args)
 
@@ -241,7 +272,7 @@ def run(args: argparse.Namespace) -> int:
     seg = Segmenter.from_file(args.model, options) if args.model else Segmenter.default(options)
     video_seg = VideoSegmenter(seg, rotation=args.rotate)
     background = Path(args.background) if args.background and Path(args.background).is_file() else None
-    plan, clashes = plan_outputs(items, out_dir, args.effect, background)
+    plan, clashes = plan_outputs(items, out_dir, args.effect, background, out_file)
     problems += clashes
     written, failed = 0, len(problems)
     for msg in problems:

@@ -74,3 +74,45 @@ def test_effect_defaults_apply_without_their_flags(tiny_model: Path, tmp_path: P
     for effect, expected in want.items():
         got = cv2.imread(str(tmp_path / "o" / f"p_{effect}.png"))[..., ::-1]
         np.testing.assert_array_equal(got, expected)
+
+
+def test_out_may_name_the_one_output_file(tiny_model: Path, tmp_path: Path) -> None:
+    src = _photo(tmp_path)
+    base = [str(src), "--model", str(tiny_model), "--effect", "mask", "-q"]
+    assert cli_main([*base, "--out", str(tmp_path / "folder")]) == 0
+    for name in ("mask.png", "sub/Mask.PNG"):  # a missing parent is made, as for a folder
+        assert cli_main([*base, "--out", str(tmp_path / name)]) == 0
+        assert (tmp_path / name).is_file(), name
+        assert (tmp_path / name).read_bytes() == (tmp_path / "folder" / "p_mask.png").read_bytes()
+    (tmp_path / "mask.png").write_bytes(b"old")  # a file of that name is replaced, as a rerun would
+    assert cli_main([*base, "--out", str(tmp_path / "mask.png")]) == 0
+    assert (tmp_path / "mask.png").read_bytes() == (tmp_path / "folder" / "p_mask.png").read_bytes()
+    (tmp_path / "dir.png").mkdir()  # an existing folder stays a folder, whatever its name
+    assert cli_main([*base, "--out", str(tmp_path / "dir.png")]) == 0
+    assert [p.name for p in (tmp_path / "dir.png").iterdir()] == ["p_mask.png"]
+
+
+@pytest.mark.parametrize("out, two_inputs, needle", [
+    ("m.png", True, "names one file but the run has 2 inputs"),
+    ("m.jpg", False, "the output of image"),
+    ("m.mp4", False, "is a .png file (or give a folder)"),
+])
+def test_an_output_file_the_run_cannot_write_is_a_usage_error(tiny_model: Path, tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str], out: str,
+                                                               two_inputs: bool, needle: str) -> None:
+    src = _photo(tmp_path)
+    inputs = [str(src), str(src.with_name("q.png"))] if two_inputs else [str(src)]
+    if two_inputs:
+        src.with_name("q.png").write_bytes(src.read_bytes())
+    rc = cli_main([*inputs, "--model", str(tiny_model), "--effect", "mask", "--out", str(tmp_path / out), "-q"])
+    assert rc == 2 and needle in capsys.readouterr().err
+    assert not (tmp_path / out).exists()
+
+
+def test_an_output_file_never_replaces_its_input(tiny_model: Path, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    src = _photo(tmp_path)
+    before = src.read_bytes()
+    rc = cli_main([str(src), "--model", str(tiny_model), "--effect", "mask", "--out", str(src), "-q"])
+    assert rc == 1 and "would replace an input" in capsys.readouterr().err
+    assert src.read_bytes() == before

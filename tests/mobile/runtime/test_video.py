@@ -191,6 +191,11 @@ def test_cli_video(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert rc == 0 and [p.name for p in out.iterdir()] == ["clip_replace.mp4"]
     assert len(list(read_frames(out / "clip_replace.mp4"))) == 5
     assert "wrote 1 file" in capsys.readouterr().err
+    one = tmp_path / "blurred.mp4"  # --out naming the one output file
+    assert cli_main([str(src), "--model", str(model), "--effect", "blur", "--out", str(one)]) == 0
+    assert one.is_file() and len(list(read_frames(one))) == 5
+    assert cli_main([str(src), "--model", str(model), "--effect", "blur", "--out", str(tmp_path / "b.png")]) == 2
+    assert "the output of video" in capsys.readouterr().err and not (tmp_path / "b.png").exists()
     rc = cli_main([str(src), "--model", str(model), "--effect", "cutout", "--out", str(tmp_path / "o2")])
     # Reported for the video (exit 1, as any file that fails), not a usage error that stops the images too.
     assert rc == 1 and "videos" in capsys.readouterr().err and not (tmp_path / "o2").exists()
