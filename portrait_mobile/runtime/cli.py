@@ -2,14 +2,14 @@
 
     portrait-segment photo.jpg photos/ clip.mp4 --effect blur --out out/
     portrait-segment photos/ --model portrait-sd-256_int8.tflite --effect cutout --out cutouts/
-
     portrait-segment photo.jpg --effect cutout --out cutout.png
 
 Outputs are `<out>/<name>_<effect>.png` for images and `<out>/<name>_<effect>.mp4` for videos; an
 `--out` with an image or video suffix that is not a folder names the one output of a single input
-(a .png for an image, a .mp4 for a video). Each is written to a temp file and renamed when complete. Errors are one line on stderr; exit status 0 when
-everything was written, 1 when something failed (a missing or bad input, a full disk: the other
-inputs are still processed), 2 for a usage error, 143 on SIGTERM (the file being written is removed).
+(a .png for an image, a .mp4 for a video). Each is written to a temp file and renamed when complete.
+Errors are one line on stderr; exit status 0 when everything was written, 1 when something failed
+(a missing or bad input, a full disk: the other inputs are still processed), 2 for a usage error,
+143 on SIGTERM (the file being written is removed).
 """
 from __future__ import annotations
 
