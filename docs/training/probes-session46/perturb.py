@@ -7,6 +7,7 @@ import torch
 from portrait_mobile.checkpoint import Checkpoint
 from portrait_mobile.train.cli import _carve
 from portrait_mobile.train.trainer import validate
+from members import per_source
 torch.set_num_threads(1)
 soup_p, moved_p, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 val = _carve(Path(".traincache/train256.npz"))
@@ -14,7 +15,7 @@ soup, moved = Checkpoint.load(soup_p), Checkpoint.load(moved_p)
 def show(tag, sd):
     m = soup.build(); m.load_state_dict(sd)
     r = validate(m, val, torch.device("cpu"))
-    print(tag, f"{r['val_score']:.2f}", {k.split('/', 1)[1][:4]: round(v, 2) for k, v in r.items() if k.startswith("val_fg_iou/")}, flush=True)
+    print(tag, f"{r['val_score']:.2f}", per_source(r), flush=True)
 show("soup", soup.state_dict); show("moved", moved.state_dict)
 keys = [k for k, v in soup.state_dict.items() if v.is_floating_point() and "running" not in k and "num_batches" not in k]
 for seed in range(n):
