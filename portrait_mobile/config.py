@@ -42,6 +42,12 @@ class ModelConfig:
     # Hidden width of an image-pooling block after the deepest stage (0 = none): the only op that
     # sees the whole frame (MediaPipe's graph has ten squeeze-and-excitation blocks).
     global_context: int = 0
+    # How many times each HDC stage's body (its residual blocks and HDC block) runs. Passes after
+    # the first reuse the same weights, mixed in by a per-channel gate that starts at zero: more
+    # depth at 1/16 and 1/32, where a phone pays least, for few more bytes (the int8 file binds;
+    # each reused conv still adds its own int32 bias and quantization parameters). Their BatchNorms
+    # keep their statistics in training, so grow such a model from a trained one (`fit --init`).
+    deep_passes: int = 1
 
     def __post_init__(self) -> None:
         # The name becomes file names (artifacts, shipped weights): checked before anything else.
@@ -53,6 +59,7 @@ class ModelConfig:
         _check_ints(self.name, "refine_width", (self.refine_width,), 1, MAX_CHANNELS)
         _check_ints(self.name, "global_context", (self.global_context,), 0, MAX_CHANNELS)
         _check_ints(self.name, "blocks_per_stage", self.blocks_per_stage, 0, 16)
+        _check_ints(self.name, "deep_passes", (self.deep_passes,), 1, 4)
         _check_ints(self.name, "dilations", self.dilations, 1, 64)
         _check_ints(self.name, "hdc_stages", self.hdc_stages, 0, 64)
         _check_ints(self.name, "input_size", self.input_size, 1, 4096)
@@ -110,6 +117,14 @@ register(ModelConfig(name="portrait-sd-256", blocks_per_stage=(0, 1, 1, 3, 3)))
 # The shipped default with portrait-sgc-256's image-pooling block (+4,728 parameters): grown from a
 # portrait-sd-256 checkpoint with `fit --init` (docs/experiments.md, session 40), not shipped.
 register(ModelConfig(name="portrait-sdgc-256", blocks_per_stage=(0, 1, 1, 3, 3), global_context=24))
+# portrait-sdgc-256 with its 1/16 and 1/32 bodies run twice on the same weights (+160 gate
+# parameters): more compute where it is cheap, grown from it with `fit --init` (docs/experiments.md,
+# session 47), not shipped.
+# portrait-sdgc-256 one residual block deeper at 1/16 and 1/32 (+15,392 parameters), grown from it
+# with `fit --init` (docs/experiments.md, session 47), not shipped.
+register(ModelConfig(name="portrait-sd4gc-256", blocks_per_stage=(0, 1, 1, 4, 4), global_context=24))
+register(ModelConfig(name="portrait-sdgc2-256", blocks_per_stage=(0, 1, 1, 3, 3), global_context=24,
+                     deep_passes=2))
 register(
     ModelConfig(
         name="portrait-m-256",

@@ -14,6 +14,9 @@ class Encoder(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         stages: list[nn.Module] = []
+        # Per stage: the layers a repeated pass runs again (residual blocks, HDC), as a slice.
+        self.bodies: dict[int, slice] = {}
+        self.pass_gates = nn.ParameterDict()
         cin = 3
         for i, cout in enumerate(cfg.widths):
             layers: list[nn.Module] = []
@@ -25,16 +28,38 @@ class Encoder(nn.Module):
                 layers.append(ResidualDS(cout, act=cfg.activation))
             if i in cfg.hdc_stages:
                 layers.append(HDCBlock(cout, cfg.dilations, act=cfg.activation))
+                self.bodies[i] = slice(1, len(layers))
+                for r in range(1, cfg.deep_passes):
+                    self.pass_gates[f"{i}_{r}"] = nn.Parameter(torch.zeros(1, cout, 1, 1))
             if i == len(cfg.widths) - 1 and cfg.global_context:
                 layers.append(GlobalContext(cout, cfg.global_context, act=cfg.activation))
             stages.append(nn.Sequential(*layers))
             cin = cout
         self.stages = nn.ModuleList(stages)
+        self.passes = cfg.deep_passes
+
+    def train(self, mode: bool = True) -> "Encoder":
+        super().train(mode)
+        if self.passes > 1:
+            # A repeated body's BatchNorms see two input distributions in training but fold into one
+            # conv for export: they keep the statistics they have (their scale and shift still learn).
+            for body in (stage[self.bodies[i]] for i, stage in enumerate(self.stages) if i in self.bodies):
+                for m in body.modules():
+                    if isinstance(m, nn.BatchNorm2d):
+                        m.eval()
+        return self
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         feats = []
-        for stage in self.stages:
-            x = stage(x)
+        for i, stage in enumerate(self.stages):
+            body = self.bodies.get(i)
+            if body is None or not self.pass_gates:
+                x = stage(x)
+            else:
+                x = stage[: body.stop](x)
+                for r in range(1, self.passes):
+                    x = x + self.pass_gates[f"{i}_{r}"] * (stage[body](x) - x)
+                x = stage[body.stop:](x)
             feats.append(x)
         return feats
 

@@ -1,11 +1,13 @@
 """Grow a trained model into a bigger member of the family that computes exactly what it did
 (Net2Net's "deeper" move, Chen et al. 2016), so a fine-tune starts from the trained weights.
 
-Two growths keep the function:
+Three growths keep the function:
 - an image-pooling block (`global_context`) after the deepest stage: its last conv starts at zero;
 - more residual blocks in an encoder stage (`blocks_per_stage`): each new block's last BatchNorm
   starts at zero scale and shift, so the block adds nothing and its ReLU passes the (already
-  rectified) input through.
+  rectified) input through;
+- more weight-tied passes of the HDC stages' bodies (`deep_passes`): each new pass's gate starts at
+  zero, so the pass adds nothing.
 Anything else (other widths, dilations, decoder) is a different network and is refused.
 """
 from __future__ import annotations
@@ -30,13 +32,15 @@ def growth_of(old: ModelConfig, new: ModelConfig) -> str | None:
         return "another number of encoder stages"
     if any(n < o for o, n in zip(old.blocks_per_stage, new.blocks_per_stage)):
         return "fewer residual blocks in a stage"
+    if new.deep_passes < old.deep_passes:
+        return "fewer passes of the deep stages"
     if old.global_context and new.global_context != old.global_context:
         return "another image-pooling width"
     if new.blocks_per_stage != old.blocks_per_stage and new.activation == "hardswish":
         # A zeroed block leaves act(x); only the ReLUs give back their own (rectified) input.
         return "residual blocks added to a hardswish model"
     rest = replace(old, name=new.name, blocks_per_stage=new.blocks_per_stage,
-                   global_context=new.global_context)
+                   global_context=new.global_context, deep_passes=new.deep_passes)
     if rest != new:
         return "other widths or layers"
     return None
@@ -70,10 +74,17 @@ def grown_modules(old: ModelConfig, model: PortraitNet) -> list[str]:
     return added
 
 
+def _new_gates(old: ModelConfig, model: PortraitNet) -> list[str]:
+    """Parameter names of the pass gates `model` has and a checkpoint of `old` lacks."""
+    return [f"encoder.pass_gates.{k}" for k in model.encoder.pass_gates
+            if int(k.split("_")[1]) >= old.deep_passes]
+
+
 def grown_parameters(old: ModelConfig, model: PortraitNet) -> list[str]:
     """Names of the parameters of `model` that growing a checkpoint of `old` into it adds."""
     prefixes = tuple(f"{n}." for n in grown_modules(old, model))
-    return [n for n, _ in model.named_parameters() if n.startswith(prefixes)]  # () matches nothing
+    gates = set(_new_gates(old, model))
+    return [n for n, _ in model.named_parameters() if n.startswith(prefixes) or n in gates]  # () matches nothing
 
 
 @torch.no_grad()
@@ -92,7 +103,8 @@ def grow_into(init: Checkpoint, model: PortraitNet, name: str) -> dict[str, torc
     modules = dict(model.named_modules())
     new_blocks = _new_blocks(old, new)
     prefixes = tuple(f"{n}." for n in grown_modules(old, model))
-    if unexpected or not all(k.startswith(prefixes) for k in missing):
+    gates = _new_gates(old, model)
+    if unexpected or not all(k.startswith(prefixes) or k in gates for k in missing):
         raise PortraitError(f"{name}: weights do not fit {new.name} (missing {missing}, unexpected {unexpected})")
     for n in new_blocks:
         block = modules[n]
@@ -101,6 +113,9 @@ def grow_into(init: Checkpoint, model: PortraitNet, name: str) -> dict[str, torc
         last_bn = block.body.pw.bn
         last_bn.weight.zero_()
         last_bn.bias.zero_()
+    params = dict(model.named_parameters())
+    for n in gates:
+        params[n].zero_()
     return model.state_dict()
 
 

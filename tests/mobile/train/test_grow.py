@@ -33,6 +33,7 @@ def _trained(cfg: ModelConfig) -> tuple[torch.nn.Module, Checkpoint]:
     replace(TINY, name="deeper-early", blocks_per_stage=(1, 2, 1, 1, 2)),
     replace(TINY, name="pooled", global_context=4),
     replace(TINY, name="both", blocks_per_stage=(0, 1, 1, 2, 3), global_context=4),
+    replace(TINY, name="passes", deep_passes=3),
 ])
 def test_growth_keeps_the_outputs(grown: ModelConfig) -> None:
     old, ck = _trained(TINY)
@@ -49,6 +50,10 @@ def test_growth_keeps_the_outputs(grown: ModelConfig) -> None:
         for j in range(a + 1, c + 1)}]
     assert len(grads) == sum(grown.blocks_per_stage) - sum(TINY.blocks_per_stage)
     assert all(g is not None and g.abs().sum() > 0 for g in grads)
+    # So are the new passes: their gates start at zero and get a gradient.
+    gates = list(new.encoder.pass_gates.values())
+    assert len(gates) == len(grown.hdc_stages) * (grown.deep_passes - 1)
+    assert all(torch.count_nonzero(g) == 0 and g.grad.abs().sum() > 0 for g in gates)
 
 
 def test_the_same_config_loads_as_it_is() -> None:
@@ -83,17 +88,34 @@ def test_a_grown_checkpoint_does_not_shrink_back() -> None:
         grow_into(ck, build_model(TINY), "deeper.pt")
 
 
+def test_passes_grow_from_fewer_and_not_back() -> None:
+    two = replace(TINY, name="two", deep_passes=2)
+    old, ck = _trained(two)
+    three = build_model(replace(TINY, name="three", deep_passes=3))
+    grow_into(ck, three, "two.pt")
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(old(x), three.eval()(x), atol=1e-6)
+    # The trained second pass is loaded, not reset; only the third pass's gates are new.
+    assert torch.equal(three.encoder.pass_gates["3_1"], old.encoder.pass_gates["3_1"])
+    assert grown_parameters(two, three) == ["encoder.pass_gates.3_2", "encoder.pass_gates.4_2"]
+    with pytest.raises(PortraitError, match="fewer passes of the deep stages"):
+        grow_into(ck, build_model(TINY), "two.pt")
+
+
 def test_the_registered_deeper_model_grows_from_the_shipped_family() -> None:
     assert growth_of(get_config("portrait-s-256"), get_config("portrait-sd-256")) is None
     assert growth_of(get_config("portrait-s-256"), get_config("portrait-sgc-256")) is None
     assert growth_of(get_config("portrait-sd-256"), get_config("portrait-sdgc-256")) is None
     assert growth_of(get_config("portrait-sgc-256"), get_config("portrait-sdgc-256")) is None
+    assert growth_of(get_config("portrait-sdgc-256"), get_config("portrait-sdgc2-256")) is None
     assert growth_of(get_config("portrait-s-256"), get_config("portrait-m-256")) is not None
 
 
 @pytest.mark.parametrize("grown, prefixes", [
     (replace(TINY, name="pooled", global_context=4), ("encoder.stages.4.3.",)),
     (replace(TINY, name="deeper", blocks_per_stage=(0, 1, 1, 3, 1)), ("encoder.stages.3.2.", "encoder.stages.3.3.")),
+    (replace(TINY, name="passes", deep_passes=2), ("encoder.pass_gates.",)),
 ])
 def test_grown_parameters_are_the_added_layers_and_nothing_else(grown: ModelConfig, prefixes: tuple) -> None:
     _, ck = _trained(TINY)
