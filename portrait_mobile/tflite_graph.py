@@ -168,10 +168,13 @@ def check_tflite(source: str | os.PathLike | bytes) -> None:
     _checked(source)
 
 
+# The TFLite flatbuffer's file identifier, at bytes 4..8.
+TFLITE_FILE_IDENTIFIER = b"TFL3"
+
+
 def has_tflite_identifier(head: bytes) -> bool:
-    """Whether `head` (a file's first 8 bytes or more) carries the TFLite flatbuffer's file identifier,
-    "TFL3" at bytes 4..8."""
-    return len(head) >= 8 and bytes(head[4:8]) == b"TFL3"
+    """Whether `head` (a file's first 8 bytes or more) carries TFLITE_FILE_IDENTIFIER."""
+    return len(head) >= 8 and bytes(head[4:8]) == TFLITE_FILE_IDENTIFIER
 
 
 def _checked(source: str | os.PathLike | bytes) -> tuple[bytes, str, Path | None, Any]:
