@@ -111,7 +111,7 @@ register(ModelConfig(name="portrait-s-256"))
 # yet better than portrait-s-256 on the carves; grown from it with `fit --init`.
 register(ModelConfig(name="portrait-sgc-256", global_context=24))
 # The shipped default: portrait-s-256 two residual blocks deeper at 1/16 and 1/32 (train.grow keeps its
-# function): +31k parameters where they cost least on a phone (int8 181.4 KiB, 0.726x MediaPipe's A76
+# function): +31k parameters where they cost least on a phone (int8 162.6 KiB, 0.726x MediaPipe's A76
 # instructions against portrait-s-256's 0.707x; docs/experiments.md, sessions 25-27).
 register(ModelConfig(name="portrait-sd-256", blocks_per_stage=(0, 1, 1, 3, 3)))
 # The shipped default with portrait-sgc-256's image-pooling block (+4,728 parameters): grown from a
