@@ -117,12 +117,12 @@ register(ModelConfig(name="portrait-sd-256", blocks_per_stage=(0, 1, 1, 3, 3)))
 # The shipped default with portrait-sgc-256's image-pooling block (+4,728 parameters): grown from a
 # portrait-sd-256 checkpoint with `fit --init` (docs/experiments.md, session 40), not shipped.
 register(ModelConfig(name="portrait-sdgc-256", blocks_per_stage=(0, 1, 1, 3, 3), global_context=24))
-# portrait-sdgc-256 with its 1/16 and 1/32 bodies run twice on the same weights (+160 gate
-# parameters): more compute where it is cheap, grown from it with `fit --init` (docs/experiments.md,
-# session 47), not shipped.
 # portrait-sdgc-256 one residual block deeper at 1/16 and 1/32 (+15,392 parameters), grown from it
 # with `fit --init` (docs/experiments.md, session 47), not shipped.
 register(ModelConfig(name="portrait-sd4gc-256", blocks_per_stage=(0, 1, 1, 4, 4), global_context=24))
+# portrait-sdgc-256 with its 1/16 and 1/32 bodies run twice on the same weights (+160 gate
+# parameters): more compute where it is cheap, grown from it with `fit --init` (docs/experiments.md,
+# session 47), not shipped.
 register(ModelConfig(name="portrait-sdgc2-256", blocks_per_stage=(0, 1, 1, 3, 3), global_context=24,
                      deep_passes=2))
 register(
