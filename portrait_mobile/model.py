@@ -10,6 +10,11 @@ from .contract import ModelContract, pytorch_contract
 from .layers import ConvBNAct, DSConv, GlobalContext, HDCBlock, ResidualDS, fuse_batchnorms, up2
 
 
+def pass_gate_key(stage: int, p: int) -> str:
+    """The `Encoder.pass_gates` key of encoder stage `stage`'s pass `p` (1 = its first repeat)."""
+    return f"{stage}_{p}"
+
+
 class Encoder(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
@@ -30,7 +35,7 @@ class Encoder(nn.Module):
                 layers.append(HDCBlock(cout, cfg.dilations, act=cfg.activation))
                 self.bodies[i] = slice(1, len(layers))
                 for r in range(1, cfg.deep_passes):
-                    self.pass_gates[f"{i}_{r}"] = nn.Parameter(torch.zeros(1, cout, 1, 1))
+                    self.pass_gates[pass_gate_key(i, r)] = nn.Parameter(torch.zeros(1, cout, 1, 1))
             if i == len(cfg.widths) - 1 and cfg.global_context:
                 layers.append(GlobalContext(cout, cfg.global_context, act=cfg.activation))
             stages.append(nn.Sequential(*layers))
@@ -43,8 +48,8 @@ class Encoder(nn.Module):
         if self.passes > 1:
             # A repeated body's BatchNorms see two input distributions in training but fold into one
             # conv for export: they keep the statistics they have (their scale and shift still learn).
-            for body in (stage[self.bodies[i]] for i, stage in enumerate(self.stages) if i in self.bodies):
-                for m in body.modules():
+            for i, body in self.bodies.items():
+                for m in self.stages[i][body].modules():
                     if isinstance(m, nn.BatchNorm2d):
                         m.eval()
         return self
@@ -58,7 +63,7 @@ class Encoder(nn.Module):
             else:
                 x = stage[: body.stop](x)
                 for r in range(1, self.passes):
-                    x = x + self.pass_gates[f"{i}_{r}"] * (stage[body](x) - x)
+                    x = x + self.pass_gates[pass_gate_key(i, r)] * (stage[body](x) - x)
                 x = stage[body.stop:](x)
             feats.append(x)
         return feats

@@ -21,7 +21,7 @@ from ..checkpoint import Checkpoint
 from ..config import ModelConfig
 from ..errors import PortraitError
 from ..layers import GlobalContext, ResidualDS
-from ..model import PortraitNet
+from ..model import PortraitNet, pass_gate_key
 
 _STAGE_KEY = re.compile(r"^encoder\.stages\.(\d+)\.(\d+)\.(.*)$")
 
@@ -76,8 +76,8 @@ def grown_modules(old: ModelConfig, model: PortraitNet) -> list[str]:
 
 def _new_gates(old: ModelConfig, model: PortraitNet) -> list[str]:
     """Parameter names of the pass gates `model` has and a checkpoint of `old` lacks."""
-    return [f"encoder.pass_gates.{k}" for k in model.encoder.pass_gates
-            if int(k.split("_")[1]) >= old.deep_passes]
+    return [f"encoder.pass_gates.{pass_gate_key(i, p)}" for i in model.encoder.bodies
+            for p in range(old.deep_passes, model.config.deep_passes)]
 
 
 def grown_parameters(old: ModelConfig, model: PortraitNet) -> list[str]:

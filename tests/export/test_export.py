@@ -24,6 +24,7 @@ from portrait_mobile.contract import CONTRACT_KEY, ModelContract
 from portrait_mobile.contract_io import read_contract, sidecar_path, tflite_metadata
 from portrait_mobile.model_card import CARD_NAME, WEIGHTS_LICENSE, packaged_card
 from portrait_mobile.paths import DEFAULT_WEIGHTS, WEIGHTS_DIR
+from support.tflite_graphs import repacked_plain, run_tflite
 
 EXPORT_EXTRA = ("torch", "onnx", "onnxruntime", "litert_torch", "ai_edge_quantizer")
 
@@ -195,20 +196,10 @@ def test_tflite_int8_is_integer_with_uint8_io(exported):
     assert it.get_tensor(out["index"]).dtype == np.uint8
     # Equal vectors (the per-channel zero points) stored once: a plain packing of the same model is
     # larger and computes the same bytes.
-    import flatbuffers
-    from ai_edge_litert import schema_py_generated as schema
-    fb = flatbuffers.Builder(1024)
-    fb.Finish(schema.ModelT.InitFromPackedBuf(raw, 0).Pack(fb), file_identifier=b"TFL3")
-    plain = bytes(fb.Output())
+    plain = repacked_plain(raw)
     assert len(raw) < 0.95 * len(plain)
     pixels = np.random.default_rng(0).integers(0, 256, (1, 64, 64, 3), dtype=np.uint8)
-    masks = []
-    for m in (Interpreter(model_content=raw), Interpreter(model_content=plain)):
-        m.allocate_tensors()
-        m.set_tensor(m.get_input_details()[0]["index"], pixels)
-        m.invoke()
-        masks.append(m.get_tensor(m.get_output_details()[0]["index"]).copy())
-    np.testing.assert_array_equal(*masks)
+    np.testing.assert_array_equal(run_tflite(raw, pixels), run_tflite(plain, pixels))
 
 
 def test_tflite_float_precisions(exported):

@@ -10,22 +10,10 @@ pytest.importorskip("ai_edge_litert")
 
 from portrait_export.tflite_rewrite import pack_shared  # noqa: E402
 from portrait_mobile.tflite_graph import check_tflite, read_tflite  # noqa: E402
-from support.tflite_graphs import GraphBuilder  # noqa: E402
-
-
-def _run(raw: bytes, x: np.ndarray) -> np.ndarray:
-    from ai_edge_litert.interpreter import Interpreter
-
-    it = Interpreter(model_content=raw)
-    it.allocate_tensors()
-    it.set_tensor(it.get_input_details()[0]["index"], x)
-    it.invoke()
-    return it.get_tensor(it.get_output_details()[0]["index"]).copy()
+from support.tflite_graphs import GraphBuilder, repacked_plain, run_tflite  # noqa: E402
 
 
 def test_equal_constants_are_stored_once_and_compute_the_same(tmp_path: Path) -> None:
-    import flatbuffers
-
     rng = np.random.default_rng(0)
     same, other = rng.normal(size=(1, 32, 32, 4)).astype(np.float32), rng.normal(size=(1, 32, 32, 4))
     gb = GraphBuilder()
@@ -45,11 +33,9 @@ def test_equal_constants_are_stored_once_and_compute_the_same(tmp_path: Path) ->
     g = read_tflite(shared)
     assert len(g.tensors) == len(read_tflite(plain).tensors)
     inp = rng.normal(size=(1, 32, 32, 4)).astype(np.float32)
-    np.testing.assert_array_equal(_run(shared, inp), _run(plain, inp))
-    np.testing.assert_allclose(_run(shared, inp), (inp + same) * same - other, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(run_tflite(shared, inp), run_tflite(plain, inp))
+    np.testing.assert_allclose(run_tflite(shared, inp), (inp + same) * same - other, rtol=1e-5, atol=1e-5)
     # Packing again is stable: the object form of the shared file packs to the same bytes.
     assert pack_shared(s.ModelT.InitFromPackedBuf(shared, 0)) == shared
     # A plain builder writes the shared file's vectors out again, as large as the original.
-    fb = flatbuffers.Builder(1024)
-    fb.Finish(s.ModelT.InitFromPackedBuf(shared, 0).Pack(fb), file_identifier=b"TFL3")
-    assert len(bytes(fb.Output())) == len(plain)
+    assert len(repacked_plain(shared)) == len(plain)

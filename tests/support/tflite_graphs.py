@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from portrait_mobile.tflite_graph import TFLITE_FILE_IDENTIFIER
+
 _TYPES = {np.dtype(np.float32): 0, np.dtype(np.float16): 1, np.dtype(np.int32): 2}
 
 
@@ -67,13 +69,9 @@ class GraphBuilder:
         return opt
 
     def save(self, path: Path, inputs: list[int], outputs: list[int]) -> Path:
-        import flatbuffers
-
         self.g.inputs, self.g.outputs = inputs, outputs
         self.model.subgraphs = [self.g]
-        b = flatbuffers.Builder(1024)
-        b.Finish(self.model.Pack(b), file_identifier=b"TFL3")
-        path.write_bytes(bytes(b.Output()))
+        path.write_bytes(pack_plain(self.model))
         return path
 
 
@@ -148,12 +146,37 @@ def one_op_model(path: Path, op_name: str) -> Path:
 def tampered(src: Path, dst: Path, edit: Any) -> Path:
     """A copy of the .tflite `src` at `dst` after `edit(model, main_subgraph)` on its object-API form (the
     schema's ModelT): a broken model made from a real one."""
-    import flatbuffers
     from ai_edge_litert import schema_py_generated as s
 
     model = s.ModelT.InitFromPackedBuf(Path(src).read_bytes(), 0)
     edit(model, model.subgraphs[0])
-    b = flatbuffers.Builder(1024)
-    b.Finish(model.Pack(b), file_identifier=b"TFL3")
-    dst.write_bytes(bytes(b.Output()))
+    dst.write_bytes(pack_plain(model))
     return dst
+
+
+def pack_plain(model: Any) -> bytes:
+    """A schema `ModelT` as .tflite bytes through flatbuffers' own builder, every vector written where
+    it is used (what `portrait_export.tflite_rewrite.pack_shared` is measured against)."""
+    import flatbuffers
+
+    b = flatbuffers.Builder(1024)
+    b.Finish(model.Pack(b), file_identifier=TFLITE_FILE_IDENTIFIER)
+    return bytes(b.Output())
+
+
+def repacked_plain(raw: bytes) -> bytes:
+    """The .tflite bytes `raw` packed again by `pack_plain`."""
+    from ai_edge_litert import schema_py_generated as s
+
+    return pack_plain(s.ModelT.InitFromPackedBuf(raw, 0))
+
+
+def run_tflite(raw: bytes, x: np.ndarray) -> np.ndarray:
+    """The first output of the .tflite bytes `raw` for the first input `x`, through LiteRT."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_content=raw)
+    it.allocate_tensors()
+    it.set_tensor(it.get_input_details()[0]["index"], x)
+    it.invoke()
+    return it.get_tensor(it.get_output_details()[0]["index"]).copy()

@@ -20,7 +20,7 @@ from portrait_mobile.errors import ModelLoadError  # noqa: E402
 from portrait_mobile.reference import (  # noqa: E402
     MediaPipeTorch, UnsupportedOpError, flip_average, predict_squashed)
 from support import REPO  # noqa: E402
-from support.tflite_graphs import GraphBuilder, mixed_ops_model, one_op_model  # noqa: E402
+from support.tflite_graphs import GraphBuilder, mixed_ops_model, one_op_model, tampered  # noqa: E402
 
 SHARED = REPO.parent / "shared"
 
@@ -140,17 +140,7 @@ def test_supported_op_with_unsupported_option_is_named(tmp_path: Path) -> None:
 def _tampered(tmp_path: Path, name: str, tamper: Callable[[Any, Any], None], base: Path | None = None) -> Path:
     """A copy of `base` (default: the mixed-ops graph) with `tamper(model, subgraph)` applied through the
     schema's object API; the original is never written."""
-    import flatbuffers
-    from ai_edge_litert import schema_py_generated as s
-
-    base = base or mixed_ops_model(tmp_path / "good.tflite")
-    m = s.ModelT.InitFromPackedBuf(base.read_bytes(), 0)
-    tamper(m, m.subgraphs[0])
-    b = flatbuffers.Builder(1024)
-    b.Finish(m.Pack(b), file_identifier=b"TFL3")
-    path = tmp_path / f"{name}.tflite"
-    path.write_bytes(bytes(b.Output()))
-    return path
+    return tampered(base or mixed_ops_model(tmp_path / "good.tflite"), tmp_path / f"{name}.tflite", tamper)
 
 
 def _opt(k: int, **fields: Any) -> Callable[[Any, Any], None]:
