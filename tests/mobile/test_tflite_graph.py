@@ -11,7 +11,7 @@ pytest.importorskip("ai_edge_litert")
 
 from portrait_mobile.errors import ModelLoadError  # noqa: E402
 from portrait_mobile.paths import DEFAULT_INT8  # noqa: E402
-from portrait_mobile.tflite_graph import check_tflite, read_tflite  # noqa: E402
+from portrait_mobile.tflite_graph import TFLITE_FILE_IDENTIFIER, check_tflite, read_tflite  # noqa: E402
 from support.tflite_graphs import mixed_ops_model, tampered  # noqa: E402
 
 
@@ -226,7 +226,7 @@ def _shared_shape_model(path: Path, tensors: int, dims: int) -> Path:
     s.ModelAddSubgraphs(b, subs)
     s.ModelAddOperatorCodes(b, codes)
     s.ModelAddBuffers(b, bufs)
-    b.Finish(s.ModelEnd(b), file_identifier=b"TFL3")
+    b.Finish(s.ModelEnd(b), file_identifier=TFLITE_FILE_IDENTIFIER)
     path.write_bytes(bytes(b.Output()))
     return path
 
